@@ -1,0 +1,378 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+)
+
+// Runner is what the API needs from the conversation runner.
+type Runner interface {
+	Enroll(ctx context.Context, p store.Patient) (created bool, err error)
+	StartFlow(ctx context.Context, patientID, flow string, params []conversations.Param) error
+}
+
+// API serves /api/v1 for clinics and integrators.
+type API struct {
+	Store  store.Store
+	Runner Runner
+	Engine *conversations.Engine
+	Token  string
+	Log    *slog.Logger
+	// Channels lists the channels patients may be enrolled on.
+	Channels []string
+}
+
+// Routes returns the API's routes, all behind the bearer token.
+func (a *API) Routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(a.auth)
+	r.Post("/patients", a.putPatient)
+	r.Get("/patients/{id}", a.getPatient)
+	r.Delete("/patients/{id}", a.deletePatient)
+	r.Get("/patients/{id}/timeline", a.timeline)
+	r.Post("/flow-starts", a.startFlows)
+	r.Get("/escalations", a.escalations)
+	return r
+}
+
+func (a *API) auth(next http.Handler) http.Handler {
+	want := []byte("Bearer " + a.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if a.Token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tend"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func (a *API) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}
+
+// internal answers a store failure without leaking details to the client.
+func (a *API) internal(w http.ResponseWriter, what string, err error) {
+	a.log().Error(what, "err", err)
+	writeError(w, http.StatusInternalServerError, what)
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// validate checks an enrollment and normalizes it; the error names the field.
+func (a *API) validate(p *store.Patient) error {
+	pack := a.Engine.Pack
+	if !idRE.MatchString(p.ID) {
+		return errors.New("id: required, 1-64 letters, digits, '.', '_' or '-'")
+	}
+	phone, err := channels.E164(p.Phone)
+	if err != nil {
+		return fmt.Errorf("phone: %v", err)
+	}
+	p.Phone = phone
+	if p.Language == "" {
+		p.Language = pack.Languages[0]
+	}
+	if !pack.HasLanguage(p.Language) {
+		return fmt.Errorf("language: %q is not bundled (have %s)", p.Language, strings.Join(pack.Languages, ", "))
+	}
+	if p.Timezone == "" {
+		return errors.New("timezone: required (an IANA name such as America/Chicago)")
+	}
+	if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
+		return fmt.Errorf("timezone: %q is not an IANA time zone", p.Timezone)
+	}
+	if p.Channel == "" {
+		p.Channel = "sms"
+	}
+	if !contains(a.Channels, p.Channel) {
+		return fmt.Errorf("channel: %q is not supported (have %s)", p.Channel, strings.Join(a.Channels, ", "))
+	}
+	if len(p.Programs) == 0 {
+		return errors.New("programs: at least one program is required")
+	}
+	for _, id := range p.Programs {
+		if pack.Programs[id] == nil {
+			return fmt.Errorf("programs: unknown program %q", id)
+		}
+	}
+	seen := map[string]bool{}
+	for i, m := range p.Medications {
+		if !idRE.MatchString(m.ID) {
+			return fmt.Errorf("medications[%d].id: required, 1-64 letters, digits, '.', '_' or '-'", i)
+		}
+		if seen[m.ID] {
+			return fmt.Errorf("medications[%d].id: %q appears twice", i, m.ID)
+		}
+		seen[m.ID] = true
+		for j, t := range m.Times {
+			if _, _, err := content.ParseClock(t); err != nil {
+				return fmt.Errorf("medications[%d].times[%d]: %v", i, j, err)
+			}
+		}
+	}
+	for i, rf := range p.Refills {
+		if !seen[rf.Medication] {
+			return fmt.Errorf("refills[%d].medication: %q is not an enrolled medication", i, rf.Medication)
+		}
+		if _, err := time.Parse("2006-01-02", rf.Date); err != nil {
+			return fmt.Errorf("refills[%d].date: %q is not YYYY-MM-DD", i, rf.Date)
+		}
+	}
+	for i, ap := range p.Appointments {
+		if !idRE.MatchString(ap.ID) {
+			return fmt.Errorf("appointments[%d].id: required, 1-64 letters, digits, '.', '_' or '-'", i)
+		}
+		if _, err := time.Parse("2006-01-02T15:04", ap.At); err != nil {
+			return fmt.Errorf("appointments[%d].at: %q is not YYYY-MM-DDTHH:MM (local time)", i, ap.At)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
+	var p store.Patient
+	if !decode(w, r, &p) {
+		return
+	}
+	if err := a.validate(&p); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	created, err := a.Runner.Enroll(r.Context(), p)
+	switch {
+	case errors.Is(err, store.ErrPhoneTaken):
+		writeError(w, http.StatusConflict, "phone: already enrolled for another patient")
+		return
+	case err != nil:
+		a.internal(w, "enrollment not saved", err)
+		return
+	}
+	stored, _, err := a.Store.Load(r.Context(), p.ID)
+	if err != nil {
+		a.internal(w, "enrollment not read back", err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, stored)
+}
+
+func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	p, _, err := a.Store.Load(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
+		return
+	}
+	if err != nil {
+		a.internal(w, "patient not read", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (a *API) deletePatient(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	err := a.Store.DeletePatient(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
+		return
+	}
+	if err != nil {
+		a.internal(w, "patient not unenrolled", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) timeline(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	events, err := a.Store.Timeline(r.Context(), id)
+	if err != nil {
+		a.internal(w, "timeline not read", err)
+		return
+	}
+	if len(events) == 0 {
+		if _, _, err := a.Store.Load(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
+			return
+		}
+	}
+	if events == nil {
+		events = []store.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+}
+
+type flowStart struct {
+	Flow     string            `json:"flow"`
+	Patients []string          `json:"patients"`
+	Params   map[string]string `json:"params"`
+}
+
+// startFlows validates every patient before starting any, so a bad request
+// starts nothing.
+func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
+	var req flowStart
+	if !decode(w, r, &req) {
+		return
+	}
+	required, ok := a.Engine.Flow(req.Flow)
+	if !ok {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("flow: unknown flow %q", req.Flow))
+		return
+	}
+	if len(req.Patients) == 0 {
+		writeError(w, http.StatusBadRequest, "patients: at least one patient id is required")
+		return
+	}
+	starts := make([][]conversations.Param, len(req.Patients))
+	for i, id := range req.Patients {
+		p, _, err := a.Store.Load(r.Context(), id)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("patients: patient %q not found", id))
+			return
+		}
+		if err != nil {
+			a.internal(w, "patient not read", err)
+			return
+		}
+		params, err := flowParams(&p, required, req.Params)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("params: patient %q: %v", id, err))
+			return
+		}
+		starts[i] = params
+	}
+	for i, id := range req.Patients {
+		if err := a.Runner.StartFlow(r.Context(), id, req.Flow, starts[i]); err != nil && !errors.Is(err, store.ErrNotFound) {
+			a.internal(w, "flow not started", err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"flow": req.Flow, "patients": req.Patients})
+}
+
+// flowParams checks the parameters a flow requires against the patient's
+// enrollment; a single enrolled medication may be left implicit.
+func flowParams(p *store.Patient, required []string, given map[string]string) ([]conversations.Param, error) {
+	var out []conversations.Param
+	for _, k := range required {
+		v := given[k]
+		switch k {
+		case "medication":
+			if v == "" && len(p.Medications) == 1 {
+				v = p.Medications[0].ID
+			}
+			if v == "" {
+				return nil, errors.New(`"medication" is required`)
+			}
+			found := false
+			for _, m := range p.Medications {
+				found = found || m.ID == v
+			}
+			if !found {
+				return nil, fmt.Errorf("medication %q is not enrolled", v)
+			}
+		case "appointment":
+			found := false
+			for _, ap := range p.Appointments {
+				if ap.ID == v {
+					date, clock, _ := strings.Cut(ap.At, "T")
+					out = append(out, conversations.Param{Key: "date", Value: date}, conversations.Param{Key: "time", Value: clock})
+					found = true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("appointment %q is not on the enrollment", v)
+			}
+		default:
+			if v == "" {
+				return nil, fmt.Errorf("%q is required", k)
+			}
+		}
+		out = append(out, conversations.Param{Key: k, Value: v})
+	}
+	for k, v := range given {
+		if !contains(required, k) && lookupParam(out, k) == "" {
+			out = append(out, conversations.Param{Key: k, Value: v})
+		}
+	}
+	return out, nil
+}
+
+func (a *API) escalations(w http.ResponseWriter, r *http.Request) {
+	status := r.URL.Query().Get("status")
+	if status != "" && status != "open" && status != "closed" {
+		writeError(w, http.StatusBadRequest, "status: want open or closed")
+		return
+	}
+	list, err := a.Store.Escalations(r.Context(), status)
+	if err != nil {
+		a.internal(w, "escalations not read", err)
+		return
+	}
+	if list == nil {
+		list = []store.Escalation{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"escalations": list})
+}
+
+func lookupParam(ps []conversations.Param, k string) string {
+	for _, p := range ps {
+		if p.Key == k {
+			return p.Value
+		}
+	}
+	return ""
+}

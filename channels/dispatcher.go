@@ -1,0 +1,265 @@
+package channels
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+)
+
+// Sender delivers one outbox entry through a provider. It returns the
+// provider's id for the message and the provider's first status.
+type Sender interface {
+	Send(ctx context.Context, e store.OutboxEntry) (providerID, status string, err error)
+}
+
+// Error classes a Sender reports, so that the dispatcher can decide between
+// retrying, giving up and recording an opt-out without knowing providers.
+var (
+	// ErrRetry: rate limited, a provider 5xx or a transport error.
+	ErrRetry = errors.New("temporary failure")
+	// ErrOptedOut: the provider refuses because the recipient opted out.
+	ErrOptedOut = errors.New("recipient opted out at the provider")
+)
+
+// SendError carries a provider's error code with its class.
+type SendError struct {
+	Class error // ErrRetry, ErrOptedOut or nil for a permanent failure
+	Code  int   // provider error code, e.g. Twilio 21211
+	Err   error
+}
+
+func (e *SendError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return "send failed"
+}
+
+func (e *SendError) Unwrap() []error {
+	if e.Class == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Class, e.Err}
+}
+
+// Consent answers whether a patient opted out; conversations.Runner does.
+type Consent interface {
+	OptedOut(ctx context.Context, patientID string) (bool, error)
+	ProviderOptOut(ctx context.Context, patientID string) error
+}
+
+// Dispatcher sends the outbox: it claims due entries, holds what quiet hours
+// or consent forbid, sends the rest through the channel's Sender, and retries
+// temporary failures with backoff and jitter.
+type Dispatcher struct {
+	Store   store.Store
+	Senders map[string]Sender
+	Consent Consent
+	Clock   func() time.Time
+	Quiet   conversations.QuietHours
+	Log     *slog.Logger
+	// MaxAttempts bounds retries of temporary failures (default 8).
+	MaxAttempts int
+	// Workers is how many sends run at once (default 16).
+	Workers int
+	// Observe, when set, sees each outcome (channel, status) for metrics.
+	Observe func(channel, status string)
+
+	kick chan struct{}
+	mu   sync.Mutex
+}
+
+// Kick wakes the dispatcher at once; the runner calls it after a commit.
+func (d *Dispatcher) Kick() {
+	d.init()
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) init() {
+	d.mu.Lock()
+	if d.kick == nil {
+		d.kick = make(chan struct{}, 1)
+	}
+	d.mu.Unlock()
+}
+
+func (d *Dispatcher) log() *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.Default()
+}
+
+// Recover settles entries claimed before a crash. Their send may or may not
+// have reached the provider, and sending again could give the patient the
+// same message twice, so they are recorded as "unknown" and not resent; a
+// later status callback from the provider still updates them.
+func (d *Dispatcher) Recover(ctx context.Context) error {
+	claimed, err := d.Store.Claimed(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range claimed {
+		d.log().Warn("send outcome unknown after restart; not resending", "message", e.ID, "patient", e.PatientID)
+		if err := d.Store.Finish(ctx, e, store.Delivery{Done: true, Status: "unknown"}); err != nil {
+			return err
+		}
+		d.observe(e.Channel, "unknown")
+	}
+	return nil
+}
+
+// Run sends until ctx ends, polling every interval and whenever kicked.
+func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
+	d.init()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		for d.Step(ctx) > 0 && ctx.Err() == nil {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// Step claims one batch of due entries and handles them; it returns how many
+// it claimed.
+func (d *Dispatcher) Step(ctx context.Context) int {
+	workers := d.Workers
+	if workers <= 0 {
+		workers = 16
+	}
+	batch, err := d.Store.ClaimOutbox(ctx, d.Clock(), workers*4)
+	if err != nil {
+		d.log().Error("claiming outbox", "err", err)
+		return 0
+	}
+	jobs := make(chan store.OutboxEntry)
+	var wg sync.WaitGroup
+	for range min(workers, len(batch)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range jobs {
+				d.handle(ctx, e)
+			}
+		}()
+	}
+	for _, e := range batch {
+		jobs <- e
+	}
+	close(jobs)
+	wg.Wait()
+	return len(batch)
+}
+
+// exempt are messages that go to an opted-out patient: the one opt-out
+// confirmation and the HELP reply.
+var exempt = map[string]bool{"keyword.stop.confirm": true, "keyword.help": true}
+
+func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
+	now := d.Clock()
+	finish := func(del store.Delivery) {
+		// Finish must land even when ctx is ending: the send happened.
+		if err := d.Store.Finish(context.WithoutCancel(ctx), e, del); err != nil {
+			d.log().Error("recording delivery", "message", e.ID, "err", err)
+		}
+		d.observe(e.Channel, del.Status)
+	}
+	if e.PatientID != "" && !e.Urgent && !exempt[e.MessageID] {
+		out, err := d.Consent.OptedOut(ctx, e.PatientID)
+		if errors.Is(err, store.ErrNotFound) {
+			finish(store.Delivery{Done: true, Status: "cancelled"})
+			return
+		}
+		if err != nil {
+			finish(store.Delivery{NotBefore: now.Add(time.Minute), Status: "queued"})
+			return
+		}
+		if out {
+			finish(store.Delivery{Done: true, Status: "suppressed"})
+			return
+		}
+	}
+	if !e.Reply && !e.Urgent {
+		loc, err := time.LoadLocation(e.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		if !d.Quiet.Allowed(now, loc) {
+			open := d.Quiet.NextOpen(now, loc).Add(conversations.Spread(e.ID, 30*time.Minute))
+			finish(store.Delivery{NotBefore: open, Status: "held"})
+			return
+		}
+	}
+	sender := d.Senders[e.Channel]
+	if sender == nil {
+		d.log().Error("no sender for channel", "channel", e.Channel, "message", e.ID)
+		finish(store.Delivery{Done: true, Status: "failed"})
+		return
+	}
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	sid, status, err := sender.Send(sendCtx, e)
+	cancel()
+	if err == nil {
+		if status == "" {
+			status = "sent"
+		}
+		finish(store.Delivery{Done: true, Status: status, ProviderID: sid})
+		return
+	}
+	var se *SendError
+	code := 0
+	if errors.As(err, &se) {
+		code = se.Code
+	}
+	switch {
+	case errors.Is(err, ErrOptedOut):
+		finish(store.Delivery{Done: true, Status: "failed", ErrorCode: code})
+		if e.PatientID != "" {
+			if err := d.Consent.ProviderOptOut(ctx, e.PatientID); err != nil {
+				d.log().Error("recording provider opt-out", "patient", e.PatientID, "err", err)
+			}
+		}
+	case errors.Is(err, ErrRetry) && e.Attempts+1 < d.maxAttempts():
+		d.log().Warn("send failed; will retry", "message", e.ID, "attempt", e.Attempts+1, "code", code, "err", err)
+		finish(store.Delivery{NotBefore: now.Add(Backoff(e.Attempts)), Status: "retrying", ErrorCode: code})
+	default:
+		d.log().Error("send failed", "message", e.ID, "code", code, "err", err)
+		finish(store.Delivery{Done: true, Status: "failed", ErrorCode: code})
+	}
+}
+
+func (d *Dispatcher) maxAttempts() int {
+	if d.MaxAttempts > 0 {
+		return d.MaxAttempts
+	}
+	return 8
+}
+
+func (d *Dispatcher) observe(channel, status string) {
+	if d.Observe != nil {
+		d.Observe(channel, status)
+	}
+}
+
+// Backoff is the wait before retry n (0-based): exponential from 2 s, capped
+// at 10 min, with full jitter so that retries after an outage spread out.
+func Backoff(n int) time.Duration {
+	base := 2 * time.Second << min(n, 9)
+	base = min(base, 10*time.Minute)
+	return base/2 + rand.N(base/2+1)
+}

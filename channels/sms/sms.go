@@ -1,0 +1,284 @@
+package sms
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twilio/twilio-go"
+	twclient "github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/store"
+)
+
+// Channel is the name of this channel in sessions, outbox entries and metrics.
+const Channel = "sms"
+
+// Paths of the webhooks Twilio calls.
+const (
+	InboundPath = "/webhooks/twilio/sms"
+	StatusPath  = "/webhooks/twilio/status"
+)
+
+// DefaultAPIURL is Twilio's REST API.
+const DefaultAPIURL = "https://api.twilio.com"
+
+// NewClient builds a twilio-go REST client. apiURL other than Twilio's
+// redirects every request there (tests point it at a fake server); the SDK
+// has no base-URL option, so the redirect happens in the transport.
+func NewClient(accountSID, authToken, apiURL string) *twilio.RestClient {
+	var rt http.RoundTripper = http.DefaultTransport
+	if apiURL != "" && apiURL != DefaultAPIURL {
+		if u, err := url.Parse(apiURL); err == nil {
+			rt = redirect{to: u, next: http.DefaultTransport}
+		}
+	}
+	c := &twclient.Client{
+		Credentials: twclient.NewCredentials(accountSID, authToken),
+		// The SDK takes no context and never retries: the timeout is here,
+		// the retries are the dispatcher's.
+		HTTPClient: &http.Client{Timeout: 15 * time.Second, Transport: rt,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}
+	c.SetAccountSid(accountSID)
+	return twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})
+}
+
+type redirect struct {
+	to   *url.URL
+	next http.RoundTripper
+}
+
+func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host = r.to.Scheme, r.to.Host
+	req.Host = r.to.Host
+	return r.next.RoundTrip(req)
+}
+
+// Sender sends SMS through Twilio's Messages API.
+type Sender struct {
+	Client *twilio.RestClient
+	// From is a sender number, or a messaging service SID (MG...).
+	From      string
+	PublicURL string
+}
+
+// Send creates the message with a status callback that names the outbox
+// entry, so delivery reports find their message even after a crash.
+func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string, error) {
+	p := &openapi.CreateMessageParams{}
+	p.SetTo(e.To)
+	p.SetBody(e.Text)
+	if strings.HasPrefix(s.From, "MG") {
+		p.SetMessagingServiceSid(s.From)
+	} else {
+		p.SetFrom(s.From)
+	}
+	q := url.Values{"o": {e.ID}}
+	if e.PatientID != "" {
+		q.Set("p", e.PatientID)
+	}
+	p.SetStatusCallback(strings.TrimSuffix(s.PublicURL, "/") + StatusPath + "?" + q.Encode())
+	type result struct {
+		m   *openapi.ApiV2010Message
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := s.Client.Api.CreateMessage(p)
+		done <- result{m, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		// The request may still reach Twilio: report a failure the
+		// dispatcher does not retry blindly.
+		return "", "", &channels.SendError{Err: ctx.Err()}
+	}
+	if r.err != nil {
+		return "", "", classify(r.err)
+	}
+	sid, status := "", "sent"
+	if r.m.Sid != nil {
+		sid = *r.m.Sid
+	}
+	if r.m.Status != nil && *r.m.Status != "" {
+		status = *r.m.Status
+	}
+	return sid, status, nil
+}
+
+// Twilio error codes (RULES.md).
+const (
+	codeRateLimited = 20429
+	codeOptedOut    = 21610
+)
+
+// classify sorts a twilio-go error into the dispatcher's classes: 429, 5xx
+// and transport errors are temporary, 21610 is an opt-out, other API errors
+// (21211 invalid number, 21614 not mobile, 21408, ...) are permanent.
+func classify(err error) error {
+	var te *twclient.TwilioRestError
+	if !errors.As(err, &te) {
+		return &channels.SendError{Class: channels.ErrRetry, Err: err}
+	}
+	switch {
+	case te.Code == codeOptedOut:
+		return &channels.SendError{Class: channels.ErrOptedOut, Code: te.Code, Err: err}
+	case te.Status == http.StatusTooManyRequests || te.Code == codeRateLimited || te.Status >= 500:
+		return &channels.SendError{Class: channels.ErrRetry, Code: te.Code, Err: err}
+	}
+	return &channels.SendError{Code: te.Code, Err: err}
+}
+
+// Turns is what the webhooks need from the conversation runner.
+type Turns interface {
+	Inbound(ctx context.Context, patientID, channel, text, dedupe string) error
+	NotEnrolled(ctx context.Context, channel, from, dedupe string) error
+	ProviderOptOut(ctx context.Context, patientID string) error
+}
+
+// Webhooks serves Twilio's inbound-message and status callbacks.
+type Webhooks struct {
+	Store     store.Store
+	Turns     Turns
+	AuthToken string
+	PublicURL string
+	Log       *slog.Logger
+	// Observe, when set, counts inbound messages by outcome (for metrics).
+	Observe func(outcome string)
+}
+
+// maxForm bounds a webhook body; Twilio's are a few kilobytes.
+const maxForm = 64 << 10
+
+// Verify parses the form and checks X-Twilio-Signature against the public
+// URL (not r.Host: behind a proxy the host differs). It writes the error
+// response and returns false when the request must go no further.
+func Verify(w http.ResponseWriter, r *http.Request, authToken, publicURL string) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "malformed form: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	params := make(map[string]string, len(r.PostForm))
+	for k, v := range r.PostForm {
+		params[k] = v[0]
+	}
+	v := twclient.NewRequestValidator(authToken)
+	full := strings.TrimSuffix(publicURL, "/") + r.URL.RequestURI()
+	if sig == "" || authToken == "" || !v.Validate(full, params, sig) {
+		http.Error(w, "invalid signature", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+func (h *Webhooks) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Webhooks) observe(outcome string) {
+	if h.Observe != nil {
+		h.Observe(outcome)
+	}
+}
+
+// Inbound handles POST /webhooks/twilio/sms. The reply goes out through the
+// outbox, so the TwiML answer is empty. A 2xx means the turn is committed;
+// on a store error Twilio gets a 5xx and retries with the same MessageSid.
+func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
+	if !Verify(w, r, h.AuthToken, h.PublicURL) {
+		h.observe("rejected")
+		return
+	}
+	sid, from := r.PostForm.Get("MessageSid"), r.PostForm.Get("From")
+	if sid == "" || from == "" {
+		h.observe("malformed")
+		http.Error(w, "MessageSid and From are required", http.StatusBadRequest)
+		return
+	}
+	phone, err := channels.E164(from)
+	if err != nil {
+		h.observe("malformed")
+		http.Error(w, "From: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx := r.Context()
+	dedupe := "twilio:" + sid
+	p, err := h.Store.PatientByPhone(ctx, phone)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = h.Turns.NotEnrolled(ctx, Channel, phone, dedupe)
+		h.observe("unknown_number")
+	case err == nil:
+		err = h.Turns.Inbound(ctx, p.ID, Channel, r.PostForm.Get("Body"), dedupe)
+		h.observe("accepted")
+	}
+	if err != nil {
+		h.log().Error("inbound sms not committed", "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	emptyTwiML(w)
+}
+
+func emptyTwiML(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
+}
+
+// statusRank orders Twilio's message statuses so that a late "sent" does
+// not overwrite "delivered".
+var statusRank = map[string]int{
+	"queued": 1, "accepted": 1, "scheduled": 1, "sending": 2, "sent": 3,
+	"delivered": 4, "read": 5, "undelivered": 4, "failed": 4, "canceled": 4,
+}
+
+// Status handles POST /webhooks/twilio/status: it records the delivery
+// status on the message's timeline event.
+func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
+	if !Verify(w, r, h.AuthToken, h.PublicURL) {
+		return
+	}
+	status := r.PostForm.Get("MessageStatus")
+	outboxID, patientID := r.URL.Query().Get("o"), r.URL.Query().Get("p")
+	if status == "" || outboxID == "" {
+		http.Error(w, "MessageStatus and the o query parameter are required", http.StatusBadRequest)
+		return
+	}
+	code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
+	if patientID != "" {
+		err := h.Store.UpdateEvent(r.Context(), patientID, outboxID, func(e *store.Event) bool {
+			if statusRank[status] < statusRank[e.Status] {
+				return false
+			}
+			e.Status, e.ErrorCode = status, code
+			return true
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.log().Error("recording delivery status", "message", outboxID, "err", err)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		if code == codeOptedOut {
+			if err := h.Turns.ProviderOptOut(r.Context(), patientID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				h.log().Error("recording provider opt-out", "patient", patientID, "err", err)
+			}
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,39 @@
+// Command tend is Tend's one binary: the server, the content linter and the
+// simulator for content authors.
+//
+//	tend [serve] [flags]          run the service
+//	tend content lint [DIR]       check a content pack (the bundled one without DIR)
+//	tend simulate [--lang es]     chat with the engine in the terminal
+package main
+
+import (
+	"fmt"
+	"os"
+
+	_ "time/tzdata" // time zones even on machines without zoneinfo
+)
+
+func main() {
+	args := os.Args[1:]
+	var err error
+	switch {
+	case len(args) == 0 || args[0] == "serve" || (len(args[0]) > 0 && args[0][0] == '-'):
+		if len(args) > 0 && args[0] == "serve" {
+			args = args[1:]
+		}
+		err = serve(args)
+	case args[0] == "content" && len(args) > 1 && args[1] == "lint":
+		err = lintCmd(args[2:])
+	case args[0] == "simulate":
+		err = simulate(args[1:], os.Stdin, os.Stdout)
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+		fmt.Println("usage: tend [serve] [flags] | tend content lint [DIR] | tend simulate [--lang LANG] [--program ID]")
+		return
+	default:
+		err = fmt.Errorf("unknown command %q (try: serve, content lint, simulate)", args[0])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tend:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tendcare/tend/api"
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/store/embedded"
+)
+
+// config is every setting, each a flag with an environment variable.
+type config struct {
+	Addr, DataDir, Store, PublicURL, APIToken  string
+	TwilioSID, TwilioToken, SMSFrom, TwilioAPI string
+	ContentDir, QuietHours, HelpContact        string
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func parseConfig(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ":8080"), "listen address (TEND_ADDR)")
+	fs.StringVar(&c.DataDir, "data-dir", env("TEND_DATA_DIR", "./data"), "data directory (TEND_DATA_DIR)")
+	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded (TEND_STORE)")
+	fs.StringVar(&c.PublicURL, "public-url", env("TEND_PUBLIC_URL", "http://localhost:8080"), "base URL providers call (TEND_PUBLIC_URL)")
+	fs.StringVar(&c.APIToken, "api-token", env("TEND_API_TOKEN", ""), "API bearer token; generated into the data dir if empty (TEND_API_TOKEN)")
+	fs.StringVar(&c.TwilioSID, "twilio-account-sid", env("TWILIO_ACCOUNT_SID", ""), "Twilio account SID (TWILIO_ACCOUNT_SID)")
+	fs.StringVar(&c.TwilioToken, "twilio-auth-token", env("TWILIO_AUTH_TOKEN", ""), "Twilio auth token (TWILIO_AUTH_TOKEN)")
+	fs.StringVar(&c.SMSFrom, "sms-from", env("TEND_SMS_FROM", ""), "SMS sender number or messaging service SID (TEND_SMS_FROM)")
+	fs.StringVar(&c.TwilioAPI, "twilio-api-url", env("TEND_TWILIO_API_URL", sms.DefaultAPIURL), "Twilio REST base URL (TEND_TWILIO_API_URL)")
+	fs.StringVar(&c.ContentDir, "content-dir", env("TEND_CONTENT_DIR", ""), "content pack directory; bundled pack if empty (TEND_CONTENT_DIR)")
+	fs.StringVar(&c.QuietHours, "quiet-hours", env("TEND_QUIET_HOURS", "08:00-21:00"), "local sending window, or off (TEND_QUIET_HOURS)")
+	fs.StringVar(&c.HelpContact, "help-contact", env("TEND_HELP_CONTACT", "your clinic"), "phone or URL the HELP reply gives (TEND_HELP_CONTACT)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// loadPack loads and lints the configured pack; a broken pack stops
+// start-up with every problem's file and line.
+func loadPack(dir string) (*content.Pack, error) {
+	fsys := content.Default()
+	if dir != "" {
+		fsys = content.Dir(dir)
+	}
+	pack, _, err := content.Load(fsys)
+	if err != nil {
+		if dir != "" {
+			return nil, fmt.Errorf("content pack %s: %w", dir, err)
+		}
+		return nil, err
+	}
+	return pack, nil
+}
+
+// apiToken returns the configured token, or the one kept in the data dir,
+// generating and printing it once on first start.
+func apiToken(c config, log *slog.Logger) (string, error) {
+	if c.APIToken != "" {
+		return c.APIToken, nil
+	}
+	path := filepath.Join(c.DataDir, "api-token")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	var b [24]byte
+	rand.Read(b[:])
+	tok := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "tend: generated API token (kept in %s): %s\n", path, tok)
+	log.Info("generated API token", "file", path)
+	return tok, nil
+}
+
+func openStore(c config) (store.Store, error) {
+	switch c.Store {
+	case "embedded", "":
+		return embedded.Open(filepath.Join(c.DataDir, "tend.db"), embedded.Options{})
+	}
+	return nil, fmt.Errorf("store %q is not supported (embedded)", c.Store)
+}
+
+func serve(args []string) error {
+	c, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	slog.SetDefault(log)
+	quiet, err := conversations.ParseQuietHours(c.QuietHours)
+	if err != nil {
+		return err
+	}
+	pack, err := loadPack(c.ContentDir)
+	if err != nil {
+		return err
+	}
+	engine, err := conversations.NewEngine(pack)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return err
+	}
+	token, err := apiToken(c, log)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	m := newMetrics(st)
+	clock := time.Now
+	disp := &channels.Dispatcher{Store: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent,
+		Senders: map[string]channels.Sender{sms.Channel: &sms.Sender{
+			Client: sms.NewClient(c.TwilioSID, c.TwilioToken, c.TwilioAPI), From: c.SMSFrom, PublicURL: c.PublicURL}}}
+	runner := &conversations.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
+		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact}, Notify: disp.Kick, Observe: m.turn}
+	disp.Consent = runner
+	if err := disp.Recover(context.Background()); err != nil {
+		return fmt.Errorf("recovering the outbox: %w", err)
+	}
+
+	hooks := &sms.Webhooks{Store: st, Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
+		Observe: func(outcome string) { m.received.WithLabelValues(sms.Channel, outcome).Inc() }}
+	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Log: log, Channels: []string{sms.Channel}}
+
+	r := chi.NewRouter()
+	r.Post(sms.InboundPath, hooks.Inbound)
+	r.Post(sms.StatusPath, hooks.Status)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ready(ctx); err != nil {
+			http.Error(w, "store not ready", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	r.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	r.Mount("/api/v1", a.Routes())
+
+	srv := &http.Server{Addr: c.Addr, Handler: r, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	work, stopWork := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); runner.RunScheduler(work, time.Second) }()
+	go func() { defer wg.Done(); disp.Run(work, time.Second) }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("tend serving", "addr", c.Addr, "store", c.Store, "languages", pack.Languages)
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down: finishing in-flight turns")
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopWork()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// metrics are the Prometheus series an on-call engineer watches.
+type metrics struct {
+	reg         *prometheus.Registry
+	received    *prometheus.CounterVec
+	sentTotal   *prometheus.CounterVec
+	turns       *prometheus.HistogramVec
+	escalations *prometheus.CounterVec
+}
+
+func newMetrics(st store.Store) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.received = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_messages_in_total",
+		Help: "Inbound messages by channel and outcome."}, []string{"channel", "status"})
+	m.sentTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_messages_out_total",
+		Help: "Outbound send outcomes by channel and status."}, []string{"channel", "status"})
+	m.turns = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tend_turn_duration_seconds",
+		Help: "Time to load, run and commit one turn.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"kind"})
+	m.escalations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_escalations_total",
+		Help: "Escalations opened by priority."}, []string{"priority"})
+	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_outbox_depth",
+		Help: "Messages waiting in the outbox (pending or being sent)."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := st.OutboxDepth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	m.reg.MustRegister(m.received, m.sentTotal, m.turns, m.escalations, depth,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) turn(kind string, took time.Duration, out *conversations.Output) {
+	m.turns.WithLabelValues(kind).Observe(took.Seconds())
+	for i := range out.Effects {
+		if out.Effects[i].Kind == conversations.Escalate {
+			m.escalations.WithLabelValues(out.Effects[i].Priority).Inc()
+		}
+	}
+}
+
+func (m *metrics) sent(channel, status string) {
+	m.sentTotal.WithLabelValues(channel, status).Inc()
+}

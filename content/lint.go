@@ -1,0 +1,799 @@
+package content
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tendcare/tend/locales"
+)
+
+// EngineMessages are the message ids the conversation engine sends on its
+// own, outside any flow. Every bundled language must have them.
+var EngineMessages = []string{
+	"keyword.stop.confirm",
+	"keyword.start.confirm",
+	"keyword.help",
+	"keyword.human.ack",
+	"keyword.emergency",
+	"keyword.language.confirm",
+	"answer.unknown",
+	"answer.offer_human",
+	"answer.handoff",
+	"idle.reply",
+	"unknown.number",
+	"med.generic",
+}
+
+// Placeholders are the template fields a message may use ({{.Medication}}).
+// The engine fills every one of them on every message it renders.
+var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time"}
+
+// Adherence values an action may record.
+var adherenceValues = []string{"taken", "missed", "not_yet"}
+
+// Escalation priorities, lowest first.
+var escalatePriorities = []string{"low", "medium", "high", "acute"}
+
+// pluralProbes are the counts a plural message is rendered with to find the
+// forms a language's CLDR rules need: together they reach every form of
+// every language go-i18n knows (zero, one, two, few, many and other,
+// including the "many" of millions and the "other" of decimals).
+var pluralProbes = []any{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22, 100, 101, 1000000, "1.5"}
+
+// smsCounts are the realistic hour counts a plural message is rendered with
+// when its SMS length is measured: they reach every form a count of hours
+// can take in any language, with no more than two digits.
+var smsCounts = []int{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22}
+
+// Segment limits of one SMS (RULES.md: warn above 1, fail above 3).
+const (
+	smsWarnSegments  = 1
+	smsErrorSegments = 3
+)
+
+// Worst-case sample values for placeholders when measuring SMS length.
+var smsSamples = map[string]any{
+	"Medication":  "metoprolol succinate 25 mg",
+	"HelpContact": "+1 555 010 0100",
+	"Hours":       4,
+	"Date":        "2026-12-03",
+	"Time":        "17:30",
+}
+
+// msgRef is one place a message id is used.
+type msgRef struct {
+	id   string
+	file string
+	line int
+	what string // "flow \"x\" state \"y\" say"
+}
+
+type linter struct {
+	p        *Pack
+	problems []Problem
+	refs     []msgRef
+	samples  map[string]map[string]any // by language, see sampleData
+}
+
+func (l *linter) errorf(file string, line int, format string, args ...any) {
+	l.problems = append(l.problems, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *linter) warnf(file string, line int, format string, args ...any) {
+	l.problems = append(l.problems, Problem{File: file, Line: line, Warning: true, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *linter) ref(id, file string, line int, format string, args ...any) {
+	l.refs = append(l.refs, msgRef{id: id, file: file, line: line, what: fmt.Sprintf(format, args...)})
+}
+
+func lint(p *Pack) []Problem {
+	if p == nil {
+		return nil
+	}
+	l := &linter{p: p}
+	for _, id := range sortedKeys(p.Flows) {
+		l.flow(p.Flows[id])
+	}
+	for _, id := range sortedKeys(p.Programs) {
+		l.program(p.Programs[id])
+	}
+	l.words()
+	if p.Catalog != nil {
+		l.messages()
+		l.plurals()
+		l.sms()
+	}
+	return l.problems
+}
+
+// firstLine returns the first of lines that is set.
+func firstLine(lines ...int) int {
+	for _, n := range lines {
+		if n > 0 {
+			return n
+		}
+	}
+	return 1
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ---- flows ----
+
+func (l *linter) flow(f *Flow) {
+	if f == nil {
+		return
+	}
+	fl := firstLine(f.Line)
+	switch f.Priority {
+	case PrioritySafety, PriorityReminder, PriorityEducation:
+	case "":
+		l.errorf(f.File, fl, "flow %q has no priority (want %s, %s or %s)", f.ID, PrioritySafety, PriorityReminder, PriorityEducation)
+	default:
+		l.errorf(f.File, fl, "flow %q: unknown priority %q (want %s, %s or %s)", f.ID, f.Priority, PrioritySafety, PriorityReminder, PriorityEducation)
+	}
+	stateIDs := sortedKeys(f.States)
+	known := func() string {
+		return strings.Join(append(slices.Clone(stateIDs), End), ", ")
+	}
+	if len(f.States) == 0 {
+		l.errorf(f.File, fl, "flow %q has no states", f.ID)
+		return
+	}
+	switch _, ok := f.States[f.Start]; {
+	case f.Start == "":
+		l.errorf(f.File, fl, "flow %q has no start state (states: %s)", f.ID, strings.Join(stateIDs, ", "))
+	case !ok:
+		l.errorf(f.File, fl, "flow %q: start %q is not a state of the flow (states: %s)", f.ID, f.Start, strings.Join(stateIDs, ", "))
+	}
+	checkNext := func(next string, line int, where string) {
+		if next == "" || next == End {
+			return
+		}
+		if _, ok := f.States[next]; !ok {
+			l.errorf(f.File, line, "%s: next %q is not a state of flow %q (want one of %s)", where, next, f.ID, known())
+		}
+	}
+
+	for _, sid := range stateIDs {
+		s := f.States[sid]
+		if s == nil { // "name:" with nothing under it: a state that ends the flow
+			continue
+		}
+		sl := firstLine(s.Line, f.Line)
+		where := fmt.Sprintf("flow %q state %q", f.ID, sid)
+		if sid == End {
+			l.errorf(f.File, sl, "%s: %q is reserved for the end of the flow; rename the state", where, End)
+		}
+		if s.Next != "" && len(s.Choices) > 0 {
+			l.errorf(f.File, sl, "%s has both next (%q) and %d choices: next goes on at once, so the choices are never asked; drop next or the choices", where, s.Next, len(s.Choices))
+		}
+		if s.Next != "" && s.Timeout != nil {
+			l.warnf(f.File, firstLine(s.Timeout.Line, sl), "%s has both next (%q) and a timeout: next goes on at once, so the timeout never fires", where, s.Next)
+		}
+		checkNext(s.Next, sl, where)
+		if s.Say != "" {
+			l.ref(s.Say, f.File, sl, "%s say", where)
+		}
+		l.actions(f, s.Do, sl, where)
+
+		seen := map[string]int{}
+		for i, c := range s.Choices {
+			if c == nil {
+				l.errorf(f.File, sl, "%s: choice %d is empty", where, i+1)
+				continue
+			}
+			cl := firstLine(c.Line, sl)
+			cwhere := fmt.Sprintf("%s choice %d", where, i+1)
+			if c.ID == "" {
+				l.errorf(f.File, cl, "%s has no id", cwhere)
+			} else {
+				cwhere = fmt.Sprintf("%s choice %q", where, c.ID)
+				if prev, dup := seen[c.ID]; dup {
+					l.errorf(f.File, cl, "%s: duplicate choice id (also choice %d); choice ids must be unique in a state", cwhere, prev)
+				} else {
+					seen[c.ID] = i + 1
+				}
+			}
+			if c.Label == "" {
+				l.errorf(f.File, cl, "%s has no label: SMS lists every choice by number and label", cwhere)
+			} else {
+				l.ref(c.Label, f.File, cl, "%s label", cwhere)
+			}
+			checkNext(c.Next, cl, cwhere)
+			for _, class := range c.Words {
+				for _, lang := range sortedKeys(l.p.Words) {
+					w := l.p.Words[lang]
+					if w == nil || len(w.Answers[class]) == 0 {
+						file := "locales/words/" + lang + ".yaml"
+						if w != nil && w.File != "" {
+							file = w.File
+						}
+						l.errorf(f.File, cl, "%s: answer words %q are missing in %s (add answers.%s to %s)", cwhere, class, lang, class, file)
+					}
+				}
+			}
+			l.actions(f, c.Do, cl, cwhere)
+		}
+
+		if t := s.Timeout; t != nil {
+			tl := firstLine(t.Line, sl)
+			twhere := where + " timeout"
+			if t.After <= 0 {
+				l.errorf(f.File, tl, "%s has no after (a duration such as 2h or 1d)", twhere)
+			}
+			checkNext(t.Next, tl, twhere)
+			l.actions(f, t.Do, tl, twhere)
+		}
+	}
+
+	// Reachability from Start through every next.
+	if _, ok := f.States[f.Start]; !ok {
+		return
+	}
+	reached := map[string]bool{f.Start: true}
+	queue := []string{f.Start}
+	for len(queue) > 0 {
+		s := f.States[queue[0]]
+		queue = queue[1:]
+		if s == nil {
+			continue
+		}
+		nexts := []string{s.Next}
+		for _, c := range s.Choices {
+			if c != nil {
+				nexts = append(nexts, c.Next)
+			}
+		}
+		if s.Timeout != nil {
+			nexts = append(nexts, s.Timeout.Next)
+		}
+		for _, n := range nexts {
+			if _, ok := f.States[n]; ok && !reached[n] {
+				reached[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	for _, sid := range stateIDs {
+		if reached[sid] {
+			continue
+		}
+		line := f.Line
+		if s := f.States[sid]; s != nil {
+			line = s.Line
+		}
+		l.errorf(f.File, firstLine(line, f.Line), "flow %q state %q is unreachable from start %q: no choice, next or timeout leads to it", f.ID, sid, f.Start)
+	}
+}
+
+func (l *linter) actions(f *Flow, as []Action, line int, where string) {
+	for i := range as {
+		a := &as[i]
+		al := firstLine(a.Line, line)
+		awhere := fmt.Sprintf("%s action %d", where, i+1)
+		var set []string
+		if a.Say != "" {
+			set = append(set, "say")
+		}
+		if a.Adherence != "" {
+			set = append(set, "adherence")
+		}
+		if a.Quiz != nil {
+			set = append(set, "quiz")
+		}
+		if a.Escalate != nil {
+			set = append(set, "escalate")
+		}
+		if a.Tally != nil {
+			set = append(set, "tally")
+		}
+		if a.Followup != nil {
+			set = append(set, "followup")
+		}
+		switch len(set) {
+		case 0:
+			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally or followup", awhere)
+			continue
+		case 1:
+		default:
+			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally or followup; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
+		}
+		if a.Say != "" {
+			l.ref(a.Say, f.File, al, "%s say", awhere)
+		}
+		if a.Adherence != "" && !slices.Contains(adherenceValues, a.Adherence) {
+			l.errorf(f.File, al, "%s: adherence %q is not one of %s", awhere, a.Adherence, strings.Join(adherenceValues, ", "))
+		}
+		if a.Quiz != nil && a.Quiz.Question == "" {
+			l.errorf(f.File, al, "%s: quiz has no question", awhere)
+		}
+		if a.Escalate != nil {
+			l.escalate(f.File, al, awhere+" escalate", a.Escalate)
+		}
+		if t := a.Tally; t != nil {
+			twhere := awhere + " tally"
+			if t.Name == "" {
+				l.errorf(f.File, al, "%s has no name", twhere)
+			}
+			if t.Reach <= 0 {
+				l.errorf(f.File, al, "%s: reach must be at least 1 (got %d)", twhere, t.Reach)
+			}
+			if t.Within <= 0 {
+				l.errorf(f.File, al, "%s has no within (a duration such as 7d)", twhere)
+			}
+			if t.Escalate == nil {
+				l.errorf(f.File, al, "%s has no escalate (priority and reason of the ticket it opens)", twhere)
+			} else {
+				l.escalate(f.File, al, twhere+" escalate", t.Escalate)
+			}
+		}
+		if fu := a.Followup; fu != nil {
+			switch {
+			case fu.Flow == "":
+				l.errorf(f.File, al, "%s: followup has no flow", awhere)
+			case l.p.Flows[fu.Flow] == nil:
+				l.errorf(f.File, al, "%s: followup names unknown flow %q (flows: %s)", awhere, fu.Flow, strings.Join(sortedKeys(l.p.Flows), ", "))
+			}
+		}
+	}
+}
+
+func (l *linter) escalate(file string, line int, where string, e *Escalate) {
+	if !slices.Contains(escalatePriorities, e.Priority) {
+		if e.Priority == "" {
+			l.errorf(file, line, "%s has no priority (want %s)", where, strings.Join(escalatePriorities, ", "))
+		} else {
+			l.errorf(file, line, "%s: priority %q is not one of %s", where, e.Priority, strings.Join(escalatePriorities, ", "))
+		}
+	}
+	if strings.TrimSpace(e.Reason) == "" {
+		l.errorf(file, line, "%s has no reason: the nurse reads it on the ticket", where)
+	}
+}
+
+// ---- programs ----
+
+func (l *linter) program(pr *Program) {
+	if pr == nil {
+		return
+	}
+	pl := firstLine(pr.Line)
+	where := fmt.Sprintf("program %q", pr.ID)
+	if pr.Name == "" {
+		l.errorf(pr.File, pl, "%s has no name (the message id of its patient-facing name)", where)
+	} else {
+		l.ref(pr.Name, pr.File, pl, "%s name", where)
+	}
+	flowRef := func(field, id string, required bool) {
+		switch {
+		case id == "" && required:
+			l.errorf(pr.File, pl, "%s: %s has no flow", where, field)
+		case id == "":
+		case l.p.Flows[id] == nil:
+			l.errorf(pr.File, pl, "%s: %s names unknown flow %q (flows: %s)", where, field, id, strings.Join(sortedKeys(l.p.Flows), ", "))
+		}
+	}
+	clock := func(field, at string) {
+		if _, _, err := ParseClock(at); err != nil {
+			l.errorf(pr.File, pl, "%s: %s.at: %v", where, field, err)
+		}
+	}
+	flowRef("welcome", pr.Welcome, false)
+	flowRef("medications", pr.Medications, false)
+	for _, r := range []struct {
+		field string
+		dr    *DateReminder
+	}{{"refills", pr.Refills}, {"appointments", pr.Appointments}} {
+		if r.dr == nil {
+			continue
+		}
+		flowRef(r.field+".flow", r.dr.Flow, true)
+		if r.dr.DaysBefore < 0 {
+			l.errorf(pr.File, pl, "%s: %s.days_before is negative (%d)", where, r.field, r.dr.DaysBefore)
+		}
+		clock(r.field, r.dr.At)
+	}
+	for i, e := range pr.Education {
+		field := fmt.Sprintf("education[%d]", i)
+		flowRef(field+".flow", e.Flow, true)
+		if e.Day < 0 {
+			l.errorf(pr.File, pl, "%s: %s.day is negative (%d)", where, field, e.Day)
+		}
+		clock(field, e.At)
+	}
+}
+
+// ---- words ----
+
+func (l *linter) words() {
+	p := l.p
+	for _, lang := range p.Languages {
+		if p.Words[lang] == nil {
+			l.errorf(l.catalogFile(lang), 1, "language %s has a catalog but no words file (add locales/words/%s.yaml)", lang, lang)
+		}
+	}
+	for _, lang := range sortedKeys(p.Words) {
+		w := p.Words[lang]
+		if w == nil {
+			continue
+		}
+		file := w.File
+		if file == "" {
+			file = "locales/words/" + lang + ".yaml"
+		}
+		if !p.HasLanguage(lang) {
+			l.errorf(file, 1, "words for %s but no catalog (add locales/catalog/%s.yaml or remove the words file)", lang, lang)
+		}
+		for _, list := range []struct {
+			name  string
+			words []string
+		}{{"stop", w.Stop}, {"start", w.Start}, {"help", w.Help}, {"human", w.Human}, {"emergency", w.Emergency}} {
+			if len(list.words) == 0 {
+				l.errorf(file, 1, "%s: the %s list is empty; every language needs %s words", lang, list.name, list.name)
+			}
+		}
+	}
+}
+
+// ---- messages ----
+
+// catalogFile is the catalog file of lang, for problems with no better place.
+func (l *linter) catalogFile(lang string) string {
+	if l.p.Catalog != nil {
+		msgs := l.p.Catalog.Messages[lang]
+		for _, id := range sortedKeys(msgs) {
+			if m := msgs[id]; m != nil && m.File != "" {
+				return m.File
+			}
+		}
+	}
+	return "locales/catalog/" + lang + ".yaml"
+}
+
+// unreadable reports whether lang's catalog file could not be parsed (the
+// loader reported why): its messages are not reported missing one by one.
+func (l *linter) unreadable(lang string) bool {
+	msgs, ok := l.p.Catalog.Messages[lang]
+	return ok && msgs == nil
+}
+
+func (l *linter) message(lang, id string) *locales.Message {
+	return l.p.Catalog.Messages[lang][id]
+}
+
+// allMessageIDs lists every id any language has, sorted.
+func (l *linter) allMessageIDs() []string {
+	set := map[string]bool{}
+	for _, msgs := range l.p.Catalog.Messages {
+		for id := range msgs {
+			set[id] = true
+		}
+	}
+	return sortedKeys(set)
+}
+
+// base returns the message id in the first language (default first) that
+// has it, the one every other language is compared with.
+func (l *linter) base(id string) (string, *locales.Message) {
+	for _, lang := range l.p.Languages {
+		if m := l.message(lang, id); m != nil {
+			return lang, m
+		}
+	}
+	return "", nil
+}
+
+func (l *linter) messages() {
+	p := l.p
+	referenced := map[string]bool{}
+	for _, r := range l.refs {
+		referenced[r.id] = true
+		for _, lang := range p.Languages {
+			if l.message(lang, r.id) == nil && !l.unreadable(lang) {
+				l.errorf(r.file, r.line, "%s: message %q is missing in %s (add it to %s)", r.what, r.id, lang, l.catalogFile(lang))
+			}
+		}
+	}
+	for _, id := range EngineMessages {
+		if referenced[id] {
+			continue
+		}
+		referenced[id] = true
+		baseLang, bm := l.base(id)
+		for _, lang := range p.Languages {
+			if l.message(lang, id) != nil || l.unreadable(lang) {
+				continue
+			}
+			if bm != nil {
+				l.errorf(bm.File, bm.Line, "engine message %q is in %s but missing in %s (add it to %s)", id, baseLang, lang, l.catalogFile(lang))
+			} else {
+				l.errorf(l.catalogFile(lang), 1, "engine message %q is missing in %s: the engine sends it", id, lang)
+			}
+		}
+	}
+
+	known := map[string]bool{}
+	for _, ph := range Placeholders {
+		known[ph] = true
+	}
+	for _, id := range l.allMessageIDs() {
+		baseLang, bm := l.base(id)
+		for _, lang := range p.Languages {
+			m := l.message(lang, id)
+			if m == nil {
+				if !referenced[id] && bm != nil && !l.unreadable(lang) {
+					l.errorf(bm.File, bm.Line, "message %q is in %s but missing in %s (add it to %s)", id, baseLang, lang, l.catalogFile(lang))
+				}
+				continue
+			}
+			for _, form := range sortedKeys(m.Forms) {
+				if strings.TrimSpace(m.Forms[form]) == "" {
+					l.errorf(m.File, m.Line, "%s: message %q has empty text (form %s)", lang, id, form)
+				}
+			}
+			for _, ph := range m.Placeholders() {
+				if !known[ph] {
+					l.errorf(m.File, m.Line, "%s: message %q uses unknown placeholder {{.%s}} (known: %s)", lang, id, ph, strings.Join(Placeholders, ", "))
+				}
+			}
+			if m == bm {
+				continue
+			}
+			if got, want := m.Placeholders(), bm.Placeholders(); !slices.Equal(got, want) {
+				l.errorf(m.File, m.Line, "%s: message %q uses placeholders %s but %s uses %s; every language must use the same placeholders", lang, id, phList(got), baseLang, phList(want))
+			}
+			switch {
+			case m.Plural() && !bm.Plural():
+				l.errorf(m.File, m.Line, "%s: message %q has plural forms but in %s it is a plain string; make both plural or both plain", lang, id, baseLang)
+			case !m.Plural() && bm.Plural():
+				l.errorf(m.File, m.Line, "%s: message %q is a plain string but in %s it has plural forms; spell out the plural forms %s needs", lang, id, baseLang, lang)
+			}
+		}
+	}
+	// Languages that are in the catalog map but not in Languages cannot
+	// happen (Languages comes from the catalog), so nothing more to check.
+}
+
+func phList(ph []string) string {
+	if len(ph) == 0 {
+		return "none"
+	}
+	out := make([]string, len(ph))
+	for i, p := range ph {
+		out[i] = "{{." + p + "}}"
+	}
+	return strings.Join(out, " ")
+}
+
+// ---- plural forms ----
+
+// plurals renders every plural message with counts that reach every CLDR
+// form, so that go-i18n's own rules say which forms each language needs.
+func (l *linter) plurals() {
+	for _, lang := range l.p.Languages {
+		msgs := l.p.Catalog.Messages[lang]
+		for _, id := range sortedKeys(msgs) {
+			m := msgs[id]
+			if m == nil || !m.Plural() {
+				continue
+			}
+			var errs []string
+			for _, count := range pluralProbes {
+				data := l.sampleData(lang)
+				data["Hours"] = count
+				_, err := l.p.Catalog.Text(lang, id, data, count)
+				if err == nil || errors.Is(err, locales.ErrMissing) {
+					continue
+				}
+				e := fmt.Sprintf("count %v: %v", count, err)
+				if !slices.ContainsFunc(errs, func(s string) bool { return strings.HasSuffix(s, err.Error()) }) {
+					errs = append(errs, e)
+				}
+			}
+			if len(errs) > 0 {
+				l.errorf(m.File, m.Line, "%s: plural message %q is missing a form the CLDR plural rules of %s need (has %s): %s",
+					lang, id, lang, strings.Join(formsOf(m), ", "), strings.Join(errs, "; "))
+			}
+		}
+	}
+}
+
+func formsOf(m *locales.Message) []string {
+	var out []string
+	for _, f := range locales.PluralForms {
+		if _, ok := m.Forms[f]; ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ---- SMS length ----
+
+// sampleData returns worst-case placeholder values for lang, a fresh map
+// the caller may change.
+func (l *linter) sampleData(lang string) map[string]any {
+	if l.samples == nil {
+		l.samples = map[string]map[string]any{}
+	}
+	base, ok := l.samples[lang]
+	if !ok {
+		base = make(map[string]any, len(smsSamples)+1)
+		for k, v := range smsSamples {
+			base[k] = v
+		}
+		base["Program"] = l.programName(lang)
+		l.samples[lang] = base
+	}
+	data := make(map[string]any, len(base))
+	for k, v := range base {
+		data[k] = v
+	}
+	return data
+}
+
+// programName is the longest program name in lang.
+func (l *linter) programName(lang string) string {
+	name := "Tend"
+	for _, id := range sortedKeys(l.p.Programs) {
+		pr := l.p.Programs[id]
+		if pr == nil || pr.Name == "" || l.message(lang, pr.Name) == nil {
+			continue
+		}
+		text, err := l.p.Catalog.Text(lang, pr.Name, smsSamples, nil)
+		if err == nil && utf8.RuneCountInString(text) > utf8.RuneCountInString(name) {
+			name = text
+		}
+	}
+	return name
+}
+
+type prompt struct {
+	flow  *Flow
+	state *State
+}
+
+// sms measures every message in every language as the SMS channel sends
+// it: a state's prompt with its numbered choices, any other message alone.
+func (l *linter) sms() {
+	prompts := map[string][]prompt{}
+	for _, fid := range sortedKeys(l.p.Flows) {
+		f := l.p.Flows[fid]
+		for _, sid := range sortedKeys(f.States) {
+			if s := f.States[sid]; s != nil && s.Say != "" {
+				prompts[s.Say] = append(prompts[s.Say], prompt{f, s})
+			}
+		}
+	}
+	for _, lang := range l.p.Languages {
+		data := l.sampleData(lang)
+		msgs := l.p.Catalog.Messages[lang]
+		for _, id := range sortedKeys(msgs) {
+			m := msgs[id]
+			if m == nil {
+				continue
+			}
+			texts, ok := l.render(m, lang, id, data)
+			if !ok {
+				continue
+			}
+			if len(prompts[id]) == 0 {
+				l.checkSMS(m, lang, fmt.Sprintf("message %q", id), texts)
+				continue
+			}
+			for _, pr := range prompts[id] {
+				var choices strings.Builder
+				n := 0
+				for _, c := range pr.state.Choices {
+					if c == nil {
+						continue
+					}
+					n++
+					label := c.Label
+					if t, err := l.p.Catalog.Text(lang, c.Label, data, nil); err == nil {
+						label = t
+					}
+					fmt.Fprintf(&choices, "\n%d %s", n, label)
+				}
+				full := make([]string, len(texts))
+				for i, t := range texts {
+					full[i] = t + choices.String()
+				}
+				what := fmt.Sprintf("message %q as flow %q state %q sends it", id, pr.flow.ID, pr.state.ID)
+				if n > 0 {
+					what = fmt.Sprintf("message %q with its %d choices as flow %q state %q sends it", id, n, pr.flow.ID, pr.state.ID)
+				}
+				l.checkSMS(m, lang, what, full)
+			}
+		}
+	}
+}
+
+// render returns the texts a message can take in lang: one for a plain
+// message, one per realistic count for a plural one. A message that does not
+// render is reported here when no other check reports it.
+func (l *linter) render(m *locales.Message, lang, id string, data map[string]any) ([]string, bool) {
+	if !m.Plural() {
+		text, err := l.p.Catalog.Text(lang, id, data, nil)
+		if err != nil {
+			if !errors.Is(err, locales.ErrMissing) {
+				l.errorf(m.File, m.Line, "%s: message %q does not render: %v", lang, id, err)
+			}
+			return nil, false
+		}
+		return []string{text}, true
+	}
+	var texts []string
+	for _, n := range smsCounts {
+		d := l.sampleData(lang)
+		d["Hours"] = n
+		text, err := l.p.Catalog.Text(lang, id, d, n)
+		if err != nil { // missing forms are reported by plurals
+			continue
+		}
+		texts = append(texts, text)
+	}
+	return texts, len(texts) > 0
+}
+
+// checkSMS reports the longest of texts when it needs more than one segment.
+func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string) {
+	worst, worstN, worstUCS2 := "", 0, false
+	for _, t := range texts {
+		n, ucs2 := locales.Segments(t)
+		if n > worstN || (n == worstN && utf8.RuneCountInString(t) > utf8.RuneCountInString(worst)) {
+			worst, worstN, worstUCS2 = t, n, ucs2
+		}
+	}
+	if worstN <= smsWarnSegments {
+		return
+	}
+	enc := "GSM-7"
+	if worstUCS2 {
+		enc = "UCS-2"
+	}
+	head := fmt.Sprintf("%s: %d SMS segments (%s, %d chars) for %s", lang, worstN, enc, utf8.RuneCountInString(worst), what)
+	if worstUCS2 {
+		head += fmt.Sprintf("; UCS-2 because of %s", nonGSM(worst))
+	}
+	if worstN > smsErrorSegments {
+		l.errorf(m.File, m.Line, "%s; an SMS may take at most %d segments: shorten it", head, smsErrorSegments)
+		return
+	}
+	l.warnf(m.File, m.Line, "%s; keep it to %d segment: shorten it", head, smsWarnSegments)
+}
+
+// nonGSM names the first characters of text that force UCS-2.
+func nonGSM(text string) string {
+	var out []string
+	seen := map[rune]bool{}
+	for _, r := range text {
+		if seen[r] {
+			continue
+		}
+		seen[r] = true
+		if _, ucs2 := locales.Segments(string(r)); ucs2 {
+			out = append(out, fmt.Sprintf("%q", r))
+			if len(out) == 5 {
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "its characters"
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,591 @@
+package content_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/tendcare/tend/content"
+)
+
+// validPack reads testdata/valid into a MapFS that a test may change.
+func validPack(t *testing.T) fstest.MapFS {
+	t.Helper()
+	src := os.DirFS("testdata/valid")
+	out := fstest.MapFS{}
+	err := fs.WalkDir(src, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(src, name)
+		if err != nil {
+			return err
+		}
+		out[name] = &fstest.MapFile{Data: data, Mode: 0o644}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// edit changes one file of a pack.
+type edit func(t *testing.T, fsys fstest.MapFS)
+
+// replace replaces the first old in file with new; old must be there.
+func replace(file, old, new string) edit {
+	return func(t *testing.T, fsys fstest.MapFS) {
+		t.Helper()
+		f, ok := fsys[file]
+		if !ok {
+			t.Fatalf("edit: no file %s", file)
+		}
+		if !strings.Contains(string(f.Data), old) {
+			t.Fatalf("edit: %s has no %q", file, old)
+		}
+		f.Data = []byte(strings.Replace(string(f.Data), old, new, 1))
+	}
+}
+
+// appendTo appends text to file.
+func appendTo(file, text string) edit {
+	return func(t *testing.T, fsys fstest.MapFS) {
+		t.Helper()
+		f, ok := fsys[file]
+		if !ok {
+			t.Fatalf("edit: no file %s", file)
+		}
+		f.Data = append(f.Data, text...)
+	}
+}
+
+// write creates or overwrites file.
+func write(file, text string) edit {
+	return func(t *testing.T, fsys fstest.MapFS) {
+		fsys[file] = &fstest.MapFile{Data: []byte(text), Mode: 0o644}
+	}
+}
+
+// remove deletes file.
+func remove(file string) edit {
+	return func(t *testing.T, fsys fstest.MapFS) {
+		t.Helper()
+		if _, ok := fsys[file]; !ok {
+			t.Fatalf("edit: no file %s", file)
+		}
+		delete(fsys, file)
+	}
+}
+
+// copyFile copies a file of the pack to a new name, replacing old by new.
+func copyFile(from, to, old, new string) edit {
+	return func(t *testing.T, fsys fstest.MapFS) {
+		t.Helper()
+		f, ok := fsys[from]
+		if !ok {
+			t.Fatalf("edit: no file %s", from)
+		}
+		fsys[to] = &fstest.MapFile{Data: []byte(strings.Replace(string(f.Data), old, new, 1)), Mode: 0o644}
+	}
+}
+
+// want is a problem a broken pack must have: in file, on the line of the
+// nth (0-based) occurrence of at in the changed file (line 1 when at is
+// empty), with msg in its text.
+type want struct {
+	file    string
+	at      string
+	nth     int
+	msg     string
+	warning bool
+}
+
+func (w want) line(t *testing.T, fsys fstest.MapFS) int {
+	t.Helper()
+	if w.at == "" {
+		return 1
+	}
+	f, ok := fsys[w.file]
+	if !ok {
+		t.Fatalf("want: no file %s", w.file)
+	}
+	seen := 0
+	for i, l := range strings.Split(string(f.Data), "\n") {
+		if strings.Contains(l, w.at) {
+			if seen == w.nth {
+				return i + 1
+			}
+			seen++
+		}
+	}
+	t.Fatalf("want: %s has no line with %q (occurrence %d)", w.file, w.at, w.nth)
+	return 0
+}
+
+func TestValidPack(t *testing.T) {
+	t.Parallel()
+	p, problems, err := content.Load(os.DirFS("testdata/valid"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	for _, pr := range problems {
+		t.Errorf("unexpected problem: %s", pr)
+	}
+	if got, want := p.Languages, []string{"en", "es"}; !slices.Equal(got, want) {
+		t.Errorf("Languages = %v, want %v", got, want)
+	}
+	if len(p.Flows) != 6 || len(p.Programs) != 1 {
+		t.Errorf("got %d flows and %d programs, want 6 and 1", len(p.Flows), len(p.Programs))
+	}
+}
+
+func TestDefaultPack(t *testing.T) {
+	t.Parallel()
+	_, problems, err := content.Load(content.Default())
+	if err != nil {
+		t.Fatalf("the bundled pack does not load: %v", err)
+	}
+	for _, pr := range problems {
+		t.Logf("%s", pr)
+	}
+}
+
+// Every engine message must be a message the valid pack has, and the lists
+// the engine shares must not repeat themselves.
+func TestExportedLists(t *testing.T) {
+	t.Parallel()
+	for name, list := range map[string][]string{"EngineMessages": content.EngineMessages, "Placeholders": content.Placeholders} {
+		seen := map[string]bool{}
+		for _, s := range list {
+			if seen[s] {
+				t.Errorf("%s lists %q twice", name, s)
+			}
+			seen[s] = true
+		}
+	}
+	p, _, err := content.Load(os.DirFS("testdata/valid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range content.EngineMessages {
+		if p.Catalog.Messages["en"][id] == nil {
+			t.Errorf("valid pack lacks engine message %q", id)
+		}
+	}
+}
+
+func TestLintFindsProblems(t *testing.T) {
+	t.Parallel()
+	const (
+		medFlow   = "flows/medication.yaml"
+		saltFlow  = "flows/salt.yaml"
+		chestFlow = "flows/chest.yaml"
+		apptFlow  = "flows/appointment.yaml"
+		program   = "programs/care.yaml"
+		en        = "locales/catalog/en.yaml"
+		es        = "locales/catalog/es.yaml"
+		esWords   = "locales/words/es.yaml"
+	)
+	long := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		name    string
+		edits   []edit
+		want    []want
+		noError bool // only warnings: Load must not fail
+	}{
+		// ---- YAML ----
+		{
+			name:  "yaml syntax error",
+			edits: []edit{replace(apptFlow, "    say: appointment.remind", "    say: appointment.remind: again")},
+			want:  []want{{file: apptFlow, at: "say: appointment.remind: again", msg: "mapping values are not allowed"}},
+		},
+		{
+			name:  "unknown key in a flow",
+			edits: []edit{replace(apptFlow, "    say: appointment.remind", "    say: appointment.remind\n    colour: red")},
+			want:  []want{{file: apptFlow, at: "colour: red", msg: "field colour not found"}},
+		},
+		{
+			name:  "unknown key in a program",
+			edits: []edit{replace(program, "welcome: welcome", "welcom: welcome")},
+			want:  []want{{file: program, at: "welcom: welcome", msg: "field welcom not found"}},
+		},
+		{
+			name:  "tab in a flow",
+			edits: []edit{replace(apptFlow, "    say: appointment.remind", "\tsay: appointment.remind")},
+			want:  []want{{file: apptFlow, at: "\tsay:", msg: "found character that cannot start any token"}},
+		},
+		{
+			name:  "catalog syntax error",
+			edits: []edit{replace(es, "med.thanks: ¡Gracias!", "med.thanks: ¡Gracias: amigo!")},
+			want:  []want{{file: es, at: "med.thanks:", msg: "mapping values are not allowed"}},
+		},
+		{
+			name:  "unknown plural form",
+			edits: []edit{replace(es, "  many: ", "  manny: ")},
+			want:  []want{{file: es, at: "  manny:", msg: `"manny" is not a CLDR plural form`}},
+		},
+
+		// ---- flows ----
+		{
+			name:  "dangling choice next",
+			edits: []edit{replace(medFlow, "next: thanks", "next: thank")},
+			want: []want{
+				{file: medFlow, at: "- id: taken", msg: `flow "medication" state "ask" choice "taken": next "thank" is not a state of flow "medication"`},
+				{file: medFlow, at: "  thanks:", msg: `state "thanks" is unreachable`},
+			},
+		},
+		{
+			name:  "dangling state next",
+			edits: []edit{replace(saltFlow, "    next: check\n  check:", "    next: chek\n  check:")},
+			want:  []want{{file: saltFlow, at: "  teach:", msg: `flow "salt" state "teach": next "chek" is not a state`}},
+		},
+		{
+			name:  "dangling timeout next",
+			edits: []edit{replace(medFlow, "      next: end\n  thanks:", "      next: ending\n  thanks:")},
+			// A timeout's line is the line of its first key.
+			want: []want{{file: medFlow, at: "      after: 2h", msg: `state "ask" timeout: next "ending" is not a state`}},
+		},
+		{
+			name:  "unreachable state",
+			edits: []edit{appendTo(medFlow, "  orphan:\n    say: med.thanks\n")},
+			want:  []want{{file: medFlow, at: "  orphan:", msg: `flow "medication" state "orphan" is unreachable from start "ask"`}},
+		},
+		{
+			name:  "unknown priority",
+			edits: []edit{replace(apptFlow, "priority: reminder", "priority: urgent")},
+			want:  []want{{file: apptFlow, at: "id: appointment", msg: `flow "appointment": unknown priority "urgent"`}},
+		},
+		{
+			name:  "no priority",
+			edits: []edit{replace(apptFlow, "priority: reminder\n", "")},
+			want:  []want{{file: apptFlow, at: "id: appointment", msg: `flow "appointment" has no priority`}},
+		},
+		{
+			name:  "start is not a state",
+			edits: []edit{replace(apptFlow, "start: remind", "start: remnd")},
+			want:  []want{{file: apptFlow, at: "id: appointment", msg: `start "remnd" is not a state of the flow`}},
+		},
+		{
+			name:  "no start",
+			edits: []edit{replace(apptFlow, "start: remind\n", "")},
+			want:  []want{{file: apptFlow, at: "id: appointment", msg: `flow "appointment" has no start state`}},
+		},
+		{
+			name:  "next and choices",
+			edits: []edit{replace(saltFlow, "    say: salt.check\n", "    say: salt.check\n    next: praise\n")},
+			want:  []want{{file: saltFlow, at: "  check:", msg: `flow "salt" state "check" has both next ("praise") and 2 choices`}},
+		},
+		{
+			name:    "next and timeout",
+			edits:   []edit{replace(saltFlow, "    next: check\n  check:", "    next: check\n    timeout:\n      after: 1h\n  check:")},
+			want:    []want{{file: saltFlow, at: "      after: 1h", warning: true, msg: `flow "salt" state "teach" has both next ("check") and a timeout`}},
+			noError: true,
+		},
+		{
+			name:  "state named end",
+			edits: []edit{appendTo(apptFlow, "  end:\n    say: appointment.remind\n")},
+			want:  []want{{file: apptFlow, at: "  end:", msg: `"end" is reserved`}},
+		},
+		{
+			name:  "choice without id",
+			edits: []edit{replace(chestFlow, "      - id: no\n        label: answer.no", "      - label: answer.no")},
+			want:  []want{{file: chestFlow, at: "- label: answer.no", msg: `flow "chest" state "ask" choice 2 has no id`}},
+		},
+		{
+			name:  "choice without label",
+			edits: []edit{replace(chestFlow, "        label: answer.no\n", "")},
+			want:  []want{{file: chestFlow, at: "- id: no", msg: `choice "no" has no label`}},
+		},
+		{
+			name:  "duplicate choice id",
+			edits: []edit{replace(chestFlow, "- id: no", "- id: yes")},
+			want:  []want{{file: chestFlow, at: "- id: yes", nth: 1, msg: `choice "yes": duplicate choice id (also choice 1)`}},
+		},
+		{
+			name:  "empty action",
+			edits: []edit{replace(medFlow, "          - adherence: taken", "          - {}")},
+			want:  []want{{file: medFlow, at: "- {}", msg: `choice "taken" action 1 is empty`}},
+		},
+		{
+			name:  "action with two fields",
+			edits: []edit{replace(medFlow, "          - adherence: taken\n", "          - adherence: taken\n            say: med.thanks\n")},
+			want:  []want{{file: medFlow, at: "- adherence: taken", msg: "action 1 sets say and adherence"}},
+		},
+		{
+			name:  "quiz without question",
+			edits: []edit{replace(saltFlow, "              question: salt.check\n              correct: true\n", "              correct: true\n")},
+			want:  []want{{file: saltFlow, at: "- quiz:", msg: `choice "right" action 1: quiz has no question`}},
+		},
+		{
+			name:  "bad adherence",
+			edits: []edit{replace(medFlow, "adherence: taken", "adherence: took")},
+			want:  []want{{file: medFlow, at: "- adherence: took", msg: `adherence "took" is not one of taken, missed, not_yet`}},
+		},
+		{
+			name:  "bad escalate priority",
+			edits: []edit{replace(chestFlow, "priority: acute", "priority: urgent")},
+			want:  []want{{file: chestFlow, at: "- escalate:", msg: `choice "yes" action 1 escalate: priority "urgent" is not one of low, medium, high, acute`}},
+		},
+		{
+			name:  "escalate without reason",
+			edits: []edit{replace(chestFlow, "              reason: chest pain reported\n", "")},
+			want:  []want{{file: chestFlow, at: "- escalate:", msg: "escalate has no reason"}},
+		},
+		{
+			name:  "incomplete tally",
+			edits: []edit{replace(medFlow, "              within: 7d\n              reach: 3\n", "              reach: 0\n")},
+			want: []want{
+				{file: medFlow, at: "- tally:", msg: "tally: reach must be at least 1 (got 0)"},
+				{file: medFlow, at: "- tally:", msg: "tally has no within"},
+			},
+		},
+		{
+			name:  "tally without escalate",
+			edits: []edit{replace(medFlow, "              escalate:\n                priority: medium\n                reason: missed three doses in a week\n", "")},
+			want:  []want{{file: medFlow, at: "- tally:", msg: "tally has no escalate"}},
+		},
+		{
+			name:  "followup of unknown flow",
+			edits: []edit{replace("flows/welcome.yaml", "flow: salt", "flow: salty")},
+			want:  []want{{file: "flows/welcome.yaml", at: "- followup:", msg: `followup names unknown flow "salty"`}},
+		},
+		{
+			name:  "timeout without after",
+			edits: []edit{replace(saltFlow, "      after: 1d\n", "      next: end\n")},
+			want:  []want{{file: saltFlow, at: "      next: end", msg: `state "check" timeout has no after`}},
+		},
+		{
+			name:  "answer words missing in a language",
+			edits: []edit{replace(esWords, "  later: [luego, aun no, más tarde]\n", "")},
+			want:  []want{{file: medFlow, at: "- id: not_yet", msg: `choice "not_yet": answer words "later" are missing in es`}},
+		},
+
+		// ---- programs ----
+		{
+			name:  "unknown flow in program",
+			edits: []edit{replace(program, "welcome: welcome", "welcome: welcom")},
+			want:  []want{{file: program, at: "id: care", msg: `program "care": welcome names unknown flow "welcom"`}},
+		},
+		{
+			name:  "unknown education flow",
+			edits: []edit{replace(program, "- flow: salt", "- flow: sodium")},
+			want:  []want{{file: program, at: "id: care", msg: `education[0].flow names unknown flow "sodium"`}},
+		},
+		{
+			name:  "refills without flow",
+			edits: []edit{replace(program, "  flow: refill\n", "")},
+			want:  []want{{file: program, at: "id: care", msg: "refills.flow has no flow"}},
+		},
+		{
+			name:  "bad time of day",
+			edits: []edit{replace(program, `at: "10:00"`, `at: "25:00"`)},
+			want:  []want{{file: program, at: "id: care", msg: `refills.at: bad time of day "25:00"`}},
+		},
+		{
+			name:  "negative days",
+			edits: []edit{replace(program, "days_before: 1", "days_before: -1")},
+			want:  []want{{file: program, at: "id: care", msg: "appointments.days_before is negative (-1)"}},
+		},
+		{
+			name:  "negative education day",
+			edits: []edit{replace(program, "day: 2", "day: -2")},
+			want:  []want{{file: program, at: "id: care", msg: "education[0].day is negative (-2)"}},
+		},
+		{
+			name:  "program without name",
+			edits: []edit{replace(program, "name: program.care.name\n", "")},
+			want:  []want{{file: program, at: "id: care", msg: `program "care" has no name`}},
+		},
+		{
+			name:  "program name not translated",
+			edits: []edit{replace(es, "program.care.name: Tend Cuidado\n", "")},
+			want:  []want{{file: program, at: "id: care", msg: `program "care" name: message "program.care.name" is missing in es`}},
+		},
+
+		// ---- messages ----
+		{
+			name:  "missing translation of a prompt",
+			edits: []edit{replace(es, "refill.help: Una enfermera le llamara por su receta.\n", "")},
+			want:  []want{{file: "flows/refill.yaml", at: "  help:", msg: `flow "refill" state "help" say: message "refill.help" is missing in es`}},
+		},
+		{
+			name:  "missing translation of a label",
+			edits: []edit{replace(es, "answer.taken: Tomada\n", "")},
+			want:  []want{{file: medFlow, at: "- id: taken", msg: `label: message "answer.taken" is missing in es`}},
+		},
+		{
+			name:  "missing translation of an action",
+			edits: []edit{replace(en, "med.later:", "med.latter:")},
+			want: []want{
+				{file: medFlow, at: "- say: med.later", msg: `action 2 say: message "med.later" is missing in en`},
+			},
+		},
+		{
+			name:  "missing engine message",
+			edits: []edit{replace(es, "idle.reply: Gracias por su mensaje. Responda AYUDA o ENFERMERA.\n", "")},
+			want:  []want{{file: en, at: "idle.reply:", msg: `engine message "idle.reply" is in en but missing in es`}},
+		},
+		{
+			name:  "missing engine message everywhere",
+			edits: []edit{replace(es, "med.generic: su medicina\n", ""), replace(en, "med.generic: your medicine\n", "")},
+			want: []want{
+				{file: en, msg: `engine message "med.generic" is missing in en`},
+				{file: es, msg: `engine message "med.generic" is missing in es`},
+			},
+		},
+		{
+			name:  "message in one language only",
+			edits: []edit{appendTo(es, "extra.note: Hola\n")},
+			want:  []want{{file: es, at: "extra.note:", msg: `message "extra.note" is in es but missing in en`}},
+		},
+		{
+			name:  "placeholder mismatch between languages",
+			edits: []edit{replace(es, "Es hora de su {{.Medication}}.", "Es hora de su {{.Program}}.")},
+			want:  []want{{file: es, at: "med.ask:", msg: `es: message "med.ask" uses placeholders {{.Program}} but en uses {{.Medication}}`}},
+		},
+		{
+			name:  "unknown placeholder",
+			edits: []edit{replace(en, "med.thanks: Thank you!", "med.thanks: Thank you, {{.Name}}!"), replace(es, "med.thanks: ¡Gracias!", "med.thanks: ¡Gracias, {{.Name}}!")},
+			want: []want{
+				{file: en, at: "med.thanks:", msg: "en: message \"med.thanks\" uses unknown placeholder {{.Name}}"},
+				{file: es, at: "med.thanks:", msg: "es: message \"med.thanks\" uses unknown placeholder {{.Name}}"},
+			},
+		},
+		{
+			name:  "empty message",
+			edits: []edit{replace(en, "med.thanks: Thank you!", `med.thanks: ""`)},
+			want:  []want{{file: en, at: "med.thanks:", msg: `en: message "med.thanks" has empty text`}},
+		},
+		{
+			name:  "message that does not render",
+			edits: []edit{replace(en, "med.thanks: Thank you!", `med.thanks: "Thank you {{.Program"`)},
+			want:  []want{{file: en, at: "med.thanks:", msg: `en: message "med.thanks" does not render`}},
+		},
+
+		// ---- plural forms ----
+		{
+			// go-i18n v2.7 follows CLDR 46: Spanish has one, many (1000000,
+			// 1e6, ...) and other.
+			name:  "spanish plural without many",
+			edits: []edit{replace(es, "  many: \"Bien, le pregunto de nuevo en {{.Hours}} horas.\"\n", "")},
+			want:  []want{{file: es, at: "med.later:", msg: `es: plural message "med.later" is missing a form the CLDR plural rules of es need (has one, other): count 1000000: message "med.later" has no plural form "many"`}},
+		},
+		{
+			name:  "english plural without other",
+			edits: []edit{replace(en, "  other: \"OK, I will ask again in {{.Hours}} hours.\"\n", "")},
+			want:  []want{{file: en, at: "med.later:", msg: `en: plural message "med.later" is missing a form the CLDR plural rules of en need (has one): count 0: message "med.later" has no plural form "other"`}},
+		},
+		{
+			name: "plural in one language, plain in another",
+			edits: []edit{replace(es, "med.later:\n  one: Bien, le pregunto de nuevo en una hora.\n  many: \"Bien, le pregunto de nuevo en {{.Hours}} horas.\"\n",
+				"med.later:\n")},
+			want: []want{{file: es, at: "med.later:", msg: `es: message "med.later" is a plain string but in en it has plural forms`}},
+		},
+
+		// ---- words ----
+		{
+			name:  "catalog without words",
+			edits: []edit{remove(esWords)},
+			want:  []want{{file: es, msg: "language es has a catalog but no words file"}},
+		},
+		{
+			name:  "words without catalog",
+			edits: []edit{copyFile("locales/words/en.yaml", "locales/words/fr.yaml", "language: en", "language: fr")},
+			want:  []want{{file: "locales/words/fr.yaml", msg: "words for fr but no catalog"}},
+		},
+		{
+			name:  "empty emergency words",
+			edits: []edit{replace(esWords, "emergency: [dolor de pecho, no puedo respirar]", "emergency: []")},
+			want:  []want{{file: esWords, msg: "es: the emergency list is empty"}},
+		},
+		{
+			name:  "no stop words",
+			edits: []edit{replace("locales/words/en.yaml", "stop: [stop, stopall, unsubscribe, cancel, end, quit, revoke, optout, opt-out, stop all]\n", "")},
+			want:  []want{{file: "locales/words/en.yaml", msg: "en: the stop list is empty"}},
+		},
+
+		// ---- SMS segments ----
+		{
+			name:    "two segments warn",
+			edits:   []edit{replace(en, "med.thanks: Thank you!", "med.thanks: "+long(200))},
+			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: `en: 2 SMS segments (GSM-7, 200 chars) for message "med.thanks"`}},
+			noError: true,
+		},
+		{
+			name:  "four segments fail",
+			edits: []edit{replace(en, "med.thanks: Thank you!", "med.thanks: "+long(600))},
+			want:  []want{{file: en, at: "med.thanks:", msg: "en: 4 SMS segments (GSM-7, 600 chars)"}},
+		},
+		{
+			name:    "accents make UCS-2",
+			edits:   []edit{replace(es, "med.thanks: ¡Gracias!", "med.thanks: ¡Gracias! Hoy es un buen día para cuidar su salud y la de su familia, siga así.")},
+			want:    []want{{file: es, at: "med.thanks:", warning: true, msg: `es: 2 SMS segments (UCS-2, 79 chars) for message "med.thanks" as flow "medication" state "thanks" sends it; UCS-2 because of 'í'`}},
+			noError: true,
+		},
+		{
+			name:    "choices count toward the prompt",
+			edits:   []edit{replace(en, "salt.check: Which has more salt?", "salt.check: "+long(140))},
+			want:    []want{{file: en, at: "salt.check:", warning: true, msg: `en: 2 SMS segments (GSM-7, 165 chars) for message "salt.check" with its 2 choices as flow "salt" state "check"`}},
+			noError: true,
+		},
+		{
+			name: "placeholders are filled with worst-case values",
+			edits: []edit{
+				replace(en, "med.thanks: Thank you!", "med.thanks: \""+long(140)+" {{.Medication}}\""),
+				replace(es, "med.thanks: ¡Gracias!", "med.thanks: \"¡Gracias! {{.Medication}}\""),
+			},
+			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: "en: 2 SMS segments (GSM-7, 167 chars)"}},
+			noError: true,
+		},
+		{
+			name: "program name is rendered",
+			edits: []edit{
+				replace(en, "program.care.name: Tend Care", "program.care.name: Tend Care for Your Heart and Health Every Day"),
+				replace(en, "med.thanks: Thank you!", "med.thanks: \""+long(120)+" {{.Program}}\""),
+				replace(es, "med.thanks: ¡Gracias!", "med.thanks: \"¡Gracias! {{.Program}}\""),
+			},
+			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: "en: 2 SMS segments (GSM-7, 166 chars)"}},
+			noError: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fsys := validPack(t)
+			for _, e := range tt.edits {
+				e(t, fsys)
+			}
+			_, problems, err := content.Load(fsys)
+			var lerr *content.LintError
+			switch {
+			case tt.noError && err != nil:
+				t.Errorf("Load: %v, want only warnings", err)
+			case !tt.noError && !errors.As(err, &lerr):
+				t.Errorf("Load error = %v, want a *LintError", err)
+			case lerr != nil && !slices.Equal(lerr.Problems, problems):
+				t.Errorf("LintError lists %d problems, Load returned %d", len(lerr.Problems), len(problems))
+			}
+			for _, w := range tt.want {
+				line := w.line(t, fsys)
+				found := slices.ContainsFunc(problems, func(p content.Problem) bool {
+					return p.File == w.file && p.Line == line && p.Warning == w.warning && strings.Contains(p.Msg, w.msg)
+				})
+				if !found {
+					kind := "error"
+					if w.warning {
+						kind = "warning"
+					}
+					t.Errorf("want %s at %s:%d containing %q; got:", kind, w.file, line, w.msg)
+					for _, p := range problems {
+						t.Errorf("  %s", p)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,164 @@
+package content
+
+import (
+	"time"
+
+	"github.com/tendcare/tend/locales"
+)
+
+// Priorities of flows, highest first. A start of a higher-priority flow
+// interrupts a flow waiting for a reply; any other start waits in the queue.
+const (
+	PrioritySafety    = "safety"
+	PriorityReminder  = "reminder"
+	PriorityEducation = "education"
+)
+
+// End is the pseudo-state a transition names to finish its flow.
+const End = "end"
+
+// Pack is a loaded, linted content pack: programs, flows, message catalogs and
+// answer words for every bundled language.
+type Pack struct {
+	Programs  map[string]*Program
+	Flows     map[string]*Flow
+	Languages []string // bundled languages, the first is the default
+	Catalog   *locales.Catalog
+	Words     map[string]*locales.Words // by language
+}
+
+// Program says which flows a patient enrolled in it gets, and when.
+type Program struct {
+	ID string `yaml:"id"`
+	// Name is the message id of the program's patient-facing name. It must
+	// not name a diagnosis (minimum necessary).
+	Name string `yaml:"name"`
+	// Welcome is the flow started on enrollment.
+	Welcome string `yaml:"welcome"`
+	// Medications is the flow started at each medication time.
+	Medications string `yaml:"medications"`
+	// Refills starts a flow some days before a refill date.
+	Refills *DateReminder `yaml:"refills"`
+	// Appointments starts a flow some days before an appointment.
+	Appointments *DateReminder `yaml:"appointments"`
+	// Education flows start once, some days after enrollment.
+	Education []Lesson `yaml:"education"`
+
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// DateReminder starts Flow DaysBefore days before a date, at a local time.
+type DateReminder struct {
+	Flow       string `yaml:"flow"`
+	DaysBefore int    `yaml:"days_before"`
+	At         string `yaml:"at"` // HH:MM local
+}
+
+// Lesson starts an education flow Day days after enrollment at a local time.
+type Lesson struct {
+	Flow string `yaml:"flow"`
+	Day  int    `yaml:"day"`
+	At   string `yaml:"at"` // HH:MM local
+}
+
+// Flow is one conversation: a set of states, the first of which is Start.
+type Flow struct {
+	ID       string            `yaml:"id"`
+	Priority string            `yaml:"priority"`
+	Params   []string          `yaml:"params"` // parameters a start must give, e.g. medication
+	Start    string            `yaml:"start"`
+	States   map[string]*State `yaml:"states"`
+
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// State is a point in a flow. On entry it runs Do, then sends Say with the
+// choices, and waits: for an answer matching a choice, or for Timeout. A
+// state with no choices and no timeout ends the flow after its actions.
+type State struct {
+	Say     string    `yaml:"say"` // message id of the prompt; empty: wait silently
+	Do      []Action  `yaml:"do"`
+	Choices []*Choice `yaml:"choices"`
+	Timeout *Timeout  `yaml:"timeout"`
+	Next    string    `yaml:"next"` // for a state without choices: go on at once
+
+	ID   string `yaml:"-"`
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// Choice is an accepted answer. The patient may reply with its number
+// (1-based position), its label, or any word of its word classes.
+type Choice struct {
+	ID    string   `yaml:"id"`
+	Label string   `yaml:"label"` // message id
+	Words []string `yaml:"words"` // answer word classes from locales/words
+	Do    []Action `yaml:"do"`
+	Next  string   `yaml:"next"` // state id or "end"
+
+	Line int `yaml:"-"`
+}
+
+// Timeout fires when no answer came in After.
+type Timeout struct {
+	After Duration `yaml:"after"`
+	Do    []Action `yaml:"do"`
+	Next  string   `yaml:"next"` // default: end
+
+	Line int `yaml:"-"`
+}
+
+// Action is one effect; exactly one field is set.
+type Action struct {
+	Say       string    `yaml:"say,omitempty"`       // send a message id
+	Adherence string    `yaml:"adherence,omitempty"` // taken | missed | not_yet
+	Quiz      *QuizMark `yaml:"quiz,omitempty"`
+	Escalate  *Escalate `yaml:"escalate,omitempty"`
+	Tally     *Tally    `yaml:"tally,omitempty"`
+	Followup  *Followup `yaml:"followup,omitempty"`
+
+	Line int `yaml:"-"`
+}
+
+// QuizMark records a teach-back answer.
+type QuizMark struct {
+	Question string `yaml:"question"`
+	Correct  bool   `yaml:"correct"`
+}
+
+// Escalate opens a ticket for a human.
+type Escalate struct {
+	Priority string `yaml:"priority"` // low | medium | high | acute
+	Reason   string `yaml:"reason"`
+}
+
+// Tally counts an occurrence under Name; when Reach occurrences fall within
+// Within, it escalates (and the count starts again).
+type Tally struct {
+	Name     string    `yaml:"name"`
+	Within   Duration  `yaml:"within"`
+	Reach    int       `yaml:"reach"`
+	Escalate *Escalate `yaml:"escalate"`
+}
+
+// Followup starts another flow later.
+type Followup struct {
+	Flow  string   `yaml:"flow"`
+	After Duration `yaml:"after"`
+}
+
+// Duration is a time.Duration written as Go duration text, with "d" for days
+// ("30m", "2h", "7d").
+type Duration time.Duration
+
+// Choice returns the choice with the given id, or nil.
+func (s *State) Choice(id string) *Choice {
+	for _, c := range s.Choices {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}

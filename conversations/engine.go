@@ -1,0 +1,679 @@
+package conversations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/looplab/fsm"
+
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/locales"
+)
+
+// FlowTimer is the name of the timer of the active flow's waiting state.
+const FlowTimer = "flow"
+
+// defaultWait bounds a state that accepts answers but declares no timeout,
+// so that no flow can hold the queue forever.
+const defaultWait = 24 * time.Hour
+
+// maxQueue bounds the flows waiting behind the active one.
+const maxQueue = 8
+
+// Reasons the engine itself gives escalations.
+const (
+	ReasonAskedHuman    = "patient asked for a human"
+	ReasonEmergency     = "emergency phrase"
+	ReasonNotUnderstood = "replies not understood"
+)
+
+// InputKind says what woke a conversation.
+type InputKind uint8
+
+const (
+	// Text is a message from the patient.
+	Text InputKind = iota
+	// Timeout is the active flow's timer firing (Input.Due says which).
+	Timeout
+	// Start asks to start a flow (Input.Flow, Input.Params).
+	Start
+)
+
+// Input is what a turn reacts to.
+type Input struct {
+	Kind    InputKind
+	Text    string
+	Channel string
+	Due     int64 // Timeout: unix second the fired timer was due
+	Flow    string
+	Params  []Param
+}
+
+// EffectKind names what a turn asks the world to do.
+type EffectKind uint8
+
+const (
+	// Send a message (Message, with the choices of Flow/State when set).
+	Send EffectKind = iota + 1
+	// Adherence records a dose outcome (Medication, Status).
+	Adherence
+	// Quiz records a teach-back answer (Quiz, Question, Correct).
+	Quiz
+	// Escalate opens a ticket (Priority, Reason).
+	Escalate
+	// Consent records an opt-out or opt-in (Status).
+	Consent
+	// SetTimer (Timer, Due) and CancelTimer (Timer) change the patient's timers.
+	SetTimer
+	CancelTimer
+	// Language records a language switch (Status holds the new language).
+	Language
+)
+
+// Effect is one thing a turn asks for. Fields not used by Kind are empty.
+type Effect struct {
+	Kind EffectKind
+	// Send: the message id, the state whose choices follow it, whether it
+	// answers the patient (exempt from quiet hours) or is a safety reply.
+	Message     string
+	Flow, State string
+	Params      []Param
+	Reply       bool
+	Urgent      bool
+	Count       int // plural count (.Hours)
+
+	Medication string
+	Status     string
+	Quiz       string
+	Question   string
+	Correct    bool
+	Priority   string
+	Reason     string
+	Timer      string
+	Due        time.Time
+}
+
+// Output is a turn's effects. Reuse one across turns to save allocations.
+type Output struct {
+	Effects []Effect
+	// Keyword is set when a global keyword handled the input (for metrics).
+	Keyword string
+}
+
+func (o *Output) add(e Effect) { o.Effects = append(o.Effects, e) }
+
+// Engine runs turns of compiled flows. It does no I/O and keeps no
+// per-patient state, so one Engine serves every patient and channel.
+type Engine struct {
+	Pack   *content.Pack
+	flows  map[string]*flow
+	intern map[string]string
+	words  []*locales.Words
+	prio   map[string]int
+}
+
+// flow is a content flow compiled to a looplab/fsm event table. Machines are
+// pooled: building one costs far more than a turn.
+type flow struct {
+	*content.Flow
+	prio   int
+	states map[string]*state
+	events fsm.Events
+	pool   sync.Pool
+}
+
+type state struct {
+	*content.State
+	// answers maps a normalized answer (label or word, any language) to a
+	// choice index.
+	answers map[string]int
+}
+
+// ErrUnknownFlow is returned for a start of a flow the pack lacks.
+var ErrUnknownFlow = errors.New("unknown flow")
+
+// NewEngine compiles a linted pack.
+func NewEngine(p *content.Pack) (*Engine, error) {
+	e := &Engine{Pack: p, flows: map[string]*flow{}, intern: map[string]string{},
+		prio: map[string]int{content.PriorityEducation: 1, content.PriorityReminder: 2, content.PrioritySafety: 3}}
+	for _, l := range p.Languages {
+		e.intern[l] = l
+		if w := p.Words[l]; w != nil {
+			e.words = append(e.words, w)
+		}
+	}
+	for id, cf := range p.Flows {
+		f, err := e.compile(cf)
+		if err != nil {
+			return nil, fmt.Errorf("flow %s: %w", id, err)
+		}
+		e.flows[id] = f
+		e.intern[id] = id
+	}
+	return e, nil
+}
+
+func (e *Engine) compile(cf *content.Flow) (*flow, error) {
+	f := &flow{Flow: cf, prio: e.prio[cf.Priority], states: map[string]*state{}}
+	f.events = append(f.events, fsm.EventDesc{Name: "end", Src: []string{content.End}, Dst: content.End})
+	for id, cs := range cf.States {
+		e.intern[id] = id
+		st := &state{State: cs, answers: map[string]int{}}
+		for i, c := range cs.Choices {
+			f.events = append(f.events, fsm.EventDesc{Name: choiceEvent(c.ID), Src: []string{id}, Dst: orEnd(c.Next)})
+			for _, l := range e.Pack.Languages {
+				if label, err := e.Pack.Catalog.Text(l, c.Label, nil, nil); err == nil {
+					addAnswer(st.answers, locales.Normalize(label), i)
+				}
+				if w := e.Pack.Words[l]; w != nil {
+					for _, class := range c.Words {
+						for _, word := range w.Answers[class] {
+							addAnswer(st.answers, word, i)
+						}
+					}
+				}
+			}
+		}
+		if cs.Timeout != nil {
+			f.events = append(f.events, fsm.EventDesc{Name: "timeout", Src: []string{id}, Dst: orEnd(cs.Timeout.Next)})
+		}
+		if len(cs.Choices) == 0 && cs.Timeout == nil {
+			f.events = append(f.events, fsm.EventDesc{Name: "next", Src: []string{id}, Dst: orEnd(cs.Next)})
+		}
+		f.states[id] = st
+	}
+	if f.states[cf.Start] == nil {
+		return nil, fmt.Errorf("start state %q is not defined", cf.Start)
+	}
+	f.pool.New = func() any { return fsm.NewFSM(cf.Start, f.events, nil) }
+	return f, nil
+}
+
+// addAnswer keeps the first choice for a word, so that a word two choices
+// share answers the earlier one.
+func addAnswer(m map[string]int, word string, i int) {
+	if word == "" {
+		return
+	}
+	if _, ok := m[word]; !ok {
+		m[word] = i
+	}
+}
+
+func choiceEvent(id string) string { return "choice:" + id }
+
+func orEnd(next string) string {
+	if next == "" {
+		return content.End
+	}
+	return next
+}
+
+// DecodeSession decodes a stored session, sharing the strings of flow, state
+// and language ids the engine knows instead of allocating them.
+func (e *Engine) DecodeSession(data []byte, s *Session) error { return s.decode(data, e.intern) }
+
+// Flows reports whether a flow exists and which parameters it requires.
+func (e *Engine) Flow(id string) (params []string, ok bool) {
+	f := e.flows[id]
+	if f == nil {
+		return nil, false
+	}
+	return f.Params, true
+}
+
+// turn carries one turn's context through the helpers below.
+type turn struct {
+	e     *Engine
+	s     *Session
+	out   *Output
+	now   time.Time
+	reply bool // messages answer the patient
+	steps int
+}
+
+// Turn runs one turn: it changes s in place and appends the effects to out
+// (which it resets first).
+func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
+	out.Effects = out.Effects[:0]
+	out.Keyword = ""
+	t := &turn{e: e, s: s, out: out, now: now}
+	switch in.Kind {
+	case Text:
+		t.reply = true
+		return t.text(in.Text)
+	case Timeout:
+		return t.timeout(in.Due)
+	case Start:
+		return t.start(in.Flow, in.Params)
+	}
+	return fmt.Errorf("conversations: unknown input kind %d", in.Kind)
+}
+
+func (t *turn) say(id string, mut func(*Effect)) {
+	ef := Effect{Kind: Send, Message: id, Reply: t.reply}
+	if mut != nil {
+		mut(&ef)
+	}
+	t.out.add(ef)
+}
+
+// text handles a patient's message: global keywords first, in every
+// language, then the active flow.
+func (t *turn) text(raw string) error {
+	norm := locales.Normalize(raw)
+	s := t.s
+	if t.matchContains(norm, func(w *locales.Words) []string { return w.Emergency }) {
+		t.out.Keyword = "emergency"
+		// Safety first: the reply goes out even to an opted-out patient and
+		// even in quiet hours; the active flow stops nagging.
+		t.say("keyword.emergency", func(ef *Effect) { ef.Urgent = true })
+		t.escalate(escalation.Acute, ReasonEmergency)
+		t.endFlow(false)
+		return nil
+	}
+	if s.OptedOut {
+		switch {
+		case t.matchExact(norm, func(w *locales.Words) []string { return w.Start }),
+			t.matchExact(norm, func(w *locales.Words) []string { return w.Yes }):
+			t.out.Keyword = "start"
+			s.OptedOut = false
+			t.out.add(Effect{Kind: Consent, Status: "opted_in"})
+			t.say("keyword.start.confirm", nil)
+		case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
+			t.out.Keyword = "help"
+			t.help()
+		}
+		// Anything else: nothing is sent until the patient opts back in.
+		return nil
+	}
+	switch {
+	case t.matchExact(norm, func(w *locales.Words) []string { return w.Stop }),
+		t.matchContains(norm, func(w *locales.Words) []string { return w.Revoke }):
+		t.out.Keyword = "stop"
+		s.OptedOut = true
+		t.endFlow(false)
+		s.Queue = nil
+		t.out.add(Effect{Kind: Consent, Status: "opted_out"})
+		t.say("keyword.stop.confirm", nil)
+		return nil
+	case t.matchExact(norm, func(w *locales.Words) []string { return w.Start }):
+		t.out.Keyword = "start"
+		t.say("keyword.start.confirm", nil)
+		return nil
+	case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
+		t.out.Keyword = "help"
+		t.help()
+		return nil
+	case t.matchExact(norm, func(w *locales.Words) []string { return w.Human }):
+		t.out.Keyword = "human"
+		t.escalate(escalation.Medium, ReasonAskedHuman)
+		hours := escalation.ResponseHours(escalation.Medium)
+		t.say("keyword.human.ack", func(ef *Effect) { ef.Count = hours })
+		return nil
+	}
+	if lang := t.languageName(norm); lang != "" {
+		t.out.Keyword = "language"
+		s.Lang = lang
+		t.out.add(Effect{Kind: Language, Status: lang})
+		t.say("keyword.language.confirm", nil)
+		return nil
+	}
+	if s.Flow == "" {
+		if t.now.Unix()-s.LastIdle >= 24*3600 {
+			s.LastIdle = t.now.Unix()
+			t.say("idle.reply", nil)
+		}
+		return nil
+	}
+	return t.answer(norm)
+}
+
+func (t *turn) help() {
+	t.say("keyword.help", nil)
+}
+
+// answer matches a reply against the waiting state's choices.
+func (t *turn) answer(norm string) error {
+	f, st := t.current()
+	if st == nil {
+		t.endFlow(true)
+		return nil
+	}
+	i, ok := st.match(norm)
+	if !ok {
+		return t.miss(f, st)
+	}
+	c := st.Choices[i]
+	t.s.Misses = 0
+	t.run(f, c.Do)
+	return t.transition(f, choiceEvent(c.ID))
+}
+
+// match finds the choice a normalized reply picks: its number (also as the
+// first word: "1 taken"), its label, or one of its words.
+func (st *state) match(norm string) (int, bool) {
+	if len(st.Choices) == 0 {
+		return 0, false
+	}
+	first := norm
+	if sp := strings.IndexByte(norm, ' '); sp > 0 {
+		first = norm[:sp]
+	}
+	if n, ok := smallNumber(first); ok && n >= 1 && n <= len(st.Choices) {
+		return n - 1, true
+	}
+	if i, ok := st.answers[norm]; ok {
+		return i, true
+	}
+	return 0, false
+}
+
+func smallNumber(s string) (int, bool) {
+	if len(s) == 0 || len(s) > 2 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+// miss handles an answer that matches no choice: re-prompt once with the
+// choices, then offer a human, then hand over. It never loops a third time.
+func (t *turn) miss(f *flow, st *state) error {
+	t.s.Misses++
+	switch t.s.Misses {
+	case 1:
+		t.say("answer.unknown", func(ef *Effect) { ef.Flow, ef.State = f.ID, st.ID })
+	case 2:
+		t.say("answer.offer_human", func(ef *Effect) { ef.Flow, ef.State = f.ID, st.ID })
+	default:
+		t.escalate(escalation.Low, ReasonNotUnderstood)
+		t.say("answer.handoff", nil)
+		t.endFlow(true)
+	}
+	return nil
+}
+
+// timeout handles the active flow's timer.
+func (t *turn) timeout(due int64) error {
+	if t.s.Flow == "" || due != t.s.TimerDue {
+		return nil // stale: the flow moved on since the timer was read
+	}
+	t.s.TimerDue = 0
+	f, st := t.current()
+	if st == nil || st.Timeout == nil {
+		t.endFlow(true)
+		return nil
+	}
+	t.run(f, st.Timeout.Do)
+	return t.transition(f, "timeout")
+}
+
+// start begins a flow now or queues it (see docs/content.md for the policy).
+func (t *turn) start(id string, params []Param) error {
+	f := t.e.flows[id]
+	if f == nil {
+		return fmt.Errorf("%w %q", ErrUnknownFlow, id)
+	}
+	s := t.s
+	if s.OptedOut {
+		return nil
+	}
+	if s.Flow != "" {
+		cur := t.e.flows[s.Flow]
+		if cur != nil && f.prio <= cur.prio {
+			t.enqueue(Queued{Flow: id, Params: params}, false)
+			return nil
+		}
+		// A higher priority interrupts: the interrupted flow restarts from
+		// its start once this one ends.
+		t.enqueue(Queued{Flow: s.Flow, Params: s.Params}, true)
+		t.cancelTimer()
+	}
+	s.Flow, s.State, s.Params, s.Misses = f.ID, f.Start, params, 0
+	return t.enter(f, f.states[f.Start])
+}
+
+func (t *turn) enqueue(q Queued, front bool) {
+	s := t.s
+	for _, have := range s.Queue {
+		if have.Flow == q.Flow && sameParams(have.Params, q.Params) {
+			return
+		}
+	}
+	if len(s.Queue) >= maxQueue {
+		s.Queue = s.Queue[1:]
+	}
+	if front {
+		s.Queue = append([]Queued{q}, s.Queue...)
+		return
+	}
+	// Keep the queue ordered by priority, first come first served within one.
+	p := t.e.flows[q.Flow].prio
+	i := len(s.Queue)
+	for i > 0 && t.e.flows[s.Queue[i-1].Flow] != nil && t.e.flows[s.Queue[i-1].Flow].prio < p {
+		i--
+	}
+	s.Queue = append(s.Queue, Queued{})
+	copy(s.Queue[i+1:], s.Queue[i:])
+	s.Queue[i] = q
+}
+
+func sameParams(a, b []Param) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// transition fires event on the flow's machine and enters the new state.
+func (t *turn) transition(f *flow, event string) error {
+	m := f.pool.Get().(*fsm.FSM)
+	m.SetState(t.s.State)
+	err := m.Event(context.Background(), event)
+	dst := m.Current()
+	f.pool.Put(m)
+	var noTransition fsm.NoTransitionError
+	if err != nil && !errors.As(err, &noTransition) {
+		return fmt.Errorf("flow %s state %s: %w", f.ID, t.s.State, err)
+	}
+	if dst == content.End {
+		t.endFlow(true)
+		return nil
+	}
+	t.s.State, t.s.Misses = dst, 0
+	return t.enter(f, f.states[dst])
+}
+
+// enter runs a state's actions, sends its prompt and arms its timer; a state
+// that waits for nothing goes on at once.
+func (t *turn) enter(f *flow, st *state) error {
+	if st == nil {
+		t.endFlow(true)
+		return nil
+	}
+	t.steps++
+	if t.steps > 32 {
+		return fmt.Errorf("flow %s: more than 32 states in one turn", f.ID)
+	}
+	t.run(f, st.Do)
+	if t.s.Flow != f.ID {
+		return nil // an action ended the flow
+	}
+	if st.Say != "" {
+		t.say(st.Say, func(ef *Effect) {
+			ef.Params = t.s.Params
+			if len(st.Choices) > 0 {
+				ef.Flow, ef.State = f.ID, st.ID
+			}
+		})
+	}
+	if len(st.Choices) == 0 && st.Timeout == nil {
+		return t.transition(f, "next")
+	}
+	wait := defaultWait
+	if st.Timeout != nil {
+		wait = time.Duration(st.Timeout.After)
+	}
+	due := t.now.Add(wait).Truncate(time.Second)
+	t.s.TimerDue = due.Unix()
+	t.out.add(Effect{Kind: SetTimer, Timer: FlowTimer, Due: due})
+	return nil
+}
+
+func (t *turn) cancelTimer() {
+	if t.s.TimerDue != 0 {
+		t.s.TimerDue = 0
+		t.out.add(Effect{Kind: CancelTimer, Timer: FlowTimer})
+	}
+}
+
+// endFlow ends the active flow; with next, the first queued flow starts.
+func (t *turn) endFlow(next bool) {
+	s := t.s
+	if s.Flow == "" {
+		return
+	}
+	t.cancelTimer()
+	s.Flow, s.State, s.Params, s.Misses = "", "", nil, 0
+	if !next || len(s.Queue) == 0 {
+		return
+	}
+	q := s.Queue[0]
+	s.Queue = s.Queue[1:]
+	if len(s.Queue) == 0 {
+		s.Queue = nil
+	}
+	// The next flow is not an answer to the patient: quiet hours apply.
+	t.reply = false
+	_ = t.start(q.Flow, q.Params)
+}
+
+func (t *turn) current() (*flow, *state) {
+	f := t.e.flows[t.s.Flow]
+	if f == nil {
+		return nil, nil
+	}
+	return f, f.states[t.s.State]
+}
+
+// run applies a list of content actions.
+func (t *turn) run(f *flow, as []content.Action) {
+	for i := range as {
+		a := &as[i]
+		switch {
+		case a.Say != "":
+			t.say(a.Say, func(ef *Effect) { ef.Params = t.s.Params })
+		case a.Adherence != "":
+			t.out.add(Effect{Kind: Adherence, Medication: t.s.Param("medication"), Status: a.Adherence})
+		case a.Quiz != nil:
+			t.out.add(Effect{Kind: Quiz, Quiz: f.ID, Question: a.Quiz.Question, Correct: a.Quiz.Correct})
+		case a.Escalate != nil:
+			t.escalate(a.Escalate.Priority, a.Escalate.Reason)
+		case a.Tally != nil:
+			t.tally(a.Tally)
+		case a.Followup != nil:
+			t.out.add(Effect{Kind: SetTimer, Timer: "followup|" + a.Followup.Flow, Due: t.now.Add(time.Duration(a.Followup.After))})
+		}
+	}
+}
+
+func (t *turn) escalate(priority, reason string) {
+	t.out.add(Effect{Kind: Escalate, Priority: priority, Reason: reason})
+}
+
+// tally counts an occurrence and escalates when enough fall in the window.
+func (t *turn) tally(a *content.Tally) {
+	s := t.s
+	now := t.now.Unix()
+	since := now - int64(time.Duration(a.Within)/time.Second)
+	i := 0
+	for i < len(s.Tallies) && s.Tallies[i].Name != a.Name {
+		i++
+	}
+	if i == len(s.Tallies) {
+		s.Tallies = append(s.Tallies, Tally{Name: a.Name})
+	}
+	times := s.Tallies[i].Times[:0]
+	for _, x := range s.Tallies[i].Times {
+		if x > since {
+			times = append(times, x)
+		}
+	}
+	times = append(times, now)
+	if len(times) >= a.Reach {
+		t.escalate(a.Escalate.Priority, a.Escalate.Reason)
+		times = times[:0]
+	}
+	s.Tallies[i].Times = times
+}
+
+// matchExact reports whether norm is one of a list in any language.
+func (t *turn) matchExact(norm string, list func(*locales.Words) []string) bool {
+	for _, w := range t.e.words {
+		for _, x := range list(w) {
+			if x == norm {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchContains reports whether norm contains a phrase of a list in any
+// language, on word boundaries.
+func (t *turn) matchContains(norm string, list func(*locales.Words) []string) bool {
+	for _, w := range t.e.words {
+		for _, x := range list(w) {
+			if containsWords(norm, x) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func containsWords(s, phrase string) bool {
+	if phrase == "" {
+		return false
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], phrase)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(phrase)
+		if (j == 0 || s[j-1] == ' ') && (end == len(s) || s[end] == ' ') {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func (t *turn) languageName(norm string) string {
+	for _, w := range t.e.words {
+		for _, x := range w.Names {
+			if x == norm {
+				return w.Language
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,101 @@
+package conversations
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/store"
+)
+
+// Renderer turns a Send effect into the text a text channel sends: the
+// message in the patient's language with its placeholders filled, followed by
+// the state's choices as numbered lines. Channels with buttons or speech
+// render from the same effect in their own way.
+type Renderer struct {
+	Pack *content.Pack
+	// HelpContact is the phone number or URL the HELP reply gives.
+	HelpContact string
+}
+
+// Lang picks the language to write to a patient in: the session's choice,
+// else the enrollment's, else the pack's default.
+func (r *Renderer) Lang(s *Session, p *store.Patient) string {
+	for _, l := range []string{s.Lang, p.Language} {
+		if l != "" && r.Pack.HasLanguage(l) {
+			return l
+		}
+	}
+	return r.Pack.Languages[0]
+}
+
+// Text renders ef for patient p in lang. A missing translation is an error,
+// but the returned text still holds go-i18n's fallback, so a patient gets a
+// sentence rather than nothing.
+func (r *Renderer) Text(lang string, p *store.Patient, ef *Effect) (string, error) {
+	data := r.data(lang, p, ef)
+	var count any
+	if ef.Count > 0 {
+		count = ef.Count
+	}
+	text, err := r.Pack.Catalog.Text(lang, ef.Message, data, count)
+	if ef.Flow == "" {
+		return text, err
+	}
+	f := r.Pack.Flows[ef.Flow]
+	if f == nil || f.States[ef.State] == nil {
+		return text, err
+	}
+	var b strings.Builder
+	b.WriteString(text)
+	for i, c := range f.States[ef.State].Choices {
+		label, lerr := r.Pack.Catalog.Text(lang, c.Label, data, nil)
+		if err == nil {
+			err = lerr
+		}
+		b.WriteString("\n")
+		b.WriteString(strconv.Itoa(i + 1))
+		b.WriteString(" ")
+		b.WriteString(label)
+	}
+	return b.String(), err
+}
+
+// data fills the placeholders content may use (content.Placeholders). The
+// medicine's name appears only when the patient allowed it (minimum
+// necessary); otherwise a generic word stands in.
+func (r *Renderer) data(lang string, p *store.Patient, ef *Effect) map[string]any {
+	data := map[string]any{"HelpContact": r.HelpContact}
+	if ef.Count > 0 {
+		data["Hours"] = ef.Count
+	}
+	generic, _ := r.Pack.Catalog.Text(lang, "med.generic", nil, nil)
+	data["Medication"] = generic
+	if med := lookup(ef.Params, "medication"); med != "" && p.PHIOK {
+		for _, m := range p.Medications {
+			if m.ID == med && m.Display != "" {
+				data["Medication"] = m.Display
+			}
+		}
+	}
+	data["Program"] = r.programName(lang, p)
+	if d := lookup(ef.Params, "date"); d != "" {
+		data["Date"] = d
+	}
+	if t := lookup(ef.Params, "time"); t != "" {
+		data["Time"] = t
+	}
+	return data
+}
+
+func (r *Renderer) programName(lang string, p *store.Patient) string {
+	id := "program.name"
+	for _, prog := range p.Programs {
+		if pr := r.Pack.Programs[prog]; pr != nil && pr.Name != "" {
+			id = pr.Name
+			break
+		}
+	}
+	name, _ := r.Pack.Catalog.Text(lang, id, nil, nil)
+	return name
+}

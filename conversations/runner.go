@@ -1,0 +1,444 @@
+package conversations
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/store"
+)
+
+// Runner runs turns against a store: load the session, run the engine,
+// render the messages, and write everything in one store.Commit. It is the
+// only way conversations change, so every channel, the API, the scheduler and
+// the simulator get the same guarantees.
+type Runner struct {
+	Store  store.Store
+	Engine *Engine
+	Render *Renderer
+	// Clock is the only source of time: tests and the simulator move it.
+	Clock func() time.Time
+	Quiet QuietHours
+	Log   *slog.Logger
+	// Notify, when set, is called after a commit that queued messages, so
+	// the dispatcher sends at once instead of at its next poll.
+	Notify func()
+	// Observe, when set, sees every committed turn (for metrics).
+	Observe func(kind string, took time.Duration, out *Output)
+
+	locks [256]sync.Mutex
+	seq   atomic.Uint64
+	node  string
+	once  sync.Once
+}
+
+// maxAttempts bounds the retries of a turn that lost a compare-and-set race.
+const maxAttempts = 8
+
+// work is the state of one turn while it is being built.
+type work struct {
+	p      store.Patient
+	s      Session
+	now    time.Time
+	c      store.Commit
+	out    Output
+	timers map[string]*store.Timer // nil value: delete
+	order  []string
+}
+
+func (w *work) setTimer(name string, due time.Time) {
+	if w.timers == nil {
+		w.timers = map[string]*store.Timer{}
+	}
+	if _, ok := w.timers[name]; !ok {
+		w.order = append(w.order, name)
+	}
+	w.timers[name] = &store.Timer{PatientID: w.p.ID, Name: name, Due: due}
+}
+
+func (w *work) deleteTimer(name string) {
+	if w.timers == nil {
+		w.timers = map[string]*store.Timer{}
+	}
+	if _, ok := w.timers[name]; !ok {
+		w.order = append(w.order, name)
+	}
+	w.timers[name] = nil
+}
+
+// lock serializes the turns of one patient inside this process; the
+// store's compare-and-set serializes them across processes.
+func (r *Runner) lock(patientID string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(patientID))
+	m := &r.locks[h.Sum32()%uint32(len(r.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// NewID returns a unique, roughly time-ordered id for events and messages.
+func (r *Runner) NewID(now time.Time) string {
+	r.once.Do(func() {
+		var b [4]byte
+		rand.Read(b[:])
+		r.node = hex.EncodeToString(b[:])
+	})
+	return fmt.Sprintf("%012x%s%06x", now.UnixMilli(), r.node, r.seq.Add(1)&0xffffff)
+}
+
+// run loads a patient, lets fn build the turn, and commits it, retrying when
+// another writer changed the session in between.
+func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn func(*work) error) error {
+	unlock := r.lock(patientID)
+	defer unlock()
+	for attempt := 0; ; attempt++ {
+		start := time.Now()
+		p, ss, err := r.Store.Load(ctx, patientID)
+		if err != nil {
+			return err
+		}
+		w := &work{p: p, now: r.Clock()}
+		if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
+			// A session that cannot be read must not lock the patient out.
+			r.log().Error("session unreadable; starting a new one", "patient", patientID, "err", err)
+			w.s = Session{}
+		}
+		if w.s.Lang == "" {
+			w.s.Lang = p.Language
+		}
+		w.c = store.Commit{PatientID: patientID, Version: ss.Version, DedupeKey: dedupe}
+		if err := fn(w); err != nil {
+			return err
+		}
+		r.apply(w)
+		w.c.Session, _ = w.s.AppendBinary(nil)
+		err = r.Store.Commit(ctx, w.c)
+		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
+			continue
+		}
+		if errors.Is(err, store.ErrDuplicate) {
+			return nil // a provider retry of a turn that already happened
+		}
+		if err != nil {
+			return err
+		}
+		if len(w.c.Outbox) > 0 && r.Notify != nil {
+			r.Notify()
+		}
+		if r.Observe != nil {
+			r.Observe(kind, time.Since(start), &w.out)
+		}
+		return nil
+	}
+}
+
+// apply turns the engine's effects into the commit.
+func (r *Runner) apply(w *work) {
+	lang := r.Render.Lang(&w.s, &w.p)
+	for i := range w.out.Effects {
+		ef := &w.out.Effects[i]
+		switch ef.Kind {
+		case Send:
+			r.queue(w, lang, ef)
+		case Adherence:
+			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "adherence", At: w.now, Medication: ef.Medication, Status: ef.Status, Flow: w.s.Flow})
+		case Quiz:
+			correct := ef.Correct
+			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "quiz", At: w.now, Quiz: ef.Quiz, Question: ef.Question, Correct: &correct})
+		case Escalate:
+			id := r.NewID(w.now)
+			w.c.Escalations = append(w.c.Escalations, store.Escalation{ID: id, PatientID: w.p.ID, Priority: ef.Priority, Reason: ef.Reason,
+				OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: "open"})
+			w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason})
+		case Consent:
+			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "consent", At: w.now, Channel: w.p.Channel, Status: ef.Status})
+		case Language:
+			p := w.p
+			p.Language = ef.Status
+			w.c.Patient = &p
+		case SetTimer:
+			w.setTimer(ef.Timer, ef.Due)
+		case CancelTimer:
+			w.deleteTimer(ef.Timer)
+		}
+	}
+	for _, name := range w.order {
+		if t := w.timers[name]; t != nil {
+			w.c.SetTimers = append(w.c.SetTimers, *t)
+		} else {
+			w.c.DeleteTimers = append(w.c.DeleteTimers, name)
+		}
+	}
+}
+
+// queue renders a message and puts it in the outbox with its timeline event.
+func (r *Runner) queue(w *work, lang string, ef *Effect) {
+	if ef.Message == "keyword.language.confirm" {
+		lang = r.Render.Lang(&w.s, &w.p) // the new language
+	}
+	text, err := r.Render.Text(lang, &w.p, ef)
+	if err != nil {
+		r.log().Error("message not rendered cleanly", "patient", w.p.ID, "message", ef.Message, "lang", lang, "err", err)
+	}
+	id := r.NewID(w.now)
+	var choices []string
+	if ef.Flow != "" {
+		if f := r.Render.Pack.Flows[ef.Flow]; f != nil && f.States[ef.State] != nil {
+			for _, c := range f.States[ef.State].Choices {
+				choices = append(choices, c.ID)
+			}
+		}
+	}
+	w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: w.p.Channel, To: w.p.Phone, Text: text,
+		MessageID: ef.Message, Choices: choices, Timezone: w.p.Timezone, Reply: ef.Reply, Urgent: ef.Urgent, NotBefore: w.now, CreatedAt: w.now})
+	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.p.Channel, Text: text, Status: "queued", Flow: w.s.Flow})
+}
+
+func (r *Runner) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}
+
+// Inbound runs the turn for a patient's message. dedupe is the provider's
+// message id: a retry of the same id is a no-op.
+func (r *Runner) Inbound(ctx context.Context, patientID, channel, text, dedupe string) error {
+	return r.run(ctx, "inbound", patientID, dedupe, func(w *work) error {
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "message.in", At: w.now, Channel: channel, Text: text, Status: "received"})
+		return r.Engine.Turn(&w.s, Input{Kind: Text, Text: text, Channel: channel}, w.now, &w.out)
+	})
+}
+
+// StartFlow starts (or queues) a flow for a patient now.
+func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params []Param) error {
+	return r.run(ctx, "start", patientID, "", func(w *work) error {
+		return r.Engine.Turn(&w.s, Input{Kind: Start, Flow: flow, Params: params}, w.now, &w.out)
+	})
+}
+
+// Fire runs the turn a due timer stands for.
+func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
+	return r.run(ctx, "timer", t.PatientID, "", func(w *work) error {
+		if t.Name == FlowTimer {
+			if w.s.TimerDue == t.Due.Unix() {
+				w.deleteTimer(FlowTimer)
+			}
+			return r.Engine.Turn(&w.s, Input{Kind: Timeout, Due: t.Due.Unix()}, w.now, &w.out)
+		}
+		sc, ok := ParseTimer(t.Name)
+		if !ok {
+			r.log().Warn("unknown timer dropped", "patient", t.PatientID, "timer", t.Name)
+			w.deleteTimer(t.Name)
+			return nil
+		}
+		loc, err := time.LoadLocation(w.p.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		if !r.Quiet.Allowed(w.now, loc) {
+			// Start when the patient may be messaged, so that the flow's
+			// reply timeouts count from a message they can actually read.
+			w.setTimer(t.Name, r.Quiet.NextOpen(w.now, loc).Add(Spread(t.PatientID, 30*time.Minute)))
+			return nil
+		}
+		if sc.Daily {
+			var h, m int
+			fmt.Sscanf(t.Name[len(t.Name)-5:], "%d:%d", &h, &m)
+			w.setTimer(t.Name, NextLocal(w.now, loc, h, m))
+		} else {
+			w.deleteTimer(t.Name)
+		}
+		err = r.Engine.Turn(&w.s, Input{Kind: Start, Flow: sc.Flow, Params: sc.Params}, w.now, &w.out)
+		if errors.Is(err, ErrUnknownFlow) {
+			r.log().Warn("timer names a flow the pack lacks", "patient", t.PatientID, "timer", t.Name)
+			return nil
+		}
+		return err
+	})
+}
+
+// Enroll creates or replaces an enrollment: it rebuilds the schedule and,
+// for a new patient, starts the welcome flow. created reports which.
+func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err error) {
+	unlock := r.lock(p.ID)
+	defer unlock()
+	for attempt := 0; ; attempt++ {
+		now := r.Clock()
+		old, ss, err := r.Store.Load(ctx, p.ID)
+		created = errors.Is(err, store.ErrNotFound)
+		if err != nil && !created {
+			return false, err
+		}
+		p.EnrolledAt = now
+		if !created {
+			p.EnrolledAt = old.EnrolledAt
+		}
+		timers, err := Schedule(r.Engine.Pack, &p, now)
+		if err != nil {
+			return false, err
+		}
+		w := &work{p: p, now: now}
+		w.c = store.Commit{PatientID: p.ID, Version: ss.Version, Patient: &p}
+		if !created {
+			_ = r.Engine.DecodeSession(ss.Data, &w.s)
+			have, err := r.Store.Timers(ctx, p.ID)
+			if err != nil {
+				return false, err
+			}
+			for _, t := range have {
+				if IsSchedule(t.Name) {
+					w.deleteTimer(t.Name)
+				}
+			}
+		}
+		w.s.Lang = p.Language
+		for _, t := range timers {
+			w.setTimer(t.Name, t.Due)
+		}
+		if created {
+			if welcome := r.welcome(&p); welcome != "" {
+				if err := r.Engine.Turn(&w.s, Input{Kind: Start, Flow: welcome}, now, &w.out); err != nil {
+					return false, err
+				}
+			}
+		}
+		r.apply(w)
+		w.c.Patient = &p
+		w.c.Session, _ = w.s.AppendBinary(nil)
+		err = r.Store.Commit(ctx, w.c)
+		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if len(w.c.Outbox) > 0 && r.Notify != nil {
+			r.Notify()
+		}
+		return created, nil
+	}
+}
+
+func (r *Runner) welcome(p *store.Patient) string {
+	for _, id := range p.Programs {
+		if pr := r.Engine.Pack.Programs[id]; pr != nil && pr.Welcome != "" {
+			return pr.Welcome
+		}
+	}
+	return ""
+}
+
+// OptedOut reports whether a patient opted out of messages. The dispatcher
+// asks right before each send, so a message queued before a STOP never goes.
+func (r *Runner) OptedOut(ctx context.Context, patientID string) (bool, error) {
+	_, ss, err := r.Store.Load(ctx, patientID)
+	if err != nil {
+		return false, err
+	}
+	var s Session
+	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
+		return false, err
+	}
+	return s.OptedOut, nil
+}
+
+// ProviderOptOut records an opt-out the provider reported (Twilio 21610:
+// the number replied STOP to the carrier), without sending a confirmation.
+func (r *Runner) ProviderOptOut(ctx context.Context, patientID string) error {
+	return r.run(ctx, "optout", patientID, "", func(w *work) error {
+		if w.s.OptedOut {
+			return nil
+		}
+		w.s.OptedOut = true
+		w.out.Effects = append(w.out.Effects, Effect{Kind: Consent, Status: "opted_out"})
+		t := &turn{e: r.Engine, s: &w.s, out: &w.out, now: w.now}
+		t.endFlow(false)
+		w.s.Queue = nil
+		return nil
+	})
+}
+
+// NotEnrolled answers a message from a number that is not enrolled, at most
+// once a day per number. The number is kept only as a hash.
+func (r *Runner) NotEnrolled(ctx context.Context, channel, from, dedupe string) error {
+	now := r.Clock()
+	sum := sha256.Sum256([]byte(channel + "|" + from))
+	first, err := r.Store.Once(ctx, "unknown:"+hex.EncodeToString(sum[:16]), 24*time.Hour, now)
+	if err != nil || !first {
+		return err
+	}
+	lang := r.Render.Pack.Languages[0]
+	text, _ := r.Render.Pack.Catalog.Text(lang, "unknown.number", nil, nil)
+	err = r.Store.Commit(ctx, store.Commit{DedupeKey: dedupe, Outbox: []store.OutboxEntry{{
+		ID: r.NewID(now), Channel: channel, To: from, Text: text, MessageID: "unknown.number", Reply: true, NotBefore: now, CreatedAt: now}}})
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil
+	}
+	if err == nil && r.Notify != nil {
+		r.Notify()
+	}
+	return err
+}
+
+// RunScheduler fires due timers until ctx ends, checking every interval.
+func (r *Runner) RunScheduler(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		r.FireDue(ctx, 8)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// FireDue fires every timer due now, with up to workers turns at once, and
+// returns how many it fired.
+func (r *Runner) FireDue(ctx context.Context, workers int) int {
+	fired := 0
+	for ctx.Err() == nil {
+		due, err := r.Store.DueTimers(ctx, r.Clock(), 512)
+		if err != nil {
+			r.log().Error("reading due timers", "err", err)
+			return fired
+		}
+		if len(due) == 0 {
+			return fired
+		}
+		jobs := make(chan store.Timer)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for t := range jobs {
+					if err := r.Fire(ctx, t); err != nil && !errors.Is(err, store.ErrNotFound) {
+						r.log().Error("timer turn failed", "patient", t.PatientID, "timer", t.Name, "err", err)
+					}
+				}
+			}()
+		}
+		for _, t := range due {
+			jobs <- t
+		}
+		close(jobs)
+		wg.Wait()
+		fired += len(due)
+		if len(due) < 512 {
+			return fired
+		}
+	}
+	return fired
+}

@@ -1,0 +1,205 @@
+package conversations
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/store"
+)
+
+// QuietHours is the daily window, in the patient's local time, in which
+// messages that are not a direct reply may go out (TCPA: 08:00–21:00).
+type QuietHours struct {
+	Off        bool
+	Start, End int // minutes after local midnight; sending is allowed in [Start, End)
+}
+
+// DefaultQuietHours allows sending from 08:00 to 21:00 local time.
+var DefaultQuietHours = QuietHours{Start: 8 * 60, End: 21 * 60}
+
+// ParseQuietHours reads "HH:MM-HH:MM" (the sending window) or "off".
+func ParseQuietHours(s string) (QuietHours, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "off") {
+		return QuietHours{Off: true}, nil
+	}
+	from, to, ok := strings.Cut(s, "-")
+	if !ok {
+		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM or off", s)
+	}
+	h1, m1, err1 := content.ParseClock(strings.TrimSpace(from))
+	h2, m2, err2 := content.ParseClock(strings.TrimSpace(to))
+	if err1 != nil || err2 != nil || h1*60+m1 >= h2*60+m2 {
+		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM with start before end, or off", s)
+	}
+	return QuietHours{Start: h1*60 + m1, End: h2*60 + m2}, nil
+}
+
+// Allowed reports whether t is inside the sending window in loc.
+func (q QuietHours) Allowed(t time.Time, loc *time.Location) bool {
+	if q.Off {
+		return true
+	}
+	l := t.In(loc)
+	m := l.Hour()*60 + l.Minute()
+	return m >= q.Start && m < q.End
+}
+
+// NextOpen is the earliest time at or after t inside the window.
+func (q QuietHours) NextOpen(t time.Time, loc *time.Location) time.Time {
+	if q.Allowed(t, loc) {
+		return t
+	}
+	l := t.In(loc)
+	open := time.Date(l.Year(), l.Month(), l.Day(), q.Start/60, q.Start%60, 0, 0, loc)
+	if !open.After(t) {
+		open = time.Date(l.Year(), l.Month(), l.Day()+1, q.Start/60, q.Start%60, 0, 0, loc)
+	}
+	return open
+}
+
+// Spread is a stable offset in [0, window) for key, so that messages held
+// overnight are released gradually rather than all at the opening minute,
+// and the same patient always gets the same offset.
+func Spread(key string, window time.Duration) time.Duration {
+	if window <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return time.Duration(h.Sum64() % uint64(window/time.Second) * uint64(time.Second))
+}
+
+// Timer names say what a timer starts, so that firing one needs nothing but
+// the name: kind|flow|arg|arg.
+const (
+	timerMed      = "med"
+	timerRefill   = "refill"
+	timerAppt     = "appt"
+	timerLesson   = "lesson"
+	timerFollowup = "followup"
+)
+
+// Scheduled is a flow start a timer stands for.
+type Scheduled struct {
+	Flow   string
+	Params []Param
+	Daily  bool // re-arm for the same local time tomorrow
+}
+
+// ParseTimer tells what a schedule timer starts. ok is false for the flow
+// timer and for names it does not know.
+func ParseTimer(name string) (Scheduled, bool) {
+	parts := strings.Split(name, "|")
+	switch {
+	case parts[0] == timerMed && len(parts) == 4:
+		return Scheduled{Flow: parts[1], Params: []Param{{"medication", parts[2]}}, Daily: true}, true
+	case parts[0] == timerRefill && len(parts) == 4:
+		return Scheduled{Flow: parts[1], Params: []Param{{"medication", parts[2]}, {"date", parts[3]}}}, true
+	case parts[0] == timerAppt && len(parts) == 4:
+		date, clock, _ := strings.Cut(parts[3], "T")
+		return Scheduled{Flow: parts[1], Params: []Param{{"appointment", parts[2]}, {"date", date}, {"time", clock}}}, true
+	case (parts[0] == timerLesson || parts[0] == timerFollowup) && len(parts) == 2:
+		return Scheduled{Flow: parts[1]}, true
+	}
+	return Scheduled{}, false
+}
+
+// IsSchedule reports whether a timer name belongs to the enrollment's
+// schedule (rebuilt when the enrollment changes), not to a conversation.
+func IsSchedule(name string) bool {
+	k, _, _ := strings.Cut(name, "|")
+	return k == timerMed || k == timerRefill || k == timerAppt || k == timerLesson
+}
+
+// NextLocal is the first moment after now when the clock in loc reads
+// hour:min. It is computed on the local calendar, so a 08:00 reminder stays
+// at 08:00 across daylight-saving changes; a time that does not exist on the
+// day clocks spring forward moves forward by the gap, as time.Date does.
+func NextLocal(now time.Time, loc *time.Location, hour, min int) time.Time {
+	l := now.In(loc)
+	t := time.Date(l.Year(), l.Month(), l.Day(), hour, min, 0, 0, loc)
+	for d := 1; !t.After(now); d++ {
+		t = time.Date(l.Year(), l.Month(), l.Day()+d, hour, min, 0, 0, loc)
+	}
+	return t
+}
+
+// Schedule lists the timers an enrollment needs from now on: each
+// medication time every day, refill and appointment reminders before their
+// dates, and each lesson once after enrollment.
+func Schedule(p *content.Pack, pt *store.Patient, now time.Time) ([]store.Timer, error) {
+	loc, err := time.LoadLocation(pt.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("timezone %q: %w", pt.Timezone, err)
+	}
+	var out []store.Timer
+	seen := map[string]bool{}
+	add := func(name string, due time.Time) {
+		if !seen[name] && due.After(now) {
+			seen[name] = true
+			out = append(out, store.Timer{PatientID: pt.ID, Name: name, Due: due})
+		}
+	}
+	for _, id := range pt.Programs {
+		prog := p.Programs[id]
+		if prog == nil {
+			return nil, fmt.Errorf("unknown program %q", id)
+		}
+		if prog.Medications != "" {
+			for _, m := range pt.Medications {
+				for _, at := range m.Times {
+					h, mi, err := content.ParseClock(at)
+					if err != nil {
+						return nil, fmt.Errorf("medication %q: %w", m.ID, err)
+					}
+					add(join(timerMed, prog.Medications, m.ID, at), NextLocal(now, loc, h, mi))
+				}
+			}
+		}
+		if r := prog.Refills; r != nil {
+			for _, rf := range pt.Refills {
+				due, err := daysBefore(rf.Date, r.DaysBefore, r.At, loc)
+				if err != nil {
+					return nil, fmt.Errorf("refill %q: %w", rf.Medication, err)
+				}
+				add(join(timerRefill, r.Flow, rf.Medication, rf.Date), due)
+			}
+		}
+		if r := prog.Appointments; r != nil {
+			for _, a := range pt.Appointments {
+				date, _, _ := strings.Cut(a.At, "T")
+				due, err := daysBefore(date, r.DaysBefore, r.At, loc)
+				if err != nil {
+					return nil, fmt.Errorf("appointment %q: %w", a.ID, err)
+				}
+				add(join(timerAppt, r.Flow, a.ID, a.At), due)
+			}
+		}
+		for _, l := range prog.Education {
+			h, mi, err := content.ParseClock(l.At)
+			if err != nil {
+				return nil, err
+			}
+			e := pt.EnrolledAt.In(loc)
+			add(join(timerLesson, l.Flow), time.Date(e.Year(), e.Month(), e.Day()+l.Day, h, mi, 0, 0, loc))
+		}
+	}
+	return out, nil
+}
+
+func daysBefore(date string, days int, at string, loc *time.Location) (time.Time, error) {
+	d, err := time.ParseInLocation("2006-01-02", date, loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bad date %q (want YYYY-MM-DD)", date)
+	}
+	h, m, err := content.ParseClock(at)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Date(d.Year(), d.Month(), d.Day()-days, h, m, 0, 0, loc), nil
+}
+
+func join(parts ...string) string { return strings.Join(parts, "|") }

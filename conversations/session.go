@@ -1,0 +1,232 @@
+package conversations
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// Session is one patient's conversation state between turns: the active
+// flow and where it waits, the flows queued behind it, consent, language and
+// the counters that rules need. It is small and encoded in a compact binary
+// form because it is read and written on every turn.
+type Session struct {
+	Lang     string
+	OptedOut bool
+	// Flow and State are empty when no flow is active.
+	Flow   string
+	State  string
+	Params []Param
+	// Misses counts unknown answers to the current state.
+	Misses int
+	// TimerDue is the unix second the active flow's timer ("flow") is due,
+	// 0 when none. A fired timer whose due differs is stale and ignored.
+	TimerDue int64
+	// Queue holds starts waiting for the active flow to end.
+	Queue []Queued
+	// Tallies count recent occurrences for rules like "2 missed doses in 7 days".
+	Tallies []Tally
+	// LastIdle is when the patient last got the idle reply (unix seconds),
+	// so a chatty patient or an auto-responder gets it at most once a day.
+	LastIdle int64
+}
+
+// Param is one flow parameter (medication, date, ...).
+type Param struct{ Key, Value string }
+
+// Queued is a flow start waiting its turn.
+type Queued struct {
+	Flow   string
+	Params []Param
+}
+
+// Tally is the times (unix seconds) something happened, oldest first.
+type Tally struct {
+	Name  string
+	Times []int64
+}
+
+// Param returns the value of a parameter of the active flow.
+func (s *Session) Param(key string) string { return lookup(s.Params, key) }
+
+func lookup(ps []Param, key string) string {
+	for _, p := range ps {
+		if p.Key == key {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+const sessionFormat = 1
+
+// AppendBinary appends the session's encoding to b. The format is a version
+// byte followed by varint-prefixed fields; see Decode.
+func (s *Session) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, sessionFormat)
+	b = appendString(b, s.Lang)
+	var flags byte
+	if s.OptedOut {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = appendString(b, s.Flow)
+	b = appendString(b, s.State)
+	b = appendParams(b, s.Params)
+	b = binary.AppendUvarint(b, uint64(s.Misses))
+	b = binary.AppendVarint(b, s.TimerDue)
+	b = binary.AppendUvarint(b, uint64(len(s.Queue)))
+	for _, q := range s.Queue {
+		b = appendString(b, q.Flow)
+		b = appendParams(b, q.Params)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Tallies)))
+	for _, t := range s.Tallies {
+		b = appendString(b, t.Name)
+		b = binary.AppendUvarint(b, uint64(len(t.Times)))
+		for _, x := range t.Times {
+			b = binary.AppendVarint(b, x)
+		}
+	}
+	b = binary.AppendVarint(b, s.LastIdle)
+	return b, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendParams(b []byte, ps []Param) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		b = appendString(b, p.Key)
+		b = appendString(b, p.Value)
+	}
+	return b
+}
+
+// ErrBadSession is returned for bytes that are not a session encoding.
+var ErrBadSession = errors.New("conversations: malformed session")
+
+// Decode replaces s with the session encoded in data. Empty data is a new,
+// empty session.
+func (s *Session) Decode(data []byte) error { return s.decode(data, nil) }
+
+// decode reads a session; words found in intern (flow, state and language
+// ids the engine knows) are shared instead of allocated.
+func (s *Session) decode(data []byte, intern map[string]string) error {
+	*s = Session{}
+	if len(data) == 0 {
+		return nil
+	}
+	d := decoder{b: data, intern: intern}
+	if d.byte() != sessionFormat {
+		return ErrBadSession
+	}
+	s.Lang = d.string()
+	s.OptedOut = d.byte()&1 != 0
+	s.Flow = d.string()
+	s.State = d.string()
+	s.Params = d.params()
+	s.Misses = int(d.uvarint())
+	s.TimerDue = d.varint()
+	if n := d.count(); n > 0 {
+		s.Queue = make([]Queued, n)
+		for i := range s.Queue {
+			s.Queue[i].Flow = d.string()
+			s.Queue[i].Params = d.params()
+		}
+	}
+	if n := d.count(); n > 0 {
+		s.Tallies = make([]Tally, n)
+		for i := range s.Tallies {
+			s.Tallies[i].Name = d.string()
+			m := d.count()
+			s.Tallies[i].Times = make([]int64, m)
+			for j := range s.Tallies[i].Times {
+				s.Tallies[i].Times[j] = d.varint()
+			}
+		}
+	}
+	s.LastIdle = d.varint()
+	if d.err {
+		*s = Session{}
+		return ErrBadSession
+	}
+	return nil
+}
+
+// decoder reads the session format and remembers the first error, so that
+// Decode reads as a straight list of fields.
+type decoder struct {
+	b      []byte
+	err    bool
+	intern map[string]string
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.err = true
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = true
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length and bounds it by what is left, so that a corrupt
+// length cannot make Decode allocate without limit.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err = true
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) string() string {
+	n := d.count()
+	if d.err || n == 0 {
+		return ""
+	}
+	raw := d.b[:n]
+	d.b = d.b[n:]
+	if s, ok := d.intern[string(raw)]; ok {
+		return s
+	}
+	return string(raw)
+}
+
+func (d *decoder) params() []Param {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	ps := make([]Param, n)
+	for i := range ps {
+		ps[i].Key = d.string()
+		ps[i].Value = d.string()
+	}
+	return ps
+}

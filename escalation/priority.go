@@ -1,0 +1,42 @@
+package escalation
+
+import "time"
+
+// Priorities, most urgent first.
+const (
+	Acute  = "acute"  // a possible emergency: the patient was told to call 911
+	High   = "high"   // a problem with treatment: answer within the hour
+	Medium = "medium" // the patient asked for a person, or a pattern of misses
+	Low    = "low"    // a comprehension gap or replies not understood
+)
+
+// deadlines are the response times a care team commits to per priority.
+var deadlines = map[string]time.Duration{
+	Acute:  15 * time.Minute,
+	High:   1 * time.Hour,
+	Medium: 4 * time.Hour,
+	Low:    24 * time.Hour,
+}
+
+// Valid reports whether p is a known priority.
+func Valid(p string) bool {
+	_, ok := deadlines[p]
+	return ok
+}
+
+// Deadline is how soon a ticket of priority p must be answered.
+func Deadline(p string) time.Duration {
+	if d, ok := deadlines[p]; ok {
+		return d
+	}
+	return deadlines[Low]
+}
+
+// ResponseHours is the deadline in whole hours (at least 1), as patients are told.
+func ResponseHours(p string) int {
+	h := int(Deadline(p) / time.Hour)
+	if h < 1 {
+		h = 1
+	}
+	return h
+}

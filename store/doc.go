@@ -1,0 +1,12 @@
+// Package store defines what Tend persists and the contract every backend
+// keeps: the embedded bbolt store (package store/embedded) and, later, Redis.
+//
+// The contract is built around one idea from DESIGN.md: a conversation turn is
+// one atomic Commit. The session, the outgoing messages (the transactional
+// outbox), the timeline events, the timers and the provider's dedupe key are
+// written together or not at all, so a crash never loses an acknowledged
+// message and a provider retry never runs a turn twice.
+//
+// The conformance suite in store/storetest states the contract as tests; a
+// backend is done when it passes the suite unchanged.
+package store

@@ -1,0 +1,43 @@
+// Package embedded is the default Tend store: a single bbolt file, for a
+// clinic that runs one replica and wants no database server.
+//
+// Every write is a bbolt transaction that is fsynced before it returns, so
+// a commit that returned nil survives a crash or a power cut. Commits go
+// through bbolt's Batch: the turns of concurrent conversations that arrive
+// within Options.MaxBatchDelay share one transaction and one fsync (group
+// commit), which is what lets a disk that can do a few hundred fsyncs a
+// second serve thousands of turns a second. Each commit in a batch is still
+// checked and applied on its own: a commit that fails with a store error
+// writes nothing and does not disturb the others.
+//
+// # Layout
+//
+// Top-level buckets, with "\x00" separating a patient ID from what follows
+// (patient IDs may not contain it) and T an 8-byte big-endian time in Unix
+// nanoseconds with the sign bit flipped, so that times sort as bytes:
+//
+//	patients        patientID                  → Patient (JSON)
+//	phones          phone                      → patientID
+//	sessions        patientID                  → 8-byte version ‖ session data
+//	dedupe          dedupe key                 → T committed
+//	dedupe_at       T committed ‖ dedupe key   → ""            (retention order)
+//	events          patientID\x00 8-byte seq   → Event (JSON)  (append order)
+//	event_ids       patientID\x00 eventID      → 8-byte seq
+//	escalations     escalationID               → Escalation (JSON)
+//	escalations_at  T opened ‖ escalationID    → ""
+//	escalations_st  status\x00 T opened ‖ ID   → ""
+//	timers          patientID\x00 name         → T due
+//	timers_due      T due ‖ patientID\x00 name → ""
+//	outbox          entryID                    → OutboxEntry (JSON)
+//	outbox_due      T NotBefore ‖ entryID      → ""            (pending only)
+//	outbox_claimed  entryID                    → ""
+//	outbox_patient  patientID\x00 entryID      → ""
+//	once            key                        → T expires
+//	once_at         T expires ‖ key            → ""
+//	meta            "schema", "outbox_depth"   → schema version, 8-byte count
+//
+// Every read is a prefix or range scan over one of these, or a point get;
+// no operation scans a bucket it does not need. Dedupe keys older than
+// Options.DedupeRetention and expired Once keys are pruned a few at a time
+// by the writes that add new ones, and all at once by Prune.
+package embedded

@@ -1,0 +1,225 @@
+package embedded_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/store/embedded"
+	"github.com/tendcare/tend/store/storetest"
+)
+
+var t0 = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
+
+func open(t testing.TB, dir string, opts embedded.Options) *embedded.Store {
+	t.Helper()
+	s, err := embedded.Open(filepath.Join(dir, "tend.db"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t,
+		func(t *testing.T) store.Store { return open(t, t.TempDir(), embedded.Options{NoSync: true}) },
+		func(t *testing.T, dir string) store.Store { return open(t, dir, embedded.Options{}) },
+	)
+}
+
+func TestInvalidCommits(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir(), embedded.Options{NoSync: true})
+	t.Cleanup(func() { s.Close() })
+	p := store.Patient{ID: "other", Phone: "+15550000001"}
+	for _, tc := range []struct {
+		name string
+		c    store.Commit
+	}{
+		{"no patient ID with events", store.Commit{Events: []store.Event{{ID: "e", Type: "message.in"}}}},
+		{"no patient ID with a session", store.Commit{Session: []byte("x")}},
+		{"NUL in patient ID", store.Commit{PatientID: "a\x00b", Patient: &store.Patient{}}},
+		{"patient of another ID", store.Commit{PatientID: "p1", Patient: &p}},
+		{"outbox entry without ID", store.Commit{Outbox: []store.OutboxEntry{{To: "+15550000002"}}}},
+		{"timer without name", store.Commit{PatientID: "p1", Patient: &store.Patient{}, SetTimers: []store.Timer{{Due: t0}}}},
+	} {
+		if err := s.Commit(t.Context(), tc.c); !errors.Is(err, embedded.ErrInvalid) {
+			t.Errorf("%s: got %v, want ErrInvalid", tc.name, err)
+		}
+	}
+}
+
+func TestFinishUnclaimed(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir(), embedded.Options{NoSync: true})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	e := store.OutboxEntry{ID: "o1", To: "+15550000002", NotBefore: t0}
+	if err := s.Commit(ctx, store.Commit{Outbox: []store.OutboxEntry{e}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(ctx, e, store.Delivery{Done: true}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Finish of a pending entry: got %v, want ErrNotFound", err)
+	}
+	if err := s.Finish(ctx, store.OutboxEntry{ID: "nope"}, store.Delivery{Done: true}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Finish of an unknown entry: got %v, want ErrNotFound", err)
+	}
+	if n, err := s.OutboxDepth(ctx); err != nil || n != 1 {
+		t.Errorf("OutboxDepth: got %d, %v; want 1", n, err)
+	}
+}
+
+func TestDedupeRetention(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	now.Store(t0.UnixNano())
+	s := open(t, t.TempDir(), embedded.Options{
+		NoSync:          true,
+		DedupeRetention: 24 * time.Hour,
+		Now:             func() time.Time { return time.Unix(0, now.Load()) },
+	})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	reply := func(key string) error {
+		return s.Commit(ctx, store.Commit{DedupeKey: key, Outbox: []store.OutboxEntry{{ID: key, To: "+15550000002", NotBefore: t0}}})
+	}
+	for i := range 20 {
+		if err := reply(fmt.Sprintf("old-%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now.Store(t0.Add(23 * time.Hour).UnixNano())
+	if err := reply("old-00"); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("a key within retention: got %v, want ErrDuplicate", err)
+	}
+
+	// Past retention, each commit forgets a few old keys on its way.
+	now.Store(t0.Add(25 * time.Hour).UnixNano())
+	if err := reply("new-0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := reply("old-00"); err != nil {
+		t.Errorf("a key pruned by a commit: got %v, want it forgotten", err)
+	}
+	if err := reply("old-19"); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("a key not yet pruned: got %v, want ErrDuplicate", err)
+	}
+
+	// Prune catches up with the rest; the keys committed after t0 stay.
+	n, err := s.Prune(ctx, t0.Add(25*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 || n > 19 {
+		t.Errorf("Prune forgot %d keys, want between 1 and 19", n)
+	}
+	if err := reply("old-19"); err != nil {
+		t.Errorf("a key pruned by Prune: got %v, want it forgotten", err)
+	}
+	if err := reply("new-0"); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("a recent key after Prune: got %v, want ErrDuplicate", err)
+	}
+}
+
+func TestOncePrune(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir(), embedded.Options{NoSync: true})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	for i := range 5 {
+		if ok, err := s.Once(ctx, fmt.Sprint("k", i), time.Hour, t0); err != nil || !ok {
+			t.Fatalf("Once: %v %v", ok, err)
+		}
+	}
+	n, err := s.Prune(ctx, t0.Add(30*time.Minute))
+	if err != nil || n != 0 {
+		t.Fatalf("Prune before expiry: %d, %v; want 0", n, err)
+	}
+	n, err = s.Prune(ctx, t0.Add(time.Hour))
+	if err != nil || n != 5 {
+		t.Fatalf("Prune at expiry: %d, %v; want 5", n, err)
+	}
+	if ok, err := s.Once(ctx, "k0", time.Hour, t0.Add(time.Hour)); err != nil || !ok {
+		t.Errorf("Once after Prune: %v %v, want true", ok, err)
+	}
+}
+
+func TestOpenLocked(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir, embedded.Options{NoSync: true})
+	t.Cleanup(func() { s.Close() })
+	if _, err := embedded.Open(filepath.Join(dir, "tend.db"), embedded.Options{}); err == nil {
+		t.Error("a second Open of the same file succeeded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ready(t.Context()); err == nil {
+		t.Error("Ready after Close: got nil")
+	}
+}
+
+// BenchmarkCommit measures durable commits of typical turns, each on its
+// own patient, from several goroutines: the rate group commit achieves.
+// ns/op is the time per commit across all goroutines.
+func BenchmarkCommit(b *testing.B) {
+	for _, workers := range []int{1, 16, 128} {
+		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
+			s := open(b, b.TempDir(), embedded.Options{})
+			b.Cleanup(func() { s.Close() })
+			ctx := b.Context()
+			for w := range workers {
+				id := fmt.Sprintf("p%03d", w)
+				p := store.Patient{ID: id, Phone: fmt.Sprintf("+1555000%04d", w), Language: "en", Timezone: "America/Chicago"}
+				if err := s.Commit(ctx, store.Commit{PatientID: id, Patient: &p, Session: []byte("enrolled")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			for w := range workers {
+				wg.Go(func() {
+					id := fmt.Sprintf("p%03d", w)
+					for v := uint64(1); next.Add(1) <= int64(b.N); v++ {
+						if err := s.Commit(ctx, benchTurn(id, v)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// benchTurn is a typical turn: an answer, its reply, the reply in the
+// outbox, a moved timer, the provider's dedupe key.
+func benchTurn(id string, v uint64) store.Commit {
+	at := t0.Add(time.Duration(v) * time.Minute)
+	tag := fmt.Sprintf("%s-%d", id, v)
+	return store.Commit{
+		PatientID: id,
+		Version:   v,
+		Session:   []byte(`{"flow":"bp-check","state":"ask_reading","retries":0,"vars":{"sys":"140"}}`),
+		DedupeKey: "SM" + tag,
+		Events: []store.Event{
+			{ID: "in-" + tag, Type: "message.in", At: at, Channel: "sms", Text: "1"},
+			{ID: "out-" + tag, Type: "message.out", At: at, Channel: "sms", Text: "Thanks! Did you take your evening medicine? Reply 1 for yes, 2 for no.", Status: "queued", Flow: "adherence"},
+		},
+		Outbox: []store.OutboxEntry{{
+			ID: "out-" + tag, PatientID: id, Channel: "sms", To: "+15550001234",
+			Text: "Thanks! Did you take your evening medicine? Reply 1 for yes, 2 for no.", Choices: []string{"yes", "no"},
+			Timezone: "America/Chicago", Reply: true, NotBefore: at, CreatedAt: at,
+		}},
+		SetTimers: []store.Timer{{PatientID: id, Name: "reply-timeout", Due: at.Add(4 * time.Hour)}},
+	}
+}

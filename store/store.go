@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a backend returns; callers check them with errors.Is.
+var (
+	// ErrNotFound: no such patient (or the patient was unenrolled).
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: the session changed since it was loaded; reload and retry the turn.
+	ErrConflict = errors.New("store: session changed since it was loaded")
+	// ErrDuplicate: the commit's dedupe key was committed before; nothing was written.
+	ErrDuplicate = errors.New("store: dedupe key already committed")
+	// ErrPhoneTaken: another enrolled patient already has this phone number.
+	ErrPhoneTaken = errors.New("store: phone number belongs to another patient")
+)
+
+// Patient is an enrollment as a clinic registered it through the API.
+type Patient struct {
+	ID           string        `json:"id"`
+	Phone        string        `json:"phone"`
+	Language     string        `json:"language"`
+	Timezone     string        `json:"timezone"`
+	Channel      string        `json:"channel"`
+	Programs     []string      `json:"programs"`
+	PHIOK        bool          `json:"phi_ok"`
+	Medications  []Medication  `json:"medications"`
+	Refills      []Refill      `json:"refills,omitempty"`
+	Appointments []Appointment `json:"appointments,omitempty"`
+	EnrolledAt   time.Time     `json:"enrolled_at"`
+}
+
+// Medication is one enrolled medicine. Display is PHI: it is shown to the
+// patient only when Patient.PHIOK is set.
+type Medication struct {
+	ID      string   `json:"id"`
+	Display string   `json:"display,omitempty"`
+	Times   []string `json:"times"` // "HH:MM" in the patient's time zone
+}
+
+// Refill is the date a medicine runs out, in the patient's time zone.
+type Refill struct {
+	Medication string `json:"medication"`
+	Date       string `json:"date"` // YYYY-MM-DD
+}
+
+// Appointment is a clinic visit at a local date and time.
+type Appointment struct {
+	ID string `json:"id"`
+	At string `json:"at"` // YYYY-MM-DDTHH:MM, patient's time zone
+}
+
+// Session is a patient's encoded conversation state and its version, which a
+// Commit must present unchanged (compare-and-set).
+type Session struct {
+	Data    []byte
+	Version uint64 // 0: no session stored yet
+}
+
+// Event is one entry of a patient's timeline. Type decides which fields are set:
+//
+//	message.in, message.out: Channel, Text, Status
+//	adherence:               Medication, Status (taken | missed | not_yet)
+//	escalation:              Priority (low | medium | high | acute), Reason
+//	consent:                 Channel, Status (opted_out | opted_in)
+//	quiz:                    Quiz, Question, Correct
+type Event struct {
+	ID         string    `json:"id"`
+	Type       string    `json:"type"`
+	At         time.Time `json:"at"`
+	Channel    string    `json:"channel,omitempty"`
+	Text       string    `json:"text,omitempty"`
+	Status     string    `json:"status,omitempty"`
+	Medication string    `json:"medication,omitempty"`
+	Priority   string    `json:"priority,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Quiz       string    `json:"quiz,omitempty"`
+	Question   string    `json:"question,omitempty"`
+	Correct    *bool     `json:"correct,omitempty"`
+	Flow       string    `json:"flow,omitempty"`
+	ErrorCode  int       `json:"error_code,omitempty"`
+}
+
+// OutboxEntry is a message waiting to be sent. Its ID is also the ID of its
+// message.out timeline event and the idempotency key of the send.
+type OutboxEntry struct {
+	ID        string    `json:"id"`
+	PatientID string    `json:"patient_id,omitempty"` // empty for replies to unknown numbers
+	Channel   string    `json:"channel"`
+	To        string    `json:"to"`
+	Text      string    `json:"text"`
+	MessageID string    `json:"message_id,omitempty"` // content message id, for channels that map templates
+	Choices   []string  `json:"choices,omitempty"`    // choice ids, for channels with buttons
+	Timezone  string    `json:"timezone,omitempty"`   // for quiet hours
+	Reply     bool      `json:"reply,omitempty"`      // a direct reply: exempt from quiet hours
+	Urgent    bool      `json:"urgent,omitempty"`     // a safety reply: exempt from quiet hours and holds
+	NotBefore time.Time `json:"not_before"`
+	Attempts  int       `json:"attempts,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Timer wakes a patient's conversation at Due. Name is unique per patient;
+// setting a timer with an existing name moves it.
+type Timer struct {
+	PatientID string    `json:"patient_id"`
+	Name      string    `json:"name"`
+	Due       time.Time `json:"due"`
+}
+
+// Escalation is a ticket for a human: a nurse or care coach.
+type Escalation struct {
+	ID        string    `json:"id"`
+	PatientID string    `json:"patient"`
+	Priority  string    `json:"priority"`
+	Reason    string    `json:"reason"`
+	OpenedAt  time.Time `json:"opened_at"`
+	Due       time.Time `json:"due"`
+	Status    string    `json:"status"` // open | closed
+}
+
+// Commit is everything one turn writes. A backend applies all of it
+// atomically or none of it.
+type Commit struct {
+	// PatientID may be empty only for a commit that carries nothing but
+	// outbox entries and a dedupe key (a reply to an unknown number).
+	PatientID string
+	// Version is the version of the session the turn started from; the
+	// commit fails with ErrConflict when the stored version differs.
+	Version uint64
+	// Session is the new encoded session; nil leaves it unchanged.
+	Session []byte
+	// Patient, when set, creates or replaces the enrollment (the phone index
+	// follows it). A commit without Patient fails with ErrNotFound when the
+	// patient is not enrolled.
+	Patient *Patient
+	// DedupeKey is the provider's id of the inbound message; when it was
+	// committed before the commit fails with ErrDuplicate and writes nothing.
+	DedupeKey    string
+	Events       []Event
+	Outbox       []OutboxEntry
+	SetTimers    []Timer
+	DeleteTimers []string // timer names of PatientID
+	Escalations  []Escalation
+}
+
+// Delivery is the outcome of an attempt to send a claimed outbox entry.
+type Delivery struct {
+	// Done removes the entry from the outbox; otherwise it goes back to
+	// pending, due at NotBefore (a retry or a hold for quiet hours).
+	Done      bool
+	NotBefore time.Time
+	// Status, ProviderID and ErrorCode are written to the message.out event.
+	Status     string
+	ProviderID string
+	ErrorCode  int
+}
+
+// Store is the contract of a Tend backend. All methods are safe for
+// concurrent use.
+type Store interface {
+	// Load returns a patient's enrollment and session (Version 0 and nil
+	// Data when none was committed yet); ErrNotFound if not enrolled.
+	Load(ctx context.Context, patientID string) (Patient, Session, error)
+	// PatientByPhone finds an enrolled patient by E.164 phone number.
+	PatientByPhone(ctx context.Context, phone string) (Patient, error)
+	// Commit writes one turn atomically (see Commit).
+	Commit(ctx context.Context, c Commit) error
+	// DeletePatient unenrolls: removes the enrollment, its phone index, its
+	// session, its timers and its pending outbox entries. The timeline and
+	// escalations stay (audit). ErrNotFound if not enrolled.
+	DeletePatient(ctx context.Context, patientID string) error
+
+	// Timeline returns a patient's events, oldest first.
+	Timeline(ctx context.Context, patientID string) ([]Event, error)
+	// UpdateEvent reads one event, lets fn change it, and writes it back
+	// when fn returns true. ErrNotFound if there is no such event.
+	UpdateEvent(ctx context.Context, patientID, eventID string, fn func(*Event) bool) error
+	// Escalations lists escalations with the given status ("" for all),
+	// oldest first.
+	Escalations(ctx context.Context, status string) ([]Escalation, error)
+
+	// Timers lists one patient's timers.
+	Timers(ctx context.Context, patientID string) ([]Timer, error)
+	// DueTimers lists timers due at or before now, earliest first. Timers
+	// stay until a commit deletes or moves them.
+	DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error)
+
+	// ClaimOutbox durably marks up to limit pending entries due at or before
+	// now as being sent and returns them, oldest first. A claimed entry is
+	// not returned again until Finish puts it back.
+	ClaimOutbox(ctx context.Context, now time.Time, limit int) ([]OutboxEntry, error)
+	// Claimed lists entries that were claimed and never finished: after a
+	// crash their send's outcome is unknown.
+	Claimed(ctx context.Context) ([]OutboxEntry, error)
+	// Finish records the outcome of a claimed entry (see Delivery).
+	Finish(ctx context.Context, entry OutboxEntry, d Delivery) error
+	// OutboxDepth counts entries not yet finished (pending and claimed).
+	OutboxDepth(ctx context.Context) (int, error)
+
+	// Once reports whether key was not seen in the last ttl, and records it.
+	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
+
+	// Ready reports whether the backend can serve.
+	Ready(ctx context.Context) error
+	Close() error
+}
