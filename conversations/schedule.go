@@ -120,11 +120,23 @@ func IsSchedule(name string) bool {
 // day clocks spring forward moves forward by the gap, as time.Date does.
 func NextLocal(now time.Time, loc *time.Location, hour, min int) time.Time {
 	l := now.In(loc)
-	t := time.Date(l.Year(), l.Month(), l.Day(), hour, min, 0, 0, loc)
+	t := localTime(l.Year(), l.Month(), l.Day(), hour, min, loc)
 	for d := 1; !t.After(now); d++ {
-		t = time.Date(l.Year(), l.Month(), l.Day()+d, hour, min, 0, 0, loc)
+		t = localTime(l.Year(), l.Month(), l.Day()+d, hour, min, loc)
 	}
 	return t
+}
+
+// localTime is time.Date with one rule time.Date leaves open: a clock time
+// skipped by a spring-forward change (02:30) is read with the offset in force
+// before the change, which moves it forward by the gap (03:30).
+func localTime(y int, m time.Month, d, hour, min int, loc *time.Location) time.Time {
+	t := time.Date(y, m, d, hour, min, 0, 0, loc)
+	if t.Hour() == hour && t.Minute() == min {
+		return t
+	}
+	_, before := time.Date(y, m, d, 0, 0, 0, 0, loc).Zone()
+	return time.Date(y, m, d, hour, min, 0, 0, time.UTC).Add(-time.Duration(before) * time.Second).In(loc)
 }
 
 // Schedule lists the timers an enrollment needs from now on: each

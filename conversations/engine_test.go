@@ -1,0 +1,215 @@
+package conversations
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestSessionRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := Session{Lang: "es", OptedOut: true, Flow: "med-reminder", State: "ask", Params: []Param{{"medication", "x"}},
+		Misses: 2, TimerDue: 1772000000, Queue: []Queued{{Flow: "hf-daily-weight"}, {Flow: "refill-reminder", Params: []Param{{"date", "2026-01-01"}}}},
+		Tallies: []Tally{{Name: "missed-doses", Times: []int64{1, 2}}}, LastIdle: 42}
+	data, _ := s.AppendBinary(nil)
+	var got Session
+	if err := got.Decode(data); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s, got) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, s)
+	}
+	// Every truncation is an error, never a panic or a half-read session.
+	for i := 1; i < len(data); i++ {
+		var bad Session
+		if err := bad.Decode(data[:i]); err == nil {
+			t.Fatalf("truncated at %d: no error", i)
+		}
+	}
+	var empty Session
+	if err := empty.Decode(nil); err != nil || !reflect.DeepEqual(empty, Session{}) {
+		t.Fatalf("empty data: %v %+v", err, empty)
+	}
+}
+
+// answer runs one reply on a fresh med-reminder and reports the adherence.
+func TestChoiceMatching(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	cases := []struct {
+		lang, reply, want string
+	}{
+		{"en", "1", "taken"},
+		{"en", " 1. ", "taken"},
+		{"en", "１", "taken"}, // full-width
+		{"en", "١", "taken"}, // Arabic-Indic
+		{"en", "१", "taken"}, // Devanagari
+		{"en", "YES", "taken"},
+		{"en", "y", "taken"},
+		{"en", "👍", "taken"},
+		{"en", "Yes, I took it", "taken"},
+		{"en", "2", "not_yet"},
+		{"en", "no", "not_yet"},
+		{"en", "2 not yet", "not_yet"},
+		{"es", "Sí", "taken"},
+		{"es", "si", "taken"},
+		{"es", "¡Sí!", "taken"},
+		{"es", "todavia no", "not_yet"},
+		{"en", "4", ""},
+		{"en", "banana", ""},
+	}
+	for _, c := range cases {
+		s := Session{Lang: c.lang}
+		var out Output
+		if err := e.Turn(&s, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}}, now, &out); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Turn(&s, Input{Kind: Text, Text: c.reply}, now, &out); err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		for _, ef := range out.Effects {
+			if ef.Kind == Adherence {
+				got = ef.Status
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s %q: adherence %q, want %q", c.lang, c.reply, got, c.want)
+		}
+	}
+}
+
+func TestKeywords(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	cases := []struct {
+		text, keyword string
+	}{
+		{"STOP", "stop"}, {"stop ", "stop"}, {"Stop All", "stop"}, {"opt-out", "stop"}, {"PARAR", "stop"}, {"cancelar", "stop"},
+		{"please stop texting me", "stop"},
+		{"START", "start"}, {"unstop", "start"},
+		{"HELP", "help"}, {"info", "help"}, {"Ayuda", "help"},
+		{"NURSE", "human"}, {"agent", "human"}, {"Human", "human"}, {"enfermera", "human"},
+		{"I have CHEST PAIN", "emergency"}, {"can't breathe", "emergency"}, {"I want to die", "emergency"},
+		{"tengo dolor de pecho", "emergency"}, {"no puedo respirar", "emergency"},
+		{"ENGLISH", "language"}, {"Español", "language"}, {"espanol", "language"},
+		{"stop sign", ""}, {"helpful", ""},
+	}
+	for _, c := range cases {
+		s := Session{Lang: "en"}
+		var out Output
+		if err := e.Turn(&s, Input{Kind: Text, Text: c.text}, now, &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Keyword != c.keyword {
+			t.Errorf("%q: keyword %q, want %q", c.text, out.Keyword, c.keyword)
+		}
+	}
+}
+
+func TestOptOutSilencesEverything(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	s := Session{Lang: "en"}
+	var out Output
+	e.Turn(&s, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}}, now, &out)
+	e.Turn(&s, Input{Kind: Text, Text: "STOP"}, now, &out)
+	sends := 0
+	for _, ef := range out.Effects {
+		if ef.Kind == Send {
+			sends++
+		}
+	}
+	if sends != 1 || !s.OptedOut || s.Flow != "" {
+		t.Fatalf("after STOP: %d sends (want exactly 1 confirmation), opted out %v, flow %q", sends, s.OptedOut, s.Flow)
+	}
+	for _, in := range []Input{{Kind: Text, Text: "hello"}, {Kind: Text, Text: "1"}, {Kind: Text, Text: "STOP"},
+		{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}}, {Kind: Text, Text: "nurse"}} {
+		e.Turn(&s, in, now, &out)
+		for _, ef := range out.Effects {
+			if ef.Kind == Send {
+				t.Fatalf("opted out, %+v sent %s", in, ef.Message)
+			}
+		}
+	}
+	// YES opts back in only while opted out.
+	e.Turn(&s, Input{Kind: Text, Text: "yes"}, now, &out)
+	if s.OptedOut {
+		t.Fatal("YES did not opt back in")
+	}
+}
+
+func TestQueuePolicy(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	s := Session{Lang: "en"}
+	var out Output
+	start := func(flow string) {
+		if err := e.Turn(&s, Input{Kind: Start, Flow: flow, Params: []Param{{"medication", "m"}}}, now, &out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start("med-reminder")
+	start("hf-daily-weight") // lower priority: queued
+	start("refill-reminder") // same priority: queued ahead of education
+	start("refill-reminder") // the same start twice is queued once
+	if s.Flow != "med-reminder" || len(s.Queue) != 2 || s.Queue[0].Flow != "refill-reminder" || s.Queue[1].Flow != "hf-daily-weight" {
+		t.Fatalf("queue = %+v (active %s)", s.Queue, s.Flow)
+	}
+	e.Turn(&s, Input{Kind: Text, Text: "1"}, now, &out)
+	if s.Flow != "refill-reminder" {
+		t.Fatalf("after answering, active flow %q, want the queued refill-reminder", s.Flow)
+	}
+	if _, err := e.Flow("nope"); err {
+		t.Fatal("unknown flow reported as known")
+	}
+	if err := e.Turn(&s, Input{Kind: Start, Flow: "nope"}, now, &out); err == nil {
+		t.Fatal("start of an unknown flow: no error")
+	}
+}
+
+func TestStaleTimerIgnored(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	s := Session{Lang: "en"}
+	var out Output
+	e.Turn(&s, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}}, now, &out)
+	e.Turn(&s, Input{Kind: Timeout, Due: s.TimerDue - 60}, now.Add(3*time.Hour), &out)
+	if s.State != "ask" || len(out.Effects) != 0 {
+		t.Fatalf("stale timer changed the session: state %s, effects %+v", s.State, out.Effects)
+	}
+}
+
+// BenchmarkEngineTurn is one reply to a waiting med-reminder, including
+// decoding and encoding the session.
+func BenchmarkEngineTurn(b *testing.B) {
+	e := testEngine(b)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	s := Session{Lang: "en"}
+	var out Output
+	if err := e.Turn(&s, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "lisinopril"}}}, now, &out); err != nil {
+		b.Fatal(err)
+	}
+	waiting, _ := s.AppendBinary(nil)
+	buf := make([]byte, 0, 256)
+	in := Input{Kind: Text, Text: "1", Channel: "sms"}
+	b.ReportAllocs()
+	for b.Loop() {
+		var s Session
+		if err := e.DecodeSession(waiting, &s); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Turn(&s, in, now, &out); err != nil {
+			b.Fatal(err)
+		}
+		buf, _ = s.AppendBinary(buf[:0])
+	}
+	if s := (Session{}); e.DecodeSession(buf, &s) != nil || s.Flow != "" {
+		b.Fatal("the reply did not end the flow")
+	}
+}

@@ -1,0 +1,183 @@
+package conversations
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/store"
+)
+
+var update = flag.Bool("update", false, "rewrite golden transcripts in testdata/")
+
+// script is a conversation: "start FLOW [k=v...]", "> reply", "wait 30m".
+type script struct {
+	name  string
+	steps []string
+}
+
+var scripts = []script{
+	{"welcome", []string{"start welcome"}},
+	{"med-reminder-taken", []string{"start med-reminder medication=lisinopril", "> 1"}},
+	{"med-reminder-taken-words", []string{"start med-reminder medication=lisinopril", "> Yes!"}},
+	{"med-reminder-not-yet-then-taken", []string{"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 1"}},
+	{"med-reminder-not-yet-twice", []string{"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 2"}},
+	{"med-reminder-no-reply", []string{"start med-reminder medication=lisinopril", "wait 2h"}},
+	{"med-reminder-two-missed-in-7-days", []string{"start med-reminder medication=lisinopril", "wait 2h", "wait 22h",
+		"start med-reminder medication=lisinopril", "wait 2h"}},
+	{"med-reminder-problem", []string{"start med-reminder medication=lisinopril", "> 3"}},
+	{"med-reminder-unknown-answers", []string{"start med-reminder medication=lisinopril", "> maybe", "> what", "> hmm"}},
+	{"refill-ordered", []string{"start refill-reminder medication=lisinopril date=2026-03-10", "> 1"}},
+	{"refill-help", []string{"start refill-reminder medication=lisinopril date=2026-03-10", "> 2"}},
+	{"appointment-confirm", []string{"start appointment-reminder appointment=a1 date=2026-03-04 time=10:30", "> 1"}},
+	{"appointment-change", []string{"start appointment-reminder appointment=a1 date=2026-03-04 time=10:30", "> 2"}},
+	{"hf-daily-weight-right", []string{"start hf-daily-weight", "> 2", "> 3"}},
+	{"hf-daily-weight-wrong-then-right", []string{"start hf-daily-weight", "> 1", "> 2", "> 1", "> 3"}},
+	{"hf-daily-weight-wrong-twice", []string{"start hf-daily-weight", "> 1", "> 1"}},
+	{"keywords", []string{"> HELP", "> nurse", "> I have chest pain", "> STOP", "> hello", "start med-reminder medication=lisinopril",
+		"> START", "> español", "> AYUDA", "> english"}},
+	{"queue-and-priority", []string{"start hf-daily-weight", "start med-reminder medication=lisinopril", "> 2", "> 3", "> 1"}},
+}
+
+// driver runs scripts against the pure engine, as the runner would, and
+// writes what the patient reads and what the care team sees.
+type driver struct {
+	t   *testing.T
+	e   *Engine
+	r   *Renderer
+	p   store.Patient
+	s   Session
+	now time.Time
+	out Output
+	b   strings.Builder
+}
+
+func newDriver(t *testing.T, e *Engine, lang string) *driver {
+	loc, _ := time.LoadLocation("America/Chicago")
+	return &driver{t: t, e: e, r: &Renderer{Pack: e.Pack, HelpContact: "+1 555 010 0100"},
+		p: store.Patient{ID: "p-1", Language: lang, Timezone: "America/Chicago", Channel: "sms", Programs: []string{"heart-failure"},
+			Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}},
+		s: Session{Lang: lang}, now: time.Date(2026, 3, 2, 9, 0, 0, 0, loc)}
+}
+
+func (d *driver) step(line string) {
+	d.t.Helper()
+	var in Input
+	switch {
+	case strings.HasPrefix(line, "> "):
+		fmt.Fprintf(&d.b, "%s you: %s\n", d.now.Format("Mon 15:04"), line[2:])
+		in = Input{Kind: Text, Text: line[2:], Channel: "sms"}
+	case strings.HasPrefix(line, "start "):
+		f := strings.Fields(line)
+		in = Input{Kind: Start, Flow: f[1]}
+		for _, kv := range f[2:] {
+			k, v, _ := strings.Cut(kv, "=")
+			in.Params = append(in.Params, Param{k, v})
+		}
+		fmt.Fprintf(&d.b, "%s -- %s\n", d.now.Format("Mon 15:04"), line)
+	case strings.HasPrefix(line, "wait "):
+		dur, err := content.ParseDuration(line[5:])
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		end := d.now.Add(dur)
+		if d.s.TimerDue != 0 && d.s.TimerDue <= end.Unix() {
+			d.now = time.Unix(d.s.TimerDue, 0).In(d.now.Location())
+			fmt.Fprintf(&d.b, "%s -- no reply (timer)\n", d.now.Format("Mon 15:04"))
+			d.turn(Input{Kind: Timeout, Due: d.s.TimerDue})
+		}
+		d.now = end
+		return
+	default:
+		d.t.Fatalf("bad script line %q", line)
+	}
+	d.turn(in)
+}
+
+func (d *driver) turn(in Input) {
+	d.t.Helper()
+	if err := d.e.Turn(&d.s, in, d.now, &d.out); err != nil {
+		d.t.Fatalf("turn %+v: %v", in, err)
+	}
+	// Round-trip the session as the store would.
+	data, _ := d.s.AppendBinary(nil)
+	if err := d.e.DecodeSession(data, &d.s); err != nil {
+		d.t.Fatal(err)
+	}
+	for i := range d.out.Effects {
+		ef := &d.out.Effects[i]
+		switch ef.Kind {
+		case Send:
+			text, err := d.r.Text(d.r.Lang(&d.s, &d.p), &d.p, ef)
+			if err != nil {
+				d.t.Errorf("render %s: %v", ef.Message, err)
+			}
+			flags := ""
+			if !ef.Reply && !ef.Urgent {
+				flags = " (scheduled)"
+			}
+			fmt.Fprintf(&d.b, "%s tend%s: %s\n", d.now.Format("Mon 15:04"), flags, strings.ReplaceAll(text, "\n", "\n      "))
+		case Adherence:
+			fmt.Fprintf(&d.b, "      [adherence %s %s]\n", ef.Medication, ef.Status)
+		case Quiz:
+			fmt.Fprintf(&d.b, "      [quiz %s %s correct=%v]\n", ef.Quiz, ef.Question, ef.Correct)
+		case Escalate:
+			fmt.Fprintf(&d.b, "      [escalation %s: %s]\n", ef.Priority, ef.Reason)
+		case Consent:
+			fmt.Fprintf(&d.b, "      [consent %s]\n", ef.Status)
+		case Language:
+			fmt.Fprintf(&d.b, "      [language %s]\n", ef.Status)
+		}
+	}
+}
+
+func testEngine(t testing.TB) *Engine {
+	t.Helper()
+	pack, _, err := content.Load(content.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestTranscripts checks every default flow, in every bundled language,
+// against golden transcripts in testdata/transcripts (go test -update).
+func TestTranscripts(t *testing.T) {
+	e := testEngine(t)
+	for _, lang := range e.Pack.Languages {
+		for _, sc := range scripts {
+			t.Run(lang+"/"+sc.name, func(t *testing.T) {
+				t.Parallel()
+				d := newDriver(t, e, lang)
+				for _, line := range sc.steps {
+					d.step(line)
+				}
+				golden := filepath.Join("testdata", "transcripts", lang, sc.name+".txt")
+				got := d.b.String()
+				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./conversations -update)", err)
+				}
+				if got != string(want) {
+					t.Errorf("transcript differs from %s (go test ./conversations -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
+				}
+			})
+		}
+	}
+}
