@@ -41,6 +41,10 @@ type Runner struct {
 	once  sync.Once
 }
 
+// staleDaily is how late (beyond a quiet-hours deferral) a daily reminder
+// may still start.
+const staleDaily = 2 * time.Hour
+
 // maxAttempts bounds the retries of a turn that lost a compare-and-set race.
 const maxAttempts = 8
 
@@ -255,6 +259,12 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 			var h, m int
 			fmt.Sscanf(t.Name[len(t.Name)-5:], "%d:%d", &h, &m)
 			w.setTimer(t.Name, NextLocal(w.now, loc, h, m))
+			if w.now.Sub(t.Due) > staleDaily+30*time.Minute {
+				// After an outage, a dose reminder hours late does more
+				// harm than good: skip it and keep tomorrow's.
+				r.log().Warn("daily reminder skipped: too late", "patient", t.PatientID, "timer", t.Name, "late", w.now.Sub(t.Due).String())
+				return nil
+			}
 		} else {
 			w.deleteTimer(t.Name)
 		}
@@ -419,12 +429,14 @@ func (r *Runner) FireDue(ctx context.Context, workers int) int {
 		}
 		jobs := make(chan store.Timer)
 		var wg sync.WaitGroup
+		var failed atomic.Bool
 		for range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for t := range jobs {
 					if err := r.Fire(ctx, t); err != nil && !errors.Is(err, store.ErrNotFound) {
+						failed.Store(true)
 						r.log().Error("timer turn failed", "patient", t.PatientID, "timer", t.Name, "err", err)
 					}
 				}
@@ -436,7 +448,9 @@ func (r *Runner) FireDue(ctx context.Context, workers int) int {
 		close(jobs)
 		wg.Wait()
 		fired += len(due)
-		if len(due) < 512 {
+		// A failed timer stays due: leave it for the next tick rather than
+		// spin on it.
+		if len(due) < 512 || failed.Load() {
 			return fired
 		}
 	}

@@ -201,3 +201,29 @@ func TestScheduleFromEnrollment(t *testing.T) {
 		t.Fatalf("ParseTimer = %+v", sc)
 	}
 }
+
+// TestLateDailyReminderSkipped: after an outage a dose reminder hours late is
+// skipped, and the next day's is kept.
+func TestLateDailyReminderSkipped(t *testing.T) {
+	t.Parallel()
+	chicago, _ := time.LoadLocation("America/Chicago")
+	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
+	ctx := context.Background()
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
+		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"09:00"}}}}
+	if _, err := r.Enroll(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(time.Date(2026, 3, 4, 15, 0, 0, 0, chicago)) // six hours late
+	r.FireDue(ctx, 1)
+	_, ss, _ := st.Load(ctx, "p1")
+	var s Session
+	r.Engine.DecodeSession(ss.Data, &s)
+	if s.Flow != "" {
+		t.Fatalf("a reminder six hours late started %s", s.Flow)
+	}
+	timers, _ := st.Timers(ctx, "p1")
+	if len(timers) != 1 || !timers[0].Due.Equal(time.Date(2026, 3, 5, 9, 0, 0, 0, chicago)) {
+		t.Fatalf("timers after the late one: %+v, want tomorrow 09:00", timers)
+	}
+}
