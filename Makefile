@@ -1,7 +1,7 @@
 # Tend: `make run` serves on the embedded store with the bundled content,
 # `make test` runs every test. See README.md.
 GO ?= go
-STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: run test bench lint build
 

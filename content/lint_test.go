@@ -64,13 +64,6 @@ func appendTo(file, text string) edit {
 	}
 }
 
-// write creates or overwrites file.
-func write(file, text string) edit {
-	return func(t *testing.T, fsys fstest.MapFS) {
-		fsys[file] = &fstest.MapFile{Data: []byte(text), Mode: 0o644}
-	}
-}
-
 // remove deletes file.
 func remove(file string) edit {
 	return func(t *testing.T, fsys fstest.MapFS) {
