@@ -207,3 +207,19 @@ type Store interface {
 	Ready(ctx context.Context) error
 	Close() error
 }
+
+// statusRank orders the statuses of a message.out event. Provider callbacks
+// arrive out of order and may overtake the send's own answer, so a status
+// never replaces one further along.
+var statusRank = map[string]int{
+	"": 0, "queued": 1, "held": 1, "retrying": 1, "accepted": 1, "scheduled": 1,
+	"sending": 2, "sent": 3,
+	"delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "cancelled": 4, "suppressed": 4, "unknown": 4,
+	"read": 5,
+}
+
+// StatusAdvances reports whether a message event's status may change from
+// one status to another.
+func StatusAdvances(from, to string) bool {
+	return statusRank[to] >= statusRank[from]
+}

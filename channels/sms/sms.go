@@ -241,13 +241,6 @@ func emptyTwiML(w http.ResponseWriter) {
 	w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
 }
 
-// statusRank orders Twilio's message statuses so that a late "sent" does
-// not overwrite "delivered".
-var statusRank = map[string]int{
-	"queued": 1, "accepted": 1, "scheduled": 1, "sending": 2, "sent": 3,
-	"delivered": 4, "read": 5, "undelivered": 4, "failed": 4, "canceled": 4,
-}
-
 // Status handles POST /webhooks/twilio/status: it records the delivery
 // status on the message's timeline event.
 func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
@@ -263,7 +256,7 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 	code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
 	if patientID != "" {
 		err := h.Store.UpdateEvent(r.Context(), patientID, outboxID, func(e *store.Event) bool {
-			if statusRank[status] < statusRank[e.Status] {
+			if !store.StatusAdvances(e.Status, status) {
 				return false
 			}
 			e.Status, e.ErrorCode = status, code

@@ -977,6 +977,9 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 			return nil
 		}
 		_, err := updateEvent(tx, e.PatientID, e.ID, func(ev *store.Event) bool {
+			if !store.StatusAdvances(ev.Status, d.Status) {
+				return false
+			}
 			ev.Status, ev.ErrorCode = d.Status, d.ErrorCode
 			return true
 		})
