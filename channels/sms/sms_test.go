@@ -1,0 +1,608 @@
+package sms_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/sms/smstest"
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/store/embedded"
+)
+
+// t0 is 10:00 in Chicago, inside the default sending window.
+var t0 = time.Date(2026, time.March, 2, 16, 0, 0, 0, time.UTC)
+
+const (
+	smsFrom      = "+15550000000"
+	patientPhone = "+15551230001"
+)
+
+var loadPack = sync.OnceValues(func() (*content.Pack, error) {
+	pack, _, err := content.Load(content.Default())
+	return pack, err
+})
+
+// clock is the injected time; it moves only when a test moves it.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is Tend's SMS channel on a real embedded store and runner, its
+// webhooks served by httptest, and a fake Twilio behind the real SDK.
+type env struct {
+	t      *testing.T
+	st     *embedded.Store
+	runner *conversations.Runner
+	disp   *channels.Dispatcher
+	fake   *smstest.Server
+	srv    *httptest.Server // Tend's webhooks; its URL is the public URL
+	clock  *clock
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	pack, err := loadPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := conversations.NewEngine(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	quiet, err := conversations.ParseQuietHours("08:00-21:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := &env{t: t, st: st, clock: &clock{t: t0}, fake: smstest.New(t)}
+	e.runner = &conversations.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
+		Render: &conversations.Renderer{Pack: pack, HelpContact: "555-0100"}}
+	hooks := &sms.Webhooks{Store: st, Turns: e.runner, AuthToken: e.fake.AuthToken, Log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+sms.InboundPath, hooks.Inbound)
+	mux.HandleFunc("POST "+sms.StatusPath, hooks.Status)
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	hooks.PublicURL = e.srv.URL // before any request
+	e.disp = &channels.Dispatcher{Store: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log,
+		Senders: map[string]channels.Sender{sms.Channel: e.sender(smsFrom)}}
+	return e
+}
+
+func (e *env) sender(from string) *sms.Sender {
+	return &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL), From: from, PublicURL: e.srv.URL}
+}
+
+func (e *env) enroll(id, number string) {
+	e.t.Helper()
+	_, err := e.runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: number, Language: "en",
+		Timezone: "America/Chicago", Channel: sms.Channel, Programs: []string{"hypertension"},
+		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// post sends a webhook request and returns the status code.
+func (e *env) post(req *http.Request) int {
+	e.t.Helper()
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func (e *env) inbound(from, body, sid string) int {
+	e.t.Helper()
+	res := smstest.PostInbound(e.t, e.srv.URL, e.srv.URL, e.fake.AuthToken, from, body, sid)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func (e *env) timeline(id string) []store.Event {
+	e.t.Helper()
+	evs, err := e.st.Timeline(e.t.Context(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return evs
+}
+
+func count(evs []store.Event, typ string) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func event(evs []store.Event, id string) (store.Event, bool) {
+	for _, ev := range evs {
+		if ev.ID == id {
+			return ev, true
+		}
+	}
+	return store.Event{}, false
+}
+
+// step runs the dispatcher once and returns how many entries it claimed.
+func (e *env) step() int { return e.disp.Step(e.t.Context()) }
+
+func (e *env) depth() int {
+	e.t.Helper()
+	n, err := e.st.OutboxDepth(e.t.Context())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func TestInboundRejected(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll("p-1", patientPhone)
+	inboundURL := e.srv.URL + sms.InboundPath
+	signed := func(token, signedURL string, form url.Values) *http.Request {
+		req, err := smstest.SignedRequest(inboundURL, signedURL, token, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	raw := func(body, sig string) *http.Request {
+		req, _ := http.NewRequest(http.MethodPost, inboundURL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if sig != "" {
+			req.Header.Set("X-Twilio-Signature", sig)
+		}
+		return req
+	}
+	good := smstest.InboundForm(patientPhone, "1", "SM00000000000000000000000000000001")
+	without := func(key string) url.Values {
+		f := smstest.InboundForm(patientPhone, "1", "SM00000000000000000000000000000002")
+		f.Del(key)
+		return f
+	}
+	badFrom := smstest.InboundForm("not a patientPhone", "1", "SM00000000000000000000000000000003")
+	tampered := signed(e.fake.AuthToken, inboundURL, good)
+	tampered.Body = io.NopCloser(strings.NewReader(strings.Replace(good.Encode(), "Body=1", "Body=STOP", 1)))
+	tampered.ContentLength = -1
+
+	for _, tc := range []struct {
+		name string
+		req  *http.Request
+		want int
+	}{
+		{"forged: signed with another token", signed("0123456789abcdef0123456789abcdef", inboundURL, good), http.StatusForbidden},
+		{"unsigned", raw(good.Encode(), ""), http.StatusForbidden},
+		{"signed for another URL", signed(e.fake.AuthToken, "https://evil.example/webhooks/twilio/sms", good), http.StatusForbidden},
+		{"body changed after signing", tampered, http.StatusForbidden},
+		{"malformed form", raw("From=%zz&Body=1&MessageSid=SM1", "x"), http.StatusBadRequest},
+		{"body over 64 KiB", raw("Body="+strings.Repeat("a", 70<<10), "x"), http.StatusBadRequest},
+		{"missing MessageSid", signed(e.fake.AuthToken, inboundURL, without("MessageSid")), http.StatusBadRequest},
+		{"missing From", signed(e.fake.AuthToken, inboundURL, without("From")), http.StatusBadRequest},
+		{"bad From", signed(e.fake.AuthToken, inboundURL, badFrom), http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := e.post(tc.req); got != tc.want {
+				t.Errorf("status %d, want %d", got, tc.want)
+			}
+			if n := count(e.timeline("p-1"), "message.in"); n != 0 {
+				t.Errorf("%d message.in events after a rejected webhook", n)
+			}
+			if n := e.depth(); n != 1 { // the welcome message only
+				t.Errorf("outbox depth %d, want 1", n)
+			}
+		})
+	}
+
+	// The same form, correctly signed, is accepted: the cases above failed
+	// for the reason they name.
+	if got := e.post(signed(e.fake.AuthToken, inboundURL, good)); got != http.StatusOK {
+		t.Fatalf("signed webhook: status %d", got)
+	}
+	if n := count(e.timeline("p-1"), "message.in"); n != 1 {
+		t.Fatalf("%d message.in events after a good webhook", n)
+	}
+}
+
+func TestInboundDedupe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll("p-1", patientPhone)
+	before := count(e.timeline("p-1"), "message.out")
+	for i := range 3 {
+		if got := e.inbound(patientPhone, "HELP", "SM0000000000000000000000000000000a"); got != http.StatusOK {
+			t.Fatalf("delivery %d: status %d", i+1, got)
+		}
+	}
+	evs := e.timeline("p-1")
+	if n := count(evs, "message.in"); n != 1 {
+		t.Errorf("%d message.in events for one MessageSid sent 3 times", n)
+	}
+	if n := count(evs, "message.out") - before; n != 1 {
+		t.Errorf("%d HELP replies for one MessageSid sent 3 times", n)
+	}
+
+	// Retries racing each other are deduplicated too.
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			req, _ := smstest.InboundRequest(e.srv.URL, e.srv.URL, e.fake.AuthToken,
+				smstest.InboundForm(patientPhone, "hello", "SM0000000000000000000000000000000b"))
+			res, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Errorf("concurrent retry: status %d", res.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	if n := count(e.timeline("p-1"), "message.in"); n != 2 {
+		t.Errorf("%d message.in events after 5 concurrent deliveries of a second MessageSid, want 2", n)
+	}
+}
+
+func TestUnknownNumber(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const stranger = "+15557770000"
+	replies := func() []smstest.Message {
+		for e.step() > 0 {
+		}
+		return e.fake.MessagesTo(stranger)
+	}
+	if got := e.inbound("(555) 777-0000", "hello", "SMu1"); got != http.StatusOK {
+		t.Fatalf("status %d", got)
+	}
+	got := replies()
+	if len(got) != 1 || !strings.Contains(got[0].Body, "not enrolled") {
+		t.Fatalf("first message: replies %+v, want one not-enrolled reply", got)
+	}
+	if got[0].CallbackParam("p") != "" {
+		t.Errorf("reply to an unknown number names a patient: %s", got[0].StatusCallback)
+	}
+	e.clock.Add(time.Hour)
+	e.inbound(stranger, "hello?", "SMu2")
+	e.inbound(stranger, "hello", "SMu1") // a retry of the first
+	e.clock.Add(22 * time.Hour)
+	e.inbound(stranger, "anyone?", "SMu3")
+	if got := replies(); len(got) != 1 {
+		t.Fatalf("same day: %d replies, want 1", len(got))
+	}
+	e.clock.Add(2 * time.Hour) // 25 h after the first reply
+	e.inbound(stranger, "hello again", "SMu4")
+	if got := replies(); len(got) != 2 {
+		t.Fatalf("next day: %d replies, want 2", len(got))
+	}
+}
+
+func TestStatusCallback(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll("p-1", patientPhone)
+	if n := e.step(); n != 1 {
+		t.Fatalf("dispatcher claimed %d, want the welcome message", n)
+	}
+	msgs := e.fake.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("fake got %d messages", len(msgs))
+	}
+	m := msgs[0]
+	id := m.CallbackParam("o")
+	status := func() string {
+		ev, ok := event(e.timeline("p-1"), id)
+		if !ok {
+			t.Fatalf("no event %s for the message's o=%s", id, id)
+		}
+		return ev.Status
+	}
+	if s := status(); s != "queued" {
+		t.Fatalf("status after send %q, want Twilio's first status queued", s)
+	}
+	for _, step := range []struct{ send, want string }{
+		{"sent", "sent"},
+		{"delivered", "delivered"},
+		{"sent", "delivered"}, // late: must not overwrite
+		{"queued", "delivered"},
+	} {
+		code, err := e.fake.Callback(m, step.send, 0)
+		if err != nil || code != http.StatusNoContent {
+			t.Fatalf("callback %s: %d %v", step.send, code, err)
+		}
+		if s := status(); s != step.want {
+			t.Fatalf("after callback %s: status %q, want %q", step.send, s, step.want)
+		}
+	}
+
+	// A forged callback changes nothing.
+	forged := url.Values{"MessageSid": {m.SID}, "MessageStatus": {"read"}}
+	req, _ := smstest.SignedRequest(m.StatusCallback, m.StatusCallback, "0123456789abcdef0123456789abcdef", forged)
+	if code := e.post(req); code != http.StatusForbidden {
+		t.Fatalf("forged callback: status %d", code)
+	}
+	if s := status(); s != "delivered" {
+		t.Fatalf("after a forged callback: %q", s)
+	}
+}
+
+// TestStatusCallbackOptOut: a callback carrying error 21610 records an
+// opt-out.
+func TestStatusCallbackOptOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll("p-1", patientPhone)
+	e.step()
+	m := e.fake.Messages()[0]
+	if code, err := e.fake.Callback(m, "failed", 21610); err != nil || code != http.StatusNoContent {
+		t.Fatalf("callback: %d %v", code, err)
+	}
+	evs := e.timeline("p-1")
+	if ev, _ := event(evs, m.CallbackParam("o")); ev.Status != "failed" || ev.ErrorCode != 21610 {
+		t.Errorf("message event %+v", ev)
+	}
+	if !hasConsent(evs, "opted_out") {
+		t.Errorf("no opted_out consent event in %+v", evs)
+	}
+}
+
+func hasConsent(evs []store.Event, status string) bool {
+	for _, ev := range evs {
+		if ev.Type == "consent" && ev.Status == status {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSenderClassifies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	entry := store.OutboxEntry{ID: "0001", PatientID: "p-1", Channel: sms.Channel, To: patientPhone, Text: "hi"}
+	type class int
+	const (
+		ok class = iota
+		retry
+		optedOut
+		permanent
+	)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, tc := range []struct {
+		name   string
+		fault  smstest.Fault
+		sender *sms.Sender
+		want   class
+		code   int
+	}{
+		{"created", smstest.OK, nil, ok, 0},
+		{"429 rate limited", smstest.RateLimited, nil, retry, 20429},
+		{"500", smstest.ServerError, nil, retry, 20500},
+		{"connection dropped", smstest.Drop, nil, retry, 0},
+		{"connection refused", smstest.OK, &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, closed.URL), From: smsFrom}, retry, 0},
+		{"21610 opted out", smstest.OptedOut, nil, optedOut, 21610},
+		{"21211 invalid number", smstest.InvalidTo, nil, permanent, 21211},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.sender
+			if s == nil {
+				s = e.sender(smsFrom)
+			}
+			if tc.fault != smstest.OK {
+				e.fake.FailNext(tc.fault, 1)
+			}
+			sid, status, err := s.Send(t.Context(), entry)
+			var se *channels.SendError
+			switch tc.want {
+			case ok:
+				if err != nil || !strings.HasPrefix(sid, "SM") || len(sid) != 34 || status != "queued" {
+					t.Fatalf("Send = %q %q %v", sid, status, err)
+				}
+				return
+			case retry:
+				if !errors.Is(err, channels.ErrRetry) || errors.Is(err, channels.ErrOptedOut) {
+					t.Fatalf("err %v, want ErrRetry", err)
+				}
+			case optedOut:
+				if !errors.Is(err, channels.ErrOptedOut) || errors.Is(err, channels.ErrRetry) {
+					t.Fatalf("err %v, want ErrOptedOut", err)
+				}
+			case permanent:
+				if err == nil || errors.Is(err, channels.ErrRetry) || errors.Is(err, channels.ErrOptedOut) {
+					t.Fatalf("err %v, want a permanent failure", err)
+				}
+			}
+			if !errors.As(err, &se) || se.Code != tc.code {
+				t.Fatalf("err %#v, want a SendError with code %d", err, tc.code)
+			}
+		})
+	}
+	// What reached Twilio: the recipient, the text, the sender and a status
+	// callback naming the outbox entry and the patient.
+	msgs := e.fake.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("fake got %d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	if m.To != patientPhone || m.Body != "hi" || m.From != smsFrom || m.MessagingServiceSID != "" ||
+		m.StatusCallback != e.srv.URL+sms.StatusPath+"?o=0001&p=p-1" {
+		t.Fatalf("message %+v", m)
+	}
+}
+
+func TestSenderMessagingService(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const service = "MG0123456789abcdef0123456789abcdef"
+	_, _, err := e.sender(service).Send(t.Context(), store.OutboxEntry{ID: "0002", Channel: sms.Channel, To: patientPhone, Text: "hi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.fake.Messages()[0]
+	if m.MessagingServiceSID != service || m.From != "" || m.CallbackParam("p") != "" || m.CallbackParam("o") != "0002" {
+		t.Fatalf("message %+v", m)
+	}
+}
+
+// TestDispatcherRetries: a temporary failure is retried after its backoff
+// and then sent once.
+func TestDispatcherRetries(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		fault smstest.Fault
+		code  int
+	}{
+		{smstest.RateLimited, 20429},
+		{smstest.ServerError, 20500},
+		{smstest.Drop, 0},
+	} {
+		t.Run(tc.fault.String(), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.enroll("p-1", patientPhone)
+			e.fake.FailNext(tc.fault, 1)
+			if n := e.step(); n != 1 {
+				t.Fatalf("first step claimed %d", n)
+			}
+			if a := e.fake.Attempts(); len(a) != 1 || a[0].Fault != tc.fault {
+				t.Fatalf("attempts %+v", a)
+			}
+			out := func() store.Event {
+				for _, ev := range e.timeline("p-1") {
+					if ev.Type == "message.out" {
+						return ev
+					}
+				}
+				t.Fatal("no message.out event")
+				return store.Event{}
+			}
+			if ev := out(); ev.Status != "retrying" || ev.ErrorCode != tc.code {
+				t.Fatalf("after the failure: %+v", ev)
+			}
+			if n := e.step(); n != 0 {
+				t.Fatalf("retried before its backoff: claimed %d", n)
+			}
+			e.clock.Add(time.Minute) // past the first backoff (at most 2 s)
+			if n := e.step(); n != 1 {
+				t.Fatalf("retry step claimed %d", n)
+			}
+			if msgs := e.fake.Messages(); len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Welcome") {
+				t.Fatalf("messages %+v", msgs)
+			}
+			if ev := out(); ev.Status != "queued" || ev.ErrorCode != 0 {
+				t.Fatalf("after the retry: %+v", ev)
+			}
+			if d := e.depth(); d != 0 {
+				t.Fatalf("outbox depth %d after the send", d)
+			}
+		})
+	}
+}
+
+// TestDispatcherGivesUp: a temporary failure that lasts is retried
+// MaxAttempts times, then the message is failed.
+func TestDispatcherGivesUp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.disp.MaxAttempts = 3
+	e.fake.FailTo(patientPhone, smstest.ServerError)
+	e.enroll("p-1", patientPhone)
+	for range 10 {
+		e.step()
+		e.clock.Add(10 * time.Minute)
+	}
+	if a := e.fake.Attempts(); len(a) != 3 {
+		t.Fatalf("%d attempts, want 3", len(a))
+	}
+	if d := e.depth(); d != 0 {
+		t.Fatalf("outbox depth %d", d)
+	}
+	for _, ev := range e.timeline("p-1") {
+		if ev.Type == "message.out" && (ev.Status != "failed" || ev.ErrorCode != 20500) {
+			t.Fatalf("message event %+v, want failed 20500", ev)
+		}
+	}
+}
+
+// TestDispatcherProviderOptOut: Twilio's 21610 records an opt-out, and the
+// next message for the patient is suppressed without reaching Twilio.
+func TestDispatcherProviderOptOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.disp.Workers = 1 // in order: the second message is handled after the first
+	e.fake.FailTo(patientPhone, smstest.OptedOut)
+	e.enroll("p-1", patientPhone)
+	if err := e.runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.step(); n != 2 {
+		t.Fatalf("claimed %d, want the welcome and the reminder", n)
+	}
+	if a := e.fake.Attempts(); len(a) != 1 || a[0].Fault != smstest.OptedOut {
+		t.Fatalf("attempts %+v, want one refused with 21610", a)
+	}
+	evs := e.timeline("p-1")
+	if !hasConsent(evs, "opted_out") {
+		t.Fatalf("no opted_out consent event in %+v", evs)
+	}
+	var statuses []string
+	for _, ev := range evs {
+		if ev.Type == "message.out" {
+			statuses = append(statuses, ev.Status)
+		}
+	}
+	if strings.Join(statuses, ",") != "failed,suppressed" {
+		t.Fatalf("message statuses %v, want failed,suppressed", statuses)
+	}
+	if out, err := e.runner.OptedOut(t.Context(), "p-1"); err != nil || !out {
+		t.Fatalf("OptedOut = %v %v", out, err)
+	}
+
+	// Nothing more goes to the number, even when Twilio would take it.
+	e.fake.FailTo(patientPhone, smstest.OK)
+	if err := e.runner.StartFlow(context.WithoutCancel(t.Context()), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.inbound(patientPhone, "1", "SMo1")
+	for e.step() > 0 {
+	}
+	if a := e.fake.Attempts(); len(a) != 1 {
+		t.Fatalf("%d attempts after the opt-out, want 1", len(a))
+	}
+}

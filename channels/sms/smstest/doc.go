@@ -1,0 +1,18 @@
+// Package smstest is a fake Twilio for tests of the SMS channel: a loopback
+// httptest server that speaks the part of Twilio's REST API Tend uses, so
+// that tests drive the real twilio-go client (through sms.NewClient) instead
+// of mocking the Sender.
+//
+// The fake implements POST /2010-04-01/Accounts/{AccountSid}/Messages.json
+// with HTTP basic auth, answers like Twilio (201 with a message resource, or
+// Twilio's error JSON), and records every message it accepts. A test can make
+// the next requests, or every request to one number, fail the ways Twilio
+// fails: rate limiting (429, error 20429), a server error (500), a recipient
+// who opted out (400, error 21610), an invalid number (400, error 21211), or
+// a connection dropped without an answer.
+//
+// It also plays Twilio's side of the webhooks: Callback posts a signed
+// delivery-status callback to a message's StatusCallback URL, and
+// PostInbound posts a signed inbound SMS to a Tend server. Sign computes
+// X-Twilio-Signature the way Twilio does.
+package smstest
