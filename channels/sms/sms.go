@@ -123,8 +123,8 @@ const (
 	codeOptedOut    = 21610
 )
 
-// classify sorts a twilio-go error into the dispatcher's classes: 429, 5xx
-// and transport errors are temporary, 21610 is an opt-out, other API errors
+// classify sorts a twilio-go error into the dispatcher's classes: 429, 5xx,
+// 401 (credentials being fixed) and transport errors are temporary, 21610 is an opt-out, other API errors
 // (21211 invalid number, 21614 not mobile, 21408, ...) are permanent.
 func classify(err error) error {
 	var te *twclient.TwilioRestError
@@ -135,6 +135,10 @@ func classify(err error) error {
 	case te.Code == codeOptedOut:
 		return &channels.SendError{Class: channels.ErrOptedOut, Code: te.Code, Err: err}
 	case te.Status == http.StatusTooManyRequests || te.Code == codeRateLimited || te.Status >= 500:
+		return &channels.SendError{Class: channels.ErrRetry, Code: te.Code, Err: err}
+	case te.Status == http.StatusUnauthorized:
+		// Our credentials are wrong or being rotated: the message is fine,
+		// so it waits and retries rather than failing for every patient.
 		return &channels.SendError{Class: channels.ErrRetry, Code: te.Code, Err: err}
 	}
 	return &channels.SendError{Code: te.Code, Err: err}

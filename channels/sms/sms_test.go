@@ -416,6 +416,7 @@ func TestSenderClassifies(t *testing.T) {
 		{"500", smstest.ServerError, nil, retry, 20500},
 		{"connection dropped", smstest.Drop, nil, retry, 0},
 		{"connection refused", smstest.OK, &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, closed.URL), From: smsFrom}, retry, 0},
+		{"401 wrong credentials", smstest.OK, &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, "wrongtoken", e.fake.URL), From: smsFrom}, retry, 20003},
 		{"21610 opted out", smstest.OptedOut, nil, optedOut, 21610},
 		{"21211 invalid number", smstest.InvalidTo, nil, permanent, 21211},
 	} {

@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tendBin = filepath.Join(dir, "tend")
-	build := exec.Command("go", "build", "-o", tendBin, ".")
+	build := exec.Command("go", "build", "-race", "-o", tendBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building tend:", err)
