@@ -82,6 +82,9 @@ type Event struct {
 	Correct    *bool     `json:"correct,omitempty"`
 	Flow       string    `json:"flow,omitempty"`
 	ErrorCode  int       `json:"error_code,omitempty"`
+	// ProviderID is the provider's id of a sent message (Twilio's SM...),
+	// so support can trace a message in the provider's console.
+	ProviderID string `json:"provider_id,omitempty"`
 }
 
 // OutboxEntry is a message waiting to be sent. Its ID is also the ID of its
@@ -152,7 +155,8 @@ type Delivery struct {
 	// pending, due at NotBefore (a retry or a hold for quiet hours).
 	Done      bool
 	NotBefore time.Time
-	// Status, ProviderID and ErrorCode are written to the message.out event.
+	// Status, ProviderID and ErrorCode are written to the message.out event
+	// (a status never replaces one further along; see StatusAdvances).
 	Status     string
 	ProviderID string
 	ErrorCode  int

@@ -929,8 +929,7 @@ func (s *Store) Claimed(ctx context.Context) ([]store.OutboxEntry, error) {
 // Finish implements store.Store. It fails with an error wrapping
 // store.ErrNotFound when entry is not claimed. Delivery.Status and ErrorCode
 // are written to the message.out event only when Status is set, so a hold
-// for quiet hours does not erase the last outcome. Event has no field for
-// Delivery.ProviderID, so it is not stored.
+// for quiet hours does not erase the last outcome.
 func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -977,10 +976,12 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 			return nil
 		}
 		_, err := updateEvent(tx, e.PatientID, e.ID, func(ev *store.Event) bool {
-			if !store.StatusAdvances(ev.Status, d.Status) {
-				return false
+			if d.ProviderID != "" {
+				ev.ProviderID = d.ProviderID
 			}
-			ev.Status, ev.ErrorCode = d.Status, d.ErrorCode
+			if store.StatusAdvances(ev.Status, d.Status) {
+				ev.Status, ev.ErrorCode = d.Status, d.ErrorCode
+			}
 			return true
 		})
 		return err

@@ -838,8 +838,8 @@ func testFinishDone(t *testing.T, s store.Store) {
 	for _, e := range evs {
 		byID[e.ID] = e
 	}
-	if e := byID["out-p1-1"]; e.Status != "sent" || e.ErrorCode != 0 {
-		t.Errorf("event %s after a sent Finish: Status %q ErrorCode %d, want sent 0", e.ID, e.Status, e.ErrorCode)
+	if e := byID["out-p1-1"]; e.Status != "sent" || e.ErrorCode != 0 || e.ProviderID != "SM123" {
+		t.Errorf("event %s after a sent Finish: Status %q ErrorCode %d ProviderID %q, want sent 0 SM123", e.ID, e.Status, e.ErrorCode, e.ProviderID)
 	}
 	if e := byID["out-2"]; e.Status != "failed" || e.ErrorCode != 30003 {
 		t.Errorf("event out-2 after a failed Finish: Status %q ErrorCode %d, want failed 30003", e.Status, e.ErrorCode)
