@@ -147,19 +147,35 @@ func (d *Dispatcher) Step(ctx context.Context) int {
 		d.log().Error("claiming outbox", "err", err)
 		return 0
 	}
-	jobs := make(chan store.OutboxEntry)
+	// One recipient's messages go out one after another, in the order they
+	// were written; different recipients go in parallel.
+	var groups [][]store.OutboxEntry
+	index := map[string]int{}
+	for _, e := range batch {
+		key := e.Channel + "|" + e.To
+		i, ok := index[key]
+		if !ok {
+			i = len(groups)
+			index[key] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], e)
+	}
+	jobs := make(chan []store.OutboxEntry)
 	var wg sync.WaitGroup
-	for range min(workers, len(batch)) {
+	for range min(workers, len(groups)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for e := range jobs {
-				d.handle(ctx, e)
+			for g := range jobs {
+				for _, e := range g {
+					d.handle(ctx, e)
+				}
 			}
 		}()
 	}
-	for _, e := range batch {
-		jobs <- e
+	for _, g := range groups {
+		jobs <- g
 	}
 	close(jobs)
 	wg.Wait()
@@ -200,7 +216,9 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 			loc = time.UTC
 		}
 		if !d.Quiet.Allowed(now, loc) {
-			open := d.Quiet.NextOpen(now, loc).Add(conversations.Spread(e.ID, 30*time.Minute))
+			// The offset is the recipient's, so their held messages keep
+			// their order when released.
+			open := d.Quiet.NextOpen(now, loc).Add(conversations.Spread(e.PatientID+e.To, 30*time.Minute))
 			finish(store.Delivery{NotBefore: open, Status: "held"})
 			return
 		}

@@ -234,9 +234,20 @@ func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params [
 func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 	return r.run(ctx, "timer", t.PatientID, "", func(w *work) error {
 		if t.Name == FlowTimer {
-			if w.s.TimerDue == t.Due.Unix() {
-				w.deleteTimer(FlowTimer)
+			if w.s.TimerDue != t.Due.Unix() {
+				return nil // stale: the flow moved on since the timer was read
 			}
+			if loc := r.location(&w.p); !r.Quiet.Allowed(w.now, loc) {
+				// A timeout in quiet hours would queue a message that waits
+				// for the morning and lands after the morning's reminder.
+				// Keep waiting instead: a late reply still counts, and the
+				// timeout runs, in order, when messages may go out again.
+				due := r.Quiet.NextOpen(w.now, loc).Add(Spread(t.PatientID, 30*time.Minute)).Truncate(time.Second)
+				w.s.TimerDue = due.Unix()
+				w.setTimer(FlowTimer, due)
+				return nil
+			}
+			w.deleteTimer(FlowTimer)
 			return r.Engine.Turn(&w.s, Input{Kind: Timeout, Due: t.Due.Unix()}, w.now, &w.out)
 		}
 		sc, ok := ParseTimer(t.Name)
@@ -245,10 +256,7 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 			w.deleteTimer(t.Name)
 			return nil
 		}
-		loc, err := time.LoadLocation(w.p.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
+		loc := r.location(&w.p)
 		if !r.Quiet.Allowed(w.now, loc) {
 			// Start when the patient may be messaged, so that the flow's
 			// reply timeouts count from a message they can actually read.
@@ -268,13 +276,23 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 		} else {
 			w.deleteTimer(t.Name)
 		}
-		err = r.Engine.Turn(&w.s, Input{Kind: Start, Flow: sc.Flow, Params: sc.Params}, w.now, &w.out)
+		err := r.Engine.Turn(&w.s, Input{Kind: Start, Flow: sc.Flow, Params: sc.Params}, w.now, &w.out)
 		if errors.Is(err, ErrUnknownFlow) {
 			r.log().Warn("timer names a flow the pack lacks", "patient", t.PatientID, "timer", t.Name)
 			return nil
 		}
 		return err
 	})
+}
+
+// location is the patient's time zone; an unreadable one (it was checked
+// at enrollment) falls back to UTC rather than stopping their reminders.
+func (r *Runner) location(p *store.Patient) *time.Location {
+	loc, err := time.LoadLocation(p.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Enroll creates or replaces an enrollment: it rebuilds the schedule and,

@@ -156,7 +156,13 @@ func (s *simulator) command(ctx context.Context, line string) (quit bool, err er
 			return false, err
 		}
 		for _, e := range events {
-			fmt.Fprintf(s.out, "  %s %-12s %s%s%s%s\n", e.At.Format("Mon 15:04"), e.Type, e.Status, e.Priority, e.Medication, " "+e.Reason)
+			var fields []string
+			for _, f := range []string{e.Status, e.Priority, e.Medication, e.Question, e.Reason} {
+				if f != "" {
+					fields = append(fields, f)
+				}
+			}
+			fmt.Fprintf(s.out, "  %s %-12s %s\n", e.At.Format("Mon 15:04"), e.Type, strings.Join(fields, " "))
 		}
 	case strings.HasPrefix(line, "/"):
 		fmt.Fprintln(s.out, "! unknown command;", simHelp)

@@ -1,0 +1,806 @@
+package api_test
+
+// The API against the real runner, engine, bundled content and embedded
+// store, over HTTP. Nothing of Tend is mocked.
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tendcare/tend/api"
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/store/embedded"
+)
+
+const token = "t0k"
+
+// The bundled pack and its engine are read-only: every test shares them.
+var loadEngine = sync.OnceValues(func() (*conversations.Engine, error) {
+	pack, _, err := content.Load(content.Default())
+	if err != nil {
+		return nil, err
+	}
+	return conversations.NewEngine(pack)
+})
+
+// clock is a test clock that moves only when told.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is one API server on its own store.
+type env struct {
+	t      *testing.T
+	srv    *httptest.Server
+	st     *embedded.Store
+	runner *conversations.Runner
+	engine *conversations.Engine
+	clock  *clock
+}
+
+// t0 is Monday 2 March 2026, 09:00 in Chicago.
+var t0 = time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	engine, err := loadEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &clock{t: t0}
+	runner := &conversations.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true},
+		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
+	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Channels: []string{"sms"}}
+	srv := httptest.NewServer(a.Routes())
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c}
+}
+
+// call sends a request with the right token and returns the status and body.
+func (e *env) call(method, path, body string) (int, []byte) {
+	e.t.Helper()
+	return e.callAuth(method, path, body, "Bearer "+token)
+}
+
+func (e *env) callAuth(method, path, body, auth string) (int, []byte) {
+	e.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, r)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.StatusCode, b
+}
+
+// errorOf decodes a {"error": ...} body, failing the test on anything else.
+func errorOf(t *testing.T, body []byte) string {
+	t.Helper()
+	var v struct {
+		Error *string `json:"error"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.Error == nil || *v.Error == "" {
+		t.Fatalf("want a JSON {\"error\": ...} body, got %q (%v)", body, err)
+	}
+	return *v.Error
+}
+
+// wantError checks status and that the error message contains each of want.
+func wantError(t *testing.T, status int, body []byte, wantStatus int, want ...string) {
+	t.Helper()
+	if status != wantStatus {
+		t.Fatalf("status %d, want %d; body %s", status, wantStatus, body)
+	}
+	msg := errorOf(t, body)
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error %q does not contain %q", msg, w)
+		}
+	}
+}
+
+// patient is a valid enrollment as JSON-ready data; mutate it per test.
+func patient(id, phone string) map[string]any {
+	return map[string]any{
+		"id": id, "phone": phone, "language": "en", "timezone": "America/Chicago", "channel": "sms",
+		"programs": []any{"hypertension"}, "phi_ok": false,
+		"medications":  []any{map[string]any{"id": "lisinopril", "display": "lisinopril 10 mg", "times": []any{"08:00"}}},
+		"refills":      []any{map[string]any{"medication": "lisinopril", "date": "2026-12-20"}},
+		"appointments": []any{map[string]any{"id": "a1", "at": "2026-12-03T10:30"}},
+	}
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// enroll posts p and fails unless it was created.
+func (e *env) enroll(p map[string]any) {
+	e.t.Helper()
+	if status, body := e.call("POST", "/patients", jsonOf(e.t, p)); status != http.StatusCreated {
+		e.t.Fatalf("enroll %v: status %d, body %s", p["id"], status, body)
+	}
+}
+
+func (e *env) timeline(id string) []store.Event {
+	e.t.Helper()
+	events, err := e.st.Timeline(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return events
+}
+
+func (e *env) session(id string) conversations.Session {
+	e.t.Helper()
+	_, ss, err := e.st.Load(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var s conversations.Session
+	if err := e.engine.DecodeSession(ss.Data, &s); err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+func outTexts(events []store.Event) []string {
+	var out []string
+	for _, ev := range events {
+		if ev.Type == "message.out" {
+			out = append(out, ev.Text)
+		}
+	}
+	return out
+}
+
+func paramOf(ps []conversations.Param, k string) string {
+	for _, p := range ps {
+		if p.Key == k {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(patient("p1", "+15551230001"))
+	routes := []struct{ method, path, body string }{
+		{"GET", "/patients/p1", ""},
+		{"POST", "/patients", jsonOf(t, patient("p2", "+15551230002"))},
+		{"DELETE", "/patients/p1", ""},
+		{"GET", "/patients/p1/timeline", ""},
+		{"POST", "/flow-starts", `{"flow":"med-reminder","patients":["p1"]}`},
+		{"GET", "/escalations", ""},
+	}
+	auths := []struct{ name, header string }{
+		{"none", ""},
+		{"wrong token", "Bearer nope"},
+		{"token without scheme", token},
+		{"basic scheme", "Basic " + token},
+		{"token prefix", "Bearer t0"},
+		{"token suffix", "Bearer t0kk"},
+	}
+	for _, rt := range routes {
+		for _, au := range auths {
+			t.Run(rt.method+" "+rt.path+"/"+au.name, func(t *testing.T) {
+				t.Parallel()
+				status, body := e.callAuth(rt.method, rt.path, rt.body, au.header)
+				wantError(t, status, body, http.StatusUnauthorized)
+			})
+		}
+	}
+	t.Cleanup(func() {
+		// Nothing a refused request asked for happened.
+		if _, _, err := e.st.Load(context.Background(), "p1"); err != nil {
+			t.Errorf("p1 after refused requests: %v", err)
+		}
+		if _, _, err := e.st.Load(context.Background(), "p2"); err == nil {
+			t.Errorf("p2 was enrolled by an unauthenticated request")
+		}
+		if s := e.session("p1"); s.Flow != "" {
+			t.Errorf("an unauthenticated flow start ran: session flow %q", s.Flow)
+		}
+	})
+}
+
+func TestAuthHeader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/escalations", nil)
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("status %d, WWW-Authenticate %q; want 401 with a Bearer challenge", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+	}
+}
+
+func TestPutPatientCreateThenReplace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := patient("p-1001", "(555) 123-0001")
+	status, body := e.call("POST", "/patients", jsonOf(t, p))
+	if status != http.StatusCreated {
+		t.Fatalf("first POST: status %d, want 201; body %s", status, body)
+	}
+	var got store.Patient
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "p-1001" || got.Phone != "+15551230001" {
+		t.Errorf("created patient id %q phone %q, want p-1001 +15551230001", got.ID, got.Phone)
+	}
+	if !got.EnrolledAt.Equal(t0) {
+		t.Errorf("enrolled_at %v, want the clock's %v", got.EnrolledAt, t0)
+	}
+
+	e.clock.Advance(time.Hour)
+	p["language"] = "es"
+	p["phone"] = "+1 555-123-0001"
+	status, body = e.call("POST", "/patients", jsonOf(t, p))
+	if status != http.StatusOK {
+		t.Fatalf("second POST: status %d, want 200; body %s", status, body)
+	}
+	got = store.Patient{}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Language != "es" || got.Phone != "+15551230001" {
+		t.Errorf("replaced patient language %q phone %q, want es +15551230001", got.Language, got.Phone)
+	}
+	if !got.EnrolledAt.Equal(t0) {
+		t.Errorf("a replace moved enrolled_at to %v, want %v", got.EnrolledAt, t0)
+	}
+
+	status, body = e.call("GET", "/patients/p-1001", "")
+	if status != http.StatusOK {
+		t.Fatalf("GET: status %d; body %s", status, body)
+	}
+	got = store.Patient{}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Phone != "+15551230001" || got.Language != "es" || len(got.Medications) != 1 || len(got.Appointments) != 1 {
+		t.Errorf("GET after replace: %+v", got)
+	}
+	// A replace does not welcome the patient a second time.
+	if n := len(outTexts(e.timeline("p-1001"))); n != 1 {
+		t.Errorf("%d message.out events after create+replace, want 1 (the welcome)", n)
+	}
+}
+
+func TestPutPatientInvalid(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		raw    string // used as the body when set
+		mutate func(p map[string]any)
+		want   []string // substrings of the error; the first names the field
+	}{
+		{name: "malformed JSON", raw: `{"id": "p1", "phone":`, want: []string{"malformed JSON"}},
+		{name: "not an object", raw: `["p1"]`, want: []string{"malformed JSON"}},
+		{name: "missing id", mutate: func(p map[string]any) { delete(p, "id") }, want: []string{"id:"}},
+		{name: "bad id chars", mutate: func(p map[string]any) { p["id"] = "p 1/../x" }, want: []string{"id:"}},
+		{name: "id too long", mutate: func(p map[string]any) { p["id"] = strings.Repeat("a", 65) }, want: []string{"id:"}},
+		{name: "missing phone", mutate: func(p map[string]any) { delete(p, "phone") }, want: []string{"phone:"}},
+		{name: "bad phone", mutate: func(p map[string]any) { p["phone"] = "call me maybe" }, want: []string{"phone:"}},
+		{name: "short phone", mutate: func(p map[string]any) { p["phone"] = "12" }, want: []string{"phone:"}},
+		{name: "unknown language", mutate: func(p map[string]any) { p["language"] = "fr" }, want: []string{"language:", `"fr"`}},
+		{name: "missing timezone", mutate: func(p map[string]any) { delete(p, "timezone") }, want: []string{"timezone:"}},
+		{name: "bad timezone", mutate: func(p map[string]any) { p["timezone"] = "Mars/Base" }, want: []string{"timezone:", "Mars/Base"}},
+		{name: "Local timezone", mutate: func(p map[string]any) { p["timezone"] = "Local" }, want: []string{"timezone:"}},
+		{name: "unsupported channel", mutate: func(p map[string]any) { p["channel"] = "fax" }, want: []string{"channel:", `"fax"`}},
+		{name: "no programs", mutate: func(p map[string]any) { p["programs"] = []any{} }, want: []string{"programs:"}},
+		{name: "programs missing", mutate: func(p map[string]any) { delete(p, "programs") }, want: []string{"programs:"}},
+		{name: "unknown program", mutate: func(p map[string]any) { p["programs"] = []any{"hypertension", "oncology"} }, want: []string{"programs:", `"oncology"`}},
+		{name: "duplicate medication id", mutate: func(p map[string]any) {
+			p["medications"] = []any{
+				map[string]any{"id": "m1", "times": []any{"08:00"}},
+				map[string]any{"id": "m1", "times": []any{"20:00"}},
+			}
+			delete(p, "refills")
+		}, want: []string{"medications[1].id:", `"m1"`}},
+		{name: "medication without id", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"times": []any{"08:00"}}}
+			delete(p, "refills")
+		}, want: []string{"medications[0].id:"}},
+		{name: "bad time", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "times": []any{"20:00", "8am"}}}
+		}, want: []string{"medications[0].times[1]:"}},
+		{name: "refill for unknown medication", mutate: func(p map[string]any) {
+			p["refills"] = []any{map[string]any{"medication": "metformin", "date": "2026-12-20"}}
+		}, want: []string{"refills[0].medication:", `"metformin"`}},
+		{name: "bad refill date", mutate: func(p map[string]any) {
+			p["refills"] = []any{map[string]any{"medication": "lisinopril", "date": "12/20/2026"}}
+		}, want: []string{"refills[0].date:", "12/20/2026"}},
+		{name: "impossible refill date", mutate: func(p map[string]any) {
+			p["refills"] = []any{map[string]any{"medication": "lisinopril", "date": "2026-02-30"}}
+		}, want: []string{"refills[0].date:"}},
+		{name: "bad appointment at", mutate: func(p map[string]any) {
+			p["appointments"] = []any{map[string]any{"id": "a1", "at": "2026-12-03 10:30"}}
+		}, want: []string{"appointments[0].at:", "2026-12-03 10:30"}},
+		{name: "appointment without id", mutate: func(p map[string]any) {
+			p["appointments"] = []any{map[string]any{"at": "2026-12-03T10:30"}}
+		}, want: []string{"appointments[0].id:"}},
+	}
+	e := newEnv(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := tc.raw
+			if body == "" {
+				p := patient("p1", "+15551230001")
+				tc.mutate(p)
+				body = jsonOf(t, p)
+			}
+			status, res := e.call("POST", "/patients", body)
+			wantError(t, status, res, http.StatusBadRequest, tc.want...)
+			if msg := errorOf(t, res); !strings.HasPrefix(msg, tc.want[0]) {
+				t.Errorf("error %q does not start with the field %q", msg, tc.want[0])
+			}
+		})
+	}
+	t.Cleanup(func() {
+		// No invalid enrollment was stored, scheduled or welcomed.
+		if _, _, err := e.st.Load(context.Background(), "p1"); err == nil {
+			t.Errorf("an invalid enrollment was stored")
+		}
+		if n, _ := e.st.OutboxDepth(context.Background()); n != 0 {
+			t.Errorf("outbox depth %d after invalid enrollments, want 0", n)
+		}
+	})
+}
+
+func TestPutPatientDefaults(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := patient("p1", "+15551230001")
+	delete(p, "language")
+	delete(p, "channel")
+	status, body := e.call("POST", "/patients", jsonOf(t, p))
+	if status != http.StatusCreated {
+		t.Fatalf("status %d; body %s", status, body)
+	}
+	var got store.Patient
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Language != e.engine.Pack.Languages[0] || got.Channel != "sms" {
+		t.Errorf("defaults: language %q channel %q, want %q sms", got.Language, got.Channel, e.engine.Pack.Languages[0])
+	}
+}
+
+func TestPhoneTaken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(patient("p1", "+15551230001"))
+	// The same number written another way still belongs to p1.
+	status, body := e.call("POST", "/patients", jsonOf(t, patient("p2", "(555) 123-0001")))
+	wantError(t, status, body, http.StatusConflict, "phone")
+	if _, _, err := e.st.Load(context.Background(), "p2"); err == nil {
+		t.Errorf("p2 was stored despite the conflict")
+	}
+	// p1 keeps its number, and may re-enroll with it.
+	if status, body := e.call("POST", "/patients", jsonOf(t, patient("p1", "+15551230001"))); status != http.StatusOK {
+		t.Errorf("re-enrolling p1 with its own phone: status %d; body %s", status, body)
+	}
+	// Once p1 moves to another number, p2 may have the old one.
+	e.call("POST", "/patients", jsonOf(t, patient("p1", "+15551230009")))
+	if status, body := e.call("POST", "/patients", jsonOf(t, patient("p2", "+15551230001"))); status != http.StatusCreated {
+		t.Errorf("p2 after p1 moved: status %d; body %s", status, body)
+	}
+}
+
+func TestGetPatient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(patient("p1", "+15551230001"))
+	cases := []struct {
+		id     string
+		status int
+	}{
+		{"p1", http.StatusOK},
+		{"nobody", http.StatusNotFound},
+		{"p", http.StatusNotFound}, // a prefix of an enrolled id
+	}
+	for _, tc := range cases {
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			status, body := e.call("GET", "/patients/"+tc.id, "")
+			if tc.status != http.StatusOK {
+				wantError(t, status, body, tc.status, `"`+tc.id+`"`)
+				return
+			}
+			if status != tc.status {
+				t.Fatalf("status %d, want %d; body %s", status, tc.status, body)
+			}
+			var got store.Patient
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.ID != tc.id || got.Timezone != "America/Chicago" || len(got.Programs) != 1 || got.Programs[0] != "hypertension" {
+				t.Errorf("got %+v", got)
+			}
+		})
+	}
+}
+
+func TestDeletePatient(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.enroll(patient("p1", "+15551230001"))
+	e.enroll(patient("p2", "+15551230002"))
+	timers, err := e.st.Timers(ctx, "p1")
+	if err != nil || len(timers) == 0 {
+		t.Fatalf("p1 has no timers after enrollment (%v)", err)
+	}
+	if n, _ := e.st.OutboxDepth(ctx); n != 2 {
+		t.Fatalf("outbox depth %d after two enrollments, want 2 (the welcomes)", n)
+	}
+
+	status, body := e.call("DELETE", "/patients/p1", "")
+	if status != http.StatusNoContent || len(body) != 0 {
+		t.Fatalf("DELETE: status %d body %q, want 204 and no body", status, body)
+	}
+	if timers, err := e.st.Timers(ctx, "p1"); err != nil || len(timers) != 0 {
+		t.Errorf("p1's timers after DELETE: %v (%v), want none", timers, err)
+	}
+	if n, _ := e.st.OutboxDepth(ctx); n != 1 {
+		t.Errorf("outbox depth %d after DELETE, want 1 (p2's welcome)", n)
+	}
+	status, body = e.call("GET", "/patients/p1", "")
+	wantError(t, status, body, http.StatusNotFound, `"p1"`)
+	status, body = e.call("DELETE", "/patients/p1", "")
+	wantError(t, status, body, http.StatusNotFound, `"p1"`)
+
+	// The timeline stays for the audit.
+	status, body = e.call("GET", "/patients/p1/timeline", "")
+	if status != http.StatusOK || !strings.Contains(string(body), "message.out") {
+		t.Errorf("timeline after DELETE: status %d body %s, want 200 with the welcome", status, body)
+	}
+	// Others are untouched, and p1's number is free again.
+	if timers, _ := e.st.Timers(ctx, "p2"); len(timers) == 0 {
+		t.Errorf("p2 lost its timers")
+	}
+	if status, body := e.call("POST", "/patients", jsonOf(t, patient("p3", "+15551230001"))); status != http.StatusCreated {
+		t.Errorf("p3 with p1's old number: status %d; body %s", status, body)
+	}
+
+	status, body = e.call("DELETE", "/patients/p2", "")
+	if status != http.StatusNoContent {
+		t.Fatalf("DELETE p2: status %d; body %s", status, body)
+	}
+	status, body = e.call("DELETE", "/patients/p3", "")
+	if status != http.StatusNoContent {
+		t.Fatalf("DELETE p3: status %d; body %s", status, body)
+	}
+	if n, _ := e.st.OutboxDepth(ctx); n != 0 {
+		t.Errorf("outbox depth %d after every patient was deleted, want 0", n)
+	}
+}
+
+func TestFlowStarts(t *testing.T) {
+	t.Parallel()
+	two := func() map[string]any {
+		p := patient("two", "+15551230002")
+		p["medications"] = []any{
+			map[string]any{"id": "m-a", "times": []any{"08:00"}},
+			map[string]any{"id": "m-b", "times": []any{"20:00"}},
+		}
+		p["refills"] = []any{}
+		return p
+	}
+	cases := []struct {
+		name   string
+		body   string
+		status int
+		want   []string // error substrings
+		// check runs after a 202.
+		check func(t *testing.T, e *env)
+	}{
+		{
+			name:   "medication implied",
+			body:   `{"flow":"med-reminder","patients":["one"]}`,
+			status: http.StatusAccepted,
+			check: func(t *testing.T, e *env) {
+				s := e.session("one")
+				if s.Flow != "med-reminder" || paramOf(s.Params, "medication") != "lisinopril" {
+					t.Errorf("session flow %q params %v, want med-reminder with medication=lisinopril", s.Flow, s.Params)
+				}
+				texts := outTexts(e.timeline("one"))
+				if len(texts) != 2 {
+					t.Fatalf("message.out texts %q, want the welcome and the reminder", texts)
+				}
+				if strings.Contains(texts[1], "lisinopril") {
+					t.Errorf("reminder %q names the medicine without phi_ok", texts[1])
+				}
+			},
+		},
+		{
+			name:   "medication given",
+			body:   `{"flow":"med-reminder","patients":["two"],"params":{"medication":"m-b"}}`,
+			status: http.StatusAccepted,
+			check: func(t *testing.T, e *env) {
+				if s := e.session("two"); s.Flow != "med-reminder" || paramOf(s.Params, "medication") != "m-b" {
+					t.Errorf("session flow %q params %v, want med-reminder with medication=m-b", s.Flow, s.Params)
+				}
+			},
+		},
+		{
+			name:   "several patients",
+			body:   `{"flow":"med-reminder","patients":["one","two"],"params":{"medication":"lisinopril"}}`,
+			status: http.StatusBadRequest, // two has no lisinopril
+			want:   []string{"params:", `"two"`, `"lisinopril"`},
+		},
+		{
+			name:   "medication ambiguous",
+			body:   `{"flow":"med-reminder","patients":["two"]}`,
+			status: http.StatusBadRequest,
+			want:   []string{"params:", `"two"`, "medication"},
+		},
+		{
+			name:   "medication not enrolled",
+			body:   `{"flow":"med-reminder","patients":["one"],"params":{"medication":"warfarin"}}`,
+			status: http.StatusBadRequest,
+			want:   []string{"params:", `"warfarin"`},
+		},
+		{
+			name:   "unknown flow",
+			body:   `{"flow":"nap-time","patients":["one"]}`,
+			status: http.StatusBadRequest,
+			want:   []string{"flow:", `"nap-time"`},
+		},
+		{
+			name:   "no patients",
+			body:   `{"flow":"med-reminder","patients":[]}`,
+			status: http.StatusBadRequest,
+			want:   []string{"patients:"},
+		},
+		{
+			name:   "malformed JSON",
+			body:   `{"flow":`,
+			status: http.StatusBadRequest,
+			want:   []string{"malformed JSON"},
+		},
+		{
+			name:   "unknown patient",
+			body:   `{"flow":"med-reminder","patients":["ghost"]}`,
+			status: http.StatusNotFound,
+			want:   []string{`"ghost"`},
+		},
+		{
+			name:   "one good one unknown starts nothing",
+			body:   `{"flow":"med-reminder","patients":["one","ghost"]}`,
+			status: http.StatusNotFound,
+			want:   []string{`"ghost"`},
+		},
+		{
+			name:   "appointment fills date and time",
+			body:   `{"flow":"appointment-reminder","patients":["one"],"params":{"appointment":"a1"}}`,
+			status: http.StatusAccepted,
+			check: func(t *testing.T, e *env) {
+				s := e.session("one")
+				if s.Flow != "appointment-reminder" || paramOf(s.Params, "date") != "2026-12-03" || paramOf(s.Params, "time") != "10:30" {
+					t.Errorf("session flow %q params %v, want appointment-reminder with date and time", s.Flow, s.Params)
+				}
+				texts := outTexts(e.timeline("one"))
+				last := texts[len(texts)-1]
+				if !strings.Contains(last, "2026-12-03") || !strings.Contains(last, "10:30") {
+					t.Errorf("appointment reminder %q lacks the date and time", last)
+				}
+			},
+		},
+		{
+			name:   "appointment unknown",
+			body:   `{"flow":"appointment-reminder","patients":["one"],"params":{"appointment":"a9"}}`,
+			status: http.StatusBadRequest,
+			want:   []string{"params:", `"a9"`},
+		},
+		{
+			name:   "appointment missing",
+			body:   `{"flow":"appointment-reminder","patients":["one"]}`,
+			status: http.StatusBadRequest,
+			want:   []string{"params:", "appointment"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.enroll(patient("one", "+15551230001"))
+			e.enroll(two())
+			e.clock.Advance(time.Minute)
+			status, body := e.call("POST", "/flow-starts", tc.body)
+			if tc.status != http.StatusAccepted {
+				wantError(t, status, body, tc.status, tc.want...)
+				// A refused request starts nothing for anyone.
+				for _, id := range []string{"one", "two"} {
+					if texts := outTexts(e.timeline(id)); len(texts) != 1 {
+						t.Errorf("%s: message.out %q after a refused start, want only the welcome", id, texts)
+					}
+					if s := e.session(id); s.Flow != "" || len(s.Queue) != 0 {
+						t.Errorf("%s: session flow %q queue %v after a refused start", id, s.Flow, s.Queue)
+					}
+				}
+				return
+			}
+			if status != http.StatusAccepted {
+				t.Fatalf("status %d, want 202; body %s", status, body)
+			}
+			tc.check(t, e)
+		})
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.enroll(patient("p1", "+15551230001"))
+	e.clock.Advance(time.Minute)
+	if status, body := e.call("POST", "/flow-starts", `{"flow":"med-reminder","patients":["p1"]}`); status != http.StatusAccepted {
+		t.Fatalf("flow start: %d %s", status, body)
+	}
+	e.clock.Advance(time.Minute)
+	if err := e.runner.Inbound(ctx, "p1", "sms", "1", "SM1"); err != nil {
+		t.Fatal(err)
+	}
+
+	status, body := e.call("GET", "/patients/p1/timeline", "")
+	if status != http.StatusOK {
+		t.Fatalf("status %d; body %s", status, body)
+	}
+	var res struct {
+		Events []store.Event `json:"events"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for i, ev := range res.Events {
+		types = append(types, ev.Type)
+		if i > 0 && ev.At.Before(res.Events[i-1].At) {
+			t.Errorf("event %d (%s at %v) is older than the one before it (%v)", i, ev.Type, ev.At, res.Events[i-1].At)
+		}
+	}
+	want := []string{"message.out", "message.out", "message.in", "adherence", "message.out"}
+	if strings.Join(types, ",") != strings.Join(want, ",") {
+		t.Fatalf("event types %v, want %v", types, want)
+	}
+	welcome, _ := e.engine.Pack.Catalog.Text("en", "welcome.body", map[string]any{"Program": "Tend care reminders"}, nil)
+	if ev := res.Events[0]; ev.Text != welcome || ev.Channel != "sms" || ev.Status != "queued" || !ev.At.Equal(t0) {
+		t.Errorf("first event %+v, want the queued welcome %q at %v", ev, welcome, t0)
+	}
+	if ev := res.Events[3]; ev.Status != "taken" || ev.Medication != "lisinopril" {
+		t.Errorf("adherence event %+v, want taken lisinopril", ev)
+	}
+	if ev := res.Events[2]; ev.Text != "1" || !ev.At.Equal(t0.Add(2*time.Minute)) {
+		t.Errorf("message.in event %+v, want text 1 at %v", ev, t0.Add(2*time.Minute))
+	}
+
+	for _, id := range []string{"ghost", "p"} {
+		status, body = e.call("GET", "/patients/"+id+"/timeline", "")
+		wantError(t, status, body, http.StatusNotFound, `"`+id+`"`)
+	}
+
+	// A patient without events yet answers an empty list, not null.
+	if err := e.st.Commit(ctx, store.Commit{PatientID: "quiet", Patient: &store.Patient{ID: "quiet", Phone: "+15551230007",
+		Language: "en", Timezone: "America/Chicago", Channel: "sms", Programs: []string{"hypertension"}}}); err != nil {
+		t.Fatal(err)
+	}
+	status, body = e.call("GET", "/patients/quiet/timeline", "")
+	if status != http.StatusOK || strings.TrimSpace(string(body)) != `{"events":[]}` {
+		t.Errorf("empty timeline: status %d body %s, want 200 {\"events\":[]}", status, body)
+	}
+}
+
+func TestEscalations(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.enroll(patient("p1", "+15551230001"))
+
+	list := func(query string) []store.Escalation {
+		t.Helper()
+		status, body := e.call("GET", "/escalations"+query, "")
+		if status != http.StatusOK {
+			t.Fatalf("GET /escalations%s: status %d; body %s", query, status, body)
+		}
+		var res struct {
+			Escalations *[]store.Escalation `json:"escalations"`
+		}
+		if err := json.Unmarshal(body, &res); err != nil || res.Escalations == nil {
+			t.Fatalf("GET /escalations%s: body %s (%v), want {\"escalations\": [...]}", query, body, err)
+		}
+		return *res.Escalations
+	}
+	if got := list("?status=open"); len(got) != 0 {
+		t.Fatalf("open escalations before any: %+v", got)
+	}
+
+	e.clock.Advance(time.Minute)
+	for range 2 { // a provider retry of SM1 opens nothing more
+		if err := e.runner.Inbound(ctx, "p1", "sms", "NURSE", "SM1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		query string
+		n     int
+	}{
+		{"?status=open", 1},
+		{"", 1},
+		{"?status=closed", 0},
+	}
+	for _, tc := range cases {
+		got := list(tc.query)
+		if len(got) != tc.n {
+			t.Errorf("GET /escalations%s: %d escalations, want %d: %+v", tc.query, len(got), tc.n, got)
+			continue
+		}
+		if tc.n == 0 {
+			continue
+		}
+		es := got[0]
+		opened := t0.Add(time.Minute)
+		if es.PatientID != "p1" || es.Priority != escalation.Medium || es.Reason != "patient asked for a human" ||
+			es.Status != "open" || !es.OpenedAt.Equal(opened) || !es.Due.Equal(opened.Add(escalation.Deadline(escalation.Medium))) {
+			t.Errorf("GET /escalations%s: %+v, want p1 medium %q open, opened %v, due 4h later", tc.query, es, "patient asked for a human", opened)
+		}
+	}
+
+	status, body := e.call("GET", "/escalations?status=bogus", "")
+	wantError(t, status, body, http.StatusBadRequest, "status")
+}
