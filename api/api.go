@@ -182,6 +182,13 @@ func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &p) {
 		return
 	}
+	if p.Language == "" && p.ID != "" {
+		// A replace that does not say the language keeps the one the
+		// patient has, which they may have chosen by texting ESPAÑOL.
+		if old, _, err := a.Store.Load(r.Context(), p.ID); err == nil {
+			p.Language = old.Language
+		}
+	}
 	if err := a.validate(&p); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

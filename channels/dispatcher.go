@@ -25,6 +25,10 @@ var (
 	ErrRetry = errors.New("temporary failure")
 	// ErrOptedOut: the provider refuses because the recipient opted out.
 	ErrOptedOut = errors.New("recipient opted out at the provider")
+	// ErrUnknownOutcome: the request may have reached the provider (a
+	// timeout, a connection lost mid-request). Sending again could deliver
+	// the message twice, so it is recorded as "unknown" and not retried.
+	ErrUnknownOutcome = errors.New("send outcome unknown")
 )
 
 // SendError carries a provider's error code with its class.
@@ -48,9 +52,12 @@ func (e *SendError) Unwrap() []error {
 	return []error{e.Class, e.Err}
 }
 
-// Consent answers whether a patient opted out; conversations.Runner does.
+// Consent answers, right before a send, where a patient is reached now and
+// whether they opted out; conversations.Runner does. Asking at send time
+// means a message held overnight goes to the number the clinic corrected in
+// the meantime, and never to a patient who texted STOP since.
 type Consent interface {
-	OptedOut(ctx context.Context, patientID string) (bool, error)
+	Recipient(ctx context.Context, patientID string) (to string, optedOut bool, err error)
 	ProviderOptOut(ctx context.Context, patientID string) error
 }
 
@@ -142,7 +149,9 @@ func (d *Dispatcher) Step(ctx context.Context) int {
 	if workers <= 0 {
 		workers = 16
 	}
-	batch, err := d.Store.ClaimOutbox(ctx, d.Clock(), workers*4)
+	// Claim no more than can be in flight at once: a claimed entry's send
+	// counts as "outcome unknown" after a crash and is not resent.
+	batch, err := d.Store.ClaimOutbox(ctx, d.Clock(), workers)
 	if err != nil {
 		d.log().Error("claiming outbox", "err", err)
 		return 0
@@ -195,8 +204,8 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 		}
 		d.observe(e.Channel, del.Status)
 	}
-	if e.PatientID != "" && !e.Urgent && !exempt[e.MessageID] {
-		out, err := d.Consent.OptedOut(ctx, e.PatientID)
+	if e.PatientID != "" {
+		to, out, err := d.Consent.Recipient(ctx, e.PatientID)
 		if errors.Is(err, store.ErrNotFound) {
 			finish(store.Delivery{Done: true, Status: "cancelled"})
 			return
@@ -205,9 +214,12 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 			finish(store.Delivery{NotBefore: now.Add(time.Minute), Status: "queued"})
 			return
 		}
-		if out {
+		if out && !e.Urgent && !exempt[e.MessageID] {
 			finish(store.Delivery{Done: true, Status: "suppressed"})
 			return
+		}
+		if to != "" {
+			e.To = to
 		}
 	}
 	if !e.Reply && !e.Urgent {
@@ -252,11 +264,15 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 				d.log().Error("recording provider opt-out", "patient", e.PatientID, "err", err)
 			}
 		}
+	case errors.Is(err, ErrUnknownOutcome):
+		d.log().Error("send outcome unknown; not resending", "message", e.ID, "channel", e.Channel)
+		finish(store.Delivery{Done: true, Status: "unknown"})
 	case errors.Is(err, ErrRetry) && e.Attempts+1 < d.maxAttempts():
-		d.log().Warn("send failed; will retry", "message", e.ID, "attempt", e.Attempts+1, "code", code, "err", err)
-		finish(store.Delivery{NotBefore: now.Add(Backoff(e.Attempts)), Status: "retrying", ErrorCode: code})
+		// Provider error text can quote the phone number: log the code only.
+		d.log().Warn("send failed; will retry", "message", e.ID, "channel", e.Channel, "attempt", e.Attempts+1, "code", code)
+		finish(store.Delivery{NotBefore: now.Add(Backoff(e.Attempts)), Status: "retrying", ErrorCode: code, Attempted: true})
 	default:
-		d.log().Error("send failed", "message", e.ID, "code", code, "err", err)
+		d.log().Error("send failed", "message", e.ID, "channel", e.Channel, "code", code)
 		finish(store.Delivery{Done: true, Status: "failed", ErrorCode: code})
 	}
 }

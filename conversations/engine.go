@@ -30,6 +30,7 @@ const (
 	ReasonAskedHuman    = "patient asked for a human"
 	ReasonEmergency     = "emergency phrase"
 	ReasonNotUnderstood = "replies not understood"
+	ReasonSessionLost   = "conversation state unreadable; messages paused until re-enrolled or the patient replies START"
 )
 
 // InputKind says what woke a conversation.
@@ -87,6 +88,9 @@ type Effect struct {
 	Urgent      bool
 	Count       int // plural count (.Hours)
 
+	// Origin is the flow that was active when the effect was made.
+	Origin string
+
 	Medication string
 	Status     string
 	Quiz       string
@@ -106,6 +110,12 @@ type Output struct {
 }
 
 func (o *Output) add(e Effect) { o.Effects = append(o.Effects, e) }
+
+// add records an effect, stamped with the flow active now.
+func (t *turn) add(e Effect) {
+	e.Origin = t.s.Flow
+	t.out.add(e)
+}
 
 // Engine runs turns of compiled flows. It does no I/O and keeps no
 // per-patient state, so one Engine serves every patient and channel.
@@ -260,7 +270,7 @@ func (t *turn) say(id string, mut func(*Effect)) {
 	if mut != nil {
 		mut(&ef)
 	}
-	t.out.add(ef)
+	t.add(ef)
 }
 
 // text handles a patient's message: global keywords first, in every
@@ -283,7 +293,7 @@ func (t *turn) text(raw string) error {
 			t.matchExact(norm, func(w *locales.Words) []string { return w.Yes }):
 			t.out.Keyword = "start"
 			s.OptedOut = false
-			t.out.add(Effect{Kind: Consent, Status: "opted_in"})
+			t.add(Effect{Kind: Consent, Status: "opted_in"})
 			t.say("keyword.start.confirm", nil)
 		case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
 			t.out.Keyword = "help"
@@ -299,7 +309,7 @@ func (t *turn) text(raw string) error {
 		s.OptedOut = true
 		t.endFlow(false)
 		s.Queue = nil
-		t.out.add(Effect{Kind: Consent, Status: "opted_out"})
+		t.add(Effect{Kind: Consent, Status: "opted_out"})
 		t.say("keyword.stop.confirm", nil)
 		return nil
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Start }):
@@ -320,7 +330,7 @@ func (t *turn) text(raw string) error {
 	if lang := t.languageName(norm); lang != "" {
 		t.out.Keyword = "language"
 		s.Lang = lang
-		t.out.add(Effect{Kind: Language, Status: lang})
+		t.add(Effect{Kind: Language, Status: lang})
 		t.say("keyword.language.confirm", nil)
 		return nil
 	}
@@ -430,6 +440,9 @@ func (t *turn) start(id string, params []Param) error {
 	if s.OptedOut {
 		return nil
 	}
+	if s.Flow == id && sameParams(s.Params, params) {
+		return nil // already running: a retried start must not ask twice
+	}
 	if s.Flow != "" {
 		cur := t.e.flows[s.Flow]
 		if cur != nil && f.prio <= cur.prio {
@@ -452,9 +465,12 @@ func (t *turn) enqueue(q Queued, front bool) {
 			return
 		}
 	}
-	if len(s.Queue) >= maxQueue {
-		s.Queue = s.Queue[1:]
-	}
+	// A full queue loses its last, lowest-priority entry.
+	defer func() {
+		if len(s.Queue) > maxQueue {
+			s.Queue = s.Queue[:maxQueue]
+		}
+	}()
 	if front {
 		s.Queue = append([]Queued{q}, s.Queue...)
 		return
@@ -555,14 +571,20 @@ func (t *turn) endFlow(next bool) {
 	if !next || len(s.Queue) == 0 {
 		return
 	}
-	q := s.Queue[0]
-	s.Queue = s.Queue[1:]
-	if len(s.Queue) == 0 {
-		s.Queue = nil
-	}
 	// The next flow is not an answer to the patient: quiet hours apply.
 	t.reply = false
-	_ = t.start(q.Flow, q.Params)
+	for len(s.Queue) > 0 && s.Flow == "" {
+		q := s.Queue[0]
+		s.Queue = s.Queue[1:]
+		if len(s.Queue) == 0 {
+			s.Queue = nil
+		}
+		// A queued flow the pack no longer has is skipped, not kept
+		// forever at the head of the queue.
+		if t.e.flows[q.Flow] != nil {
+			t.start(q.Flow, q.Params)
+		}
+	}
 }
 
 func (t *turn) current() (*flow, *state) {
@@ -581,9 +603,9 @@ func (t *turn) run(f *flow, as []content.Action) {
 		case a.Say != "":
 			t.say(a.Say, func(ef *Effect) { ef.Params = t.s.Params })
 		case a.Adherence != "":
-			t.out.add(Effect{Kind: Adherence, Medication: t.s.Param("medication"), Status: a.Adherence})
+			t.add(Effect{Kind: Adherence, Medication: t.s.Param("medication"), Status: a.Adherence})
 		case a.Quiz != nil:
-			t.out.add(Effect{Kind: Quiz, Quiz: f.ID, Question: a.Quiz.Question, Correct: a.Quiz.Correct})
+			t.add(Effect{Kind: Quiz, Quiz: f.ID, Question: a.Quiz.Question, Correct: a.Quiz.Correct})
 		case a.Escalate != nil:
 			t.escalate(a.Escalate.Priority, a.Escalate.Reason)
 		case a.Tally != nil:
@@ -595,7 +617,7 @@ func (t *turn) run(f *flow, as []content.Action) {
 }
 
 func (t *turn) escalate(priority, reason string) {
-	t.out.add(Effect{Kind: Escalate, Priority: priority, Reason: reason})
+	t.add(Effect{Kind: Escalate, Priority: priority, Reason: reason})
 }
 
 // tally counts an occurrence and escalates when enough fall in the window.

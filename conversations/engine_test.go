@@ -1,6 +1,7 @@
 package conversations
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -163,6 +164,21 @@ func TestQueuePolicy(t *testing.T) {
 	e.Turn(&s, Input{Kind: Text, Text: "1"}, now, &out)
 	if s.Flow != "refill-reminder" {
 		t.Fatalf("after answering, active flow %q, want the queued refill-reminder", s.Flow)
+	}
+	// A retried start of the running flow does not ask again.
+	s2 := Session{Lang: "en"}
+	e.Turn(&s2, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}}, now, &out)
+	e.Turn(&s2, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}}, now, &out)
+	if len(out.Effects) != 0 || len(s2.Queue) != 0 {
+		t.Fatalf("second start of the running flow: effects %+v, queue %+v", out.Effects, s2.Queue)
+	}
+	// A full queue drops its lowest-priority entry, not its head.
+	for i := range maxQueue + 2 {
+		e.Turn(&s2, Input{Kind: Start, Flow: "hf-daily-weight", Params: []Param{{"n", fmt.Sprint(i)}}}, now, &out)
+	}
+	e.Turn(&s2, Input{Kind: Start, Flow: "refill-reminder", Params: []Param{{"medication", "m"}}}, now, &out)
+	if len(s2.Queue) != maxQueue || s2.Queue[0].Flow != "refill-reminder" {
+		t.Fatalf("full queue: %d entries, head %s; want %d with refill-reminder first", len(s2.Queue), s2.Queue[0].Flow, maxQueue)
 	}
 	if _, err := e.Flow("nope"); err {
 		t.Fatal("unknown flow reported as known")

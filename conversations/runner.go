@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/store"
 )
@@ -41,8 +43,8 @@ type Runner struct {
 	once  sync.Once
 }
 
-// staleDaily is how late (beyond a quiet-hours deferral) a daily reminder
-// may still start.
+// staleDaily is how late after its dose time (or the opening of the sending
+// window, for a dose time in quiet hours) a daily reminder may still start.
 const staleDaily = 2 * time.Hour
 
 // maxAttempts bounds the retries of a turn that lost a compare-and-set race.
@@ -112,17 +114,23 @@ func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn fun
 		}
 		w := &work{p: p, now: r.Clock()}
 		if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
-			// A session that cannot be read must not lock the patient out.
-			r.log().Error("session unreadable; starting a new one", "patient", patientID, "err", err)
-			w.s = Session{}
+			// A session that cannot be read must not lock the patient out,
+			// nor silently opt them back in: start over opted out, and
+			// tell the care team, who can re-enroll or ask the patient.
+			r.log().Error("session unreadable; starting over with messages paused", "patient", patientID, "err", err)
+			w.s = Session{OptedOut: true}
+			w.out.Effects = append(w.out.Effects, Effect{Kind: Escalate, Priority: escalation.Low, Reason: ReasonSessionLost})
 		}
 		if w.s.Lang == "" {
 			w.s.Lang = p.Language
 		}
 		w.c = store.Commit{PatientID: patientID, Version: ss.Version, DedupeKey: dedupe}
+		lost := w.out.Effects
+		w.out.Effects = nil
 		if err := fn(w); err != nil {
 			return err
 		}
+		w.out.Effects = append(lost, w.out.Effects...)
 		r.apply(w)
 		w.c.Session, _ = w.s.AppendBinary(nil)
 		err = r.Store.Commit(ctx, w.c)
@@ -154,7 +162,7 @@ func (r *Runner) apply(w *work) {
 		case Send:
 			r.queue(w, lang, ef)
 		case Adherence:
-			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "adherence", At: w.now, Medication: ef.Medication, Status: ef.Status, Flow: w.s.Flow})
+			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "adherence", At: w.now, Medication: ef.Medication, Status: ef.Status, Flow: ef.Origin})
 		case Quiz:
 			correct := ef.Correct
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "quiz", At: w.now, Quiz: ef.Quiz, Question: ef.Question, Correct: &correct})
@@ -162,7 +170,7 @@ func (r *Runner) apply(w *work) {
 			id := r.NewID(w.now)
 			w.c.Escalations = append(w.c.Escalations, store.Escalation{ID: id, PatientID: w.p.ID, Priority: ef.Priority, Reason: ef.Reason,
 				OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: "open"})
-			w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason})
+			w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason, Flow: ef.Origin})
 		case Consent:
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "consent", At: w.now, Channel: w.p.Channel, Status: ef.Status})
 		case Language:
@@ -204,7 +212,7 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 	}
 	w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: w.p.Channel, To: w.p.Phone, Text: text,
 		MessageID: ef.Message, Choices: choices, Timezone: w.p.Timezone, Reply: ef.Reply, Urgent: ef.Urgent, NotBefore: w.now, CreatedAt: w.now})
-	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.p.Channel, Text: text, Status: "queued", Flow: w.s.Flow})
+	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.p.Channel, Text: text, Status: "queued", Flow: ef.Origin})
 }
 
 func (r *Runner) log() *slog.Logger {
@@ -252,33 +260,36 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 		}
 		sc, ok := ParseTimer(t.Name)
 		if !ok {
-			r.log().Warn("unknown timer dropped", "patient", t.PatientID, "timer", t.Name)
+			r.log().Warn("unknown timer dropped", "patient", t.PatientID, "timer", timerKind(t.Name))
 			w.deleteTimer(t.Name)
 			return nil
 		}
+		if !r.stillDue(ctx, t) {
+			return nil // moved or removed (a re-enrollment) since it was read
+		}
 		loc := r.location(&w.p)
+		if sc.Daily {
+			h, m, _ := content.ParseClock(t.Name[len(t.Name)-5:])
+			w.setTimer(t.Name, NextLocal(w.now, loc, h, m))
+			if late := r.lateness(w.now, loc, h, m); late > staleDaily {
+				// After an outage, a dose reminder hours late does more
+				// harm than good: skip it and keep the next one.
+				r.log().Warn("daily reminder skipped: too late", "patient", t.PatientID, "late", late.Round(time.Minute).String())
+				return nil
+			}
+		}
 		if !r.Quiet.Allowed(w.now, loc) {
 			// Start when the patient may be messaged, so that the flow's
 			// reply timeouts count from a message they can actually read.
 			w.setTimer(t.Name, r.Quiet.NextOpen(w.now, loc).Add(Spread(t.PatientID, 30*time.Minute)))
 			return nil
 		}
-		if sc.Daily {
-			var h, m int
-			fmt.Sscanf(t.Name[len(t.Name)-5:], "%d:%d", &h, &m)
-			w.setTimer(t.Name, NextLocal(w.now, loc, h, m))
-			if w.now.Sub(t.Due) > staleDaily+30*time.Minute {
-				// After an outage, a dose reminder hours late does more
-				// harm than good: skip it and keep tomorrow's.
-				r.log().Warn("daily reminder skipped: too late", "patient", t.PatientID, "timer", t.Name, "late", w.now.Sub(t.Due).String())
-				return nil
-			}
-		} else {
+		if !sc.Daily {
 			w.deleteTimer(t.Name)
 		}
 		err := r.Engine.Turn(&w.s, Input{Kind: Start, Flow: sc.Flow, Params: sc.Params}, w.now, &w.out)
 		if errors.Is(err, ErrUnknownFlow) {
-			r.log().Warn("timer names a flow the pack lacks", "patient", t.PatientID, "timer", t.Name)
+			r.log().Warn("timer names a flow the pack lacks", "patient", t.PatientID, "timer", timerKind(t.Name))
 			return nil
 		}
 		return err
@@ -293,6 +304,38 @@ func (r *Runner) location(p *store.Patient) *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// stillDue reports whether a schedule timer is still stored as it was read.
+func (r *Runner) stillDue(ctx context.Context, t store.Timer) bool {
+	timers, err := r.Store.Timers(ctx, t.PatientID)
+	if err != nil {
+		return true // let the turn's own load report the store's trouble
+	}
+	for _, have := range timers {
+		if have.Name == t.Name {
+			return have.Due.Equal(t.Due)
+		}
+	}
+	return false
+}
+
+// lateness is how long after its dose a daily reminder at hour:min would
+// start now. A dose time inside quiet hours counts from the window's
+// opening, where its reminder is meant to go.
+func (r *Runner) lateness(now time.Time, loc *time.Location, hour, min int) time.Duration {
+	last := NextLocal(now.Add(-26*time.Hour), loc, hour, min)
+	for n := NextLocal(last, loc, hour, min); !n.After(now); n = NextLocal(n, loc, hour, min) {
+		last = n
+	}
+	return now.Sub(r.Quiet.NextOpen(last, loc))
+}
+
+// timerKind is the part of a timer name safe to log: its name carries
+// medication ids, which can name a drug.
+func timerKind(name string) string {
+	k, _, _ := strings.Cut(name, "|")
+	return k
 }
 
 // Enroll creates or replaces an enrollment: it rebuilds the schedule and,
@@ -318,7 +361,9 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 		w := &work{p: p, now: now}
 		w.c = store.Commit{PatientID: p.ID, Version: ss.Version, Patient: &p}
 		if !created {
-			_ = r.Engine.DecodeSession(ss.Data, &w.s)
+			if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
+				w.s = Session{OptedOut: true} // consent fails closed, as in run
+			}
 			have, err := r.Store.Timers(ctx, p.ID)
 			if err != nil {
 				return false, err
@@ -366,18 +411,20 @@ func (r *Runner) welcome(p *store.Patient) string {
 	return ""
 }
 
-// OptedOut reports whether a patient opted out of messages. The dispatcher
-// asks right before each send, so a message queued before a STOP never goes.
-func (r *Runner) OptedOut(ctx context.Context, patientID string) (bool, error) {
-	_, ss, err := r.Store.Load(ctx, patientID)
+// Recipient reports where a patient is reached now and whether they opted
+// out. The dispatcher asks right before each send, so a message queued
+// before a STOP never goes, and a corrected phone number is used. A session
+// that cannot be read counts as opted out: consent fails closed.
+func (r *Runner) Recipient(ctx context.Context, patientID string) (to string, optedOut bool, err error) {
+	p, ss, err := r.Store.Load(ctx, patientID)
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	var s Session
 	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
-		return false, err
+		return p.Phone, true, nil
 	}
-	return s.OptedOut, nil
+	return p.Phone, s.OptedOut, nil
 }
 
 // ProviderOptOut records an opt-out the provider reported (Twilio 21610:
@@ -455,7 +502,7 @@ func (r *Runner) FireDue(ctx context.Context, workers int) int {
 				for t := range jobs {
 					if err := r.Fire(ctx, t); err != nil && !errors.Is(err, store.ErrNotFound) {
 						failed.Store(true)
-						r.log().Error("timer turn failed", "patient", t.PatientID, "timer", t.Name, "err", err)
+						r.log().Error("timer turn failed", "patient", t.PatientID, "timer", timerKind(t.Name), "err", err)
 					}
 				}
 			}()

@@ -95,7 +95,9 @@ func ParseTimer(name string) (Scheduled, bool) {
 	parts := strings.Split(name, "|")
 	switch {
 	case parts[0] == timerMed && len(parts) == 4:
-		return Scheduled{Flow: parts[1], Params: []Param{{"medication", parts[2]}}, Daily: true}, true
+		// The dose time tells tonight's reminder from tomorrow morning's,
+		// so one waiting for a late answer does not swallow the next.
+		return Scheduled{Flow: parts[1], Params: []Param{{"medication", parts[2]}, {"dose", parts[3]}}, Daily: true}, true
 	case parts[0] == timerRefill && len(parts) == 4:
 		return Scheduled{Flow: parts[1], Params: []Param{{"medication", parts[2]}, {"date", parts[3]}}}, true
 	case parts[0] == timerAppt && len(parts) == 4:

@@ -3,7 +3,6 @@ package conversations
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -71,18 +70,9 @@ func TestQuietHours(t *testing.T) {
 	}
 }
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Set(t time.Time)     { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-func (c *testClock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
-
-func newTestRunner(t *testing.T, now time.Time) (*Runner, *testClock, store.Store) {
+func newTestRunner(t *testing.T, now time.Time) (*Runner, *ManualClock, store.Store) {
 	t.Helper()
-	clock := &testClock{t: now}
+	clock := NewManualClock(now)
 	st, err := embedded.Open(filepath.Join(t.TempDir(), "t.db"), embedded.Options{NoSync: true, MaxBatchDelay: time.Microsecond, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -225,5 +215,65 @@ func TestLateDailyReminderSkipped(t *testing.T) {
 	timers, _ := st.Timers(ctx, "p1")
 	if len(timers) != 1 || !timers[0].Due.Equal(time.Date(2026, 3, 5, 9, 0, 0, 0, chicago)) {
 		t.Fatalf("timers after the late one: %+v, want tomorrow 09:00", timers)
+	}
+}
+
+// TestEveningReminderAfterOutage: a 20:00 reminder that could not go out
+// before quiet hours is not sent the next morning.
+func TestEveningReminderAfterOutage(t *testing.T) {
+	t.Parallel()
+	chicago, _ := time.LoadLocation("America/Chicago")
+	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
+	ctx := context.Background()
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
+		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"20:00"}}}}
+	if _, err := r.Enroll(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(time.Date(2026, 3, 3, 21, 30, 0, 0, chicago)) // back up at 21:30, in quiet hours
+	r.FireDue(ctx, 1)
+	clock.Set(time.Date(2026, 3, 4, 8, 45, 0, 0, chicago))
+	r.FireDue(ctx, 1)
+	_, ss, _ := st.Load(ctx, "p1")
+	var s Session
+	r.Engine.DecodeSession(ss.Data, &s)
+	if s.Flow != "" {
+		t.Fatalf("last night's reminder started in the morning (%s)", s.Flow)
+	}
+	timers, _ := st.Timers(ctx, "p1")
+	if len(timers) != 1 || !timers[0].Due.Equal(time.Date(2026, 3, 4, 20, 0, 0, 0, chicago)) {
+		t.Fatalf("timers %+v, want tonight 20:00", timers)
+	}
+}
+
+// TestMovedTimerNotFired: a timer read as due and then moved by a
+// re-enrollment does not fire.
+func TestMovedTimerNotFired(t *testing.T) {
+	t.Parallel()
+	chicago, _ := time.LoadLocation("America/Chicago")
+	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
+	ctx := context.Background()
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
+		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"13:00"}}}}
+	if _, err := r.Enroll(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(time.Date(2026, 3, 3, 13, 0, 0, 0, chicago))
+	due, _ := st.DueTimers(ctx, clock.Now(), 10)
+	p.Medications[0].Times = []string{"14:00"}
+	if _, err := r.Enroll(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range due {
+		if err := r.Fire(ctx, tm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, ss, _ := st.Load(ctx, "p1")
+	var s Session
+	r.Engine.DecodeSession(ss.Data, &s)
+	timers, _ := st.Timers(ctx, "p1")
+	if s.Flow != "" || len(timers) != 1 || timers[0].Name != "med|med-reminder|m|14:00" {
+		t.Fatalf("flow %q, timers %+v; want no start and only the 14:00 timer", s.Flow, timers)
 	}
 }

@@ -155,6 +155,9 @@ type Delivery struct {
 	// pending, due at NotBefore (a retry or a hold for quiet hours).
 	Done      bool
 	NotBefore time.Time
+	// Attempted counts a failed send toward the entry's Attempts; a hold
+	// (quiet hours, a consent check that could not run) does not.
+	Attempted bool
 	// Status, ProviderID and ErrorCode are written to the message.out event
 	// (a status never replaces one further along; see StatusAdvances).
 	Status     string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -100,9 +101,8 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		// The request may still reach Twilio: report a failure the
-		// dispatcher does not retry blindly.
-		return "", "", &channels.SendError{Err: ctx.Err()}
+		// The request may still reach Twilio: not retried blindly.
+		return "", "", &channels.SendError{Class: channels.ErrUnknownOutcome, Err: ctx.Err()}
 	}
 	if r.err != nil {
 		return "", "", classify(r.err)
@@ -124,12 +124,22 @@ const (
 )
 
 // classify sorts a twilio-go error into the dispatcher's classes: 429, 5xx,
-// 401 (credentials being fixed) and transport errors are temporary, 21610 is an opt-out, other API errors
+// 401 (credentials being fixed) and failed connections are temporary, 21610 is an opt-out, other API errors
 // (21211 invalid number, 21614 not mobile, 21408, ...) are permanent.
+//
+// A transport error is retried only when the request cannot have reached
+// Twilio (the connection was never made); a timeout or a connection lost
+// mid-request may have created the message, and sending again could deliver
+// it twice.
 func classify(err error) error {
 	var te *twclient.TwilioRestError
 	if !errors.As(err, &te) {
-		return &channels.SendError{Class: channels.ErrRetry, Err: err}
+		var op *net.OpError
+		var dns *net.DNSError
+		if (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns) {
+			return &channels.SendError{Class: channels.ErrRetry, Err: err}
+		}
+		return &channels.SendError{Class: channels.ErrUnknownOutcome, Err: err}
 	}
 	switch {
 	case te.Code == codeOptedOut:

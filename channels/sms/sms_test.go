@@ -36,19 +36,6 @@ var loadPack = sync.OnceValues(func() (*content.Pack, error) {
 	return pack, err
 })
 
-// clock is the injected time; it moves only when a test moves it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is Tend's SMS channel on a real embedded store and runner, its
 // webhooks served by httptest, and a fake Twilio behind the real SDK.
 type env struct {
@@ -58,7 +45,7 @@ type env struct {
 	disp   *channels.Dispatcher
 	fake   *smstest.Server
 	srv    *httptest.Server // Tend's webhooks; its URL is the public URL
-	clock  *clock
+	clock  *conversations.ManualClock
 }
 
 func newEnv(t *testing.T) *env {
@@ -81,7 +68,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &env{t: t, st: st, clock: &clock{t: t0}, fake: smstest.New(t)}
+	e := &env{t: t, st: st, clock: conversations.NewManualClock(t0), fake: smstest.New(t)}
 	e.runner = &conversations.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: "555-0100"}}
 	hooks := &sms.Webhooks{Store: st, Turns: e.runner, AuthToken: e.fake.AuthToken, Log: log}
@@ -401,6 +388,7 @@ func TestSenderClassifies(t *testing.T) {
 		retry
 		optedOut
 		permanent
+		unknown
 	)
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
@@ -414,7 +402,7 @@ func TestSenderClassifies(t *testing.T) {
 		{"created", smstest.OK, nil, ok, 0},
 		{"429 rate limited", smstest.RateLimited, nil, retry, 20429},
 		{"500", smstest.ServerError, nil, retry, 20500},
-		{"connection dropped", smstest.Drop, nil, retry, 0},
+		{"connection dropped mid-request", smstest.Drop, nil, unknown, 0},
 		{"connection refused", smstest.OK, &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, closed.URL), From: smsFrom}, retry, 0},
 		{"401 wrong credentials", smstest.OK, &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, "wrongtoken", e.fake.URL), From: smsFrom}, retry, 20003},
 		{"21610 opted out", smstest.OptedOut, nil, optedOut, 21610},
@@ -445,8 +433,12 @@ func TestSenderClassifies(t *testing.T) {
 					t.Fatalf("err %v, want ErrOptedOut", err)
 				}
 			case permanent:
-				if err == nil || errors.Is(err, channels.ErrRetry) || errors.Is(err, channels.ErrOptedOut) {
+				if err == nil || errors.Is(err, channels.ErrRetry) || errors.Is(err, channels.ErrOptedOut) || errors.Is(err, channels.ErrUnknownOutcome) {
 					t.Fatalf("err %v, want a permanent failure", err)
+				}
+			case unknown:
+				if !errors.Is(err, channels.ErrUnknownOutcome) || errors.Is(err, channels.ErrRetry) {
+					t.Fatalf("err %v, want ErrUnknownOutcome (never resent)", err)
 				}
 			}
 			if !errors.As(err, &se) || se.Code != tc.code {
@@ -491,7 +483,6 @@ func TestDispatcherRetries(t *testing.T) {
 	}{
 		{smstest.RateLimited, 20429},
 		{smstest.ServerError, 20500},
-		{smstest.Drop, 0},
 	} {
 		t.Run(tc.fault.String(), func(t *testing.T) {
 			t.Parallel()
@@ -536,6 +527,30 @@ func TestDispatcherRetries(t *testing.T) {
 	}
 }
 
+// TestDispatcherUnknownOutcome: a connection lost mid-request may have
+// created the message at Twilio, so it is recorded "unknown" and never resent.
+func TestDispatcherUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll("p-1", patientPhone)
+	e.fake.FailNext(smstest.Drop, 1)
+	if n := e.step(); n != 1 {
+		t.Fatalf("first step claimed %d", n)
+	}
+	e.clock.Add(time.Hour)
+	if n := e.step(); n != 0 {
+		t.Fatalf("a send of unknown outcome was claimed again (%d)", n)
+	}
+	if a := e.fake.Attempts(); len(a) != 1 {
+		t.Fatalf("attempts %+v, want exactly one", a)
+	}
+	for _, ev := range e.timeline("p-1") {
+		if ev.Type == "message.out" && ev.Status != "unknown" {
+			t.Fatalf("message.out status %q, want unknown", ev.Status)
+		}
+	}
+}
+
 // TestDispatcherGivesUp: a temporary failure that lasts is retried
 // MaxAttempts times, then the message is failed.
 func TestDispatcherGivesUp(t *testing.T) {
@@ -566,7 +581,6 @@ func TestDispatcherGivesUp(t *testing.T) {
 func TestDispatcherProviderOptOut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.disp.Workers = 1 // in order: the second message is handled after the first
 	e.fake.FailTo(patientPhone, smstest.OptedOut)
 	e.enroll("p-1", patientPhone)
 	if err := e.runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
@@ -591,7 +605,7 @@ func TestDispatcherProviderOptOut(t *testing.T) {
 	if strings.Join(statuses, ",") != "failed,suppressed" {
 		t.Fatalf("message statuses %v, want failed,suppressed", statuses)
 	}
-	if out, err := e.runner.OptedOut(t.Context(), "p-1"); err != nil || !out {
+	if out, err := e.optedOut("p-1"); err != nil || !out {
 		t.Fatalf("OptedOut = %v %v", out, err)
 	}
 
@@ -605,5 +619,32 @@ func TestDispatcherProviderOptOut(t *testing.T) {
 	}
 	if a := e.fake.Attempts(); len(a) != 1 {
 		t.Fatalf("%d attempts after the opt-out, want 1", len(a))
+	}
+}
+
+func (e *env) optedOut(id string) (bool, error) {
+	_, out, err := e.runner.Recipient(context.Background(), id)
+	return out, err
+}
+
+// TestHeldMessageGoesToCurrentNumber: a message held for quiet hours goes to
+// the number on the enrollment when it is sent, not the one it was queued
+// with, so a corrected typo never sends a patient's messages to a stranger.
+func TestHeldMessageGoesToCurrentNumber(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	loc, _ := time.LoadLocation("America/Chicago")
+	e.clock.Set(time.Date(2026, 3, 2, 22, 0, 0, 0, loc)) // quiet hours
+	e.enroll("p-1", "+15551239999")                      // a typo
+	if n := e.step(); n != 1 || len(e.fake.Messages()) != 0 {
+		t.Fatalf("welcome at 22:00: claimed %d, sent %d; want it held", n, len(e.fake.Messages()))
+	}
+	e.enroll("p-1", patientPhone) // the clinic corrects the number
+	e.clock.Set(time.Date(2026, 3, 3, 9, 0, 0, 0, loc))
+	for e.step() > 0 {
+	}
+	msgs := e.fake.Messages()
+	if len(msgs) != 1 || msgs[0].To != patientPhone {
+		t.Fatalf("messages %+v, want the welcome to %s only", msgs, patientPhone)
 	}
 }

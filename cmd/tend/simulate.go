@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tendcare/tend/channels"
@@ -19,21 +18,6 @@ import (
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
 )
-
-// manualClock is the simulator's time: it moves only when told to.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *manualClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
 
 const simHelp = `commands:
   /start FLOW [key=value ...]   start a flow now (e.g. /start med-reminder)
@@ -77,7 +61,7 @@ func simulate(args []string, in io.Reader, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	clock := &manualClock{t: t0}
+	clock := conversations.NewManualClock(t0)
 	st, err := embedded.Open(filepath.Join(tmp, "sim.db"), embedded.Options{NoSync: true, MaxBatchDelay: time.Microsecond, Now: clock.Now})
 	if err != nil {
 		return err
@@ -113,7 +97,7 @@ func simulate(args []string, in io.Reader, out io.Writer) error {
 }
 
 type simulator struct {
-	clock  *manualClock
+	clock  *conversations.ManualClock
 	st     store.Store
 	runner *conversations.Runner
 	disp   *channels.Dispatcher

@@ -957,7 +957,9 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 			}
 		} else {
 			e.NotBefore = d.NotBefore
-			e.Attempts++
+			if d.Attempted {
+				e.Attempts++
+			}
 			b, err := json.Marshal(&e)
 			if err != nil {
 				return err

@@ -878,8 +878,8 @@ func testFinishRetry(t *testing.T, s store.Store) {
 	noErr(t, "ClaimOutbox at NotBefore", err)
 	want := c.Outbox[0]
 	want.NotBefore = at(10 * time.Minute)
-	want.Attempts = 1
-	check(t, "claimed after a retry", normEntries(got), []store.OutboxEntry{want})
+	want.Attempts = 0 // a hold is not an attempt
+	check(t, "claimed after a hold", normEntries(got), []store.OutboxEntry{want})
 	evs, err := s.Timeline(ctx, "p1")
 	noErr(t, "Timeline", err)
 	if evs[1].Status != "queued" {
@@ -887,11 +887,11 @@ func testFinishRetry(t *testing.T, s store.Store) {
 	}
 
 	// A failed attempt with a status writes it and counts again.
-	noErr(t, "Finish retry", s.Finish(ctx, got[0], store.Delivery{NotBefore: at(20 * time.Minute), Status: "retrying", ErrorCode: 20429}))
+	noErr(t, "Finish retry", s.Finish(ctx, got[0], store.Delivery{NotBefore: at(20 * time.Minute), Status: "retrying", ErrorCode: 20429, Attempted: true}))
 	got, err = s.ClaimOutbox(ctx, at(20*time.Minute), 10)
 	noErr(t, "ClaimOutbox", err)
-	if len(got) != 1 || got[0].Attempts != 2 || !got[0].NotBefore.Equal(at(20*time.Minute)) {
-		t.Errorf("after the second retry: got %+v, want one entry with Attempts 2 due at 20m", got)
+	if len(got) != 1 || got[0].Attempts != 1 || !got[0].NotBefore.Equal(at(20*time.Minute)) {
+		t.Errorf("after a failed attempt: got %+v, want one entry with Attempts 1 due at 20m", got)
 	}
 	evs, err = s.Timeline(ctx, "p1")
 	noErr(t, "Timeline", err)
