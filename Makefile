@@ -3,7 +3,7 @@
 GO ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test bench lint build
+.PHONY: run test bench lint build deps
 
 run:
 	$(GO) run ./cmd/tend serve
@@ -11,11 +11,23 @@ run:
 build:
 	$(GO) build -o bin/tend ./cmd/tend
 
-test:
+# The Redis store's tests run against a real redis-server, which they start
+# themselves on free loopback ports; deps installs it on Debian when missing.
+deps:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing redis-server (Debian package)"; \
+	    { apt-get install -y -q redis-server || { apt-get update -q && apt-get install -y -q redis-server; }; } >/dev/null; \
+	  else \
+	    echo "redis-server is missing: install it (Debian: sudo apt-get install redis-server), then run make test again" >&2; exit 1; \
+	  fi; }
+	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server could not be installed" >&2; exit 1; }
+
+test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-bench:
+bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
 
 lint:
