@@ -1,0 +1,504 @@
+package seal
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tendcare/tend/store"
+)
+
+// Field names: the additional authenticated data of each sealed value, so a
+// value sealed for one field does not open as another.
+const (
+	fieldPhone         = "patient.phone"
+	fieldMedicationID  = "medication.id"
+	fieldMedicationDsp = "medication.display"
+	fieldRefill        = "refill.medication"
+	fieldSession       = "session"
+	fieldEventText     = "event.text"
+	fieldEventMed      = "event.medication"
+	fieldOutboxTo      = "outbox.to"
+	fieldOutboxText    = "outbox.text"
+	fieldTimer         = "timer.name"
+)
+
+// timerField binds a timer name to its patient: the same reminder of two
+// patients seals differently, and a sealed name moved to another patient
+// does not open.
+func timerField(patientID string) string { return fieldTimer + "\x00" + patientID }
+
+// sessionField binds a session to its patient.
+func sessionField(patientID string) string { return fieldSession + "\x00" + patientID }
+
+// releaseDelay is how long ClaimOutbox holds an entry it could not open
+// before it is due again, so that such entries do not starve the others.
+const releaseDelay = time.Minute
+
+// maxRemembered bounds the sealed copies of claimed entries kept for Finish;
+// beyond it Finish re-seals the caller's entry.
+const maxRemembered = 1 << 16
+
+// Wrap returns a store that seals PHI (see the package documentation)
+// before it reaches inner and opens it on the way back. inner keeps its
+// contract unchanged: Wrap(inner, keys) passes store/storetest whenever
+// inner does. The returned store has an Unwrap method that returns inner.
+func Wrap(inner store.Store, keys *Keyring, opts ...Option) store.Store {
+	if keys == nil || len(keys.keys) == 0 {
+		panic("seal: Wrap without keys")
+	}
+	s := &sealed{inner: inner, keys: keys, claimed: map[string]store.OutboxEntry{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Option changes what Wrap does.
+type Option func(*sealed)
+
+// WithClearLookups makes the store also look up phone numbers and timer
+// names in the clear, after every key: for a store that holds data written
+// before encryption was enabled, until every patient was enrolled again.
+// Without it, such a patient's values are still read (a value without the
+// "seal:" prefix opens as it is), but PatientByPhone does not find the
+// patient by a phone number indexed in the clear, and a timer named in the
+// clear is not moved or deleted by name. It costs one more lookup for a
+// phone number that is not enrolled, and it hands the inner store the
+// clear number or timer name as a lookup key, which a Redis server may show
+// in SLOWLOG or MONITOR: turn it off once the migration is over.
+func WithClearLookups() Option { return func(s *sealed) { s.clearLookups = true } }
+
+type sealed struct {
+	inner        store.Store
+	keys         *Keyring
+	clearLookups bool
+
+	mu sync.Mutex
+	// claimed holds entries by ID as the inner store's ClaimOutbox or
+	// Claimed gave them (sealed), to hand them back to its Finish.
+	claimed map[string]store.OutboxEntry
+}
+
+var _ store.Store = (*sealed)(nil)
+
+// Unwrap returns the store Wrap was given, for methods beyond the contract
+// (embedded's Prune, say). What it reads and writes is sealed.
+func (s *sealed) Unwrap() store.Store { return s.inner }
+
+// Load implements store.Store.
+func (s *sealed) Load(ctx context.Context, patientID string) (store.Patient, store.Session, error) {
+	p, sess, err := s.inner.Load(ctx, patientID)
+	if err != nil {
+		return p, sess, err
+	}
+	if p, err = s.openPatient(p); err != nil {
+		return store.Patient{}, store.Session{}, err
+	}
+	if len(sess.Data) > 0 {
+		if sess.Data, err = s.keys.OpenBytes(sessionField(patientID), sess.Data); err != nil {
+			return store.Patient{}, store.Session{}, fmt.Errorf("%w (patient %s)", err, patientID)
+		}
+	}
+	return p, sess, nil
+}
+
+// PatientByPhone implements store.Store. It looks the number up sealed
+// under each key, active first (then in the clear, WithClearLookups).
+func (s *sealed) PatientByPhone(ctx context.Context, phone string) (store.Patient, error) {
+	if phone == "" {
+		return s.inner.PatientByPhone(ctx, phone)
+	}
+	n := len(s.keys.keys)
+	if s.clearLookups {
+		n++
+	}
+	for i := range n {
+		v := phone // after the keys: data from before encryption
+		if i < len(s.keys.keys) {
+			v = s.keys.keys[i].sealString(fieldPhone, phone, true)
+		}
+		p, err := s.inner.PatientByPhone(ctx, v)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.Patient{}, err
+		}
+		return s.openPatient(p)
+	}
+	return store.Patient{}, store.ErrNotFound
+}
+
+// Commit implements store.Store.
+func (s *sealed) Commit(ctx context.Context, c store.Commit) error {
+	k := s.keys
+	if c.Patient != nil {
+		if err := s.phoneFree(ctx, c.PatientID, c.Patient.Phone); err != nil {
+			return err
+		}
+		p := s.sealPatient(*c.Patient)
+		c.Patient = &p
+	}
+	if len(c.Session) > 0 {
+		c.Session = k.SealBytes(sessionField(c.PatientID), c.Session)
+	}
+	if len(c.Events) > 0 {
+		evs := make([]store.Event, len(c.Events))
+		for i, e := range c.Events {
+			evs[i] = s.sealEvent(e)
+		}
+		c.Events = evs
+	}
+	if len(c.Outbox) > 0 {
+		out := make([]store.OutboxEntry, len(c.Outbox))
+		for i, e := range c.Outbox {
+			out[i] = s.sealEntry(e)
+		}
+		c.Outbox = out
+	}
+	if len(c.SetTimers) > 0 || len(c.DeleteTimers) > 0 {
+		// A name is deleted under every key, and a name that is set is
+		// deleted under every other key: the timer may have been stored
+		// before the last rotation (or in the clear, WithClearLookups).
+		field := timerField(c.PatientID)
+		n := len(k.keys) * (len(c.DeleteTimers) + len(c.SetTimers))
+		del := make([]string, 0, n)
+		for _, name := range c.DeleteTimers {
+			if name == "" {
+				del = append(del, name)
+				continue
+			}
+			del = append(del, k.sealDeterministic(field, name))
+			del = append(del, k.others(field, name, s.clearLookups)...)
+		}
+		set := make([]store.Timer, len(c.SetTimers))
+		for i, tm := range c.SetTimers {
+			if tm.Name != "" {
+				del = append(del, k.others(field, tm.Name, s.clearLookups)...)
+			}
+			tm.Name = k.sealDeterministic(field, tm.Name)
+			set[i] = tm
+		}
+		c.SetTimers, c.DeleteTimers = set, del
+	}
+	return s.inner.Commit(ctx, c)
+}
+
+// phoneFree refuses a phone number that another patient holds sealed under
+// a key other than the active one (or in the clear, WithClearLookups),
+// since the inner store checks only the value it is given, sealed under
+// the active key. The check is not atomic with the commit; it matters only
+// while a rotation or a migration from clear data is under way, and costs
+// nothing otherwise.
+func (s *sealed) phoneFree(ctx context.Context, patientID, phone string) error {
+	if phone == "" {
+		return nil
+	}
+	for _, v := range s.keys.others(fieldPhone, phone, s.clearLookups) {
+		p, err := s.inner.PatientByPhone(ctx, v)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if p.ID != patientID {
+			return store.ErrPhoneTaken
+		}
+	}
+	return nil
+}
+
+// DeletePatient implements store.Store.
+func (s *sealed) DeletePatient(ctx context.Context, patientID string) error {
+	return s.inner.DeletePatient(ctx, patientID)
+}
+
+// Timeline implements store.Store.
+func (s *sealed) Timeline(ctx context.Context, patientID string) ([]store.Event, error) {
+	evs, err := s.inner.Timeline(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range evs {
+		if evs[i], err = s.openEvent(evs[i]); err != nil {
+			return nil, fmt.Errorf("%w (patient %s, event %s)", err, patientID, evs[i].ID)
+		}
+	}
+	return evs, nil
+}
+
+// UpdateEvent implements store.Store: fn sees the event opened, and what it
+// writes back is sealed again. A field fn left unchanged keeps its sealed
+// value when that value is under the active key.
+func (s *sealed) UpdateEvent(ctx context.Context, patientID, eventID string, fn func(*store.Event) bool) error {
+	var openErr error
+	err := s.inner.UpdateEvent(ctx, patientID, eventID, func(e *store.Event) bool {
+		openErr = nil // the inner store may call this more than once
+		orig := *e
+		opened, err := s.openEvent(orig)
+		if err != nil {
+			openErr = fmt.Errorf("%w (patient %s, event %s)", err, patientID, eventID)
+			return false
+		}
+		before := opened
+		if !fn(&opened) {
+			return false
+		}
+		sealedEv := opened
+		sealedEv.Text = s.reseal(fieldEventText, orig.Text, before.Text, opened.Text)
+		sealedEv.Medication = s.reseal(fieldEventMed, orig.Medication, before.Medication, opened.Medication)
+		*e = sealedEv
+		return true
+	})
+	if openErr != nil {
+		return openErr
+	}
+	return err
+}
+
+// reseal returns the sealed value of a field that was stored as stored, had
+// the plaintext before and has now: the stored value when nothing changed
+// and it is sealed under the active key, a new seal otherwise.
+func (s *sealed) reseal(field, stored, before, now string) string {
+	if now == before && keyIDOf(stored) == s.keys.Active() {
+		return stored
+	}
+	return s.keys.sealRandom(field, now)
+}
+
+// Escalations implements store.Store; escalations hold no sealed field.
+func (s *sealed) Escalations(ctx context.Context, status string) ([]store.Escalation, error) {
+	return s.inner.Escalations(ctx, status)
+}
+
+// Timers implements store.Store, in name order.
+func (s *sealed) Timers(ctx context.Context, patientID string) ([]store.Timer, error) {
+	ts, err := s.inner.Timers(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openTimers(ts); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(ts, func(a, b store.Timer) int { return cmp.Compare(a.Name, b.Name) })
+	return ts, nil
+}
+
+// DueTimers implements store.Store. Timers due at the same time come by
+// patient, then name, whatever order the sealed names have.
+func (s *sealed) DueTimers(ctx context.Context, now time.Time, limit int) ([]store.Timer, error) {
+	ts, err := s.inner.DueTimers(ctx, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openTimers(ts); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(ts, func(a, b store.Timer) int {
+		return cmp.Or(a.Due.Compare(b.Due), cmp.Compare(a.PatientID, b.PatientID), cmp.Compare(a.Name, b.Name))
+	})
+	return ts, nil
+}
+
+func (s *sealed) openTimers(ts []store.Timer) error {
+	for i := range ts {
+		name, err := s.keys.open(timerField(ts[i].PatientID), ts[i].Name)
+		if err != nil {
+			return fmt.Errorf("%w (patient %s)", err, ts[i].PatientID)
+		}
+		ts[i].Name = name
+	}
+	return nil
+}
+
+// ClaimOutbox implements store.Store. An entry it cannot open (sealed under
+// a key this ring lacks, or altered) goes back to pending, due
+// releaseDelay after now, instead of staying claimed, where its send would
+// count as of unknown outcome. The error is returned only when no entry
+// could be opened, since a caller drops the entries of a call that failed.
+func (s *sealed) ClaimOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxEntry, error) {
+	got, err := s.inner.ClaimOutbox(ctx, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.OutboxEntry, 0, len(got))
+	var errs []error
+	for _, e := range got {
+		o, err := s.openEntry(e)
+		if err != nil {
+			errs = append(errs, err)
+			hold := store.Delivery{NotBefore: now.Add(releaseDelay)}
+			if ferr := s.inner.Finish(context.WithoutCancel(ctx), e, hold); ferr != nil {
+				errs = append(errs, fmt.Errorf("seal: putting back outbox entry %s: %w", e.ID, ferr))
+			}
+			continue
+		}
+		s.remember(e)
+		out = append(out, o)
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// Claimed implements store.Store.
+func (s *sealed) Claimed(ctx context.Context) ([]store.OutboxEntry, error) {
+	got, err := s.inner.Claimed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.OutboxEntry, len(got))
+	for i, e := range got {
+		if out[i], err = s.openEntry(e); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range got {
+		s.remember(e)
+	}
+	return out, nil
+}
+
+// Finish implements store.Store. It hands the inner store the entry as the
+// inner store gave it, or, when it no longer has that copy (another
+// process claimed it), the caller's entry sealed again: a backend finds the
+// entry by ID, and must never see its PHI in the clear.
+func (s *sealed) Finish(ctx context.Context, entry store.OutboxEntry, d store.Delivery) error {
+	s.mu.Lock()
+	orig, ok := s.claimed[entry.ID]
+	s.mu.Unlock()
+	if !ok {
+		orig = s.sealEntry(entry)
+	}
+	err := s.inner.Finish(ctx, orig, d)
+	if ok && (err == nil || errors.Is(err, store.ErrNotFound)) {
+		s.mu.Lock()
+		delete(s.claimed, entry.ID)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *sealed) remember(e store.OutboxEntry) {
+	s.mu.Lock()
+	if len(s.claimed) < maxRemembered {
+		s.claimed[e.ID] = e
+	}
+	s.mu.Unlock()
+}
+
+// OutboxDepth implements store.Store.
+func (s *sealed) OutboxDepth(ctx context.Context) (int, error) { return s.inner.OutboxDepth(ctx) }
+
+// Once implements store.Store; its keys are not PHI.
+func (s *sealed) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
+	return s.inner.Once(ctx, key, ttl, now)
+}
+
+// Ready implements store.Store.
+func (s *sealed) Ready(ctx context.Context) error { return s.inner.Ready(ctx) }
+
+// Close closes the inner store.
+func (s *sealed) Close() error {
+	s.mu.Lock()
+	clear(s.claimed)
+	s.mu.Unlock()
+	return s.inner.Close()
+}
+
+func (s *sealed) sealPatient(p store.Patient) store.Patient {
+	k := s.keys
+	p.Phone = k.sealDeterministic(fieldPhone, p.Phone)
+	if p.Medications != nil {
+		ms := make([]store.Medication, len(p.Medications))
+		for i, m := range p.Medications {
+			m.ID = k.sealRandom(fieldMedicationID, m.ID)
+			m.Display = k.sealRandom(fieldMedicationDsp, m.Display)
+			ms[i] = m
+		}
+		p.Medications = ms
+	}
+	if p.Refills != nil {
+		rs := make([]store.Refill, len(p.Refills))
+		for i, r := range p.Refills {
+			r.Medication = k.sealRandom(fieldRefill, r.Medication)
+			rs[i] = r
+		}
+		p.Refills = rs
+	}
+	return p
+}
+
+func (s *sealed) openPatient(p store.Patient) (store.Patient, error) {
+	k := s.keys
+	bad := func(err error) (store.Patient, error) {
+		return store.Patient{}, fmt.Errorf("%w (patient %s)", err, p.ID)
+	}
+	var err error
+	if p.Phone, err = k.open(fieldPhone, p.Phone); err != nil {
+		return bad(err)
+	}
+	if p.Medications != nil {
+		ms := make([]store.Medication, len(p.Medications))
+		for i, m := range p.Medications {
+			if m.ID, err = k.open(fieldMedicationID, m.ID); err != nil {
+				return bad(err)
+			}
+			if m.Display, err = k.open(fieldMedicationDsp, m.Display); err != nil {
+				return bad(err)
+			}
+			ms[i] = m
+		}
+		p.Medications = ms
+	}
+	if p.Refills != nil {
+		rs := make([]store.Refill, len(p.Refills))
+		for i, r := range p.Refills {
+			if r.Medication, err = k.open(fieldRefill, r.Medication); err != nil {
+				return bad(err)
+			}
+			rs[i] = r
+		}
+		p.Refills = rs
+	}
+	return p, nil
+}
+
+func (s *sealed) sealEvent(e store.Event) store.Event {
+	e.Text = s.keys.sealRandom(fieldEventText, e.Text)
+	e.Medication = s.keys.sealRandom(fieldEventMed, e.Medication)
+	return e
+}
+
+func (s *sealed) openEvent(e store.Event) (store.Event, error) {
+	var err error
+	if e.Text, err = s.keys.open(fieldEventText, e.Text); err != nil {
+		return e, err
+	}
+	e.Medication, err = s.keys.open(fieldEventMed, e.Medication)
+	return e, err
+}
+
+func (s *sealed) sealEntry(e store.OutboxEntry) store.OutboxEntry {
+	e.To = s.keys.sealRandom(fieldOutboxTo, e.To)
+	e.Text = s.keys.sealRandom(fieldOutboxText, e.Text)
+	return e
+}
+
+func (s *sealed) openEntry(e store.OutboxEntry) (store.OutboxEntry, error) {
+	var err error
+	if e.To, err = s.keys.open(fieldOutboxTo, e.To); err != nil {
+		return e, fmt.Errorf("%w (outbox entry %s)", err, e.ID)
+	}
+	if e.Text, err = s.keys.open(fieldOutboxText, e.Text); err != nil {
+		return e, fmt.Errorf("%w (outbox entry %s)", err, e.ID)
+	}
+	return e, nil
+}
