@@ -33,6 +33,7 @@ import (
 
 	"github.com/tendcare/tend/channels/sms/smstest"
 	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/store/seal"
 )
 
 // tendBin is the binary TestMain builds once.
@@ -101,7 +102,7 @@ func tendEnv(addr, dir string, fake *smstest.Server, extra ...string) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env,
+	return append(append(env,
 		"TEND_ADDR="+addr,
 		"TEND_DATA_DIR="+dir,
 		"TEND_PUBLIC_URL=http://"+addr,
@@ -111,7 +112,7 @@ func tendEnv(addr, dir string, fake *smstest.Server, extra ...string) []string {
 		"TEND_SMS_FROM=+15550000000",
 		"TEND_TWILIO_API_URL="+fake.URL,
 		"TEND_QUIET_HOURS=off",
-	)
+	), extra...)
 }
 
 // freeAddr returns a loopback address with a port nobody listens on now.
@@ -127,14 +128,14 @@ func freeAddr(t *testing.T) string {
 
 // startTend starts `tend serve` on addr (a free port when empty) and waits
 // until /readyz answers. The process is stopped when the test ends.
-func startTend(t *testing.T, addr, dir string, fake *smstest.Server) *tendProcess {
+func startTend(t *testing.T, addr, dir string, fake *smstest.Server, extra ...string) *tendProcess {
 	t.Helper()
 	fresh := addr == ""
 	for try := 0; ; try++ {
 		if fresh {
 			addr = freeAddr(t)
 		}
-		p, err := tryStartTend(t, addr, dir, fake)
+		p, err := tryStartTend(t, addr, dir, fake, extra...)
 		if err == nil {
 			return p
 		}
@@ -145,10 +146,10 @@ func startTend(t *testing.T, addr, dir string, fake *smstest.Server) *tendProces
 	}
 }
 
-func tryStartTend(t *testing.T, addr, dir string, fake *smstest.Server) (*tendProcess, error) {
+func tryStartTend(t *testing.T, addr, dir string, fake *smstest.Server, extra ...string) (*tendProcess, error) {
 	p := &tendProcess{t: t, URL: "http://" + addr, out: &tailBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(tendBin, "serve")
-	p.cmd.Env = tendEnv(addr, dir, fake)
+	p.cmd.Env = tendEnv(addr, dir, fake, extra...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -812,5 +813,52 @@ func TestKillNine(t *testing.T) {
 	srv.stop()
 	if d := time.Since(start); d > 60*time.Second {
 		t.Errorf("took %v", d)
+	}
+}
+
+// TestEncryptedAtRest runs the server with TEND_ENCRYPTION_KEY_FILE: the API
+// shows the patient's data, and the store file holds none of it in the clear.
+func TestEncryptedAtRest(t *testing.T) {
+	t.Parallel()
+	fake := smstest.New(t)
+	dir := t.TempDir()
+	line, err := seal.GenerateKeyLine("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keyFile, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startTend(t, "", dir, fake, "TEND_ENCRYPTION_KEY_FILE="+keyFile)
+	const phone = "+15551239876"
+	srv.api(http.MethodPost, "/patients", map[string]any{"id": "p-enc", "phone": phone, "language": "en",
+		"timezone": "America/Chicago", "programs": []string{"hypertension"}, "phi_ok": true,
+		"medications": []map[string]any{{"id": "metoprolol", "display": "metoprolol 25 mg", "times": []string{"08:00"}}}},
+		http.StatusCreated, nil)
+	srv.api(http.MethodPost, "/flow-starts", `{"flow":"med-reminder","patients":["p-enc"]}`, http.StatusAccepted, nil)
+	if m := waitTo(t, fake, phone, 2)[1]; !strings.Contains(m.Body, "metoprolol 25 mg") {
+		t.Fatalf("reminder %q: phi_ok patient should see the medicine's name", m.Body)
+	}
+	if res := smstest.PostInbound(t, srv.URL, srv.URL, fake.AuthToken, phone, "1 but I feel dizzy", sid()); res.StatusCode != http.StatusOK {
+		t.Fatalf("inbound: %d", res.StatusCode)
+	}
+	waitTo(t, fake, phone, 3)
+	found := false
+	for _, ev := range srv.timeline("p-enc") {
+		found = found || (ev.Type == "message.in" && ev.Text == "1 but I feel dizzy")
+	}
+	if !found {
+		t.Fatal("the timeline does not show the patient's message in the clear")
+	}
+	srv.stop()
+	raw, err := os.ReadFile(filepath.Join(dir, "tend.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"5551239876", "metoprolol", "dizzy", "Time for"} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("the store file contains %q in the clear", secret)
+		}
 	}
 }

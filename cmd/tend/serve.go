@@ -30,6 +30,7 @@ import (
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
+	"github.com/tendcare/tend/store/seal"
 )
 
 // config is every setting, each a flag with an environment variable.
@@ -37,6 +38,7 @@ type config struct {
 	Addr, DataDir, Store, PublicURL, APIToken  string
 	TwilioSID, TwilioToken, SMSFrom, TwilioAPI string
 	ContentDir, QuietHours, HelpContact        string
+	KeyFile                                    string
 }
 
 func env(name, def string) string {
@@ -60,6 +62,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.TwilioAPI, "twilio-api-url", env("TEND_TWILIO_API_URL", sms.DefaultAPIURL), "Twilio REST base URL (TEND_TWILIO_API_URL)")
 	fs.StringVar(&c.ContentDir, "content-dir", env("TEND_CONTENT_DIR", ""), "content pack directory; bundled pack if empty (TEND_CONTENT_DIR)")
 	fs.StringVar(&c.QuietHours, "quiet-hours", env("TEND_QUIET_HOURS", "08:00-21:00"), "local sending window, or off (TEND_QUIET_HOURS)")
+	fs.StringVar(&c.KeyFile, "encryption-key-file", env("TEND_ENCRYPTION_KEY_FILE", ""), "key file sealing PHI at rest; none: stored in the clear (TEND_ENCRYPTION_KEY_FILE)")
 	fs.StringVar(&c.HelpContact, "help-contact", env("TEND_HELP_CONTACT", "your clinic"), "phone or URL the HELP reply gives (TEND_HELP_CONTACT)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -107,12 +110,30 @@ func apiToken(c config, log *slog.Logger) (string, error) {
 	return tok, nil
 }
 
+// openStore opens the configured backend, sealing PHI when a key file is set.
 func openStore(c config) (store.Store, error) {
+	var keys *seal.Keyring
+	if c.KeyFile != "" {
+		var err error
+		if keys, err = seal.LoadKeyring(c.KeyFile); err != nil {
+			return nil, err
+		}
+	}
+	var st store.Store
 	switch c.Store {
 	case "embedded", "":
-		return embedded.Open(filepath.Join(c.DataDir, "tend.db"), embedded.Options{})
+		e, err := embedded.Open(filepath.Join(c.DataDir, "tend.db"), embedded.Options{})
+		if err != nil {
+			return nil, err
+		}
+		st = e
+	default:
+		return nil, fmt.Errorf("store %q is not supported (embedded)", c.Store)
 	}
-	return nil, fmt.Errorf("store %q is not supported (embedded)", c.Store)
+	if keys != nil {
+		st = seal.Wrap(st, keys)
+	}
+	return st, nil
 }
 
 func serve(args []string) error {

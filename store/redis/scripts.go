@@ -1,0 +1,327 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// The Lua scripts. Each one touches the keys of one shard only (one hash
+// slot), except commitScript in standalone mode, whose dedupe key may live
+// in another shard: Redis checks slots only in a cluster, where Commit
+// takes the dedupe key in its own shard first (gateScript).
+//
+// Conventions shared by the scripts and the Go code (see keys.go):
+//   - a time index member starts with six digits, the nanoseconds within
+//     the millisecond that is its score, so that members of one score sort
+//     by time first: "<sub6><id>" for outbox entries and
+//     "<sub6><patient>\0<name>" for timers;
+//   - an outbox record is "<sub6><entry JSON>", so that its index member
+//     can be rebuilt without decoding the JSON;
+//   - a timer record is "<sub6><ms>";
+//   - a session record is "<version>:<data>";
+//   - a phone index record is "<claimed at, unix ms>:<patient id>";
+//   - decoding a stored record never fails a script half way through its
+//     writes: pcall guards cjson on stored data.
+
+// commitScript writes one turn. Its checks run in the embedded store's
+// order (dedupe key, enrollment, version, phone) and all of them come
+// before the first write, so a refused commit writes nothing.
+//
+// KEYS: 1 pat:<id>, 2 ses:<id>, 3 dedupe key (KEYS[2] when there is none),
+// 4 tl:<id>, 5 tli:<id>, 6 tm:<id>, 7 due, 8 ob, 9 obdue, 10 obclaim,
+// 11 obp:<id>, 12 esc.
+//
+// ARGV: 1 shard base, 2 patient id ("" for a reply to an unknown number),
+// 3 expected version, 4 "1" when there is a session, 5 session, 6 patient
+// JSON ("" to keep the enrollment), 7 its phone, 8 phone mode ("0": return
+// NEEDPHONE when the phone is new to the patient, "1": the caller claimed
+// it, "T": the caller found it taken), 9 "1" when there is a dedupe key,
+// 10 dedupe retention in ms, then counted lists: events (id, JSON), outbox
+// entries (id, ms, record), timers to delete (name), timers to set (name,
+// sub6, ms), escalations (id, status, JSON).
+//
+// It returns {"OK", old phone to unindex or ""} or {code}: DUP, NOTFOUND,
+// CONFLICT, NEEDPHONE, TAKEN.
+var commitScript = goredis.NewScript(`
+local base, pid = ARGV[1], ARGV[2]
+local i = 11
+local function count() local n = tonumber(ARGV[i]); i = i + 1; return n end
+local evIDs, evs, obs, dels, sets, escs = {}, {}, {}, {}, {}, {}
+for k = 1, count() do evIDs[k] = ARGV[i]; evs[k] = ARGV[i+1]; i = i + 2 end
+for k = 1, count() do obs[k] = {ARGV[i], ARGV[i+1], ARGV[i+2]}; i = i + 3 end
+for k = 1, count() do dels[k] = ARGV[i]; i = i + 1 end
+for k = 1, count() do sets[k] = {ARGV[i], ARGV[i+1], ARGV[i+2]}; i = i + 3 end
+for k = 1, count() do escs[k] = {ARGV[i], ARGV[i+1], ARGV[i+2]}; i = i + 3 end
+
+local function field(json, name)
+  local ok, v = pcall(cjson.decode, json)
+  if ok and type(v) == 'table' and type(v[name]) == 'string' then return v[name] end
+  return ''
+end
+
+if ARGV[9] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {'DUP'} end
+local oldPhone, ver = '', '0'
+if pid ~= '' then
+  local old = redis.call('GET', KEYS[1])
+  if not old and ARGV[6] == '' then return {'NOTFOUND'} end
+  local sv = redis.call('GET', KEYS[2])
+  if sv then ver = string.sub(sv, 1, string.find(sv, ':', 1, true) - 1) end
+  if ver ~= ARGV[3] then return {'CONFLICT'} end
+  if ARGV[6] ~= '' then
+    if old then oldPhone = field(old, 'phone') end
+    local phone = ARGV[7]
+    if phone ~= '' and phone ~= oldPhone then
+      if ARGV[8] == '0' then return {'NEEDPHONE'} end
+      if ARGV[8] == 'T' then return {'TAKEN'} end
+    end
+    if oldPhone == phone then oldPhone = '' end
+  end
+end
+
+if pid ~= '' then
+  if ARGV[6] ~= '' then redis.call('SET', KEYS[1], ARGV[6]) end
+  if ARGV[4] == '1' then
+    redis.call('SET', KEYS[2], string.format('%d', tonumber(ver) + 1) .. ':' .. ARGV[5])
+  end
+  if #evs > 0 then
+    local len = redis.call('RPUSH', KEYS[4], unpack(evs))
+    local idx = {}
+    for k = 1, #evs do
+      if evIDs[k] ~= '' then
+        idx[#idx + 1] = evIDs[k]
+        idx[#idx + 1] = len - #evs + k - 1
+      end
+    end
+    if #idx > 0 then redis.call('HSET', KEYS[5], unpack(idx)) end
+  end
+  local function deltimer(name)
+    local v = redis.call('HGET', KEYS[6], name)
+    if v then
+      redis.call('ZREM', KEYS[7], string.sub(v, 1, 6) .. pid .. '\0' .. name)
+      redis.call('HDEL', KEYS[6], name)
+    end
+  end
+  for _, name in ipairs(dels) do deltimer(name) end
+  for _, t in ipairs(sets) do
+    deltimer(t[1])
+    redis.call('HSET', KEYS[6], t[1], t[2] .. t[3])
+    redis.call('ZADD', KEYS[7], t[3], t[2] .. pid .. '\0' .. t[1])
+  end
+  for _, e in ipairs(escs) do
+    local old = redis.call('HGET', KEYS[12], e[1])
+    if old then redis.call('SREM', base .. 'escst:' .. field(old, 'status'), e[1]) end
+    redis.call('HSET', KEYS[12], e[1], e[3])
+    redis.call('SADD', base .. 'escst:' .. e[2], e[1])
+  end
+end
+
+for _, o in ipairs(obs) do
+  local id = o[1]
+  local old = redis.call('HGET', KEYS[8], id)
+  if old then
+    -- The same ID again replaces the entry, pending or claimed.
+    redis.call('ZREM', KEYS[9], string.sub(old, 1, 6) .. id)
+    redis.call('ZREM', KEYS[10], id)
+    local op = field(string.sub(old, 7), 'patient_id')
+    if op ~= '' then redis.call('SREM', base .. 'obp:' .. op, id) end
+  end
+  redis.call('HSET', KEYS[8], id, o[3])
+  redis.call('ZADD', KEYS[9], o[2], string.sub(o[3], 1, 6) .. id)
+  if pid ~= '' then redis.call('SADD', KEYS[11], id) end
+end
+
+if ARGV[9] == '1' then redis.call('SET', KEYS[3], pid, 'PX', ARGV[10]) end
+return {'OK', oldPhone}
+`)
+
+// gateScript takes a dedupe key in its own shard for a patient's commit on
+// a cluster, where the commit itself runs in the patient's shard. It
+// returns DUP when another patient (or a reply to an unknown number)
+// committed the key, OWNED when this patient holds it already, CREATED when
+// it took it now.
+//
+// KEYS: 1 dd:<key>. ARGV: 1 patient id, 2 retention in ms.
+var gateScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  if v == ARGV[1] then return 'OWNED' end
+  return 'DUP'
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 'CREATED'
+`)
+
+// delIfScript deletes KEYS[1] when it holds ARGV[1]: the undo of a gate.
+var delIfScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// phoneClaimScript claims a phone number for a patient in the phone's
+// shard. It returns {CREATED}, {OWNED} when the patient holds it already,
+// or {OTHER, record} when somebody else does.
+//
+// KEYS: 1 ph:<phone>. ARGV: 1 patient id, 2 now in unix ms.
+var phoneClaimScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[1])
+  return {'CREATED'}
+end
+local owner = string.sub(v, (string.find(v, ':', 1, true) or 0) + 1)
+if owner == ARGV[1] then return {'OWNED'} end
+return {'OTHER', v}
+`)
+
+// casScript replaces KEYS[1] by ARGV[2] when it still holds ARGV[1].
+var casScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`)
+
+// phoneReleaseScript removes a phone's index record when it names the
+// patient ARGV[1].
+var phoneReleaseScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, (string.find(v, ':', 1, true) or 0) + 1) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+
+// deleteScript unenrolls a patient: enrollment, session, timers and
+// pending outbox entries go; claimed entries, the timeline and escalations
+// stay. It returns {NOTFOUND} or {OK, phone to unindex}.
+//
+// KEYS: 1 pat:<id>, 2 ses:<id>, 3 tm:<id>, 4 due, 5 ob, 6 obdue,
+// 7 obclaim, 8 obp:<id>. ARGV: 1 patient id.
+var deleteScript = goredis.NewScript(`
+local pid = ARGV[1]
+local old = redis.call('GET', KEYS[1])
+if not old then return {'NOTFOUND'} end
+local phone = ''
+local ok, p = pcall(cjson.decode, old)
+if ok and type(p) == 'table' and type(p.phone) == 'string' then phone = p.phone end
+redis.call('DEL', KEYS[1], KEYS[2])
+local tms = redis.call('HGETALL', KEYS[3])
+for k = 1, #tms, 2 do
+  redis.call('ZREM', KEYS[4], string.sub(tms[k + 1], 1, 6) .. pid .. '\0' .. tms[k])
+end
+redis.call('DEL', KEYS[3])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[8])) do
+  if not redis.call('ZSCORE', KEYS[7], id) then
+    local v = redis.call('HGET', KEYS[5], id)
+    if v then
+      redis.call('ZREM', KEYS[6], string.sub(v, 1, 6) .. id)
+      redis.call('HDEL', KEYS[5], id)
+    end
+    redis.call('SREM', KEYS[8], id)
+  end
+end
+return {'OK', phone}
+`)
+
+// claimScript claims the given pending entries of one shard: each one
+// still pending moves to the claimed index with the lease's expiry as its
+// score. It returns id, record pairs of the entries it claimed.
+//
+// KEYS: 1 ob, 2 obdue, 3 obclaim. ARGV: 1 lease expiry in unix ms, then
+// index members ("<sub6><id>").
+var claimScript = goredis.NewScript(`
+local out = {}
+for k = 2, #ARGV do
+  local m = ARGV[k]
+  if redis.call('ZREM', KEYS[2], m) == 1 then
+    local id = string.sub(m, 7)
+    local v = redis.call('HGET', KEYS[1], id)
+    if v then
+      redis.call('ZADD', KEYS[3], ARGV[1], id)
+      out[#out + 1] = id
+      out[#out + 1] = v
+    end
+  end
+end
+return out
+`)
+
+// finishScript records the outcome of a claimed entry. The message.out
+// event's new status is decided by the caller's store.StatusAdvances,
+// passed as two lists of the statuses it may and may not replace; a stored
+// status in neither list makes the script return {STATUS, status} without
+// writing, and the caller asks again with that status classified.
+//
+// KEYS: 1 ob, 2 obdue, 3 obclaim, 4 tl:<id>, 5 tli:<id> (of the caller's
+// entry's patient). ARGV: 1 shard base, 2 entry id, 3 patient id, 4 "1"
+// when done, 5 new NotBefore in ms, 6 its sub6, 7 its JSON, 8 "1" when
+// attempted, 9 status, 10 provider id, 11 error code, 12 statuses that may
+// be replaced, 13 statuses that may not (each "\0"-framed).
+//
+// It returns {OK}, {NOTCLAIMED} or {STATUS, stored status}.
+var finishScript = goredis.NewScript(`
+local base, id, pid = ARGV[1], ARGV[2], ARGV[3]
+local v = redis.call('HGET', KEYS[1], id)
+if not v or not redis.call('ZSCORE', KEYS[3], id) then return {'NOTCLAIMED'} end
+local e = cjson.decode(string.sub(v, 7))
+local epid = e.patient_id
+if type(epid) ~= 'string' then epid = '' end
+
+local pos, ev
+local status = ARGV[9]
+if status ~= '' and epid ~= '' and epid == pid then
+  pos = redis.call('HGET', KEYS[5], id)
+  if pos then
+    local raw = redis.call('LINDEX', KEYS[4], pos)
+    if raw then
+      ev = cjson.decode(raw)
+      local cur = ev.status
+      if type(cur) ~= 'string' then cur = '' end
+      local advance
+      if string.find(ARGV[12], '\0' .. cur .. '\0', 1, true) then
+        advance = true
+      elseif string.find(ARGV[13], '\0' .. cur .. '\0', 1, true) then
+        advance = false
+      else
+        return {'STATUS', cur}
+      end
+      if ARGV[10] ~= '' then ev.provider_id = ARGV[10] end
+      if advance then
+        ev.status = status
+        local code = tonumber(ARGV[11])
+        if code == 0 then ev.error_code = nil else ev.error_code = code end
+      end
+    end
+  end
+end
+
+if ARGV[4] == '1' then
+  redis.call('HDEL', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], string.sub(v, 1, 6) .. id)
+  redis.call('ZREM', KEYS[3], id)
+  if epid ~= '' then redis.call('SREM', base .. 'obp:' .. epid, id) end
+else
+  e.not_before = ARGV[7]
+  if ARGV[8] == '1' then e.attempts = (tonumber(e.attempts) or 0) + 1 end
+  redis.call('HSET', KEYS[1], id, ARGV[6] .. cjson.encode(e))
+  redis.call('ZREM', KEYS[3], id)
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6] .. id)
+end
+if ev then redis.call('LSET', KEYS[4], pos, cjson.encode(ev)) end
+return {'OK'}
+`)
+
+// onceScript is a fixed window: it fires, and records the window's end
+// (a sortable hex time), unless the stored end is after now.
+//
+// KEYS: 1 once:<key>. ARGV: 1 now, 2 end of the window (both hex times),
+// 3 ttl in ms.
+var onceScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and ARGV[1] < v then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
+var allScripts = []*goredis.Script{
+	commitScript, gateScript, delIfScript, phoneClaimScript, casScript,
+	phoneReleaseScript, deleteScript, claimScript, finishScript, onceScript,
+}
