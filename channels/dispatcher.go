@@ -77,6 +77,10 @@ type Dispatcher struct {
 	Workers int
 	// Observe, when set, sees each outcome (channel, status) for metrics.
 	Observe func(channel, status string)
+	// RecoverEvery, when set, settles abandoned claims periodically, not
+	// only at start: with several replicas on one store, a replica that
+	// dies leaves claims whose leases expire while the others run.
+	RecoverEvery time.Duration
 
 	kick chan struct{}
 	mu   sync.Mutex
@@ -130,6 +134,12 @@ func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
 	d.init()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var recoverC <-chan time.Time
+	if d.RecoverEvery > 0 {
+		rt := time.NewTicker(d.RecoverEvery)
+		defer rt.Stop()
+		recoverC = rt.C
+	}
 	for {
 		for d.Step(ctx) > 0 && ctx.Err() == nil {
 		}
@@ -138,6 +148,10 @@ func (d *Dispatcher) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-d.kick:
 		case <-tick.C:
+		case <-recoverC:
+			if err := d.Recover(ctx); err != nil {
+				d.log().Error("settling abandoned claims", "err", err)
+			}
 		}
 	}
 }
