@@ -1,4 +1,89 @@
-// Package redis is the Redis backend of the store contract.
+// Package redis keeps Tend's state in Redis, so that several replicas can
+// share it: a store.Store on a go-redis UniversalClient (one server,
+// Sentinel or Cluster) that passes the conformance suite in store/storetest
+// with the embedded store's semantics.
+//
+// # Keys
+//
+// Keys spread over Shards (16) hash tags {s:<n>}. A patient's keys and the
+// cross-patient indexes of its shard, n = crc32(patient id) % 16, share the
+// tag, so one Lua script commits a turn in one hash slot, as Redis Cluster
+// requires. With T = "{s:<n>}:" followed by Options.KeyPrefix and ":" when
+// one is set:
+//
+//	T:pat:<id>     string   enrollment (patient JSON)
+//	T:ses:<id>     string   session, "<version>:<data>"; absent at version 0
+//	T:tl:<id>      list     timeline, event JSON in commit order
+//	T:tli:<id>     hash     event id → position in the list (UpdateEvent, Finish)
+//	T:tm:<id>      hash     timer name → "<sub6><due ms>"
+//	T:due          zset     "<sub6><id>\0<name>" scored by due ms
+//	T:ob           hash     outbox entry id → "<sub6><entry JSON>" (pending and claimed)
+//	T:obdue        zset     pending: "<sub6><entry id>" scored by NotBefore ms
+//	T:obclaim      zset     claimed: entry id scored by its lease's expiry ms
+//	T:obp:<id>     set      a patient's unfinished entry ids (DeletePatient)
+//	T:esc          hash     escalation id → JSON
+//	T:escst:<st>   set      escalation ids by status
+//	T:dd:<key>     string   dedupe key → committing patient id, PX retention
+//
+// and in the shard of their own key (crc32(key) % 16):
+//
+//	T:ph:<phone>   string   "<claimed at ms>:<patient id>"
+//	T:dd:<key>     string   dedupe key (see below)
+//	T:once:<key>   string   end of the Once window, PX ttl
+//
+// sub6 is the six-digit nanosecond part of a time within its millisecond:
+// scores are whole milliseconds (exact in a float64) and members of equal
+// score sort by the rest of the time, so the indexes keep the embedded
+// store's nanosecond order and cut-offs. Times outside the years 1678 to
+// 2262 are indexed clamped, as in the embedded store. Redis deletes a hash,
+// set or sorted set with its last member, so a patient whose messages went
+// out keeps only pat, ses, tm, tl and tli.
+//
+// # Round trips
+//
+// A turn is two: Load is one MGET, Commit one EVALSHA. Outside that:
+//
+//   - A commit that gives a patient a new phone number claims the number
+//     in the phone's shard first and releases the old one after; the
+//     commit script asks for the claim (NEEDPHONE) only when the number
+//     changes, so re-enrolling with the same number costs nothing more.
+//   - Dedupe keys are global. On one server or Sentinel the commit script
+//     checks the key in its own shard (Redis checks slots only in a
+//     cluster). On a cluster, when the key's shard is not the patient's,
+//     Commit first takes the key in its shard for the patient (one small
+//     script) and the commit keeps a copy in the patient's shard, which
+//     decides a retry of the same turn atomically: three round trips for
+//     15 turns in 16 with a dedupe key.
+//   - PatientByPhone is two (the index, then the patient). DueTimers,
+//     OutboxDepth, Escalations and Claimed are one pipeline over the 16
+//     shards; ClaimOutbox is two (read what is due, then claim the oldest
+//     limit with one script per shard). Finish is one script, in every
+//     shard for an entry without patient.
+//
+// # Leases
+//
+// ClaimOutbox gives each claim a lease (Options.Lease, 2 minutes by
+// default). Claimed lists only claims whose lease has expired: with
+// several replicas, a live replica's claims are being sent and are not
+// "claimed and never finished"; a dead replica's appear once their lease
+// runs out, and the dispatcher's recovery settles them without resending.
+// An expired lease never makes an entry claimable again. A negative Lease
+// makes every claim expire at once, which is the embedded store's (and the
+// conformance suite's) behavior on a single replica.
+//
+// # Differences from the embedded store
+//
+//   - An outbox entry or escalation must belong to the commit's patient
+//     (or have no PatientID): it is kept in that patient's shard, where
+//     DeletePatient, Finish and a replacing commit find it. Other commits
+//     fail with ErrInvalid. Outbox entry ids are unique per shard, not
+//     globally.
+//   - UpdateEvent is an optimistic transaction: fn may run more than once.
+//   - Once and dedupe keys expire by Redis TTL in real time; a clock that
+//     runs slower than real time (a simulation) may see a Once key fire
+//     early.
+//   - A crash between the steps of an enrollment leaves a phone index
+//     record that PatientByPhone ignores (its patient does not have the
+//     number) and that the next claim of the number takes over once it is
+//     older than a minute.
 package redis
-
-import _ "github.com/redis/go-redis/v9"

@@ -36,24 +36,23 @@ func newKeyspace(prefix string) keyspace {
 }
 
 // Per patient, in the patient's shard.
-func (k *keyspace) patient(pid string) string   { return k.base[shardOf(pid)] + "pat:" + pid }
-func (k *keyspace) session(pid string) string   { return k.base[shardOf(pid)] + "ses:" + pid }
-func (k *keyspace) timeline(pid string) string  { return k.base[shardOf(pid)] + "tl:" + pid }
-func (k *keyspace) eventIdx(pid string) string  { return k.base[shardOf(pid)] + "tli:" + pid }
-func (k *keyspace) timers(pid string) string    { return k.base[shardOf(pid)] + "tm:" + pid }
-func (k *keyspace) outboxOf(pid string) string  { return k.base[shardOf(pid)] + "obp:" + pid }
-func (k *keyspace) dedupeFor(pid, key string) string { return k.base[shardOf(pid)] + "dd:" + key }
+func (k *keyspace) patient(pid string) string  { return k.base[shardOf(pid)] + "pat:" + pid }
+func (k *keyspace) session(pid string) string  { return k.base[shardOf(pid)] + "ses:" + pid }
+func (k *keyspace) timeline(pid string) string { return k.base[shardOf(pid)] + "tl:" + pid }
+func (k *keyspace) eventIdx(pid string) string { return k.base[shardOf(pid)] + "tli:" + pid }
+func (k *keyspace) timers(pid string) string   { return k.base[shardOf(pid)] + "tm:" + pid }
+func (k *keyspace) outboxOf(pid string) string { return k.base[shardOf(pid)] + "obp:" + pid }
 
 // Per shard.
-func (k *keyspace) due(n int) string            { return k.base[n] + "due" }
-func (k *keyspace) outbox(n int) string         { return k.base[n] + "ob" }
-func (k *keyspace) outboxDue(n int) string      { return k.base[n] + "obdue" }
-func (k *keyspace) outboxClaimed(n int) string  { return k.base[n] + "obclaim" }
-func (k *keyspace) escalations(n int) string    { return k.base[n] + "esc" }
+func (k *keyspace) due(n int) string                  { return k.base[n] + "due" }
+func (k *keyspace) outbox(n int) string               { return k.base[n] + "ob" }
+func (k *keyspace) outboxDue(n int) string            { return k.base[n] + "obdue" }
+func (k *keyspace) outboxClaimed(n int) string        { return k.base[n] + "obclaim" }
+func (k *keyspace) escalations(n int) string          { return k.base[n] + "esc" }
 func (k *keyspace) escStatus(n int, st string) string { return k.base[n] + "escst:" + st }
 
 // In the shard of their own key.
-func (k *keyspace) dedupe(key string) string { return k.base[shardOf(key)] + "dd:" + key }
+func (k *keyspace) dedupe(key string) string  { return k.base[shardOf(key)] + "dd:" + key }
 func (k *keyspace) phone(phone string) string { return k.base[shardOf(phone)] + "ph:" + phone }
 func (k *keyspace) once(key string) string    { return k.base[shardOf(key)] + "once:" + key }
 

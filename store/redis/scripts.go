@@ -81,15 +81,23 @@ if pid ~= '' then
     redis.call('SET', KEYS[2], string.format('%d', tonumber(ver) + 1) .. ':' .. ARGV[5])
   end
   if #evs > 0 then
-    local len = redis.call('RPUSH', KEYS[4], unpack(evs))
+    -- In chunks: unpack has a limit, and an error after the first write
+    -- would leave the commit half done.
+    local len
+    for s = 1, #evs, 500 do
+      len = redis.call('RPUSH', KEYS[4], unpack(evs, s, math.min(s + 499, #evs)))
+    end
     local idx = {}
     for k = 1, #evs do
       if evIDs[k] ~= '' then
         idx[#idx + 1] = evIDs[k]
         idx[#idx + 1] = len - #evs + k - 1
       end
+      if #idx >= 1000 or (k == #evs and #idx > 0) then
+        redis.call('HSET', KEYS[5], unpack(idx))
+        idx = {}
+      end
     end
-    if #idx > 0 then redis.call('HSET', KEYS[5], unpack(idx)) end
   end
   local function deltimer(name)
     local v = redis.call('HGET', KEYS[6], name)
@@ -309,6 +317,24 @@ if ev then redis.call('LSET', KEYS[4], pos, cjson.encode(ev)) end
 return {'OK'}
 `)
 
+// listScript reads the records of one shard's hash KEYS[2] whose ids are
+// in the index KEYS[1]: a set, or with ARGV[1] the members of a sorted set
+// scored at most ARGV[1]. Records gone in between are skipped.
+var listScript = goredis.NewScript(`
+local ids
+if ARGV[1] then
+  ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+else
+  ids = redis.call('SMEMBERS', KEYS[1])
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[2], id)
+  if v then out[#out + 1] = v end
+end
+return out
+`)
+
 // onceScript is a fixed window: it fires, and records the window's end
 // (a sortable hex time), unless the stored end is after now.
 //
@@ -323,5 +349,5 @@ return 1
 
 var allScripts = []*goredis.Script{
 	commitScript, gateScript, delIfScript, phoneClaimScript, casScript,
-	phoneReleaseScript, deleteScript, claimScript, finishScript, onceScript,
+	phoneReleaseScript, deleteScript, claimScript, finishScript, listScript, onceScript,
 }
