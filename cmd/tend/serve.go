@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ import (
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
+	redisstore "github.com/tendcare/tend/store/redis"
 	"github.com/tendcare/tend/store/seal"
 )
 
@@ -39,6 +41,8 @@ type config struct {
 	TwilioSID, TwilioToken, SMSFrom, TwilioAPI string
 	ContentDir, QuietHours, HelpContact        string
 	KeyFile                                    string
+	RedisURL, RedisAddrs, RedisSentinelMaster  string
+	RedisCluster                               bool
 }
 
 func env(name, def string) string {
@@ -48,12 +52,21 @@ func env(name, def string) string {
 	return def
 }
 
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(name))
+	return b
+}
+
 func parseConfig(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ":8080"), "listen address (TEND_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TEND_DATA_DIR", "./data"), "data directory (TEND_DATA_DIR)")
-	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded (TEND_STORE)")
+	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
+	fs.StringVar(&c.RedisAddrs, "redis-addrs", env("TEND_REDIS_ADDRS", ""), "comma-separated cluster seeds or Sentinel addresses; overrides the URL's host (TEND_REDIS_ADDRS)")
+	fs.BoolVar(&c.RedisCluster, "redis-cluster", envBool("TEND_REDIS_CLUSTER"), "use Redis Cluster (TEND_REDIS_CLUSTER=true)")
+	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", env("TEND_REDIS_SENTINEL_MASTER", ""), "Sentinel master name; TEND_REDIS_ADDRS are then the Sentinels (TEND_REDIS_SENTINEL_MASTER)")
 	fs.StringVar(&c.PublicURL, "public-url", env("TEND_PUBLIC_URL", "http://localhost:8080"), "base URL providers call (TEND_PUBLIC_URL)")
 	fs.StringVar(&c.APIToken, "api-token", env("TEND_API_TOKEN", ""), "API bearer token; generated into the data dir if empty (TEND_API_TOKEN)")
 	fs.StringVar(&c.TwilioSID, "twilio-account-sid", env("TWILIO_ACCOUNT_SID", ""), "Twilio account SID (TWILIO_ACCOUNT_SID)")
@@ -127,8 +140,22 @@ func openStore(c config) (store.Store, error) {
 			return nil, err
 		}
 		st = e
+	case "redis":
+		opts := redisstore.Options{URL: c.RedisURL, Cluster: c.RedisCluster, SentinelMaster: c.RedisSentinelMaster}
+		for _, a := range strings.Split(c.RedisAddrs, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				opts.Addrs = append(opts.Addrs, a)
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r, err := redisstore.Open(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("redis store: %w", err)
+		}
+		st = r
 	default:
-		return nil, fmt.Errorf("store %q is not supported (embedded)", c.Store)
+		return nil, fmt.Errorf("store %q is not supported (embedded, redis)", c.Store)
 	}
 	if keys != nil {
 		st = seal.Wrap(st, keys)
@@ -176,6 +203,11 @@ func serve(args []string) error {
 	runner := &conversations.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact}, Notify: disp.Kick, Observe: m.turn}
 	disp.Consent = runner
+	if c.Store == "redis" {
+		// Replicas share the outbox: claims of a replica that died expire
+		// and are settled by the others.
+		disp.RecoverEvery = time.Minute
+	}
 	if err := disp.Recover(context.Background()); err != nil {
 		return fmt.Errorf("recovering the outbox: %w", err)
 	}
