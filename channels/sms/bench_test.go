@@ -19,6 +19,8 @@ import (
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
+	redisstore "github.com/tendcare/tend/store/redis"
+	"github.com/tendcare/tend/store/redis/redistest"
 )
 
 // BenchmarkInboundSMS posts signed inbound webhooks over loopback HTTP, many
@@ -27,16 +29,33 @@ import (
 // (fsync'd, group) commit of session, outbox, events, timer and dedupe key.
 // Each reply is "2" to a waiting med-reminder: an adherence event, a reply in
 // the outbox and a timer, every time. It reports turns/s and p50/p99 latency.
+//
+// It runs on the embedded store (durable group commit) and on a redis-server
+// the benchmark starts on loopback, sharing the two cores.
 func BenchmarkInboundSMS(b *testing.B) {
+	b.Run("embedded", func(b *testing.B) {
+		st, err := embedded.Open(filepath.Join(b.TempDir(), "bench.db"), embedded.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		benchmarkInbound(b, st)
+	})
+	b.Run("redis", func(b *testing.B) {
+		st, err := redisstore.Open(context.Background(), redisstore.Options{URL: "redis://" + redistest.Start(b) + "/0", PoolSize: 256})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		benchmarkInbound(b, st)
+	})
+}
+
+func benchmarkInbound(b *testing.B, st store.Store) {
 	const (
 		patients = 2000
 		token    = "0123456789abcdef0123456789abcdef"
 	)
-	st, err := embedded.Open(filepath.Join(b.TempDir(), "bench.db"), embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
 	pack, _, err := content.Load(content.Default())
 	if err != nil {
 		b.Fatal(err)
