@@ -14,7 +14,8 @@
 //	T:pat:<id>     string   enrollment (patient JSON)
 //	T:ses:<id>     string   session, "<version>:<data>"; absent at version 0
 //	T:tl:<id>      list     timeline, event JSON in commit order
-//	T:tli:<id>     hash     event id → position in the list (UpdateEvent, Finish)
+//	T:tli:<id>     hash     event id → position in the list (UpdateEvent, Finish);
+//	                        field "" counts the events the cap trimmed
 //	T:tm:<id>      hash     timer name → "<sub6><due ms>"
 //	T:due          zset     "<sub6><id>\0<name>" scored by due ms
 //	T:ob           hash     outbox entry id → "<sub6><entry JSON>" (pending and claimed)
@@ -38,6 +39,9 @@
 // 2262 are indexed clamped, as in the embedded store. Redis deletes a hash,
 // set or sorted set with its last member, so a patient whose messages went
 // out keeps only pat, ses, tm, tl and tli.
+//
+// The timeline is capped (Options.TimelineMax, DefaultTimelineMax events):
+// a commit that makes it longer drops the oldest events in the same script.
 //
 // # Round trips
 //

@@ -48,12 +48,19 @@ type Options struct {
 	// means 2 minutes; a negative Lease makes claims expire at once, so
 	// that Claimed lists every unfinished claim (one replica, tests).
 	Lease time.Duration
+	// TimelineMax caps each patient's timeline: a commit that makes it
+	// longer drops the oldest events. Zero means 2,000 events (years of
+	// daily reminders); a negative value keeps everything.
+	TimelineMax int
 	// DedupeRetention is how long a committed dedupe key is remembered.
 	// Zero means 7 days.
 	DedupeRetention time.Duration
 	// Now is the clock of leases and phone claims; nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultTimelineMax is the number of events a patient's timeline keeps.
+const DefaultTimelineMax = 2000
 
 // ErrInvalid reports a commit or call that no backend could apply, such as
 // a patient ID with a NUL byte, or that this backend cannot place, such as
@@ -73,6 +80,7 @@ type Store struct {
 	cluster   bool
 	lease     time.Duration
 	retention time.Duration
+	tlMax     int
 	now       func() time.Time
 
 	closeOnce sync.Once
@@ -93,7 +101,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		k:         newKeyspace(opts.KeyPrefix),
 		lease:     cmp.Or(opts.Lease, 2*time.Minute),
 		retention: cmp.Or(opts.DedupeRetention, 7*24*time.Hour),
+		tlMax:     cmp.Or(opts.TimelineMax, DefaultTimelineMax),
 		now:       opts.Now,
+	}
+	if s.tlMax < 0 {
+		s.tlMax = 0
 	}
 	_, s.cluster = rdb.(*goredis.ClusterClient)
 	if s.now == nil {
@@ -502,7 +514,7 @@ func (s *Store) prepare(c store.Commit) (*prepared, error) {
 	}
 	args := make([]any, 0, 16+2*len(c.Events)+3*(len(c.Outbox)+len(c.SetTimers)+len(c.Escalations))+len(c.DeleteTimers))
 	args = append(args, base, pid, strconv.FormatUint(c.Version, 10), hasSession, session,
-		patient, phone, "0", hasDedupe, p.retentionMs)
+		patient, phone, "0", hasDedupe, p.retentionMs, s.tlMax)
 
 	args = append(args, len(c.Events))
 	for i := range c.Events {
@@ -641,6 +653,13 @@ func (s *Store) UpdateEvent(ctx context.Context, patientID, eventID string, fn f
 		if err != nil {
 			return err
 		}
+		// Positions count from the first event ever; the cap trimmed
+		// base events off the front.
+		trimmed, err := tx.HGet(ctx, idx, "").Int64()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+		pos -= trimmed
 		raw, err := tx.LIndex(ctx, tl, pos).Result()
 		if errors.Is(err, goredis.Nil) {
 			return store.ErrNotFound

@@ -597,3 +597,60 @@ func benchTurn(id string, v uint64) store.Commit {
 		SetTimers: []store.Timer{{PatientID: id, Name: "reply-timeout", Due: at.Add(4 * time.Hour)}},
 	}
 }
+
+// TestTimelineCap: a commit past TimelineMax drops the oldest events, and
+// events still kept can be updated (by UpdateEvent and by Finish).
+func TestTimelineCap(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Start(t)
+	s := openStore(t, Options{Addrs: []string{addr}, KeyPrefix: newPrefix(), Lease: -1, TimelineMax: 5})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	p := store.Patient{ID: "p1", Phone: "+15551230001"}
+	if err := s.Commit(ctx, store.Commit{PatientID: "p1", Patient: &p, Session: []byte("s"),
+		Events: []store.Event{{ID: "e0", Type: "message.in"}, {ID: "e1", Type: "message.in"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for v, ids := range [][]string{{"e2", "e3"}, {"e4", "e5", "e6"}} {
+		var evs []store.Event
+		for _, id := range ids {
+			evs = append(evs, store.Event{ID: id, Type: "message.in"})
+		}
+		c := store.Commit{PatientID: "p1", Version: uint64(v + 1), Session: []byte("s"), Events: evs}
+		if v == 1 {
+			c.Events = append(c.Events, store.Event{ID: "o1", Type: "message.out", Status: "queued"})
+			c.Outbox = []store.OutboxEntry{{ID: "o1", PatientID: "p1", To: p.Phone, NotBefore: t0}}
+		}
+		if err := s.Commit(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.Timeline(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range evs {
+		ids = append(ids, e.ID)
+	}
+	if fmt.Sprint(ids) != "[e3 e4 e5 e6 o1]" {
+		t.Fatalf("timeline %v, want the last 5 events", ids)
+	}
+	if err := s.UpdateEvent(ctx, "p1", "e0", func(*store.Event) bool { return true }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateEvent of a trimmed event: %v, want ErrNotFound", err)
+	}
+	if err := s.UpdateEvent(ctx, "p1", "e4", func(e *store.Event) bool { e.Status = "x"; return true }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ClaimOutbox(ctx, t0, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ClaimOutbox = %v, %v", got, err)
+	}
+	if err := s.Finish(ctx, got[0], store.Delivery{Done: true, Status: "sent"}); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ = s.Timeline(ctx, "p1")
+	if evs[1].ID != "e4" || evs[1].Status != "x" || evs[4].ID != "o1" || evs[4].Status != "sent" {
+		t.Fatalf("after updates: %+v", evs)
+	}
+}

@@ -33,7 +33,7 @@ import goredis "github.com/redis/go-redis/v9"
 // JSON ("" to keep the enrollment), 7 its phone, 8 phone mode ("0": return
 // NEEDPHONE when the phone is new to the patient, "1": the caller claimed
 // it, "T": the caller found it taken), 9 "1" when there is a dedupe key,
-// 10 dedupe retention in ms, then counted lists: events (id, JSON), outbox
+// 10 dedupe retention in ms, 11 timeline cap (0: none), then counted lists: events (id, JSON), outbox
 // entries (id, ms, record), timers to delete (name), timers to set (name,
 // sub6, ms), escalations (id, status, JSON).
 //
@@ -41,7 +41,7 @@ import goredis "github.com/redis/go-redis/v9"
 // CONFLICT, NEEDPHONE, TAKEN.
 var commitScript = goredis.NewScript(`
 local base, pid = ARGV[1], ARGV[2]
-local i = 11
+local i = 12
 local function count() local n = tonumber(ARGV[i]); i = i + 1; return n end
 local evIDs, evs, obs, dels, sets, escs = {}, {}, {}, {}, {}, {}
 for k = 1, count() do evIDs[k] = ARGV[i]; evs[k] = ARGV[i+1]; i = i + 2 end
@@ -87,16 +87,32 @@ if pid ~= '' then
     for s = 1, #evs, 500 do
       len = redis.call('RPUSH', KEYS[4], unpack(evs, s, math.min(s + 499, #evs)))
     end
+    -- Positions in tli count from the patient's first event; field ""
+    -- (no event id is empty in the index) holds how many the cap trimmed.
+    local trimmed = tonumber(redis.call('HGET', KEYS[5], '')) or 0
     local idx = {}
     for k = 1, #evs do
       if evIDs[k] ~= '' then
         idx[#idx + 1] = evIDs[k]
-        idx[#idx + 1] = len - #evs + k - 1
+        idx[#idx + 1] = trimmed + len - #evs + k - 1
       end
       if #idx >= 1000 or (k == #evs and #idx > 0) then
         redis.call('HSET', KEYS[5], unpack(idx))
         idx = {}
       end
+    end
+    local cap = tonumber(ARGV[11])
+    if cap > 0 and len > cap then
+      local n = len - cap
+      local old = redis.call('LRANGE', KEYS[4], 0, n - 1)
+      for j, raw in ipairs(old) do
+        local id = field(raw, 'id')
+        if id ~= '' and tonumber(redis.call('HGET', KEYS[5], id)) == trimmed + j - 1 then
+          redis.call('HDEL', KEYS[5], id)
+        end
+      end
+      redis.call('LTRIM', KEYS[4], n, -1)
+      redis.call('HSET', KEYS[5], '', trimmed + n)
     end
   end
   local function deltimer(name)
@@ -278,6 +294,7 @@ local status = ARGV[9]
 if status ~= '' and epid ~= '' and epid == pid then
   pos = redis.call('HGET', KEYS[5], id)
   if pos then
+    pos = tonumber(pos) - (tonumber(redis.call('HGET', KEYS[5], '')) or 0)
     local raw = redis.call('LINDEX', KEYS[4], pos)
     if raw then
       ev = cjson.decode(raw)
