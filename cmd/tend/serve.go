@@ -43,6 +43,7 @@ type config struct {
 	KeyFile                                    string
 	RedisURL, RedisAddrs, RedisSentinelMaster  string
 	RedisCluster                               bool
+	TimelineMax                                int
 }
 
 func env(name, def string) string {
@@ -57,6 +58,13 @@ func envBool(name string) bool {
 	return b
 }
 
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
 func parseConfig(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -65,6 +73,7 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
 	fs.StringVar(&c.RedisAddrs, "redis-addrs", env("TEND_REDIS_ADDRS", ""), "comma-separated cluster seeds or Sentinel addresses; overrides the URL's host (TEND_REDIS_ADDRS)")
+	fs.IntVar(&c.TimelineMax, "timeline-max", envInt("TEND_TIMELINE_MAX", redisstore.DefaultTimelineMax), "events kept per patient timeline on Redis; -1 keeps all (TEND_TIMELINE_MAX)")
 	fs.BoolVar(&c.RedisCluster, "redis-cluster", envBool("TEND_REDIS_CLUSTER"), "use Redis Cluster (TEND_REDIS_CLUSTER=true)")
 	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", env("TEND_REDIS_SENTINEL_MASTER", ""), "Sentinel master name; TEND_REDIS_ADDRS are then the Sentinels (TEND_REDIS_SENTINEL_MASTER)")
 	fs.StringVar(&c.PublicURL, "public-url", env("TEND_PUBLIC_URL", "http://localhost:8080"), "base URL providers call (TEND_PUBLIC_URL)")
@@ -141,7 +150,7 @@ func openStore(c config) (store.Store, error) {
 		}
 		st = e
 	case "redis":
-		opts := redisstore.Options{URL: c.RedisURL, Cluster: c.RedisCluster, SentinelMaster: c.RedisSentinelMaster}
+		opts := redisstore.Options{URL: c.RedisURL, Cluster: c.RedisCluster, SentinelMaster: c.RedisSentinelMaster, TimelineMax: c.TimelineMax}
 		for _, a := range strings.Split(c.RedisAddrs, ",") {
 			if a = strings.TrimSpace(a); a != "" {
 				opts.Addrs = append(opts.Addrs, a)
