@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,61 +164,14 @@ func TestOpenLocked(t *testing.T) {
 	}
 }
 
-// BenchmarkCommit measures durable commits of typical turns, each on its
-// own patient, from several goroutines: the rate group commit achieves.
-// ns/op is the time per commit across all goroutines.
+// BenchmarkCommit measures durable commits from several goroutines: the
+// rate group commit achieves.
 func BenchmarkCommit(b *testing.B) {
 	for _, workers := range []int{1, 16, 128} {
 		b.Run(fmt.Sprintf("goroutines=%d", workers), func(b *testing.B) {
 			s := open(b, b.TempDir(), embedded.Options{})
 			b.Cleanup(func() { s.Close() })
-			ctx := b.Context()
-			for w := range workers {
-				id := fmt.Sprintf("p%03d", w)
-				p := store.Patient{ID: id, Phone: fmt.Sprintf("+1555000%04d", w), Language: "en", Timezone: "America/Chicago"}
-				if err := s.Commit(ctx, store.Commit{PatientID: id, Patient: &p, Session: []byte("enrolled")}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			b.ReportAllocs()
-			b.ResetTimer()
-			for w := range workers {
-				wg.Go(func() {
-					id := fmt.Sprintf("p%03d", w)
-					for v := uint64(1); next.Add(1) <= int64(b.N); v++ {
-						if err := s.Commit(ctx, benchTurn(id, v)); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
+			storetest.BenchCommit(b, s, workers)
 		})
-	}
-}
-
-// benchTurn is a typical turn: an answer, its reply, the reply in the
-// outbox, a moved timer, the provider's dedupe key.
-func benchTurn(id string, v uint64) store.Commit {
-	at := t0.Add(time.Duration(v) * time.Minute)
-	tag := fmt.Sprintf("%s-%d", id, v)
-	return store.Commit{
-		PatientID: id,
-		Version:   v,
-		Session:   []byte(`{"flow":"bp-check","state":"ask_reading","retries":0,"vars":{"sys":"140"}}`),
-		DedupeKey: "SM" + tag,
-		Events: []store.Event{
-			{ID: "in-" + tag, Type: "message.in", At: at, Channel: "sms", Text: "1"},
-			{ID: "out-" + tag, Type: "message.out", At: at, Channel: "sms", Text: "Thanks! Did you take your evening medicine? Reply 1 for yes, 2 for no.", Status: "queued", Flow: "adherence"},
-		},
-		Outbox: []store.OutboxEntry{{
-			ID: "out-" + tag, PatientID: id, Channel: "sms", To: "+15550001234",
-			Text: "Thanks! Did you take your evening medicine? Reply 1 for yes, 2 for no.", Choices: []string{"yes", "no"},
-			Timezone: "America/Chicago", Reply: true, NotBefore: at, CreatedAt: at,
-		}},
-		SetTimers: []store.Timer{{PatientID: id, Name: "reply-timeout", Due: at.Add(4 * time.Hour)}},
 	}
 }

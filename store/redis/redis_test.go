@@ -463,7 +463,7 @@ func TestIdlePatientKeys(t *testing.T) {
 	if err := s.Commit(ctx, store.Commit{PatientID: "p1", Patient: &p, Session: []byte("enrolled")}); err != nil {
 		t.Fatal(err)
 	}
-	c := benchTurn("p1", 1)
+	c := storetest.TypicalTurn("p1", 1)
 	c.SetTimers = append(c.SetTimers, store.Timer{Name: "reminder:amlodipine", Due: t0.Add(24 * time.Hour)})
 	if err := s.Commit(ctx, c); err != nil {
 		t.Fatal(err)
@@ -548,54 +548,7 @@ func BenchmarkCommitRedis(b *testing.B) {
 func benchCommits(b *testing.B, opts Options, workers int) {
 	s := openStore(b, opts)
 	b.Cleanup(func() { s.Close() })
-	ctx := b.Context()
-	for w := range workers {
-		id := fmt.Sprintf("p%03d", w)
-		p := store.Patient{ID: id, Phone: fmt.Sprintf("+1555000%04d", w), Language: "en", Timezone: "America/Chicago"}
-		if err := s.Commit(ctx, store.Commit{PatientID: id, Patient: &p, Session: []byte("enrolled")}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ReportAllocs()
-	b.ResetTimer()
-	for w := range workers {
-		wg.Go(func() {
-			id := fmt.Sprintf("p%03d", w)
-			for v := uint64(1); next.Add(1) <= int64(b.N); v++ {
-				if err := s.Commit(ctx, benchTurn(id, v)); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
-}
-
-// benchTurn is the embedded store's benchmark turn: an answer, its reply,
-// the reply in the outbox, a moved timer, the provider's dedupe key.
-func benchTurn(id string, v uint64) store.Commit {
-	at := t0.Add(time.Duration(v) * time.Minute)
-	tag := fmt.Sprintf("%s-%d", id, v)
-	return store.Commit{
-		PatientID: id,
-		Version:   v,
-		Session:   []byte(`{"flow":"bp-check","state":"ask_reading","retries":0,"vars":{"sys":"140"}}`),
-		DedupeKey: "SM" + tag,
-		Events: []store.Event{
-			{ID: "in-" + tag, Type: "message.in", At: at, Channel: "sms", Text: "1"},
-			{ID: "out-" + tag, Type: "message.out", At: at, Channel: "sms", Text: "Thanks! Did you take your evening medicine? Reply 1 for yes, 2 for no.", Status: "queued", Flow: "adherence"},
-		},
-		Outbox: []store.OutboxEntry{{
-			ID: "out-" + tag, PatientID: id, Channel: "sms", To: "+15550001234",
-			Text: "Thanks! Did you take your evening medicine? Reply 1 for yes, 2 for no.", Choices: []string{"yes", "no"},
-			Timezone: "America/Chicago", Reply: true, NotBefore: at, CreatedAt: at,
-		}},
-		SetTimers: []store.Timer{{PatientID: id, Name: "reply-timeout", Due: at.Add(4 * time.Hour)}},
-	}
+	storetest.BenchCommit(b, s, workers)
 }
 
 // TestTimelineCap: a commit past TimelineMax drops the oldest events, and
