@@ -89,11 +89,7 @@ func TestDailyReminderAcrossDST(t *testing.T) {
 	chicago, _ := time.LoadLocation("America/Chicago")
 	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
 	ctx := context.Background()
-	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
-		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"08:00"}}}}
-	if _, err := r.Enroll(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	enrollAt(t, r, "08:00")
 	var starts []string
 	for range 10 * 24 * 4 { // every 15 minutes for 10 days
 		clock.Add(15 * time.Minute)
@@ -127,11 +123,7 @@ func TestScheduledStartWaitsForQuietHours(t *testing.T) {
 	chicago, _ := time.LoadLocation("America/Chicago")
 	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
 	ctx := context.Background()
-	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
-		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"06:30"}}}}
-	if _, err := r.Enroll(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	enrollAt(t, r, "06:30")
 	clock.Set(time.Date(2026, 3, 4, 6, 30, 0, 0, chicago))
 	r.FireDue(ctx, 1)
 	timers, _ := st.Timers(ctx, "p1")
@@ -146,9 +138,7 @@ func TestScheduledStartWaitsForQuietHours(t *testing.T) {
 	}
 	clock.Set(time.Date(2026, 3, 4, 8, 31, 0, 0, chicago))
 	r.FireDue(ctx, 1)
-	_, ss, _ := st.Load(ctx, "p1")
-	var s Session
-	r.Engine.DecodeSession(ss.Data, &s)
+	s := session(t, r, "p1")
 	if s.Flow != "med-reminder" {
 		t.Fatalf("after the window opened, active flow %q", s.Flow)
 	}
@@ -199,16 +189,10 @@ func TestLateDailyReminderSkipped(t *testing.T) {
 	chicago, _ := time.LoadLocation("America/Chicago")
 	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
 	ctx := context.Background()
-	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
-		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"09:00"}}}}
-	if _, err := r.Enroll(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	enrollAt(t, r, "09:00")
 	clock.Set(time.Date(2026, 3, 4, 15, 0, 0, 0, chicago)) // six hours late
 	r.FireDue(ctx, 1)
-	_, ss, _ := st.Load(ctx, "p1")
-	var s Session
-	r.Engine.DecodeSession(ss.Data, &s)
+	s := session(t, r, "p1")
 	if s.Flow != "" {
 		t.Fatalf("a reminder six hours late started %s", s.Flow)
 	}
@@ -225,18 +209,12 @@ func TestEveningReminderAfterOutage(t *testing.T) {
 	chicago, _ := time.LoadLocation("America/Chicago")
 	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
 	ctx := context.Background()
-	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
-		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"20:00"}}}}
-	if _, err := r.Enroll(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	enrollAt(t, r, "20:00")
 	clock.Set(time.Date(2026, 3, 3, 21, 30, 0, 0, chicago)) // back up at 21:30, in quiet hours
 	r.FireDue(ctx, 1)
 	clock.Set(time.Date(2026, 3, 4, 8, 45, 0, 0, chicago))
 	r.FireDue(ctx, 1)
-	_, ss, _ := st.Load(ctx, "p1")
-	var s Session
-	r.Engine.DecodeSession(ss.Data, &s)
+	s := session(t, r, "p1")
 	if s.Flow != "" {
 		t.Fatalf("last night's reminder started in the morning (%s)", s.Flow)
 	}
@@ -253,11 +231,7 @@ func TestMovedTimerNotFired(t *testing.T) {
 	chicago, _ := time.LoadLocation("America/Chicago")
 	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
 	ctx := context.Background()
-	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
-		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"13:00"}}}}
-	if _, err := r.Enroll(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	p := enrollAt(t, r, "13:00")
 	clock.Set(time.Date(2026, 3, 3, 13, 0, 0, 0, chicago))
 	due, _ := st.DueTimers(ctx, clock.Now(), 10)
 	p.Medications[0].Times = []string{"14:00"}
@@ -269,11 +243,34 @@ func TestMovedTimerNotFired(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, ss, _ := st.Load(ctx, "p1")
-	var s Session
-	r.Engine.DecodeSession(ss.Data, &s)
+	s := session(t, r, "p1")
 	timers, _ := st.Timers(ctx, "p1")
 	if s.Flow != "" || len(timers) != 1 || timers[0].Name != "med|med-reminder|m|14:00" {
 		t.Fatalf("flow %q, timers %+v; want no start and only the 14:00 timer", s.Flow, timers)
 	}
+}
+
+// enrollAt enrolls patient p1 in Chicago with one medication at times.
+func enrollAt(t *testing.T, r *Runner, times ...string) store.Patient {
+	t.Helper()
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
+		Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: times}}}
+	if _, err := r.Enroll(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// session reads a patient's stored session.
+func session(t *testing.T, r *Runner, id string) Session {
+	t.Helper()
+	_, ss, err := r.Store.Load(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Session
+	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
