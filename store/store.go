@@ -230,3 +230,15 @@ var statusRank = map[string]int{
 func StatusAdvances(from, to string) bool {
 	return statusRank[to] >= statusRank[from]
 }
+
+// PatientLister is implemented by backends that can list every enrolled
+// patient, for maintenance jobs such as re-sealing; it is not part of the
+// turn path. PatientIDs calls fn with each enrolled patient's id and stops
+// at the first error fn returns, which it returns. fn may read and write
+// the store. The listing is not a snapshot: a patient enrolled or
+// unenrolled meanwhile may or may not be listed, and a backend may list an
+// id more than once (Redis SCAN does when the server resizes its tables),
+// so fn must tolerate both.
+type PatientLister interface {
+	PatientIDs(ctx context.Context, fn func(id string) error) error
+}

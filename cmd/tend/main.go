@@ -1,9 +1,11 @@
-// Command tend is Tend's one binary: the server, the content linter and the
-// simulator for content authors.
+// Command tend is Tend's one binary: the server, the content linter, the
+// simulator for content authors and the encryption key tools.
 //
 //	tend [serve] [flags]          run the service
 //	tend content lint [DIR]       check a content pack (the bundled one without DIR)
 //	tend simulate [--lang es]     chat with the engine in the terminal
+//	tend keys generate ID         print a new line for the encryption key file
+//	tend keys rotate [flags]      re-seal stored PHI under the active key (serve's flags)
 package main
 
 import (
@@ -26,11 +28,14 @@ func main() {
 		err = lintCmd(args[2:])
 	case args[0] == "simulate":
 		err = simulate(args[1:], os.Stdin, os.Stdout)
+	case args[0] == "keys":
+		err = keysCmd(args[1:], os.Stdout, os.Stderr)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
-		fmt.Println("usage: tend [serve] [flags] | tend content lint [DIR] | tend simulate [--lang LANG] [--program ID]")
+		fmt.Println("usage: tend [serve] [flags] | tend content lint [DIR] | tend simulate [--lang LANG] [--program ID] |\n" +
+			"       tend keys generate ID | tend keys rotate [serve flags]")
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (try: serve, content lint, simulate)", args[0])
+		err = fmt.Errorf("unknown command %q (try: serve, content lint, simulate, keys)", args[0])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tend:", err)

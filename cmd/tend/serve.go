@@ -65,9 +65,11 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func parseConfig(args []string) (config, error) {
+// parseConfig reads the flags and environment of command name: serve, and
+// keys rotate, which opens the same store with the same key file.
+func parseConfig(name string, args []string) (config, error) {
 	var c config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ":8080"), "listen address (TEND_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TEND_DATA_DIR", "./data"), "data directory (TEND_DATA_DIR)")
 	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
@@ -173,7 +175,7 @@ func openStore(c config) (store.Store, error) {
 }
 
 func serve(args []string) error {
-	c, err := parseConfig(args)
+	c, err := parseConfig("serve", args)
 	if err != nil {
 		return err
 	}
@@ -214,8 +216,10 @@ func serve(args []string) error {
 	disp.Consent = runner
 	if c.Store == "redis" {
 		// Replicas share the outbox: claims of a replica that died expire
-		// and are settled by the others.
-		disp.RecoverEvery = time.Minute
+		// and are settled by the others. Checking often (one cheap
+		// pipeline) settles them soon after their lease (2 minutes) ends,
+		// not up to a minute later.
+		disp.RecoverEvery = 10 * time.Second
 	}
 	if err := disp.Recover(context.Background()); err != nil {
 		return fmt.Errorf("recovering the outbox: %w", err)

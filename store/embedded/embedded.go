@@ -44,7 +44,10 @@ type Store struct {
 	now       func() time.Time
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ store.PatientLister = (*Store)(nil)
+)
 
 var (
 	bPatients      = []byte("patients")
@@ -712,6 +715,51 @@ func keysWithPrefix(b *bolt.Bucket, prefix []byte) [][]byte {
 		keys = append(keys, bytes.Clone(k))
 	}
 	return keys
+}
+
+// listBatch is how many patient ids PatientIDs reads per transaction.
+const listBatch = 1000
+
+// PatientIDs implements store.PatientLister, in id order. It reads the ids
+// in short read transactions of listBatch ids and calls fn between them,
+// never inside one: fn may then commit (a write transaction opened while
+// the same goroutine holds a read one can deadlock when bbolt grows its
+// memory map), and a long job does not keep a read transaction open that
+// stops bbolt from reusing freed pages.
+func (s *Store) PatientIDs(ctx context.Context, fn func(id string) error) error {
+	var after []byte // the last id of the previous batch
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ids := make([]string, 0, listBatch)
+		err := s.db.View(func(tx *bolt.Tx) error {
+			cur := tx.Bucket(bPatients).Cursor()
+			k, _ := cur.First()
+			if after != nil {
+				// Seek finds the next id even when after was unenrolled.
+				if k, _ = cur.Seek(after); bytes.Equal(k, after) {
+					k, _ = cur.Next()
+				}
+			}
+			for ; k != nil && len(ids) < listBatch; k, _ = cur.Next() {
+				ids = append(ids, string(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("embedded: list patients: %w", err)
+		}
+		for _, id := range ids {
+			if err := fn(id); err != nil {
+				return err
+			}
+		}
+		if len(ids) < listBatch {
+			return nil
+		}
+		after = []byte(ids[len(ids)-1])
+	}
 }
 
 // Timeline implements store.Store; an unknown patient has an empty timeline.

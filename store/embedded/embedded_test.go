@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -161,6 +162,64 @@ func TestOpenLocked(t *testing.T) {
 	}
 	if err := s.Ready(t.Context()); err == nil {
 		t.Error("Ready after Close: got nil")
+	}
+}
+
+// TestPatientIDs lists enrolled patients, across the batches PatientIDs
+// reads them in, while fn commits.
+func TestPatientIDs(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir(), embedded.Options{NoSync: true, MaxBatchDelay: time.Microsecond})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	list := func(fn func(id string) error) []string {
+		t.Helper()
+		var ids []string
+		err := s.PatientIDs(ctx, func(id string) error {
+			ids = append(ids, id)
+			return fn(id)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+	none := func(string) error { return nil }
+	enroll := func(id string) {
+		t.Helper()
+		if err := s.Commit(ctx, store.Commit{PatientID: id, Patient: &store.Patient{ID: id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"p2", "p1", "p3"} {
+		enroll(id)
+	}
+	if got := list(none); !slices.Equal(got, []string{"p1", "p2", "p3"}) {
+		t.Errorf("PatientIDs: %v, want [p1 p2 p3]", got)
+	}
+	if err := s.DeletePatient(ctx, "p2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(none); !slices.Equal(got, []string{"p1", "p3"}) {
+		t.Errorf("PatientIDs after DeletePatient: %v, want [p1 p3]", got)
+	}
+
+	var want []string
+	for i := range 2500 {
+		id := fmt.Sprintf("q%04d", i)
+		enroll(id)
+		want = append(want, id)
+	}
+	want = append([]string{"p1", "p3"}, want...)
+	got := list(func(id string) error {
+		return s.Commit(ctx, store.Commit{PatientID: id, Session: []byte("listed")})
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("PatientIDs of %d patients: got %d ids, want them all once, in order", len(want), len(got))
+	}
+	stop := errors.New("stop")
+	if err := s.PatientIDs(ctx, func(string) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("PatientIDs with fn failing: got %v, want fn's error", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -42,6 +43,34 @@ func (k *keyspace) timeline(pid string) string { return k.base[shardOf(pid)] + "
 func (k *keyspace) eventIdx(pid string) string { return k.base[shardOf(pid)] + "tli:" + pid }
 func (k *keyspace) timers(pid string) string   { return k.base[shardOf(pid)] + "tm:" + pid }
 func (k *keyspace) outboxOf(pid string) string { return k.base[shardOf(pid)] + "obp:" + pid }
+
+// patientMatch is a SCAN MATCH pattern for the enrollment keys of every
+// shard. The prefix is escaped, so that a prefix with glob characters
+// matches only itself; patientOf then checks each key exactly.
+func (k *keyspace) patientMatch() string {
+	rest := strings.TrimPrefix(k.base[0], "{s:0}:")
+	return "{s:*}:" + globEscaper.Replace(rest) + "pat:*"
+}
+
+var globEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
+
+// patientOf returns the patient id of an enrollment key of this keyspace:
+// the key must be that id's patient key, in that id's shard.
+func (k *keyspace) patientOf(key string) (string, bool) {
+	n, _, ok := strings.Cut(strings.TrimPrefix(key, "{s:"), "}")
+	if !ok || len(n) > 2 {
+		return "", false
+	}
+	shard, err := strconv.Atoi(n)
+	if err != nil || shard < 0 || shard >= Shards {
+		return "", false
+	}
+	id, ok := strings.CutPrefix(key, k.base[shard]+"pat:")
+	if !ok || id == "" || shardOf(id) != shard {
+		return "", false
+	}
+	return id, true
+}
 
 // Per shard.
 func (k *keyspace) due(n int) string                  { return k.base[n] + "due" }

@@ -87,7 +87,10 @@ type Store struct {
 	closeErr  error
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ store.PatientLister = (*Store)(nil)
+)
 
 // Open connects to Redis, checks that it answers and loads the scripts.
 func Open(ctx context.Context, opts Options) (*Store, error) {
@@ -608,6 +611,56 @@ func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 		// behind is ignored by PatientByPhone and taken over by the next
 		// claim.
 		phoneReleaseScript.Run(context.WithoutCancel(ctx), s.rdb, []string{s.k.phone(res[1])}, patientID)
+	}
+	return nil
+}
+
+// scanCount is the COUNT hint of the SCAN calls of PatientIDs: keys
+// Redis looks at per call, which bounds how long each call holds it.
+const scanCount = 1000
+
+// PatientIDs implements store.PatientLister with SCAN MATCH over this
+// store's enrollment keys (its KeyPrefix only), on every master of a
+// cluster, one after the other. Unlike KEYS, SCAN does not hold Redis for
+// the whole keyspace, and fn runs between its calls, so it may write. As
+// SCAN does, it may list an id twice when Redis resizes its tables
+// meanwhile.
+func (s *Store) PatientIDs(ctx context.Context, fn func(id string) error) error {
+	nodes := []goredis.Cmdable{s.rdb}
+	if cc, ok := s.rdb.(*goredis.ClusterClient); ok {
+		// ForEachMaster runs its function on all masters at once; fn is
+		// not meant to run concurrently, so only collect them here.
+		var mu sync.Mutex
+		nodes = nodes[:0]
+		err := cc.ForEachMaster(ctx, func(_ context.Context, c *goredis.Client) error {
+			mu.Lock()
+			nodes = append(nodes, c)
+			mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("redis: list patients: %w", err)
+		}
+	}
+	match := s.k.patientMatch()
+	for _, node := range nodes {
+		for cursor := uint64(0); ; {
+			keys, next, err := node.Scan(ctx, cursor, match, scanCount).Result()
+			if err != nil {
+				return fmt.Errorf("redis: list patients: %w", err)
+			}
+			for _, key := range keys {
+				if id, ok := s.k.patientOf(key); ok {
+					if err := fn(id); err != nil {
+						return err
+					}
+				}
+			}
+			if next == 0 {
+				break
+			}
+			cursor = next
+		}
 	}
 	return nil
 }

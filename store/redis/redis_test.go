@@ -503,6 +503,70 @@ func TestIdlePatientKeys(t *testing.T) {
 	}
 }
 
+// TestPatientIDs lists a store's enrolled patients with SCAN, on one
+// server and on a cluster, next to a store whose keys an unescaped pattern
+// of the first store's prefix would match.
+func TestPatientIDs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		addrs func(t *testing.T) []string
+	}{
+		{"server", func(t *testing.T) []string { return []string{redistest.Start(t)} }},
+		{"cluster", func(t *testing.T) []string { return redistest.StartCluster(t, 3) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addrs := tc.addrs(t)
+			prefix := newPrefix()
+			s := openStore(t, Options{Addrs: addrs, KeyPrefix: prefix + "*"})
+			t.Cleanup(func() { s.Close() })
+			other := openStore(t, Options{Addrs: addrs, KeyPrefix: prefix + "x"})
+			t.Cleanup(func() { other.Close() })
+			ctx := t.Context()
+			enroll := func(s *Store, id string) {
+				t.Helper()
+				if err := s.Commit(ctx, store.Commit{PatientID: id, Patient: &store.Patient{ID: id}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			list := func() []string {
+				t.Helper()
+				var ids []string
+				if err := s.PatientIDs(ctx, func(id string) error { ids = append(ids, id); return nil }); err != nil {
+					t.Fatal(err)
+				}
+				slices.Sort(ids)
+				return ids
+			}
+			for _, id := range []string{"p1", "p2", "p3"} {
+				enroll(s, id)
+			}
+			enroll(other, "p4")
+			if got := list(); !slices.Equal(got, []string{"p1", "p2", "p3"}) {
+				t.Errorf("PatientIDs: %v, want [p1 p2 p3]", got)
+			}
+			if err := s.DeletePatient(ctx, "p2"); err != nil {
+				t.Fatal(err)
+			}
+			if got := list(); !slices.Equal(got, []string{"p1", "p3"}) {
+				t.Errorf("PatientIDs after DeletePatient: %v, want [p1 p3]", got)
+			}
+
+			// Enough patients for every shard, and so every master.
+			want := []string{"p1", "p3"}
+			for i := range 100 {
+				id := fmt.Sprintf("q%03d", i)
+				enroll(s, id)
+				want = append(want, id)
+			}
+			if got := list(); !slices.Equal(got, want) {
+				t.Errorf("PatientIDs of %d patients: %v", len(want), got)
+			}
+		})
+	}
+}
+
 func TestOptions(t *testing.T) {
 	t.Parallel()
 	u, err := Options{URL: "rediss://tend:s3cret@redis.example:6380/2", PoolSize: 7, ReadTimeout: time.Second}.universal()

@@ -37,10 +37,11 @@
 // lost. With several replicas, rotate in two steps so that no replica meets
 // a value sealed under a key it does not know: first add the new key BELOW
 // the active one on every replica (readable, not used), then move it to the
-// top. A key can leave the file only once no stored value uses it any more
-// (the enrollment, timers and pending messages of every patient were
-// rewritten; timelines keep old events, so keep old keys as long as the
-// timeline retention).
+// top. A key can leave the file only once no stored value uses it any more:
+// Reseal (tend keys rotate) rewrites every enrolled patient's enrollment,
+// session, timers and timeline under the active key, and is safe while the
+// service runs. It leaves pending outbox entries, which are sent within a
+// day, and the timelines of unenrolled patients, which keep the old key.
 //
 // # Sealed value format
 //

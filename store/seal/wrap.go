@@ -84,11 +84,25 @@ type sealed struct {
 	claimed map[string]store.OutboxEntry
 }
 
-var _ store.Store = (*sealed)(nil)
+var (
+	_ store.Store         = (*sealed)(nil)
+	_ store.PatientLister = (*sealed)(nil)
+)
 
 // Unwrap returns the store Wrap was given, for methods beyond the contract
 // (embedded's Prune, say). What it reads and writes is sealed.
 func (s *sealed) Unwrap() store.Store { return s.inner }
+
+// PatientIDs implements store.PatientLister when the inner store does, and
+// fails with errors.ErrUnsupported otherwise: patient ids are not sealed,
+// so the inner store's listing is the answer.
+func (s *sealed) PatientIDs(ctx context.Context, fn func(id string) error) error {
+	l, ok := s.inner.(store.PatientLister)
+	if !ok {
+		return fmt.Errorf("seal: %T cannot list patients: %w", s.inner, errors.ErrUnsupported)
+	}
+	return l.PatientIDs(ctx, fn)
+}
 
 // Load implements store.Store.
 func (s *sealed) Load(ctx context.Context, patientID string) (store.Patient, store.Session, error) {

@@ -1,0 +1,125 @@
+package seal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tendcare/tend/store"
+)
+
+// resealAttempts bounds how often Reseal reloads a patient whose session
+// keeps changing under it (a turn committed in between).
+const resealAttempts = 20
+
+// Reseal rewrites every enrolled patient's sealed values under the active
+// key of st's ring, so that the keys below it stop being needed. st must be
+// a store from Wrap whose inner store implements store.PatientLister.
+// progress, when set, is called after each patient with how many were done.
+// Reseal returns how many patients it re-sealed; it stops at the first
+// error (ctx cancelled, a value it cannot open), and running it again
+// finishes the job.
+//
+// For each patient it loads the enrollment and session (opened under any
+// key of the ring) and commits them back unchanged with the patient's
+// timers, which Commit seals under the active key, deleting the timer names
+// sealed under other keys and moving the phone index. The commit presents
+// the loaded session version, and every turn and enrollment writes the
+// session, so a turn that committed in between makes it fail with
+// store.ErrConflict instead of being overwritten: Reseal then reloads and
+// tries again. That is what makes it safe while the service runs. A
+// patient unenrolled in between is skipped. (A patient without a session,
+// which the service never leaves behind, could be enrolled again by a
+// Reseal that races with its unenrollment.)
+//
+// Then every timeline event of the patient with a value not sealed under
+// the active key is rewritten through UpdateEvent; events already sealed
+// under it are not written again, so a second run is cheap.
+//
+// Reseal leaves alone:
+//   - pending outbox entries: they are short-lived (sent within minutes, or
+//     held for quiet hours until the next morning) and are opened with the
+//     key that sealed them, so keep the old key until those queued before
+//     the new key went out;
+//   - timelines of unenrolled patients (PatientIDs lists only enrolled
+//     ones) and events without an ID (UpdateEvent cannot name them): keep
+//     the old key as long as those must stay readable.
+func Reseal(ctx context.Context, st store.Store, progress func(done int)) (int, error) {
+	s, ok := st.(*sealed)
+	if !ok {
+		return 0, fmt.Errorf("seal: Reseal needs a store from Wrap, not %T", st)
+	}
+	lister, ok := s.inner.(store.PatientLister)
+	if !ok {
+		return 0, fmt.Errorf("seal: Reseal: %T cannot list patients: %w", s.inner, errors.ErrUnsupported)
+	}
+	done := 0
+	err := lister.PatientIDs(ctx, func(id string) error {
+		found, err := s.resealPatient(ctx, id)
+		if err != nil || !found {
+			return err
+		}
+		if err := s.resealTimeline(ctx, id); err != nil {
+			return err
+		}
+		done++
+		if progress != nil {
+			progress(done)
+		}
+		return nil
+	})
+	return done, err
+}
+
+// resealPatient commits a patient's enrollment, session and timers back,
+// sealed under the active key. It reports false for a patient that is not
+// enrolled (any more).
+func (s *sealed) resealPatient(ctx context.Context, id string) (bool, error) {
+	for range resealAttempts {
+		p, sess, err := s.Load(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		timers, err := s.Timers(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		err = s.Commit(ctx, store.Commit{PatientID: id, Version: sess.Version, Patient: &p, Session: sess.Data, SetTimers: timers})
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, store.ErrConflict):
+			continue
+		case errors.Is(err, store.ErrNotFound):
+			return false, nil
+		}
+		return false, fmt.Errorf("seal: re-sealing patient %s: %w", id, err)
+	}
+	return false, fmt.Errorf("seal: re-sealing patient %s: the session changed %d times in a row", id, resealAttempts)
+}
+
+// resealTimeline rewrites the patient's events that hold a value not
+// sealed under the active key. It reads them as stored, to tell which.
+func (s *sealed) resealTimeline(ctx context.Context, id string) error {
+	evs, err := s.inner.Timeline(ctx, id)
+	if err != nil {
+		return err
+	}
+	active := s.keys.Active()
+	stale := func(v string) bool { return v != "" && keyIDOf(v) != active }
+	for _, e := range evs {
+		if e.ID == "" || !stale(e.Text) && !stale(e.Medication) {
+			continue
+		}
+		// The wrapper's UpdateEvent seals what fn returns under the active
+		// key when the stored value is under another one.
+		err := s.UpdateEvent(ctx, id, e.ID, func(*store.Event) bool { return true })
+		if err != nil && !errors.Is(err, store.ErrNotFound) { // trimmed meanwhile
+			return fmt.Errorf("seal: re-sealing event %s of patient %s: %w", e.ID, id, err)
+		}
+	}
+	return nil
+}
