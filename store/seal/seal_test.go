@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	goredis "github.com/redis/go-redis/v9"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
+	redisstore "github.com/tendcare/tend/store/redis"
+	"github.com/tendcare/tend/store/redis/redistest"
 	"github.com/tendcare/tend/store/seal"
 	"github.com/tendcare/tend/store/storetest"
 )
@@ -869,4 +872,67 @@ func BenchmarkSealBytes(b *testing.B) {
 	for b.Loop() {
 		k.SealBytes("session\x00p1", sess)
 	}
+}
+
+// TestDumpRedis is TestDump on Redis: every key name and every value of
+// every key, read back by type, holds none of the PHI in the clear.
+func TestDumpRedis(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Start(t)
+	for _, sealed := range []bool{true, false} {
+		t.Run(fmt.Sprintf("sealed=%v", sealed), func(t *testing.T) {
+			t.Parallel()
+			prefix := fmt.Sprintf("dump%v", sealed)
+			rs, err := redisstore.Open(t.Context(), redisstore.Options{Addrs: []string{addr}, KeyPrefix: prefix, Lease: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s store.Store = rs
+			if sealed {
+				s = seal.Wrap(s, ring(t, keyLine("k1", 1)))
+			}
+			writePHI(t, s)
+			defer s.Close()
+			dump := redisDump(t, addr, prefix)
+			for _, w := range phi {
+				if got := strings.Contains(dump, w); got == sealed {
+					t.Errorf("sealed=%v: %q in the Redis data: %v", sealed, w, got)
+				}
+			}
+		})
+	}
+}
+
+// redisDump reads every key with prefix in its name, and its value.
+func redisDump(t *testing.T, addr, prefix string) string {
+	t.Helper()
+	ctx := t.Context()
+	rc := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer rc.Close()
+	var b strings.Builder
+	keys, err := rc.Keys(ctx, "*:"+prefix+":*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys: %v %v", keys, err)
+	}
+	for _, k := range keys {
+		b.WriteString(k + "\n")
+		switch rc.Type(ctx, k).Val() {
+		case "string":
+			b.WriteString(rc.Get(ctx, k).Val())
+		case "hash":
+			for f, v := range rc.HGetAll(ctx, k).Val() {
+				b.WriteString(f + "=" + v + "\n")
+			}
+		case "list":
+			b.WriteString(strings.Join(rc.LRange(ctx, k, 0, -1).Val(), "\n"))
+		case "set":
+			b.WriteString(strings.Join(rc.SMembers(ctx, k).Val(), "\n"))
+		case "zset":
+			b.WriteString(strings.Join(rc.ZRange(ctx, k, 0, -1).Val(), "\n"))
+		default:
+			t.Fatalf("key %s of unexpected type", k)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
