@@ -121,7 +121,11 @@ func (d *Dispatcher) Recover(ctx context.Context) error {
 	}
 	for _, e := range claimed {
 		d.log().Warn("send outcome unknown after restart; not resending", "message", e.ID, "patient", e.PatientID)
-		if err := d.Store.Finish(ctx, e, store.Delivery{Done: true, Status: "unknown"}); err != nil {
+		err := d.Store.Finish(ctx, e, store.Delivery{Done: true, Status: "unknown"})
+		if errors.Is(err, store.ErrNotFound) {
+			continue // another replica settled it first
+		}
+		if err != nil {
 			return err
 		}
 		d.observe(e.Channel, "unknown")
