@@ -260,39 +260,15 @@ func isAccent(r rune) bool {
 }
 
 // digitValue returns the value of the decimal digit r. Unicode encodes the
-// digits of every script (category Nd) as runs of ten in order from zero, and
-// unicode.Nd lists whole runs, so the value is the offset from the start of
-// r's range modulo ten; no per-script table is needed.
+// digits of every script (category Nd) as runs of ten in order from zero,
+// sometimes several runs back to back, so the value is the distance from the
+// start of r's run of digits, modulo ten; no per-script table is needed.
 func digitValue(r rune) int {
-	if r <= 0xFFFF {
-		t := unicode.Nd.R16
-		lo, hi := 0, len(t)
-		for lo < hi {
-			m := int(uint(lo+hi) >> 1)
-			switch {
-			case rune(t[m].Hi) < r:
-				lo = m + 1
-			case rune(t[m].Lo) > r:
-				hi = m
-			default:
-				return int(r-rune(t[m].Lo)) % 10
-			}
-		}
+	start := r
+	for start > 0 && unicode.Is(unicode.Nd, start-1) {
+		start--
 	}
-	t := unicode.Nd.R32
-	lo, hi := 0, len(t)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		switch {
-		case rune(t[m].Hi) < r:
-			lo = m + 1
-		case rune(t[m].Lo) > r:
-			hi = m
-		default:
-			return int(r-rune(t[m].Lo)) % 10
-		}
-	}
-	return 0
+	return int(r-start) % 10
 }
 
 func isSkinTone(r rune) bool { return 0x1F3FB <= r && r <= 0x1F3FF }
