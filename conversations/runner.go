@@ -479,12 +479,28 @@ func (r *Runner) RunScheduler(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// dueBatch is how many due timers one read or claim takes.
+const dueBatch = 2048
+
+// timerLease is how long a claimed timer is hidden from other replicas; a
+// turn takes milliseconds, so a timer whose claimer died waits this long.
+const timerLease = time.Minute
+
+// dueTimers claims due timers where the store is shared by replicas (each
+// takes its own share), and reads them otherwise.
+func (r *Runner) dueTimers(ctx context.Context) ([]store.Timer, error) {
+	if tc, ok := r.Store.(store.TimerClaimer); ok {
+		return tc.ClaimTimers(ctx, r.Clock(), dueBatch, timerLease)
+	}
+	return r.Store.DueTimers(ctx, r.Clock(), dueBatch)
+}
+
 // FireDue fires every timer due now, with up to workers turns at once, and
 // returns how many it fired.
 func (r *Runner) FireDue(ctx context.Context, workers int) int {
 	fired := 0
 	for ctx.Err() == nil {
-		due, err := r.Store.DueTimers(ctx, r.Clock(), 512)
+		due, err := r.dueTimers(ctx)
 		if err != nil {
 			r.log().Error("reading due timers", "err", err)
 			return fired
@@ -515,7 +531,7 @@ func (r *Runner) FireDue(ctx context.Context, workers int) int {
 		fired += len(due)
 		// A failed timer stays due: leave it for the next tick rather than
 		// spin on it.
-		if len(due) < 512 || failed.Load() {
+		if len(due) < dueBatch || failed.Load() {
 			return fired
 		}
 	}

@@ -242,3 +242,12 @@ func StatusAdvances(from, to string) bool {
 type PatientLister interface {
 	PatientIDs(ctx context.Context, fn func(id string) error) error
 }
+
+// TimerClaimer is implemented by backends that several replicas share.
+// ClaimTimers returns due timers as DueTimers does, and hides each from
+// other claims for lease, so that replicas split the due work instead of all
+// racing for the same timers. A claimed timer that its claimer neither fires
+// nor moves (the replica died) comes due again when the lease ends.
+type TimerClaimer interface {
+	ClaimTimers(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Timer, error)
+}

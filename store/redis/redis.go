@@ -922,6 +922,58 @@ func (s *Store) DueTimers(ctx context.Context, now time.Time, limit int) ([]stor
 	return out, nil
 }
 
+// ClaimTimers implements store.TimerClaimer in two round trips: a pipeline
+// reading every shard's due timers, then one script per shard claiming
+// those still as read.
+func (s *Store) ClaimTimers(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.Timer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	due, err := s.dueMembers(ctx, s.k.due, now, limit)
+	if err != nil || len(due) == 0 {
+		return nil, err
+	}
+	byShard := map[int][]any{}
+	var order []int
+	for _, d := range due {
+		if _, ok := byShard[d.shard]; !ok {
+			order = append(order, d.shard)
+			byShard[d.shard] = []any{s.k.base[d.shard], unixMs(s.now().Add(lease))}
+		}
+		byShard[d.shard] = append(byShard[d.shard], d.member, strconv.FormatInt(d.st.ms, 10))
+	}
+	calls := make([]evalCall, len(order))
+	for i, n := range order {
+		calls[i] = evalCall{keys: []string{s.k.due(n)}, args: byShard[n]}
+	}
+	cmds, err := s.evalAll(ctx, claimTimersScript, calls)
+	if err != nil {
+		return nil, fmt.Errorf("redis: claim timers: %w", err)
+	}
+	var out []store.Timer
+	for _, c := range cmds {
+		vals, err := c.StringSlice()
+		if err != nil {
+			return nil, fmt.Errorf("redis: claim timers: %w", err)
+		}
+		for i := 0; i+1 < len(vals); i += 2 {
+			pid, name, ok := strings.Cut(vals[i][6:], "\x00")
+			v := vals[i+1]
+			ms, perr := strconv.ParseInt(v[min(6, len(v)):], 10, 64)
+			if !ok || len(v) < 7 || perr != nil {
+				return nil, fmt.Errorf("redis: bad claimed timer %q", vals[i])
+			}
+			st, err := parseStamp(ms, v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, store.Timer{PatientID: pid, Name: name, Due: st.time()})
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Timer) int { return a.Due.Compare(b.Due) })
+	return out, nil
+}
+
 // ClaimOutbox implements store.Store in two round trips: a pipeline that
 // reads every shard's due entries, then a pipeline of one script per shard
 // that claims the oldest limit of them, each only if it is still pending

@@ -671,3 +671,44 @@ func TestTimelineCap(t *testing.T) {
 		t.Fatalf("after updates: %+v", evs)
 	}
 }
+
+// TestClaimTimers: a claimed timer is hidden from other claims for the
+// lease, keeps its own due time, and comes back when the lease ends.
+func TestClaimTimers(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Start(t)
+	now := t0
+	s := openStore(t, Options{Addrs: []string{addr}, KeyPrefix: newPrefix(), Lease: -1, Now: func() time.Time { return now }})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	for i, id := range []string{"p1", "p2", "p3"} {
+		p := store.Patient{ID: id, Phone: fmt.Sprintf("+155512300%02d", i)}
+		due := t0.Add(-time.Duration(i+1) * time.Minute).Add(123 * time.Nanosecond)
+		if err := s.Commit(ctx, store.Commit{PatientID: id, Patient: &p, Session: []byte("s"),
+			SetTimers: []store.Timer{{PatientID: id, Name: "med|med-reminder|m|08:00", Due: due}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ClaimTimers(ctx, now, 10, time.Minute)
+	if err != nil || len(got) != 3 || got[0].PatientID != "p3" || !got[0].Due.Equal(t0.Add(-3*time.Minute+123*time.Nanosecond)) {
+		t.Fatalf("first claim: %+v, %v", got, err)
+	}
+	if again, err := s.ClaimTimers(ctx, now, 10, time.Minute); err != nil || len(again) != 0 {
+		t.Fatalf("second claim within the lease: %+v, %v", again, err)
+	}
+	// p1's turn moves its timer; the other two are never fired (their
+	// claimer died) and come due again after the lease.
+	if err := s.Commit(ctx, store.Commit{PatientID: "p1", Version: 1, Session: []byte("s"),
+		SetTimers: []store.Timer{{PatientID: "p1", Name: "med|med-reminder|m|08:00", Due: t0.Add(24 * time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(61 * time.Second)
+	got, err = s.ClaimTimers(ctx, now, 10, time.Minute)
+	if err != nil || len(got) != 2 || got[0].PatientID != "p3" || got[1].PatientID != "p2" ||
+		!got[1].Due.Equal(t0.Add(-2*time.Minute+123*time.Nanosecond)) {
+		t.Fatalf("after the lease: %+v, %v", got, err)
+	}
+	if tm, _ := s.Timers(ctx, "p2"); len(tm) != 1 || !tm[0].Due.Equal(t0.Add(-2*time.Minute+123*time.Nanosecond)) {
+		t.Fatalf("claims changed the timer's own due time: %+v", tm)
+	}
+}

@@ -368,3 +368,32 @@ var allScripts = []*goredis.Script{
 	commitScript, gateScript, delIfScript, phoneClaimScript, casScript,
 	phoneReleaseScript, deleteScript, claimScript, finishScript, listScript, onceScript,
 }
+
+// claimTimersScript claims due timers of one shard: each member whose score
+// is still the one read (no other replica claimed or moved it since) gets
+// the lease's expiry as its score. The timer's own due time, in the
+// patient's timer hash, is not changed: it is returned with the member, so
+// that the turn firing the timer sees the due time it was set for.
+//
+// KEYS: 1 due. ARGV: 1 shard base, 2 lease expiry ms, then member, score
+// pairs. It returns member, "<sub6><due ms>" pairs.
+var claimTimersScript = goredis.NewScript(`
+local out = {}
+for i = 3, #ARGV, 2 do
+  local m = ARGV[i]
+  local sc = redis.call('ZSCORE', KEYS[1], m)
+  if sc and tonumber(sc) == tonumber(ARGV[i + 1]) then
+    local rest = string.sub(m, 7)
+    local z = string.find(rest, '\0', 1, true)
+    if z then
+      local v = redis.call('HGET', ARGV[1] .. 'tm:' .. string.sub(rest, 1, z - 1), string.sub(rest, z + 1))
+      if v then
+        redis.call('ZADD', KEYS[1], 'XX', ARGV[2], m)
+        out[#out + 1] = m
+        out[#out + 1] = v
+      end
+    end
+  end
+end
+return out
+`)

@@ -320,6 +320,23 @@ func (s *sealed) DueTimers(ctx context.Context, now time.Time, limit int) ([]sto
 	return ts, nil
 }
 
+// ClaimTimers passes store.TimerClaimer through, opening the names; a
+// backend without claims answers with DueTimers.
+func (s *sealed) ClaimTimers(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.Timer, error) {
+	tc, ok := s.inner.(store.TimerClaimer)
+	if !ok {
+		return s.DueTimers(ctx, now, limit)
+	}
+	ts, err := tc.ClaimTimers(ctx, now, limit, lease)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openTimers(ts); err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
 func (s *sealed) openTimers(ts []store.Timer) error {
 	for i := range ts {
 		name, err := s.keys.open(timerField(ts[i].PatientID), ts[i].Name)
