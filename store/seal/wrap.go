@@ -307,7 +307,12 @@ func (s *sealed) Timers(ctx context.Context, patientID string) ([]store.Timer, e
 // DueTimers implements store.Store. Timers due at the same time come by
 // patient, then name, whatever order the sealed names have.
 func (s *sealed) DueTimers(ctx context.Context, now time.Time, limit int) ([]store.Timer, error) {
-	ts, err := s.inner.DueTimers(ctx, now, limit)
+	return s.openDue(s.inner.DueTimers(ctx, now, limit))
+}
+
+// openDue opens due timers' names and puts them back in due order, which
+// the opened names may tie-break differently than the sealed ones did.
+func (s *sealed) openDue(ts []store.Timer, err error) ([]store.Timer, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -327,14 +332,7 @@ func (s *sealed) ClaimTimers(ctx context.Context, now time.Time, limit int, leas
 	if !ok {
 		return s.DueTimers(ctx, now, limit)
 	}
-	ts, err := tc.ClaimTimers(ctx, now, limit, lease)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.openTimers(ts); err != nil {
-		return nil, err
-	}
-	return ts, nil
+	return s.openDue(tc.ClaimTimers(ctx, now, limit, lease))
 }
 
 func (s *sealed) openTimers(ts []store.Timer) error {
