@@ -936,3 +936,29 @@ func redisDump(t *testing.T, addr, prefix string) string {
 	}
 	return b.String()
 }
+
+// TestClaimTimersOpened: timers claimed through the wrapper (Redis claims
+// them for replicas) come back with their names opened.
+func TestClaimTimersOpened(t *testing.T) {
+	t.Parallel()
+	rs, err := redisstore.Open(t.Context(), redisstore.Options{Addrs: []string{redistest.Start(t)}, Lease: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := seal.Wrap(rs, ring(t, keyLine("k1", 1)))
+	defer s.Close()
+	p := store.Patient{ID: "p1", Phone: "+15551230001"}
+	name := "med|med-reminder|lisinopril|08:00"
+	if err := s.Commit(t.Context(), store.Commit{PatientID: "p1", Patient: &p, Session: []byte("s"),
+		SetTimers: []store.Timer{{PatientID: "p1", Name: name, Due: t0}}}); err != nil {
+		t.Fatal(err)
+	}
+	tc, ok := s.(store.TimerClaimer)
+	if !ok {
+		t.Fatal("the wrapper hides the Redis store's timer claims")
+	}
+	got, err := tc.ClaimTimers(t.Context(), t0.Add(time.Second), 10, time.Minute)
+	if err != nil || len(got) != 1 || got[0].Name != name || !got[0].Due.Equal(t0) {
+		t.Fatalf("ClaimTimers = %+v, %v", got, err)
+	}
+}
