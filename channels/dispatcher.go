@@ -241,7 +241,7 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 		}
 	}
 	if !e.Reply && !e.Urgent {
-		loc, err := time.LoadLocation(e.Timezone)
+		loc, err := conversations.LoadLocation(e.Timezone)
 		if err != nil {
 			loc = time.UTC
 		}

@@ -299,7 +299,7 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 // location is the patient's time zone; an unreadable one (it was checked
 // at enrollment) falls back to UTC rather than stopping their reminders.
 func (r *Runner) location(p *store.Patient) *time.Location {
-	loc, err := time.LoadLocation(p.Timezone)
+	loc, err := LoadLocation(p.Timezone)
 	if err != nil {
 		return time.UTC
 	}
@@ -470,7 +470,7 @@ func (r *Runner) RunScheduler(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		r.FireDue(ctx, 8)
+		r.FireDue(ctx, 32)
 		select {
 		case <-ctx.Done():
 			return

@@ -4,11 +4,29 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/store"
 )
+
+// locations caches time zones: time.LoadLocation parses the zone's data on
+// every call, and every timer and every send needs the patient's zone.
+var locations sync.Map // name → *time.Location
+
+// LoadLocation is time.LoadLocation, cached.
+func LoadLocation(name string) (*time.Location, error) {
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	locations.Store(name, loc)
+	return loc, nil
+}
 
 // QuietHours is the daily window, in the patient's local time, in which
 // messages that are not a direct reply may go out (TCPA: 08:00–21:00).
@@ -145,7 +163,7 @@ func localTime(y int, m time.Month, d, hour, min int, loc *time.Location) time.T
 // medication time every day, refill and appointment reminders before their
 // dates, and each lesson once after enrollment.
 func Schedule(p *content.Pack, pt *store.Patient, now time.Time) ([]store.Timer, error) {
-	loc, err := time.LoadLocation(pt.Timezone)
+	loc, err := LoadLocation(pt.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("timezone %q: %w", pt.Timezone, err)
 	}
