@@ -44,6 +44,7 @@ type config struct {
 	RedisURL, RedisAddrs, RedisSentinelMaster  string
 	RedisCluster                               bool
 	TimelineMax                                int
+	TimelineRetention                          string
 }
 
 func env(name, def string) string {
@@ -76,6 +77,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.RedisURL, "redis-url", env("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
 	fs.StringVar(&c.RedisAddrs, "redis-addrs", env("TEND_REDIS_ADDRS", ""), "comma-separated cluster seeds or Sentinel addresses; overrides the URL's host (TEND_REDIS_ADDRS)")
 	fs.IntVar(&c.TimelineMax, "timeline-max", envInt("TEND_TIMELINE_MAX", redisstore.DefaultTimelineMax), "events kept per patient timeline on Redis; -1 keeps all (TEND_TIMELINE_MAX)")
+	fs.StringVar(&c.TimelineRetention, "timeline-retention", env("TEND_TIMELINE_RETENTION", "365d"), "age after which timeline events are dropped on Redis, e.g. 365d; 0 keeps them (TEND_TIMELINE_RETENTION)")
 	fs.BoolVar(&c.RedisCluster, "redis-cluster", envBool("TEND_REDIS_CLUSTER"), "use Redis Cluster (TEND_REDIS_CLUSTER=true)")
 	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", env("TEND_REDIS_SENTINEL_MASTER", ""), "Sentinel master name; TEND_REDIS_ADDRS are then the Sentinels (TEND_REDIS_SENTINEL_MASTER)")
 	fs.StringVar(&c.PublicURL, "public-url", env("TEND_PUBLIC_URL", "http://localhost:8080"), "base URL providers call (TEND_PUBLIC_URL)")
@@ -254,6 +256,17 @@ func serve(args []string) error {
 	go func() { defer wg.Done(); runner.RunScheduler(work, time.Second) }()
 	go func() { defer wg.Done(); disp.Run(work, time.Second) }()
 
+	if sweeper, ok := unwrapStore(st).(timelineSweeper); ok {
+		retention, err := content.ParseDuration(c.TimelineRetention)
+		if err != nil {
+			return fmt.Errorf("TEND_TIMELINE_RETENTION: %w", err)
+		}
+		if retention > 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); sweepTimelines(work, sweeper, retention, log) }()
+		}
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("tend serving", "addr", c.Addr, "store", c.Store, "languages", pack.Languages)
@@ -318,4 +331,38 @@ func (m *metrics) turn(kind string, took time.Duration, out *conversations.Outpu
 
 func (m *metrics) sent(channel, status string) {
 	m.sentTotal.WithLabelValues(channel, status).Inc()
+}
+
+// timelineSweeper is a store that drops old timeline events (Redis).
+type timelineSweeper interface {
+	SweepTimelines(ctx context.Context, before time.Time) (int, error)
+}
+
+// unwrapStore reaches the backend behind the sealing wrapper.
+func unwrapStore(st store.Store) store.Store {
+	if u, ok := st.(interface{ Unwrap() store.Store }); ok {
+		return u.Unwrap()
+	}
+	return st
+}
+
+// sweepTimelines applies the timeline retention every six hours. Every
+// replica may run it: a sweep that finds a timeline trimmed meanwhile
+// leaves it alone.
+func sweepTimelines(ctx context.Context, s timelineSweeper, retention time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(6 * time.Hour)
+	defer tick.Stop()
+	for {
+		n, err := s.SweepTimelines(ctx, time.Now().Add(-retention))
+		if err != nil && ctx.Err() == nil {
+			log.Error("timeline retention sweep", "err", err)
+		} else if n > 0 {
+			log.Info("timeline retention sweep", "dropped_events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

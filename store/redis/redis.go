@@ -686,6 +686,54 @@ func (s *Store) Timeline(ctx context.Context, patientID string) ([]store.Event, 
 	return evs, nil
 }
 
+// TrimTimeline drops a patient's timeline events from before a time, oldest
+// first (events are in commit order), and returns how many it dropped. It is
+// safe beside running turns, which only append, and beside another sweep.
+func (s *Store) TrimTimeline(ctx context.Context, patientID string, before time.Time) (int, error) {
+	tl, idx := s.k.timeline(patientID), s.k.eventIdx(patientID)
+	for range 5 {
+		trimmed, err := s.rdb.HGet(ctx, idx, "").Int64()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return 0, err
+		}
+		raw, err := s.rdb.LRange(ctx, tl, 0, -1).Result()
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, r := range raw {
+			var e struct {
+				At time.Time `json:"at"`
+			}
+			if json.Unmarshal([]byte(r), &e) != nil || !e.At.Before(before) {
+				break
+			}
+			n++
+		}
+		if n == 0 {
+			return 0, nil
+		}
+		got, err := trimScript.Run(ctx, s.rdb, []string{tl, idx}, n, trimmed).Int()
+		if err != nil || got > 0 {
+			return got, err
+		}
+		// Another sweep trimmed this timeline since it was read: again.
+	}
+	return 0, nil
+}
+
+// SweepTimelines trims every enrolled patient's timeline to the events at
+// or after before (the retention limit), and returns how many it dropped.
+func (s *Store) SweepTimelines(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	err := s.PatientIDs(ctx, func(id string) error {
+		n, err := s.TrimTimeline(ctx, id, before)
+		total += n
+		return err
+	})
+	return total, err
+}
+
 // UpdateEvent implements store.Store as an optimistic transaction (WATCH
 // on the patient's timeline, MULTI/EXEC), retried when a concurrent write
 // to the timeline wins: fn may then run more than once, and must be quick

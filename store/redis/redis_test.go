@@ -712,3 +712,37 @@ func TestClaimTimers(t *testing.T) {
 		t.Fatalf("claims changed the timer's own due time: %+v", tm)
 	}
 }
+
+// TestTimelineRetention: a sweep drops events older than the limit and
+// leaves the rest updatable.
+func TestTimelineRetention(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Start(t)
+	s := openStore(t, Options{Addrs: []string{addr}, KeyPrefix: newPrefix(), Lease: -1})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	for i, id := range []string{"p1", "p2"} {
+		p := store.Patient{ID: id, Phone: fmt.Sprintf("+155512300%02d", i)}
+		var evs []store.Event
+		for d := range 5 {
+			evs = append(evs, store.Event{ID: fmt.Sprintf("e%d", d), Type: "message.in", At: t0.AddDate(0, 0, d)})
+		}
+		if err := s.Commit(ctx, store.Commit{PatientID: id, Patient: &p, Session: []byte("s"), Events: evs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.SweepTimelines(ctx, t0.AddDate(0, 0, 3))
+	if err != nil || n != 6 {
+		t.Fatalf("SweepTimelines = %d, %v; want 3 events from each of 2 patients", n, err)
+	}
+	if n, err := s.SweepTimelines(ctx, t0.AddDate(0, 0, 3)); err != nil || n != 0 {
+		t.Fatalf("second sweep = %d, %v; want nothing left to drop", n, err)
+	}
+	if err := s.UpdateEvent(ctx, "p1", "e4", func(e *store.Event) bool { e.Status = "x"; return true }); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := s.Timeline(ctx, "p1")
+	if len(evs) != 2 || evs[0].ID != "e3" || evs[1].Status != "x" {
+		t.Fatalf("timeline after the sweep: %+v", evs)
+	}
+}

@@ -397,3 +397,27 @@ for i = 3, #ARGV, 2 do
 end
 return out
 `)
+
+// trimScript drops the first ARGV[1] events of a timeline (those a
+// retention sweep found too old), unless another sweep trimmed it since it
+// was read (ARGV[2] is the trimmed count then). It returns how many it
+// dropped. KEYS: 1 tl:<id>, 2 tli:<id>.
+var trimScript = goredis.NewScript(`
+local trimmed = tonumber(redis.call('HGET', KEYS[2], '')) or 0
+if trimmed ~= tonumber(ARGV[2]) then return 0 end
+local old = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for j, raw in ipairs(old) do
+  local ok, v = pcall(cjson.decode, raw)
+  if ok and type(v) == 'table' and type(v.id) == 'string' and v.id ~= '' and
+      tonumber(redis.call('HGET', KEYS[2], v.id)) == trimmed + j - 1 then
+    redis.call('HDEL', KEYS[2], v.id)
+  end
+end
+redis.call('LTRIM', KEYS[1], #old, -1)
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[2], '', trimmed + #old)
+else
+  redis.call('DEL', KEYS[2])
+end
+return #old
+`)
