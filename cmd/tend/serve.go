@@ -187,6 +187,10 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	retention, err := content.ParseDuration(c.TimelineRetention)
+	if err != nil {
+		return fmt.Errorf("TEND_TIMELINE_RETENTION: %w", err)
+	}
 	pack, err := loadPack(c.ContentDir)
 	if err != nil {
 		return err
@@ -256,15 +260,9 @@ func serve(args []string) error {
 	go func() { defer wg.Done(); runner.RunScheduler(work, time.Second) }()
 	go func() { defer wg.Done(); disp.Run(work, time.Second) }()
 
-	if sweeper, ok := unwrapStore(st).(timelineSweeper); ok {
-		retention, err := content.ParseDuration(c.TimelineRetention)
-		if err != nil {
-			return fmt.Errorf("TEND_TIMELINE_RETENTION: %w", err)
-		}
-		if retention > 0 {
-			wg.Add(1)
-			go func() { defer wg.Done(); sweepTimelines(work, sweeper, retention, log) }()
-		}
+	if sweeper, ok := unwrapStore(st).(timelineSweeper); ok && retention > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); sweepTimelines(work, sweeper, retention, log) }()
 	}
 
 	errc := make(chan error, 1)
