@@ -268,6 +268,11 @@ func serve(args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("tend serving", "addr", c.Addr, "store", c.Store, "languages", pack.Languages)
+	if c.TwilioSID == "" || c.TwilioToken == "" || c.SMSFrom == "" {
+		// Messages still queue and retry, so nothing is lost while this
+		// is fixed, but nothing reaches a phone and webhooks get 403.
+		log.Warn("Twilio is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TEND_SMS_FROM")
+	}
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
