@@ -107,7 +107,7 @@ func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn fun
 	unlock := r.lock(patientID)
 	defer unlock()
 	for attempt := 0; ; attempt++ {
-		start := time.Now()
+		start := r.Clock()
 		p, ss, err := r.Store.Load(ctx, patientID)
 		if err != nil {
 			return err
@@ -147,7 +147,7 @@ func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn fun
 			r.Notify()
 		}
 		if r.Observe != nil {
-			r.Observe(kind, time.Since(start), &w.out)
+			r.Observe(kind, r.Clock().Sub(start), &w.out)
 		}
 		return nil
 	}
