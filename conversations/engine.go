@@ -43,6 +43,9 @@ const (
 	Timeout
 	// Start asks to start a flow (Input.Flow, Input.Params).
 	Start
+	// OptOut is an opt-out the provider reported (the patient texted STOP
+	// to the carrier): the same as STOP, without a confirmation.
+	OptOut
 )
 
 // Input is what a turn reacts to.
@@ -261,6 +264,11 @@ func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 		return t.timeout(in.Due)
 	case Start:
 		return t.start(in.Flow, in.Params)
+	case OptOut:
+		if !s.OptedOut {
+			t.optOut()
+		}
+		return nil
 	}
 	return fmt.Errorf("conversations: unknown input kind %d", in.Kind)
 }
@@ -306,10 +314,7 @@ func (t *turn) text(raw string) error {
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Stop }),
 		t.matchContains(norm, func(w *locales.Words) []string { return w.Revoke }):
 		t.out.Keyword = "stop"
-		s.OptedOut = true
-		t.endFlow(false)
-		s.Queue = nil
-		t.add(Effect{Kind: Consent, Status: "opted_out"})
+		t.optOut()
 		t.say("keyword.stop.confirm", nil)
 		return nil
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Start }):
@@ -342,6 +347,15 @@ func (t *turn) text(raw string) error {
 		return nil
 	}
 	return t.answer(norm)
+}
+
+// optOut stops everything: the active flow ends and the queue empties, so
+// nothing is waiting to go out when the patient opts back in.
+func (t *turn) optOut() {
+	t.s.OptedOut = true
+	t.endFlow(false)
+	t.s.Queue = nil
+	t.add(Effect{Kind: Consent, Status: "opted_out"})
 }
 
 func (t *turn) help() {

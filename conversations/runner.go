@@ -431,15 +431,7 @@ func (r *Runner) Recipient(ctx context.Context, patientID string) (to string, op
 // the number replied STOP to the carrier), without sending a confirmation.
 func (r *Runner) ProviderOptOut(ctx context.Context, patientID string) error {
 	return r.run(ctx, "optout", patientID, "", func(w *work) error {
-		if w.s.OptedOut {
-			return nil
-		}
-		w.s.OptedOut = true
-		w.out.Effects = append(w.out.Effects, Effect{Kind: Consent, Status: "opted_out"})
-		t := &turn{e: r.Engine, s: &w.s, out: &w.out, now: w.now}
-		t.endFlow(false)
-		w.s.Queue = nil
-		return nil
+		return r.Engine.Turn(&w.s, Input{Kind: OptOut}, w.now, &w.out)
 	})
 }
 
