@@ -132,8 +132,7 @@ func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn fun
 		}
 		w.out.Effects = append(lost, w.out.Effects...)
 		r.apply(w)
-		w.c.Session, _ = w.s.AppendBinary(nil)
-		err = r.Store.Commit(ctx, w.c)
+		err = r.commit(ctx, w)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
 			continue
 		}
@@ -143,14 +142,24 @@ func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn fun
 		if err != nil {
 			return err
 		}
-		if len(w.c.Outbox) > 0 && r.Notify != nil {
-			r.Notify()
-		}
 		if r.Observe != nil {
 			r.Observe(kind, r.Clock().Sub(start), &w.out)
 		}
 		return nil
 	}
+}
+
+// commit writes a built turn with its session and wakes the dispatcher
+// when the turn queued messages. Callers retry on store.ErrConflict.
+func (r *Runner) commit(ctx context.Context, w *work) error {
+	w.c.Session, _ = w.s.AppendBinary(nil)
+	if err := r.Store.Commit(ctx, w.c); err != nil {
+		return err
+	}
+	if len(w.c.Outbox) > 0 && r.Notify != nil {
+		r.Notify()
+	}
+	return nil
 }
 
 // apply turns the engine's effects into the commit.
@@ -387,16 +396,12 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 		}
 		r.apply(w)
 		w.c.Patient = &p
-		w.c.Session, _ = w.s.AppendBinary(nil)
-		err = r.Store.Commit(ctx, w.c)
+		err = r.commit(ctx, w)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
 			continue
 		}
 		if err != nil {
 			return false, err
-		}
-		if len(w.c.Outbox) > 0 && r.Notify != nil {
-			r.Notify()
 		}
 		return created, nil
 	}
