@@ -29,13 +29,26 @@ var (
 	// timeout, a connection lost mid-request). Sending again could deliver
 	// the message twice, so it is recorded as "unknown" and not retried.
 	ErrUnknownOutcome = errors.New("send outcome unknown")
+	// ErrUnreachable: the channel cannot reach this recipient until they
+	// write on it again (Telegram 403: the bot was blocked). The channel is
+	// marked unreachable and the message falls back along the chain.
+	ErrUnreachable = errors.New("recipient unreachable on this channel")
+	// ErrFallback: this message cannot go on this channel now (WhatsApp
+	// 63016: outside the customer-service window); it falls back along the
+	// chain, and the channel stays usable for later messages.
+	ErrFallback = errors.New("message cannot go on this channel now")
 )
 
 // SendError carries a provider's error code with its class.
 type SendError struct {
-	Class error // ErrRetry, ErrOptedOut or nil for a permanent failure
-	Code  int   // provider error code, e.g. Twilio 21211
-	Err   error
+	// Class is one of the errors above, or nil for a permanent failure
+	// (which also falls back along the chain).
+	Class error
+	Code  int // provider error code, e.g. Twilio 21211
+	// RetryAfter is how long the provider asked us to wait (Telegram 429
+	// retry_after); the retry waits at least this long.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *SendError) Error() string {
@@ -52,13 +65,15 @@ func (e *SendError) Unwrap() []error {
 	return []error{e.Class, e.Err}
 }
 
-// Consent answers, right before a send, where a patient is reached now and
-// whether they opted out; conversations.Runner does. Asking at send time
-// means a message held overnight goes to the number the clinic corrected in
-// the meantime, and never to a patient who texted STOP since.
+// Consent answers, right before a send, how a patient is reached now and on
+// which channels they opted out, and records what providers report;
+// conversations.Runner does. Asking at send time means a message held
+// overnight goes to the number the clinic corrected in the meantime, and
+// never on a channel the patient left since.
 type Consent interface {
-	Recipient(ctx context.Context, patientID string) (to string, optedOut bool, err error)
-	ProviderOptOut(ctx context.Context, patientID string) error
+	Contact(ctx context.Context, patientID string) (conversations.Contact, error)
+	ProviderOptOut(ctx context.Context, patientID, channel string) error
+	Unreachable(ctx context.Context, patientID, channel string) error
 }
 
 // Dispatcher sends the outbox: it claims due entries, holds what quiet hours

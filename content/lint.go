@@ -30,7 +30,7 @@ var EngineMessages = []string{
 
 // Placeholders are the template fields a message may use ({{.Medication}}).
 // The engine fills every one of them on every message it renders.
-var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time"}
+var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Digit", "Label"}
 
 // Adherence values an action may record.
 var adherenceValues = []string{"taken", "missed", "not_yet"}

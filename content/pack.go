@@ -25,6 +25,53 @@ type Pack struct {
 	Languages []string // bundled languages, the first is the default
 	Catalog   *locales.Catalog
 	Words     map[string]*locales.Words // by language
+	// Voice is how calls speak each language (channels.yaml).
+	Voice map[string]Voice
+	// WhatsApp maps messages to pre-approved templates (channels.yaml).
+	WhatsApp WhatsApp
+}
+
+// Voice is the text-to-speech voice of one language: Twilio <Say> voice and
+// language attributes.
+type Voice struct {
+	Voice    string `yaml:"voice"`    // e.g. Polly.Joanna-Neural
+	Language string `yaml:"language"` // e.g. en-US
+}
+
+// WhatsApp holds the templates WhatsApp requires outside the 24-hour
+// customer-service window, and the quick-reply contents used inside it.
+type WhatsApp struct {
+	// QuickReply maps a number of buttons (1-3) to a Twilio content
+	// (twilio/quick-reply) whose body is {{1}}, whose button titles are
+	// {{2}}.. and whose button ids are the titles' following variables.
+	// Without one, choices go as numbered lines.
+	QuickReply map[int]string `yaml:"quick_reply"`
+	// Templates maps a message id and a language to an approved template.
+	Templates map[string]map[string]Template `yaml:"templates"`
+}
+
+// Template is an approved WhatsApp template (Twilio ContentSid) and the
+// placeholders that fill its variables, in order: Variables[0] is {{1}}.
+type Template struct {
+	Sid       string   `yaml:"sid"`
+	Variables []string `yaml:"variables"`
+
+	File string `yaml:"-"`
+	Line int    `yaml:"-"`
+}
+
+// Template returns the template mapped to a message in a language.
+func (p *Pack) Template(message, lang string) (Template, bool) {
+	t, ok := p.WhatsApp.Templates[message][lang]
+	return t, ok && t.Sid != ""
+}
+
+// Calls is a program's policy for reminder calls that were not answered.
+type Calls struct {
+	// Retries is how many more times a busy, unanswered or failed call is
+	// placed (default 2); RetryAfter spaces them (default 15m).
+	Retries    int      `yaml:"retries"`
+	RetryAfter Duration `yaml:"retry_after"`
 }
 
 // Program says which flows a patient enrolled in it gets, and when.
@@ -43,6 +90,8 @@ type Program struct {
 	Appointments *DateReminder `yaml:"appointments"`
 	// Education flows start once, some days after enrollment.
 	Education []Lesson `yaml:"education"`
+	// Calls is the retry policy of reminder calls.
+	Calls *Calls `yaml:"calls"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`

@@ -56,6 +56,13 @@ type Input struct {
 	Due     int64 // Timeout: unix second the fired timer was due
 	Flow    string
 	Params  []Param
+	// Choice is a button's choice id (Text holds the button's label); Step
+	// the question it was offered for, 0 when unknown (a template button).
+	Choice string
+	Step   uint32
+	// Chain is the patient's channels: opting out of all of them ends the
+	// active flow and starts no new one.
+	Chain []string
 }
 
 // EffectKind names what a turn asks the world to do.
@@ -89,7 +96,11 @@ type Effect struct {
 	Params      []Param
 	Reply       bool
 	Urgent      bool
-	Count       int // plural count (.Hours)
+	Count       int    // plural count (.Hours)
+	Step        uint32 // the question's step, when it has choices
+
+	// Channel is the channel a Consent effect is about.
+	Channel string
 
 	// Origin is the flow that was active when the effect was made.
 	Origin string
@@ -248,6 +259,7 @@ type turn struct {
 	now   time.Time
 	reply bool // messages answer the patient
 	steps int
+	in    *Input
 }
 
 // Turn runs one turn: it changes s in place and appends the effects to out
@@ -255,22 +267,66 @@ type turn struct {
 func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 	out.Effects = out.Effects[:0]
 	out.Keyword = ""
-	t := &turn{e: e, s: s, out: out, now: now}
+	t := &turn{e: e, s: s, out: out, now: now, in: &in}
 	switch in.Kind {
 	case Text:
 		t.reply = true
+		if in.Choice != "" {
+			return t.choice(in.Choice, in.Step, in.Text)
+		}
 		return t.text(in.Text)
 	case Timeout:
 		return t.timeout(in.Due)
 	case Start:
 		return t.start(in.Flow, in.Params)
 	case OptOut:
-		if !s.OptedOut {
+		if !s.OptedOut.Has(in.Channel) {
 			t.optOut()
 		}
 		return nil
 	}
 	return fmt.Errorf("conversations: unknown input kind %d", in.Kind)
+}
+
+// channel is the channel the input came on; "" counts as SMS.
+func (t *turn) channel() string { return t.in.Channel }
+
+// muted reports whether the patient opted out of every channel they have.
+func (t *turn) muted() bool {
+	chain := t.in.Chain
+	if len(chain) == 0 {
+		chain = []string{t.channel()}
+	}
+	return t.s.OptedOut.HasAll(chain)
+}
+
+// choice handles a button press. A button of an earlier question is stale:
+// nothing happens, and the channel tells the patient the question closed.
+// A button without a step (a WhatsApp template's) or whose choice the
+// waiting state lacks is read as the text of its label.
+func (t *turn) choice(id string, step uint32, label string) error {
+	if t.s.OptedOut.Has(t.channel()) {
+		return t.text(label)
+	}
+	if step != 0 && step != t.s.Step {
+		t.out.Keyword = "stale"
+		return nil
+	}
+	f, st := t.current()
+	if st != nil {
+		for _, c := range st.Choices {
+			if c.ID == id {
+				t.s.Misses = 0
+				t.run(f, c.Do)
+				return t.transition(f, choiceEvent(c.ID))
+			}
+		}
+	}
+	if step != 0 {
+		t.out.Keyword = "stale"
+		return nil
+	}
+	return t.text(label)
 }
 
 func (t *turn) say(id string, mut func(*Effect)) {
@@ -295,13 +351,13 @@ func (t *turn) text(raw string) error {
 		t.endFlow(false)
 		return nil
 	}
-	if s.OptedOut {
+	if s.OptedOut.Has(t.channel()) {
 		switch {
 		case t.matchExact(norm, func(w *locales.Words) []string { return w.Start }),
 			t.matchExact(norm, func(w *locales.Words) []string { return w.Yes }):
 			t.out.Keyword = "start"
-			s.OptedOut = false
-			t.add(Effect{Kind: Consent, Status: "opted_in"})
+			s.OptedOut.Remove(t.channel())
+			t.add(Effect{Kind: Consent, Status: "opted_in", Channel: t.channel()})
 			t.say("keyword.start.confirm", nil)
 		case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
 			t.out.Keyword = "help"
@@ -349,13 +405,16 @@ func (t *turn) text(raw string) error {
 	return t.answer(norm)
 }
 
-// optOut stops everything: the active flow ends and the queue empties, so
-// nothing is waiting to go out when the patient opts back in.
+// optOut stops the channel the patient wrote on. When no channel is left,
+// everything stops: the active flow ends and the queue empties, so nothing
+// is waiting to go out when the patient opts back in.
 func (t *turn) optOut() {
-	t.s.OptedOut = true
-	t.endFlow(false)
-	t.s.Queue = nil
-	t.add(Effect{Kind: Consent, Status: "opted_out"})
+	t.s.OptedOut.Add(t.channel())
+	if t.muted() {
+		t.endFlow(false)
+		t.s.Queue = nil
+	}
+	t.add(Effect{Kind: Consent, Status: "opted_out", Channel: t.channel()})
 }
 
 func (t *turn) help() {
@@ -418,9 +477,9 @@ func (t *turn) miss(f *flow, st *state) error {
 	t.s.Misses++
 	switch t.s.Misses {
 	case 1:
-		t.say("answer.unknown", func(ef *Effect) { ef.Flow, ef.State = f.ID, st.ID })
+		t.say("answer.unknown", func(ef *Effect) { ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step })
 	case 2:
-		t.say("answer.offer_human", func(ef *Effect) { ef.Flow, ef.State = f.ID, st.ID })
+		t.say("answer.offer_human", func(ef *Effect) { ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step })
 	default:
 		t.escalate(escalation.Low, ReasonNotUnderstood)
 		t.say("answer.handoff", nil)
@@ -451,7 +510,7 @@ func (t *turn) start(id string, params []Param) error {
 		return fmt.Errorf("%w %q", ErrUnknownFlow, id)
 	}
 	s := t.s
-	if s.OptedOut {
+	if t.muted() {
 		return nil
 	}
 	if s.Flow == id && sameParams(s.Params, params) {
@@ -546,15 +605,19 @@ func (t *turn) enter(f *flow, st *state) error {
 	if t.s.Flow != f.ID {
 		return nil // an action ended the flow
 	}
+	waits := len(st.Choices) > 0 || st.Timeout != nil
+	if waits {
+		t.s.Step++
+	}
 	if st.Say != "" {
 		t.say(st.Say, func(ef *Effect) {
 			ef.Params = t.s.Params
 			if len(st.Choices) > 0 {
-				ef.Flow, ef.State = f.ID, st.ID
+				ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step
 			}
 		})
 	}
-	if len(st.Choices) == 0 && st.Timeout == nil {
+	if !waits {
 		return t.transition(f, "next")
 	}
 	wait := defaultWait

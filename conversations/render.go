@@ -1,6 +1,7 @@
 package conversations
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -29,10 +30,18 @@ func (r *Renderer) Lang(s *Session, p *store.Patient) string {
 	return r.Pack.Languages[0]
 }
 
-// Text renders ef for patient p in lang. A missing translation is an error,
-// but the returned text still holds go-i18n's fallback, so a patient gets a
-// sentence rather than nothing.
+// Text renders ef for patient p in lang as a text channel shows it: the
+// message, then its choices as numbered lines. A missing translation is an
+// error, but the returned text still holds go-i18n's fallback, so a patient
+// gets a sentence rather than nothing.
 func (r *Renderer) Text(lang string, p *store.Patient, ef *Effect) (string, error) {
+	text, labels, err := r.Parts(lang, p, ef)
+	return Numbered(text, labels), err
+}
+
+// Parts renders ef's message and, apart, its choices' labels, for channels
+// that lay choices out their own way (buttons, "press 1 for ...").
+func (r *Renderer) Parts(lang string, p *store.Patient, ef *Effect) (string, []string, error) {
 	data := r.data(lang, p, ef)
 	var count any
 	if ef.Count > 0 {
@@ -40,25 +49,52 @@ func (r *Renderer) Text(lang string, p *store.Patient, ef *Effect) (string, erro
 	}
 	text, err := r.Pack.Catalog.Text(lang, ef.Message, data, count)
 	if ef.Flow == "" {
-		return text, err
+		return text, nil, err
 	}
 	f := r.Pack.Flows[ef.Flow]
 	if f == nil || f.States[ef.State] == nil {
-		return text, err
+		return text, nil, err
 	}
-	var b strings.Builder
-	b.WriteString(text)
-	for i, c := range f.States[ef.State].Choices {
+	var labels []string
+	for _, c := range f.States[ef.State].Choices {
 		label, lerr := r.Pack.Catalog.Text(lang, c.Label, data, nil)
 		if err == nil {
 			err = lerr
 		}
+		labels = append(labels, label)
+	}
+	return text, labels, err
+}
+
+// Template returns the WhatsApp template mapped to ef's message in lang and
+// its variables filled from the same placeholders the message uses.
+func (r *Renderer) Template(lang string, p *store.Patient, ef *Effect) (sid string, vars []string) {
+	t, ok := r.Pack.Template(ef.Message, lang)
+	if !ok {
+		return "", nil
+	}
+	data := r.data(lang, p, ef)
+	for _, v := range t.Variables {
+		vars = append(vars, fmt.Sprint(data[v]))
+	}
+	return t.Sid, vars
+}
+
+// Numbered lays choices out as numbered lines under the text, the way SMS
+// and any other plain-text channel shows them.
+func Numbered(text string, labels []string) string {
+	if len(labels) == 0 {
+		return text
+	}
+	var b strings.Builder
+	b.WriteString(text)
+	for i, label := range labels {
 		b.WriteString("\n")
 		b.WriteString(strconv.Itoa(i + 1))
 		b.WriteString(" ")
 		b.WriteString(label)
 	}
-	return b.String(), err
+	return b.String()
 }
 
 // data fills the placeholders content may use (content.Placeholders). The

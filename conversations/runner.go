@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,6 +60,23 @@ type work struct {
 	out    Output
 	timers map[string]*store.Timer // nil value: delete
 	order  []string
+	// chain is the patient's channels; channel the one the turn's input
+	// came on ("" for timers and API starts), where replies go.
+	chain   []string
+	channel string
+	// sync turns return their messages in said instead of queuing them.
+	sync bool
+	said []Outgoing
+	dup  bool
+}
+
+// input stamps an engine input with the patient's channels.
+func (w *work) input(in Input) Input {
+	in.Chain = w.chain
+	if in.Channel == "" {
+		in.Channel = w.channel
+	}
+	return in
 }
 
 func (w *work) setTimer(name string, due time.Time) {
@@ -104,21 +122,28 @@ func (r *Runner) NewID(now time.Time) string {
 // run loads a patient, lets fn build the turn, and commits it, retrying when
 // another writer changed the session in between.
 func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn func(*work) error) error {
+	_, err := r.runOn(ctx, kind, patientID, dedupe, "", false, fn)
+	return err
+}
+
+// runOn is run for a turn that came on a channel; a sync turn returns its
+// messages in the work instead of queuing them.
+func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel string, sync bool, fn func(*work) error) (*work, error) {
 	unlock := r.lock(patientID)
 	defer unlock()
 	for attempt := 0; ; attempt++ {
 		start := r.Clock()
 		p, ss, err := r.Store.Load(ctx, patientID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		w := &work{p: p, now: r.Clock()}
+		w := &work{p: p, now: r.Clock(), chain: Chain(p.Channel, p.Channels), channel: channel, sync: sync}
 		if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
 			// A session that cannot be read must not lock the patient out,
 			// nor silently opt them back in: start over opted out, and
 			// tell the care team, who can re-enroll or ask the patient.
 			r.log().Error("session unreadable; starting over with messages paused", "patient", patientID, "err", err)
-			w.s = Session{OptedOut: true}
+			w.s = Session{OptedOut: AllChannels}
 			w.out.Effects = append(w.out.Effects, Effect{Kind: Escalate, Priority: escalation.Low, Reason: ReasonSessionLost})
 		}
 		if w.s.Lang == "" {
@@ -128,7 +153,7 @@ func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn fun
 		lost := w.out.Effects
 		w.out.Effects = nil
 		if err := fn(w); err != nil {
-			return err
+			return nil, err
 		}
 		w.out.Effects = append(lost, w.out.Effects...)
 		r.apply(w)
@@ -137,15 +162,16 @@ func (r *Runner) run(ctx context.Context, kind, patientID, dedupe string, fn fun
 			continue
 		}
 		if errors.Is(err, store.ErrDuplicate) {
-			return nil // a provider retry of a turn that already happened
+			// A provider retry of a turn that already happened.
+			return &work{p: p, dup: true}, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if r.Observe != nil {
 			r.Observe(kind, r.Clock().Sub(start), &w.out)
 		}
-		return nil
+		return w, nil
 	}
 }
 
@@ -181,7 +207,11 @@ func (r *Runner) apply(w *work) {
 				OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: "open"})
 			w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason, Flow: ef.Origin})
 		case Consent:
-			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "consent", At: w.now, Channel: w.p.Channel, Status: ef.Status})
+			ch := ef.Channel
+			if ch == "" {
+				ch = w.chain[0]
+			}
+			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "consent", At: w.now, Channel: ch, Status: ef.Status})
 		case Language:
 			p := w.p
 			p.Language = ef.Status
@@ -202,15 +232,28 @@ func (r *Runner) apply(w *work) {
 }
 
 // queue renders a message and puts it in the outbox with its timeline event.
+// A reply goes on the channel the patient wrote on; anything else on the
+// first channel of their chain, and the dispatcher falls back along the
+// chain at send time. A sync turn (a call) keeps its messages to speak them.
 func (r *Runner) queue(w *work, lang string, ef *Effect) {
 	if ef.Message == "keyword.language.confirm" {
 		lang = r.Render.Lang(&w.s, &w.p) // the new language
 	}
-	text, err := r.Render.Text(lang, &w.p, ef)
+	text, labels, err := r.Render.Parts(lang, &w.p, ef)
 	if err != nil {
 		r.log().Error("message not rendered cleanly", "patient", w.p.ID, "message", ef.Message, "lang", lang, "err", err)
 	}
 	id := r.NewID(w.now)
+	full := Numbered(text, labels)
+	if w.sync {
+		w.said = append(w.said, Outgoing{ID: id, Message: ef.Message, Text: text, Labels: labels, Step: ef.Step})
+		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.channel, Text: full, Status: "delivered", Flow: ef.Origin})
+		return
+	}
+	ch := w.chain[0]
+	if (ef.Reply || ef.Urgent) && w.channel != "" {
+		ch = w.channel
+	}
 	var choices []string
 	if ef.Flow != "" {
 		if f := r.Render.Pack.Flows[ef.Flow]; f != nil && f.States[ef.State] != nil {
@@ -219,9 +262,32 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 			}
 		}
 	}
-	w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: w.p.Channel, To: w.p.Phone, Text: text,
-		MessageID: ef.Message, Choices: choices, Timezone: w.p.Timezone, Reply: ef.Reply, Urgent: ef.Urgent, NotBefore: w.now, CreatedAt: w.now})
-	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.p.Channel, Text: text, Status: "queued", Flow: ef.Origin})
+	if n := len(w.c.Outbox); ch == Voice && n > 0 && w.c.Outbox[n-1].Channel == Voice && len(w.c.Outbox[n-1].Labels) == 0 {
+		// One turn is one call: its messages are spoken one after another.
+		last := &w.c.Outbox[n-1]
+		last.Text += "\n" + text
+		last.Labels, last.Choices, last.Step = labels, choices, ef.Step
+		for i := range w.c.Events {
+			if w.c.Events[i].ID == last.ID {
+				w.c.Events[i].Text = Numbered(last.Text, labels)
+			}
+		}
+		return
+	}
+	e := store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: text, Labels: labels, Step: ef.Step,
+		MessageID: ef.Message, Choices: choices, Timezone: w.p.Timezone, Reply: ef.Reply, Urgent: ef.Urgent, NotBefore: w.now, CreatedAt: w.now}
+	if slices.Contains(w.chain, WhatsApp) {
+		e.Template, e.Vars = r.Render.Template(lang, &w.p, ef)
+	}
+	w.c.Outbox = append(w.c.Outbox, e)
+	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: full, Status: "queued", Flow: ef.Origin})
+}
+
+func address(p *store.Patient, ch string) string {
+	if ch == Telegram {
+		return p.Telegram
+	}
+	return p.Phone
 }
 
 func (r *Runner) log() *slog.Logger {
@@ -234,16 +300,14 @@ func (r *Runner) log() *slog.Logger {
 // Inbound runs the turn for a patient's message. dedupe is the provider's
 // message id: a retry of the same id is a no-op.
 func (r *Runner) Inbound(ctx context.Context, patientID, channel, text, dedupe string) error {
-	return r.run(ctx, "inbound", patientID, dedupe, func(w *work) error {
-		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "message.in", At: w.now, Channel: channel, Text: text, Status: "received"})
-		return r.Engine.Turn(&w.s, Input{Kind: Text, Text: text, Channel: channel}, w.now, &w.out)
-	})
+	_, err := r.Receive(ctx, patientID, Message{Channel: channel, Text: text, Dedupe: dedupe})
+	return err
 }
 
 // StartFlow starts (or queues) a flow for a patient now.
 func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params []Param) error {
 	return r.run(ctx, "start", patientID, "", func(w *work) error {
-		return r.Engine.Turn(&w.s, Input{Kind: Start, Flow: flow, Params: params}, w.now, &w.out)
+		return r.Engine.Turn(&w.s, w.input(Input{Kind: Start, Flow: flow, Params: params}), w.now, &w.out)
 	})
 }
 
@@ -265,7 +329,7 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 				return nil
 			}
 			w.deleteTimer(FlowTimer)
-			return r.Engine.Turn(&w.s, Input{Kind: Timeout, Due: t.Due.Unix()}, w.now, &w.out)
+			return r.Engine.Turn(&w.s, w.input(Input{Kind: Timeout, Due: t.Due.Unix()}), w.now, &w.out)
 		}
 		sc, ok := ParseTimer(t.Name)
 		if !ok {
@@ -296,7 +360,7 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 		if !sc.Daily {
 			w.deleteTimer(t.Name)
 		}
-		err := r.Engine.Turn(&w.s, Input{Kind: Start, Flow: sc.Flow, Params: sc.Params}, w.now, &w.out)
+		err := r.Engine.Turn(&w.s, w.input(Input{Kind: Start, Flow: sc.Flow, Params: sc.Params}), w.now, &w.out)
 		if errors.Is(err, ErrUnknownFlow) {
 			r.log().Warn("timer names a flow the pack lacks", "patient", t.PatientID, "timer", timerKind(t.Name))
 			return nil
@@ -362,16 +426,19 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 		p.EnrolledAt = now
 		if !created {
 			p.EnrolledAt = old.EnrolledAt
+			if p.Telegram == "" {
+				p.Telegram = old.Telegram // linked by the patient, not the clinic
+			}
 		}
 		timers, err := Schedule(r.Engine.Pack, &p, now)
 		if err != nil {
 			return false, err
 		}
-		w := &work{p: p, now: now}
+		w := &work{p: p, now: now, chain: Chain(p.Channel, p.Channels)}
 		w.c = store.Commit{PatientID: p.ID, Version: ss.Version, Patient: &p}
 		if !created {
 			if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
-				w.s = Session{OptedOut: true} // consent fails closed, as in run
+				w.s = Session{OptedOut: AllChannels} // consent fails closed, as in run
 			}
 			have, err := r.Store.Timers(ctx, p.ID)
 			if err != nil {
@@ -389,7 +456,7 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 		}
 		if created {
 			if welcome := r.welcome(&p); welcome != "" {
-				if err := r.Engine.Turn(&w.s, Input{Kind: Start, Flow: welcome}, now, &w.out); err != nil {
+				if err := r.Engine.Turn(&w.s, w.input(Input{Kind: Start, Flow: welcome}), now, &w.out); err != nil {
 					return false, err
 				}
 			}
@@ -414,30 +481,6 @@ func (r *Runner) welcome(p *store.Patient) string {
 		}
 	}
 	return ""
-}
-
-// Recipient reports where a patient is reached now and whether they opted
-// out. The dispatcher asks right before each send, so a message queued
-// before a STOP never goes, and a corrected phone number is used. A session
-// that cannot be read counts as opted out: consent fails closed.
-func (r *Runner) Recipient(ctx context.Context, patientID string) (to string, optedOut bool, err error) {
-	p, ss, err := r.Store.Load(ctx, patientID)
-	if err != nil {
-		return "", false, err
-	}
-	var s Session
-	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
-		return p.Phone, true, nil
-	}
-	return p.Phone, s.OptedOut, nil
-}
-
-// ProviderOptOut records an opt-out the provider reported (Twilio 21610:
-// the number replied STOP to the carrier), without sending a confirmation.
-func (r *Runner) ProviderOptOut(ctx context.Context, patientID string) error {
-	return r.run(ctx, "optout", patientID, "", func(w *work) error {
-		return r.Engine.Turn(&w.s, Input{Kind: OptOut}, w.now, &w.out)
-	})
 }
 
 // NotEnrolled answers a message from a number that is not enrolled, at most

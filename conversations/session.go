@@ -10,8 +10,18 @@ import (
 // the counters that rules need. It is small and encoded in a compact binary
 // form because it is read and written on every turn.
 type Session struct {
-	Lang     string
-	OptedOut bool
+	Lang string
+	// OptedOut holds the channels the patient opted out of (STOP on SMS
+	// does not stop calls); Unreachable the channels that cannot reach
+	// them (a blocked Telegram bot) until they write on it again.
+	OptedOut    ChannelSet
+	Unreachable ChannelSet
+	// WindowAt is when the patient last wrote on WhatsApp (unix seconds):
+	// it opens WhatsApp's customer-service window.
+	WindowAt int64
+	// Step counts the questions asked; a button carries the step of its
+	// question, so an old button cannot answer a later question.
+	Step uint32
 	// Flow and State are empty when no flow is active.
 	Flow   string
 	State  string
@@ -57,18 +67,16 @@ func lookup(ps []Param, key string) string {
 	return ""
 }
 
-const sessionFormat = 1
+// sessionFormat 2 added per-channel consent, reachability, the WhatsApp
+// window and the question step; format 1 is still read.
+const sessionFormat = 2
 
 // AppendBinary appends the session's encoding to b. The format is a version
 // byte followed by varint-prefixed fields; see Decode.
 func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, sessionFormat)
 	b = appendString(b, s.Lang)
-	var flags byte
-	if s.OptedOut {
-		flags |= 1
-	}
-	b = append(b, flags)
+	b = append(b, byte(s.OptedOut), byte(s.Unreachable))
 	b = appendString(b, s.Flow)
 	b = appendString(b, s.State)
 	b = appendParams(b, s.Params)
@@ -88,6 +96,8 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 		}
 	}
 	b = binary.AppendVarint(b, s.LastIdle)
+	b = binary.AppendVarint(b, s.WindowAt)
+	b = binary.AppendUvarint(b, uint64(s.Step))
 	return b, nil
 }
 
@@ -120,11 +130,19 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 		return nil
 	}
 	d := decoder{b: data, intern: intern}
-	if d.byte() != sessionFormat {
+	format := d.byte()
+	if format != 1 && format != sessionFormat {
 		return ErrBadSession
 	}
 	s.Lang = d.string()
-	s.OptedOut = d.byte()&1 != 0
+	if format == 1 {
+		// Format 1 had one opt-out for all channels: keep it for all.
+		if d.byte()&1 != 0 {
+			s.OptedOut = AllChannels
+		}
+	} else {
+		s.OptedOut, s.Unreachable = ChannelSet(d.byte()), ChannelSet(d.byte())
+	}
 	s.Flow = d.string()
 	s.State = d.string()
 	s.Params = d.params()
@@ -149,6 +167,10 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 		}
 	}
 	s.LastIdle = d.varint()
+	if format >= 2 {
+		s.WindowAt = d.varint()
+		s.Step = uint32(d.uvarint())
+	}
 	if d.err {
 		*s = Session{}
 		return ErrBadSession

@@ -16,15 +16,26 @@ var (
 	ErrDuplicate = errors.New("store: dedupe key already committed")
 	// ErrPhoneTaken: another enrolled patient already has this phone number.
 	ErrPhoneTaken = errors.New("store: phone number belongs to another patient")
+	// ErrChatTaken: another enrolled patient is already linked to this
+	// Telegram chat.
+	ErrChatTaken = errors.New("store: telegram chat belongs to another patient")
 )
 
 // Patient is an enrollment as a clinic registered it through the API.
 type Patient struct {
-	ID           string        `json:"id"`
-	Phone        string        `json:"phone"`
-	Language     string        `json:"language"`
-	Timezone     string        `json:"timezone"`
-	Channel      string        `json:"channel"`
+	ID       string `json:"id"`
+	Phone    string `json:"phone"`
+	Language string `json:"language"`
+	Timezone string `json:"timezone"`
+	Channel  string `json:"channel"`
+	// Channels is the fallback chain, first choice first (e.g. whatsapp,
+	// sms, voice); empty means Channel alone.
+	Channels []string `json:"channels,omitempty"`
+	// Telegram is the linked Telegram chat id; empty until the patient
+	// follows a link code. It is unique among enrolled patients.
+	Telegram string `json:"telegram,omitempty"`
+	// SlowSpeech asks voice calls to speak more slowly.
+	SlowSpeech   bool          `json:"slow_speech,omitempty"`
 	Programs     []string      `json:"programs"`
 	PHIOK        bool          `json:"phi_ok"`
 	Medications  []Medication  `json:"medications"`
@@ -90,16 +101,28 @@ type Event struct {
 // OutboxEntry is a message waiting to be sent. Its ID is also the ID of its
 // message.out timeline event and the idempotency key of the send.
 type OutboxEntry struct {
-	ID        string    `json:"id"`
-	PatientID string    `json:"patient_id,omitempty"` // empty for replies to unknown numbers
-	Channel   string    `json:"channel"`
-	To        string    `json:"to"`
-	Text      string    `json:"text"`
-	MessageID string    `json:"message_id,omitempty"` // content message id, for channels that map templates
-	Choices   []string  `json:"choices,omitempty"`    // choice ids, for channels with buttons
-	Timezone  string    `json:"timezone,omitempty"`   // for quiet hours
-	Reply     bool      `json:"reply,omitempty"`      // a direct reply: exempt from quiet hours
-	Urgent    bool      `json:"urgent,omitempty"`     // a safety reply: exempt from quiet hours and holds
+	ID        string   `json:"id"`
+	PatientID string   `json:"patient_id,omitempty"` // empty for replies to unknown numbers
+	Channel   string   `json:"channel"`
+	To        string   `json:"to"`
+	Text      string   `json:"text"`
+	MessageID string   `json:"message_id,omitempty"` // content message id, for channels that map templates
+	Choices   []string `json:"choices,omitempty"`    // choice ids, for channels with buttons
+	// Labels are the choices' rendered labels. When set, Text is the
+	// message without them and each channel lays them out its own way
+	// (numbered lines, buttons, "press 1 for ...").
+	Labels []string `json:"labels,omitempty"`
+	// Step identifies the question the choices answer, so a button pressed
+	// on an old question is recognized as stale.
+	Step uint32 `json:"step,omitempty"`
+	// Template and Vars are the pre-approved template (Twilio ContentSid)
+	// and its variables, for channels that allow only templates outside a
+	// session window (WhatsApp). Vars are positional: Vars[0] is {{1}}.
+	Template  string    `json:"template,omitempty"`
+	Vars      []string  `json:"vars,omitempty"`
+	Timezone  string    `json:"timezone,omitempty"` // for quiet hours
+	Reply     bool      `json:"reply,omitempty"`    // a direct reply: exempt from quiet hours
+	Urgent    bool      `json:"urgent,omitempty"`   // a safety reply: exempt from quiet hours and holds
 	NotBefore time.Time `json:"not_before"`
 	Attempts  int       `json:"attempts,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
@@ -163,6 +186,9 @@ type Delivery struct {
 	Status     string
 	ProviderID string
 	ErrorCode  int
+	// Channel, when set, is the channel the message went out on, or will be
+	// retried on, after a fallback; the entry and its event take it.
+	Channel string
 }
 
 // Store is the contract of a Tend backend. All methods are safe for
@@ -209,6 +235,16 @@ type Store interface {
 
 	// Once reports whether key was not seen in the last ttl, and records it.
 	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
+
+	// PatientByTelegram finds an enrolled patient by linked Telegram chat id.
+	PatientByTelegram(ctx context.Context, chat string) (Patient, error)
+	// PutCode stores a single-use code (callers pass a hash of the secret,
+	// never the secret) that stands for value until expires.
+	PutCode(ctx context.Context, code, value string, expires time.Time) error
+	// TakeCode returns a code's value and deletes the code, atomically: of
+	// two concurrent takes one wins. ErrNotFound when the code is unknown,
+	// used or expired at now.
+	TakeCode(ctx context.Context, code string, now time.Time) (string, error)
 
 	// Ready reports whether the backend can serve.
 	Ready(ctx context.Context) error

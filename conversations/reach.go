@@ -1,0 +1,313 @@
+package conversations
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tendcare/tend/store"
+)
+
+// Message is a patient's message as a channel received it.
+type Message struct {
+	Channel string
+	Text    string
+	// Choice is the choice id of a button the patient pressed, Step the
+	// question the button belongs to (0 when unknown); Text is its label.
+	Choice string
+	Step   uint32
+	// Dedupe is the provider's id of the message: a retry is a no-op.
+	Dedupe string
+	// Sync returns the turn's messages in the Reply instead of queuing
+	// them: a call speaks them in its answer to the keypress.
+	Sync bool
+}
+
+// Outgoing is one message of a sync turn, rendered in parts so a channel
+// can lay the choices out its own way.
+type Outgoing struct {
+	ID      string // its message.out event
+	Message string // content message id
+	Text    string
+	Labels  []string
+	Step    uint32
+}
+
+// Reply is what a turn gives back to the channel that ran it.
+type Reply struct {
+	Messages []Outgoing
+	Lang     string
+	Slow     bool // the patient asked for slower speech
+	// Stale: a button of an earlier question was pressed; nothing changed.
+	Stale bool
+	// Duplicate: a provider retry of a turn already committed; nothing ran
+	// again, and Messages is empty.
+	Duplicate bool
+}
+
+func (r *Runner) reply(w *work) Reply {
+	rep := Reply{Messages: w.said, Lang: r.Render.Lang(&w.s, &w.p), Slow: w.p.SlowSpeech, Stale: w.out.Keyword == "stale", Duplicate: w.dup}
+	if w.dup {
+		rep.Lang = w.p.Language
+	}
+	return rep
+}
+
+// Receive runs the turn for a patient's message on a channel: writing on a
+// channel opens WhatsApp's window and shows the channel reaches them again.
+func (r *Runner) Receive(ctx context.Context, patientID string, m Message) (Reply, error) {
+	w, err := r.runOn(ctx, "inbound", patientID, m.Dedupe, m.Channel, m.Sync, func(w *work) error {
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "message.in", At: w.now, Channel: m.Channel, Text: m.Text, Status: "received"})
+		if m.Channel == WhatsApp {
+			w.s.WindowAt = w.now.Unix()
+		}
+		w.s.Unreachable.Remove(m.Channel)
+		return r.Engine.Turn(&w.s, w.input(Input{Kind: Text, Text: m.Text, Channel: m.Channel, Choice: m.Choice, Step: m.Step}), w.now, &w.out)
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	return r.reply(w), nil
+}
+
+// Silence runs the waiting question's timeout now, for a call in which the
+// patient pressed nothing twice; its messages come back to be spoken.
+func (r *Runner) Silence(ctx context.Context, patientID, dedupe string) (Reply, error) {
+	w, err := r.runOn(ctx, "timeout", patientID, dedupe, Voice, true, func(w *work) error {
+		if w.s.Flow == "" || w.s.TimerDue == 0 {
+			return nil
+		}
+		due := w.s.TimerDue
+		w.deleteTimer(FlowTimer)
+		return r.Engine.Turn(&w.s, w.input(Input{Kind: Timeout, Due: due}), w.now, &w.out)
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	return r.reply(w), nil
+}
+
+// Prompt renders the question the patient's conversation waits on, for a
+// call that reaches them: Messages is empty when nothing waits.
+func (r *Runner) Prompt(ctx context.Context, patientID string) (Reply, error) {
+	p, ss, err := r.Store.Load(ctx, patientID)
+	if err != nil {
+		return Reply{}, err
+	}
+	var s Session
+	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
+		return Reply{}, err
+	}
+	rep := Reply{Lang: r.Render.Lang(&s, &p), Slow: p.SlowSpeech}
+	if o, ok := r.question(&s, &p, rep.Lang); ok {
+		rep.Messages = []Outgoing{o}
+	}
+	return rep, nil
+}
+
+// question renders the waiting state's prompt with its choices.
+func (r *Runner) question(s *Session, p *store.Patient, lang string) (Outgoing, bool) {
+	f := r.Engine.Pack.Flows[s.Flow]
+	if f == nil || f.States[s.State] == nil {
+		return Outgoing{}, false
+	}
+	st := f.States[s.State]
+	if st.Say == "" || len(st.Choices) == 0 {
+		return Outgoing{}, false
+	}
+	ef := Effect{Kind: Send, Message: st.Say, Flow: s.Flow, State: s.State, Params: s.Params, Step: s.Step}
+	text, labels, _ := r.Render.Parts(lang, p, &ef)
+	return Outgoing{Message: st.Say, Text: text, Labels: labels, Step: s.Step}, true
+}
+
+// Script is what a reminder call says once answered: the message's text,
+// and, when the conversation waits on a question, its choices. The text is
+// the message.out event's, so a call placed as a fallback or a retry says
+// what the first attempt carried.
+func (r *Runner) Script(ctx context.Context, patientID, messageID string) (Reply, error) {
+	var text string
+	err := r.Store.UpdateEvent(ctx, patientID, messageID, func(e *store.Event) bool {
+		text = e.Text
+		return false
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	rep, err := r.Prompt(ctx, patientID)
+	if err != nil {
+		return Reply{}, err
+	}
+	o := Outgoing{ID: messageID, Text: text}
+	if len(rep.Messages) == 1 {
+		q := rep.Messages[0]
+		// The question's numbered lines end the text when the message
+		// asked it; the call says them as keypad choices instead.
+		if tail := Numbered("", q.Labels); strings.HasSuffix(text, tail) {
+			o.Text = strings.TrimSuffix(text, tail)
+			o.Labels, o.Step = q.Labels, q.Step
+		}
+	}
+	rep.Messages = []Outgoing{o}
+	return rep, nil
+}
+
+// Escalate opens a ticket for a human outside any flow: a caller who asked
+// for a nurse that nobody answered.
+func (r *Runner) Escalate(ctx context.Context, patientID, priority, reason string) error {
+	return r.run(ctx, "escalate", patientID, "", func(w *work) error {
+		w.out.Effects = append(w.out.Effects, Effect{Kind: Escalate, Priority: priority, Reason: reason, Origin: w.s.Flow})
+		return nil
+	})
+}
+
+// Contact reports how a patient can be reached now (see Contact). A session
+// that cannot be read counts as opted out everywhere: consent fails closed.
+func (r *Runner) Contact(ctx context.Context, patientID string) (Contact, error) {
+	p, ss, err := r.Store.Load(ctx, patientID)
+	if err != nil {
+		return Contact{}, err
+	}
+	c := Contact{Phone: p.Phone, Telegram: p.Telegram, Chain: Chain(p.Channel, p.Channels), SlowSpeech: p.SlowSpeech}
+	var s Session
+	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
+		c.OptedOut = AllChannels
+		return c, nil
+	}
+	c.Lang = r.Render.Lang(&s, &p)
+	c.OptedOut, c.Unreachable = s.OptedOut, s.Unreachable
+	if s.WindowAt > 0 {
+		c.WindowUntil = time.Unix(s.WindowAt, 0).Add(WindowLength)
+	}
+	return c, nil
+}
+
+// ProviderOptOut records an opt-out the provider reported on a channel
+// (Twilio 21610: the number replied STOP to the carrier), without sending a
+// confirmation.
+func (r *Runner) ProviderOptOut(ctx context.Context, patientID, channel string) error {
+	return r.run(ctx, "optout", patientID, "", func(w *work) error {
+		return r.Engine.Turn(&w.s, w.input(Input{Kind: OptOut, Channel: channel}), w.now, &w.out)
+	})
+}
+
+// Unreachable records that a channel cannot reach the patient (they blocked
+// the Telegram bot) until they write on it again; messages fall back along
+// their chain meanwhile.
+func (r *Runner) Unreachable(ctx context.Context, patientID, channel string) error {
+	return r.run(ctx, "unreachable", patientID, "", func(w *work) error {
+		if w.s.Unreachable.Has(channel) {
+			return nil
+		}
+		w.s.Unreachable.Add(channel)
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "channel", At: w.now, Channel: channel, Status: "unreachable"})
+		return nil
+	})
+}
+
+// LinkChat links a Telegram chat to a patient who followed their link code:
+// Telegram becomes their first channel and the welcome flow runs there.
+// store.ErrChatTaken when the chat belongs to another patient.
+func (r *Runner) LinkChat(ctx context.Context, patientID, chat string) error {
+	return r.run(ctx, "link", patientID, "", func(w *work) error {
+		p := w.p
+		p.Telegram = chat
+		chain := slices.DeleteFunc(slices.Clone(w.chain), func(ch string) bool { return ch == Telegram })
+		p.Channels = append([]string{Telegram}, chain...)
+		p.Channel = Telegram
+		w.p, w.chain = p, p.Channels
+		w.c.Patient = &w.p
+		// Starting the bot is consent to hear from it.
+		w.s.OptedOut.Remove(Telegram)
+		w.s.Unreachable.Remove(Telegram)
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "channel", At: w.now, Channel: Telegram, Status: "linked"})
+		welcome := r.welcome(&p)
+		if welcome == "" {
+			return nil
+		}
+		// A welcome that already runs is asked again from its start.
+		if w.s.Flow == welcome {
+			w.s.Flow = ""
+		}
+		return r.Engine.Turn(&w.s, w.input(Input{Kind: Start, Flow: welcome}), w.now, &w.out)
+	})
+}
+
+// Fallback sends a message that failed on one channel (WhatsApp outside its
+// window, an undeliverable SMS, calls nobody answered) on the next channel
+// of the patient's chain. It returns that channel, or "" when none is left.
+func (r *Runner) Fallback(ctx context.Context, patientID, messageID, failed string) (string, error) {
+	return r.resend(ctx, patientID, messageID, failed, "", 0, 0)
+}
+
+// RetryCall places a reminder call again after it was busy, unanswered or
+// failed, spaced by the program's policy; after the last retry the message
+// falls back along the chain. attempt counts the calls placed so far. It
+// reports the channel the message goes on next ("" for none).
+func (r *Runner) RetryCall(ctx context.Context, patientID, messageID string, attempt int) (string, error) {
+	p, _, err := r.Store.Load(ctx, patientID)
+	if err != nil {
+		return "", err
+	}
+	retries, every := r.callPolicy(&p)
+	if attempt > retries {
+		return r.Fallback(ctx, patientID, messageID, Voice)
+	}
+	return r.resend(ctx, patientID, messageID, Voice, Voice, every, attempt)
+}
+
+// callPolicy is the first of the patient's programs' call retry policies.
+func (r *Runner) callPolicy(p *store.Patient) (retries int, every time.Duration) {
+	retries, every = 2, 15*time.Minute
+	for _, id := range p.Programs {
+		if pr := r.Engine.Pack.Programs[id]; pr != nil && pr.Calls != nil {
+			if pr.Calls.Retries > 0 {
+				retries = pr.Calls.Retries
+			}
+			if pr.Calls.RetryAfter > 0 {
+				every = time.Duration(pr.Calls.RetryAfter)
+			}
+			break
+		}
+	}
+	return retries, every
+}
+
+// resend queues a message's text again as a new message: on channel, or on
+// the next usable channel after failed when channel is "".
+func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, channel string, after time.Duration, attempts int) (string, error) {
+	var text, flow string
+	err := r.Store.UpdateEvent(ctx, patientID, messageID, func(e *store.Event) bool {
+		text, flow = e.Text, e.Flow
+		return false
+	})
+	if err != nil {
+		return "", err
+	}
+	err = r.run(ctx, "resend", patientID, "", func(w *work) error {
+		ch := channel
+		if ch == "" {
+			c := Contact{Phone: w.p.Phone, Telegram: w.p.Telegram, Chain: w.chain, OptedOut: w.s.OptedOut, Unreachable: w.s.Unreachable}
+			ch = c.Next(failed)
+			if ch == "" {
+				return nil
+			}
+		} else if w.s.OptedOut.Has(ch) {
+			channel = ""
+			return nil
+		}
+		channel = ch
+		id := r.NewID(w.now)
+		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: text,
+			Timezone: w.p.Timezone, NotBefore: w.now.Add(after), Attempts: attempts, CreatedAt: w.now})
+		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: text, Status: "queued", Flow: flow})
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if channel == "" && failed != "" {
+		r.log().Warn("message undeliverable on every channel", "patient", patientID, "message", messageID)
+	}
+	return channel, nil
+}
