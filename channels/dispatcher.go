@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
 )
 
@@ -77,8 +78,9 @@ type Consent interface {
 }
 
 // Dispatcher sends the outbox: it claims due entries, holds what quiet hours
-// or consent forbid, sends the rest through the channel's Sender, and retries
-// temporary failures with backoff and jitter.
+// or consent forbid, picks the channel (falling back along the patient's
+// chain when one cannot carry the message), paces sends to each provider's
+// limits, and retries temporary failures with backoff and jitter.
 type Dispatcher struct {
 	Store   store.Store
 	Senders map[string]Sender
@@ -86,12 +88,16 @@ type Dispatcher struct {
 	Clock   func() time.Time
 	Quiet   conversations.QuietHours
 	Log     *slog.Logger
+	// Limits paces sends per channel and per recipient; nil sends as fast
+	// as the workers go.
+	Limits *Limits
 	// MaxAttempts bounds retries of temporary failures (default 8).
 	MaxAttempts int
 	// Workers is how many sends run at once (default 16).
 	Workers int
-	// Observe, when set, sees each outcome (channel, status) for metrics.
-	Observe func(channel, status string)
+	// Observe, when set, sees each outcome (channel, status and the
+	// provider's error code, 0 for none) for metrics.
+	Observe func(channel, status string, code int)
 	// RecoverEvery, when set, settles abandoned claims periodically, not
 	// only at start: with several replicas on one store, a replica that
 	// dies leaves claims whose leases expire while the others run.
@@ -143,7 +149,7 @@ func (d *Dispatcher) Recover(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		d.observe(e.Channel, "unknown")
+		d.observe(e.Channel, "unknown", 0)
 	}
 	return nil
 }
@@ -224,90 +230,186 @@ func (d *Dispatcher) Step(ctx context.Context) int {
 	return len(batch)
 }
 
-// exempt are messages that go to an opted-out patient: the one opt-out
-// confirmation and the HELP reply.
+// exempt are messages that go to an opted-out patient on the channel they
+// opted out on: the one opt-out confirmation and the HELP reply.
 var exempt = map[string]bool{"keyword.stop.confirm": true, "keyword.help": true}
 
+// maxPace is the longest a worker waits for a rate limit; a longer wait
+// puts the entry back, due when the limit allows it, so one busy sender
+// does not hold workers that other channels could use.
+const maxPace = 2 * time.Second
+
+// attempt is one entry's way through its channels.
+type attempt struct {
+	d       *Dispatcher
+	ctx     context.Context
+	e       store.OutboxEntry
+	c       conversations.Contact
+	now     time.Time
+	status  string // the outcome to record if no channel takes it
+	code    int
+	channel string
+}
+
 func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
-	now := d.Clock()
-	finish := func(del store.Delivery) {
-		// Finish must land even when ctx is ending: the send happened.
-		if err := d.Store.Finish(context.WithoutCancel(ctx), e, del); err != nil {
-			d.log().Error("recording delivery", "message", e.ID, "err", err)
-		}
-		d.observe(e.Channel, del.Status)
-	}
-	if e.PatientID != "" {
-		to, out, err := d.Consent.Recipient(ctx, e.PatientID)
+	a := &attempt{d: d, ctx: ctx, e: e, now: d.Clock(), status: "failed"}
+	if e.PatientID == "" {
+		// A reply to a number that is not enrolled: no chain, no consent.
+		a.c = conversations.Contact{Phone: e.To, Telegram: e.To, Chain: []string{e.Channel}}
+	} else {
+		c, err := d.Consent.Contact(ctx, e.PatientID)
 		if errors.Is(err, store.ErrNotFound) {
-			finish(store.Delivery{Done: true, Status: "cancelled"})
+			a.finish(store.Delivery{Done: true, Status: "cancelled"})
 			return
 		}
 		if err != nil {
-			finish(store.Delivery{NotBefore: now.Add(time.Minute), Status: "queued"})
+			a.finish(store.Delivery{NotBefore: a.now.Add(time.Minute), Status: "queued"})
 			return
 		}
-		if out && !e.Urgent && !exempt[e.MessageID] {
-			finish(store.Delivery{Done: true, Status: "suppressed"})
-			return
-		}
-		if to != "" {
-			e.To = to
-		}
+		a.c = c
 	}
 	if !e.Reply && !e.Urgent {
 		loc, err := conversations.LoadLocation(e.Timezone)
 		if err != nil {
 			loc = time.UTC
 		}
-		if !d.Quiet.Allowed(now, loc) {
+		if !d.Quiet.Allowed(a.now, loc) {
 			// The offset is the recipient's, so their held messages keep
 			// their order when released.
-			open := d.Quiet.NextOpen(now, loc).Add(conversations.Spread(e.PatientID+e.To, 30*time.Minute))
-			finish(store.Delivery{NotBefore: open, Status: "held"})
+			open := d.Quiet.NextOpen(a.now, loc).Add(conversations.Spread(e.PatientID+e.To, 30*time.Minute))
+			a.finish(store.Delivery{NotBefore: open, Status: "held"})
 			return
 		}
 	}
-	sender := d.Senders[e.Channel]
-	if sender == nil {
-		d.log().Error("no sender for channel", "channel", e.Channel, "message", e.ID)
-		finish(store.Delivery{Done: true, Status: "failed"})
-		return
+	for ch := e.Channel; ch != ""; {
+		why := a.blocked(ch)
+		if why == "" {
+			next, done := a.send(ch)
+			if done {
+				return
+			}
+			why = next
+		}
+		if why == "opted_out" && a.status == "failed" && a.code == 0 {
+			a.status = "suppressed"
+		}
+		d.log().Info("channel skipped", "message", e.ID, "channel", ch, "reason", why)
+		ch = a.c.Next(ch)
 	}
-	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
-	sid, status, err := sender.Send(sendCtx, e)
+	a.finish(store.Delivery{Done: true, Status: a.status, ErrorCode: a.code, Channel: a.channel})
+}
+
+// blocked says why ch cannot carry this entry now, "" when it can.
+func (a *attempt) blocked(ch string) string {
+	why := a.c.Blocked(ch)
+	if why == "opted_out" && ch == a.e.Channel && (a.e.Urgent || exempt[a.e.MessageID]) {
+		why = "" // the safety reply, the STOP confirmation, HELP
+	}
+	if why == "" && ch == conversations.WhatsApp && !a.c.InWindow(a.now) && a.e.Template == "" {
+		why = "no_template" // outside the window only templates may go
+	}
+	if why == "" && a.d.Senders[ch] == nil {
+		why = "no_sender"
+	}
+	return why
+}
+
+// send tries the entry on ch. done reports that the entry was finished;
+// otherwise why says why the next channel should be tried.
+func (a *attempt) send(ch string) (why string, done bool) {
+	d, e := a.d, a.e
+	e.Channel, e.To = ch, a.c.Address(ch)
+	if ch == conversations.WhatsApp && a.c.InWindow(a.now) {
+		e.Template, e.Vars = "", nil // free text inside the window
+	}
+	if wait := d.Limits.reserve(ch, e.To, cost(e), a.now, maxPace); wait > maxPace {
+		a.finish(store.Delivery{NotBefore: a.now.Add(wait), Status: "queued", Channel: ch})
+		return "", true
+	} else if wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-a.ctx.Done():
+			t.Stop()
+			a.finish(store.Delivery{NotBefore: a.now, Status: "queued", Channel: ch})
+			return "", true
+		}
+	}
+	sendCtx, cancel := context.WithTimeout(context.WithoutCancel(a.ctx), 20*time.Second)
+	sid, status, err := d.Senders[ch].Send(sendCtx, e)
 	cancel()
 	if err == nil {
 		if status == "" {
 			status = "sent"
 		}
-		finish(store.Delivery{Done: true, Status: status, ProviderID: sid})
-		return
+		a.finish(store.Delivery{Done: true, Status: status, ProviderID: sid, Channel: ch})
+		return "", true
 	}
 	var se *SendError
 	code := 0
+	var after time.Duration
 	if errors.As(err, &se) {
-		code = se.Code
+		code, after = se.Code, se.RetryAfter
 	}
+	a.status, a.code, a.channel = "failed", code, ch
 	switch {
+	case errors.Is(err, ErrUnknownOutcome):
+		d.log().Error("send outcome unknown; not resending", "message", e.ID, "channel", ch)
+		a.finish(store.Delivery{Done: true, Status: "unknown", Channel: ch})
+		return "", true
+	case errors.Is(err, ErrRetry) && e.Attempts+1 < d.maxAttempts():
+		// Provider error text can quote the phone number: log the code only.
+		d.log().Warn("send failed; will retry", "message", e.ID, "channel", ch, "attempt", e.Attempts+1, "code", code)
+		d.Limits.pause(ch, a.now.Add(after))
+		a.finish(store.Delivery{NotBefore: a.now.Add(max(Backoff(e.Attempts), after)), Status: "retrying", ErrorCode: code, Attempted: true, Channel: ch})
+		return "", true
 	case errors.Is(err, ErrOptedOut):
-		finish(store.Delivery{Done: true, Status: "failed", ErrorCode: code})
+		a.c.OptedOut.Add(ch)
 		if e.PatientID != "" {
-			if err := d.Consent.ProviderOptOut(ctx, e.PatientID); err != nil {
+			if err := d.Consent.ProviderOptOut(a.ctx, e.PatientID, ch); err != nil {
 				d.log().Error("recording provider opt-out", "patient", e.PatientID, "err", err)
 			}
 		}
-	case errors.Is(err, ErrUnknownOutcome):
-		d.log().Error("send outcome unknown; not resending", "message", e.ID, "channel", e.Channel)
-		finish(store.Delivery{Done: true, Status: "unknown"})
-	case errors.Is(err, ErrRetry) && e.Attempts+1 < d.maxAttempts():
-		// Provider error text can quote the phone number: log the code only.
-		d.log().Warn("send failed; will retry", "message", e.ID, "channel", e.Channel, "attempt", e.Attempts+1, "code", code)
-		finish(store.Delivery{NotBefore: now.Add(Backoff(e.Attempts)), Status: "retrying", ErrorCode: code, Attempted: true})
-	default:
-		d.log().Error("send failed", "message", e.ID, "channel", e.Channel, "code", code)
-		finish(store.Delivery{Done: true, Status: "failed", ErrorCode: code})
+		return "provider_opt_out", false
+	case errors.Is(err, ErrUnreachable):
+		a.c.Unreachable.Add(ch)
+		if e.PatientID != "" {
+			if err := d.Consent.Unreachable(a.ctx, e.PatientID, ch); err != nil {
+				d.log().Error("recording unreachable channel", "patient", e.PatientID, "err", err)
+			}
+		}
+		return "unreachable", false
+	case errors.Is(err, ErrFallback):
+		if ch == conversations.WhatsApp {
+			a.c.WindowUntil = time.Time{} // the provider knows better
+		}
+		return "provider_refused", false
 	}
+	d.log().Error("send failed", "message", e.ID, "channel", ch, "code", code)
+	return "failed", false
+}
+
+// finish records the entry's outcome. It must land even when ctx is
+// ending: the send happened.
+func (a *attempt) finish(del store.Delivery) {
+	if err := a.d.Store.Finish(context.WithoutCancel(a.ctx), a.e, del); err != nil {
+		a.d.log().Error("recording delivery", "message", a.e.ID, "err", err)
+	}
+	ch := del.Channel
+	if ch == "" {
+		ch = a.e.Channel
+	}
+	a.d.observe(ch, del.Status, del.ErrorCode)
+}
+
+// cost is what a send counts against its channel's rate: segments for
+// SMS, one for anything else.
+func cost(e store.OutboxEntry) int {
+	if e.Channel != conversations.SMS {
+		return 1
+	}
+	n, _ := locales.Segments(conversations.Numbered(e.Text, e.Labels))
+	return max(n, 1)
 }
 
 func (d *Dispatcher) maxAttempts() int {
@@ -317,9 +419,9 @@ func (d *Dispatcher) maxAttempts() int {
 	return 8
 }
 
-func (d *Dispatcher) observe(channel, status string) {
+func (d *Dispatcher) observe(channel, status string, code int) {
 	if d.Observe != nil {
-		d.Observe(channel, status)
+		d.Observe(channel, status, code)
 	}
 }
 

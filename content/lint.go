@@ -28,6 +28,16 @@ var EngineMessages = []string{
 	"med.generic",
 }
 
+// ChannelMessages are the messages channels send themselves: what a call
+// says around a flow's prompt, and Telegram's link and button replies.
+// They never go by SMS, so the SMS length checks skip them.
+var ChannelMessages = []string{
+	"voice.press", "voice.repeat", "voice.nurse", "voice.stop", "voice.no_input",
+	"voice.goodbye", "voice.voicemail", "voice.unknown", "voice.connecting",
+	"voice.callback", "voice.nothing", "voice.stopped",
+	"telegram.start.refused", "telegram.start.taken", "telegram.stale",
+}
+
 // Placeholders are the template fields a message may use ({{.Medication}}).
 // The engine fills every one of them on every message it renders.
 var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Digit", "Label"}
@@ -107,6 +117,7 @@ func lint(p *Pack) []Problem {
 		l.messages()
 		l.plurals()
 		l.sms()
+		l.channels()
 	}
 	return l.problems
 }
@@ -507,7 +518,7 @@ func (l *linter) messages() {
 			}
 		}
 	}
-	for _, id := range EngineMessages {
+	for _, id := range slices.Concat(EngineMessages, ChannelMessages) {
 		if referenced[id] {
 			continue
 		}
@@ -683,7 +694,7 @@ func (l *linter) sms() {
 		msgs := l.p.Catalog.Messages[lang]
 		for _, id := range sortedKeys(msgs) {
 			m := msgs[id]
-			if m == nil {
+			if m == nil || strings.HasPrefix(id, "voice.") || strings.HasPrefix(id, "telegram.") {
 				continue
 			}
 			texts, ok := l.render(m, lang, id, data)
@@ -796,4 +807,111 @@ func nonGSM(text string) string {
 		return "its characters"
 	}
 	return strings.Join(out, " ")
+}
+
+// ---- channels ----
+
+// channels checks channels.yaml: voices name bundled languages, templates
+// map known messages with known placeholders, and every message a flow
+// sends on its own initiative (not as an answer) has a WhatsApp template,
+// or it cannot reach a WhatsApp patient outside the 24-hour window.
+func (l *linter) channels() {
+	p := l.p
+	for _, lang := range sortedKeys(p.Voice) {
+		v := p.Voice[lang]
+		if !p.HasLanguage(lang) {
+			l.errorf(ChannelsFile, 1, "voice: language %q is not bundled (languages: %s)", lang, strings.Join(p.Languages, ", "))
+		}
+		if v.Language == "" {
+			l.errorf(ChannelsFile, 1, "voice: %s has no language (a Twilio <Say> language such as en-US)", lang)
+		}
+	}
+	for _, lang := range p.Languages {
+		if _, ok := p.Voice[lang]; !ok && len(p.Voice) > 0 {
+			l.warnf(ChannelsFile, 1, "voice: no voice for %s; calls in %s use Twilio's default voice", lang, lang)
+		}
+	}
+	for n, sid := range p.WhatsApp.QuickReply {
+		if n < 1 || n > 3 || sid == "" {
+			l.errorf(ChannelsFile, 1, "whatsapp.quick_reply: %d: WhatsApp quick replies take 1 to 3 buttons, each with a content sid", n)
+		}
+	}
+	known := map[string]bool{}
+	for _, ph := range Placeholders {
+		known[ph] = true
+	}
+	for _, id := range sortedKeys(p.WhatsApp.Templates) {
+		for _, lang := range sortedKeys(p.WhatsApp.Templates[id]) {
+			t := p.WhatsApp.Templates[id][lang]
+			where := fmt.Sprintf("whatsapp template for %q in %s", id, lang)
+			switch {
+			case l.message(lang, id) == nil:
+				l.errorf(t.File, t.Line, "%s: no such message in %s", where, l.catalogFile(lang))
+			case t.Sid == "":
+				l.errorf(t.File, t.Line, "%s: no sid (the approved template's ContentSid, HX...)", where)
+			}
+			for _, v := range t.Variables {
+				if !known[v] {
+					l.errorf(t.File, t.Line, "%s: unknown variable %q (known: %s)", where, v, strings.Join(Placeholders, ", "))
+				}
+			}
+		}
+	}
+	for _, m := range l.businessInitiated() {
+		var missing []string
+		for _, lang := range p.Languages {
+			if _, ok := p.Template(m.id, lang); !ok {
+				missing = append(missing, lang)
+			}
+		}
+		if len(missing) > 0 {
+			l.warnf(m.file, m.line, "%s sends %q without a patient's message, and it has no WhatsApp template in %s (%s): outside the 24-hour window it goes on the patient's next channel", m.what, m.id, strings.Join(missing, ", "), ChannelsFile)
+		}
+	}
+}
+
+// businessInitiated lists the messages flows send on their own initiative:
+// on starting (programs start them from timers) and on a timeout. Messages
+// sent after a patient's answer are inside the window.
+func (l *linter) businessInitiated() []msgRef {
+	var out []msgRef
+	seen := map[string]bool{}
+	for _, fid := range sortedKeys(l.p.Flows) {
+		f := l.p.Flows[fid]
+		var walk func(sid string, depth int)
+		walk = func(sid string, depth int) {
+			st := f.States[sid]
+			key := fid + "/" + sid
+			if st == nil || seen[key] || depth > 32 {
+				return
+			}
+			seen[key] = true
+			add := func(id string, line int) {
+				out = append(out, msgRef{id: id, file: f.File, line: firstLine(line, st.Line), what: fmt.Sprintf("flow %q state %q", fid, sid)})
+			}
+			for _, a := range st.Do {
+				if a.Say != "" {
+					add(a.Say, a.Line)
+				}
+			}
+			if st.Say != "" {
+				add(st.Say, st.Line)
+			}
+			if len(st.Choices) == 0 && st.Timeout == nil && st.Next != "" {
+				walk(st.Next, depth+1)
+			}
+			if st.Timeout != nil {
+				for _, a := range st.Timeout.Do {
+					if a.Say != "" {
+						add(a.Say, a.Line)
+					}
+				}
+				if st.Timeout.Next != "" {
+					walk(st.Timeout.Next, depth+1)
+				}
+			}
+		}
+		walk(f.Start, 0)
+	}
+	return out
 }

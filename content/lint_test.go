@@ -152,7 +152,7 @@ func TestDefaultPack(t *testing.T) {
 // the engine shares must not repeat themselves.
 func TestExportedLists(t *testing.T) {
 	t.Parallel()
-	for name, list := range map[string][]string{"EngineMessages": content.EngineMessages, "Placeholders": content.Placeholders} {
+	for name, list := range map[string][]string{"EngineMessages": content.EngineMessages, "ChannelMessages": content.ChannelMessages, "Placeholders": content.Placeholders} {
 		seen := map[string]bool{}
 		for _, s := range list {
 			if seen[s] {
@@ -165,7 +165,7 @@ func TestExportedLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range content.EngineMessages {
+	for _, id := range slices.Concat(content.EngineMessages, content.ChannelMessages) {
 		if p.Catalog.Messages["en"][id] == nil {
 			t.Errorf("valid pack lacks engine message %q", id)
 		}
@@ -221,6 +221,50 @@ func TestLintFindsProblems(t *testing.T) {
 			name:  "unknown plural form",
 			edits: []edit{replace(es, "  many: ", "  manny: ")},
 			want:  []want{{file: es, at: "  manny:", msg: `"manny" is not a CLDR plural form`}},
+		},
+
+		// ---- channels.yaml ----
+		{
+			name:  "channels yaml unknown key",
+			edits: []edit{replace("channels.yaml", "  quick_reply:", "  quik_reply:")},
+			want:  []want{{file: "channels.yaml", at: "quik_reply", msg: "field quik_reply not found"}},
+		},
+		{
+			name:  "template for an unknown message",
+			edits: []edit{replace("channels.yaml", "    chest.ask:", "    chest.asks:")},
+			want: []want{
+				{file: "channels.yaml", at: "HX70000000000000000000000000000001", msg: `whatsapp template for "chest.asks" in en: no such message`},
+				{file: chestFlow, at: "  ask:", msg: `sends "chest.ask" without a patient's message, and it has no WhatsApp template in en, es`, warning: true},
+			},
+		},
+		{
+			name:  "template with an unknown variable",
+			edits: []edit{replace("channels.yaml", "variables: [Medication, Date]}", "variables: [Medication, Dose]}")},
+			want:  []want{{file: "channels.yaml", at: "HX30000000000000000000000000000001", msg: `unknown variable "Dose"`}},
+		},
+		{
+			name:    "business-initiated message without a template",
+			edits:   []edit{replace("channels.yaml", "      es: {sid: HX20000000000000000000000000000002, variables: [Medication]}\n", "")},
+			want:    []want{{file: medFlow, at: "  ask:", msg: `flow "medication" state "ask" sends "med.ask" without a patient's message, and it has no WhatsApp template in es`, warning: true}},
+			noError: true,
+		},
+		{
+			name:  "voice for a language not bundled",
+			edits: []edit{replace("channels.yaml", "  es: {voice: Polly.Lupe-Neural", "  fr: {voice: Polly.Lea-Neural")},
+			want: []want{
+				{file: "channels.yaml", msg: `voice: language "fr" is not bundled`},
+				{file: "channels.yaml", msg: "voice: no voice for es", warning: true},
+			},
+		},
+		{
+			name:  "too many quick-reply buttons",
+			edits: []edit{replace("channels.yaml", "3: HX00000000000000000000000000000003", "4: HX00000000000000000000000000000003")},
+			want:  []want{{file: "channels.yaml", msg: "WhatsApp quick replies take 1 to 3 buttons"}},
+		},
+		{
+			name:  "channel message missing in a language",
+			edits: []edit{replace(es, "voice.repeat:", "voice.repeatt:")},
+			want:  []want{{file: en, at: "voice.repeat:", msg: `engine message "voice.repeat" is in en but missing in es`}},
 		},
 
 		// ---- flows ----

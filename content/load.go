@@ -212,7 +212,42 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 		}
 		p.Programs[pr.ID] = &pr
 	}
+	problems = append(problems, parseChannels(fsys, p)...)
 	return p, problems
+}
+
+// ChannelsFile configures channels: voices per language and WhatsApp
+// templates. It is optional.
+const ChannelsFile = "channels.yaml"
+
+func parseChannels(fsys fs.FS, p *Pack) []Problem {
+	if _, err := fs.Stat(fsys, ChannelsFile); err != nil {
+		return nil
+	}
+	var c struct {
+		Voice    map[string]Voice `yaml:"voice"`
+		WhatsApp WhatsApp         `yaml:"whatsapp"`
+	}
+	root, err := decodeStrict(fsys, ChannelsFile, &c)
+	if err != nil {
+		return []Problem{{File: ChannelsFile, Line: locales.YAMLErrLine(err), Msg: err.Error()}}
+	}
+	p.Voice, p.WhatsApp = c.Voice, c.WhatsApp
+	// Place each template at its language's line, for lint.
+	msgs := mapValue(mapValue(root, "whatsapp"), "templates")
+	for id, langs := range p.WhatsApp.Templates {
+		for lang, t := range langs {
+			t.File, t.Line = ChannelsFile, root.Line
+			if n := mapValue(msgs, id); n != nil {
+				t.Line = n.Line
+				if ln := mapValue(n, lang); ln != nil {
+					t.Line = ln.Line
+				}
+			}
+			langs[lang] = t
+		}
+	}
+	return nil
 }
 
 // decodeStrict decodes one YAML document, refusing unknown keys, and

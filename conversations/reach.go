@@ -237,6 +237,11 @@ func (r *Runner) LinkChat(ctx context.Context, patientID, chat string) error {
 // window, an undeliverable SMS, calls nobody answered) on the next channel
 // of the patient's chain. It returns that channel, or "" when none is left.
 func (r *Runner) Fallback(ctx context.Context, patientID, messageID, failed string) (string, error) {
+	// Providers repeat callbacks: a message falls back once per channel.
+	first, err := r.Store.Once(ctx, "fallback:"+messageID+"|"+failed, 7*24*time.Hour, r.Clock())
+	if err != nil || !first {
+		return "", err
+	}
 	return r.resend(ctx, patientID, messageID, failed, "", 0, 0)
 }
 
@@ -248,6 +253,10 @@ func (r *Runner) RetryCall(ctx context.Context, patientID, messageID string, att
 	p, _, err := r.Store.Load(ctx, patientID)
 	if err != nil {
 		return "", err
+	}
+	first, err := r.Store.Once(ctx, "redial:"+messageID, 7*24*time.Hour, r.Clock())
+	if err != nil || !first {
+		return "", err // a repeated callback: the retry was placed already
 	}
 	retries, every := r.callPolicy(&p)
 	if attempt > retries {

@@ -119,8 +119,10 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 
 // Twilio error codes (RULES.md).
 const (
-	codeRateLimited = 20429
-	codeOptedOut    = 21610
+	codeRateLimited    = 20429
+	codeOptedOut       = 21610
+	codeUnknownHandset = 30005
+	codeLandline       = 30006
 )
 
 // classify sorts a twilio-go error into the dispatcher's classes: 429, 5xx,
@@ -158,7 +160,8 @@ func classify(err error) error {
 type Turns interface {
 	Inbound(ctx context.Context, patientID, channel, text, dedupe string) error
 	NotEnrolled(ctx context.Context, channel, from, dedupe string) error
-	ProviderOptOut(ctx context.Context, patientID string) error
+	ProviderOptOut(ctx context.Context, patientID, channel string) error
+	Fallback(ctx context.Context, patientID, messageID, failed string) (string, error)
 }
 
 // Webhooks serves Twilio's inbound-message and status callbacks.
@@ -281,9 +284,16 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		if code == codeOptedOut {
-			if err := h.Turns.ProviderOptOut(r.Context(), patientID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		switch {
+		case code == codeOptedOut:
+			if err := h.Turns.ProviderOptOut(r.Context(), patientID, Channel); err != nil && !errors.Is(err, store.ErrNotFound) {
 				h.log().Error("recording provider opt-out", "patient", patientID, "err", err)
+			}
+		case code == codeUnknownHandset || code == codeLandline:
+			// The number cannot take texts (a landline, say): the message
+			// goes on the patient's next channel, a call perhaps.
+			if _, err := h.Turns.Fallback(r.Context(), patientID, outboxID, Channel); err != nil && !errors.Is(err, store.ErrNotFound) {
+				h.log().Error("falling back after undeliverable sms", "message", outboxID, "err", err)
 			}
 		}
 	}

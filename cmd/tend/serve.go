@@ -294,6 +294,8 @@ type metrics struct {
 	reg         *prometheus.Registry
 	received    *prometheus.CounterVec
 	sentTotal   *prometheus.CounterVec
+	statuses    *prometheus.CounterVec
+	errors      *prometheus.CounterVec
 	turns       *prometheus.HistogramVec
 	escalations *prometheus.CounterVec
 }
@@ -304,6 +306,10 @@ func newMetrics(st store.Store) *metrics {
 		Help: "Inbound messages by channel and outcome."}, []string{"channel", "status"})
 	m.sentTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_messages_out_total",
 		Help: "Outbound send outcomes by channel and status."}, []string{"channel", "status"})
+	m.statuses = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_message_status_total",
+		Help: "Statuses providers reported after sending (delivered, read, failed, answered, no-answer...), by channel."}, []string{"channel", "status"})
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_provider_errors_total",
+		Help: "Provider error codes on sends and status reports, by channel."}, []string{"channel", "code"})
 	m.turns = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tend_turn_duration_seconds",
 		Help: "Time to load, run and commit one turn.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"kind"})
 	m.escalations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_escalations_total",
@@ -318,7 +324,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.received, m.sentTotal, m.turns, m.escalations, depth,
+	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, depth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -332,8 +338,20 @@ func (m *metrics) turn(kind string, took time.Duration, out *conversations.Outpu
 	}
 }
 
-func (m *metrics) sent(channel, status string) {
+func (m *metrics) sent(channel, status string, code int) {
 	m.sentTotal.WithLabelValues(channel, status).Inc()
+	if code != 0 {
+		m.errors.WithLabelValues(channel, strconv.Itoa(code)).Inc()
+	}
+}
+
+// status counts what providers report after a send: delivered, read,
+// failed, answered, no-answer, ...
+func (m *metrics) status(channel, status string, code int) {
+	m.statuses.WithLabelValues(channel, status).Inc()
+	if code != 0 {
+		m.errors.WithLabelValues(channel, strconv.Itoa(code)).Inc()
+	}
 }
 
 // timelineSweeper is a store that drops old timeline events (Redis).
