@@ -18,6 +18,7 @@
 //
 //	patients        patientID                  → Patient (JSON)
 //	phones          phone                      → patientID
+//	telegrams       Telegram chat id           → patientID
 //	sessions        patientID                  → 8-byte version ‖ session data
 //	dedupe          dedupe key                 → T committed
 //	dedupe_at       T committed ‖ dedupe key   → ""            (retention order)
@@ -34,10 +35,14 @@
 //	outbox_patient  patientID\x00 entryID      → ""
 //	once            key                        → T expires
 //	once_at         T expires ‖ key            → ""
+//	codes           code                       → T expires ‖ value
+//	codes_at        T expires ‖ code           → ""
 //	meta            "schema", "outbox_depth"   → schema version, 8-byte count
+//	                "codes_now"                → T latest now of TakeCode
 //
 // Every read is a prefix or range scan over one of these, or a point get;
 // no operation scans a bucket it does not need. Dedupe keys older than
-// Options.DedupeRetention and expired Once keys are pruned a few at a time
-// by the writes that add new ones, and all at once by Prune.
+// Options.DedupeRetention, expired Once keys and expired single-use codes
+// are pruned a few at a time by the writes that add new ones (codes also
+// by TakeCode), and all at once by Prune.
 package embedded

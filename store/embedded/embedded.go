@@ -52,6 +52,7 @@ var (
 var (
 	bPatients      = []byte("patients")
 	bPhones        = []byte("phones")
+	bTelegrams     = []byte("telegrams")
 	bSessions      = []byte("sessions")
 	bDedupe        = []byte("dedupe")
 	bDedupeAt      = []byte("dedupe_at")
@@ -68,16 +69,20 @@ var (
 	bOutboxPatient = []byte("outbox_patient")
 	bOnce          = []byte("once")
 	bOnceAt        = []byte("once_at")
+	bCodes         = []byte("codes")
+	bCodesAt       = []byte("codes_at")
 	bMeta          = []byte("meta")
 
 	allBuckets = [][]byte{
-		bPatients, bPhones, bSessions, bDedupe, bDedupeAt, bEvents, bEventIDs,
-		bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue, bOutbox,
-		bOutboxDue, bOutboxClaimed, bOutboxPatient, bOnce, bOnceAt, bMeta,
+		bPatients, bPhones, bTelegrams, bSessions, bDedupe, bDedupeAt, bEvents,
+		bEventIDs, bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue,
+		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOnce, bOnceAt,
+		bCodes, bCodesAt, bMeta,
 	}
 
 	kSchema      = []byte("schema")
 	kOutboxDepth = []byte("outbox_depth")
+	kCodesNow    = []byte("codes_now")
 )
 
 const schemaVersion = "1"
@@ -193,9 +198,29 @@ func (s *Store) PatientByPhone(ctx context.Context, phone string) (store.Patient
 	return p, err
 }
 
+// PatientByTelegram implements store.Store.
+func (s *Store) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
+	var p store.Patient
+	if err := ctx.Err(); err != nil {
+		return p, err
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := tx.Bucket(bTelegrams).Get([]byte(chat))
+		if id == nil {
+			return store.ErrNotFound
+		}
+		v := tx.Bucket(bPatients).Get(id)
+		if v == nil {
+			return store.ErrNotFound
+		}
+		return json.Unmarshal(v, &p)
+	})
+	return p, err
+}
+
 // Commit implements store.Store. The checks run in this order, so that a
 // provider's retry of a committed turn is ErrDuplicate whatever else
-// changed: dedupe key, enrollment, version, phone. Timers are deleted before
+// changed: dedupe key, enrollment, version, phone, Telegram chat. Timers are deleted before
 // they are set, so a name in both ends up set. A commit's outbox entries
 // without PatientID get the commit's, and so do its escalations.
 func (s *Store) Commit(ctx context.Context, c store.Commit) error {
@@ -359,6 +384,10 @@ func (p *prepared) apply(tx *bolt.Tx, dedupeCutoff time.Time) (refused, err erro
 func (p *prepared) applyPatient(tx *bolt.Tx) (refused, err error) {
 	c, pid := &p.c, p.pid
 	patients, sessions, phones := tx.Bucket(bPatients), tx.Bucket(bSessions), tx.Bucket(bPhones)
+	var chats *bolt.Bucket
+	if c.Patient != nil {
+		chats = tx.Bucket(bTelegrams)
+	}
 	old := patients.Get(pid)
 	if old == nil && c.Patient == nil {
 		return store.ErrNotFound, nil
@@ -375,14 +404,22 @@ func (p *prepared) applyPatient(tx *bolt.Tx) (refused, err error) {
 			return store.ErrPhoneTaken, nil
 		}
 	}
+	if c.Patient != nil && c.Patient.Telegram != "" {
+		if owner := chats.Get([]byte(c.Patient.Telegram)); owner != nil && !bytes.Equal(owner, pid) {
+			return store.ErrChatTaken, nil
+		}
+	}
 
 	if c.Patient != nil {
 		if old != nil {
-			oldPhone, err := phoneOf(old)
+			was, err := indexedOf(old)
 			if err != nil {
 				return nil, err
 			}
-			if err := unindexPhone(phones, oldPhone, c.Patient.Phone, pid); err != nil {
+			if err := unindex(phones, was.Phone, c.Patient.Phone, pid); err != nil {
+				return nil, err
+			}
+			if err := unindex(chats, was.Telegram, c.Patient.Telegram, pid); err != nil {
 				return nil, err
 			}
 		}
@@ -391,6 +428,11 @@ func (p *prepared) applyPatient(tx *bolt.Tx) (refused, err error) {
 		}
 		if c.Patient.Phone != "" {
 			if err := phones.Put([]byte(c.Patient.Phone), pid); err != nil {
+				return nil, err
+			}
+		}
+		if c.Patient.Telegram != "" {
+			if err := chats.Put([]byte(c.Patient.Telegram), pid); err != nil {
 				return nil, err
 			}
 		}
@@ -596,23 +638,27 @@ func deleteTimer(timers, due *bolt.Bucket, k []byte) error {
 	return due.Delete(dk)
 }
 
-func phoneOf(patient []byte) (string, error) {
-	var p struct {
-		Phone string `json:"phone"`
-	}
-	err := json.Unmarshal(patient, &p)
-	return p.Phone, err
+// indexed is what the phone and Telegram indexes hold of a patient.
+type indexed struct {
+	Phone    string `json:"phone"`
+	Telegram string `json:"telegram"`
 }
 
-// unindexPhone removes oldPhone from the phone index when it still points
-// at pid and the patient no longer has it.
-func unindexPhone(phones *bolt.Bucket, oldPhone, newPhone string, pid []byte) error {
-	if oldPhone == "" || oldPhone == newPhone {
+func indexedOf(patient []byte) (indexed, error) {
+	var p indexed
+	err := json.Unmarshal(patient, &p)
+	return p, err
+}
+
+// unindex removes old from an index (phones or telegrams) when it still
+// points at pid and the patient no longer has it (its value is now new).
+func unindex(index *bolt.Bucket, old, new string, pid []byte) error {
+	if old == "" || old == new {
 		return nil
 	}
-	k := []byte(oldPhone)
-	if owner := phones.Get(k); bytes.Equal(owner, pid) {
-		return phones.Delete(k)
+	k := []byte(old)
+	if owner := index.Get(k); bytes.Equal(owner, pid) {
+		return index.Delete(k)
 	}
 	return nil
 }
@@ -625,8 +671,8 @@ func pruneDedupe(tx *bolt.Tx, cutoff time.Time, limit int) error {
 }
 
 // pruneBefore deletes up to limit index keys T‖key whose T is before end
-// (or at end, with inclusive), and key from b. It returns how many it
-// deleted.
+// (or at end, with inclusive), and key from b, whose value starts with T.
+// It returns how many it deleted.
 func pruneBefore(index, b *bolt.Bucket, end []byte, inclusive bool, limit int) (int, error) {
 	var old [][]byte
 	cur := index.Cursor()
@@ -643,7 +689,7 @@ func pruneBefore(index, b *bolt.Bucket, end []byte, inclusive bool, limit int) (
 		}
 		// Only when b still holds this time for the key: a key set again
 		// later has a newer index entry of its own.
-		if v := b.Get(k[8:]); bytes.Equal(v, k[:8]) {
+		if v := b.Get(k[8:]); len(v) >= 8 && bytes.Equal(v[:8], k[:8]) {
 			if err := b.Delete(k[8:]); err != nil {
 				return 0, err
 			}
@@ -665,11 +711,14 @@ func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 		if old == nil {
 			return store.ErrNotFound
 		}
-		phone, err := phoneOf(old)
+		was, err := indexedOf(old)
 		if err != nil {
 			return err
 		}
-		if err := unindexPhone(tx.Bucket(bPhones), phone, "", pid); err != nil {
+		if err := unindex(tx.Bucket(bPhones), was.Phone, "", pid); err != nil {
+			return err
+		}
+		if err := unindex(tx.Bucket(bTelegrams), was.Telegram, "", pid); err != nil {
 			return err
 		}
 		if err := patients.Delete(pid); err != nil {
@@ -977,7 +1026,9 @@ func (s *Store) Claimed(ctx context.Context) ([]store.OutboxEntry, error) {
 // Finish implements store.Store. It fails with an error wrapping
 // store.ErrNotFound when entry is not claimed. Delivery.Status and ErrorCode
 // are written to the message.out event only when Status is set, so a hold
-// for quiet hours does not erase the last outcome.
+// for quiet hours does not erase the last outcome; Delivery.Channel
+// whenever it is set, to the entry (when it goes back to pending) and to
+// the event.
 func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -1008,6 +1059,9 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 			if d.Attempted {
 				e.Attempts++
 			}
+			if d.Channel != "" {
+				e.Channel = d.Channel
+			}
 			b, err := json.Marshal(&e)
 			if err != nil {
 				return err
@@ -1022,10 +1076,16 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 				return err
 			}
 		}
-		if d.Status == "" || e.PatientID == "" {
+		if (d.Status == "" && d.Channel == "") || e.PatientID == "" {
 			return nil
 		}
 		_, err := updateEvent(tx, e.PatientID, e.ID, func(ev *store.Event) bool {
+			if d.Channel != "" {
+				ev.Channel = d.Channel
+			}
+			if d.Status == "" {
+				return true
+			}
 			if d.ProviderID != "" {
 				ev.ProviderID = d.ProviderID
 			}
@@ -1093,9 +1153,91 @@ func (s *Store) Once(ctx context.Context, key string, ttl time.Duration, now tim
 	return fresh, nil
 }
 
+// PutCode implements store.Store. A code put again replaces its value and
+// expiry. On its way it forgets a few codes that expired before the latest
+// now TakeCode was given (the store has no clock of its own for codes).
+func (s *Store) PutCode(ctx context.Context, code, value string, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if code == "" {
+		return fmt.Errorf("%w: empty code", ErrInvalid)
+	}
+	k, exp := []byte(code), timeKey(expires)
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		codes, codesAt := tx.Bucket(bCodes), tx.Bucket(bCodesAt)
+		if hw := tx.Bucket(bMeta).Get(kCodesNow); len(hw) == 8 {
+			if _, err := pruneBefore(codesAt, codes, bytes.Clone(hw), true, pruneBatch); err != nil {
+				return err
+			}
+		}
+		if old := codes.Get(k); len(old) >= 8 {
+			if err := codesAt.Delete(concat(old[:8], k)); err != nil {
+				return err
+			}
+		}
+		if err := codes.Put(k, concat(exp, []byte(value))); err != nil {
+			return err
+		}
+		return codesAt.Put(concat(exp, k), nil)
+	})
+	if err != nil {
+		return fmt.Errorf("embedded: put code: %w", err)
+	}
+	return nil
+}
+
+// TakeCode implements store.Store. A code is expired at its expiry time.
+// The code is deleted whether it was still valid or not, and a few other
+// codes expired at now go with it: as for Once, the now given to TakeCode
+// is assumed never to go backwards.
+func (s *Store) TakeCode(ctx context.Context, code string, now time.Time) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if code == "" {
+		return "", store.ErrNotFound
+	}
+	k, nowKey := []byte(code), timeKey(now)
+	var (
+		value string
+		found bool
+	)
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		value, found = "", false
+		codes, codesAt, meta := tx.Bucket(bCodes), tx.Bucket(bCodesAt), tx.Bucket(bMeta)
+		if v := codes.Get(k); len(v) >= 8 {
+			exp := bytes.Clone(v[:8])
+			if bytes.Compare(nowKey, exp) < 0 {
+				value, found = string(v[8:]), true
+			}
+			if err := codes.Delete(k); err != nil {
+				return err
+			}
+			if err := codesAt.Delete(concat(exp, k)); err != nil {
+				return err
+			}
+		}
+		if hw := meta.Get(kCodesNow); bytes.Compare(nowKey, hw) > 0 {
+			if err := meta.Put(kCodesNow, nowKey); err != nil {
+				return err
+			}
+		}
+		_, err := pruneBefore(codesAt, codes, nowKey, true, pruneBatch)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("embedded: take code: %w", err)
+	}
+	if !found {
+		return "", store.ErrNotFound
+	}
+	return value, nil
+}
+
 // Prune forgets every dedupe key committed more than DedupeRetention
-// before now and every Once key expired at now, and reports how many keys
-// it forgot. Writes prune a few keys each on their own; Prune is for
+// before now and every Once key and single-use code expired at now, and
+// reports how many keys it forgot. Writes prune a few keys each on their own; Prune is for
 // catching up after a quiet period or before a backup.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
 	const chunk = 1000 // keys per transaction, to keep each one short
@@ -1107,6 +1249,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
 	}{
 		{bDedupeAt, bDedupe, timeKey(now.Add(-s.retention)), false},
 		{bOnceAt, bOnce, timeKey(now), true},
+		{bCodesAt, bCodes, timeKey(now), true},
 	} {
 		for {
 			if err := ctx.Err(); err != nil {

@@ -149,6 +149,37 @@ func TestOncePrune(t *testing.T) {
 	}
 }
 
+// TestCodePrune checks that expired codes do not pile up: TakeCode and
+// PutCode forget a few each, Prune the rest, and a valid code survives.
+func TestCodePrune(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir(), embedded.Options{NoSync: true})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	for i := range 20 {
+		if err := s.PutCode(ctx, fmt.Sprint("old-", i), "p1", t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No TakeCode yet: PutCode has no now to prune by.
+	if n, err := s.Prune(ctx, t0.Add(-time.Hour)); err != nil || n != 0 {
+		t.Fatalf("Prune before any expiry: %d, %v; want 0", n, err)
+	}
+	if _, err := s.TakeCode(ctx, "none", t0.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("TakeCode of an unknown code: %v", err)
+	}
+	if err := s.PutCode(ctx, "new", "p2", t0.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// TakeCode pruned 8, PutCode 8 more (expired at TakeCode's now).
+	if n, err := s.Prune(ctx, t0.Add(time.Hour)); err != nil || n != 4 {
+		t.Errorf("Prune after TakeCode and PutCode: %d, %v; want the 4 left", n, err)
+	}
+	if v, err := s.TakeCode(ctx, "new", t0.Add(time.Hour)); err != nil || v != "p2" {
+		t.Errorf("TakeCode of a valid code after Prune: %q, %v; want p2", v, err)
+	}
+}
+
 func TestOpenLocked(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
