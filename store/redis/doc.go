@@ -29,8 +29,11 @@
 // and in the shard of their own key (crc32(key) % 16):
 //
 //	T:ph:<phone>   string   "<claimed at ms>:<patient id>"
+//	T:tg:<chat>    string   Telegram chat id, as ph:
 //	T:dd:<key>     string   dedupe key (see below)
 //	T:once:<key>   string   end of the Once window, PX ttl
+//	T:code:<code>  string   single-use code, "<expiry hex time>:<value>", PX
+//	                        until an hour after the expiry
 //
 // sub6 is the six-digit nanosecond part of a time within its millisecond:
 // scores are whole milliseconds (exact in a float64) and members of equal
@@ -47,10 +50,10 @@
 //
 // A turn is two: Load is one MGET, Commit one EVALSHA. Outside that:
 //
-//   - A commit that gives a patient a new phone number claims the number
-//     in the phone's shard first and releases the old one after; the
-//     commit script asks for the claim (NEEDPHONE) only when the number
-//     changes, so re-enrolling with the same number costs nothing more.
+//   - A commit that gives a patient a new phone number or Telegram chat
+//     claims it in its own shard first and releases the old one after; the
+//     commit script asks for the claims (NEED) only when the number or
+//     chat changes, so re-enrolling with the same ones costs nothing more.
 //   - Dedupe keys are global. On one server or Sentinel the commit script
 //     checks the key in its own shard (Redis checks slots only in a
 //     cluster). On a cluster, when the key's shard is not the patient's,
@@ -58,7 +61,8 @@
 //     script) and the commit keeps a copy in the patient's shard, which
 //     decides a retry of the same turn atomically: three round trips for
 //     15 turns in 16 with a dedupe key.
-//   - PatientByPhone is two (the index, then the patient). DueTimers,
+//   - PatientByPhone and PatientByTelegram are two (the index, then the
+//     patient). PutCode and TakeCode are one, in the code's shard. DueTimers,
 //     OutboxDepth, Escalations and Claimed are one pipeline over the 16
 //     shards; ClaimOutbox is two (read what is due, then claim the oldest
 //     limit with one script per shard). Finish is one script, in every
@@ -85,9 +89,10 @@
 //   - UpdateEvent is an optimistic transaction: fn may run more than once.
 //   - Once and dedupe keys expire by Redis TTL in real time; a clock that
 //     runs slower than real time (a simulation) may see a Once key fire
-//     early.
-//   - A crash between the steps of an enrollment leaves a phone index
-//     record that PatientByPhone ignores (its patient does not have the
-//     number) and that the next claim of the number takes over once it is
-//     older than a minute.
+//     early. A single-use code is removed by its TTL an hour after its
+//     expiry by the store's clock; until then TakeCode's now decides.
+//   - A crash between the steps of an enrollment leaves a phone or chat
+//     index record that PatientByPhone (PatientByTelegram) ignores (its
+//     patient does not have the number) and that the next claim of the
+//     number takes over once it is older than a minute.
 package redis

@@ -16,7 +16,8 @@ import (
 // it needs a migration.
 const Shards = 16
 
-// shardOf is the shard of a patient id, phone number, dedupe key or Once key.
+// shardOf is the shard of a patient id, phone number, Telegram chat id,
+// dedupe key, Once key or single-use code.
 func shardOf(s string) int { return int(crc32.ChecksumIEEE([]byte(s)) % Shards) }
 
 // keyspace names the keys of one store: "{s:<n>}:<prefix>:<name>", with the
@@ -81,9 +82,11 @@ func (k *keyspace) escalations(n int) string          { return k.base[n] + "esc"
 func (k *keyspace) escStatus(n int, st string) string { return k.base[n] + "escst:" + st }
 
 // In the shard of their own key.
-func (k *keyspace) dedupe(key string) string  { return k.base[shardOf(key)] + "dd:" + key }
-func (k *keyspace) phone(phone string) string { return k.base[shardOf(phone)] + "ph:" + phone }
-func (k *keyspace) once(key string) string    { return k.base[shardOf(key)] + "once:" + key }
+func (k *keyspace) dedupe(key string) string    { return k.base[shardOf(key)] + "dd:" + key }
+func (k *keyspace) phone(phone string) string   { return k.base[shardOf(phone)] + "ph:" + phone }
+func (k *keyspace) telegram(chat string) string { return k.base[shardOf(chat)] + "tg:" + chat }
+func (k *keyspace) once(key string) string      { return k.base[shardOf(key)] + "once:" + key }
+func (k *keyspace) code(code string) string     { return k.base[shardOf(code)] + "code:" + code }
 
 var (
 	minTime = time.Unix(0, math.MinInt64)

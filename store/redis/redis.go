@@ -67,10 +67,33 @@ const DefaultTimelineMax = 2000
 // an outbox entry of another patient than the commit's.
 var ErrInvalid = errors.New("redis: invalid request")
 
-// phoneGrace is how long a phone claim is respected even when its owner
-// does not (yet) have the phone: the time an enrollment takes between
-// claiming the number and committing.
+// phoneGrace is how long a phone (or Telegram chat) claim is respected
+// even when its owner does not (yet) have the phone: the time an
+// enrollment takes between claiming the number and committing.
 const phoneGrace = time.Minute
+
+// codeGrace is how long Redis keeps a single-use code after its expiry, by
+// the store's clock, before its TTL removes it. The expiry TakeCode checks
+// is the caller's now; the TTL only cleans up codes nobody took.
+const codeGrace = time.Hour
+
+// maxCodeTTL bounds the TTL of a code, so that a far expiry cannot
+// overflow it.
+const maxCodeTTL = 366 * 24 * time.Hour
+
+// uniqueIndex is a value of an enrollment that no two enrolled patients
+// share, indexed in the shard of the value: the phone number, the Telegram
+// chat.
+type uniqueIndex struct {
+	what string
+	key  func(*keyspace, string) string
+	of   func(store.Patient) string
+}
+
+var (
+	phoneIndex = uniqueIndex{"phone", (*keyspace).phone, func(p store.Patient) string { return p.Phone }}
+	chatIndex  = uniqueIndex{"telegram chat", (*keyspace).telegram, func(p store.Patient) string { return p.Telegram }}
+)
 
 // Store is a store.Store kept in Redis. It is safe for concurrent use, and
 // any number of replicas may share one Redis.
@@ -248,28 +271,42 @@ func (s *Store) getPatient(ctx context.Context, patientID string) (store.Patient
 // whose patient no longer has the number (left by a crash between the
 // steps of an enrollment) is not an answer.
 func (s *Store) PatientByPhone(ctx context.Context, phone string) (store.Patient, error) {
+	return s.byIndex(ctx, phoneIndex, phone)
+}
+
+// PatientByTelegram implements store.Store as PatientByPhone does, with
+// the chat's index record in the chat's shard.
+func (s *Store) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
+	return s.byIndex(ctx, chatIndex, chat)
+}
+
+func (s *Store) byIndex(ctx context.Context, idx uniqueIndex, v string) (store.Patient, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Patient{}, err
 	}
-	rec, err := s.rdb.Get(ctx, s.k.phone(phone)).Result()
+	if v == "" {
+		return store.Patient{}, store.ErrNotFound
+	}
+	rec, err := s.rdb.Get(ctx, idx.key(&s.k, v)).Result()
 	if errors.Is(err, goredis.Nil) {
 		return store.Patient{}, store.ErrNotFound
 	}
 	if err != nil {
-		return store.Patient{}, fmt.Errorf("redis: phone: %w", err)
+		return store.Patient{}, fmt.Errorf("redis: %s: %w", idx.what, err)
 	}
 	_, owner := parsePhoneRecord(rec)
 	p, err := s.getPatient(ctx, owner)
 	if err != nil {
 		return store.Patient{}, err
 	}
-	if p.Phone != phone {
+	if idx.of(p) != v {
 		return store.Patient{}, store.ErrNotFound
 	}
 	return p, nil
 }
 
-// parsePhoneRecord reads "<claimed at, unix ms>:<patient id>".
+// parsePhoneRecord reads "<claimed at, unix ms>:<patient id>", the record
+// of a phone or chat index.
 func parsePhoneRecord(rec string) (at int64, owner string) {
 	ms, owner, _ := strings.Cut(rec, ":")
 	at, _ = strconv.ParseInt(ms, 10, 64)
@@ -279,13 +316,13 @@ func parsePhoneRecord(rec string) (at int64, owner string) {
 // Commit implements store.Store with one script in the patient's shard: a
 // turn is one round trip. The checks run in the embedded store's order, so
 // a provider's retry of a committed turn is ErrDuplicate whatever else
-// changed: dedupe key, enrollment, version, phone.
+// changed: dedupe key, enrollment, version, phone, Telegram chat.
 //
 // Two things live outside the patient's shard and take extra steps:
-//   - A new phone number is claimed in the phone's shard before the commit
-//     (the commit asks for it when the patient's number changes), and the
-//     old number is released after it. A claim that the commit does not
-//     use is released again.
+//   - A new phone number or Telegram chat is claimed in its own shard
+//     before the commit (the commit asks for the claims when the patient's
+//     number or chat changes), and the old one is released after it. A
+//     claim that the commit does not use is released again.
 //   - On a cluster, the dedupe key of a patient's commit is taken in its
 //     own shard first (when that is not the patient's) and kept in the
 //     patient's shard by the commit itself, so that a retry of the same
@@ -329,6 +366,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 		}
 	}
 
+	asks := 0
 	for {
 		res, err := commitScript.Run(ctx, s.rdb, p.keys, p.args...).StringSlice()
 		if err != nil {
@@ -341,29 +379,42 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 		switch res[0] {
 		case "OK":
 			undo = nil
-			if len(res) > 1 && res[1] != "" {
-				// Best effort: an index record left behind is ignored by
-				// PatientByPhone and taken over by the next claim.
-				phoneReleaseScript.Run(context.WithoutCancel(ctx), s.rdb, []string{s.k.phone(res[1])}, pid)
+			// Best effort: an index record left behind is ignored by
+			// PatientByPhone (PatientByTelegram) and taken over by the
+			// next claim.
+			for i, idx := range []uniqueIndex{phoneIndex, chatIndex} {
+				if len(res) > i+1 && res[i+1] != "" {
+					indexReleaseScript.Run(context.WithoutCancel(ctx), s.rdb, []string{idx.key(&s.k, res[i+1])}, pid)
+				}
 			}
 			return nil
-		case "NEEDPHONE":
-			if p.args[argPhoneMode] != "0" {
-				return fmt.Errorf("redis: commit: phone asked for twice")
+		case "NEED":
+			asks++
+			if asks > 3 {
+				return fmt.Errorf("redis: commit: claims asked for %d times", asks)
 			}
-			phone := c.Patient.Phone
-			created, taken, err := s.claimPhone(ctx, phone, pid)
-			if err != nil {
-				return err
-			}
-			switch {
-			case taken:
-				p.args[argPhoneMode] = "T"
-			case created:
-				p.args[argPhoneMode] = "1"
-				undo = append(undo, func(ctx context.Context) { s.unclaimPhone(ctx, phone, pid) })
-			default:
-				p.args[argPhoneMode] = "1"
+			for i, need := range []struct {
+				idx  uniqueIndex
+				v    string
+				mode int
+			}{{phoneIndex, c.Patient.Phone, argPhoneMode}, {chatIndex, c.Patient.Telegram, argChatMode}} {
+				if len(res) <= i+1 || res[i+1] != "1" {
+					continue
+				}
+				idx, v := need.idx, need.v
+				created, taken, err := s.claim(ctx, idx, v, pid)
+				if err != nil {
+					return err
+				}
+				switch {
+				case taken:
+					p.args[need.mode] = "T"
+				case created:
+					p.args[need.mode] = "1"
+					undo = append(undo, func(ctx context.Context) { s.unclaim(ctx, idx, v, pid) })
+				default:
+					p.args[need.mode] = "1"
+				}
 			}
 			continue
 		case "DUP":
@@ -374,37 +425,39 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 			return store.ErrConflict
 		case "TAKEN":
 			return store.ErrPhoneTaken
+		case "CHATTAKEN":
+			return store.ErrChatTaken
 		}
 		return fmt.Errorf("redis: commit: unexpected reply %q", res)
 	}
 }
 
-// unclaimPhone releases a phone claim that a failed commit made, unless
-// the patient has the phone after all: a concurrent enrollment of the same
-// patient that found the claim its own and committed.
-func (s *Store) unclaimPhone(ctx context.Context, phone, pid string) {
+// unclaim releases a phone or chat claim that a failed commit made,
+// unless the patient has the value after all: a concurrent enrollment of
+// the same patient that found the claim its own and committed.
+func (s *Store) unclaim(ctx context.Context, idx uniqueIndex, v, pid string) {
 	p, err := s.getPatient(ctx, pid)
-	if err == nil && p.Phone == phone {
+	if err == nil && idx.of(p) == v {
 		return
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return // unsure: leave it, it goes stale after phoneGrace
 	}
-	phoneReleaseScript.Run(ctx, s.rdb, []string{s.k.phone(phone)}, pid)
+	indexReleaseScript.Run(ctx, s.rdb, []string{idx.key(&s.k, v)}, pid)
 }
 
-// claimPhone claims phone for pid in the phone's shard. It reports whether
-// it created the claim (to be released if the commit fails) or found the
-// number taken. A claim older than phoneGrace whose owner does not have the
-// number is stale (a crash between the steps of an enrollment) and is taken
-// over.
-func (s *Store) claimPhone(ctx context.Context, phone, pid string) (created, taken bool, err error) {
-	key := s.k.phone(phone)
+// claim claims a phone number or chat v for pid in the shard of v. It
+// reports whether it created the claim (to be released if the commit
+// fails) or found v taken. A claim older than phoneGrace whose owner does
+// not have v is stale (a crash between the steps of an enrollment) and is
+// taken over.
+func (s *Store) claim(ctx context.Context, idx uniqueIndex, v, pid string) (created, taken bool, err error) {
+	key := idx.key(&s.k, v)
 	for range 3 {
 		now := unixMs(s.now())
-		res, err := phoneClaimScript.Run(ctx, s.rdb, []string{key}, pid, now).StringSlice()
+		res, err := indexClaimScript.Run(ctx, s.rdb, []string{key}, pid, now).StringSlice()
 		if err != nil {
-			return false, false, fmt.Errorf("redis: commit: claim phone: %w", err)
+			return false, false, fmt.Errorf("redis: commit: claim %s: %w", idx.what, err)
 		}
 		switch res[0] {
 		case "CREATED":
@@ -419,14 +472,14 @@ func (s *Store) claimPhone(ctx context.Context, phone, pid string) (created, tak
 		}
 		op, err := s.getPatient(ctx, owner)
 		switch {
-		case err == nil && op.Phone == phone:
+		case err == nil && idx.of(op) == v:
 			return false, true, nil
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return false, false, err
 		}
 		ok, err := casScript.Run(ctx, s.rdb, []string{key}, rec, strconv.FormatInt(now, 10)+":"+pid).Int()
 		if err != nil {
-			return false, false, fmt.Errorf("redis: commit: claim phone: %w", err)
+			return false, false, fmt.Errorf("redis: commit: claim %s: %w", idx.what, err)
 		}
 		if ok == 1 {
 			return true, false, nil
@@ -447,6 +500,7 @@ type prepared struct {
 // Positions in prepared.args (ARGV is 1-based, args 0-based).
 const (
 	argPhoneMode = 7
+	argChatMode  = 12
 )
 
 // prepare validates c as the embedded store does and encodes it. It
@@ -466,7 +520,7 @@ func (s *Store) prepare(c store.Commit) (*prepared, error) {
 	}
 
 	p := &prepared{retentionMs: max(s.retention.Milliseconds(), 1)}
-	var patient, phone string
+	var patient, phone, chat string
 	if c.Patient != nil {
 		pt := *c.Patient
 		if pt.ID != "" && pt.ID != pid {
@@ -477,7 +531,7 @@ func (s *Store) prepare(c store.Commit) (*prepared, error) {
 		if err != nil {
 			return nil, err
 		}
-		patient, phone = string(b), pt.Phone
+		patient, phone, chat = string(b), pt.Phone, pt.Telegram
 	}
 
 	// The shard of the commit: the patient's, or for a reply to an unknown
@@ -515,9 +569,9 @@ func (s *Store) prepare(c store.Commit) (*prepared, error) {
 		s.k.due(n), s.k.outbox(n), s.k.outboxDue(n), s.k.outboxClaimed(n),
 		base + "obp:" + pid, s.k.escalations(n),
 	}
-	args := make([]any, 0, 16+2*len(c.Events)+3*(len(c.Outbox)+len(c.SetTimers)+len(c.Escalations))+len(c.DeleteTimers))
+	args := make([]any, 0, 18+2*len(c.Events)+3*(len(c.Outbox)+len(c.SetTimers)+len(c.Escalations))+len(c.DeleteTimers))
 	args = append(args, base, pid, strconv.FormatUint(c.Version, 10), hasSession, session,
-		patient, phone, "0", hasDedupe, p.retentionMs, s.tlMax)
+		patient, phone, "0", hasDedupe, p.retentionMs, s.tlMax, chat, "0")
 
 	args = append(args, len(c.Events))
 	for i := range c.Events {
@@ -590,7 +644,7 @@ func validID(id string) error {
 }
 
 // DeletePatient implements store.Store: one script in the patient's shard,
-// then the phone's index record in the phone's shard.
+// then the phone's and the chat's index records in their shards.
 func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -606,11 +660,13 @@ func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 	if res[0] == "NOTFOUND" {
 		return store.ErrNotFound
 	}
-	if len(res) > 1 && res[1] != "" {
-		// Best effort: the patient is gone, and an index record left
-		// behind is ignored by PatientByPhone and taken over by the next
-		// claim.
-		phoneReleaseScript.Run(context.WithoutCancel(ctx), s.rdb, []string{s.k.phone(res[1])}, patientID)
+	// Best effort: the patient is gone, and an index record left behind
+	// is ignored by PatientByPhone (PatientByTelegram) and taken over by
+	// the next claim.
+	for i, idx := range []uniqueIndex{phoneIndex, chatIndex} {
+		if len(res) > i+1 && res[i+1] != "" {
+			indexReleaseScript.Run(context.WithoutCancel(ctx), s.rdb, []string{idx.key(&s.k, res[i+1])}, patientID)
+		}
 	}
 	return nil
 }
@@ -1144,8 +1200,10 @@ var knownStatuses = []string{
 // fails with an error wrapping store.ErrNotFound when entry is not
 // claimed. Delivery.Status and ErrorCode are written to the message.out
 // event only when Status is set and store.StatusAdvances allows it;
-// ProviderID whenever it is set with a Status. An entry without PatientID
-// (a reply to an unknown number) is looked for in every shard.
+// ProviderID whenever it is set with a Status; Channel whenever it is set,
+// to the event and to the entry when it goes back to pending. An entry
+// without PatientID (a reply to an unknown number) is looked for in every
+// shard.
 func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -1192,7 +1250,7 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 				keys: []string{s.k.outbox(n), s.k.outboxDue(n), s.k.outboxClaimed(n),
 					s.k.base[n] + "tl:" + entry.PatientID, s.k.base[n] + "tli:" + entry.PatientID},
 				args: []any{s.k.base[n], entry.ID, entry.PatientID, done, nbMs, nbSub, nbJSON, attempted,
-					d.Status, d.ProviderID, d.ErrorCode, allow.String(), deny.String()},
+					d.Status, d.ProviderID, d.ErrorCode, allow.String(), deny.String(), d.Channel},
 			}
 		}
 		cmds, err := s.evalAll(ctx, finishScript, calls)
@@ -1257,6 +1315,52 @@ func (s *Store) Once(ctx context.Context, key string, ttl time.Duration, now tim
 		return false, fmt.Errorf("redis: once: %w", err)
 	}
 	return n == 1, nil
+}
+
+// PutCode implements store.Store: one SET in the code's shard, with a TTL
+// that ends codeGrace after the expiry by the store's clock (never sooner
+// than codeGrace from now), only to clean up codes nobody took: the now
+// given to TakeCode decides the expiry. A code put again replaces its value
+// and expiry.
+func (s *Store) PutCode(ctx context.Context, code, value string, expires time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if code == "" {
+		return fmt.Errorf("%w: empty code", ErrInvalid)
+	}
+	ttl := min(max(expires.Sub(s.now()), 0), maxCodeTTL) + codeGrace
+	if err := s.rdb.Set(ctx, s.k.code(code), hexTime(expires)+":"+value, ttl).Err(); err != nil {
+		return fmt.Errorf("redis: put code: %w", err)
+	}
+	return nil
+}
+
+// TakeCode implements store.Store: one script in the code's shard deletes
+// the code and returns it, so that of two concurrent takes one gets it;
+// the code is then valid when now is before its expiry.
+func (s *Store) TakeCode(ctx context.Context, code string, now time.Time) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	if code == "" {
+		return "", store.ErrNotFound
+	}
+	rec, err := takeCodeScript.Run(ctx, s.rdb, []string{s.k.code(code)}).Text()
+	if errors.Is(err, goredis.Nil) {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("redis: take code: %w", err)
+	}
+	exp, value, ok := strings.Cut(rec, ":")
+	if !ok || len(exp) != 16 {
+		return "", fmt.Errorf("redis: bad code record")
+	}
+	if hexTime(now) >= exp {
+		return "", store.ErrNotFound
+	}
+	return value, nil
 }
 
 // evalCall is one run of a script in a pipeline.

@@ -278,6 +278,82 @@ func TestStalePhoneClaim(t *testing.T) {
 	}
 }
 
+// TestStaleChatClaim is TestStalePhoneClaim for Telegram chats, which
+// share its claim code: a claim left by an enrollment that never committed
+// is taken over after phoneGrace, and a claim whose patient does not have
+// the chat is not an answer.
+func TestStaleChatClaim(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Start(t)
+	var now atomic.Int64
+	now.Store(t0.UnixNano())
+	s := openStore(t, Options{
+		Addrs: []string{addr}, KeyPrefix: newPrefix(),
+		Now: func() time.Time { return time.Unix(0, now.Load()) },
+	})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	const chat = "123456789"
+	if err := s.rdb.Set(ctx, s.k.telegram(chat), fmt.Sprintf("%d:ghost", t0.UnixMilli()), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PatientByTelegram(ctx, chat); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PatientByTelegram of a claim without patient: %v, want ErrNotFound", err)
+	}
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Telegram: chat}
+	enroll := func() error { return s.Commit(ctx, store.Commit{PatientID: "p1", Patient: &p}) }
+	if err := enroll(); !errors.Is(err, store.ErrChatTaken) {
+		t.Fatalf("enrolling within the grace of another claim: %v, want ErrChatTaken", err)
+	}
+	// The refused enrollment released its phone claim.
+	if n, err := s.rdb.Exists(ctx, s.k.phone(p.Phone)).Result(); err != nil || n != 0 {
+		t.Errorf("phone claim after a refused enrollment: %d, %v; want none", n, err)
+	}
+	now.Store(t0.Add(phoneGrace).UnixNano())
+	if err := enroll(); err != nil {
+		t.Fatalf("enrolling after the grace of a stale claim: %v", err)
+	}
+	got, err := s.PatientByTelegram(ctx, chat)
+	if err != nil || got.ID != "p1" {
+		t.Errorf("PatientByTelegram = %+v, %v; want p1", got, err)
+	}
+}
+
+// TestCodeTTL checks that a code's TTL outlives its expiry by codeGrace
+// by the store's clock, stays bounded for a far expiry, and that a code
+// expired by that clock stays until TakeCode's now decides.
+func TestCodeTTL(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, Options{
+		Addrs: []string{redistest.Start(t)}, KeyPrefix: newPrefix(),
+		Now: func() time.Time { return t0 },
+	})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	for _, tc := range []struct {
+		expires  time.Time
+		min, max time.Duration
+	}{
+		{t0.Add(10 * time.Minute), codeGrace, codeGrace + 10*time.Minute},
+		{t0.Add(-time.Hour), codeGrace - time.Minute, codeGrace},
+		{time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), maxCodeTTL, maxCodeTTL + codeGrace},
+	} {
+		if err := s.PutCode(ctx, "c", "p1", tc.expires); err != nil {
+			t.Fatal(err)
+		}
+		ttl, err := s.rdb.PTTL(ctx, s.k.code("c")).Result()
+		if err != nil || ttl < tc.min || ttl > tc.max {
+			t.Errorf("TTL of a code expiring at %v: %v, %v; want %v to %v", tc.expires, ttl, err, tc.min, tc.max)
+		}
+	}
+	if err := s.PutCode(ctx, "c", "p1", t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.TakeCode(ctx, "c", t0.Add(-2*time.Hour)); err != nil || v != "p1" {
+		t.Errorf("TakeCode before the expiry: %q, %v; want p1", v, err)
+	}
+}
+
 // TestScriptCacheFlushed checks that a server that lost its scripts (a
 // restart, a failover) keeps serving, in single calls and pipelines.
 func TestScriptCacheFlushed(t *testing.T) {

@@ -16,13 +16,14 @@ import goredis "github.com/redis/go-redis/v9"
 //     can be rebuilt without decoding the JSON;
 //   - a timer record is "<sub6><ms>";
 //   - a session record is "<version>:<data>";
-//   - a phone index record is "<claimed at, unix ms>:<patient id>";
+//   - a phone or Telegram chat index record is "<claimed at, unix ms>:<patient id>";
+//   - a single-use code record is "<expiry, hex time>:<value>";
 //   - decoding a stored record never fails a script half way through its
 //     writes: pcall guards cjson on stored data.
 
 // commitScript writes one turn. Its checks run in the embedded store's
-// order (dedupe key, enrollment, version, phone) and all of them come
-// before the first write, so a refused commit writes nothing.
+// order (dedupe key, enrollment, version, phone, Telegram chat) and all of
+// them come before the first write, so a refused commit writes nothing.
 //
 // KEYS: 1 pat:<id>, 2 ses:<id>, 3 dedupe key (KEYS[2] when there is none),
 // 4 tl:<id>, 5 tli:<id>, 6 tm:<id>, 7 due, 8 ob, 9 obdue, 10 obclaim,
@@ -30,18 +31,20 @@ import goredis "github.com/redis/go-redis/v9"
 //
 // ARGV: 1 shard base, 2 patient id ("" for a reply to an unknown number),
 // 3 expected version, 4 "1" when there is a session, 5 session, 6 patient
-// JSON ("" to keep the enrollment), 7 its phone, 8 phone mode ("0": return
-// NEEDPHONE when the phone is new to the patient, "1": the caller claimed
-// it, "T": the caller found it taken), 9 "1" when there is a dedupe key,
-// 10 dedupe retention in ms, 11 timeline cap (0: none), then counted lists: events (id, JSON), outbox
-// entries (id, ms, record), timers to delete (name), timers to set (name,
-// sub6, ms), escalations (id, status, JSON).
+// JSON ("" to keep the enrollment), 7 its phone, 8 phone mode ("0": ask
+// for a claim when the phone is new to the patient, "1": the caller
+// claimed it, "T": the caller found it taken), 9 "1" when there is a
+// dedupe key, 10 dedupe retention in ms, 11 timeline cap (0: none), 12 its
+// Telegram chat, 13 chat mode (as the phone mode), then counted lists:
+// events (id, JSON), outbox entries (id, ms, record), timers to delete
+// (name), timers to set (name, sub6, ms), escalations (id, status, JSON).
 //
-// It returns {"OK", old phone to unindex or ""} or {code}: DUP, NOTFOUND,
-// CONFLICT, NEEDPHONE, TAKEN.
+// It returns {"OK", old phone to unindex or "", old chat to unindex or ""},
+// {"NEED", "1" when the phone needs a claim, "1" when the chat does} or
+// {code}: DUP, NOTFOUND, CONFLICT, TAKEN (the phone), CHATTAKEN.
 var commitScript = goredis.NewScript(`
 local base, pid = ARGV[1], ARGV[2]
-local i = 12
+local i = 14
 local function count() local n = tonumber(ARGV[i]); i = i + 1; return n end
 local evIDs, evs, obs, dels, sets, escs = {}, {}, {}, {}, {}, {}
 for k = 1, count() do evIDs[k] = ARGV[i]; evs[k] = ARGV[i+1]; i = i + 2 end
@@ -57,7 +60,7 @@ local function field(json, name)
 end
 
 if ARGV[9] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {'DUP'} end
-local oldPhone, ver = '', '0'
+local oldPhone, oldChat, ver = '', '', '0'
 if pid ~= '' then
   local old = redis.call('GET', KEYS[1])
   if not old and ARGV[6] == '' then return {'NOTFOUND'} end
@@ -65,13 +68,19 @@ if pid ~= '' then
   if sv then ver = string.sub(sv, 1, string.find(sv, ':', 1, true) - 1) end
   if ver ~= ARGV[3] then return {'CONFLICT'} end
   if ARGV[6] ~= '' then
-    if old then oldPhone = field(old, 'phone') end
-    local phone = ARGV[7]
-    if phone ~= '' and phone ~= oldPhone then
-      if ARGV[8] == '0' then return {'NEEDPHONE'} end
-      if ARGV[8] == 'T' then return {'TAKEN'} end
+    if old then oldPhone, oldChat = field(old, 'phone'), field(old, 'telegram') end
+    local phone, chat = ARGV[7], ARGV[12]
+    local newPhone = phone ~= '' and phone ~= oldPhone
+    local newChat = chat ~= '' and chat ~= oldChat
+    local askPhone = newPhone and ARGV[8] == '0'
+    local askChat = newChat and ARGV[13] == '0'
+    if askPhone or askChat then
+      return {'NEED', askPhone and '1' or '', askChat and '1' or ''}
     end
+    if newPhone and ARGV[8] == 'T' then return {'TAKEN'} end
+    if newChat and ARGV[13] == 'T' then return {'CHATTAKEN'} end
     if oldPhone == phone then oldPhone = '' end
+    if oldChat == chat then oldChat = '' end
   end
 end
 
@@ -152,7 +161,7 @@ for _, o in ipairs(obs) do
 end
 
 if ARGV[9] == '1' then redis.call('SET', KEYS[3], pid, 'PX', ARGV[10]) end
-return {'OK', oldPhone}
+return {'OK', oldPhone, oldChat}
 `)
 
 // gateScript takes a dedupe key in its own shard for a patient's commit on
@@ -178,12 +187,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
-// phoneClaimScript claims a phone number for a patient in the phone's
-// shard. It returns {CREATED}, {OWNED} when the patient holds it already,
-// or {OTHER, record} when somebody else does.
+// indexClaimScript claims a phone number or a Telegram chat for a patient
+// in the shard of the number or chat. It returns {CREATED}, {OWNED} when
+// the patient holds it already, or {OTHER, record} when somebody else
+// does.
 //
-// KEYS: 1 ph:<phone>. ARGV: 1 patient id, 2 now in unix ms.
-var phoneClaimScript = goredis.NewScript(`
+// KEYS: 1 ph:<phone> or tg:<chat>. ARGV: 1 patient id, 2 now in unix ms.
+var indexClaimScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then
   redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[1])
@@ -203,9 +213,9 @@ end
 return 0
 `)
 
-// phoneReleaseScript removes a phone's index record when it names the
-// patient ARGV[1].
-var phoneReleaseScript = goredis.NewScript(`
+// indexReleaseScript removes a phone's or chat's index record when it
+// names the patient ARGV[1].
+var indexReleaseScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v and string.sub(v, (string.find(v, ':', 1, true) or 0) + 1) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -215,7 +225,7 @@ return 0
 
 // deleteScript unenrolls a patient: enrollment, session, timers and
 // pending outbox entries go; claimed entries, the timeline and escalations
-// stay. It returns {NOTFOUND} or {OK, phone to unindex}.
+// stay. It returns {NOTFOUND} or {OK, phone to unindex, chat to unindex}.
 //
 // KEYS: 1 pat:<id>, 2 ses:<id>, 3 tm:<id>, 4 due, 5 ob, 6 obdue,
 // 7 obclaim, 8 obp:<id>. ARGV: 1 patient id.
@@ -223,9 +233,12 @@ var deleteScript = goredis.NewScript(`
 local pid = ARGV[1]
 local old = redis.call('GET', KEYS[1])
 if not old then return {'NOTFOUND'} end
-local phone = ''
+local phone, chat = '', ''
 local ok, p = pcall(cjson.decode, old)
-if ok and type(p) == 'table' and type(p.phone) == 'string' then phone = p.phone end
+if ok and type(p) == 'table' then
+  if type(p.phone) == 'string' then phone = p.phone end
+  if type(p.telegram) == 'string' then chat = p.telegram end
+end
 redis.call('DEL', KEYS[1], KEYS[2])
 local tms = redis.call('HGETALL', KEYS[3])
 for k = 1, #tms, 2 do
@@ -242,7 +255,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[8])) do
     redis.call('SREM', KEYS[8], id)
   end
 end
-return {'OK', phone}
+return {'OK', phone, chat}
 `)
 
 // claimScript claims the given pending entries of one shard: each one
@@ -278,7 +291,9 @@ return out
 // entry's patient). ARGV: 1 shard base, 2 entry id, 3 patient id, 4 "1"
 // when done, 5 new NotBefore in ms, 6 its sub6, 7 its JSON, 8 "1" when
 // attempted, 9 status, 10 provider id, 11 error code, 12 statuses that may
-// be replaced, 13 statuses that may not (each "\0"-framed).
+// be replaced, 13 statuses that may not (each "\0"-framed), 14 channel
+// ("" to keep it; otherwise the entry, when it goes back to pending, and
+// the event take it, whatever the status).
 //
 // It returns {OK}, {NOTCLAIMED} or {STATUS, stored status}.
 var finishScript = goredis.NewScript(`
@@ -290,30 +305,33 @@ local epid = e.patient_id
 if type(epid) ~= 'string' then epid = '' end
 
 local pos, ev
-local status = ARGV[9]
-if status ~= '' and epid ~= '' and epid == pid then
+local status, channel = ARGV[9], ARGV[14]
+if (status ~= '' or channel ~= '') and epid ~= '' and epid == pid then
   pos = redis.call('HGET', KEYS[5], id)
   if pos then
     pos = tonumber(pos) - (tonumber(redis.call('HGET', KEYS[5], '')) or 0)
     local raw = redis.call('LINDEX', KEYS[4], pos)
     if raw then
       ev = cjson.decode(raw)
-      local cur = ev.status
-      if type(cur) ~= 'string' then cur = '' end
-      local advance
-      if string.find(ARGV[12], '\0' .. cur .. '\0', 1, true) then
-        advance = true
-      elseif string.find(ARGV[13], '\0' .. cur .. '\0', 1, true) then
-        advance = false
-      else
-        return {'STATUS', cur}
+      if status ~= '' then
+        local cur = ev.status
+        if type(cur) ~= 'string' then cur = '' end
+        local advance
+        if string.find(ARGV[12], '\0' .. cur .. '\0', 1, true) then
+          advance = true
+        elseif string.find(ARGV[13], '\0' .. cur .. '\0', 1, true) then
+          advance = false
+        else
+          return {'STATUS', cur}
+        end
+        if ARGV[10] ~= '' then ev.provider_id = ARGV[10] end
+        if advance then
+          ev.status = status
+          local code = tonumber(ARGV[11])
+          if code == 0 then ev.error_code = nil else ev.error_code = code end
+        end
       end
-      if ARGV[10] ~= '' then ev.provider_id = ARGV[10] end
-      if advance then
-        ev.status = status
-        local code = tonumber(ARGV[11])
-        if code == 0 then ev.error_code = nil else ev.error_code = code end
-      end
+      if channel ~= '' then ev.channel = channel end
     end
   end
 end
@@ -326,6 +344,7 @@ if ARGV[4] == '1' then
 else
   e.not_before = ARGV[7]
   if ARGV[8] == '1' then e.attempts = (tonumber(e.attempts) or 0) + 1 end
+  if channel ~= '' then e.channel = channel end
   redis.call('HSET', KEYS[1], id, ARGV[6] .. cjson.encode(e))
   redis.call('ZREM', KEYS[3], id)
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6] .. id)
@@ -364,9 +383,20 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `)
 
+// takeCodeScript deletes a single-use code and returns its record, or nil
+// when there is none: of two concurrent takes, one gets the record. The
+// caller decides whether it had expired. KEYS: 1 code:<code>.
+var takeCodeScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+redis.call('DEL', KEYS[1])
+return v
+`)
+
 var allScripts = []*goredis.Script{
-	commitScript, gateScript, delIfScript, phoneClaimScript, casScript,
-	phoneReleaseScript, deleteScript, claimScript, finishScript, listScript, onceScript,
+	commitScript, gateScript, delIfScript, indexClaimScript, casScript,
+	indexReleaseScript, deleteScript, claimScript, finishScript, listScript, onceScript,
+	takeCodeScript,
 }
 
 // claimTimersScript claims due timers of one shard: each member whose score
