@@ -33,8 +33,8 @@
 //
 // With one replica: add the new key on top of the file and restart. New
 // values are sealed under it, old ones stay readable under the old key,
-// and lookups (phone numbers, timer names) try every key, so nothing is
-// lost. With several replicas, rotate in two steps so that no replica meets
+// and lookups (phone numbers, Telegram chats, timer names) try every key,
+// so nothing is lost. With several replicas, rotate in two steps so that no replica meets
 // a value sealed under a key it does not know: first add the new key BELOW
 // the active one on every replica (readable, not used), then move it to the
 // top. A key can leave the file only once no stored value uses it any more:
@@ -72,9 +72,10 @@
 //
 // Most values get a random nonce: sealing one text twice gives two
 // different values. Values the backend uses as lookup keys must seal
-// equally every time: the phone number (the phone index behind
-// PatientByPhone) and timer names (a backend keys timers by name, and
-// SetTimers and DeleteTimers act by name). Those get a synthetic nonce, the
+// equally every time: the phone number and the Telegram chat id (the
+// indexes behind PatientByPhone and PatientByTelegram) and timer names (a
+// backend keys timers by name, and SetTimers and DeleteTimers act by
+// name). Those get a synthetic nonce, the
 // first 12 bytes of HMAC-SHA256(nonce key, len(field) ‖ field ‖ plaintext)
 // with a second key derived by HKDF, so equal plaintexts of one field seal
 // equally under one key (and only that equality shows). Timer names are
@@ -83,30 +84,34 @@
 // sealed name.
 //
 // Because a deterministic value depends on the key, lookups look under
-// every key of the ring, active first: PatientByPhone tries each; a commit
-// that sets a timer also deletes its name as sealed under every other key,
-// and one that deletes a timer deletes it under every key, so a timer set
-// before a rotation is moved or deleted rather than duplicated; and a
-// commit that enrolls a phone number first checks that no other patient
-// holds it under another key (that check is not atomic with the commit: it
-// only matters while two keys coexist). With a single key none of this
+// every key of the ring, active first: PatientByPhone and
+// PatientByTelegram try each; a commit that sets a timer also deletes its
+// name as sealed under every other key, and one that deletes a timer
+// deletes it under every key, so a timer set before a rotation is moved or
+// deleted rather than duplicated; and a commit that enrolls a phone number
+// or a chat first checks that no other patient holds it under another key
+// (that check is not atomic with the commit: it only matters while two
+// keys coexist). With a single key none of this
 // costs anything. WithClearLookups extends the lookups to values stored in
 // the clear, for a store that held data before encryption was enabled.
 //
 // # What is sealed
 //
-//	Patient.Phone                       deterministic
+//	Patient.Phone, Patient.Telegram     deterministic
 //	Patient.Medications[].ID, .Display  random
 //	Patient.Refills[].Medication        random
 //	Session data                        random (it carries flow parameters
 //	                                    such as the medication id)
 //	Event.Text, Event.Medication        random
-//	OutboxEntry.To, OutboxEntry.Text    random
+//	OutboxEntry.To, .Text, .Labels[],   random (labels and template
+//	.Vars[]                             variables can name a medicine)
 //	Timer.Name                          deterministic, per patient
 //
-// Ids, dedupe keys, Once keys, statuses, times, channels, languages,
-// programs, flow and message ids, appointments and escalations stay in the
-// clear: backends index or compare them.
+// Ids, dedupe keys, Once keys, single-use codes (hashes) and their values
+// (patient ids), statuses, times, channels, languages, programs, flow and
+// message ids, template ids (ContentSids), choice ids and steps,
+// appointments and escalations stay in the clear: backends index or
+// compare them, or they say nothing about a patient's health.
 //
 // Finish hands the inner store the entry exactly as the inner store's
 // ClaimOutbox or Claimed gave it (sealed), and re-seals the caller's entry

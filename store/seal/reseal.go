@@ -23,12 +23,12 @@ const resealAttempts = 20
 // For each patient it loads the enrollment and session (opened under any
 // key of the ring) and commits them back unchanged with the patient's
 // timers, which Commit seals under the active key, deleting the timer names
-// sealed under other keys and moving the phone index. The commit presents
-// the loaded session version, and every turn and enrollment writes the
-// session, so a turn that committed in between makes it fail with
-// store.ErrConflict instead of being overwritten: Reseal then reloads and
-// tries again. That is what makes it safe while the service runs. A
-// patient unenrolled in between is skipped. (A patient without a session,
+// sealed under other keys and moving the phone and chat indexes. The
+// commit presents the loaded session version, and every turn and
+// enrollment writes the session, so a turn that committed in between
+// makes it fail with store.ErrConflict instead of being overwritten:
+// Reseal then reloads and tries again. That is what makes it safe while
+// the service runs. A patient unenrolled in between is skipped. (A patient without a session,
 // which the service never leaves behind, could be enrolled again by a
 // Reseal that races with its unenrollment.)
 //

@@ -378,7 +378,7 @@ func TestConformanceAfterRotation(t *testing.T) {
 }
 
 // phi is what the dump test writes and then looks for in the file.
-var phi = []string{"+15551230001", "5551230001", "lisinopril", "dizzy", "Time for your"}
+var phi = []string{"+15551230001", "5551230001", "lisinopril", "dizzy", "Time for your", "987654321", "metformin", "Not yet"}
 
 // writePHI enrolls a patient and runs the paths that write PHI.
 func writePHI(t *testing.T, s store.Store) {
@@ -386,6 +386,7 @@ func writePHI(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	p := store.Patient{
 		ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/New_York", Channel: "sms",
+		Channels: []string{"sms", "voice"}, Telegram: "987654321", SlowSpeech: true,
 		Programs: []string{"hypertension"}, PHIOK: true,
 		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}},
 		Refills:     []store.Refill{{Medication: "lisinopril", Date: "2026-12-01"}},
@@ -414,15 +415,21 @@ func writePHI(t *testing.T, s store.Store) {
 			{ID: "out-1", Type: "message.out", At: t0, Channel: "sms", Text: "Time for your lisinopril", Status: "queued"},
 		},
 		Outbox: []store.OutboxEntry{
-			{ID: "out-1", PatientID: "p1", Channel: "sms", To: "+15551230001", Text: "Time for your lisinopril", NotBefore: t0, CreatedAt: t0},
-			{ID: "out-2", PatientID: "p1", Channel: "sms", To: "+15551230001", Text: "Time for your lisinopril, again", NotBefore: t0.Add(time.Hour), CreatedAt: t0},
+			{ID: "out-1", PatientID: "p1", Channel: "sms", To: "+15551230001", Text: "Time for your lisinopril", NotBefore: t0, CreatedAt: t0,
+				Choices: []string{"yes", "no"}, Labels: []string{"I took my lisinopril", "Not yet"}, Step: 3,
+				Template: "HX0123", Vars: []string{"metformin 500 mg", "08:00"}},
+			{ID: "out-2", PatientID: "p1", Channel: "sms", To: "+15551230001", Text: "Time for your lisinopril, again", NotBefore: t0.Add(time.Hour), CreatedAt: t0,
+				Choices: []string{"yes", "no"}, Labels: []string{"I took my lisinopril", "Not yet"}, Step: 4,
+				Template: "HX0123", Vars: []string{"metformin 500 mg", "08:00"}},
 		},
 		SetTimers:    []store.Timer{{PatientID: "p1", Name: "med|med-reminder|lisinopril|08:00", Due: t0.Add(25 * time.Hour)}},
 		DeleteTimers: []string{"refill|refill-reminder|lisinopril|2026-12-01"},
 	}))
 	got, err := s.ClaimOutbox(ctx, t0, 10)
 	must("ClaimOutbox", err)
-	if len(got) != 1 || got[0].Text != "Time for your lisinopril" || got[0].To != "+15551230001" {
+	if len(got) != 1 || got[0].Text != "Time for your lisinopril" || got[0].To != "+15551230001" ||
+		!slices.Equal(got[0].Labels, []string{"I took my lisinopril", "Not yet"}) || got[0].Step != 3 ||
+		got[0].Template != "HX0123" || !slices.Equal(got[0].Vars, []string{"metformin 500 mg", "08:00"}) {
 		t.Fatalf("claimed %+v", got)
 	}
 	must("Finish", s.Finish(ctx, got[0], store.Delivery{Done: true, Status: "sent", ProviderID: "SM9"}))
@@ -435,6 +442,11 @@ func writePHI(t *testing.T, s store.Store) {
 	must("PatientByPhone", err)
 	if pt.ID != "p1" || pt.Medications[0].Display != "lisinopril 10 mg" {
 		t.Fatalf("PatientByPhone: %+v", pt)
+	}
+	pt, err = s.PatientByTelegram(ctx, "987654321")
+	must("PatientByTelegram", err)
+	if pt.ID != "p1" || pt.Telegram != "987654321" || pt.Phone != "+15551230001" || !pt.SlowSpeech || len(pt.Channels) != 2 {
+		t.Fatalf("PatientByTelegram: %+v", pt)
 	}
 	tms, err := s.Timers(ctx, "p1")
 	must("Timers", err)
@@ -586,6 +598,72 @@ func TestRotation(t *testing.T) {
 	// A replica that does not know b yet cannot read what b sealed.
 	if _, _, err := sa.Load(ctx, "p2"); !errors.Is(err, seal.ErrUnknownKey) || !strings.Contains(err.Error(), `key "b"`) {
 		t.Errorf("Load of a value sealed under b with ring a: got %v, want ErrUnknownKey naming b", err)
+	}
+}
+
+// TestTelegramIndex checks that the Telegram chat is sealed
+// deterministically, so the inner store's index works on sealed values,
+// and that lookups and the taken check see a chat sealed under an older
+// key or stored in the clear.
+func TestTelegramIndex(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	inner := openEmbedded(t, filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
+	t.Cleanup(func() { inner.Close() })
+	ringA := ring(t, keyLine("a", 1))
+	sa, sb := seal.Wrap(inner, ringA), seal.Wrap(inner, ring(t, keyLine("b", 2), keyLine("a", 1)))
+	const chat = "555000111"
+	enroll := func(s store.Store, id, phone, chat string) error {
+		p := store.Patient{ID: id, Phone: phone, Telegram: chat, EnrolledAt: t0}
+		return s.Commit(ctx, store.Commit{PatientID: id, Patient: &p})
+	}
+	if err := enroll(sa, "p1", "+15551230001", chat); err != nil {
+		t.Fatal(err)
+	}
+	raw, _, err := inner.Load(ctx, "p1")
+	if err != nil || raw.Telegram != ringA.SealDeterministic("patient.telegram", chat) {
+		t.Fatalf("raw chat %q, %v: want it sealed deterministically under a", raw.Telegram, err)
+	}
+	if got, err := inner.PatientByTelegram(ctx, raw.Telegram); err != nil || got.ID != "p1" {
+		t.Errorf("inner PatientByTelegram of the sealed chat: %+v %v", got, err)
+	}
+	for name, s := range map[string]store.Store{"a": sa, "b over a": sb} {
+		if got, err := s.PatientByTelegram(ctx, chat); err != nil || got.ID != "p1" || got.Telegram != chat {
+			t.Errorf("PatientByTelegram under ring %s: %+v %v", name, got, err)
+		}
+	}
+	if _, err := sb.PatientByTelegram(ctx, "other"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PatientByTelegram of an unknown chat: %v, want ErrNotFound", err)
+	}
+	// The index knows the chat only under a; it is taken all the same.
+	if err := enroll(sb, "p2", "+15551230002", chat); !errors.Is(err, store.ErrChatTaken) {
+		t.Errorf("enrolling p2 with p1's chat (sealed under a): got %v, want ErrChatTaken", err)
+	}
+	// Re-enrolling p1 under b moves the index.
+	if err := enroll(sb, "p1", "+15551230001", chat); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inner.PatientByTelegram(ctx, raw.Telegram); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the chat index under a after re-enrolling: got %v, want ErrNotFound", err)
+	}
+	if got, err := sb.PatientByTelegram(ctx, chat); err != nil || got.ID != "p1" {
+		t.Errorf("PatientByTelegram of re-enrolled p1: %+v %v", got, err)
+	}
+
+	// A chat stored in the clear is found and taken with clear lookups only.
+	clear := store.Patient{ID: "p3", Phone: "+15551230003", Telegram: "777", EnrolledAt: t0}
+	if err := inner.Commit(ctx, store.Commit{PatientID: "p3", Patient: &clear}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.PatientByTelegram(ctx, "777"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PatientByTelegram of a clear chat without clear lookups: %v, want ErrNotFound", err)
+	}
+	sc := seal.Wrap(inner, ring(t, keyLine("b", 2)), seal.WithClearLookups())
+	if got, err := sc.PatientByTelegram(ctx, "777"); err != nil || got.ID != "p3" {
+		t.Errorf("PatientByTelegram of a clear chat: %+v %v", got, err)
+	}
+	if err := enroll(sc, "p4", "+15551230004", "777"); !errors.Is(err, store.ErrChatTaken) {
+		t.Errorf("enrolling p4 with p3's clear chat: got %v, want ErrChatTaken", err)
 	}
 }
 
@@ -821,10 +899,10 @@ func TestCommitLeavesCallerValuesAlone(t *testing.T) {
 	ctx := t.Context()
 	s := seal.Wrap(openEmbedded(t, filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true}), ring(t, keyLine("k1", 1)))
 	t.Cleanup(func() { s.Close() })
-	p := store.Patient{ID: "p1", Phone: "+15551230001", Medications: []store.Medication{{ID: "lisinopril", Display: "x"}}, Refills: []store.Refill{{Medication: "lisinopril"}}}
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Telegram: "42", Medications: []store.Medication{{ID: "lisinopril", Display: "x"}}, Refills: []store.Refill{{Medication: "lisinopril"}}}
 	c := store.Commit{PatientID: "p1", Patient: &p, Session: []byte("sess"),
 		Events:       []store.Event{{ID: "e", Type: "message.in", Text: "hi"}},
-		Outbox:       []store.OutboxEntry{{ID: "o", To: "+1", Text: "yo"}},
+		Outbox:       []store.OutboxEntry{{ID: "o", To: "+1", Text: "yo", Labels: []string{"a"}, Vars: []string{"v"}}},
 		SetTimers:    []store.Timer{{PatientID: "p1", Name: "t"}},
 		DeleteTimers: []string{"u"},
 	}
@@ -833,7 +911,8 @@ func TestCommitLeavesCallerValuesAlone(t *testing.T) {
 	}
 	if p.Phone != "+15551230001" || p.Medications[0].ID != "lisinopril" || p.Refills[0].Medication != "lisinopril" ||
 		string(c.Session) != "sess" || c.Events[0].Text != "hi" || c.Outbox[0].To != "+1" || c.Outbox[0].Text != "yo" ||
-		c.SetTimers[0].Name != "t" || c.DeleteTimers[0] != "u" || c.Patient != &p {
+		c.SetTimers[0].Name != "t" || c.DeleteTimers[0] != "u" || c.Patient != &p ||
+		p.Telegram != "42" || c.Outbox[0].Labels[0] != "a" || c.Outbox[0].Vars[0] != "v" {
 		t.Errorf("Commit changed the caller's values: %+v %+v", c, p)
 	}
 }

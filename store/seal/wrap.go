@@ -16,6 +16,7 @@ import (
 // value sealed for one field does not open as another.
 const (
 	fieldPhone         = "patient.phone"
+	fieldTelegram      = "patient.telegram"
 	fieldMedicationID  = "medication.id"
 	fieldMedicationDsp = "medication.display"
 	fieldRefill        = "refill.medication"
@@ -24,6 +25,8 @@ const (
 	fieldEventMed      = "event.medication"
 	fieldOutboxTo      = "outbox.to"
 	fieldOutboxText    = "outbox.text"
+	fieldOutboxLabel   = "outbox.label"
+	fieldOutboxVar     = "outbox.var"
 	fieldTimer         = "timer.name"
 )
 
@@ -61,8 +64,8 @@ func Wrap(inner store.Store, keys *Keyring, opts ...Option) store.Store {
 // Option changes what Wrap does.
 type Option func(*sealed)
 
-// WithClearLookups makes the store also look up phone numbers and timer
-// names in the clear, after every key: for a store that holds data written
+// WithClearLookups makes the store also look up phone numbers, Telegram
+// chats and timer names in the clear, after every key: for a store that holds data written
 // before encryption was enabled, until every patient was enrolled again.
 // Without it, such a patient's values are still read (a value without the
 // "seal:" prefix opens as it is), but PatientByPhone does not find the
@@ -124,19 +127,32 @@ func (s *sealed) Load(ctx context.Context, patientID string) (store.Patient, sto
 // PatientByPhone implements store.Store. It looks the number up sealed
 // under each key, active first (then in the clear, WithClearLookups).
 func (s *sealed) PatientByPhone(ctx context.Context, phone string) (store.Patient, error) {
-	if phone == "" {
-		return s.inner.PatientByPhone(ctx, phone)
+	return s.lookup(ctx, s.inner.PatientByPhone, fieldPhone, phone)
+}
+
+// PatientByTelegram implements store.Store. It looks the chat up as
+// PatientByPhone looks up a number.
+func (s *sealed) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
+	return s.lookup(ctx, s.inner.PatientByTelegram, fieldTelegram, chat)
+}
+
+// lookup finds a patient by a deterministically sealed value of field
+// through the inner store's find, trying the value sealed under each key,
+// active first (then in the clear, WithClearLookups).
+func (s *sealed) lookup(ctx context.Context, find func(context.Context, string) (store.Patient, error), field, value string) (store.Patient, error) {
+	if value == "" {
+		return find(ctx, value)
 	}
 	n := len(s.keys.keys)
 	if s.clearLookups {
 		n++
 	}
 	for i := range n {
-		v := phone // after the keys: data from before encryption
+		v := value // after the keys: data from before encryption
 		if i < len(s.keys.keys) {
-			v = s.keys.keys[i].sealString(fieldPhone, phone, true)
+			v = s.keys.keys[i].sealString(field, value, true)
 		}
-		p, err := s.inner.PatientByPhone(ctx, v)
+		p, err := find(ctx, v)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -152,7 +168,10 @@ func (s *sealed) PatientByPhone(ctx context.Context, phone string) (store.Patien
 func (s *sealed) Commit(ctx context.Context, c store.Commit) error {
 	k := s.keys
 	if c.Patient != nil {
-		if err := s.phoneFree(ctx, c.PatientID, c.Patient.Phone); err != nil {
+		if err := s.free(ctx, s.inner.PatientByPhone, fieldPhone, c.PatientID, c.Patient.Phone, store.ErrPhoneTaken); err != nil {
+			return err
+		}
+		if err := s.free(ctx, s.inner.PatientByTelegram, fieldTelegram, c.PatientID, c.Patient.Telegram, store.ErrChatTaken); err != nil {
 			return err
 		}
 		p := s.sealPatient(*c.Patient)
@@ -203,18 +222,18 @@ func (s *sealed) Commit(ctx context.Context, c store.Commit) error {
 	return s.inner.Commit(ctx, c)
 }
 
-// phoneFree refuses a phone number that another patient holds sealed under
-// a key other than the active one (or in the clear, WithClearLookups),
-// since the inner store checks only the value it is given, sealed under
-// the active key. The check is not atomic with the commit; it matters only
-// while a rotation or a migration from clear data is under way, and costs
-// nothing otherwise.
-func (s *sealed) phoneFree(ctx context.Context, patientID, phone string) error {
-	if phone == "" {
+// free refuses a phone number (or Telegram chat: field, find and taken
+// say which) that another patient holds sealed under a key other than the
+// active one (or in the clear, WithClearLookups), since the inner store
+// checks only the value it is given, sealed under the active key. The
+// check is not atomic with the commit; it matters only while a rotation or
+// a migration from clear data is under way, and costs nothing otherwise.
+func (s *sealed) free(ctx context.Context, find func(context.Context, string) (store.Patient, error), field, patientID, value string, taken error) error {
+	if value == "" {
 		return nil
 	}
-	for _, v := range s.keys.others(fieldPhone, phone, s.clearLookups) {
-		p, err := s.inner.PatientByPhone(ctx, v)
+	for _, v := range s.keys.others(field, value, s.clearLookups) {
+		p, err := find(ctx, v)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -222,7 +241,7 @@ func (s *sealed) phoneFree(ctx context.Context, patientID, phone string) error {
 			return err
 		}
 		if p.ID != patientID {
-			return store.ErrPhoneTaken
+			return taken
 		}
 	}
 	return nil
@@ -431,6 +450,17 @@ func (s *sealed) Once(ctx context.Context, key string, ttl time.Duration, now ti
 	return s.inner.Once(ctx, key, ttl, now)
 }
 
+// PutCode implements store.Store. Codes are hashes of secrets and values
+// patient ids: neither is PHI.
+func (s *sealed) PutCode(ctx context.Context, code, value string, expires time.Time) error {
+	return s.inner.PutCode(ctx, code, value, expires)
+}
+
+// TakeCode implements store.Store.
+func (s *sealed) TakeCode(ctx context.Context, code string, now time.Time) (string, error) {
+	return s.inner.TakeCode(ctx, code, now)
+}
+
 // Ready implements store.Store.
 func (s *sealed) Ready(ctx context.Context) error { return s.inner.Ready(ctx) }
 
@@ -445,6 +475,7 @@ func (s *sealed) Close() error {
 func (s *sealed) sealPatient(p store.Patient) store.Patient {
 	k := s.keys
 	p.Phone = k.sealDeterministic(fieldPhone, p.Phone)
+	p.Telegram = k.sealDeterministic(fieldTelegram, p.Telegram)
 	if p.Medications != nil {
 		ms := make([]store.Medication, len(p.Medications))
 		for i, m := range p.Medications {
@@ -472,6 +503,9 @@ func (s *sealed) openPatient(p store.Patient) (store.Patient, error) {
 	}
 	var err error
 	if p.Phone, err = k.open(fieldPhone, p.Phone); err != nil {
+		return bad(err)
+	}
+	if p.Telegram, err = k.open(fieldTelegram, p.Telegram); err != nil {
 		return bad(err)
 	}
 	if p.Medications != nil {
@@ -518,6 +552,8 @@ func (s *sealed) openEvent(e store.Event) (store.Event, error) {
 func (s *sealed) sealEntry(e store.OutboxEntry) store.OutboxEntry {
 	e.To = s.keys.sealRandom(fieldOutboxTo, e.To)
 	e.Text = s.keys.sealRandom(fieldOutboxText, e.Text)
+	e.Labels = s.sealAll(fieldOutboxLabel, e.Labels)
+	e.Vars = s.sealAll(fieldOutboxVar, e.Vars)
 	return e
 }
 
@@ -529,5 +565,40 @@ func (s *sealed) openEntry(e store.OutboxEntry) (store.OutboxEntry, error) {
 	if e.Text, err = s.keys.open(fieldOutboxText, e.Text); err != nil {
 		return e, fmt.Errorf("%w (outbox entry %s)", err, e.ID)
 	}
+	if e.Labels, err = s.openAll(fieldOutboxLabel, e.Labels); err != nil {
+		return e, fmt.Errorf("%w (outbox entry %s)", err, e.ID)
+	}
+	if e.Vars, err = s.openAll(fieldOutboxVar, e.Vars); err != nil {
+		return e, fmt.Errorf("%w (outbox entry %s)", err, e.ID)
+	}
 	return e, nil
+}
+
+// sealAll seals each value of vs with a random nonce into a new slice,
+// leaving the caller's alone; nil stays nil.
+func (s *sealed) sealAll(field string, vs []string) []string {
+	if vs == nil {
+		return nil
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = s.keys.sealRandom(field, v)
+	}
+	return out
+}
+
+// openAll opens each value of vs into a new slice, so that a sealed
+// entry kept for Finish keeps its sealed values.
+func (s *sealed) openAll(field string, vs []string) ([]string, error) {
+	if vs == nil {
+		return nil, nil
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		var err error
+		if out[i], err = s.keys.open(field, v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
