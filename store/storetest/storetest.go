@@ -39,10 +39,16 @@ type Opener func(t *testing.T, dir string) store.Store
 //     still be finished;
 //   - Finish writes Status and ErrorCode to the message.out event only when
 //     Delivery.Status is set, and the entry keeps its ID when it goes back
-//     to pending;
+//     to pending; Delivery.Channel, when set, goes to the entry and to the
+//     event whether or not Status is set;
+//   - the Telegram chat index works as the phone index: a commit taking a
+//     chat linked to another enrolled patient fails with ErrChatTaken and
+//     writes nothing, re-enrollment moves the index, DeletePatient frees it;
 //   - Once is a fixed window: a call that returns false does not extend it;
 //     the now given to Once never goes backwards, so a backend may forget
-//     keys that expired before the latest now.
+//     keys that expired before the latest now;
+//   - a single-use code is expired at its expiry time (now >= expires); the
+//     now given to TakeCode never goes backwards either.
 func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 	t.Helper()
 	fresh := func(t *testing.T) store.Store {
@@ -68,6 +74,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"CommitWithoutEnrollment", testNotEnrolled},
 		{"PatientByPhone", testPhone},
 		{"PhoneTaken", testPhoneTaken},
+		{"PatientByTelegram", testTelegram},
+		{"ChatTaken", testChatTaken},
 		{"TimelineOrder", testTimeline},
 		{"UpdateEvent", testUpdateEvent},
 		{"Escalations", testEscalations},
@@ -77,9 +85,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"ClaimOutboxLimit", testClaimLimit},
 		{"FinishDone", testFinishDone},
 		{"FinishRetry", testFinishRetry},
+		{"FinishChannel", testFinishChannel},
 		{"OutboxDepth", testDepth},
 		{"DeletePatient", testDelete},
 		{"Once", testOnce},
+		{"Codes", testCodes},
+		{"CodesConcurrent", testCodesConcurrent},
 		{"ConcurrentCommits", testConcurrent},
 	}
 	for _, tc := range tests {
@@ -109,6 +120,8 @@ func newPatient(id, phone string) store.Patient {
 		Language:    "en",
 		Timezone:    "America/New_York",
 		Channel:     "sms",
+		Channels:    []string{"sms", "voice"},
+		SlowSpeech:  true,
 		Programs:    []string{"hypertension"},
 		PHIOK:       true,
 		Medications: []store.Medication{{ID: "amlodipine", Display: "Amlodipine 5 mg", Times: []string{"08:00", "20:00"}}},
@@ -158,6 +171,10 @@ func outEntry(id, patientID string, notBefore time.Time) store.OutboxEntry {
 		Text:      "Thank you",
 		MessageID: "reply.thanks",
 		Choices:   []string{"yes", "no"},
+		Labels:    []string{"Yes, I took amlodipine", "No"},
+		Step:      7,
+		Template:  "HX0123456789abcdef0123456789abcdef",
+		Vars:      []string{"Amlodipine 5 mg", "08:00"},
 		Timezone:  "America/New_York",
 		Reply:     true,
 		NotBefore: notBefore,
@@ -900,6 +917,88 @@ func testFinishRetry(t *testing.T, s store.Store) {
 	}
 }
 
+func testFinishChannel(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	enroll(t, s, "p1", "+15551230001")
+	e := outEntry("o1", "p1", t0)
+	e.Channel = "whatsapp"
+	ev := store.Event{ID: "o1", Type: "message.out", At: t0, Channel: "whatsapp", Text: e.Text, Status: "queued"}
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Events: []store.Event{ev}, Outbox: []store.OutboxEntry{e}})
+	event := func() store.Event {
+		t.Helper()
+		evs, err := s.Timeline(ctx, "p1")
+		noErr(t, "Timeline", err)
+		if len(evs) != 1 {
+			t.Fatalf("Timeline: got %d events, want 1", len(evs))
+		}
+		return evs[0]
+	}
+	claim := func(now time.Time) store.OutboxEntry {
+		t.Helper()
+		got, err := s.ClaimOutbox(ctx, now, 10)
+		noErr(t, "ClaimOutbox", err)
+		if len(got) != 1 {
+			t.Fatalf("ClaimOutbox: got %d entries, want 1", len(got))
+		}
+		return got[0]
+	}
+	got := claim(t0)
+	check(t, "claimed entry", normEntries([]store.OutboxEntry{got}), []store.OutboxEntry{e})
+
+	// A failed send falls back to SMS: the entry is retried there, and its
+	// event says so.
+	noErr(t, "Finish with a fallback", s.Finish(ctx, got, store.Delivery{
+		NotBefore: at(time.Minute), Attempted: true, Status: "retrying", ErrorCode: 63016, Channel: "sms"}))
+	want := e
+	want.Channel, want.NotBefore, want.Attempts = "sms", at(time.Minute), 1
+	got = claim(at(time.Minute))
+	check(t, "entry after a fallback", normEntries([]store.OutboxEntry{got}), []store.OutboxEntry{want})
+	left, err := s.Claimed(ctx)
+	noErr(t, "Claimed", err)
+	check(t, "Claimed after a fallback", normEntries(left), []store.OutboxEntry{want})
+	if got := event(); got.Channel != "sms" || got.Status != "retrying" || got.ErrorCode != 63016 {
+		t.Errorf("event after a fallback: Channel %q Status %q ErrorCode %d, want sms retrying 63016", got.Channel, got.Status, got.ErrorCode)
+	}
+
+	// A hold without a status still moves the channel.
+	noErr(t, "Finish hold with a channel", s.Finish(ctx, got, store.Delivery{NotBefore: at(2 * time.Minute), Channel: "voice"}))
+	got = claim(at(2 * time.Minute))
+	if got.Channel != "voice" || got.Attempts != 1 {
+		t.Errorf("entry after a hold with a channel: Channel %q Attempts %d, want voice 1", got.Channel, got.Attempts)
+	}
+	if got := event(); got.Channel != "voice" || got.Status != "retrying" || got.ErrorCode != 63016 {
+		t.Errorf("event after a hold with a channel: Channel %q Status %q ErrorCode %d, want voice retrying 63016", got.Channel, got.Status, got.ErrorCode)
+	}
+
+	// Without a channel, the channel stays.
+	noErr(t, "Finish without a channel", s.Finish(ctx, got, store.Delivery{NotBefore: at(3 * time.Minute), Status: "retrying", Attempted: true}))
+	got = claim(at(3 * time.Minute))
+	if got.Channel != "voice" || got.Attempts != 2 {
+		t.Errorf("entry after a Finish without channel: Channel %q Attempts %d, want voice 2", got.Channel, got.Attempts)
+	}
+
+	// Done: the event takes the channel the message went out on.
+	noErr(t, "Finish sent", s.Finish(ctx, got, store.Delivery{Done: true, Status: "sent", ProviderID: "SM1", Channel: "sms"}))
+	if got := event(); got.Channel != "sms" || got.Status != "sent" || got.ProviderID != "SM1" || got.ErrorCode != 0 {
+		t.Errorf("event after a sent Finish: %+v, want Channel sms Status sent ProviderID SM1 ErrorCode 0", got)
+	}
+	depth, err := s.OutboxDepth(ctx)
+	noErr(t, "OutboxDepth", err)
+	if depth != 0 {
+		t.Errorf("OutboxDepth after Finish: got %d, want 0", depth)
+	}
+
+	// A reply to an unknown number has no event; its entry still moves.
+	u := store.OutboxEntry{ID: "u1", Channel: "whatsapp", To: "+15559990000", Text: "Not enrolled.", Reply: true, NotBefore: t0, CreatedAt: t0}
+	commit(t, s, store.Commit{DedupeKey: "wa:unknown", Outbox: []store.OutboxEntry{u}})
+	got = claim(at(3 * time.Minute))
+	noErr(t, "Finish of a reply to an unknown number", s.Finish(ctx, got, store.Delivery{NotBefore: at(4 * time.Minute), Status: "failed", Channel: "sms"}))
+	got = claim(at(4 * time.Minute))
+	if got.ID != "u1" || got.Channel != "sms" {
+		t.Errorf("reply to an unknown number after a fallback: %+v, want u1 on sms", got)
+	}
+}
+
 func testDepth(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	depth := func() int {
@@ -1142,6 +1241,9 @@ func testReopen(t *testing.T, reopen Opener) {
 	dir := t.TempDir()
 	s := reopen(t, dir)
 	p := enroll(t, s, "p1", "+15551230001")
+	p.Telegram = "3001"
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Patient: &p})
+	noErr(t, "PutCode", s.PutCode(ctx, "reopen-code", "p1", at(time.Hour)))
 	c := turn("p1", 1, 1)
 	c.Outbox = append(c.Outbox, outEntry("o-later", "p1", at(time.Hour)))
 	esc := store.Escalation{ID: "x1", PatientID: "p1", Priority: "acute", Reason: "chest pain", OpenedAt: t0, Due: at(15 * time.Minute), Status: "open"}
@@ -1170,6 +1272,12 @@ func testReopen(t *testing.T, reopen Opener) {
 	got, err = s.PatientByPhone(ctx, "+15551230001")
 	noErr(t, "PatientByPhone after reopen", err)
 	check(t, "patient by phone after reopen", got.ID, "p1")
+	got, err = s.PatientByTelegram(ctx, "3001")
+	noErr(t, "PatientByTelegram after reopen", err)
+	check(t, "patient by Telegram chat after reopen", normPatient(got), p)
+	v, err := s.TakeCode(ctx, "reopen-code", at(time.Minute))
+	noErr(t, "TakeCode after reopen", err)
+	check(t, "code after reopen", v, "p1")
 	evs, err := s.Timeline(ctx, "p1")
 	noErr(t, "Timeline after reopen", err)
 	check(t, "timeline after reopen", normEvents(evs), c.Events)

@@ -1,0 +1,239 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tendcare/tend/store"
+)
+
+// This file checks what linking a Telegram chat needs: the chat index and
+// single-use codes.
+
+func byChat(t *testing.T, s store.Store, chat string) (store.Patient, error) {
+	t.Helper()
+	p, err := s.PatientByTelegram(t.Context(), chat)
+	return normPatient(p), err
+}
+
+func testTelegram(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := byChat(t, s, "1001")
+	wantErr(t, "PatientByTelegram of an unknown chat", err, store.ErrNotFound)
+
+	p := enroll(t, s, "p1", "+15551230001")
+	_, err = byChat(t, s, "")
+	wantErr(t, "PatientByTelegram of an empty chat", err, store.ErrNotFound)
+
+	// Linking a chat is a re-enrollment.
+	p.Telegram = "1001"
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Patient: &p})
+	got, err := byChat(t, s, "1001")
+	noErr(t, "PatientByTelegram", err)
+	check(t, "patient by chat", got, p)
+	got, _, err = s.Load(ctx, "p1")
+	noErr(t, "Load", err)
+	check(t, "loaded patient with a chat", normPatient(got), p)
+	got, err = s.PatientByPhone(ctx, "+15551230001")
+	noErr(t, "PatientByPhone", err)
+	check(t, "patient by phone with a chat", normPatient(got), p)
+
+	// A new chat replaces the old one in the index.
+	p.Telegram = "1002"
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Patient: &p})
+	_, err = byChat(t, s, "1001")
+	wantErr(t, "PatientByTelegram of the replaced chat", err, store.ErrNotFound)
+	got, err = byChat(t, s, "1002")
+	noErr(t, "PatientByTelegram of the new chat", err)
+	check(t, "patient by new chat", got, p)
+
+	// The freed chat can go to somebody else.
+	p2 := newPatient("p2", "+15551230002")
+	p2.Telegram = "1001"
+	commit(t, s, store.Commit{PatientID: "p2", Patient: &p2, Session: []byte("enrolled")})
+	got, err = byChat(t, s, "1001")
+	noErr(t, "PatientByTelegram of the reused chat", err)
+	check(t, "patient by reused chat", got, p2)
+
+	// Unlinking frees the chat.
+	p.Telegram = ""
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Patient: &p})
+	_, err = byChat(t, s, "1002")
+	wantErr(t, "PatientByTelegram of an unlinked chat", err, store.ErrNotFound)
+	got, _, err = s.Load(ctx, "p1")
+	noErr(t, "Load", err)
+	check(t, "unlinked patient", normPatient(got), p)
+
+	// Moving phone and chat in one commit moves both indexes.
+	p2.Phone, p2.Telegram = "+15551230009", "1009"
+	commit(t, s, store.Commit{PatientID: "p2", Version: 1, Patient: &p2})
+	_, err = s.PatientByPhone(ctx, "+15551230002")
+	wantErr(t, "PatientByPhone of the old phone", err, store.ErrNotFound)
+	_, err = byChat(t, s, "1001")
+	wantErr(t, "PatientByTelegram of the old chat", err, store.ErrNotFound)
+	got, err = byChat(t, s, "1009")
+	noErr(t, "PatientByTelegram after a move", err)
+	check(t, "patient by chat after a move", got, p2)
+
+	// DeletePatient frees the chat.
+	noErr(t, "DeletePatient", s.DeletePatient(ctx, "p2"))
+	_, err = byChat(t, s, "1009")
+	wantErr(t, "PatientByTelegram after DeletePatient", err, store.ErrNotFound)
+	p3 := newPatient("p3", "+15551230003")
+	p3.Telegram = "1009"
+	commit(t, s, store.Commit{PatientID: "p3", Patient: &p3})
+	got, err = byChat(t, s, "1009")
+	noErr(t, "PatientByTelegram of a deleted patient's chat", err)
+	check(t, "patient by a deleted patient's chat", got, p3)
+}
+
+func testChatTaken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	link := func(id, phone, chat string) store.Patient {
+		t.Helper()
+		p := newPatient(id, phone)
+		p.Telegram = chat
+		commit(t, s, store.Commit{PatientID: id, Patient: &p, Session: []byte("enrolled")})
+		return p
+	}
+	p1 := link("p1", "+15551230001", "2001")
+	p2 := link("p2", "+15551230002", "2002")
+	owners := func(want map[string]string) {
+		t.Helper()
+		for chat, id := range want {
+			got, err := byChat(t, s, chat)
+			if id == "" {
+				wantErr(t, "PatientByTelegram("+chat+")", err, store.ErrNotFound)
+				continue
+			}
+			noErr(t, "PatientByTelegram("+chat+")", err)
+			if got.ID != id {
+				t.Errorf("PatientByTelegram(%s): got %s, want %s", chat, got.ID, id)
+			}
+		}
+	}
+
+	// A new patient with a phone of its own and p1's chat.
+	p3 := newPatient("p3", "+15551230003")
+	p3.Telegram = "2001"
+	c := turn("p3", 0, 1)
+	c.Patient = &p3
+	before := snap(t, s, "p3")
+	wantErr(t, "enrolling with a taken chat", s.Commit(ctx, c), store.ErrChatTaken)
+	sameSnap(t, "a commit with a taken chat", snap(t, s, "p3"), before)
+	_, _, err := s.Load(ctx, "p3")
+	wantErr(t, "Load of the refused patient", err, store.ErrNotFound)
+	_, err = s.PatientByPhone(ctx, "+15551230003")
+	wantErr(t, "PatientByPhone of the refused patient's phone", err, store.ErrNotFound)
+	// The refused commit did not keep its phone: somebody else can have it.
+	link("p4", "+15551230003", "2004")
+
+	// p2 moving to p1's chat, with or without a new phone.
+	for _, phone := range []string{"+15551230002", "+15551230009"} {
+		moved := p2
+		moved.Phone, moved.Telegram = phone, "2001"
+		before = snap(t, s, "p2")
+		err := s.Commit(ctx, store.Commit{PatientID: "p2", Version: 1, Patient: &moved, Session: []byte("x")})
+		wantErr(t, "moving to a taken chat", err, store.ErrChatTaken)
+		sameSnap(t, "a move to a taken chat", snap(t, s, "p2"), before)
+	}
+	owners(map[string]string{"2001": "p1", "2002": "p2"})
+	_, err = s.PatientByPhone(ctx, "+15551230009")
+	wantErr(t, "PatientByPhone of the phone a refused move asked for", err, store.ErrNotFound)
+	got, err := s.PatientByPhone(ctx, "+15551230002")
+	noErr(t, "PatientByPhone", err)
+	check(t, "p2 by phone after refused moves", got.ID, "p2")
+
+	// A refused phone does not take the chat that came with it.
+	p5 := newPatient("p5", "+15551230001")
+	p5.Telegram = "2005"
+	wantErr(t, "enrolling with a taken phone and a free chat", s.Commit(ctx, store.Commit{PatientID: "p5", Patient: &p5}), store.ErrPhoneTaken)
+	owners(map[string]string{"2005": ""})
+	link("p6", "+15551230006", "2005")
+	owners(map[string]string{"2001": "p1", "2002": "p2", "2004": "p4", "2005": "p6"})
+
+	// Re-enrolling a patient with its own chat is not a conflict.
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Patient: &p1})
+	owners(map[string]string{"2001": "p1"})
+}
+
+func testCodes(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	take := func(code string, now time.Time) (string, error) {
+		t.Helper()
+		return s.TakeCode(ctx, code, now)
+	}
+	_, err := take("unknown", t0)
+	wantErr(t, "TakeCode of an unknown code", err, store.ErrNotFound)
+
+	noErr(t, "PutCode c1", s.PutCode(ctx, "c1", "p1", at(10*time.Minute)))
+	noErr(t, "PutCode c2", s.PutCode(ctx, "c2", "p1", at(10*time.Minute))) // another code, same value
+	noErr(t, "PutCode c3", s.PutCode(ctx, "c3", "p2", at(20*time.Minute)))
+	noErr(t, "PutCode c4", s.PutCode(ctx, "c4", "p4", at(10*time.Minute)))
+
+	v, err := take("c1", at(5*time.Minute))
+	noErr(t, "TakeCode c1", err)
+	check(t, "value of c1", v, "p1")
+	_, err = take("c1", at(5*time.Minute))
+	wantErr(t, "TakeCode of a used code", err, store.ErrNotFound)
+
+	// A code is valid until its expiry and expired at it.
+	v, err = take("c2", at(10*time.Minute-time.Nanosecond))
+	noErr(t, "TakeCode c2 just before its expiry", err)
+	check(t, "value of c2", v, "p1")
+	_, err = take("c4", at(10*time.Minute))
+	wantErr(t, "TakeCode at the code's expiry", err, store.ErrNotFound)
+	_, err = take("c4", at(11*time.Minute))
+	wantErr(t, "TakeCode of an expired code, again", err, store.ErrNotFound)
+
+	// A code put again replaces its value and expiry.
+	noErr(t, "PutCode c3 again", s.PutCode(ctx, "c3", "p3", at(time.Hour)))
+	v, err = take("c3", at(30*time.Minute))
+	noErr(t, "TakeCode of a replaced code", err)
+	check(t, "value of the replaced c3", v, "p3")
+
+	// An expired code can be put again.
+	noErr(t, "PutCode c4 again", s.PutCode(ctx, "c4", "p5", at(2*time.Hour)))
+	v, err = take("c4", at(time.Hour))
+	noErr(t, "TakeCode of a renewed code", err)
+	check(t, "value of the renewed c4", v, "p5")
+}
+
+func testCodesConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const (
+		codes  = 10
+		takers = 8
+	)
+	for i := range codes {
+		noErr(t, "PutCode", s.PutCode(ctx, fmt.Sprint("race-", i), fmt.Sprint("p", i), at(time.Hour)))
+	}
+	var wins [codes]atomic.Int32
+	var wg sync.WaitGroup
+	for i := range codes {
+		for range takers {
+			wg.Go(func() {
+				v, err := s.TakeCode(ctx, fmt.Sprint("race-", i), t0)
+				switch {
+				case err == nil:
+					wins[i].Add(1)
+					if want := fmt.Sprint("p", i); v != want {
+						t.Errorf("TakeCode(race-%d) = %q, want %q", i, v, want)
+					}
+				case !errors.Is(err, store.ErrNotFound):
+					t.Errorf("TakeCode(race-%d): %v", i, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for i := range codes {
+		if n := wins[i].Load(); n != 1 {
+			t.Errorf("code race-%d was taken %d times by %d concurrent takes, want once", i, n, takers)
+		}
+	}
+}
