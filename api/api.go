@@ -35,6 +35,16 @@ type API struct {
 	Log    *slog.Logger
 	// Channels lists the channels patients may be enrolled on.
 	Channels []string
+	// TelegramLinks makes the links that connect a patient's Telegram
+	// chat; nil when Telegram is not configured.
+	TelegramLinks TelegramLinks
+	// Clock is the time link codes count from (default time.Now).
+	Clock func() time.Time
+}
+
+// TelegramLinks creates single-use Telegram deep links (telegram.Links).
+type TelegramLinks interface {
+	Create(ctx context.Context, patientID string, now time.Time) (url string, expires time.Time, err error)
 }
 
 // Routes returns the API's routes, all behind the bearer token.
@@ -45,6 +55,7 @@ func (a *API) Routes() http.Handler {
 	r.Get("/patients/{id}", a.getPatient)
 	r.Delete("/patients/{id}", a.deletePatient)
 	r.Get("/patients/{id}/timeline", a.timeline)
+	r.Post("/patients/{id}/telegram-link", a.telegramLink)
 	r.Post("/flow-starts", a.startFlows)
 	r.Get("/escalations", a.escalations)
 	return r
@@ -120,11 +131,8 @@ func (a *API) validate(p *store.Patient) error {
 	if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
 		return fmt.Errorf("timezone: %q is not an IANA time zone", p.Timezone)
 	}
-	if p.Channel == "" {
-		p.Channel = "sms"
-	}
-	if !contains(a.Channels, p.Channel) {
-		return fmt.Errorf("channel: %q is not supported (have %s)", p.Channel, strings.Join(a.Channels, ", "))
+	if err := a.validateChannels(p); err != nil {
+		return err
 	}
 	if len(p.Programs) == 0 {
 		return errors.New("programs: at least one program is required")
@@ -165,6 +173,37 @@ func (a *API) validate(p *store.Patient) error {
 			return fmt.Errorf("appointments[%d].at: %q is not YYYY-MM-DDTHH:MM (local time)", i, ap.At)
 		}
 	}
+	return nil
+}
+
+// validateChannels checks the fallback chain; channel, when given with
+// channels, must be its first. The Telegram chat is never set here: only the
+// patient links it, by following their link.
+func (a *API) validateChannels(p *store.Patient) error {
+	p.Telegram = ""
+	if len(p.Channels) == 0 {
+		if p.Channel == "" {
+			p.Channel = conversations.SMS
+		}
+		if !contains(a.Channels, p.Channel) {
+			return fmt.Errorf("channel: %q is not supported (have %s)", p.Channel, strings.Join(a.Channels, ", "))
+		}
+		return nil
+	}
+	if p.Channel != "" && p.Channel != p.Channels[0] {
+		return fmt.Errorf("channel: %q is not the first of channels %v (leave channel out, or make it the first)", p.Channel, p.Channels)
+	}
+	seen := map[string]bool{}
+	for i, ch := range p.Channels {
+		if !contains(a.Channels, ch) {
+			return fmt.Errorf("channels[%d]: %q is not supported (have %s)", i, ch, strings.Join(a.Channels, ", "))
+		}
+		if seen[ch] {
+			return fmt.Errorf("channels[%d]: %q appears twice", i, ch)
+		}
+		seen[ch] = true
+	}
+	p.Channel = p.Channels[0]
 	return nil
 }
 
@@ -382,4 +421,31 @@ func lookupParam(ps []conversations.Param, k string) string {
 		}
 	}
 	return ""
+}
+
+// telegramLink answers POST /patients/{id}/telegram-link with a single-use
+// link that connects the Telegram chat that follows it to the patient.
+func (a *API) telegramLink(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if a.TelegramLinks == nil {
+		writeError(w, http.StatusServiceUnavailable, "telegram is not configured (TELEGRAM_BOT_TOKEN)")
+		return
+	}
+	if _, _, err := a.Store.Load(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
+		return
+	} else if err != nil {
+		a.internal(w, "patient not read", err)
+		return
+	}
+	now := time.Now()
+	if a.Clock != nil {
+		now = a.Clock()
+	}
+	url, expires, err := a.TelegramLinks.Create(r.Context(), id, now)
+	if err != nil {
+		a.internal(w, "telegram link not created", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"url": url, "expires_at": expires})
 }

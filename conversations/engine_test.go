@@ -9,7 +9,7 @@ import (
 
 func TestSessionRoundTrip(t *testing.T) {
 	t.Parallel()
-	s := Session{Lang: "es", OptedOut: true, Flow: "med-reminder", State: "ask", Params: []Param{{"medication", "x"}},
+	s := Session{Lang: "es", OptedOut: 1 | 8, Unreachable: 4, WindowAt: 1772000000, Step: 7, Flow: "med-reminder", State: "ask", Params: []Param{{"medication", "x"}},
 		Misses: 2, TimerDue: 1772000000, Queue: []Queued{{Flow: "hf-daily-weight"}, {Flow: "refill-reminder", Params: []Param{{"date", "2026-01-01"}}}},
 		Tallies: []Tally{{Name: "missed-doses", Times: []int64{1, 2}}}, LastIdle: 42}
 	data, _ := s.AppendBinary(nil)
@@ -124,7 +124,7 @@ func TestOptOutSilencesEverything(t *testing.T) {
 			sends++
 		}
 	}
-	if sends != 1 || !s.OptedOut || s.Flow != "" {
+	if sends != 1 || !s.OptedOut.Has(SMS) || s.Flow != "" {
 		t.Fatalf("after STOP: %d sends (want exactly 1 confirmation), opted out %v, flow %q", sends, s.OptedOut, s.Flow)
 	}
 	for _, in := range []Input{{Kind: Text, Text: "hello"}, {Kind: Text, Text: "1"}, {Kind: Text, Text: "STOP"},
@@ -138,8 +138,96 @@ func TestOptOutSilencesEverything(t *testing.T) {
 	}
 	// YES opts back in only while opted out.
 	e.Turn(&s, Input{Kind: Text, Text: "yes"}, now, &out)
-	if s.OptedOut {
+	if s.OptedOut.Has(SMS) {
 		t.Fatal("YES did not opt back in")
+	}
+}
+
+// Consent is per channel: STOP by SMS leaves calls on, and the flow goes
+// on for them; only when every channel is stopped does everything stop.
+func TestOptOutPerChannel(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	chain := []string{SMS, Voice}
+	s := Session{Lang: "en"}
+	var out Output
+	e.Turn(&s, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}, Chain: chain}, now, &out)
+	e.Turn(&s, Input{Kind: Text, Text: "STOP", Channel: SMS, Chain: chain}, now, &out)
+	if !s.OptedOut.Has(SMS) || s.OptedOut.Has(Voice) || s.Flow == "" {
+		t.Fatalf("after SMS STOP: opted out %08b, flow %q; want SMS only and the flow kept", s.OptedOut, s.Flow)
+	}
+	if ef := out.Effects[len(out.Effects)-1]; ef.Kind != Send || ef.Message != "keyword.stop.confirm" {
+		t.Fatalf("last effect %+v, want the stop confirmation", ef)
+	}
+	// Texting is still silenced, calls still answer.
+	e.Turn(&s, Input{Kind: Text, Text: "1", Channel: SMS, Chain: chain}, now, &out)
+	if len(out.Effects) != 0 {
+		t.Fatalf("opted-out SMS answer had effects %+v", out.Effects)
+	}
+	e.Turn(&s, Input{Kind: Text, Text: "1", Channel: Voice, Chain: chain}, now, &out)
+	if len(out.Effects) == 0 || s.Flow != "" && s.State == "ask" {
+		t.Fatalf("voice answer: effects %+v, state %s/%s", out.Effects, s.Flow, s.State)
+	}
+	// A provider opt-out of the last channel stops everything.
+	e.Turn(&s, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m2"}}, Chain: chain}, now, &out)
+	e.Turn(&s, Input{Kind: OptOut, Channel: Voice, Chain: chain}, now, &out)
+	if !s.OptedOut.HasAll(chain) || s.Flow != "" || len(s.Queue) != 0 {
+		t.Fatalf("after opting out of both: %08b flow %q queue %v", s.OptedOut, s.Flow, s.Queue)
+	}
+	e.Turn(&s, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}, Chain: chain}, now, &out)
+	if len(out.Effects) != 0 {
+		t.Fatalf("start while muted everywhere: %+v", out.Effects)
+	}
+}
+
+// A button answers the question it was offered for; a button of an older
+// question changes nothing.
+func TestButtons(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	s := Session{Lang: "en"}
+	var out Output
+	e.Turn(&s, Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "m"}}}, now, &out)
+	var asked Effect
+	for _, ef := range out.Effects {
+		if ef.Kind == Send && ef.Flow != "" {
+			asked = ef
+		}
+	}
+	if asked.Step == 0 || asked.Step != s.Step {
+		t.Fatalf("question step %d, session step %d", asked.Step, s.Step)
+	}
+	e.Turn(&s, Input{Kind: Text, Choice: "taken", Step: asked.Step + 5, Text: "Yes"}, now, &out)
+	if out.Keyword != "stale" || len(out.Effects) != 0 || s.State != "ask" {
+		t.Fatalf("stale button: keyword %q effects %+v state %s", out.Keyword, out.Effects, s.State)
+	}
+	e.Turn(&s, Input{Kind: Text, Choice: "taken", Step: asked.Step, Text: "Yes"}, now, &out)
+	taken := false
+	for _, ef := range out.Effects {
+		taken = taken || ef.Kind == Adherence && ef.Status == "taken"
+	}
+	if !taken {
+		t.Fatalf("button did not record taken: %+v", out.Effects)
+	}
+	// The same button again is stale: the question closed.
+	e.Turn(&s, Input{Kind: Text, Choice: "taken", Step: asked.Step, Text: "Yes"}, now, &out)
+	if out.Keyword != "stale" && len(out.Effects) > 0 && out.Effects[0].Kind == Adherence {
+		t.Fatalf("pressed twice: %+v", out.Effects)
+	}
+}
+
+// A format-1 session's opt-out covers every channel.
+func TestSessionFormat1OptOut(t *testing.T) {
+	t.Parallel()
+	data := []byte{1, 2, 'e', 'n', 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	var s Session
+	if err := s.Decode(data); err != nil {
+		t.Fatal(err)
+	}
+	if s.OptedOut != AllChannels || s.Lang != "en" {
+		t.Fatalf("format 1 decoded as %+v", s)
 	}
 }
 

@@ -623,8 +623,8 @@ func TestDispatcherProviderOptOut(t *testing.T) {
 }
 
 func (e *env) optedOut(id string) (bool, error) {
-	_, out, err := e.runner.Recipient(context.Background(), id)
-	return out, err
+	c, err := e.runner.Contact(context.Background(), id)
+	return c.OptedOut.Has(conversations.SMS), err
 }
 
 // TestHeldMessageGoesToCurrentNumber: a message held for quiet hours goes to

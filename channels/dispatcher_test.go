@@ -1,0 +1,285 @@
+package channels_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/store/embedded"
+)
+
+// The provider adapters have their own tests against fake providers; here a
+// channel's Sender is a recorder that fails as a provider would, so the
+// dispatcher's choices between channels can be checked one by one.
+type recorder struct {
+	mu   sync.Mutex
+	sent []store.OutboxEntry
+	err  error
+}
+
+func (r *recorder) Send(_ context.Context, e store.OutboxEntry) (string, string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return "", "", r.err
+	}
+	r.sent = append(r.sent, e)
+	return "id-" + e.ID, "sent", nil
+}
+
+func (r *recorder) got() []store.OutboxEntry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]store.OutboxEntry(nil), r.sent...)
+}
+
+type env struct {
+	t       *testing.T
+	st      store.Store
+	clock   *conversations.ManualClock
+	runner  *conversations.Runner
+	disp    *channels.Dispatcher
+	senders map[string]*recorder
+}
+
+// t0 is a Monday afternoon in Chicago: inside the sending window.
+var t0 = time.Date(2026, 3, 2, 20, 0, 0, 0, time.UTC)
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	pack, _, err := content.Load(content.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := conversations.NewEngine(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	quiet, _ := conversations.ParseQuietHours("08:00-21:00")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := &env{t: t, st: st, clock: conversations.NewManualClock(t0), senders: map[string]*recorder{}}
+	e.runner = &conversations.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
+		Render: &conversations.Renderer{Pack: pack, HelpContact: "555-0100"}}
+	senders := map[string]channels.Sender{}
+	for _, ch := range []string{conversations.SMS, conversations.WhatsApp, conversations.Telegram, conversations.Voice} {
+		e.senders[ch] = &recorder{}
+		senders[ch] = e.senders[ch]
+	}
+	e.disp = &channels.Dispatcher{Store: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log, Senders: senders}
+	return e
+}
+
+func (e *env) enroll(id string, chain ...string) {
+	e.t.Helper()
+	_, err := e.runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: "+13125550100", Language: "en",
+		Timezone: "America/Chicago", Channels: chain, Channel: chain[0], Programs: []string{"hypertension"},
+		Medications: []store.Medication{{ID: "lisinopril", Times: []string{"08:00"}}}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// drain sends everything due now.
+func (e *env) drain() {
+	for e.disp.Step(e.t.Context()) > 0 {
+	}
+}
+
+func (e *env) lastOut(id string) store.Event {
+	e.t.Helper()
+	evs, err := e.st.Timeline(e.t.Context(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Type == "message.out" {
+			return evs[i]
+		}
+	}
+	e.t.Fatal("no message.out")
+	return store.Event{}
+}
+
+// A WhatsApp patient who never wrote is outside the window: a message with
+// no template goes on the next channel, and its event says where it went.
+func TestWhatsAppOutsideWindowFallsBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll("p1", conversations.WhatsApp, conversations.SMS)
+	e.drain()
+	if n := len(e.senders[conversations.WhatsApp].got()); n != 0 {
+		t.Fatalf("%d WhatsApp sends outside the window without a template", n)
+	}
+	got := e.senders[conversations.SMS].got()
+	if len(got) != 1 || got[0].Channel != conversations.SMS || got[0].To != "+13125550100" {
+		t.Fatalf("SMS sends %+v", got)
+	}
+	if ev := e.lastOut("p1"); ev.Channel != conversations.SMS || ev.Status != "sent" {
+		t.Fatalf("event %+v, want sent on sms", ev)
+	}
+
+	// Once the patient writes on WhatsApp, replies and reminders go there.
+	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.WhatsApp, Text: "hi", Dedupe: "w1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.runner.StartFlow(t.Context(), "p1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	wa := e.senders[conversations.WhatsApp].got()
+	if len(wa) == 0 || wa[len(wa)-1].Template != "" || len(wa[len(wa)-1].Labels) != 3 {
+		t.Fatalf("WhatsApp sends inside the window %+v; want free text with 3 labels", wa)
+	}
+}
+
+// A template is used outside the window when the pack maps one.
+func TestWhatsAppTemplateOutsideWindow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.runner.Render.Pack.WhatsApp.Templates = map[string]map[string]content.Template{
+		"welcome.body": {"en": {Sid: "HX1", Variables: []string{"Program"}}}}
+	e.enroll("p1", conversations.WhatsApp, conversations.SMS)
+	e.drain()
+	wa := e.senders[conversations.WhatsApp].got()
+	if len(wa) != 1 || wa[0].Template != "HX1" || len(wa[0].Vars) != 1 || wa[0].Vars[0] == "" {
+		t.Fatalf("WhatsApp sends %+v, want template HX1 with the program name", wa)
+	}
+}
+
+// A blocked Telegram bot marks the channel unreachable and the message goes
+// by SMS; later messages skip Telegram until the patient writes there.
+func TestTelegramBlockedFallsBack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll("p1", conversations.Telegram, conversations.SMS)
+	// Not linked yet: Telegram has no address, SMS carries the welcome.
+	e.drain()
+	if n := len(e.senders[conversations.SMS].got()); n != 1 {
+		t.Fatalf("%d SMS sends before linking, want 1", n)
+	}
+	if err := e.runner.LinkChat(t.Context(), "p1", "777"); err != nil {
+		t.Fatal(err)
+	}
+	e.senders[conversations.Telegram].err = &channels.SendError{Class: channels.ErrUnreachable, Code: 403, Err: errors.New("blocked")}
+	e.drain()
+	c, err := e.runner.Contact(t.Context(), "p1")
+	if err != nil || !c.Unreachable.Has(conversations.Telegram) {
+		t.Fatalf("contact %+v %v: telegram not unreachable", c, err)
+	}
+	if n := len(e.senders[conversations.SMS].got()); n != 2 {
+		t.Fatalf("%d SMS sends, want the welcome again by SMS", n)
+	}
+	e.senders[conversations.Telegram].err = nil
+	if err := e.runner.StartFlow(t.Context(), "p1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	if n := len(e.senders[conversations.Telegram].got()); n != 0 {
+		t.Fatalf("%d Telegram sends while unreachable", n)
+	}
+	// Writing on Telegram makes it reachable again.
+	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.Telegram, Text: "help", Dedupe: "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	if got := e.senders[conversations.Telegram].got(); len(got) != 1 || got[0].To != "777" || got[0].MessageID != "keyword.help" {
+		t.Fatalf("Telegram sends %+v", got)
+	}
+}
+
+// A 429 with retry_after puts the message back no sooner than asked.
+func TestRetryAfterHonored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.senders[conversations.SMS].err = &channels.SendError{Class: channels.ErrRetry, Code: 429, RetryAfter: 5 * time.Minute, Err: errors.New("slow down")}
+	e.enroll("p1", conversations.SMS)
+	e.drain()
+	e.senders[conversations.SMS].err = nil
+	e.clock.Add(4 * time.Minute)
+	e.drain()
+	if n := len(e.senders[conversations.SMS].got()); n != 0 {
+		t.Fatalf("sent %d before retry_after", n)
+	}
+	e.clock.Add(2 * time.Minute)
+	e.drain()
+	if n := len(e.senders[conversations.SMS].got()); n != 1 {
+		t.Fatalf("sent %d after retry_after, want 1", n)
+	}
+}
+
+// Opting out of SMS leaves calls: a reminder goes by voice, and STOP's
+// confirmation still goes by SMS, once.
+func TestConsentPerChannel(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll("p1", conversations.SMS, conversations.Voice)
+	e.drain()
+	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.SMS, Text: "STOP", Dedupe: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.runner.StartFlow(t.Context(), "p1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	sms := e.senders[conversations.SMS].got()
+	if len(sms) != 2 || sms[1].MessageID != "keyword.stop.confirm" {
+		t.Fatalf("SMS sends %+v, want the welcome and the STOP confirmation", sms)
+	}
+	voice := e.senders[conversations.Voice].got()
+	if len(voice) != 1 || len(voice[0].Labels) != 3 {
+		t.Fatalf("voice sends %+v, want the reminder call", voice)
+	}
+}
+
+// Quiet hours hold calls as they hold texts.
+func TestQuietHoursHoldCalls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.clock.Set(time.Date(2026, 3, 3, 4, 0, 0, 0, time.UTC)) // 22:00 in Chicago
+	e.enroll("p1", conversations.Voice)
+	e.drain()
+	if n := len(e.senders[conversations.Voice].got()); n != 0 {
+		t.Fatalf("%d calls at 22:00", n)
+	}
+	e.clock.Set(time.Date(2026, 3, 3, 14, 31, 0, 0, time.UTC)) // 08:31
+	e.drain()
+	if n := len(e.senders[conversations.Voice].got()); n != 1 {
+		t.Fatalf("%d calls after the window opened, want 1", n)
+	}
+}
+
+// Per-recipient pacing: Telegram's one message a second per chat spaces a
+// chat's messages; a wait longer than the dispatcher holds a worker for
+// puts the message back, due when the limit allows.
+func TestPacingPerRecipient(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.disp.Limits = &channels.Limits{Recipient: map[string]channels.Rate{conversations.SMS: {PerSecond: 0.1, Burst: 1}}}
+	e.enroll("p1", conversations.SMS)
+	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.SMS, Text: "help", Dedupe: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain()
+	if n := len(e.senders[conversations.SMS].got()); n != 1 {
+		t.Fatalf("%d sends at once, want 1 (the second waits 10 s)", n)
+	}
+	e.clock.Add(11 * time.Second)
+	e.drain()
+	if n := len(e.senders[conversations.SMS].got()); n != 2 {
+		t.Fatalf("%d sends after 11 s, want 2", n)
+	}
+}
