@@ -45,6 +45,19 @@ type config struct {
 	RedisCluster                               bool
 	TimelineMax                                int
 	TimelineRetention                          string
+	WhatsAppFrom, VoiceFrom, NurseLine         string
+	CallbackNumber                             string
+	VoiceMaxCalls                              int
+	TelegramToken, TelegramSecret, TelegramAPI string
+	TelegramBot                                string
+	SMSRate, TelegramRate, TelegramChatRate    float64
+}
+
+func envFloat(name string, def float64) float64 {
+	if f, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return f
+	}
+	return def
 }
 
 func env(name, def string) string {
@@ -90,10 +103,39 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.QuietHours, "quiet-hours", env("TEND_QUIET_HOURS", "08:00-21:00"), "local sending window, or off (TEND_QUIET_HOURS)")
 	fs.StringVar(&c.KeyFile, "encryption-key-file", env("TEND_ENCRYPTION_KEY_FILE", ""), "key file sealing PHI at rest; none: stored in the clear (TEND_ENCRYPTION_KEY_FILE)")
 	fs.StringVar(&c.HelpContact, "help-contact", env("TEND_HELP_CONTACT", "your clinic"), "phone or URL the HELP reply gives (TEND_HELP_CONTACT)")
+	fs.StringVar(&c.WhatsAppFrom, "whatsapp-from", env("TEND_WHATSAPP_FROM", ""), "WhatsApp sender number on Twilio, E.164 (TEND_WHATSAPP_FROM)")
+	fs.StringVar(&c.VoiceFrom, "voice-from", env("TEND_VOICE_FROM", ""), "number reminder calls come from (TEND_VOICE_FROM)")
+	fs.StringVar(&c.NurseLine, "nurse-line", env("TEND_NURSE_LINE", ""), "on-call number a caller pressing 0 is connected to; none: a callback escalation (TEND_NURSE_LINE)")
+	fs.StringVar(&c.CallbackNumber, "callback-number", env("TEND_CALLBACK_NUMBER", ""), "number voicemails ask patients to call back; default the help contact (TEND_CALLBACK_NUMBER)")
+	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
+	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
+	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
+	fs.StringVar(&c.TelegramAPI, "telegram-api-url", env("TEND_TELEGRAM_API_URL", "https://api.telegram.org"), "Telegram Bot API base URL (TEND_TELEGRAM_API_URL)")
+	fs.StringVar(&c.TelegramBot, "telegram-bot-username", env("TEND_TELEGRAM_BOT_USERNAME", ""), "bot username for t.me links; asked from Telegram (getMe) if empty (TEND_TELEGRAM_BOT_USERNAME)")
+	fs.Float64Var(&c.SMSRate, "sms-rate", envFloat("TEND_SMS_RATE", 1), "SMS segments per second from the sender; 1 for a long code, more for toll-free, short codes and 10DLC (TEND_SMS_RATE)")
+	fs.Float64Var(&c.TelegramRate, "telegram-rate", envFloat("TEND_TELEGRAM_RATE", 30), "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
+	fs.Float64Var(&c.TelegramChatRate, "telegram-chat-rate", envFloat("TEND_TELEGRAM_CHAT_RATE", 1), "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	if c.CallbackNumber == "" {
+		c.CallbackNumber = c.HelpContact
+	}
 	return c, nil
+}
+
+// limits are the provider rates (RULES.md) the dispatcher paces sends to.
+func (c config) limits() *channels.Limits {
+	burst := func(r float64) int { return max(1, int(r)) }
+	return &channels.Limits{
+		Channel: map[string]channels.Rate{
+			conversations.SMS:      {PerSecond: c.SMSRate, Burst: burst(c.SMSRate)},
+			conversations.Telegram: {PerSecond: c.TelegramRate, Burst: burst(c.TelegramRate)},
+		},
+		Recipient: map[string]channels.Rate{
+			conversations.Telegram: {PerSecond: c.TelegramChatRate, Burst: 1},
+		},
+	}
 }
 
 // loadPack loads and lints the configured pack; a broken pack stops
@@ -214,7 +256,7 @@ func serve(args []string) error {
 
 	m := newMetrics(st)
 	clock := time.Now
-	disp := &channels.Dispatcher{Store: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent,
+	disp := &channels.Dispatcher{Store: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{sms.Channel: &sms.Sender{
 			Client: sms.NewClient(c.TwilioSID, c.TwilioToken, c.TwilioAPI), From: c.SMSFrom, PublicURL: c.PublicURL}}}
 	runner := &conversations.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
