@@ -74,7 +74,7 @@ func newEnv(t *testing.T) *env {
 	c := &clock{t: t0}
 	runner := &conversations.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true},
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
-	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Channels: []string{"sms"}}
+	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c}
@@ -341,6 +341,9 @@ func TestPutPatientInvalid(t *testing.T) {
 		{name: "bad timezone", mutate: func(p map[string]any) { p["timezone"] = "Mars/Base" }, want: []string{"timezone:", "Mars/Base"}},
 		{name: "Local timezone", mutate: func(p map[string]any) { p["timezone"] = "Local" }, want: []string{"timezone:"}},
 		{name: "unsupported channel", mutate: func(p map[string]any) { p["channel"] = "fax" }, want: []string{"channel:", `"fax"`}},
+		{name: "unsupported channel in chain", mutate: func(p map[string]any) { p["channels"] = []any{"sms", "fax"} }, want: []string{"channels[1]:", `"fax"`}},
+		{name: "channel twice in chain", mutate: func(p map[string]any) { p["channels"] = []any{"sms", "voice", "sms"} }, want: []string{"channels[2]:", "twice"}},
+		{name: "channel not first of chain", mutate: func(p map[string]any) { p["channels"] = []any{"voice", "sms"} }, want: []string{"channel:", "first"}},
 		{name: "no programs", mutate: func(p map[string]any) { p["programs"] = []any{} }, want: []string{"programs:"}},
 		{name: "programs missing", mutate: func(p map[string]any) { delete(p, "programs") }, want: []string{"programs:"}},
 		{name: "unknown program", mutate: func(p map[string]any) { p["programs"] = []any{"hypertension", "oncology"} }, want: []string{"programs:", `"oncology"`}},
@@ -803,4 +806,29 @@ func TestEscalations(t *testing.T) {
 
 	status, body := e.call("GET", "/escalations?status=bogus", "")
 	wantError(t, status, body, http.StatusBadRequest, "status")
+}
+
+// A chain sets the first channel; the Telegram chat is the patient's to
+// link, never the clinic's to set.
+func TestChannelChain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := patient("p1", "+15551230001")
+	delete(p, "channel")
+	p["channels"] = []any{"whatsapp", "sms", "voice"}
+	p["telegram"] = "12345"
+	status, body := e.call("POST", "/patients", jsonOf(t, p))
+	if status != http.StatusCreated {
+		t.Fatalf("status %d; body %s", status, body)
+	}
+	var got store.Patient
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Channel != "whatsapp" || strings.Join(got.Channels, ",") != "whatsapp,sms,voice" || got.Telegram != "" {
+		t.Errorf("stored channel %q chain %v telegram %q", got.Channel, got.Channels, got.Telegram)
+	}
+	// Without Telegram configured, links cannot be made.
+	status, body = e.call("POST", "/patients/p1/telegram-link", "")
+	wantError(t, status, body, http.StatusServiceUnavailable, "telegram")
 }
