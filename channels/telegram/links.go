@@ -1,0 +1,77 @@
+package telegram
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/tendcare/tend/store"
+)
+
+// DefaultLinkTTL is how long a link code stays usable.
+const DefaultLinkTTL = 24 * time.Hour
+
+// codeBytes is the randomness of a link code: 192 bits, 32 characters.
+const codeBytes = 24
+
+// Links makes the deep links a clinic gives a patient to connect Telegram:
+// https://t.me/<bot>?start=<code>. Opening one starts the bot with
+// "/start <code>", and the webhook links that chat to the patient.
+//
+// A code is random, single-use and short-lived; the store keeps only its
+// SHA-256, so a copy of the store cannot be used to link a stranger's chat.
+type Links struct {
+	Store store.Store
+	// BotUsername is the bot's @username (the "@" is optional).
+	BotUsername string
+	// TTL is how long a link is valid (DefaultLinkTTL when zero).
+	TTL time.Duration
+}
+
+// Create makes a new link for an enrolled patient (store.ErrNotFound
+// otherwise) and returns it with its expiry. Earlier links stay valid until
+// used or expired.
+func (l *Links) Create(ctx context.Context, patientID string, now time.Time) (url string, expires time.Time, err error) {
+	if _, _, err := l.Store.Load(ctx, patientID); err != nil {
+		return "", time.Time{}, err
+	}
+	ttl := l.TTL
+	if ttl <= 0 {
+		ttl = DefaultLinkTTL
+	}
+	b := make([]byte, codeBytes)
+	rand.Read(b) // never fails (crypto/rand)
+	// Deep-link parameters allow A-Z a-z 0-9 _ - and up to 64 characters:
+	// base64url without padding is exactly that alphabet.
+	code := base64.RawURLEncoding.EncodeToString(b)
+	expires = now.Add(ttl)
+	if err := l.Store.PutCode(ctx, hashCode(code), patientID, expires); err != nil {
+		return "", time.Time{}, err
+	}
+	return "https://t.me/" + strings.TrimPrefix(l.BotUsername, "@") + "?start=" + code, expires, nil
+}
+
+// hashCode is the key a code is stored under.
+func hashCode(code string) string {
+	sum := sha256.Sum256([]byte("telegram-link|" + code))
+	return hex.EncodeToString(sum[:])
+}
+
+// validCode reports whether s can be a deep-link code: 1 to 64 characters
+// of A-Z a-z 0-9 _ -.
+func validCode(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
