@@ -15,4 +15,13 @@
 // delivery-status callback to a message's StatusCallback URL, and
 // PostInbound posts a signed inbound SMS to a Tend server. Sign computes
 // X-Twilio-Signature the way Twilio does.
+//
+// For the WhatsApp channel it takes "whatsapp:" addresses and contents
+// (ContentSid with ContentVariables instead of Body), and plays WhatsApp's
+// 24-hour window: PostWhatsApp posts a signed inbound WhatsApp message and
+// opens the sender's window; a message to a number outside its window that
+// is not an approved template (ApproveTemplates) is accepted and fails with
+// 63016, which Report posts in the status callback as Twilio would. The
+// OutsideWindow and InvalidRecipient faults refuse a send outright with
+// 63016 and 63024.
 package smstest

@@ -42,6 +42,12 @@ const (
 	InvalidTo
 	// Drop closes the connection without an answer.
 	Drop
+	// OutsideWindow answers HTTP 400 with Twilio error 63016 (WhatsApp
+	// free text outside the 24-hour customer-service window).
+	OutsideWindow
+	// InvalidRecipient answers HTTP 400 with Twilio error 63024 (not a
+	// valid WhatsApp recipient).
+	InvalidRecipient
 )
 
 func (f Fault) String() string {
@@ -58,6 +64,10 @@ func (f Fault) String() string {
 		return "invalid-to"
 	case Drop:
 		return "drop"
+	case OutsideWindow:
+		return "outside-window"
+	case InvalidRecipient:
+		return "invalid-recipient"
 	}
 	return "fault(" + strconv.Itoa(int(f)) + ")"
 }
@@ -77,6 +87,10 @@ func (f Fault) twilioError() (status int, body map[string]any) {
 		return e(http.StatusBadRequest, 21610, "Attempt to send to unsubscribed recipient")
 	case InvalidTo:
 		return e(http.StatusBadRequest, 21211, "Invalid 'To' Phone Number")
+	case OutsideWindow:
+		return e(http.StatusBadRequest, 63016, "Failed to send freeform message because you are outside the allowed window.")
+	case InvalidRecipient:
+		return e(http.StatusBadRequest, 63024, "Invalid message recipient")
 	}
 	return e(http.StatusInternalServerError, 20500, "unknown fault "+f.String())
 }
@@ -89,8 +103,19 @@ type Message struct {
 	From                string
 	MessagingServiceSID string
 	Body                string
-	StatusCallback      string
-	At                  time.Time
+	// ContentSid and ContentVariables are a content (WhatsApp template or
+	// quick reply) and its variables' JSON, sent instead of Body.
+	ContentSid       string
+	ContentVariables string
+	StatusCallback   string
+	At               time.Time
+	// Outcome is the delivery status the fake decided for the message
+	// ("" means delivered) and ErrorCode its error: a WhatsApp message that
+	// is not an approved template, to a number outside its window, fails
+	// with 63016, which Twilio reports in the status callback. Report
+	// posts it.
+	Outcome   string
+	ErrorCode int
 }
 
 // CallbackParam returns a query parameter of the message's StatusCallback
@@ -106,10 +131,11 @@ func (m Message) CallbackParam(key string) string {
 // Attempt is one request that reached the Messages endpoint with valid
 // credentials, whatever its outcome.
 type Attempt struct {
-	To    string
-	Body  string
-	Fault Fault
-	At    time.Time
+	To         string
+	Body       string
+	ContentSid string
+	Fault      Fault
+	At         time.Time
 }
 
 // Server is the fake Twilio. Create it with New; its fields must not change
@@ -132,6 +158,11 @@ type Server struct {
 	next     []Fault
 	to       map[string]Fault
 	changed  chan struct{} // closed and replaced when msgs grows
+	// WhatsApp: when each number last wrote (its window), the approved
+	// templates, and the clock windows are measured with.
+	windows   map[string]time.Time
+	templates map[string]bool
+	clock     func() time.Time
 }
 
 // New starts a fake Twilio on a loopback port with fresh credentials and
@@ -146,7 +177,8 @@ func New(t testing.TB) *Server {
 // NewServer starts a fake Twilio that accepts the given credentials. The
 // caller closes it.
 func NewServer(accountSID, authToken string) *Server {
-	s := &Server{AccountSID: accountSID, AuthToken: authToken, to: map[string]Fault{}, changed: make(chan struct{})}
+	s := &Server{AccountSID: accountSID, AuthToken: authToken, to: map[string]Fault{}, changed: make(chan struct{}),
+		windows: map[string]time.Time{}, templates: map[string]bool{}, clock: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{AccountSid}/Messages.json", s.createMessage)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -274,6 +306,7 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	to, body := r.PostForm.Get("To"), r.PostForm.Get("Body")
 	from, service := r.PostForm.Get("From"), r.PostForm.Get("MessagingServiceSid")
+	contentSid, contentVars := r.PostForm.Get("ContentSid"), r.PostForm.Get("ContentVariables")
 	now := time.Now()
 
 	s.mu.Lock()
@@ -283,7 +316,11 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	} else if f, ok := s.to[to]; ok {
 		fault = f
 	}
-	s.attempts = append(s.attempts, Attempt{To: to, Body: body, Fault: fault, At: now})
+	s.attempts = append(s.attempts, Attempt{To: to, Body: body, ContentSid: contentSid, Fault: fault, At: now})
+	outcome, errorCode := "", 0
+	if strings.HasPrefix(to, whatsappPrefix) && !s.templates[contentSid] && !s.inWindowLocked(to) {
+		outcome, errorCode = "failed", 63016
+	}
 	s.mu.Unlock()
 
 	switch fault {
@@ -315,13 +352,17 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 	case from == "" && service == "":
 		invalid(21603, "A 'From' phone number is required.")
 		return
-	case body == "":
+	case body == "" && contentSid == "":
 		invalid(21602, "Message body is required.")
+		return
+	case contentVars != "" && !validVariables(contentVars):
+		invalid(21656, "The ContentVariables Parameter is invalid.")
 		return
 	}
 
 	m := Message{SID: "SM" + randomHex(16), AccountSID: s.AccountSID, To: to, From: from,
-		MessagingServiceSID: service, Body: body, StatusCallback: r.PostForm.Get("StatusCallback"), At: now}
+		MessagingServiceSID: service, Body: body, ContentSid: contentSid, ContentVariables: contentVars,
+		StatusCallback: r.PostForm.Get("StatusCallback"), At: now, Outcome: outcome, ErrorCode: errorCode}
 	s.mu.Lock()
 	s.msgs = append(s.msgs, m)
 	close(s.changed)

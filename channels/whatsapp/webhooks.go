@@ -1,0 +1,194 @@
+package whatsapp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+)
+
+// Turns is what the webhooks need from the conversation runner.
+type Turns interface {
+	Receive(ctx context.Context, patientID string, m conversations.Message) (conversations.Reply, error)
+	NotEnrolled(ctx context.Context, channel, from, dedupe string) error
+	ProviderOptOut(ctx context.Context, patientID, channel string) error
+	Fallback(ctx context.Context, patientID, messageID, failed string) (string, error)
+}
+
+// Webhooks serves Twilio's inbound-message and status callbacks for
+// WhatsApp.
+type Webhooks struct {
+	Store     store.Store
+	Turns     Turns
+	AuthToken string
+	PublicURL string
+	Log       *slog.Logger
+	// Observe, when set, counts inbound messages by outcome (for metrics):
+	// rejected, malformed, unknown_number, accepted, button, stale,
+	// duplicate.
+	Observe func(outcome string)
+}
+
+func (h *Webhooks) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Webhooks) observe(outcome string) {
+	if h.Observe != nil {
+		h.Observe(outcome)
+	}
+}
+
+// Inbound handles POST /webhooks/twilio/whatsapp. The reply goes out
+// through the outbox, so the TwiML answer is empty. A 2xx means the turn is
+// committed (and the patient's window opened); on a store error Twilio gets
+// a 5xx and retries with the same MessageSid, which the commit dedupes.
+func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
+	if !sms.Verify(w, r, h.AuthToken, h.PublicURL) {
+		h.observe("rejected")
+		return
+	}
+	sid, from := r.PostForm.Get("MessageSid"), r.PostForm.Get("From")
+	if sid == "" || from == "" {
+		h.observe("malformed")
+		http.Error(w, "MessageSid and From are required", http.StatusBadRequest)
+		return
+	}
+	// An SMS webhook pointed here by mistake would open a WhatsApp window
+	// the patient never opened.
+	number, ok := strings.CutPrefix(from, Prefix)
+	if !ok {
+		h.observe("malformed")
+		http.Error(w, "From must be a whatsapp: address", http.StatusBadRequest)
+		return
+	}
+	phone, err := channels.E164(number)
+	if err != nil {
+		h.observe("malformed")
+		http.Error(w, "From: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	ctx := r.Context()
+	dedupe := "twilio:" + sid
+	p, err := h.Store.PatientByPhone(ctx, phone)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		err = h.Turns.NotEnrolled(ctx, Channel, phone, dedupe)
+		h.observe("unknown_number")
+	case err == nil:
+		m := message(r.PostForm)
+		m.Dedupe = dedupe
+		var rep conversations.Reply
+		rep, err = h.Turns.Receive(ctx, p.ID, m)
+		switch {
+		case err != nil:
+		case rep.Duplicate:
+			h.observe("duplicate")
+		case rep.Stale:
+			h.observe("stale")
+		case m.Choice != "":
+			h.observe("button")
+		default:
+			h.observe("accepted")
+		}
+	}
+	if err != nil {
+		h.log().Error("inbound whatsapp not committed", "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
+}
+
+// message reads the patient's message from Twilio's form: a pressed button
+// arrives as ButtonPayload (our id, see ParsePayload) and ButtonText (its
+// label, also in Body); anything else is typed text.
+func message(f url.Values) conversations.Message {
+	m := conversations.Message{Channel: Channel, Text: f.Get("Body")}
+	if payload := f.Get("ButtonPayload"); payload != "" {
+		m.Choice, m.Step = ParsePayload(payload)
+		if label := f.Get("ButtonText"); label != "" {
+			m.Text = label
+		}
+	}
+	return m
+}
+
+// Status handles POST /webhooks/twilio/whatsapp/status: it records the
+// delivery status (sent, delivered, read, failed, undelivered) and error
+// code on the message's timeline event. A message Twilio gave up on, 63016
+// (outside the window) or any other failure, goes on the patient's next
+// channel: the runner's Fallback does that once per message, however often
+// Twilio repeats the callback. A message already delivered or read never
+// falls back.
+func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
+	if !sms.Verify(w, r, h.AuthToken, h.PublicURL) {
+		return
+	}
+	status := r.PostForm.Get("MessageStatus")
+	outboxID, patientID := r.URL.Query().Get("o"), r.URL.Query().Get("p")
+	if status == "" || outboxID == "" {
+		http.Error(w, "MessageStatus and the o query parameter are required", http.StatusBadRequest)
+		return
+	}
+	code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
+	if patientID == "" {
+		// A reply to an unknown number: it has no timeline.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	ctx := r.Context()
+	wasReached := false
+	err := h.Store.UpdateEvent(ctx, patientID, outboxID, func(e *store.Event) bool {
+		wasReached = reached(e.Status)
+		if !store.StatusAdvances(e.Status, status) {
+			return false
+		}
+		e.Status, e.ErrorCode = status, code
+		return true
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		w.WriteHeader(http.StatusNoContent) // unenrolled since
+		return
+	}
+	if err != nil {
+		h.log().Error("recording whatsapp delivery status", "message", outboxID, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	switch {
+	case code == codeOptedOut:
+		if err := h.Turns.ProviderOptOut(ctx, patientID, Channel); err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.log().Error("recording provider opt-out", "patient", patientID, "err", err)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+	case failure(status) && !wasReached:
+		next, err := h.Turns.Fallback(ctx, patientID, outboxID, Channel)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.log().Error("whatsapp message failed; fallback not queued", "message", outboxID, "code", code, "err", err)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		h.log().Info("whatsapp message failed; falling back", "message", outboxID, "code", code, "next", next)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// failure reports whether a status says Twilio gave the message up.
+func failure(status string) bool { return status == "failed" || status == "undelivered" }
+
+// reached reports whether a status says the patient got the message.
+func reached(status string) bool { return status == "delivered" || status == "read" }
