@@ -113,7 +113,7 @@ func (e *env) enroll(id, number, lang string) {
 	e.t.Helper()
 	_, err := e.runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: number, Language: lang,
 		Timezone: "America/Chicago", Channel: whatsapp.Channel, Channels: []string{whatsapp.Channel, sms.Channel},
-		Programs: []string{"heart-failure"},
+		Programs:    []string{"heart-failure"},
 		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}})
 	if err != nil {
 		e.t.Fatal(err)
@@ -750,4 +750,3 @@ func TestPayload(t *testing.T) {
 		t.Errorf("Variables = %s", got)
 	}
 }
-
