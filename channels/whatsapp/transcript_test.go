@@ -92,8 +92,8 @@ type skips struct {
 }
 
 func (s *skips) Enabled(context.Context, slog.Level) bool { return true }
-func (s *skips) WithAttrs([]slog.Attr) slog.Handler      { return s }
-func (s *skips) WithGroup(string) slog.Handler           { return s }
+func (s *skips) WithAttrs([]slog.Attr) slog.Handler       { return s }
+func (s *skips) WithGroup(string) slog.Handler            { return s }
 func (s *skips) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "channel skipped" {
 		return nil
