@@ -1,0 +1,753 @@
+package voice
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/store"
+)
+
+// Channel is the name of this channel in sessions, outbox entries and metrics.
+const Channel = conversations.Voice
+
+// Paths of the webhooks Twilio calls. InboundPath is the number's "A call
+// comes in" webhook; the others are named in the calls and TwiML Tend
+// creates.
+const (
+	InboundPath = "/webhooks/twilio/voice"
+	AnswerPath  = "/webhooks/twilio/voice/answer"
+	GatherPath  = "/webhooks/twilio/voice/gather"
+	DialPath    = "/webhooks/twilio/voice/dial"
+	StatusPath  = "/webhooks/twilio/voice/status"
+)
+
+// Reasons of the escalations a call opens.
+const (
+	ReasonAskedNurse = "caller asked for a nurse"
+	ReasonNoNurse    = "caller asked for a nurse; the nurse line did not answer"
+)
+
+// Turns is what the webhooks need from the conversation runner
+// (conversations.Runner).
+type Turns interface {
+	Receive(ctx context.Context, patientID string, m conversations.Message) (conversations.Reply, error)
+	Silence(ctx context.Context, patientID, dedupe string) (conversations.Reply, error)
+	Prompt(ctx context.Context, patientID string) (conversations.Reply, error)
+	Script(ctx context.Context, patientID, messageID string) (conversations.Reply, error)
+	Escalate(ctx context.Context, patientID, priority, reason string) error
+	RetryCall(ctx context.Context, patientID, messageID string, attempt int) (string, error)
+}
+
+// Slots frees a call's concurrency slot when Twilio reports its end
+// (*Sender does).
+type Slots interface {
+	Release(outboxID string)
+}
+
+// Webhooks serves the IVR: inbound calls, answered reminder calls, key
+// presses, the nurse transfer's outcome and call status callbacks. Every
+// request must carry a valid X-Twilio-Signature for PublicURL.
+//
+// The call's state lives in the conversation (committed before each
+// answer) and in the URLs of the TwiML it returns (patient, question step,
+// turn number, silences so far), so any replica can serve any request of a
+// call.
+type Webhooks struct {
+	Store     store.Store
+	Turns     Turns
+	Pack      *content.Pack
+	AuthToken string
+	PublicURL string
+	// NurseLine is the number "press 0" transfers to (E.164). Empty: the
+	// caller is promised a callback and a ticket is opened instead.
+	NurseLine string
+	// Callback is the number a voicemail asks the patient to call back,
+	// written as it should be read out (its digits are spoken one by
+	// one). Empty: no voicemail is left.
+	Callback string
+	// Slots, when set, is told when a call ends (the Sender that placed it).
+	Slots Slots
+	Log   *slog.Logger
+	// Observe, when set, counts webhook outcomes (for metrics).
+	Observe func(outcome string)
+}
+
+// Handler serves every voice webhook on its POST route.
+func (h *Webhooks) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+InboundPath, h.Inbound)
+	mux.HandleFunc("POST "+AnswerPath, h.Answer)
+	mux.HandleFunc("POST "+GatherPath, h.Gather)
+	mux.HandleFunc("POST "+DialPath, h.Dial)
+	mux.HandleFunc("POST "+StatusPath, h.Status)
+	return mux
+}
+
+func (h *Webhooks) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Webhooks) observe(outcome string) {
+	if h.Observe != nil {
+		h.Observe(outcome)
+	}
+}
+
+// verify checks the signature and that the request names a call.
+func (h *Webhooks) verify(w http.ResponseWriter, r *http.Request) (callSid string, ok bool) {
+	if !sms.Verify(w, r, h.AuthToken, h.PublicURL) {
+		h.observe("rejected")
+		return "", false
+	}
+	sid := r.PostForm.Get("CallSid")
+	if sid == "" {
+		h.observe("malformed")
+		http.Error(w, "CallSid is required", http.StatusBadRequest)
+		return "", false
+	}
+	return sid, true
+}
+
+// respond writes TwiML. The turn it answers is already committed.
+func (h *Webhooks) respond(w http.ResponseWriter, verbs ...[]twiml.Element) {
+	var all []twiml.Element
+	for _, v := range verbs {
+		all = append(all, v...)
+	}
+	doc, err := twiml.Voice(all)
+	if err != nil {
+		h.log().Error("writing TwiML", "err", err)
+		http.Error(w, "try again", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.Write([]byte(doc))
+}
+
+// fail answers a request whose turn could not run: a patient unenrolled
+// mid-call hears nothing more; a store failure gets a 5xx so that Twilio
+// retries (the dedupe key makes the retry safe).
+func (h *Webhooks) fail(w http.ResponseWriter, what string, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		h.observe("not_enrolled")
+		h.respond(w, []twiml.Element{hangup()})
+		return
+	}
+	h.observe("error")
+	h.log().Error(what, "err", err)
+	http.Error(w, "try again", http.StatusServiceUnavailable)
+}
+
+func (h *Webhooks) url(path string, q url.Values) string {
+	return strings.TrimSuffix(h.PublicURL, "/") + path + "?" + q.Encode()
+}
+
+// gatherURL is where a key press (or, with silent, the lack of one) for
+// question step of patient goes. turn numbers the prompts of one call, so
+// that each key press has its own dedupe key and a Twilio retry of the
+// same request has the same one; silences counts the prompts already
+// unanswered.
+func (h *Webhooks) gatherURL(patientID string, step uint32, turn, silences int, silent bool) string {
+	q := url.Values{"s": {strconv.FormatUint(uint64(step), 10)}, "t": {strconv.Itoa(turn)}, "n": {strconv.Itoa(silences)}}
+	if patientID != "" {
+		q.Set("p", patientID)
+	}
+	if silent {
+		q.Set("silent", "1")
+	}
+	return h.url(GatherPath, q)
+}
+
+func (h *Webhooks) dialURL(patientID string, turn int) string {
+	q := url.Values{"t": {strconv.Itoa(turn)}}
+	if patientID != "" {
+		q.Set("p", patientID)
+	}
+	return h.url(DialPath, q)
+}
+
+func (h *Webhooks) speaker(rep conversations.Reply) speaker {
+	lang := rep.Lang
+	if lang == "" || !h.Pack.HasLanguage(lang) {
+		lang = h.Pack.Languages[0]
+	}
+	return newSpeaker(h.Pack, lang, rep.Slow)
+}
+
+// waiting is the question a reply ends on, if it ends on one.
+func waiting(rep conversations.Reply) (conversations.Outgoing, bool) {
+	if n := len(rep.Messages); n > 0 && len(rep.Messages[n-1].Labels) > 0 {
+		return rep.Messages[n-1], true
+	}
+	return conversations.Outgoing{}, false
+}
+
+// question asks q with its keys, then, when no key came, comes back with
+// the silent marker.
+func (h *Webhooks) question(sp speaker, patientID string, q conversations.Outgoing, turn, silences int) []twiml.Element {
+	return []twiml.Element{
+		gather(h.gatherURL(patientID, q.Step, turn, silences, false), sp.menu(q.Text, q.Labels)),
+		redirect(h.gatherURL(patientID, q.Step, turn, silences, true)),
+	}
+}
+
+func goodbye(sp speaker) []twiml.Element {
+	return append(sp.sayID("voice.goodbye", nil), hangup())
+}
+
+// speak says a turn's messages; when the last asks a question the caller
+// answers it with a key, otherwise the call ends.
+func (h *Webhooks) speak(w http.ResponseWriter, patientID string, rep conversations.Reply, turn int) {
+	sp := h.speaker(rep)
+	var verbs []twiml.Element
+	q, ask := waiting(rep)
+	msgs := rep.Messages
+	if ask {
+		msgs = msgs[:len(msgs)-1]
+	}
+	for _, m := range msgs {
+		verbs = append(verbs, sp.say(m.Text)...)
+	}
+	if ask {
+		h.respond(w, verbs, h.question(sp, patientID, q, turn, 0))
+		return
+	}
+	h.respond(w, verbs, goodbye(sp))
+}
+
+// Inbound handles POST /webhooks/twilio/voice: a call to the voice number.
+// An enrolled caller hears the question their conversation waits on; a
+// caller Tend does not know (or whose number is withheld) hears that the
+// number is not enrolled and may ask for a nurse.
+func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.verify(w, r); !ok {
+		return
+	}
+	ctx := r.Context()
+	// A withheld number ("anonymous") is a real call, not a malformed
+	// request: it is an unknown caller.
+	err := store.ErrNotFound
+	var p store.Patient
+	if phone, perr := channels.E164(r.PostForm.Get("From")); perr == nil {
+		p, err = h.Store.PatientByPhone(ctx, phone)
+	}
+	var rep conversations.Reply
+	if err == nil {
+		rep, err = h.Turns.Prompt(ctx, p.ID)
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.observe("unknown_caller")
+		h.unknownCaller(w)
+		return
+	case err != nil:
+		h.fail(w, "inbound call", err)
+		return
+	}
+	h.observe("inbound")
+	h.prompt(w, p.ID, rep, 1)
+}
+
+// prompt asks the waiting question of rep or, when nothing waits, says so
+// and offers a nurse.
+func (h *Webhooks) prompt(w http.ResponseWriter, patientID string, rep conversations.Reply, turn int) {
+	sp := h.speaker(rep)
+	if q, ok := waiting(rep); ok {
+		h.respond(w, h.question(sp, patientID, q, turn, 0))
+		return
+	}
+	inner := append(sp.sayID("voice.nothing", nil), sp.sayID("voice.nurse", nil)...)
+	h.respond(w, []twiml.Element{gather(h.gatherURL(patientID, 0, turn, 0, false), inner)}, goodbye(sp))
+}
+
+func (h *Webhooks) unknownCaller(w http.ResponseWriter) {
+	sp := newSpeaker(h.Pack, h.Pack.Languages[0], false)
+	if h.NurseLine == "" {
+		h.respond(w, sp.sayID("voice.unknown", nil), goodbye(sp))
+		return
+	}
+	h.respond(w, sp.sayID("voice.unknown", nil),
+		[]twiml.Element{gather(h.gatherURL("", 0, 1, 0, false), sp.sayID("voice.nurse", nil))}, goodbye(sp))
+}
+
+// Answer handles POST /webhooks/twilio/voice/answer?p&o&a: a reminder call
+// was picked up. An answering machine (or fax) gets a short voicemail that
+// names neither program nor medicine; a person hears the message and
+// answers its question with a key.
+func (h *Webhooks) Answer(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.verify(w, r); !ok {
+		return
+	}
+	q := r.URL.Query()
+	patientID, outboxID := q.Get("p"), q.Get("o")
+	if patientID == "" || outboxID == "" {
+		h.observe("malformed")
+		http.Error(w, "the p and o query parameters are required", http.StatusBadRequest)
+		return
+	}
+	ctx := r.Context()
+	if machine(r.PostForm.Get("AnsweredBy")) {
+		h.voicemail(w, r, patientID, outboxID)
+		return
+	}
+	rep, err := h.Turns.Script(ctx, patientID, outboxID)
+	if err != nil {
+		h.fail(w, "answered call", err)
+		return
+	}
+	h.observe("answered")
+	h.speak(w, patientID, rep, 1)
+}
+
+// machine reports whether AMD found a machine or a fax rather than a
+// person ("human", or "unknown" when it could not tell: a person who said
+// little is better served by the script than by a voicemail).
+func machine(answeredBy string) bool {
+	return strings.HasPrefix(answeredBy, "machine") || answeredBy == "fax"
+}
+
+func (h *Webhooks) voicemail(w http.ResponseWriter, r *http.Request, patientID, outboxID string) {
+	ctx := r.Context()
+	rep, err := h.Turns.Prompt(ctx, patientID)
+	if err != nil {
+		h.fail(w, "voicemail", err)
+		return
+	}
+	if _, _, err := h.record(ctx, patientID, outboxID, StatusVoicemail); err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.fail(w, "recording voicemail", err)
+		return
+	}
+	h.observe("voicemail")
+	if h.Callback == "" {
+		// A message that cannot say where to call back only worries.
+		h.respond(w, []twiml.Element{hangup()})
+		return
+	}
+	sp := h.speaker(rep)
+	h.respond(w, sp.sayID("voice.voicemail", map[string]any{"HelpContact": spell(h.Callback)}), []twiml.Element{hangup()})
+}
+
+// spell writes a phone number so that text-to-speech reads it digit by
+// digit, pausing where the number is grouped: "+1 555-0100" → "1, 5 5 5,
+// 0 1 0 0".
+func spell(number string) string {
+	var groups []string
+	var cur []string
+	for _, c := range number {
+		switch {
+		case c >= '0' && c <= '9':
+			cur = append(cur, string(c))
+		case len(cur) > 0:
+			groups = append(groups, strings.Join(cur, " "))
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		groups = append(groups, strings.Join(cur, " "))
+	}
+	return strings.Join(groups, ", ")
+}
+
+// gatherQuery is the state a key press carries in its URL.
+type gatherQuery struct {
+	patient  string
+	step     uint32
+	turn     int
+	silences int
+	silent   bool
+}
+
+func parseGather(q url.Values) (gatherQuery, error) {
+	g := gatherQuery{patient: q.Get("p"), silent: q.Get("silent") == "1"}
+	s, err := strconv.ParseUint(q.Get("s"), 10, 32)
+	if err != nil {
+		return g, errors.New("s: " + err.Error())
+	}
+	g.step = uint32(s)
+	if g.turn, err = strconv.Atoi(q.Get("t")); err != nil || g.turn < 0 {
+		return g, errors.New("t: not a turn number")
+	}
+	if g.silences, err = strconv.Atoi(q.Get("n")); err != nil || g.silences < 0 {
+		return g, errors.New("n: not a count")
+	}
+	return g, nil
+}
+
+// Gather handles POST /webhooks/twilio/voice/gather?p&s&t&n[&silent=1]: a
+// key pressed on a question, or, with silent, none. 9 repeats the
+// question, 0 asks for a nurse, 8 stops calls; any other key answers the
+// question through the engine, in a turn committed before the next TwiML is
+// written.
+func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
+	sid, ok := h.verify(w, r)
+	if !ok {
+		return
+	}
+	g, err := parseGather(r.URL.Query())
+	if err != nil {
+		h.observe("malformed")
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	digits := strings.TrimSpace(r.PostForm.Get("Digits"))
+	silent := g.silent || digits == ""
+	if g.patient == "" {
+		h.unknownKey(w, digits, silent, g.turn+1)
+		return
+	}
+	ctx := r.Context()
+	dedupe := "twilio:" + sid + ":" + strconv.Itoa(g.turn)
+	next := g.turn + 1
+	switch {
+	case silent:
+		h.observe("no_input")
+		h.silence(w, r, g, dedupe)
+	case digits == keyRepeat:
+		h.observe("repeat")
+		rep, err := h.Turns.Prompt(ctx, g.patient)
+		if err != nil {
+			h.fail(w, "repeating a question", err)
+			return
+		}
+		h.again(w, g.patient, rep, next)
+	case digits == keyNurse:
+		h.observe("nurse")
+		h.nurse(w, r, g.patient, next)
+	case digits == keyStop:
+		h.observe("stop")
+		rep, err := h.Turns.Receive(ctx, g.patient, conversations.Message{Channel: Channel, Text: "STOP", Sync: true, Dedupe: dedupe})
+		if err != nil {
+			h.fail(w, "stopping calls", err)
+			return
+		}
+		sp := h.speaker(rep)
+		h.respond(w, sp.sayID("voice.stopped", nil), []twiml.Element{hangup()})
+	default:
+		h.answer(w, r, g, digits, dedupe)
+	}
+}
+
+// again asks the waiting question once more, or says goodbye when nothing
+// waits any more.
+func (h *Webhooks) again(w http.ResponseWriter, patientID string, rep conversations.Reply, turn int) {
+	sp := h.speaker(rep)
+	if q, ok := waiting(rep); ok {
+		h.respond(w, h.question(sp, patientID, q, turn, 0))
+		return
+	}
+	h.respond(w, goodbye(sp))
+}
+
+// answer runs the turn of a key that answers the question.
+func (h *Webhooks) answer(w http.ResponseWriter, r *http.Request, g gatherQuery, digits, dedupe string) {
+	ctx := r.Context()
+	next := g.turn + 1
+	if g.step != 0 {
+		// A key pressed on a question that closed meanwhile (its timeout
+		// ran while the caller listened, or this is Twilio retrying a key
+		// already answered) must not answer the question that came next.
+		cur, err := h.Turns.Prompt(ctx, g.patient)
+		if err != nil {
+			h.fail(w, "answering a question", err)
+			return
+		}
+		if q, ok := waiting(cur); !ok || q.Step != g.step {
+			h.observe("stale")
+			h.again(w, g.patient, cur, next)
+			return
+		}
+	}
+	rep, err := h.Turns.Receive(ctx, g.patient, conversations.Message{Channel: Channel, Text: digits, Step: g.step, Sync: true, Dedupe: dedupe})
+	if err != nil {
+		h.fail(w, "answering a question", err)
+		return
+	}
+	if rep.Duplicate {
+		// Twilio retried a key press whose turn is committed: ask what
+		// waits now.
+		h.observe("duplicate")
+		cur, err := h.Turns.Prompt(ctx, g.patient)
+		if err != nil {
+			h.fail(w, "answering a question", err)
+			return
+		}
+		h.again(w, g.patient, cur, next)
+		return
+	}
+	h.observe("answer")
+	h.speak(w, g.patient, rep, next)
+}
+
+// silence handles a prompt nobody answered: the first time the question is
+// asked again; the second time the question's timeout runs now (its
+// messages are said) and the call ends.
+func (h *Webhooks) silence(w http.ResponseWriter, r *http.Request, g gatherQuery, dedupe string) {
+	ctx := r.Context()
+	cur, err := h.Turns.Prompt(ctx, g.patient)
+	if err != nil {
+		h.fail(w, "no key pressed", err)
+		return
+	}
+	sp := h.speaker(cur)
+	q, ok := waiting(cur)
+	if !ok || (g.step != 0 && q.Step != g.step) {
+		// The question closed meanwhile: there is nothing to time out.
+		h.respond(w, goodbye(sp))
+		return
+	}
+	if g.silences == 0 {
+		h.respond(w, sp.sayID("voice.no_input", nil), h.question(sp, g.patient, q, g.turn+1, 1))
+		return
+	}
+	rep, err := h.Turns.Silence(ctx, g.patient, dedupe)
+	if err != nil {
+		h.fail(w, "running a question's timeout", err)
+		return
+	}
+	var verbs []twiml.Element
+	if !rep.Duplicate {
+		sp = h.speaker(rep)
+		for _, m := range rep.Messages {
+			verbs = append(verbs, sp.say(m.Text)...)
+		}
+	}
+	h.respond(w, verbs, goodbye(sp))
+}
+
+// nurse transfers the caller to the nurse line, or, without one, opens a
+// ticket for a callback.
+func (h *Webhooks) nurse(w http.ResponseWriter, r *http.Request, patientID string, turn int) {
+	ctx := r.Context()
+	cur, err := h.Turns.Prompt(ctx, patientID)
+	if err != nil {
+		h.fail(w, "asking for a nurse", err)
+		return
+	}
+	sp := h.speaker(cur)
+	if h.NurseLine != "" {
+		h.respond(w, sp.sayID("voice.connecting", nil), []twiml.Element{dial(h.NurseLine, h.dialURL(patientID, turn))})
+		return
+	}
+	// Without a dedupe key a Twilio retry of this request may open a
+	// second ticket; one too many beats none.
+	if err := h.Turns.Escalate(ctx, patientID, escalation.Medium, ReasonAskedNurse); err != nil {
+		h.fail(w, "asking for a nurse", err)
+		return
+	}
+	h.respond(w, sp.sayID("voice.callback", nil), []twiml.Element{hangup()})
+}
+
+// unknownKey handles a key from a caller Tend does not know: 0 reaches the
+// nurse line, anything else ends the call.
+func (h *Webhooks) unknownKey(w http.ResponseWriter, digits string, silent bool, turn int) {
+	sp := newSpeaker(h.Pack, h.Pack.Languages[0], false)
+	if !silent && digits == keyNurse && h.NurseLine != "" {
+		h.observe("nurse")
+		h.respond(w, sp.sayID("voice.connecting", nil), []twiml.Element{dial(h.NurseLine, h.dialURL("", turn))})
+		return
+	}
+	h.respond(w, goodbye(sp))
+}
+
+// Dial handles POST /webhooks/twilio/voice/dial?p&t: the transfer to the
+// nurse line ended. When nobody answered, the patient is promised a
+// callback and a ticket is opened.
+func (h *Webhooks) Dial(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.verify(w, r); !ok {
+		return
+	}
+	patientID := r.URL.Query().Get("p")
+	status := r.PostForm.Get("DialCallStatus")
+	if status == "" {
+		h.observe("malformed")
+		http.Error(w, "DialCallStatus is required", http.StatusBadRequest)
+		return
+	}
+	if patientID == "" {
+		h.respond(w, goodbye(newSpeaker(h.Pack, h.Pack.Languages[0], false)))
+		return
+	}
+	ctx := r.Context()
+	cur, err := h.Turns.Prompt(ctx, patientID)
+	if err != nil {
+		h.fail(w, "nurse transfer", err)
+		return
+	}
+	sp := h.speaker(cur)
+	if status == "completed" {
+		h.observe("nurse_answered")
+		h.respond(w, goodbye(sp))
+		return
+	}
+	h.observe("nurse_missed")
+	if err := h.Turns.Escalate(ctx, patientID, escalation.Medium, ReasonNoNurse); err != nil {
+		h.fail(w, "nurse transfer", err)
+		return
+	}
+	h.respond(w, sp.sayID("voice.callback", nil), []twiml.Element{hangup()})
+}
+
+// Statuses a call gives its message.out event, beyond the store's.
+const (
+	// StatusRinging: the patient's phone rings.
+	StatusRinging = "ringing"
+	// StatusVoicemail: an answering machine took the call; the short
+	// voicemail (no PHI) was left, the message itself was not.
+	StatusVoicemail = "voicemail"
+	// StatusBusy: the line was busy; the call is retried.
+	StatusBusy = "busy"
+	// StatusNoAnswer: it rang out; the call is retried.
+	StatusNoAnswer = "no-answer"
+)
+
+// callRanks place the call statuses among the store's (store.StatusAdvances):
+// ringing is a "sending", the call's outcomes are final like "delivered".
+var callRanks = map[string]int{StatusRinging: 2, StatusVoicemail: 4, StatusBusy: 4, StatusNoAnswer: 4}
+
+// probes are statuses of the store's ranks 1 to 5.
+var probes = []string{"queued", "sending", "sent", "delivered", "read"}
+
+// rank is how far along a status is, as store.StatusAdvances orders them,
+// with the call statuses it may not know yet.
+func rank(status string) int {
+	if r, ok := callRanks[status]; ok {
+		return r
+	}
+	r := 0
+	for i, p := range probes {
+		if store.StatusAdvances(p, status) {
+			r = i + 1
+		}
+	}
+	return r
+}
+
+// advances reports whether a message event's status may change from one
+// status to another: only forward (callbacks overtake each other), except
+// that a voicemail corrects a "delivered" recorded when the call was
+// answered, before AMD had spoken.
+func advances(from, to string) bool {
+	if from == to {
+		return false
+	}
+	if to == StatusVoicemail && from == "delivered" {
+		return true
+	}
+	return rank(to) > rank(from)
+}
+
+// record sets a message event's status when it advances, and reports
+// whether it changed and from what: a status callback delivered twice acts
+// once.
+func (h *Webhooks) record(ctx context.Context, patientID, outboxID, status string) (changed bool, before string, err error) {
+	err = h.Store.UpdateEvent(ctx, patientID, outboxID, func(e *store.Event) bool {
+		before = e.Status
+		if !advances(e.Status, status) {
+			return false
+		}
+		e.Status = status
+		changed = true
+		return true
+	})
+	return changed, before, err
+}
+
+// eventStatus is the message status a call status stands for ("" for
+// none). An answered call is "delivered": the patient heard the message
+// (unless a machine answered: "voicemail"); busy and no-answer keep
+// Twilio's names; failed and canceled are the store's.
+func eventStatus(callStatus, answeredBy string) string {
+	switch callStatus {
+	case "ringing":
+		return StatusRinging
+	case "in-progress", "answered", "completed":
+		if machine(answeredBy) {
+			return StatusVoicemail
+		}
+		return "delivered"
+	case "busy":
+		return StatusBusy
+	case "no-answer":
+		return StatusNoAnswer
+	case "failed", "canceled":
+		return callStatus
+	}
+	return ""
+}
+
+// Status handles POST /webhooks/twilio/voice/status?p&o&a: the call's
+// progress. It records the outcome on the message's event, frees the
+// call's slot when it ends, and asks for the call again when it was busy,
+// not answered or failed (the runner applies the program's retry limit and
+// spacing, then falls back along the patient's chain).
+func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.verify(w, r); !ok {
+		return
+	}
+	q := r.URL.Query()
+	patientID, outboxID := q.Get("p"), q.Get("o")
+	callStatus := r.PostForm.Get("CallStatus")
+	attempt, err := strconv.Atoi(q.Get("a"))
+	if callStatus == "" || outboxID == "" || patientID == "" || err != nil || attempt < 0 {
+		h.observe("malformed")
+		http.Error(w, "CallStatus and the p, o and a query parameters are required", http.StatusBadRequest)
+		return
+	}
+	ctx := r.Context()
+	final := false
+	switch callStatus {
+	case "completed", "busy", "no-answer", "failed", "canceled":
+		final = true
+		if h.Slots != nil {
+			h.Slots.Release(outboxID)
+		}
+	}
+	status := eventStatus(callStatus, r.PostForm.Get("AnsweredBy"))
+	if status == "" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	changed, before, err := h.record(ctx, patientID, outboxID, status)
+	if errors.Is(err, store.ErrNotFound) {
+		w.WriteHeader(http.StatusNoContent) // unenrolled since
+		return
+	}
+	if err != nil {
+		h.log().Error("recording call status", "message", outboxID, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	h.observe("status_" + status)
+	if final && changed && (status == StatusBusy || status == StatusNoAnswer || status == "failed") {
+		if _, err := h.Turns.RetryCall(ctx, patientID, outboxID, attempt+1); err != nil && !errors.Is(err, store.ErrNotFound) {
+			// Put the status back so that Twilio's retry of this callback
+			// asks for the call again.
+			h.Store.UpdateEvent(context.WithoutCancel(ctx), patientID, outboxID, func(e *store.Event) bool {
+				if e.Status != status {
+					return false
+				}
+				e.Status = before
+				return true
+			})
+			h.log().Error("asking for the call again", "message", outboxID, "err", err)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
