@@ -63,8 +63,12 @@ func hashCode(code string) string {
 
 // validCode reports whether s can be a deep-link code: 1 to 64 characters
 // of A-Z a-z 0-9 _ -.
-func validCode(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
+func validCode(s string) bool { return deepLinkChars(s, 64) }
+
+// deepLinkChars reports whether s is 1 to max characters of A-Z a-z 0-9 _ -
+// (the alphabet of deep-link codes and webhook secrets).
+func deepLinkChars(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

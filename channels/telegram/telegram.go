@@ -56,6 +56,27 @@ func NewBot(token, apiURL string) (*bot.Bot, error) {
 	return bot.New(token, opts...)
 }
 
+// AllowedUpdates are the update kinds the webhook handles; Register asks
+// Telegram for these only.
+var AllowedUpdates = []string{"message", "callback_query", "my_chat_member"}
+
+// Register points the bot's webhook at publicURL + WebhookPath, with the
+// secret Telegram will send in SecretHeader. Telegram accepts a secret of
+// 1 to 256 characters of A-Z a-z 0-9 _ -.
+func Register(ctx context.Context, b *bot.Bot, publicURL, secret string) error {
+	if !deepLinkChars(secret, 256) {
+		return errors.New("telegram: the webhook secret must be 1-256 characters of A-Z a-z 0-9 _ -")
+	}
+	_, status, err := call(ctx, func(ctx context.Context) (bool, error) {
+		return b.SetWebhook(ctx, &bot.SetWebhookParams{URL: strings.TrimSuffix(publicURL, "/") + WebhookPath,
+			SecretToken: secret, AllowedUpdates: AllowedUpdates})
+	})
+	if err != nil {
+		return fmt.Errorf("telegram: setting the webhook (HTTP %d): %w", status, err)
+	}
+	return nil
+}
+
 type statusKey struct{}
 
 // statusClient records the HTTP status of a response in the *int the

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
 	"github.com/tendcare/tend/channels"
@@ -762,16 +761,20 @@ func TestGroupChat(t *testing.T) {
 	}
 }
 
-// TestSetWebhook: the webhook Tend registers through the SDK is the one
+// TestSetWebhook: the webhook Register sets through the SDK is the one
 // the fake Telegram delivers to, with its secret.
 func TestSetWebhook(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	ok, err := e.sender.Bot.SetWebhook(t.Context(), &bot.SetWebhookParams{URL: e.url, SecretToken: secret,
-		AllowedUpdates: []string{"message", "callback_query", "my_chat_member"}})
-	if err != nil || !ok {
-		t.Fatalf("SetWebhook = %v %v", ok, err)
+	if err := telegram.Register(t.Context(), e.sender.Bot, e.srv.URL+"/", "bad secret!"); err == nil {
+		t.Fatal("Register took a secret Telegram refuses")
+	}
+	if err := telegram.Register(t.Context(), e.sender.Bot, e.srv.URL+"/", secret); err != nil {
+		t.Fatal(err)
+	}
+	if url, sec := e.fake.Webhook(); url != e.url || sec != secret {
+		t.Fatalf("webhook %q %q", url, sec)
 	}
 	if code, err := e.fake.Deliver(e.fake.TextUpdate(1001, "HELP")); err != nil || code != http.StatusOK {
 		t.Fatalf("Deliver = %d %v", code, err)
