@@ -1,0 +1,106 @@
+package voice_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tendcare/tend/channels/voice/voicetest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden transcripts in testdata/")
+
+// goldenFlows start every default flow; "welcome" is the enrollment's.
+var goldenFlows = []struct {
+	flow   string
+	params []string
+}{
+	{"welcome", nil},
+	{"med-reminder", []string{"medication=lisinopril"}},
+	{"refill-reminder", []string{"medication=lisinopril", "date=2026-03-10"}},
+	{"appointment-reminder", []string{"appointment=a1", "date=2026-03-04", "time=10:30"}},
+	{"hf-daily-weight", nil},
+}
+
+// TestGoldenCalls places each default flow's call in each bundled language,
+// answers it as a person and presses 1 until the call ends, and compares
+// the TwiML of every step, rendered from the parsed XML (verbs, what is
+// said in which language and voice, Gather and Dial attributes), with
+// testdata/<lang>/<flow>.txt (go test ./channels/voice -update rewrites
+// them). A voicemail and an unknown caller are checked the same way.
+func TestGoldenCalls(t *testing.T) {
+	t.Parallel()
+	pack, err := loadPack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range pack.Languages {
+		for _, g := range goldenFlows {
+			t.Run(lang+"/"+g.flow, func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, withNurse)
+				if _, err := e.runner.Enroll(t.Context(), patient("p-1", patientPhone, lang)); err != nil {
+					t.Fatal(err)
+				}
+				if g.flow != "welcome" {
+					e.drain()
+					e.start("p-1", g.flow, g.params...)
+				}
+				call := e.dispatch(0)
+				c := e.fake.Answer(t, call, voicetest.Human)
+				for i := 0; c.Gather() != nil; i++ {
+					if i == 20 {
+						t.Fatal("the call does not end when pressing 1")
+					}
+					c.Press("1")
+				}
+				compare(t, filepath.Join("testdata", lang, g.flow+".txt"), header(call)+c.Transcript(e.srv.URL))
+			})
+		}
+		t.Run(lang+"/voicemail", func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.enroll(patient("p-1", patientPhone, lang))
+			call := e.remind("p-1")
+			c := e.fake.Answer(t, call, voicetest.Machine)
+			compare(t, filepath.Join("testdata", lang, "voicemail.txt"), header(call)+c.Transcript(e.srv.URL))
+		})
+	}
+	t.Run("unknown-caller", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, withNurse)
+		c := e.fake.Dial(t, e.srv.URL+"/webhooks/twilio/voice", strangePhone, voiceFrom)
+		c.Press("0")
+		c.DialResult("no-answer")
+		compare(t, filepath.Join("testdata", "unknown-caller.txt"), c.Transcript(e.srv.URL))
+	})
+}
+
+// header describes the call Tend placed, without its outbox id.
+func header(c voicetest.Call) string {
+	return fmt.Sprintf("call to=%s from=%s machineDetection=%s timeout=%d events=%s answer=p=%s&a=%s\n",
+		c.To, c.From, c.MachineDetection, c.Timeout, strings.Join(c.StatusCallbackEvents, ","), c.Param("p"), c.Param("a"))
+}
+
+func compare(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./channels/voice -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("transcript differs from %s (go test ./channels/voice -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
+	}
+}
