@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -55,7 +54,7 @@ type Webhooks struct {
 
 	// chats serializes each chat's updates: Telegram sends one chat's
 	// updates in order, and they must run in that order.
-	chats [256]sync.Mutex
+	chats chatLocks
 }
 
 // maxBody bounds an update; Telegram's are a few kilobytes.
@@ -174,12 +173,43 @@ func (h *Webhooks) handle(ctx context.Context, u *update) (string, error) {
 }
 
 // lock serializes the updates of one chat.
-func (h *Webhooks) lock(chat string) func() {
-	f := fnv.New32a()
-	f.Write([]byte(chat))
-	m := &h.chats[f.Sum32()%uint32(len(h.chats))]
-	m.Lock()
-	return m.Unlock
+func (h *Webhooks) lock(chat string) func() { return h.chats.lock(chat) }
+
+// chatLocks holds one mutex per chat with an update running or waiting.
+// Unlike a fixed set of striped mutexes, two chats never wait for each
+// other: under load a stripe shared by chance would hold one chat's update
+// behind another's whole turn.
+type chatLocks struct {
+	mu sync.Mutex
+	m  map[string]*chatLock
+}
+
+type chatLock struct {
+	sync.Mutex
+	users int // updates holding or waiting for it
+}
+
+func (c *chatLocks) lock(chat string) (unlock func()) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*chatLock{}
+	}
+	l := c.m[chat]
+	if l == nil {
+		l = &chatLock{}
+		c.m[chat] = l
+	}
+	l.users++
+	c.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		c.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(c.m, chat)
+		}
+		c.mu.Unlock()
+	}
 }
 
 // message handles a message a patient wrote. Only private chats count: a
