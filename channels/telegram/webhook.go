@@ -37,7 +37,8 @@ type Webhooks struct {
 	Store store.Store
 	Turns Turns
 	// Bot answers callback queries and removes answered keyboards; it must
-	// come from NewBot.
+	// come from NewBot. Without it button presses still count, but their
+	// buttons spin until Telegram gives up and stay on the message.
 	Bot *bot.Bot
 	// Pack renders the channel's own messages (telegram.* in the catalog).
 	Pack *content.Pack
@@ -440,6 +441,9 @@ func button(m *models.Message, data string) (models.InlineKeyboardButton, bool) 
 // answer answers a callback query (stopping the button's spinner), with a
 // short notice when text is set. Failures are logged, without the text.
 func (h *Webhooks) answer(ctx context.Context, queryID, text string) {
+	if h.Bot == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerTimeout)
 	defer cancel()
 	_, status, err := call(ctx, func(ctx context.Context) (bool, error) {
@@ -452,7 +456,7 @@ func (h *Webhooks) answer(ctx context.Context, queryID, text string) {
 
 // removeKeyboard replaces a message's inline keyboard with an empty one.
 func (h *Webhooks) removeKeyboard(ctx context.Context, chatID int64, messageID int) {
-	if messageID == 0 {
+	if messageID == 0 || h.Bot == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), answerTimeout)
