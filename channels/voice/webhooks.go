@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/twilio/twilio-go/twiml"
 
@@ -342,25 +343,35 @@ func (h *Webhooks) voicemail(w http.ResponseWriter, r *http.Request, patientID, 
 	h.respond(w, sp.sayID("voice.voicemail", map[string]any{"HelpContact": spell(h.Callback)}), []twiml.Element{hangup()})
 }
 
-// spell writes a phone number so that text-to-speech reads it digit by
-// digit, pausing where the number is grouped: "+1 555-0100" → "1, 5 5 5,
-// 0 1 0 0".
+// spell writes a callback number so that text-to-speech reads it digit by
+// digit, pausing where the number is grouped ("+1 555-0100" → "1, 5 5 5,
+// 0 1 0 0"); words stay as they are ("your clinic", "ext.").
 func spell(number string) string {
-	var groups []string
-	var cur []string
-	for _, c := range number {
+	var parts []string
+	sep := false // a separator is pending between digit groups
+	for rest := strings.TrimSpace(number); rest != ""; {
+		isDigit := rest[0] >= '0' && rest[0] <= '9'
+		n := strings.IndexFunc(rest, func(c rune) bool { return (c >= '0' && c <= '9') != isDigit })
+		if n < 0 {
+			n = len(rest)
+		}
+		run := rest[:n]
+		rest = rest[n:]
 		switch {
-		case c >= '0' && c <= '9':
-			cur = append(cur, string(c))
-		case len(cur) > 0:
-			groups = append(groups, strings.Join(cur, " "))
-			cur = nil
+		case isDigit:
+			if sep && len(parts) > 0 {
+				parts[len(parts)-1] += ","
+			}
+			parts = append(parts, strings.Join(strings.Split(run, ""), " "))
+			sep = false
+		case strings.IndexFunc(run, unicode.IsLetter) >= 0:
+			parts = append(parts, strings.TrimSpace(run))
+			sep = false
+		default:
+			sep = true
 		}
 	}
-	if len(cur) > 0 {
-		groups = append(groups, strings.Join(cur, " "))
-	}
-	return strings.Join(groups, ", ")
+	return strings.Join(parts, " ")
 }
 
 // gatherQuery is the state a key press carries in its URL.
