@@ -34,6 +34,10 @@ var (
 	// write on it again (Telegram 403: the bot was blocked). The channel is
 	// marked unreachable and the message falls back along the chain.
 	ErrUnreachable = errors.New("recipient unreachable on this channel")
+	// ErrWait: the sender is at capacity (every line of a voice number is
+	// in a call) and did not try; the message waits RetryAfter, and the
+	// wait does not count as an attempt.
+	ErrWait = errors.New("sender at capacity")
 	// ErrFallback: this message cannot go on this channel now (WhatsApp
 	// 63016: outside the customer-service window); it falls back along the
 	// chain, and the channel stays usable for later messages.
@@ -256,6 +260,10 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 	if e.PatientID == "" {
 		// A reply to a number that is not enrolled: no chain, no consent.
 		a.c = conversations.Contact{Phone: e.To, Telegram: e.To, Chain: []string{e.Channel}}
+		if e.Reply {
+			// They just wrote: WhatsApp's window is open.
+			a.c.WindowUntil = e.CreatedAt.Add(conversations.WindowLength)
+		}
 	} else {
 		c, err := d.Consent.Contact(ctx, e.PatientID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -356,6 +364,9 @@ func (a *attempt) send(ch string) (why string, done bool) {
 	case errors.Is(err, ErrUnknownOutcome):
 		d.log().Error("send outcome unknown; not resending", "message", e.ID, "channel", ch)
 		a.finish(store.Delivery{Done: true, Status: "unknown", Channel: ch})
+		return "", true
+	case errors.Is(err, ErrWait):
+		a.finish(store.Delivery{NotBefore: a.now.Add(max(after, time.Second)), Status: "queued", Channel: ch})
 		return "", true
 	case errors.Is(err, ErrRetry) && e.Attempts+1 < d.maxAttempts():
 		// Provider error text can quote the phone number: log the code only.

@@ -153,9 +153,10 @@ func (r *Runner) Script(ctx context.Context, patientID, messageID string) (Reply
 }
 
 // Escalate opens a ticket for a human outside any flow: a caller who asked
-// for a nurse that nobody answered.
-func (r *Runner) Escalate(ctx context.Context, patientID, priority, reason string) error {
-	return r.run(ctx, "escalate", patientID, "", func(w *work) error {
+// for a nurse that nobody answered. dedupe is the provider's id of the
+// request, so that a retried webhook opens no second ticket.
+func (r *Runner) Escalate(ctx context.Context, patientID, priority, reason, dedupe string) error {
+	return r.run(ctx, "escalate", patientID, dedupe, func(w *work) error {
 		w.out.Effects = append(w.out.Effects, Effect{Kind: Escalate, Priority: priority, Reason: reason, Origin: w.s.Flow})
 		return nil
 	})

@@ -256,8 +256,9 @@ type Store interface {
 // never replaces one further along.
 var statusRank = map[string]int{
 	"": 0, "queued": 1, "held": 1, "retrying": 1, "accepted": 1, "scheduled": 1,
-	"sending": 2, "sent": 3,
+	"sending": 2, "ringing": 2, "sent": 3,
 	"delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "cancelled": 4, "suppressed": 4, "unknown": 4,
+	"voicemail": 4, "busy": 4, "no-answer": 4,
 	"read": 5,
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
 
@@ -31,7 +32,7 @@ func (s *Sender) Send(_ context.Context, e store.OutboxEntry) (string, string, e
 	if loc, err := time.LoadLocation(e.Timezone); err == nil {
 		at = at.In(loc)
 	}
-	fmt.Fprintf(s.W, "[%s] tend> %s\n", at.Format("Mon 15:04"), indent(e.Text))
+	fmt.Fprintf(s.W, "[%s] tend> %s\n", at.Format("Mon 15:04"), indent(conversations.Numbered(e.Text, e.Labels)))
 	return fmt.Sprintf("SB%06d", s.n), "delivered", nil
 }
 

@@ -16,6 +16,7 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
 
@@ -77,7 +78,7 @@ type Sender struct {
 func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string, error) {
 	p := &openapi.CreateMessageParams{}
 	p.SetTo(e.To)
-	p.SetBody(e.Text)
+	p.SetBody(conversations.Numbered(e.Text, e.Labels))
 	if strings.HasPrefix(s.From, "MG") {
 		p.SetMessagingServiceSid(s.From)
 	} else {

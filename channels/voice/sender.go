@@ -156,7 +156,7 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 		return "", "", &channels.SendError{Err: errors.New("voice: a call needs a patient")}
 	}
 	if !s.acquire(e.ID) {
-		return "", "", &channels.SendError{Class: channels.ErrRetry, RetryAfter: busyRetry,
+		return "", "", &channels.SendError{Class: channels.ErrWait, RetryAfter: busyRetry,
 			Err: errors.New("voice: every line of the number is in use")}
 	}
 	answer, status := callURLs(s.PublicURL, e)

@@ -3,6 +3,7 @@ package voice
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -47,7 +48,7 @@ type Turns interface {
 	Silence(ctx context.Context, patientID, dedupe string) (conversations.Reply, error)
 	Prompt(ctx context.Context, patientID string) (conversations.Reply, error)
 	Script(ctx context.Context, patientID, messageID string) (conversations.Reply, error)
-	Escalate(ctx context.Context, patientID, priority, reason string) error
+	Escalate(ctx context.Context, patientID, priority, reason, dedupe string) error
 	RetryCall(ctx context.Context, patientID, messageID string, attempt int) (string, error)
 }
 
@@ -554,9 +555,8 @@ func (h *Webhooks) nurse(w http.ResponseWriter, r *http.Request, patientID strin
 		h.respond(w, sp.sayID("voice.connecting", nil), []twiml.Element{dial(h.NurseLine, h.dialURL(patientID, turn))})
 		return
 	}
-	// Without a dedupe key a Twilio retry of this request may open a
-	// second ticket; one too many beats none.
-	if err := h.Turns.Escalate(ctx, patientID, escalation.Medium, ReasonAskedNurse); err != nil {
+	dedupe := fmt.Sprintf("twilio:%s:nurse:%d", r.PostForm.Get("CallSid"), turn)
+	if err := h.Turns.Escalate(ctx, patientID, escalation.Medium, ReasonAskedNurse, dedupe); err != nil {
 		h.fail(w, "asking for a nurse", err)
 		return
 	}
@@ -606,7 +606,8 @@ func (h *Webhooks) Dial(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.observe("nurse_missed")
-	if err := h.Turns.Escalate(ctx, patientID, escalation.Medium, ReasonNoNurse); err != nil {
+	dedupe := "twilio:" + r.PostForm.Get("CallSid") + ":dial:" + r.URL.Query().Get("t")
+	if err := h.Turns.Escalate(ctx, patientID, escalation.Medium, ReasonNoNurse, dedupe); err != nil {
 		h.fail(w, "nurse transfer", err)
 		return
 	}
