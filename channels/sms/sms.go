@@ -174,6 +174,9 @@ type Webhooks struct {
 	Log       *slog.Logger
 	// Observe, when set, counts inbound messages by outcome (for metrics).
 	Observe func(outcome string)
+	// ObserveStatus, when set, counts provider status reports (for
+	// metrics): the status and the provider's error code (0 for none).
+	ObserveStatus func(status string, code int)
 }
 
 // maxForm bounds a webhook body; Twilio's are a few kilobytes.
@@ -272,6 +275,9 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
+	if h.ObserveStatus != nil {
+		h.ObserveStatus(status, code)
+	}
 	if patientID != "" {
 		err := h.Store.UpdateEvent(r.Context(), patientID, outboxID, func(e *store.Event) bool {
 			if !store.StatusAdvances(e.Status, status) {

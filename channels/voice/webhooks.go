@@ -84,6 +84,9 @@ type Webhooks struct {
 	Log   *slog.Logger
 	// Observe, when set, counts webhook outcomes (for metrics).
 	Observe func(outcome string)
+	// ObserveStatus, when set, counts provider status reports (for
+	// metrics): the status and the provider's error code (0 for none).
+	ObserveStatus func(status string, code int)
 }
 
 // Handler serves every voice webhook on its POST route.
@@ -730,6 +733,10 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	status := eventStatus(callStatus, r.PostForm.Get("AnsweredBy"))
+	if h.ObserveStatus != nil && status != "" {
+		code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
+		h.ObserveStatus(status, code)
+	}
 	if status == "" {
 		w.WriteHeader(http.StatusNoContent)
 		return

@@ -35,6 +35,9 @@ type Webhooks struct {
 	// rejected, malformed, unknown_number, accepted, button, stale,
 	// duplicate.
 	Observe func(outcome string)
+	// ObserveStatus, when set, counts provider status reports (for
+	// metrics): the status and the provider's error code (0 for none).
+	ObserveStatus func(status string, code int)
 }
 
 func (h *Webhooks) log() *slog.Logger {
@@ -144,6 +147,9 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
+	if h.ObserveStatus != nil {
+		h.ObserveStatus(status, code)
+	}
 	if patientID == "" {
 		// A reply to an unknown number: it has no timeline.
 		w.WriteHeader(http.StatusNoContent)

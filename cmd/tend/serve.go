@@ -257,11 +257,15 @@ func serve(args []string) error {
 	m := newMetrics(st)
 	clock := time.Now
 	disp := &channels.Dispatcher{Store: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
-		Senders: map[string]channels.Sender{sms.Channel: &sms.Sender{
-			Client: sms.NewClient(c.TwilioSID, c.TwilioToken, c.TwilioAPI), From: c.SMSFrom, PublicURL: c.PublicURL}}}
+		Senders: map[string]channels.Sender{}}
 	runner := &conversations.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact}, Notify: disp.Kick, Observe: m.turn}
 	disp.Consent = runner
+	r := chi.NewRouter()
+	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Log: log, Clock: clock}
+	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
+		return err
+	}
 	if c.Store == "redis" {
 		// Replicas share the outbox: claims of a replica that died expire
 		// and are settled by the others. Checking often (one cheap
@@ -273,13 +277,6 @@ func serve(args []string) error {
 		return fmt.Errorf("recovering the outbox: %w", err)
 	}
 
-	hooks := &sms.Webhooks{Store: st, Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
-		Observe: func(outcome string) { m.received.WithLabelValues(sms.Channel, outcome).Inc() }}
-	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Log: log, Channels: []string{sms.Channel}}
-
-	r := chi.NewRouter()
-	r.Post(sms.InboundPath, hooks.Inbound)
-	r.Post(sms.StatusPath, hooks.Status)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -315,6 +312,7 @@ func serve(args []string) error {
 		// is fixed, but nothing reaches a phone and webhooks get 403.
 		log.Warn("Twilio is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TEND_SMS_FROM")
 	}
+	log.Info("channels", "enabled", a.Channels)
 	select {
 	case err = <-errc:
 	case <-ctx.Done():

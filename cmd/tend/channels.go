@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tendcare/tend/api"
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/telegram"
+	"github.com/tendcare/tend/channels/voice"
+	"github.com/tendcare/tend/channels/whatsapp"
+	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+)
+
+// mountChannels registers each configured channel's sender with the
+// dispatcher and its webhooks with the router, and tells the API which
+// channels patients may be enrolled on. SMS is always on: without Twilio
+// settings its messages wait in the outbox until they are set. The others
+// are on when their sender is configured.
+func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher, runner *conversations.Runner,
+	st store.Store, pack *content.Pack, m *metrics, log *slog.Logger) error {
+	inbound := func(ch string) func(string) {
+		return func(outcome string) { m.received.WithLabelValues(ch, outcome).Inc() }
+	}
+	status := func(ch string) func(string, int) {
+		return func(s string, code int) { m.status(ch, s, code) }
+	}
+	twilio := func() *sms.Sender {
+		return &sms.Sender{Client: sms.NewClient(c.TwilioSID, c.TwilioToken, c.TwilioAPI), From: c.SMSFrom, PublicURL: c.PublicURL}
+	}
+
+	disp.Senders[sms.Channel] = twilio()
+	hooks := &sms.Webhooks{Store: st, Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
+		Observe: inbound(sms.Channel), ObserveStatus: status(sms.Channel)}
+	r.Post(sms.InboundPath, hooks.Inbound)
+	r.Post(sms.StatusPath, hooks.Status)
+	a.Channels = []string{sms.Channel}
+
+	if c.WhatsAppFrom != "" {
+		disp.Senders[whatsapp.Channel] = &whatsapp.Sender{Client: twilio().Client, From: c.WhatsAppFrom, PublicURL: c.PublicURL,
+			QuickReply: pack.WhatsApp.QuickReply}
+		wa := &whatsapp.Webhooks{Store: st, Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
+			Observe: inbound(whatsapp.Channel), ObserveStatus: status(whatsapp.Channel)}
+		r.Post(whatsapp.InboundPath, wa.Inbound)
+		r.Post(whatsapp.StatusPath, wa.Status)
+		a.Channels = append(a.Channels, whatsapp.Channel)
+	}
+
+	if c.VoiceFrom != "" {
+		sender := &voice.Sender{Client: twilio().Client, From: c.VoiceFrom, PublicURL: c.PublicURL, MaxCalls: c.VoiceMaxCalls}
+		disp.Senders[voice.Channel] = sender
+		vh := &voice.Webhooks{Store: st, Turns: runner, Pack: pack, AuthToken: c.TwilioToken, PublicURL: c.PublicURL,
+			NurseLine: c.NurseLine, Callback: c.CallbackNumber, Slots: sender, Log: log,
+			Observe: inbound(voice.Channel), ObserveStatus: status(voice.Channel)}
+		r.Post(voice.InboundPath, vh.Inbound)
+		r.Post(voice.AnswerPath, vh.Answer)
+		r.Post(voice.GatherPath, vh.Gather)
+		r.Post(voice.DialPath, vh.Dial)
+		r.Post(voice.StatusPath, vh.Status)
+		a.Channels = append(a.Channels, voice.Channel)
+	}
+
+	if c.TelegramToken != "" {
+		if c.TelegramSecret == "" {
+			// Without it every update would be refused (401).
+			return errors.New("TELEGRAM_BOT_TOKEN is set but TEND_TELEGRAM_WEBHOOK_SECRET is not: set a secret of 1-256 letters, digits, _ or -")
+		}
+		b, err := telegram.NewBot(c.TelegramToken, c.TelegramAPI)
+		if err != nil {
+			return fmt.Errorf("telegram: %w", err)
+		}
+		username := c.TelegramBot
+		if username == "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			me, err := b.GetMe(ctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("telegram: asking the bot's username (getMe), or set TEND_TELEGRAM_BOT_USERNAME: %w", err)
+			}
+			username = me.Username
+		}
+		disp.Senders[telegram.Channel] = &telegram.Sender{Bot: b}
+		th := &telegram.Webhooks{Store: st, Turns: runner, Bot: b, Pack: pack, Secret: c.TelegramSecret, Clock: runner.Clock,
+			Log: log, Notify: disp.Kick, Observe: inbound(telegram.Channel)}
+		r.Post(telegram.WebhookPath, th.ServeHTTP)
+		a.TelegramLinks = &telegram.Links{Store: st, BotUsername: username}
+		a.Channels = append(a.Channels, telegram.Channel)
+	}
+	return nil
+}
