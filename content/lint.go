@@ -694,7 +694,7 @@ func (l *linter) sms() {
 		msgs := l.p.Catalog.Messages[lang]
 		for _, id := range sortedKeys(msgs) {
 			m := msgs[id]
-			if m == nil || strings.HasPrefix(id, "voice.") || strings.HasPrefix(id, "telegram.") {
+			if m == nil || strings.HasPrefix(id, "voice.") || strings.HasPrefix(id, "telegram.") || strings.HasSuffix(id, ".voice") {
 				continue
 			}
 			texts, ok := l.render(m, lang, id, data)

@@ -116,7 +116,7 @@ func (r *Runner) question(s *Session, p *store.Patient, lang string) (Outgoing, 
 	if st.Say == "" || len(st.Choices) == 0 {
 		return Outgoing{}, false
 	}
-	ef := Effect{Kind: Send, Message: st.Say, Flow: s.Flow, State: s.State, Params: s.Params, Step: s.Step}
+	ef := Effect{Kind: Send, Message: r.Render.Variant(lang, st.Say, Voice), Flow: s.Flow, State: s.State, Params: s.Params, Step: s.Step}
 	text, labels, _ := r.Render.Parts(lang, p, &ef)
 	return Outgoing{Message: st.Say, Text: text, Labels: labels, Step: s.Step}, true
 }

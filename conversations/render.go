@@ -80,6 +80,18 @@ func (r *Renderer) Template(lang string, p *store.Patient, ef *Effect) (sid stri
 	return t.Sid, vars
 }
 
+// Variant returns the channel's own wording of a message when the catalog
+// has one ("welcome.body.voice": a call cannot say "reply STOP"), else id.
+func (r *Renderer) Variant(lang, id, channel string) string {
+	if channel == "" {
+		return id
+	}
+	if v := id + "." + channel; r.Pack.Catalog.Messages[lang][v] != nil {
+		return v
+	}
+	return id
+}
+
 // Numbered lays choices out as numbered lines under the text, the way SMS
 // and any other plain-text channel shows them.
 func Numbered(text string, labels []string) string {

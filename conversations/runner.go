@@ -239,7 +239,13 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 	if ef.Message == "keyword.language.confirm" {
 		lang = r.Render.Lang(&w.s, &w.p) // the new language
 	}
-	text, labels, err := r.Render.Parts(lang, &w.p, ef)
+	ch := w.chain[0]
+	if (ef.Reply || ef.Urgent || w.sync) && w.channel != "" {
+		ch = w.channel
+	}
+	worded := *ef
+	worded.Message = r.Render.Variant(lang, ef.Message, ch)
+	text, labels, err := r.Render.Parts(lang, &w.p, &worded)
 	if err != nil {
 		r.log().Error("message not rendered cleanly", "patient", w.p.ID, "message", ef.Message, "lang", lang, "err", err)
 	}
@@ -249,10 +255,6 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 		w.said = append(w.said, Outgoing{ID: id, Message: ef.Message, Text: text, Labels: labels, Step: ef.Step})
 		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.channel, Text: full, Status: "delivered", Flow: ef.Origin})
 		return
-	}
-	ch := w.chain[0]
-	if (ef.Reply || ef.Urgent) && w.channel != "" {
-		ch = w.channel
 	}
 	var choices []string
 	if ef.Flow != "" {

@@ -123,7 +123,7 @@ func TestSilenceTwiceRunsTheTimeout(t *testing.T) {
 		t.Fatalf("adherence recorded after one silence: %+v", ad)
 	}
 	c.Silence()
-	heard(t, c, e.text("en", "med.no_reply", map[string]any{"Medication": "lisinopril 10 mg"}), e.text("en", "voice.goodbye", nil))
+	heard(t, c, e.text("en", "med.no_reply.voice", map[string]any{"Medication": "lisinopril 10 mg"}), e.text("en", "voice.goodbye", nil))
 	if !c.Ended() {
 		t.Fatal("call goes on after two silences")
 	}
