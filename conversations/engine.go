@@ -395,6 +395,12 @@ func (t *turn) text(raw string) error {
 		t.say("keyword.language.confirm", nil)
 		return nil
 	}
+	if t.in.Step != 0 && t.in.Step != s.Step {
+		// An answer to a question that closed meanwhile (a key pressed
+		// as its timeout ran) must not answer the next one.
+		t.out.Keyword = "stale"
+		return nil
+	}
 	if s.Flow == "" {
 		if t.now.Unix()-s.LastIdle >= 24*3600 {
 			s.LastIdle = t.now.Unix()

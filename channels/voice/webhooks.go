@@ -472,30 +472,22 @@ func (h *Webhooks) again(w http.ResponseWriter, patientID string, rep conversati
 func (h *Webhooks) answer(w http.ResponseWriter, r *http.Request, g gatherQuery, digits, dedupe string) {
 	ctx := r.Context()
 	next := g.turn + 1
-	if g.step != 0 {
-		// A key pressed on a question that closed meanwhile (its timeout
-		// ran while the caller listened, or this is Twilio retrying a key
-		// already answered) must not answer the question that came next.
-		cur, err := h.Turns.Prompt(ctx, g.patient)
-		if err != nil {
-			h.fail(w, "answering a question", err)
-			return
-		}
-		if q, ok := waiting(cur); !ok || q.Step != g.step {
-			h.observe("stale")
-			h.again(w, g.patient, cur, next)
-			return
-		}
-	}
+	// The engine refuses a key pressed on a question that closed meanwhile
+	// (its timeout ran while the caller listened): it must not answer the
+	// question that came next (Reply.Stale).
 	rep, err := h.Turns.Receive(ctx, g.patient, conversations.Message{Channel: Channel, Text: digits, Step: g.step, Sync: true, Dedupe: dedupe})
 	if err != nil {
 		h.fail(w, "answering a question", err)
 		return
 	}
-	if rep.Duplicate {
-		// Twilio retried a key press whose turn is committed: ask what
-		// waits now.
-		h.observe("duplicate")
+	if rep.Duplicate || rep.Stale {
+		// Twilio retried a key press whose turn is committed, or the
+		// question closed: ask what waits now.
+		outcome := "duplicate"
+		if rep.Stale {
+			outcome = "stale"
+		}
+		h.observe(outcome)
 		cur, err := h.Turns.Prompt(ctx, g.patient)
 		if err != nil {
 			h.fail(w, "answering a question", err)
