@@ -325,7 +325,9 @@ func readParams(r *http.Request) (map[string]string, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "multipart/form-data":
-		if err := r.ParseMultipartForm(1 << 20); err != nil {
+		// A call without parameters (getMe) comes as an empty multipart
+		// body, which Telegram takes: so does the fake.
+		if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
 	case "application/json":
