@@ -9,17 +9,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/voice"
 	"github.com/tendcare/tend/channels/voice/voicetest"
-	"github.com/tendcare/tend/conversations"
-	"github.com/tendcare/tend/store/embedded"
 )
 
 // Benchmark shape: 200 calls in progress at once, each a caller who thinks
@@ -52,42 +50,20 @@ const (
 // think time dominates: it is not a latency.
 func BenchmarkVoiceTurn(b *testing.B) {
 	const token = "0123456789abcdef0123456789abcdef"
-	pack, err := loadPack()
-	if err != nil {
-		b.Fatal(err)
-	}
-	engine, err := conversations.NewEngine(pack)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := embedded.Open(filepath.Join(b.TempDir(), "bench.db"), embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	r := &conversations.Runner{Store: st, Engine: engine, Clock: time.Now, Quiet: conversations.QuietHours{Off: true},
-		Render: &conversations.Renderer{Pack: pack, HelpContact: callback}}
+	st := channeltest.DurableStore(b)
+	r := channeltest.BenchRunner(b, st, callback)
 	ctx := context.Background()
 	phone := func(i int) string { return fmt.Sprintf("+1555%07d", 2000000+i) }
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Go(func() {
-			for i := w; i < benchCalls; i += 16 {
-				p := patient(fmt.Sprintf("p-%d", i), phone(i), []string{"en", "es"}[i%2])
-				if _, err := r.Enroll(ctx, p); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	channeltest.Parallel(b, benchCalls, func(i int) error {
+		_, err := r.Enroll(ctx, patient(fmt.Sprintf("p-%d", i), phone(i), []string{"en", "es"}[i%2]))
+		return err
+	})
 
-	hooks := &voice.Webhooks{Store: st, Turns: r, Pack: pack, AuthToken: token, Callback: callback}
+	hooks := &voice.Webhooks{Store: st, Turns: r, Pack: r.Render.Pack, AuthToken: token, Callback: callback}
 	srv := httptest.NewServer(hooks.Handler())
 	defer srv.Close()
 	hooks.PublicURL = srv.URL
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxIdleConns: 512}}
+	client := channeltest.Client()
 
 	// post sends a signed webhook and returns the <Gather> action of the
 	// answer ("" when the call ends) and how long the request took.
@@ -121,6 +97,7 @@ func BenchmarkVoiceTurn(b *testing.B) {
 	}
 
 	target := max(b.N, benchMinTurns)
+	var wg sync.WaitGroup
 	var turns atomic.Int64
 	var failed atomic.Bool
 	var mu sync.Mutex
@@ -191,13 +168,9 @@ func BenchmarkVoiceTurn(b *testing.B) {
 	if len(lat) == 0 {
 		return
 	}
-	slices.Sort(lat)
-	slices.Sort(answer)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(len(lat)), "ns/op")
-	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "turns/s")
-	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
-	b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
-	b.ReportMetric(ms(answer[len(answer)*99/100]), "answer-p99-ms")
+	channeltest.ReportLatency(b, lat, elapsed) // sorts lat
+	slices.Sort(answer)
+	b.ReportMetric(channeltest.Millis(lat[len(lat)-1]), "max-ms")
+	b.ReportMetric(channeltest.Millis(answer[len(answer)*99/100]), "answer-p99-ms")
 }
