@@ -276,20 +276,22 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 		}
 		a.c = c
 	}
-	if !e.Reply && !e.Urgent {
-		loc, err := conversations.LoadLocation(e.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
-		if !d.Quiet.Allowed(a.now, loc) {
-			// The offset is the recipient's, so their held messages keep
-			// their order when released.
-			open := d.Quiet.NextOpen(a.now, loc).Add(conversations.Spread(e.PatientID+e.To, 30*time.Minute))
-			a.finish(store.Delivery{NotBefore: open, Status: "held"})
-			return
-		}
+	if !e.Reply && !e.Urgent && a.hold("") {
+		return
 	}
 	for ch := e.Channel; ch != ""; {
+		if ch != e.Channel {
+			if exempt[e.MessageID] {
+				// The STOP confirmation and HELP answer the channel they
+				// came on; on another they would make no sense.
+				break
+			}
+			// A reply is exempt from quiet hours because the patient is
+			// writing on its channel now; on another (a call!) it is not.
+			if e.Reply && !e.Urgent && a.hold(ch) {
+				return
+			}
+		}
 		why := a.blocked(ch)
 		if why == "" {
 			next, done := a.send(ch)
@@ -305,6 +307,24 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 		ch = a.c.Next(ch)
 	}
 	a.finish(store.Delivery{Done: true, Status: a.status, ErrorCode: a.code, Channel: a.channel})
+}
+
+// hold puts the entry back until the patient's sending window opens, when
+// it is closed now, and reports whether it did. channel, when set, is the
+// channel the entry is to go on once released.
+func (a *attempt) hold(channel string) bool {
+	loc, err := conversations.LoadLocation(a.e.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	if a.d.Quiet.Allowed(a.now, loc) {
+		return false
+	}
+	// The offset is the recipient's, so their held messages keep their
+	// order when released.
+	open := a.d.Quiet.NextOpen(a.now, loc).Add(conversations.Spread(a.e.PatientID+a.e.To, 30*time.Minute))
+	a.finish(store.Delivery{NotBefore: open, Status: "held", Channel: channel})
+	return true
 }
 
 // blocked says why ch cannot carry this entry now, "" when it can.

@@ -3,6 +3,7 @@ package channels_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
 )
@@ -281,5 +283,40 @@ func TestPacingPerRecipient(t *testing.T) {
 	e.drain()
 	if n := len(e.senders[conversations.SMS].got()); n != 2 {
 		t.Fatalf("%d sends after 11 s, want 2", n)
+	}
+}
+
+// A long SMS counts all its segments: at one segment every 10 s, a
+// 2-segment message waits 20 s after the message before it.
+func TestPacingCountsSegments(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.disp.Limits = &channels.Limits{Channel: map[string]channels.Rate{conversations.SMS: {PerSecond: 0.1, Burst: 1}}}
+	e.enroll("p1", conversations.SMS)
+	e.drain() // the welcome: 1 segment, at once
+	for i, text := range []string{"español", "ayuda"} {
+		if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.SMS, Text: text, Dedupe: fmt.Sprint("s", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The language confirmation (1 segment) goes at 10 s, the Spanish HELP
+	// reply (2 segments) at 20 s, and it owes a segment: a third message
+	// goes at 40 s, not 30.
+	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.SMS, Text: "hola", Dedupe: "s3"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		at   time.Duration
+		sent int
+	}{{0, 1}, {11 * time.Second, 2}, {21 * time.Second, 3}, {31 * time.Second, 3}, {41 * time.Second, 4}} {
+		e.clock.Set(t0.Add(step.at))
+		e.drain()
+		got := e.senders[conversations.SMS].got()
+		if len(got) != step.sent {
+			t.Fatalf("at %v: %d sends, want %d", step.at, len(got), step.sent)
+		}
+		if n, _ := locales.Segments(got[len(got)-1].Text); step.sent == 3 && n != 2 {
+			t.Fatalf("the HELP reply has %d segments; the test needs 2", n)
+		}
 	}
 }

@@ -49,27 +49,32 @@ func (l *Limits) reserve(ch, to string, cost int, now time.Time, limit time.Dura
 	}
 	var held []*rate.Reservation
 	if r, ok := l.Channel[ch]; ok {
-		res := l.take("c|"+ch, r, cost, now)
-		held = append(held, res)
-		wait = max(wait, res.DelayFrom(now))
+		held = l.take(held, "c|"+ch, r, cost, now)
+		wait = max(wait, held[0].DelayFrom(now))
 	}
 	if r, ok := l.Recipient[ch]; ok {
 		if len(l.bucket) > maxRecipientBuckets {
 			l.bucket = nil
 		}
-		res := l.take("r|"+ch+"|"+to, r, 1, now)
-		held = append(held, res)
-		wait = max(wait, res.DelayFrom(now))
+		held = l.take(held, "r|"+ch+"|"+to, r, 1, now)
+		wait = max(wait, held[len(held)-1].DelayFrom(now))
 	}
 	if wait > limit {
-		for _, res := range held {
-			res.CancelAt(now)
+		// Latest first: a limiter restores a reservation's tokens only
+		// when no later one depends on them.
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i].CancelAt(now)
 		}
 	}
 	return wait
 }
 
-func (l *Limits) take(key string, r Rate, cost int, now time.Time) *rate.Reservation {
+// take reserves cost tokens of key's bucket and appends the reservations
+// to held. A send that costs more than the burst (a 3-segment SMS at one
+// segment a second) takes its tokens in burst-sized parts: it goes when
+// the first part is covered, and the rest is a debt the sends after it
+// wait for, as the provider's own queue would make them.
+func (l *Limits) take(held []*rate.Reservation, key string, r Rate, cost int, now time.Time) []*rate.Reservation {
 	if l.bucket == nil {
 		l.bucket = map[string]*rate.Limiter{}
 	}
@@ -78,9 +83,12 @@ func (l *Limits) take(key string, r Rate, cost int, now time.Time) *rate.Reserva
 		b = rate.NewLimiter(rate.Limit(r.PerSecond), max(r.Burst, 1))
 		l.bucket[key] = b
 	}
-	// A send that costs more than the burst (a long SMS) still goes, after
-	// waiting for its tokens at the steady rate.
-	return b.ReserveN(now, min(cost, b.Burst()))
+	for cost > 0 {
+		n := min(cost, b.Burst())
+		held = append(held, b.ReserveN(now, n))
+		cost -= n
+	}
+	return held
 }
 
 // pause holds a whole channel until until: the provider said to slow down

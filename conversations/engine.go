@@ -60,8 +60,10 @@ type Input struct {
 	// the question it was offered for, 0 when unknown (a template button).
 	Choice string
 	Step   uint32
-	// Chain is the patient's channels: opting out of all of them ends the
-	// active flow and starts no new one.
+	// Chain is the patient's channels that can reach them now (linked,
+	// not blocked): opting out of all of them, or having none, ends the
+	// active flow and starts no new one. nil when unknown: the input's
+	// channel alone counts.
 	Chain []string
 }
 
@@ -294,7 +296,7 @@ func (t *turn) channel() string { return t.in.Channel }
 // muted reports whether the patient opted out of every channel they have.
 func (t *turn) muted() bool {
 	chain := t.in.Chain
-	if len(chain) == 0 {
+	if chain == nil {
 		chain = []string{t.channel()}
 	}
 	return t.s.OptedOut.HasAll(chain)
@@ -612,7 +614,9 @@ func (t *turn) enter(f *flow, st *state) error {
 		return nil // an action ended the flow
 	}
 	waits := len(st.Choices) > 0 || st.Timeout != nil
-	if waits {
+	if st.Say != "" && len(st.Choices) > 0 {
+		// A new question: buttons of the earlier one go stale. A state
+		// that waits without asking keeps the question that is on screen.
 		t.s.Step++
 	}
 	if st.Say != "" {

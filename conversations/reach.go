@@ -239,11 +239,7 @@ func (r *Runner) LinkChat(ctx context.Context, patientID, chat string) error {
 // of the patient's chain. It returns that channel, or "" when none is left.
 func (r *Runner) Fallback(ctx context.Context, patientID, messageID, failed string) (string, error) {
 	// Providers repeat callbacks: a message falls back once per channel.
-	first, err := r.Store.Once(ctx, "fallback:"+messageID+"|"+failed, 7*24*time.Hour, r.Clock())
-	if err != nil || !first {
-		return "", err
-	}
-	return r.resend(ctx, patientID, messageID, failed, "", 0, 0)
+	return r.resend(ctx, patientID, messageID, failed, "", 0, 0, "fallback:"+messageID+"|"+failed)
 }
 
 // RetryCall places a reminder call again after it was busy, unanswered or
@@ -255,15 +251,12 @@ func (r *Runner) RetryCall(ctx context.Context, patientID, messageID string, att
 	if err != nil {
 		return "", err
 	}
-	first, err := r.Store.Once(ctx, "redial:"+messageID, 7*24*time.Hour, r.Clock())
-	if err != nil || !first {
-		return "", err // a repeated callback: the retry was placed already
-	}
 	retries, every := r.callPolicy(&p)
 	if attempt > retries {
 		return r.Fallback(ctx, patientID, messageID, Voice)
 	}
-	return r.resend(ctx, patientID, messageID, Voice, Voice, every, attempt)
+	// A repeated status callback places no second retry.
+	return r.resend(ctx, patientID, messageID, Voice, Voice, every, attempt, "redial:"+messageID)
 }
 
 // callPolicy is the first of the patient's programs' call retry policies.
@@ -284,40 +277,42 @@ func (r *Runner) callPolicy(p *store.Patient) (retries int, every time.Duration)
 }
 
 // resend queues a message's text again as a new message: on channel, or on
-// the next usable channel after failed when channel is "".
-func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, channel string, after time.Duration, attempts int) (string, error) {
-	var text, flow string
+// the next usable channel after failed when channel is "". dedupe makes a
+// repeated provider callback a no-op; it is committed with the new message,
+// so a store error leaves the callback free to be retried.
+func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, channel string, after time.Duration, attempts int, dedupe string) (string, error) {
+	var orig store.Event
 	err := r.Store.UpdateEvent(ctx, patientID, messageID, func(e *store.Event) bool {
-		text, flow = e.Text, e.Flow
+		orig = *e
 		return false
 	})
 	if err != nil {
 		return "", err
 	}
-	err = r.run(ctx, "resend", patientID, "", func(w *work) error {
+	w, err := r.runOn(ctx, "resend", patientID, dedupe, "", false, func(w *work) error {
 		ch := channel
+		if ch == "" && (orig.Message == "keyword.stop.confirm" || orig.Message == "keyword.help") {
+			return nil // they answer the channel they came on
+		}
 		if ch == "" {
 			c := Contact{Phone: w.p.Phone, Telegram: w.p.Telegram, Chain: w.chain, OptedOut: w.s.OptedOut, Unreachable: w.s.Unreachable}
 			ch = c.Next(failed)
-			if ch == "" {
-				return nil
-			}
 		} else if w.s.OptedOut.Has(ch) {
-			channel = ""
+			ch = ""
+		}
+		if ch == "" {
+			r.log().Warn("message undeliverable on every channel", "patient", patientID, "message", messageID)
 			return nil
 		}
-		channel = ch
 		id := r.NewID(w.now)
-		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: text,
-			Timezone: w.p.Timezone, NotBefore: w.now.Add(after), Attempts: attempts, CreatedAt: w.now})
-		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: text, Status: "queued", Flow: flow})
+		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: orig.Text,
+			MessageID: orig.Message, Urgent: orig.Message == "keyword.emergency", Timezone: w.p.Timezone,
+			NotBefore: w.now.Add(after), Attempts: attempts, CreatedAt: w.now})
+		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: orig.Text, Status: "queued", Flow: orig.Flow, Message: orig.Message})
 		return nil
 	})
-	if err != nil {
+	if err != nil || w.dup || len(w.c.Outbox) == 0 {
 		return "", err
 	}
-	if channel == "" && failed != "" {
-		r.log().Warn("message undeliverable on every channel", "patient", patientID, "message", messageID)
-	}
-	return channel, nil
+	return w.c.Outbox[0].Channel, nil
 }

@@ -70,9 +70,17 @@ type work struct {
 	dup  bool
 }
 
-// input stamps an engine input with the patient's channels.
+// input stamps an engine input with the patient's channels that can reach
+// them now: a Telegram chat not linked yet, or a blocked bot, reaches no one,
+// and a patient who stopped every other channel must not get flows that
+// only end in "missed" and tickets.
 func (w *work) input(in Input) Input {
-	in.Chain = w.chain
+	in.Chain = make([]string, 0, len(w.chain))
+	for _, ch := range w.chain {
+		if address(&w.p, ch) != "" && !w.s.Unreachable.Has(ch) {
+			in.Chain = append(in.Chain, ch)
+		}
+	}
 	if in.Channel == "" {
 		in.Channel = w.channel
 	}
@@ -253,7 +261,7 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 	full := Numbered(text, labels)
 	if w.sync {
 		w.said = append(w.said, Outgoing{ID: id, Message: ef.Message, Text: text, Labels: labels, Step: ef.Step})
-		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.channel, Text: full, Status: "delivered", Flow: ef.Origin})
+		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.channel, Text: full, Status: "delivered", Flow: ef.Origin, Message: ef.Message})
 		return
 	}
 	var choices []string
@@ -282,7 +290,7 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 		e.Template, e.Vars = r.Render.Template(lang, &w.p, ef)
 	}
 	w.c.Outbox = append(w.c.Outbox, e)
-	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: full, Status: "queued", Flow: ef.Origin})
+	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: full, Status: "queued", Flow: ef.Origin, Message: ef.Message})
 }
 
 func address(p *store.Patient, ch string) string {

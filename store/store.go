@@ -77,6 +77,7 @@ type Session struct {
 //	adherence:               Medication, Status (taken | missed | not_yet)
 //	escalation:              Priority (low | medium | high | acute), Reason
 //	consent:                 Channel, Status (opted_out | opted_in)
+//	channel:                 Channel, Status (linked | unreachable)
 //	quiz:                    Quiz, Question, Correct
 type Event struct {
 	ID         string    `json:"id"`
@@ -96,6 +97,9 @@ type Event struct {
 	// ProviderID is the provider's id of a sent message (Twilio's SM...),
 	// so support can trace a message in the provider's console.
 	ProviderID string `json:"provider_id,omitempty"`
+	// Message is the content message id of a message.out, so a message
+	// sent again on another channel keeps what it is (a safety reply).
+	Message string `json:"message,omitempty"`
 }
 
 // OutboxEntry is a message waiting to be sent. Its ID is also the ID of its

@@ -300,7 +300,10 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 			// The number cannot take texts (a landline, say): the message
 			// goes on the patient's next channel, a call perhaps.
 			if _, err := h.Turns.Fallback(r.Context(), patientID, outboxID, Channel); err != nil && !errors.Is(err, store.ErrNotFound) {
+				// Twilio retries the callback: the fallback is not lost.
 				h.log().Error("falling back after undeliverable sms", "message", outboxID, "err", err)
+				http.Error(w, "try again", http.StatusServiceUnavailable)
+				return
 			}
 		}
 	}
