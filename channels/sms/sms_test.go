@@ -4,81 +4,49 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/channels/sms/smstest"
-	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
-	"github.com/tendcare/tend/store/embedded"
 )
-
-// t0 is 10:00 in Chicago, inside the default sending window.
-var t0 = time.Date(2026, time.March, 2, 16, 0, 0, 0, time.UTC)
 
 const (
 	smsFrom      = "+15550000000"
 	patientPhone = "+15551230001"
 )
 
-var loadPack = sync.OnceValues(func() (*content.Pack, error) {
-	pack, _, err := content.Load(content.Default())
-	return pack, err
-})
-
-// env is Tend's SMS channel on a real embedded store and runner, its
-// webhooks served by httptest, and a fake Twilio behind the real SDK.
+// env is Tend's SMS channel on the real runner and embedded store of
+// channeltest, its webhooks served by httptest, and a fake Twilio behind
+// the real SDK.
 type env struct {
-	t      *testing.T
-	st     *embedded.Store
-	runner *conversations.Runner
-	disp   *channels.Dispatcher
-	fake   *smstest.Server
-	srv    *httptest.Server // Tend's webhooks; its URL is the public URL
-	clock  *conversations.ManualClock
+	*channeltest.Core
+	t    *testing.T
+	disp *channels.Dispatcher
+	fake *smstest.Server
+	srv  *httptest.Server // Tend's webhooks; its URL is the public URL
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pack, err := loadPack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := conversations.NewEngine(pack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := embedded.Open(filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	quiet, err := conversations.ParseQuietHours("08:00-21:00")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &env{t: t, st: st, clock: conversations.NewManualClock(t0), fake: smstest.New(t)}
-	e.runner = &conversations.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
-		Render: &conversations.Renderer{Pack: pack, HelpContact: "555-0100"}}
-	hooks := &sms.Webhooks{Store: st, Turns: e.runner, AuthToken: e.fake.AuthToken, Log: log}
+	e := &env{Core: channeltest.New(t, channeltest.Options{}), t: t, fake: smstest.New(t)}
+	hooks := &sms.Webhooks{Store: e.Store, Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+sms.InboundPath, hooks.Inbound)
 	mux.HandleFunc("POST "+sms.StatusPath, hooks.Status)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	hooks.PublicURL = e.srv.URL // before any request
-	e.disp = &channels.Dispatcher{Store: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log,
+	e.disp = &channels.Dispatcher{Store: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Senders: map[string]channels.Sender{sms.Channel: e.sender(smsFrom)}}
 	return e
 }
@@ -89,7 +57,7 @@ func (e *env) sender(from string) *sms.Sender {
 
 func (e *env) enroll(id, number string) {
 	e.t.Helper()
-	_, err := e.runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: number, Language: "en",
+	_, err := e.Runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: number, Language: "en",
 		Timezone: "America/Chicago", Channel: sms.Channel, Programs: []string{"hypertension"},
 		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}})
 	if err != nil {
@@ -116,45 +84,8 @@ func (e *env) inbound(from, body, sid string) int {
 	return res.StatusCode
 }
 
-func (e *env) timeline(id string) []store.Event {
-	e.t.Helper()
-	evs, err := e.st.Timeline(e.t.Context(), id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return evs
-}
-
-func count(evs []store.Event, typ string) int {
-	n := 0
-	for _, ev := range evs {
-		if ev.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
-func event(evs []store.Event, id string) (store.Event, bool) {
-	for _, ev := range evs {
-		if ev.ID == id {
-			return ev, true
-		}
-	}
-	return store.Event{}, false
-}
-
 // step runs the dispatcher once and returns how many entries it claimed.
 func (e *env) step() int { return e.disp.Step(e.t.Context()) }
-
-func (e *env) depth() int {
-	e.t.Helper()
-	n, err := e.st.OutboxDepth(e.t.Context())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return n
-}
 
 func TestInboundRejected(t *testing.T) {
 	t.Parallel()
@@ -206,10 +137,10 @@ func TestInboundRejected(t *testing.T) {
 			if got := e.post(tc.req); got != tc.want {
 				t.Errorf("status %d, want %d", got, tc.want)
 			}
-			if n := count(e.timeline("p-1"), "message.in"); n != 0 {
+			if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 0 {
 				t.Errorf("%d message.in events after a rejected webhook", n)
 			}
-			if n := e.depth(); n != 1 { // the welcome message only
+			if n := e.Depth(); n != 1 { // the welcome message only
 				t.Errorf("outbox depth %d, want 1", n)
 			}
 		})
@@ -220,7 +151,7 @@ func TestInboundRejected(t *testing.T) {
 	if got := e.post(signed(e.fake.AuthToken, inboundURL, good)); got != http.StatusOK {
 		t.Fatalf("signed webhook: status %d", got)
 	}
-	if n := count(e.timeline("p-1"), "message.in"); n != 1 {
+	if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 1 {
 		t.Fatalf("%d message.in events after a good webhook", n)
 	}
 }
@@ -229,17 +160,17 @@ func TestInboundDedupe(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enroll("p-1", patientPhone)
-	before := count(e.timeline("p-1"), "message.out")
+	before := channeltest.Count(e.Timeline("p-1"), "message.out")
 	for i := range 3 {
 		if got := e.inbound(patientPhone, "HELP", "SM0000000000000000000000000000000a"); got != http.StatusOK {
 			t.Fatalf("delivery %d: status %d", i+1, got)
 		}
 	}
-	evs := e.timeline("p-1")
-	if n := count(evs, "message.in"); n != 1 {
+	evs := e.Timeline("p-1")
+	if n := channeltest.Count(evs, "message.in"); n != 1 {
 		t.Errorf("%d message.in events for one MessageSid sent 3 times", n)
 	}
-	if n := count(evs, "message.out") - before; n != 1 {
+	if n := channeltest.Count(evs, "message.out") - before; n != 1 {
 		t.Errorf("%d HELP replies for one MessageSid sent 3 times", n)
 	}
 
@@ -261,7 +192,7 @@ func TestInboundDedupe(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := count(e.timeline("p-1"), "message.in"); n != 2 {
+	if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 2 {
 		t.Errorf("%d message.in events after 5 concurrent deliveries of a second MessageSid, want 2", n)
 	}
 }
@@ -285,15 +216,15 @@ func TestUnknownNumber(t *testing.T) {
 	if got[0].CallbackParam("p") != "" {
 		t.Errorf("reply to an unknown number names a patient: %s", got[0].StatusCallback)
 	}
-	e.clock.Add(time.Hour)
+	e.Clock.Add(time.Hour)
 	e.inbound(stranger, "hello?", "SMu2")
 	e.inbound(stranger, "hello", "SMu1") // a retry of the first
-	e.clock.Add(22 * time.Hour)
+	e.Clock.Add(22 * time.Hour)
 	e.inbound(stranger, "anyone?", "SMu3")
 	if got := replies(); len(got) != 1 {
 		t.Fatalf("same day: %d replies, want 1", len(got))
 	}
-	e.clock.Add(2 * time.Hour) // 25 h after the first reply
+	e.Clock.Add(2 * time.Hour) // 25 h after the first reply
 	e.inbound(stranger, "hello again", "SMu4")
 	if got := replies(); len(got) != 2 {
 		t.Fatalf("next day: %d replies, want 2", len(got))
@@ -314,7 +245,7 @@ func TestStatusCallback(t *testing.T) {
 	m := msgs[0]
 	id := m.CallbackParam("o")
 	status := func() string {
-		ev, ok := event(e.timeline("p-1"), id)
+		ev, ok := channeltest.Event(e.Timeline("p-1"), id)
 		if !ok {
 			t.Fatalf("no event %s for the message's o=%s", id, id)
 		}
@@ -360,8 +291,8 @@ func TestStatusCallbackOptOut(t *testing.T) {
 	if code, err := e.fake.Callback(m, "failed", 21610); err != nil || code != http.StatusNoContent {
 		t.Fatalf("callback: %d %v", code, err)
 	}
-	evs := e.timeline("p-1")
-	if ev, _ := event(evs, m.CallbackParam("o")); ev.Status != "failed" || ev.ErrorCode != 21610 {
+	evs := e.Timeline("p-1")
+	if ev, _ := channeltest.Event(evs, m.CallbackParam("o")); ev.Status != "failed" || ev.ErrorCode != 21610 {
 		t.Errorf("message event %+v", ev)
 	}
 	if !hasConsent(evs, "opted_out") {
@@ -496,7 +427,7 @@ func TestDispatcherRetries(t *testing.T) {
 				t.Fatalf("attempts %+v", a)
 			}
 			out := func() store.Event {
-				for _, ev := range e.timeline("p-1") {
+				for _, ev := range e.Timeline("p-1") {
 					if ev.Type == "message.out" {
 						return ev
 					}
@@ -510,7 +441,7 @@ func TestDispatcherRetries(t *testing.T) {
 			if n := e.step(); n != 0 {
 				t.Fatalf("retried before its backoff: claimed %d", n)
 			}
-			e.clock.Add(time.Minute) // past the first backoff (at most 2 s)
+			e.Clock.Add(time.Minute) // past the first backoff (at most 2 s)
 			if n := e.step(); n != 1 {
 				t.Fatalf("retry step claimed %d", n)
 			}
@@ -520,7 +451,7 @@ func TestDispatcherRetries(t *testing.T) {
 			if ev := out(); ev.Status != "queued" || ev.ErrorCode != 0 {
 				t.Fatalf("after the retry: %+v", ev)
 			}
-			if d := e.depth(); d != 0 {
+			if d := e.Depth(); d != 0 {
 				t.Fatalf("outbox depth %d after the send", d)
 			}
 		})
@@ -537,14 +468,14 @@ func TestDispatcherUnknownOutcome(t *testing.T) {
 	if n := e.step(); n != 1 {
 		t.Fatalf("first step claimed %d", n)
 	}
-	e.clock.Add(time.Hour)
+	e.Clock.Add(time.Hour)
 	if n := e.step(); n != 0 {
 		t.Fatalf("a send of unknown outcome was claimed again (%d)", n)
 	}
 	if a := e.fake.Attempts(); len(a) != 1 {
 		t.Fatalf("attempts %+v, want exactly one", a)
 	}
-	for _, ev := range e.timeline("p-1") {
+	for _, ev := range e.Timeline("p-1") {
 		if ev.Type == "message.out" && ev.Status != "unknown" {
 			t.Fatalf("message.out status %q, want unknown", ev.Status)
 		}
@@ -561,15 +492,15 @@ func TestDispatcherGivesUp(t *testing.T) {
 	e.enroll("p-1", patientPhone)
 	for range 10 {
 		e.step()
-		e.clock.Add(10 * time.Minute)
+		e.Clock.Add(10 * time.Minute)
 	}
 	if a := e.fake.Attempts(); len(a) != 3 {
 		t.Fatalf("%d attempts, want 3", len(a))
 	}
-	if d := e.depth(); d != 0 {
+	if d := e.Depth(); d != 0 {
 		t.Fatalf("outbox depth %d", d)
 	}
-	for _, ev := range e.timeline("p-1") {
+	for _, ev := range e.Timeline("p-1") {
 		if ev.Type == "message.out" && (ev.Status != "failed" || ev.ErrorCode != 20500) {
 			t.Fatalf("message event %+v, want failed 20500", ev)
 		}
@@ -583,7 +514,7 @@ func TestDispatcherProviderOptOut(t *testing.T) {
 	e := newEnv(t)
 	e.fake.FailTo(patientPhone, smstest.OptedOut)
 	e.enroll("p-1", patientPhone)
-	if err := e.runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+	if err := e.Runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.step(); n != 2 {
@@ -592,7 +523,7 @@ func TestDispatcherProviderOptOut(t *testing.T) {
 	if a := e.fake.Attempts(); len(a) != 1 || a[0].Fault != smstest.OptedOut {
 		t.Fatalf("attempts %+v, want one refused with 21610", a)
 	}
-	evs := e.timeline("p-1")
+	evs := e.Timeline("p-1")
 	if !hasConsent(evs, "opted_out") {
 		t.Fatalf("no opted_out consent event in %+v", evs)
 	}
@@ -611,7 +542,7 @@ func TestDispatcherProviderOptOut(t *testing.T) {
 
 	// Nothing more goes to the number, even when Twilio would take it.
 	e.fake.FailTo(patientPhone, smstest.OK)
-	if err := e.runner.StartFlow(context.WithoutCancel(t.Context()), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+	if err := e.Runner.StartFlow(context.WithoutCancel(t.Context()), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
 		t.Fatal(err)
 	}
 	e.inbound(patientPhone, "1", "SMo1")
@@ -623,7 +554,7 @@ func TestDispatcherProviderOptOut(t *testing.T) {
 }
 
 func (e *env) optedOut(id string) (bool, error) {
-	c, err := e.runner.Contact(context.Background(), id)
+	c, err := e.Runner.Contact(context.Background(), id)
 	return c.OptedOut.Has(conversations.SMS), err
 }
 
@@ -634,13 +565,13 @@ func TestHeldMessageGoesToCurrentNumber(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	loc, _ := time.LoadLocation("America/Chicago")
-	e.clock.Set(time.Date(2026, 3, 2, 22, 0, 0, 0, loc)) // quiet hours
+	e.Clock.Set(time.Date(2026, 3, 2, 22, 0, 0, 0, loc)) // quiet hours
 	e.enroll("p-1", "+15551239999")                      // a typo
 	if n := e.step(); n != 1 || len(e.fake.Messages()) != 0 {
 		t.Fatalf("welcome at 22:00: claimed %d, sent %d; want it held", n, len(e.fake.Messages()))
 	}
 	e.enroll("p-1", patientPhone) // the clinic corrects the number
-	e.clock.Set(time.Date(2026, 3, 3, 9, 0, 0, 0, loc))
+	e.Clock.Set(time.Date(2026, 3, 3, 9, 0, 0, 0, loc))
 	for e.step() > 0 {
 	}
 	msgs := e.fake.Messages()
