@@ -139,7 +139,7 @@ type transcript struct {
 
 func (d *transcript) now() string {
 	loc, _ := time.LoadLocation("America/Chicago")
-	return d.e.clock.Now().In(loc).Format("Mon 15:04")
+	return d.e.Clock.Now().In(loc).Format("Mon 15:04")
 }
 
 // flush sends what is due and writes what reached Twilio.
@@ -190,7 +190,7 @@ func mapsValues(m map[int]string) []string {
 // waits.
 func (d *transcript) answer() bool {
 	d.t.Helper()
-	rep, err := d.e.runner.Prompt(d.t.Context(), "p-1")
+	rep, err := d.e.Runner.Prompt(d.t.Context(), "p-1")
 	if err != nil {
 		d.t.Fatal(err)
 	}
@@ -245,11 +245,11 @@ func (d *transcript) check(status int) {
 // templateButton is the first choice (id and label) of the state that asks
 // message.
 func (d *transcript) templateButton(message string) (id, label string, ok bool) {
-	for _, f := range d.e.pack.Flows {
+	for _, f := range d.e.Pack.Flows {
 		for _, st := range f.States {
 			if st.Say == message && len(st.Choices) > 0 {
 				c := st.Choices[0]
-				label, _ := d.e.pack.Catalog.Text(d.lang, c.Label, nil, nil)
+				label, _ := d.e.Pack.Catalog.Text(d.lang, c.Label, nil, nil)
 				return c.ID, label, true
 			}
 		}
@@ -313,7 +313,7 @@ func runTranscript(t *testing.T, pack *content.Pack, messages map[string]string,
 	sk.mu.Lock()
 	sk.byMsg = map[string][]string{} // the enrollment's
 	sk.mu.Unlock()
-	e.clock.Add(25 * time.Hour)
+	e.Clock.Add(25 * time.Hour)
 
 	window := "closed: the patient last wrote over 24 hours ago"
 	if inWindow {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,17 +15,14 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/channels/sms/smstest"
 	"github.com/tendcare/tend/channels/whatsapp"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
-	"github.com/tendcare/tend/store/embedded"
 )
-
-// t0 is Monday 10:00 in Chicago, inside the default sending window.
-var t0 = time.Date(2026, time.March, 2, 16, 0, 0, 0, time.UTC)
 
 const (
 	waFrom       = "+15550000001" // Tend's WhatsApp sender
@@ -38,57 +34,27 @@ const (
 // quickReplies are the test's twilio/quick-reply contents, by button count.
 var quickReplies = map[int]string{1: "HXquickreply1", 2: "HXquickreply2", 3: "HXquickreply3"}
 
-var loadPack = sync.OnceValues(func() (*content.Pack, error) {
-	pack, _, err := content.Load(content.Default())
-	return pack, err
-})
-
 // env is Tend's WhatsApp channel (and SMS, the next channel of the test
-// patients' chain) on a real embedded store, runner and dispatcher, its
+// patients' chain) on the real runner, embedded store and dispatcher, its
 // webhooks served by httptest, and a fake Twilio behind the real SDK.
 type env struct {
-	t      *testing.T
-	pack   *content.Pack
-	st     *embedded.Store
-	runner *conversations.Runner
-	disp   *channels.Dispatcher
-	wa     *whatsapp.Sender
-	fake   *smstest.Server
-	srv    *httptest.Server // Tend's webhooks; its URL is the public URL
-	clock  *conversations.ManualClock
-	sids   atomic.Int64
+	*channeltest.Core
+	t    *testing.T
+	disp *channels.Dispatcher
+	wa   *whatsapp.Sender
+	fake *smstest.Server
+	srv  *httptest.Server // Tend's webhooks; its URL is the public URL
+	sids atomic.Int64
 }
 
+// newEnv builds an env on pack and logging to log; nil means the bundled
+// pack and no logs.
 func newEnv(t *testing.T, pack *content.Pack, log *slog.Logger) *env {
 	t.Helper()
-	if pack == nil {
-		var err error
-		if pack, err = loadPack(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	engine, err := conversations.NewEngine(pack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := embedded.Open(filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	quiet, err := conversations.ParseQuietHours("08:00-21:00")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	e := &env{t: t, pack: pack, st: st, clock: conversations.NewManualClock(t0), fake: smstest.New(t)}
-	e.fake.SetClock(e.clock.Now)
-	e.runner = &conversations.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
-		Render: &conversations.Renderer{Pack: pack, HelpContact: "555-0100"}}
-	hooks := &whatsapp.Webhooks{Store: st, Turns: e.runner, AuthToken: e.fake.AuthToken, Log: log}
-	smsHooks := &sms.Webhooks{Store: st, Turns: e.runner, AuthToken: e.fake.AuthToken, Log: log}
+	e := &env{Core: channeltest.New(t, channeltest.Options{Pack: pack, Log: log}), t: t, fake: smstest.New(t)}
+	e.fake.SetClock(e.Clock.Now)
+	hooks := &whatsapp.Webhooks{Store: e.Store, Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
+	smsHooks := &sms.Webhooks{Store: e.Store, Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+whatsapp.InboundPath, hooks.Inbound)
 	mux.HandleFunc("POST "+whatsapp.StatusPath, hooks.Status)
@@ -99,7 +65,7 @@ func newEnv(t *testing.T, pack *content.Pack, log *slog.Logger) *env {
 	hooks.PublicURL, smsHooks.PublicURL = e.srv.URL, e.srv.URL // before any request
 	client := sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL)
 	e.wa = &whatsapp.Sender{Client: client, From: waFrom, PublicURL: e.srv.URL, QuickReply: quickReplies}
-	e.disp = &channels.Dispatcher{Store: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log,
+	e.disp = &channels.Dispatcher{Store: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Workers: 1, // one message at a time: transcripts keep their order
 		Senders: map[string]channels.Sender{
 			whatsapp.Channel: e.wa,
@@ -111,7 +77,7 @@ func newEnv(t *testing.T, pack *content.Pack, log *slog.Logger) *env {
 // enroll enrolls a patient whose chain is WhatsApp, then SMS.
 func (e *env) enroll(id, number, lang string) {
 	e.t.Helper()
-	_, err := e.runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: number, Language: lang,
+	_, err := e.Runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: number, Language: lang,
 		Timezone: "America/Chicago", Channel: whatsapp.Channel, Channels: []string{whatsapp.Channel, sms.Channel},
 		Programs:    []string{"heart-failure"},
 		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}})
@@ -151,37 +117,9 @@ func (e *env) drain() {
 
 func (e *env) start(id, flow string, params ...conversations.Param) {
 	e.t.Helper()
-	if err := e.runner.StartFlow(e.t.Context(), id, flow, params); err != nil {
+	if err := e.Runner.StartFlow(e.t.Context(), id, flow, params); err != nil {
 		e.t.Fatal(err)
 	}
-}
-
-func (e *env) timeline(id string) []store.Event {
-	e.t.Helper()
-	evs, err := e.st.Timeline(e.t.Context(), id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return evs
-}
-
-func (e *env) depth() int {
-	e.t.Helper()
-	n, err := e.st.OutboxDepth(e.t.Context())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return n
-}
-
-func count(evs []store.Event, typ string) int {
-	n := 0
-	for _, ev := range evs {
-		if ev.Type == typ {
-			n++
-		}
-	}
-	return n
 }
 
 func adherence(evs []store.Event) []string {
@@ -192,15 +130,6 @@ func adherence(evs []store.Event) []string {
 		}
 	}
 	return out
-}
-
-func event(evs []store.Event, id string) (store.Event, bool) {
-	for _, ev := range evs {
-		if ev.ID == id {
-			return ev, true
-		}
-	}
-	return store.Event{}, false
 }
 
 var medication = conversations.Param{Key: "medication", Value: "lisinopril"}
@@ -264,7 +193,7 @@ func TestInboundRejected(t *testing.T) {
 			if res.StatusCode != tc.want {
 				t.Errorf("status %d, want %d", res.StatusCode, tc.want)
 			}
-			if n := count(e.timeline("p-1"), "message.in"); n != 0 {
+			if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 0 {
 				t.Errorf("%d message.in events after a rejected webhook", n)
 			}
 		})
@@ -275,8 +204,8 @@ func TestInboundRejected(t *testing.T) {
 	if got := e.post(good); got != http.StatusOK {
 		t.Fatalf("signed webhook: status %d", got)
 	}
-	evs := e.timeline("p-1")
-	if n := count(evs, "message.in"); n != 1 {
+	evs := e.Timeline("p-1")
+	if n := channeltest.Count(evs, "message.in"); n != 1 {
 		t.Fatalf("%d message.in events after a good webhook", n)
 	}
 	for _, ev := range evs {
@@ -293,18 +222,18 @@ func TestInboundDedupe(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	e.enroll("p-1", patientPhone, "en")
 	e.drain()
-	before := count(e.timeline("p-1"), "message.out")
+	before := channeltest.Count(e.Timeline("p-1"), "message.out")
 	form := smstest.WhatsAppForm(patientPhone, "HELP", "SM0000000000000000000000000000000a")
 	for i := range 3 {
 		if got := e.post(form); got != http.StatusOK {
 			t.Fatalf("delivery %d: status %d", i+1, got)
 		}
 	}
-	evs := e.timeline("p-1")
-	if n := count(evs, "message.in"); n != 1 {
+	evs := e.Timeline("p-1")
+	if n := channeltest.Count(evs, "message.in"); n != 1 {
 		t.Errorf("%d message.in events for one MessageSid sent 3 times", n)
 	}
-	if n := count(evs, "message.out") - before; n != 1 {
+	if n := channeltest.Count(evs, "message.out") - before; n != 1 {
 		t.Errorf("%d HELP replies for one MessageSid sent 3 times", n)
 	}
 	var wg sync.WaitGroup
@@ -324,7 +253,7 @@ func TestInboundDedupe(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := count(e.timeline("p-1"), "message.in"); n != 2 {
+	if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 2 {
 		t.Errorf("%d message.in events after 5 concurrent deliveries of a second MessageSid, want 2", n)
 	}
 	// The HELP reply went on WhatsApp: the patient's message opened the
@@ -351,7 +280,7 @@ func TestTypedAnswer(t *testing.T) {
 	if got := e.write(patientPhone, "1"); got != http.StatusOK {
 		t.Fatalf("status %d", got)
 	}
-	if got := adherence(e.timeline("p-1")); strings.Join(got, ",") != "taken" {
+	if got := adherence(e.Timeline("p-1")); strings.Join(got, ",") != "taken" {
 		t.Fatalf("adherence %v, want taken", got)
 	}
 }
@@ -395,7 +324,7 @@ func TestButtons(t *testing.T) {
 	if got := e.press(patientPhone, vars["2"], first); got != http.StatusOK {
 		t.Fatalf("press: status %d", got)
 	}
-	if got := adherence(e.timeline("p-1")); strings.Join(got, ",") != "taken" {
+	if got := adherence(e.Timeline("p-1")); strings.Join(got, ",") != "taken" {
 		t.Fatalf("adherence %v after the button, want taken", got)
 	}
 
@@ -406,18 +335,18 @@ func TestButtons(t *testing.T) {
 	if _, step2 := whatsapp.ParsePayload(vars2["5"]); step2 == step {
 		t.Fatalf("second question has the first one's step %d", step)
 	}
-	evs := e.timeline("p-1")
-	outBefore := count(evs, "message.out")
+	evs := e.Timeline("p-1")
+	outBefore := channeltest.Count(evs, "message.out")
 	// The first question's buttons are stale now: "Not yet" there changes
 	// nothing, and gets no answer.
 	if got := e.press(patientPhone, vars["3"], vars["6"]); got != http.StatusOK {
 		t.Fatalf("stale press: status %d", got)
 	}
-	evs = e.timeline("p-1")
+	evs = e.Timeline("p-1")
 	if got := adherence(evs); strings.Join(got, ",") != "taken" {
 		t.Fatalf("adherence %v after a stale button", got)
 	}
-	if n := count(evs, "message.out"); n != outBefore {
+	if n := channeltest.Count(evs, "message.out"); n != outBefore {
 		t.Fatalf("a stale button queued %d messages", n-outBefore)
 	}
 	// The question still waits: a template button (bare id, no step)
@@ -425,7 +354,7 @@ func TestButtons(t *testing.T) {
 	if got := e.press(patientPhone, "Not yet", "not_yet"); got != http.StatusOK {
 		t.Fatalf("template button: status %d", got)
 	}
-	if got := adherence(e.timeline("p-1")); strings.Join(got, ",") != "taken,not_yet" {
+	if got := adherence(e.Timeline("p-1")); strings.Join(got, ",") != "taken,not_yet" {
 		t.Fatalf("adherence %v after a template button, want taken,not_yet", got)
 	}
 }
@@ -441,9 +370,9 @@ func TestUnknownNumber(t *testing.T) {
 			t.Fatalf("status %d", got)
 		}
 	}
-	e.clock.Add(time.Hour)
+	e.Clock.Add(time.Hour)
 	e.write(stranger, "anyone?")
-	batch, err := e.st.ClaimOutbox(t.Context(), e.clock.Now(), 10)
+	batch, err := e.Store.ClaimOutbox(t.Context(), e.Clock.Now(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,7 +544,7 @@ func TestOutsideWindowFallsBack(t *testing.T) {
 		if len(refused) != 1 || refused[0].To != patientWA || refused[0].ContentSid != quickReplies[3] {
 			t.Fatalf("refused attempts %+v, want the reminder's quick reply on WhatsApp", refused)
 		}
-		if ev, _ := event(e.timeline("p-1"), got[0].CallbackParam("o")); ev.Channel != sms.Channel {
+		if ev, _ := channeltest.Event(e.Timeline("p-1"), got[0].CallbackParam("o")); ev.Channel != sms.Channel {
 			t.Fatalf("the reminder's event %+v, want it on sms", ev)
 		}
 	})
@@ -627,7 +556,7 @@ func TestOutsideWindowFallsBack(t *testing.T) {
 		// Tend saw the patient write, Twilio's window did not open (the
 		// message came some other way): Twilio takes the free text, then
 		// fails it with 63016.
-		if _, err := e.runner.Receive(t.Context(), "p-1", conversations.Message{Channel: whatsapp.Channel, Text: "hello", Dedupe: "x1"}); err != nil {
+		if _, err := e.Runner.Receive(t.Context(), "p-1", conversations.Message{Channel: whatsapp.Channel, Text: "hello", Dedupe: "x1"}); err != nil {
 			t.Fatal(err)
 		}
 		e.drain()
@@ -642,18 +571,18 @@ func TestOutsideWindowFallsBack(t *testing.T) {
 				t.Fatalf("callback: %d %v", code, err)
 			}
 		}
-		evs := e.timeline("p-1")
-		if ev, _ := event(evs, m.CallbackParam("o")); ev.Status != "failed" || ev.ErrorCode != 63016 {
+		evs := e.Timeline("p-1")
+		if ev, _ := channeltest.Event(evs, m.CallbackParam("o")); ev.Status != "failed" || ev.ErrorCode != 63016 {
 			t.Fatalf("message event %+v, want failed 63016", ev)
 		}
-		batch, err := e.st.ClaimOutbox(t.Context(), e.clock.Now(), 10)
+		batch, err := e.Store.ClaimOutbox(t.Context(), e.Clock.Now(), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(batch) != 1 || batch[0].Channel != sms.Channel || batch[0].To != patientPhone || batch[0].Text != m.Body {
 			t.Fatalf("outbox after 63016 %+v, want the message once on sms", batch)
 		}
-		if _, ok := event(e.timeline("p-1"), batch[0].ID); !ok {
+		if _, ok := channeltest.Event(e.Timeline("p-1"), batch[0].ID); !ok {
 			t.Fatal("the fallback has no message.out event")
 		}
 		if n := len(e.fake.MessagesTo(patientPhone)); n != smsBefore {
@@ -678,7 +607,7 @@ func TestStatusCallback(t *testing.T) {
 	}
 	m := wa[0]
 	status := func() store.Event {
-		ev, ok := event(e.timeline("p-1"), m.CallbackParam("o"))
+		ev, ok := channeltest.Event(e.Timeline("p-1"), m.CallbackParam("o"))
 		if !ok {
 			t.Fatalf("no event for o=%s", m.CallbackParam("o"))
 		}
@@ -706,7 +635,7 @@ func TestStatusCallback(t *testing.T) {
 			t.Fatalf("after callback %s: status %q, want %q", step.send, s, step.want)
 		}
 	}
-	if n := e.depth(); n != 0 {
+	if n := e.Depth(); n != 0 {
 		t.Fatalf("outbox depth %d: a read message fell back", n)
 	}
 
@@ -724,8 +653,8 @@ func TestStatusCallback(t *testing.T) {
 			t.Fatalf("status %d, want %d", res.StatusCode, want)
 		}
 	}
-	if ev := status(); ev.Status != "read" || e.depth() != 0 {
-		t.Fatalf("after bad callbacks: %+v, depth %d", ev, e.depth())
+	if ev := status(); ev.Status != "read" || e.Depth() != 0 {
+		t.Fatalf("after bad callbacks: %+v, depth %d", ev, e.Depth())
 	}
 }
 
