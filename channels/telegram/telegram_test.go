@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,69 +16,37 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/telegram"
 	"github.com/tendcare/tend/channels/telegram/telegramtest"
-	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
-	"github.com/tendcare/tend/store/embedded"
 )
-
-// t0 is 10:00 in Chicago, inside the default sending window.
-var t0 = time.Date(2026, time.March, 2, 16, 0, 0, 0, time.UTC)
 
 const secret = "Wt7-webhook_secret-0123456789"
 
-var loadPack = sync.OnceValues(func() (*content.Pack, error) {
-	pack, _, err := content.Load(content.Default())
-	return pack, err
-})
-
-// env is Tend's Telegram channel on a real embedded store and runner, its
-// webhook served by httptest, and a fake Bot API behind the real
-// go-telegram/bot client.
+// env is Tend's Telegram channel on the real runner and embedded store of
+// channeltest, its webhook served by httptest, and a fake Bot API behind
+// the real go-telegram/bot client.
 type env struct {
+	*channeltest.Core
 	t      *testing.T
-	st     *embedded.Store
-	pack   *content.Pack
-	runner *conversations.Runner
 	fake   *telegramtest.Server
 	sender *telegram.Sender
 	hooks  *telegram.Webhooks
 	srv    *httptest.Server
 	url    string // the webhook's URL
-	clock  *conversations.ManualClock
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	pack, err := loadPack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := conversations.NewEngine(pack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := embedded.Open(filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	quiet, err := conversations.ParseQuietHours("08:00-21:00")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &env{t: t, st: st, pack: pack, clock: conversations.NewManualClock(t0), fake: telegramtest.New(t)}
-	e.runner = &conversations.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
-		Render: &conversations.Renderer{Pack: pack, HelpContact: "555-0100"}}
+	e := &env{Core: channeltest.New(t, channeltest.Options{}), t: t, fake: telegramtest.New(t)}
 	b, err := telegram.NewBot(e.fake.Token, e.fake.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.sender = &telegram.Sender{Bot: b}
-	e.hooks = &telegram.Webhooks{Store: st, Turns: e.runner, Bot: b, Pack: pack, Secret: secret, Clock: e.clock.Now, Log: log}
+	e.hooks = &telegram.Webhooks{Store: e.Store, Turns: e.Runner, Bot: b, Pack: e.Pack, Secret: secret, Clock: e.Clock.Now, Log: e.Log}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+telegram.WebhookPath, e.hooks)
 	e.srv = httptest.NewServer(mux)
@@ -93,7 +58,7 @@ func newEnv(t *testing.T) *env {
 // enroll enrolls a patient on SMS, with no Telegram chat yet.
 func (e *env) enroll(id, phone string) {
 	e.t.Helper()
-	_, err := e.runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: phone, Language: "en",
+	_, err := e.Runner.Enroll(e.t.Context(), store.Patient{ID: id, Phone: phone, Language: "en",
 		Timezone: "America/Chicago", Channel: conversations.SMS, Programs: []string{"hypertension"},
 		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}})
 	if err != nil {
@@ -105,7 +70,7 @@ func (e *env) enroll(id, phone string) {
 // delivers their welcome message.
 func (e *env) enrollLinked(id string, chat int64, lang string) {
 	e.t.Helper()
-	_, err := e.runner.Enroll(e.t.Context(), store.Patient{ID: id, Language: lang, Telegram: strconv.FormatInt(chat, 10),
+	_, err := e.Runner.Enroll(e.t.Context(), store.Patient{ID: id, Language: lang, Telegram: strconv.FormatInt(chat, 10),
 		Timezone: "America/Chicago", Channel: conversations.Telegram, Programs: []string{"heart-failure"},
 		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}})
 	if err != nil {
@@ -149,7 +114,7 @@ func (e *env) deliver() int {
 	ctx := e.t.Context()
 	sent := 0
 	for {
-		batch, err := e.st.ClaimOutbox(ctx, e.clock.Now(), 16)
+		batch, err := e.Store.ClaimOutbox(ctx, e.Clock.Now(), 16)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -160,7 +125,7 @@ func (e *env) deliver() int {
 			d := store.Delivery{Done: true, Status: "skipped"}
 			if o.Channel == telegram.Channel {
 				if o.PatientID != "" {
-					c, err := e.runner.Contact(ctx, o.PatientID)
+					c, err := e.Runner.Contact(ctx, o.PatientID)
 					if err != nil {
 						e.t.Fatal(err)
 					}
@@ -173,34 +138,16 @@ func (e *env) deliver() int {
 				d = store.Delivery{Done: true, Status: status, ProviderID: id}
 				sent++
 			}
-			if err := e.st.Finish(ctx, o, d); err != nil {
+			if err := e.Store.Finish(ctx, o, d); err != nil {
 				e.t.Fatal(err)
 			}
 		}
 	}
 }
 
-func (e *env) timeline(id string) []store.Event {
-	e.t.Helper()
-	evs, err := e.st.Timeline(e.t.Context(), id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return evs
-}
-
-func (e *env) depth() int {
-	e.t.Helper()
-	n, err := e.st.OutboxDepth(e.t.Context())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return n
-}
-
 func (e *env) catalog(lang, id string) string {
 	e.t.Helper()
-	text, err := e.pack.Catalog.Text(lang, id, nil, nil)
+	text, err := e.Pack.Catalog.Text(lang, id, nil, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -217,31 +164,11 @@ func (e *env) last(chat int64) telegramtest.Message {
 	return msgs[len(msgs)-1]
 }
 
-func count(evs []store.Event, typ string) int {
-	n := 0
-	for _, ev := range evs {
-		if ev.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
-func eventsOf(evs []store.Event, typ string) []store.Event {
-	var out []store.Event
-	for _, ev := range evs {
-		if ev.Type == typ {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 func TestWebhookRejected(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	depth := e.depth()
+	depth := e.Depth()
 	good := func() models.Update { return e.fake.TextUpdate(1001, "HELP") }
 	post := func(sec string, body []byte) int {
 		code, err := e.fake.PostRaw(e.url, sec, body)
@@ -275,10 +202,10 @@ func TestWebhookRejected(t *testing.T) {
 			if got := tc.do(); got != tc.want {
 				t.Errorf("status %d, want %d", got, tc.want)
 			}
-			if n := count(e.timeline("p-1"), "message.in"); n != 0 {
+			if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 0 {
 				t.Errorf("%d message.in events after a rejected update", n)
 			}
-			if n := e.depth(); n != depth {
+			if n := e.Depth(); n != depth {
 				t.Errorf("outbox depth %d, want %d", n, depth)
 			}
 		})
@@ -299,7 +226,7 @@ func TestWebhookRejected(t *testing.T) {
 	if code := e.post(good()); code != http.StatusOK {
 		t.Fatalf("good update: status %d", code)
 	}
-	if n := count(e.timeline("p-1"), "message.in"); n != 1 {
+	if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 1 {
 		t.Fatalf("%d message.in events after a good update", n)
 	}
 }
@@ -310,7 +237,7 @@ func TestNoSecretConfigured(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	h := &telegram.Webhooks{Store: e.st, Turns: e.runner, Bot: e.sender.Bot, Pack: e.pack, Clock: e.clock.Now, Log: e.runner.Log}
+	h := &telegram.Webhooks{Store: e.Store, Turns: e.Runner, Bot: e.sender.Bot, Pack: e.Pack, Clock: e.Clock.Now, Log: e.Runner.Log}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for _, sec := range []string{"", secret} {
@@ -319,7 +246,7 @@ func TestNoSecretConfigured(t *testing.T) {
 			t.Fatalf("secret %q: status %d %v, want 401", sec, code, err)
 		}
 	}
-	if n := count(e.timeline("p-1"), "message.in"); n != 0 {
+	if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 0 {
 		t.Fatalf("%d message.in events", n)
 	}
 }
@@ -328,18 +255,18 @@ func TestDuplicateUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	before := count(e.timeline("p-1"), "message.out")
+	before := channeltest.Count(e.Timeline("p-1"), "message.out")
 	u := e.fake.TextUpdate(1001, "HELP")
 	for i := range 3 {
 		if code := e.post(u); code != http.StatusOK {
 			t.Fatalf("delivery %d: status %d", i+1, code)
 		}
 	}
-	evs := e.timeline("p-1")
-	if n := count(evs, "message.in"); n != 1 {
+	evs := e.Timeline("p-1")
+	if n := channeltest.Count(evs, "message.in"); n != 1 {
 		t.Errorf("%d message.in events for one update_id posted 3 times", n)
 	}
-	if n := count(evs, "message.out") - before; n != 1 {
+	if n := channeltest.Count(evs, "message.out") - before; n != 1 {
 		t.Errorf("%d HELP replies for one update_id posted 3 times", n)
 	}
 
@@ -355,7 +282,7 @@ func TestDuplicateUpdate(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := count(e.timeline("p-1"), "message.in"); n != 2 {
+	if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 2 {
 		t.Errorf("%d message.in events after 5 concurrent deliveries of a second update, want 2", n)
 	}
 }
@@ -364,12 +291,12 @@ var codeRE = regexp.MustCompile(`^https://t\.me/tend_test_bot\?start=([A-Za-z0-9
 
 func (e *env) link(patientID string) string {
 	e.t.Helper()
-	links := &telegram.Links{Store: e.st, BotUsername: "@" + telegramtest.BotUsername}
-	url, expires, err := links.Create(e.t.Context(), patientID, e.clock.Now())
+	links := &telegram.Links{Store: e.Store, BotUsername: "@" + telegramtest.BotUsername}
+	url, expires, err := links.Create(e.t.Context(), patientID, e.Clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if want := e.clock.Now().Add(24 * time.Hour); !expires.Equal(want) {
+	if want := e.Clock.Now().Add(24 * time.Hour); !expires.Equal(want) {
 		e.t.Fatalf("link expires %v, want %v", expires, want)
 	}
 	m := codeRE.FindStringSubmatch(url)
@@ -386,7 +313,7 @@ func TestLink(t *testing.T) {
 	e.enroll("p-1", "+15551230001")
 	code := e.link("p-1")
 	// The store keeps a hash, not the code.
-	if _, err := e.st.TakeCode(ctx, code, e.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.TakeCode(ctx, code, e.Clock.Now()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("TakeCode(raw code) = %v: the code itself is a key", err)
 	}
 
@@ -394,7 +321,7 @@ func TestLink(t *testing.T) {
 	if code := e.post(u); code != http.StatusOK {
 		t.Fatalf("/start: status %d", code)
 	}
-	p, err := e.st.PatientByTelegram(ctx, "1001")
+	p, err := e.Store.PatientByTelegram(ctx, "1001")
 	if err != nil || p.ID != "p-1" {
 		t.Fatalf("PatientByTelegram = %+v %v, want p-1", p, err)
 	}
@@ -408,7 +335,7 @@ func TestLink(t *testing.T) {
 	}
 	linked := func() int {
 		n := 0
-		for _, ev := range e.timeline("p-1") {
+		for _, ev := range e.Timeline("p-1") {
 			if ev.Type == "channel" && ev.Channel == conversations.Telegram && ev.Status == "linked" {
 				n++
 			}
@@ -435,20 +362,20 @@ func TestLink(t *testing.T) {
 	if msgs := e.fake.MessagesTo(2002); len(msgs) != 1 || msgs[0].Text != refused || len(msgs[0].Buttons) != 0 {
 		t.Fatalf("second use of a code: %+v, want one refusal", msgs)
 	}
-	if _, err := e.st.PatientByTelegram(ctx, "2002"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.PatientByTelegram(ctx, "2002"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second use linked the chat: %v", err)
 	}
 
 	// An expired code is refused too.
 	e.enroll("p-3", "+15551230003")
 	expired := e.link("p-3")
-	e.clock.Add(24*time.Hour + time.Second)
+	e.Clock.Add(24*time.Hour + time.Second)
 	e.text(3003, "/start "+expired)
 	e.deliver()
 	if msgs := e.fake.MessagesTo(3003); len(msgs) != 1 || msgs[0].Text != refused {
 		t.Fatalf("expired code: %+v, want one refusal", msgs)
 	}
-	if _, err := e.st.PatientByTelegram(ctx, "3003"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.PatientByTelegram(ctx, "3003"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an expired code linked the chat: %v", err)
 	}
 }
@@ -462,13 +389,13 @@ func TestRefusal(t *testing.T) {
 	for _, text := range []string{"/start", "hello", "/start not-a-code", "/start ../../etc", "/start " + strings.Repeat("a", 65)} {
 		e.text(5005, text)
 	}
-	e.clock.Add(23 * time.Hour)
+	e.Clock.Add(23 * time.Hour)
 	e.text(5005, "anyone?")
 	e.deliver()
 	if msgs := e.fake.MessagesTo(5005); len(msgs) != 1 || msgs[0].Text != refused {
 		t.Fatalf("same day: %+v, want one refusal", msgs)
 	}
-	e.clock.Add(2 * time.Hour)
+	e.Clock.Add(2 * time.Hour)
 	e.text(5005, "hello again")
 	e.deliver()
 	if msgs := e.fake.MessagesTo(5005); len(msgs) != 2 {
@@ -500,10 +427,10 @@ func TestChatTaken(t *testing.T) {
 	if m := e.last(1001); m.Text != e.catalog("en", "telegram.start.taken") {
 		t.Fatalf("last message %q, want telegram.start.taken", m.Text)
 	}
-	if p, err := e.st.PatientByTelegram(ctx, "1001"); err != nil || p.ID != "p-1" {
+	if p, err := e.Store.PatientByTelegram(ctx, "1001"); err != nil || p.ID != "p-1" {
 		t.Fatalf("chat now belongs to %+v %v", p, err)
 	}
-	if p, _, err := e.st.Load(ctx, "p-2"); err != nil || p.Telegram != "" {
+	if p, _, err := e.Store.Load(ctx, "p-2"); err != nil || p.Telegram != "" {
 		t.Fatalf("p-2 = %+v %v, want no chat", p, err)
 	}
 }
@@ -526,7 +453,7 @@ func TestButtons(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	if err := e.runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+	if err := e.Runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
 		t.Fatal(err)
 	}
 	e.deliver()
@@ -551,12 +478,12 @@ func TestButtons(t *testing.T) {
 	}
 
 	u := e.press(q, 0)
-	evs := e.timeline("p-1")
-	adh := eventsOf(evs, "adherence")
+	evs := e.Timeline("p-1")
+	adh := channeltest.Of(evs, "adherence")
 	if len(adh) != 1 || adh[0].Status != "taken" || adh[0].Medication != "lisinopril" {
 		t.Fatalf("adherence events %+v, want one taken", adh)
 	}
-	in := eventsOf(evs, "message.in")
+	in := channeltest.Of(evs, "message.in")
 	if len(in) != 1 || in[0].Text != labels[0] || in[0].Channel != conversations.Telegram {
 		t.Fatalf("message.in %+v, want the button's label", in)
 	}
@@ -581,7 +508,7 @@ func TestStaleButton(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	if err := e.runner.StartFlow(t.Context(), "p-1", "hf-daily-weight", nil); err != nil {
+	if err := e.Runner.StartFlow(t.Context(), "p-1", "hf-daily-weight", nil); err != nil {
 		t.Fatal(err)
 	}
 	e.deliver()
@@ -595,14 +522,14 @@ func TestStaleButton(t *testing.T) {
 	if len(retry.Buttons) != 3 || retry.ID == q1.ID || retry.Buttons[1].Data == q1.Buttons[1].Data {
 		t.Fatalf("retry %+v, want a new question with new steps", retry)
 	}
-	quizzes := len(eventsOf(e.timeline("p-1"), "quiz"))
-	depth := e.depth()
+	quizzes := len(channeltest.Of(e.Timeline("p-1"), "quiz"))
+	depth := e.Depth()
 
 	e.press(q1, 1) // the right answer, on the old question
-	if n := len(eventsOf(e.timeline("p-1"), "quiz")); n != quizzes {
+	if n := len(channeltest.Of(e.Timeline("p-1"), "quiz")); n != quizzes {
 		t.Fatalf("a stale button recorded a quiz answer (%d → %d)", quizzes, n)
 	}
-	if d := e.depth(); d != depth {
+	if d := e.Depth(); d != depth {
 		t.Fatalf("a stale button queued %d messages", d-depth)
 	}
 	a := e.fake.Answers()
@@ -612,7 +539,7 @@ func TestStaleButton(t *testing.T) {
 
 	// The waiting question still takes its own buttons.
 	e.press(retry, 1)
-	qs := eventsOf(e.timeline("p-1"), "quiz")
+	qs := channeltest.Of(e.Timeline("p-1"), "quiz")
 	if len(qs) != quizzes+1 || qs[len(qs)-1].Correct == nil || !*qs[len(qs)-1].Correct {
 		t.Fatalf("quiz events %+v, want a correct answer last", qs)
 	}
@@ -624,14 +551,14 @@ func TestAnswerFailureAfterCommit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	if err := e.runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+	if err := e.Runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
 		t.Fatal(err)
 	}
 	e.deliver()
 	e.fake.FailNext(telegramtest.ServerError, 1)
 	e.fake.FailNext(telegramtest.Drop, 1)
 	e.press(e.last(1001), 0)
-	if adh := eventsOf(e.timeline("p-1"), "adherence"); len(adh) != 1 || adh[0].Status != "taken" {
+	if adh := channeltest.Of(e.Timeline("p-1"), "adherence"); len(adh) != 1 || adh[0].Status != "taken" {
 		t.Fatalf("adherence %+v, want taken", adh)
 	}
 	calls := e.fake.Calls()
@@ -650,12 +577,12 @@ func TestUnknownChatButton(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	if err := e.runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+	if err := e.Runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
 		t.Fatal(err)
 	}
 	e.deliver()
 	q := e.last(1001)
-	if err := e.st.DeletePatient(t.Context(), "p-1"); err != nil {
+	if err := e.Store.DeletePatient(t.Context(), "p-1"); err != nil {
 		t.Fatal(err)
 	}
 	e.press(q, 0)
@@ -674,7 +601,7 @@ func TestChatOrder(t *testing.T) {
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
 	e.enrollLinked("p-2", 2002, "en")
-	watch := &watcher{Runner: e.runner, inflight: map[string]int{}}
+	watch := &watcher{Runner: e.Runner, inflight: map[string]int{}}
 	e.hooks.Turns = watch // before any request of this test
 	const n = 12
 	var updates []models.Update
@@ -691,7 +618,7 @@ func TestChatOrder(t *testing.T) {
 	}
 	wg.Wait()
 	for _, id := range []string{"p-1", "p-2"} {
-		if got := count(e.timeline(id), "message.in"); got != n {
+		if got := channeltest.Count(e.Timeline(id), "message.in"); got != n {
 			t.Errorf("%s: %d message.in events, want %d", id, got, n)
 		}
 	}
@@ -729,7 +656,7 @@ func TestBlockedUpdate(t *testing.T) {
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
 	unreachable := func() bool {
-		c, err := e.runner.Contact(t.Context(), "p-1")
+		c, err := e.Runner.Contact(t.Context(), "p-1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -756,7 +683,7 @@ func TestGroupChat(t *testing.T) {
 	if code := e.post(u); code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
-	if d := e.depth(); d != 0 {
+	if d := e.Depth(); d != 0 {
 		t.Fatalf("a group message queued %d messages", d)
 	}
 }
@@ -779,7 +706,7 @@ func TestSetWebhook(t *testing.T) {
 	if code, err := e.fake.Deliver(e.fake.TextUpdate(1001, "HELP")); err != nil || code != http.StatusOK {
 		t.Fatalf("Deliver = %d %v", code, err)
 	}
-	if n := count(e.timeline("p-1"), "message.in"); n != 1 {
+	if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 1 {
 		t.Fatalf("%d message.in events", n)
 	}
 }
@@ -906,19 +833,19 @@ func TestDispatcherBlocked(t *testing.T) {
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
 	e.fake.FailChat(1001, telegramtest.Blocked)
-	if err := e.runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
+	if err := e.Runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
 		t.Fatal(err)
 	}
-	d := &channels.Dispatcher{Store: e.st, Consent: e.runner, Clock: e.clock.Now, Quiet: e.runner.Quiet, Log: e.runner.Log,
+	d := &channels.Dispatcher{Store: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Runner.Quiet, Log: e.Runner.Log,
 		Senders: map[string]channels.Sender{telegram.Channel: e.sender}}
 	if n := d.Step(t.Context()); n != 1 {
 		t.Fatalf("claimed %d", n)
 	}
-	c, err := e.runner.Contact(t.Context(), "p-1")
+	c, err := e.Runner.Contact(t.Context(), "p-1")
 	if err != nil || !c.Unreachable.Has(conversations.Telegram) {
 		t.Fatalf("contact %+v %v, want Telegram unreachable", c, err)
 	}
-	outs := eventsOf(e.timeline("p-1"), "message.out")
+	outs := channeltest.Of(e.Timeline("p-1"), "message.out")
 	if last := outs[len(outs)-1]; last.Status != "failed" || last.ErrorCode != 403 {
 		t.Fatalf("reminder event %+v, want failed 403", last)
 	}
@@ -928,19 +855,19 @@ func TestLinks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
-	links := &telegram.Links{Store: e.st, BotUsername: telegramtest.BotUsername, TTL: time.Hour}
-	if _, _, err := links.Create(ctx, "nobody", t0); !errors.Is(err, store.ErrNotFound) {
+	links := &telegram.Links{Store: e.Store, BotUsername: telegramtest.BotUsername, TTL: time.Hour}
+	if _, _, err := links.Create(ctx, "nobody", channeltest.T0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("link for an unknown patient: %v", err)
 	}
 	e.enroll("p-1", "+15551230001")
 	seen := map[string]bool{}
 	for range 20 {
-		url, expires, err := links.Create(ctx, "p-1", t0)
+		url, expires, err := links.Create(ctx, "p-1", channeltest.T0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := codeRE.FindStringSubmatch(url)
-		if m == nil || len(m[1]) < 32 || seen[m[1]] || !expires.Equal(t0.Add(time.Hour)) {
+		if m == nil || len(m[1]) < 32 || seen[m[1]] || !expires.Equal(channeltest.T0.Add(time.Hour)) {
 			t.Fatalf("link %q expiring %v", url, expires)
 		}
 		seen[m[1]] = true

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/telegram/telegramtest"
 	"github.com/tendcare/tend/conversations"
 )
@@ -31,10 +32,7 @@ var flowParams = map[string][]conversations.Param{
 // and what the care team sees (timeline events) is compared with
 // testdata/<flow>.<lang>.golden (go test ./channels/telegram -update).
 func TestTranscripts(t *testing.T) {
-	pack, err := loadPack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pack := channeltest.Pack(t)
 	var flows []string
 	for id := range pack.Flows {
 		flows = append(flows, id)
@@ -97,7 +95,7 @@ func (r *recorder) flush() {
 		}
 		r.edits++
 	}
-	evs := r.e.timeline("p-1")
+	evs := r.e.Timeline("p-1")
 	for _, ev := range evs[r.n:] {
 		switch ev.Type {
 		case "adherence":
@@ -125,13 +123,13 @@ func transcript(t *testing.T, lang, flow string, params []conversations.Param) s
 	e := newEnv(t)
 	const chat = 1001
 	e.enrollLinked("p-1", chat, lang)
-	r := &recorder{e: e, chat: chat, msgs: len(e.fake.MessagesTo(chat)), n: len(e.timeline("p-1"))}
+	r := &recorder{e: e, chat: chat, msgs: len(e.fake.MessagesTo(chat)), n: len(e.Timeline("p-1"))}
 	start := "start " + flow
 	for _, p := range params {
 		start += " " + p.Key + "=" + p.Value
 	}
 	r.line("-- %s", start)
-	if err := e.runner.StartFlow(t.Context(), "p-1", flow, params); err != nil {
+	if err := e.Runner.StartFlow(t.Context(), "p-1", flow, params); err != nil {
 		t.Fatal(err)
 	}
 	r.flush()
@@ -165,11 +163,11 @@ func TestTranscriptTimeline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	if err := e.runner.StartFlow(t.Context(), "p-1", "med-reminder", flowParams["med-reminder"]); err != nil {
+	if err := e.Runner.StartFlow(t.Context(), "p-1", "med-reminder", flowParams["med-reminder"]); err != nil {
 		t.Fatal(err)
 	}
 	e.deliver()
-	for _, ev := range e.timeline("p-1") {
+	for _, ev := range e.Timeline("p-1") {
 		if ev.Type == "message.out" && (ev.Channel != "telegram" || ev.Status != "sent" || ev.ProviderID == "") {
 			t.Fatalf("message event %+v, want sent on telegram with Telegram's message id", ev)
 		}
