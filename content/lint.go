@@ -1,6 +1,7 @@
 package content
 
 import (
+	"maps"
 	"errors"
 	"fmt"
 	"slices"
@@ -40,7 +41,10 @@ var ChannelMessages = []string{
 
 // Placeholders are the template fields a message may use ({{.Medication}}).
 // The engine fills every one of them on every message it renders.
-var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Digit", "Label"}
+var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time"}
+
+// callPlaceholders are filled only where a call says a choice's key.
+var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"}}
 
 // Adherence values an action may record.
 var adherenceValues = []string{"taken", "missed", "not_yet"}
@@ -541,6 +545,13 @@ func (l *linter) messages() {
 		known[ph] = true
 	}
 	for _, id := range l.allMessageIDs() {
+		known := known
+		if extra := callPlaceholders[id]; extra != nil {
+			known = maps.Clone(known)
+			for _, ph := range extra {
+				known[ph] = true
+			}
+		}
 		baseLang, bm := l.base(id)
 		for _, lang := range p.Languages {
 			m := l.message(lang, id)
@@ -850,9 +861,16 @@ func (l *linter) channels() {
 			case t.Sid == "":
 				l.errorf(t.File, t.Line, "%s: no sid (the approved template's ContentSid, HX...)", where)
 			}
+			var uses []string
+			if m := l.message(lang, id); m != nil {
+				uses = m.Placeholders()
+			}
 			for _, v := range t.Variables {
-				if !known[v] {
+				switch {
+				case !known[v]:
 					l.errorf(t.File, t.Line, "%s: unknown variable %q (known: %s)", where, v, strings.Join(Placeholders, ", "))
+				case !slices.Contains(uses, v):
+					l.errorf(t.File, t.Line, "%s: variable %q is not a placeholder of the message (it uses %s)", where, v, phList(uses))
 				}
 			}
 		}

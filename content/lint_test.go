@@ -257,6 +257,16 @@ func TestLintFindsProblems(t *testing.T) {
 			},
 		},
 		{
+			name:  "template variable the message does not use",
+			edits: []edit{replace("channels.yaml", "en: {sid: HX20000000000000000000000000000001, variables: [Medication]}", "en: {sid: HX20000000000000000000000000000001, variables: [Date]}")},
+			want:  []want{{file: "channels.yaml", at: "HX20000000000000000000000000000001", msg: `variable "Date" is not a placeholder of the message`}},
+		},
+		{
+			name:  "call placeholder in a flow message",
+			edits: []edit{replace(en, "salt.check: Which has more salt?", "salt.check: Press {{.Digit}}")},
+			want:  []want{{file: en, at: "salt.check: Press", msg: "unknown placeholder {{.Digit}}"}},
+		},
+		{
 			name:  "too many quick-reply buttons",
 			edits: []edit{replace("channels.yaml", "3: HX00000000000000000000000000000003", "4: HX00000000000000000000000000000003")},
 			want:  []want{{file: "channels.yaml", msg: "WhatsApp quick replies take 1 to 3 buttons"}},

@@ -69,8 +69,9 @@ func (p *Pack) Template(message, lang string) (Template, bool) {
 // Calls is a program's policy for reminder calls that were not answered.
 type Calls struct {
 	// Retries is how many more times a busy, unanswered or failed call is
-	// placed (default 2); RetryAfter spaces them (default 15m).
-	Retries    int      `yaml:"retries"`
+	// placed (default 2; 0 places none); RetryAfter spaces them (default
+	// 15m).
+	Retries    *int     `yaml:"retries"`
 	RetryAfter Duration `yaml:"retry_after"`
 }
 

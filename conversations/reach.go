@@ -117,8 +117,20 @@ func (r *Runner) question(s *Session, p *store.Patient, lang string) (Outgoing, 
 		return Outgoing{}, false
 	}
 	ef := Effect{Kind: Send, Message: r.Render.Variant(lang, st.Say, Voice), Flow: s.Flow, State: s.State, Params: s.Params, Step: s.Step}
-	text, labels, _ := r.Render.Parts(lang, p, &ef)
+	text, labels, _ := r.Render.Parts(lang, spoken(p, Voice), &ef)
 	return Outgoing{Message: st.Say, Text: text, Labels: labels, Step: s.Step}, true
+}
+
+// spoken is the patient as a message on ch may describe them: a call never
+// names a medicine, whatever the patient allowed in writing, because an
+// answering machine, a relative or a speakerphone may hear it.
+func spoken(p *store.Patient, ch string) *store.Patient {
+	if ch != Voice || !p.PHIOK {
+		return p
+	}
+	cp := *p
+	cp.PHIOK = false
+	return &cp
 }
 
 // Script is what a reminder call says once answered: the message's text,
@@ -264,8 +276,8 @@ func (r *Runner) callPolicy(p *store.Patient) (retries int, every time.Duration)
 	retries, every = 2, 15*time.Minute
 	for _, id := range p.Programs {
 		if pr := r.Engine.Pack.Programs[id]; pr != nil && pr.Calls != nil {
-			if pr.Calls.Retries > 0 {
-				retries = pr.Calls.Retries
+			if pr.Calls.Retries != nil {
+				retries = max(*pr.Calls.Retries, 0)
 			}
 			if pr.Calls.RetryAfter > 0 {
 				every = time.Duration(pr.Calls.RetryAfter)

@@ -253,7 +253,7 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 	}
 	worded := *ef
 	worded.Message = r.Render.Variant(lang, ef.Message, ch)
-	text, labels, err := r.Render.Parts(lang, &w.p, &worded)
+	text, labels, err := r.Render.Parts(lang, spoken(&w.p, ch), &worded)
 	if err != nil {
 		r.log().Error("message not rendered cleanly", "patient", w.p.ID, "message", ef.Message, "lang", lang, "err", err)
 	}
@@ -438,6 +438,12 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 			p.EnrolledAt = old.EnrolledAt
 			if p.Telegram == "" {
 				p.Telegram = old.Telegram // linked by the patient, not the clinic
+			}
+			if chain := Chain(p.Channel, p.Channels); p.Telegram != "" && slices.Contains(Chain(old.Channel, old.Channels), Telegram) && !slices.Contains(chain, Telegram) {
+				// The patient put Telegram first by linking it; a clinic
+				// update that does not mention it keeps it.
+				p.Channels = append([]string{Telegram}, chain...)
+				p.Channel = Telegram
 			}
 		}
 		timers, err := Schedule(r.Engine.Pack, &p, now)
