@@ -1,56 +1,39 @@
 package voice_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/channels/voice"
 	"github.com/tendcare/tend/channels/voice/voicetest"
-	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
-	"github.com/tendcare/tend/store/embedded"
 )
-
-// t0 is 10:00 in Chicago, inside the default calling window.
-var t0 = time.Date(2026, time.March, 2, 16, 0, 0, 0, time.UTC)
 
 const (
 	voiceFrom    = "+15550000000"
 	nurseLine    = "+15550009999"
-	callback     = "555-0100"
+	callback     = channeltest.HelpContact
 	patientPhone = "+15551230001"
 	strangePhone = "+15557770000"
 )
 
-var loadPack = sync.OnceValues(func() (*content.Pack, error) {
-	pack, _, err := content.Load(content.Default())
-	return pack, err
-})
-
-// env is the voice channel on a real embedded store, runner and
-// dispatcher, its webhooks served by httptest, and a fake Twilio Calls API
-// behind the real SDK.
+// env is the voice channel on the real runner and embedded store of
+// channeltest and a real dispatcher, its webhooks served by httptest, and a
+// fake Twilio Calls API behind the real SDK.
 type env struct {
+	*channeltest.Core
 	t      *testing.T
-	pack   *content.Pack
-	st     *embedded.Store
-	runner *conversations.Runner
 	disp   *channels.Dispatcher
 	sender *voice.Sender
 	hooks  *voice.Webhooks
 	fake   *voicetest.Server
 	srv    *httptest.Server // Tend's webhooks; its URL is the public URL
-	clock  *conversations.ManualClock
 }
 
 type option func(*env)
@@ -60,35 +43,15 @@ func withNurse(e *env) { e.hooks.NurseLine = nurseLine }
 
 func newEnv(t *testing.T, opts ...option) *env {
 	t.Helper()
-	pack, err := loadPack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := conversations.NewEngine(pack)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := embedded.Open(filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	quiet, err := conversations.ParseQuietHours("08:00-21:00")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &env{t: t, pack: pack, st: st, clock: conversations.NewManualClock(t0), fake: voicetest.New(t)}
-	e.runner = &conversations.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
-		Render: &conversations.Renderer{Pack: pack, HelpContact: callback}}
-	e.hooks = &voice.Webhooks{Store: st, Turns: e.runner, Pack: pack, AuthToken: e.fake.AuthToken, Callback: callback, Log: log}
+	e := &env{Core: channeltest.New(t, channeltest.Options{}), t: t, fake: voicetest.New(t)}
+	e.hooks = &voice.Webhooks{Store: e.Store, Turns: e.Runner, Pack: e.Pack, AuthToken: e.fake.AuthToken, Callback: callback, Log: e.Log}
 	e.srv = httptest.NewServer(e.hooks.Handler())
 	t.Cleanup(e.srv.Close)
 	e.hooks.PublicURL = e.srv.URL
 	e.sender = &voice.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL),
-		From: voiceFrom, PublicURL: e.srv.URL, Clock: e.clock.Now}
+		From: voiceFrom, PublicURL: e.srv.URL, Clock: e.Clock.Now}
 	e.hooks.Slots = e.sender
-	e.disp = &channels.Dispatcher{Store: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log,
+	e.disp = &channels.Dispatcher{Store: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Senders: map[string]channels.Sender{voice.Channel: e.sender}}
 	for _, o := range opts {
 		o(e)
@@ -107,7 +70,7 @@ func patient(id, phone, lang string) store.Patient {
 // enroll enrolls a patient and settles the welcome message without a call.
 func (e *env) enroll(p store.Patient) {
 	e.t.Helper()
-	if _, err := e.runner.Enroll(e.t.Context(), p); err != nil {
+	if _, err := e.Runner.Enroll(e.t.Context(), p); err != nil {
 		e.t.Fatal(err)
 	}
 	e.drain()
@@ -116,12 +79,12 @@ func (e *env) enroll(p store.Patient) {
 // drain finishes every due outbox entry without sending it.
 func (e *env) drain() {
 	e.t.Helper()
-	batch, err := e.st.ClaimOutbox(e.t.Context(), e.clock.Now(), 100)
+	batch, err := e.Store.ClaimOutbox(e.t.Context(), e.Clock.Now(), 100)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	for _, en := range batch {
-		if err := e.st.Finish(e.t.Context(), en, store.Delivery{Done: true, Status: "sent"}); err != nil {
+		if err := e.Store.Finish(e.t.Context(), en, store.Delivery{Done: true, Status: "sent"}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -134,7 +97,7 @@ func (e *env) start(patientID, flow string, params ...string) {
 		k, v, _ := strings.Cut(kv, "=")
 		ps = append(ps, conversations.Param{Key: k, Value: v})
 	}
-	if err := e.runner.StartFlow(e.t.Context(), patientID, flow, ps); err != nil {
+	if err := e.Runner.StartFlow(e.t.Context(), patientID, flow, ps); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -159,18 +122,9 @@ func (e *env) dispatch(before int) voicetest.Call {
 	return calls[before]
 }
 
-func (e *env) timeline(id string) []store.Event {
-	e.t.Helper()
-	evs, err := e.st.Timeline(e.t.Context(), id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return evs
-}
-
 func (e *env) event(patientID, id string) store.Event {
 	e.t.Helper()
-	for _, ev := range e.timeline(patientID) {
+	for _, ev := range e.Timeline(patientID) {
 		if ev.ID == id {
 			return ev
 		}
@@ -179,20 +133,9 @@ func (e *env) event(patientID, id string) store.Event {
 	return store.Event{}
 }
 
-// of returns the events of a type.
-func of(evs []store.Event, typ string) []store.Event {
-	var out []store.Event
-	for _, ev := range evs {
-		if ev.Type == typ {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
 func (e *env) escalations() []store.Escalation {
 	e.t.Helper()
-	es, err := e.st.Escalations(e.t.Context(), "open")
+	es, err := e.Store.Escalations(e.t.Context(), "open")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -202,7 +145,7 @@ func (e *env) escalations() []store.Escalation {
 // text renders a catalog message in a language.
 func (e *env) text(lang, id string, data map[string]any) string {
 	e.t.Helper()
-	s, err := e.pack.Catalog.Text(lang, id, data, nil)
+	s, err := e.Pack.Catalog.Text(lang, id, data, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}

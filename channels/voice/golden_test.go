@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/voice/voicetest"
 )
 
@@ -33,16 +34,13 @@ var goldenFlows = []struct {
 // them). A voicemail and an unknown caller are checked the same way.
 func TestGoldenCalls(t *testing.T) {
 	t.Parallel()
-	pack, err := loadPack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pack := channeltest.Pack(t)
 	for _, lang := range pack.Languages {
 		for _, g := range goldenFlows {
 			t.Run(lang+"/"+g.flow, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, withNurse)
-				if _, err := e.runner.Enroll(t.Context(), patient("p-1", patientPhone, lang)); err != nil {
+				if _, err := e.Runner.Enroll(t.Context(), patient("p-1", patientPhone, lang)); err != nil {
 					t.Fatal(err)
 				}
 				if g.flow != "welcome" {

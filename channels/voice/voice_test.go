@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/voice"
 	"github.com/tendcare/tend/channels/voice/voicetest"
 	"github.com/tendcare/tend/content"
@@ -77,17 +78,17 @@ func TestReminderCallAnsweredAndTaken(t *testing.T) {
 	if !c.Ended() {
 		t.Fatalf("call still waiting for %s after the flow ended", c.Waiting())
 	}
-	evs := e.timeline("p-1")
-	if ad := of(evs, "adherence"); len(ad) != 1 || ad[0].Status != "taken" {
+	evs := e.Timeline("p-1")
+	if ad := channeltest.Of(evs, "adherence"); len(ad) != 1 || ad[0].Status != "taken" {
 		t.Errorf("adherence events %+v, want one taken", ad)
 	}
-	if in := of(evs, "message.in"); len(in) != 1 || in[0].Channel != voice.Channel || in[0].Text != "1" {
+	if in := channeltest.Of(evs, "message.in"); len(in) != 1 || in[0].Channel != voice.Channel || in[0].Text != "1" {
 		t.Errorf("message.in events %+v", in)
 	}
 	if n := e.sender.Active(); n != 0 {
 		t.Errorf("%d active calls after the call completed", n)
 	}
-	if n, _ := e.st.OutboxDepth(t.Context()); n != 0 {
+	if n, _ := e.Store.OutboxDepth(t.Context()); n != 0 {
 		t.Errorf("outbox depth %d: a call's replies are spoken, not queued", n)
 	}
 }
@@ -104,7 +105,7 @@ func TestRepeatThenAnswer(t *testing.T) {
 	}
 	c.Press("2")
 	heard(t, c, e.text("en", "med.later", nil), e.text("en", "voice.goodbye", nil))
-	if ad := of(e.timeline("p-1"), "adherence"); len(ad) != 1 || ad[0].Status != "not_yet" {
+	if ad := channeltest.Of(e.Timeline("p-1"), "adherence"); len(ad) != 1 || ad[0].Status != "not_yet" {
 		t.Errorf("adherence %+v, want one not_yet", ad)
 	}
 }
@@ -119,7 +120,7 @@ func TestSilenceTwiceRunsTheTimeout(t *testing.T) {
 	if c.Gather() == nil {
 		t.Fatal("no <Gather> after the first silence")
 	}
-	if ad := of(e.timeline("p-1"), "adherence"); len(ad) != 0 {
+	if ad := channeltest.Of(e.Timeline("p-1"), "adherence"); len(ad) != 0 {
 		t.Fatalf("adherence recorded after one silence: %+v", ad)
 	}
 	c.Silence()
@@ -127,10 +128,10 @@ func TestSilenceTwiceRunsTheTimeout(t *testing.T) {
 	if !c.Ended() {
 		t.Fatal("call goes on after two silences")
 	}
-	if ad := of(e.timeline("p-1"), "adherence"); len(ad) != 1 || ad[0].Status != "missed" {
+	if ad := channeltest.Of(e.Timeline("p-1"), "adherence"); len(ad) != 1 || ad[0].Status != "missed" {
 		t.Errorf("adherence %+v, want one missed", ad)
 	}
-	timers, err := e.st.Timers(t.Context(), "p-1")
+	timers, err := e.Store.Timers(t.Context(), "p-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestVoicemailCarriesNoPHI(t *testing.T) {
 			if ev := e.event("p-1", call.Param("o")); ev.Status != voice.StatusVoicemail {
 				t.Errorf("reminder event %q, want voicemail", ev.Status)
 			}
-			if ad := of(e.timeline("p-1"), "adherence"); len(ad) != 0 {
+			if ad := channeltest.Of(e.Timeline("p-1"), "adherence"); len(ad) != 0 {
 				t.Errorf("adherence recorded for a voicemail: %+v", ad)
 			}
 			if n := e.sender.Active(); n != 0 {
@@ -290,7 +291,7 @@ func TestInboundCall(t *testing.T) {
 		c := e.fake.Dial(t, inbound(e), patientPhone, voiceFrom)
 		heard(t, c, e.text("es", "voice.press", map[string]any{"Digit": 1, "Label": e.text("es", "refill.choice.ordered", nil)}))
 		for _, s := range c.Heard {
-			if v := e.pack.Voice["es"]; s.Language != v.Language || s.Voice != v.Voice {
+			if v := e.Pack.Voice["es"]; s.Language != v.Language || s.Voice != v.Voice {
 				t.Errorf("%q said by %q in %q, want the pack's Spanish voice %+v", s.Text, s.Voice, s.Language, v)
 			}
 		}
@@ -349,19 +350,19 @@ func TestUnansweredCallsRetryThenFallBack(t *testing.T) {
 			break
 		}
 		// Nothing is due before the spacing has passed...
-		e.clock.Add(spacing - time.Second)
+		e.Clock.Add(spacing - time.Second)
 		if n := e.disp.Step(t.Context()); n != 0 {
 			t.Fatalf("after call %d: %d entries due before the spacing passed", i+1, n)
 		}
 		// ...then exactly one call.
-		e.clock.Add(time.Second)
+		e.Clock.Add(time.Second)
 		calls = append(calls, e.dispatch(len(e.fake.Calls())))
 	}
 	if n := len(e.fake.Calls()); n != 1+retries {
 		t.Fatalf("%d calls, want %d", n, 1+retries)
 	}
 	// After the last retry the message falls back to SMS, at once.
-	batch, err := e.st.ClaimOutbox(t.Context(), e.clock.Now(), 10)
+	batch, err := e.Store.ClaimOutbox(t.Context(), e.Clock.Now(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +386,7 @@ func TestStopOptsOutOfVoiceOnly(t *testing.T) {
 	if !c.Ended() {
 		t.Fatal("call goes on after 8")
 	}
-	ct, err := e.runner.Contact(t.Context(), "p-1")
+	ct, err := e.Runner.Contact(t.Context(), "p-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +396,7 @@ func TestStopOptsOutOfVoiceOnly(t *testing.T) {
 	if ct.Blocked(conversations.SMS) != "" {
 		t.Errorf("SMS blocked: %s", ct.Blocked(conversations.SMS))
 	}
-	cons := of(e.timeline("p-1"), "consent")
+	cons := channeltest.Of(e.Timeline("p-1"), "consent")
 	if len(cons) != 1 || cons[0].Channel != voice.Channel || cons[0].Status != "opted_out" {
 		t.Errorf("consent events %+v", cons)
 	}
@@ -408,19 +409,19 @@ func TestStaleKey(t *testing.T) {
 	e := newEnv(t)
 	e.enroll(patient("p-1", patientPhone, "en"))
 	c := e.fake.Answer(t, e.remind("p-1"), voicetest.Human)
-	e.clock.Add(2 * time.Hour)
-	due, err := e.st.DueTimers(t.Context(), e.clock.Now(), 10)
+	e.Clock.Add(2 * time.Hour)
+	due, err := e.Store.DueTimers(t.Context(), e.Clock.Now(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tm := range due {
-		if err := e.runner.Fire(t.Context(), tm); err != nil {
+		if err := e.Runner.Fire(t.Context(), tm); err != nil {
 			t.Fatal(err)
 		}
 	}
 	c.Press("1")
 	heard(t, c, e.text("en", "voice.goodbye", nil))
-	ad := of(e.timeline("p-1"), "adherence")
+	ad := channeltest.Of(e.Timeline("p-1"), "adherence")
 	if len(ad) != 1 || ad[0].Status != "missed" {
 		t.Errorf("adherence %+v: want only the timeout's missed", ad)
 	}
@@ -453,10 +454,10 @@ func TestRetriedKeyPress(t *testing.T) {
 		}
 		bodies = append(bodies, string(b))
 	}
-	if ad := of(e.timeline("p-1"), "adherence"); len(ad) != 1 {
+	if ad := channeltest.Of(e.Timeline("p-1"), "adherence"); len(ad) != 1 {
 		t.Errorf("%d adherence events for one key press sent twice", len(ad))
 	}
-	if in := of(e.timeline("p-1"), "message.in"); len(in) != 1 {
+	if in := channeltest.Of(e.Timeline("p-1"), "message.in"); len(in) != 1 {
 		t.Errorf("%d message.in events for one key press sent twice", len(in))
 	}
 	doc, err := voicetest.Parse([]byte(bodies[1]))
@@ -529,7 +530,7 @@ func TestWebhooksRejected(t *testing.T) {
 	if ev := e.event("p-1", call.Param("o")); ev.Status != "queued" {
 		t.Errorf("a rejected webhook changed the reminder's status to %q", ev.Status)
 	}
-	if n := len(of(e.timeline("p-1"), "message.in")) + len(of(e.timeline("p-1"), "adherence")); n != 0 {
+	if n := len(channeltest.Of(e.Timeline("p-1"), "message.in")) + len(channeltest.Of(e.Timeline("p-1"), "adherence")); n != 0 {
 		t.Errorf("%d events after rejected webhooks", n)
 	}
 }
@@ -555,7 +556,7 @@ func TestConcurrentCallsPerNumber(t *testing.T) {
 	if calls[0].Param("p") == "p-2" {
 		waiting = "p-1"
 	}
-	out := of(e.timeline(waiting), "message.out")
+	out := channeltest.Of(e.Timeline(waiting), "message.out")
 	// It waits without counting as an attempt: its call retries are for
 	// calls nobody answered, not for a busy line of ours.
 	if st := out[len(out)-1].Status; st != "queued" {
@@ -563,7 +564,7 @@ func TestConcurrentCallsPerNumber(t *testing.T) {
 	}
 	// The first call ends: its slot frees, and the second goes when due.
 	e.fake.Answer(t, calls[0], voicetest.Human).Press("1")
-	e.clock.Add(10 * time.Second)
+	e.Clock.Add(10 * time.Second)
 	second := e.dispatch(1)
 	if second.Param("p") != waiting {
 		t.Fatalf("second call to %s, want %s", second.Param("p"), waiting)
@@ -575,7 +576,7 @@ func TestConcurrentCallsPerNumber(t *testing.T) {
 	if n := len(e.fake.Calls()); n != 2 {
 		t.Fatalf("%d calls while the line is taken", n)
 	}
-	e.clock.Add(voice.DefaultMaxCallLength)
+	e.Clock.Add(voice.DefaultMaxCallLength)
 	e.dispatch(2)
 }
 
@@ -618,7 +619,7 @@ func TestSenderClassifiesErrors(t *testing.T) {
 func TestSlowSpeech(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	voiced := *e.pack
+	voiced := *e.Pack
 	voiced.Voice = map[string]content.Voice{"en": {Voice: "Polly.Joanna-Neural", Language: "en-US"}}
 	e.hooks.Pack = &voiced
 	p := patient("p-1", patientPhone, "en")
@@ -635,7 +636,7 @@ func TestSlowSpeech(t *testing.T) {
 	}
 	// Without an SSML voice the rate is left alone (basic voices reject
 	// SSML), and without any voice Twilio's default speaks the language.
-	bare := *e.pack
+	bare := *e.Pack
 	bare.Voice = nil
 	e.hooks.Pack = &bare
 	c = e.fake.Dial(t, e.srv.URL+voice.InboundPath, patientPhone, voiceFrom)
