@@ -1,11 +1,8 @@
 package voicetest
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,12 +11,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tendcare/tend/channels/sms/smstest"
 )
 
 // Fault is a way a request to the Calls API fails.
@@ -389,26 +386,11 @@ func (s *Server) post(target string, form url.Values) (*http.Response, error) {
 	return res, nil
 }
 
-// Sign returns X-Twilio-Signature for a POST of form to fullURL: base64 of
-// HMAC-SHA1 keyed with the auth token over the URL followed by each form
-// key and value, keys sorted.
+// Sign returns X-Twilio-Signature for a POST of form to fullURL, as
+// Twilio signs voice webhooks: the same signature as its SMS webhooks, so
+// it is smstest.Sign.
 func Sign(authToken, fullURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(fullURL)
-	for _, k := range keys {
-		for _, v := range form[k] {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	h := hmac.New(sha1.New, []byte(authToken))
-	h.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+	return smstest.Sign(authToken, fullURL, form)
 }
 
 // SignedRequest builds a signed form POST to target (which is also the
@@ -417,11 +399,5 @@ func SignedRequest(target, authToken string, form url.Values) (*http.Request, er
 	if target == "" {
 		return nil, errors.New("voicetest: no URL to post to")
 	}
-	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("X-Twilio-Signature", Sign(authToken, target, form))
-	return req, nil
+	return smstest.SignedRequest(target, target, authToken, form)
 }
