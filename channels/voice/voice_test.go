@@ -50,7 +50,7 @@ func TestReminderCallAnsweredAndTaken(t *testing.T) {
 	}
 
 	c := e.fake.Answer(t, call, voicetest.Human)
-	ask := e.text("en", "med.ask", map[string]any{"Medication": "lisinopril 10 mg"})
+	ask := e.text("en", "med.ask", map[string]any{"Medication": e.text("en", "med.generic", nil)})
 	heard(t, c, ask,
 		e.text("en", "voice.press", map[string]any{"Digit": 1, "Label": e.text("en", "med.choice.taken", nil)}),
 		e.text("en", "voice.press", map[string]any{"Digit": 2, "Label": e.text("en", "med.choice.not_yet", nil)}),
@@ -98,7 +98,7 @@ func TestRepeatThenAnswer(t *testing.T) {
 	e := newEnv(t)
 	e.enroll(patient("p-1", patientPhone, "en"))
 	c := e.fake.Answer(t, e.remind("p-1"), voicetest.Human)
-	ask := e.text("en", "med.ask", map[string]any{"Medication": "lisinopril 10 mg"})
+	ask := e.text("en", "med.ask", map[string]any{"Medication": e.text("en", "med.generic", nil)})
 	c.Press("9")
 	if n := strings.Count(strings.Join(c.Said(), "\n"), ask); n != 2 {
 		t.Fatalf("heard the question %d times after pressing 9, want 2", n)
@@ -116,7 +116,7 @@ func TestSilenceTwiceRunsTheTimeout(t *testing.T) {
 	e.enroll(patient("p-1", patientPhone, "en"))
 	c := e.fake.Answer(t, e.remind("p-1"), voicetest.Human)
 	c.Silence()
-	heard(t, c, e.text("en", "voice.no_input", nil), e.text("en", "med.ask", map[string]any{"Medication": "lisinopril 10 mg"}))
+	heard(t, c, e.text("en", "voice.no_input", nil), e.text("en", "med.ask", map[string]any{"Medication": e.text("en", "med.generic", nil)}))
 	if c.Gather() == nil {
 		t.Fatal("no <Gather> after the first silence")
 	}
@@ -124,7 +124,7 @@ func TestSilenceTwiceRunsTheTimeout(t *testing.T) {
 		t.Fatalf("adherence recorded after one silence: %+v", ad)
 	}
 	c.Silence()
-	heard(t, c, e.text("en", "med.no_reply.voice", map[string]any{"Medication": "lisinopril 10 mg"}), e.text("en", "voice.goodbye", nil))
+	heard(t, c, e.text("en", "med.no_reply.voice", map[string]any{"Medication": e.text("en", "med.generic", nil)}), e.text("en", "voice.goodbye", nil))
 	if !c.Ended() {
 		t.Fatal("call goes on after two silences")
 	}
