@@ -84,25 +84,34 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 	} else {
 		p.SetFrom(s.From)
 	}
+	return Create(ctx, s.Client, p, strings.TrimSuffix(s.PublicURL, "/")+StatusPath, e, classify)
+}
+
+// Create sends a message through Twilio's Messages API, with a status
+// callback to statusURL that names the outbox entry, so delivery reports
+// find their message even after a crash. The SDK takes no context: when
+// ctx ends first the request may still reach Twilio, so the outcome is
+// unknown and the message is not retried blindly. classify sorts the
+// channel's errors (Classify for SMS).
+func Create(ctx context.Context, c *twilio.RestClient, p *openapi.CreateMessageParams, statusURL string, e store.OutboxEntry, classify func(error) error) (string, string, error) {
 	q := url.Values{"o": {e.ID}}
 	if e.PatientID != "" {
 		q.Set("p", e.PatientID)
 	}
-	p.SetStatusCallback(strings.TrimSuffix(s.PublicURL, "/") + StatusPath + "?" + q.Encode())
+	p.SetStatusCallback(statusURL + "?" + q.Encode())
 	type result struct {
 		m   *openapi.ApiV2010Message
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		m, err := s.Client.Api.CreateMessage(p)
+		m, err := c.Api.CreateMessage(p)
 		done <- result{m, err}
 	}()
 	var r result
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		// The request may still reach Twilio: not retried blindly.
 		return "", "", &channels.SendError{Class: channels.ErrUnknownOutcome, Err: ctx.Err()}
 	}
 	if r.err != nil {

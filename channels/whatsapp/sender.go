@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -74,39 +73,7 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 	default:
 		p.SetBody(conversations.Numbered(e.Text, e.Labels))
 	}
-	q := url.Values{"o": {e.ID}}
-	if e.PatientID != "" {
-		q.Set("p", e.PatientID)
-	}
-	p.SetStatusCallback(strings.TrimSuffix(s.PublicURL, "/") + StatusPath + "?" + q.Encode())
-
-	type result struct {
-		m   *openapi.ApiV2010Message
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		m, err := s.Client.Api.CreateMessage(p)
-		done <- result{m, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		// The request may still reach Twilio: not retried blindly.
-		return "", "", &channels.SendError{Class: channels.ErrUnknownOutcome, Err: ctx.Err()}
-	}
-	if r.err != nil {
-		return "", "", classify(r.err)
-	}
-	sid, status := "", "sent"
-	if r.m.Sid != nil {
-		sid = *r.m.Sid
-	}
-	if r.m.Status != nil && *r.m.Status != "" {
-		status = *r.m.Status
-	}
-	return sid, status, nil
+	return sms.Create(ctx, s.Client, p, strings.TrimSuffix(s.PublicURL, "/")+StatusPath, e, classify)
 }
 
 // content picks the Twilio content for an entry and its variables: the
