@@ -261,7 +261,7 @@ type turn struct {
 	now   time.Time
 	reply bool // messages answer the patient
 	steps int
-	in    *Input
+	in    Input
 }
 
 // Turn runs one turn: it changes s in place and appends the effects to out
@@ -269,7 +269,7 @@ type turn struct {
 func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 	out.Effects = out.Effects[:0]
 	out.Keyword = ""
-	t := &turn{e: e, s: s, out: out, now: now, in: &in}
+	t := &turn{e: e, s: s, out: out, now: now, in: in}
 	switch in.Kind {
 	case Text:
 		t.reply = true
