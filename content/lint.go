@@ -1,9 +1,9 @@
 package content
 
 import (
-	"maps"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"

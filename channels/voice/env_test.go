@@ -2,7 +2,6 @@ package voice_test
 
 import (
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
 
@@ -166,8 +165,4 @@ func heard(t *testing.T, c *voicetest.Caller, want ...string) {
 	if i < len(want) {
 		t.Fatalf("did not hear %q (in order); heard:\n  %s", want[i], strings.Join(said, "\n  "))
 	}
-}
-
-func contains(said []string, s string) bool {
-	return slices.ContainsFunc(said, func(x string) bool { return strings.Contains(x, s) })
 }
