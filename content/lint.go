@@ -25,6 +25,7 @@ var EngineMessages = []string{
 	"answer.offer_human",
 	"answer.handoff",
 	"idle.reply",
+	"answer.closed",
 	"unknown.number",
 	"med.generic",
 }

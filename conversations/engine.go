@@ -60,6 +60,10 @@ type Input struct {
 	// the question it was offered for, 0 when unknown (a template button).
 	Choice string
 	Step   uint32
+	// SayClosed answers a stale button with "answer.closed", for channels
+	// that have no other way to tell the patient (WhatsApp; Telegram
+	// answers the button press itself).
+	SayClosed bool
 	// Chain is the patient's channels that can reach them now (linked,
 	// not blocked): opting out of all of them, or having none, ends the
 	// active flow and starts no new one. nil when unknown: the input's
@@ -311,8 +315,7 @@ func (t *turn) choice(id string, step uint32, label string) error {
 		return t.text(label)
 	}
 	if step != 0 && step != t.s.Step {
-		t.out.Keyword = "stale"
-		return nil
+		return t.stale()
 	}
 	f, st := t.current()
 	if st != nil {
@@ -325,10 +328,18 @@ func (t *turn) choice(id string, step uint32, label string) error {
 		}
 	}
 	if step != 0 {
-		t.out.Keyword = "stale"
-		return nil
+		return t.stale()
 	}
 	return t.text(label)
+}
+
+// stale refuses a button of a question that closed.
+func (t *turn) stale() error {
+	t.out.Keyword = "stale"
+	if t.in.SayClosed {
+		t.say("answer.closed", nil)
+	}
+	return nil
 }
 
 func (t *turn) say(id string, mut func(*Effect)) {

@@ -22,6 +22,8 @@ type Message struct {
 	// Sync returns the turn's messages in the Reply instead of queuing
 	// them: a call speaks them in its answer to the keypress.
 	Sync bool
+	// SayClosed answers a stale button with a message (see Input).
+	SayClosed bool
 }
 
 // Outgoing is one message of a sync turn, rendered in parts so a channel
@@ -63,7 +65,7 @@ func (r *Runner) Receive(ctx context.Context, patientID string, m Message) (Repl
 			w.s.WindowAt = w.now.Unix()
 		}
 		w.s.Unreachable.Remove(m.Channel)
-		return r.Engine.Turn(&w.s, w.input(Input{Kind: Text, Text: m.Text, Channel: m.Channel, Choice: m.Choice, Step: m.Step}), w.now, &w.out)
+		return r.Engine.Turn(&w.s, w.input(Input{Kind: Text, Text: m.Text, Channel: m.Channel, Choice: m.Choice, Step: m.Step, SayClosed: m.SayClosed}), w.now, &w.out)
 	})
 	if err != nil {
 		return Reply{}, err

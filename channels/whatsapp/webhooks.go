@@ -91,7 +91,7 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 		h.observe("unknown_number")
 	case err == nil:
 		m := message(r.PostForm)
-		m.Dedupe = dedupe
+		m.Dedupe, m.SayClosed = dedupe, true
 		var rep conversations.Reply
 		rep, err = h.Turns.Receive(ctx, p.ID, m)
 		switch {

@@ -338,7 +338,7 @@ func TestButtons(t *testing.T) {
 	evs := e.Timeline("p-1")
 	outBefore := channeltest.Count(evs, "message.out")
 	// The first question's buttons are stale now: "Not yet" there changes
-	// nothing, and gets no answer.
+	// nothing, and is answered that the question closed.
 	if got := e.press(patientPhone, vars["3"], vars["6"]); got != http.StatusOK {
 		t.Fatalf("stale press: status %d", got)
 	}
@@ -346,8 +346,11 @@ func TestButtons(t *testing.T) {
 	if got := adherence(evs); strings.Join(got, ",") != "taken" {
 		t.Fatalf("adherence %v after a stale button", got)
 	}
-	if n := channeltest.Count(evs, "message.out"); n != outBefore {
-		t.Fatalf("a stale button queued %d messages", n-outBefore)
+	if n := channeltest.Count(evs, "message.out"); n != outBefore+1 {
+		t.Fatalf("a stale button queued %d messages, want 1", n-outBefore)
+	}
+	if last := evs[len(evs)-1]; last.Type != "message.out" || last.Message != "answer.closed" {
+		t.Fatalf("a stale button's answer %+v, want answer.closed", last)
 	}
 	// The question still waits: a template button (bare id, no step)
 	// answers it.
