@@ -36,7 +36,7 @@ var EngineMessages = []string{
 var ChannelMessages = []string{
 	"voice.press", "voice.repeat", "voice.nurse", "voice.stop", "voice.no_input",
 	"voice.goodbye", "voice.voicemail", "voice.unknown", "voice.connecting",
-	"voice.callback", "voice.nothing", "voice.stopped",
+	"voice.callback", "voice.nothing", "voice.stopped", "voice.resume",
 	"telegram.start.refused", "telegram.start.taken", "telegram.stale",
 }
 

@@ -46,6 +46,9 @@ type Reply struct {
 	// Duplicate: a provider retry of a turn already committed; nothing ran
 	// again, and Messages is empty.
 	Duplicate bool
+	// OptedOut (Prompt only): the patient stopped calls; a call they
+	// place may offer to start them again, but not assume it.
+	OptedOut bool
 }
 
 func (r *Runner) reply(w *work) Reply {
@@ -101,7 +104,7 @@ func (r *Runner) Prompt(ctx context.Context, patientID string) (Reply, error) {
 	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
 		return Reply{}, err
 	}
-	rep := Reply{Lang: r.Render.Lang(&s, &p), Slow: p.SlowSpeech}
+	rep := Reply{Lang: r.Render.Lang(&s, &p), Slow: p.SlowSpeech, OptedOut: s.OptedOut.Has(Voice)}
 	if o, ok := r.question(&s, &p, rep.Lang); ok {
 		rep.Messages = []Outgoing{o}
 	}

@@ -400,6 +400,20 @@ func TestStopOptsOutOfVoiceOnly(t *testing.T) {
 	if len(cons) != 1 || cons[0].Channel != voice.Channel || cons[0].Status != "opted_out" {
 		t.Errorf("consent events %+v", cons)
 	}
+
+	// Calling in does not start calls again by itself: the caller is
+	// offered it, and 1 does it and goes on with the waiting question.
+	in := e.fake.Dial(t, e.srv.URL+voice.InboundPath, patientPhone, voiceFrom)
+	heard(t, in, e.text("en", "voice.resume", nil))
+	if ct, _ := e.Runner.Contact(t.Context(), "p-1"); !ct.OptedOut.Has(voice.Channel) {
+		t.Fatal("calling in opted back in")
+	}
+	e.start("p-1", "med-reminder", "medication=lisinopril")
+	in.Press("1")
+	heard(t, in, e.text("en", "keyword.start.confirm.voice", nil), e.text("en", "med.ask", map[string]any{"Medication": e.text("en", "med.generic", nil)}))
+	if ct, _ := e.Runner.Contact(t.Context(), "p-1"); ct.OptedOut.Has(voice.Channel) {
+		t.Fatal("pressing 1 did not start calls again")
+	}
 }
 
 // TestStaleKey: a key pressed after the question closed (its timeout ran

@@ -265,7 +265,46 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.observe("inbound")
+	if rep.OptedOut {
+		// They stopped our calls and now call us: offer to start them
+		// again, never assume it.
+		sp := h.speaker(rep)
+		h.respond(w, []twiml.Element{gather(h.resumeURL(p.ID), sp.sayID("voice.resume", nil))}, goodbye(sp))
+		return
+	}
 	h.prompt(w, p.ID, rep, 1)
+}
+
+func (h *Webhooks) resumeURL(patientID string) string {
+	return h.url(GatherPath, url.Values{"p": {patientID}, "s": {"0"}, "t": {"1"}, "n": {"0"}, "resume": {"1"}})
+}
+
+// resume handles the key of a caller who had stopped calls: 1 starts them
+// again (the opt-in is theirs, on this channel only) and goes on with what
+// waits; 0 is the nurse; anything else ends the call.
+func (h *Webhooks) resume(w http.ResponseWriter, r *http.Request, g gatherQuery, digits, dedupe string) {
+	ctx := r.Context()
+	switch digits {
+	case "1":
+		h.observe("resume")
+		rep, err := h.Turns.Receive(ctx, g.patient, conversations.Message{Channel: Channel, Text: "START", Sync: true, Dedupe: dedupe})
+		if err != nil {
+			h.fail(w, "starting calls again", err)
+			return
+		}
+		cur, err := h.Turns.Prompt(ctx, g.patient)
+		if err != nil {
+			h.fail(w, "starting calls again", err)
+			return
+		}
+		rep.Messages = append(rep.Messages, cur.Messages...)
+		h.speak(w, g.patient, rep, g.turn+1)
+	case keyNurse:
+		h.observe("nurse")
+		h.nurse(w, r, g.patient, g.turn+1)
+	default:
+		h.respond(w, goodbye(newSpeaker(h.Pack, h.Pack.Languages[0], false)))
+	}
 }
 
 // prompt asks the waiting question of rep or, when nothing waits, says so
@@ -429,6 +468,10 @@ func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 	dedupe := "twilio:" + sid + ":" + strconv.Itoa(g.turn)
 	next := g.turn + 1
 	switch {
+	case r.URL.Query().Get("resume") == "1" && !silent:
+		h.resume(w, r, g, digits, dedupe)
+	case r.URL.Query().Get("resume") == "1":
+		h.respond(w, goodbye(newSpeaker(h.Pack, h.Pack.Languages[0], false)))
 	case silent:
 		h.observe("no_input")
 		h.silence(w, r, g, dedupe)
