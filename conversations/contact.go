@@ -3,6 +3,8 @@ package conversations
 import (
 	"slices"
 	"time"
+
+	"github.com/tendcare/tend/store"
 )
 
 // Channel names, as sessions, outbox entries, timelines and metrics use them.
@@ -95,16 +97,32 @@ func (c *Contact) Address(ch string) string {
 	return c.Phone
 }
 
+// contactOf is how p can be reached given their session s.
+func contactOf(p *store.Patient, s *Session) Contact {
+	c := Contact{Phone: p.Phone, Telegram: p.Telegram, Chain: Chain(p.Channel, p.Channels), SlowSpeech: p.SlowSpeech,
+		OptedOut: s.OptedOut, Unreachable: s.Unreachable}
+	if s.WindowAt > 0 {
+		c.WindowUntil = time.Unix(s.WindowAt, 0).Add(WindowLength)
+	}
+	return c
+}
+
+// Reaches reports whether ch can reach the patient at all: it has an
+// address (a linked chat) and was not found unreachable. Consent aside.
+func (c *Contact) Reaches(ch string) bool {
+	return c.Address(ch) != "" && !c.Unreachable.Has(ch)
+}
+
 // Blocked says why ch cannot carry a message now ("" when it can):
 // "opted_out", "unreachable" or "no_address".
 func (c *Contact) Blocked(ch string) string {
 	switch {
 	case c.OptedOut.Has(ch):
 		return "opted_out"
-	case c.Unreachable.Has(ch):
-		return "unreachable"
 	case c.Address(ch) == "":
 		return "no_address"
+	case !c.Reaches(ch):
+		return "unreachable"
 	}
 	return ""
 }

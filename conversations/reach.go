@@ -186,17 +186,12 @@ func (r *Runner) Contact(ctx context.Context, patientID string) (Contact, error)
 	if err != nil {
 		return Contact{}, err
 	}
-	c := Contact{Phone: p.Phone, Telegram: p.Telegram, Chain: Chain(p.Channel, p.Channels), SlowSpeech: p.SlowSpeech}
 	var s Session
 	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
-		c.OptedOut = AllChannels
-		return c, nil
+		return contactOf(&p, &Session{OptedOut: AllChannels}), nil
 	}
+	c := contactOf(&p, &s)
 	c.Lang = r.Render.Lang(&s, &p)
-	c.OptedOut, c.Unreachable = s.OptedOut, s.Unreachable
-	if s.WindowAt > 0 {
-		c.WindowUntil = time.Unix(s.WindowAt, 0).Add(WindowLength)
-	}
 	return c, nil
 }
 
@@ -312,7 +307,7 @@ func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, chann
 			return nil // they answer the channel they came on
 		}
 		if ch == "" {
-			c := Contact{Phone: w.p.Phone, Telegram: w.p.Telegram, Chain: w.chain, OptedOut: w.s.OptedOut, Unreachable: w.s.Unreachable}
+			c := contactOf(&w.p, &w.s)
 			ch = c.Next(failed)
 		} else if w.s.OptedOut.Has(ch) {
 			ch = ""

@@ -75,9 +75,10 @@ type work struct {
 // and a patient who stopped every other channel must not get flows that
 // only end in "missed" and tickets.
 func (w *work) input(in Input) Input {
-	in.Chain = make([]string, 0, len(w.chain))
-	for _, ch := range w.chain {
-		if address(&w.p, ch) != "" && !w.s.Unreachable.Has(ch) {
+	c := contactOf(&w.p, &w.s)
+	in.Chain = make([]string, 0, len(c.Chain))
+	for _, ch := range c.Chain {
+		if c.Reaches(ch) {
 			in.Chain = append(in.Chain, ch)
 		}
 	}
