@@ -17,6 +17,7 @@ import (
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
 )
 
@@ -130,6 +131,11 @@ func (a *API) validate(p *store.Patient) error {
 	}
 	if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
 		return fmt.Errorf("timezone: %q is not an IANA time zone", p.Timezone)
+	}
+	for _, n := range []struct{ field, value string }{{"emergency_number", p.EmergencyNumber}, {"crisis_line", p.CrisisLine}} {
+		if n.value != "" && !locales.ValidServiceNumber(n.value) {
+			return fmt.Errorf("%s: %q is not a phone number to call (2 to 15 digits, spaces allowed)", n.field, n.value)
+		}
 	}
 	if err := a.validateChannels(p); err != nil {
 		return err

@@ -14,12 +14,14 @@ import (
 
 // EngineMessages are the message ids the conversation engine sends on its
 // own, outside any flow. Every bundled language must have them.
-var EngineMessages = []string{
+var EngineMessages = append([]string{
 	"keyword.stop.confirm",
 	"keyword.start.confirm",
 	"keyword.help",
 	"keyword.human.ack",
 	"keyword.emergency",
+	"keyword.crisis",
+	"safety.no",
 	"keyword.language.confirm",
 	"answer.unknown",
 	"answer.offer_human",
@@ -28,6 +30,16 @@ var EngineMessages = []string{
 	"answer.closed",
 	"unknown.number",
 	"med.generic",
+}, safetyQuestions()...)
+
+// safetyQuestions are the questions the engine asks about each concept of
+// the emergency lexicon ("safety.ask.chest_pain").
+func safetyQuestions() []string {
+	var ids []string
+	for _, c := range locales.Concepts {
+		ids = append(ids, "safety.ask."+c)
+	}
+	return ids
 }
 
 // ChannelMessages are the messages channels send themselves: what a call
@@ -42,7 +54,7 @@ var ChannelMessages = []string{
 
 // Placeholders are the template fields a message may use ({{.Medication}}).
 // The engine fills every one of them on every message it renders.
-var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time"}
+var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Emergency", "Crisis"}
 
 // callPlaceholders are filled only where a call says a choice's key.
 var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"}}
@@ -118,6 +130,7 @@ func lint(p *Pack) []Problem {
 		l.program(p.Programs[id])
 	}
 	l.words()
+	l.safety()
 	if p.Catalog != nil {
 		l.messages()
 		l.plurals()
@@ -456,7 +469,7 @@ func (l *linter) words() {
 		for _, list := range []struct {
 			name  string
 			words []string
-		}{{"stop", w.Stop}, {"start", w.Start}, {"help", w.Help}, {"human", w.Human}, {"emergency", w.Emergency}} {
+		}{{"stop", w.Stop}, {"start", w.Start}, {"help", w.Help}, {"human", w.Human}} {
 			if len(list.words) == 0 {
 				l.errorf(file, 1, "%s: the %s list is empty; every language needs %s words", lang, list.name, list.name)
 			}
@@ -933,4 +946,107 @@ func (l *linter) businessInitiated() []msgRef {
 		walk(f.Start, 0)
 	}
 	return out
+}
+
+// ---- emergency lexicons ----
+
+// safety checks each language's emergency lexicon: every concept described,
+// no empty entry, answers to the safety question, a way to read glucose
+// numbers, and no answer a patient gives in a flow that the detector would
+// read as an emergency or a question.
+func (l *linter) safety() {
+	p := l.p
+	for _, lang := range p.Languages {
+		lex := p.Safety[lang]
+		if lex == nil {
+			l.errorf(l.catalogFile(lang), 1, "language %s has no emergency lexicon (add locales/safety/%s.yaml)", lang, lang)
+			continue
+		}
+		f := lex.File
+		for _, id := range locales.Concepts {
+			c := lex.Concept(id)
+			if c == nil || len(c.Match) == 0 {
+				l.errorf(f, lex.Line["concepts"], "%s: concept %s has no match patterns; every language must describe every concept (%s)", lang, id, strings.Join(locales.Concepts, ", "))
+				continue
+			}
+			for _, list := range []locales.Entries{c.Match, c.Ask} {
+				l.noEmpty(lang, f, "concept "+id, list)
+			}
+		}
+		for id, c := range lex.Concepts {
+			if !slices.Contains(locales.Concepts, id) {
+				l.errorf(f, c.Line, "%s: unknown concept %q (known: %s)", lang, id, strings.Join(locales.Concepts, ", "))
+			}
+		}
+		for name, g := range lex.Groups {
+			if len(g) == 0 {
+				l.errorf(f, lex.Line["groups"], "%s: group %s is empty", lang, name)
+			}
+			l.noEmpty(lang, f, "group "+name, g)
+		}
+		for _, list := range []struct {
+			name string
+			es   locales.Entries
+		}{{"negation", lex.Negation}, {"yes", lex.Yes}, {"no", lex.No}} {
+			if len(list.es) == 0 {
+				l.errorf(f, max(lex.Line[list.name], 1), "%s: the %s list of the emergency lexicon is empty", lang, list.name)
+			}
+		}
+		for _, list := range []locales.Entries{lex.Negation, lex.Breaks, lex.Hedges, lex.Resolved, lex.Ignore, lex.NotTypos, lex.Yes, lex.No} {
+			l.noEmpty(lang, f, "list", list)
+		}
+		if lex.Glucose.Context.Text == "" || lex.Glucose.Symptoms.Text == "" {
+			l.errorf(f, max(lex.Line["glucose"], 1), "%s: glucose needs a context term (the words for blood sugar) and a symptoms term", lang)
+		}
+		l.answersNotAlarms(lang, f, lex)
+	}
+}
+
+func (l *linter) noEmpty(lang, file, what string, es locales.Entries) {
+	for _, e := range es {
+		if strings.TrimSpace(e.Text) == "" || locales.Normalize(strings.TrimSuffix(e.Text, "*")) == "" {
+			l.errorf(file, e.Line, "%s: %s has an empty entry", lang, what)
+		}
+	}
+}
+
+// answersNotAlarms refuses a lexicon that reads one of the language's
+// ordinary answers (yes, no, a choice's words or label) as a sign of
+// danger: "1", "yes" or "I took it" must never page a nurse or be met with
+// a safety question.
+func (l *linter) answersNotAlarms(lang, file string, lex *locales.Lexicon) {
+	p := l.p
+	if p.Detector == nil {
+		return
+	}
+	var answers []string
+	if w := p.Words[lang]; w != nil {
+		answers = append(answers, w.Yes...)
+		for _, class := range sortedKeys(w.Answers) {
+			answers = append(answers, w.Answers[class]...)
+		}
+	}
+	answers = append(answers, lex.Yes.Texts()...)
+	answers = append(answers, lex.No.Texts()...)
+	if p.Catalog != nil {
+		for _, fid := range sortedKeys(p.Flows) {
+			for _, sid := range sortedKeys(p.Flows[fid].States) {
+				for _, c := range p.Flows[fid].States[sid].Choices {
+					if label, err := p.Catalog.Text(lang, c.Label, nil, nil); err == nil {
+						answers = append(answers, label)
+					}
+				}
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, a := range answers {
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		if f := p.Detector.Detect(a, locales.Normalize(a)); f.Level != locales.LevelNone {
+			l.errorf(file, max(lex.Line["concepts"], 1), "%s: the answer %q is read as %s (%s): an ordinary answer must not be; narrow the concept's patterns", lang, a, f.Concept, f.Level)
+		}
+	}
 }

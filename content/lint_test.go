@@ -2,6 +2,7 @@ package content_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing/fstest"
 
 	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/locales"
 )
 
 // validPack reads testdata/valid into a MapFS that a test may change.
@@ -85,6 +87,32 @@ func copyFile(from, to, old, new string) edit {
 		}
 		fsys[to] = &fstest.MapFile{Data: []byte(strings.Replace(string(f.Data), old, new, 1)), Mode: 0o644}
 	}
+}
+
+// addFile adds a file to the pack.
+func addFile(name, text string) edit {
+	return func(t *testing.T, fsys fstest.MapFS) {
+		fsys[name] = &fstest.MapFile{Data: []byte(text), Mode: 0o644}
+	}
+}
+
+// enSafety is a pack's own English emergency lexicon.
+const enSafety = "locales/safety/en.yaml"
+
+// lexicon is a small emergency lexicon describing the concepts given.
+func lexicon(concepts ...string) string {
+	var b strings.Builder
+	b.WriteString("language: en\ngroups:\n  chest: [chest]\n  pain: [pain, hurt*]\n  sugar: [sugar]\n  hypo: [shaky]\n")
+	b.WriteString("negation: [no, not]\nyes: [\"yes\"]\nno: [\"no\"]\nglucose:\n  context: \"@sugar\"\n  symptoms: \"@hypo\"\n")
+	b.WriteString("concepts:\n")
+	for _, c := range concepts {
+		if c == "chest_pain" {
+			b.WriteString("  chest_pain:\n    match: [\"@chest ~ @pain\"]\n")
+			continue
+		}
+		fmt.Fprintf(&b, "  %s:\n    match: [zz%s]\n", c, strings.ReplaceAll(c, "_", ""))
+	}
+	return b.String()
 }
 
 // want is a problem a broken pack must have: in file, on the line of the
@@ -546,9 +574,36 @@ func TestLintFindsProblems(t *testing.T) {
 			want:  []want{{file: "locales/words/fr.yaml", msg: "words for fr but no catalog"}},
 		},
 		{
-			name:  "empty emergency words",
-			edits: []edit{replace(esWords, "emergency: [dolor de pecho, no puedo respirar]", "emergency: []")},
-			want:  []want{{file: esWords, msg: "es: the emergency list is empty"}},
+			name:  "emergency phrase list of an earlier release",
+			edits: []edit{replace(esWords, "answers:", "emergency: [dolor de pecho]\nanswers:")},
+			want:  []want{{file: esWords, at: "emergency:", msg: "phrase lists are replaced by the concept lexicon in locales/safety/es.yaml"}},
+		},
+
+		// ---- emergency lexicons ----
+		{
+			name:  "lexicon without a concept",
+			edits: []edit{addFile(enSafety, lexicon("chest_pain"))},
+			want:  []want{{file: enSafety, at: "concepts:", msg: "en: concept suicide has no match patterns"}},
+		},
+		{
+			name:  "lexicon pattern names an unknown group",
+			edits: []edit{addFile(enSafety, lexicon(locales.Concepts...)), replace(enSafety, "match: [\"@chest ~ @pain\"]", "match: [\"@chset ~ @pain\"]")},
+			want:  []want{{file: enSafety, at: "@chset", msg: `no group "chset"`}},
+		},
+		{
+			name:  "lexicon reads an answer as an emergency",
+			edits: []edit{addFile(enSafety, lexicon(locales.Concepts...)), replace(enSafety, "match: [\"@chest ~ @pain\"]", "match: [\"@chest ~ @pain\", taken]")},
+			want:  []want{{file: enSafety, at: "concepts:", msg: `en: the answer "taken" is read as chest_pain (emergency)`}},
+		},
+		{
+			name:  "lexicon with an unknown key",
+			edits: []edit{addFile(enSafety, lexicon(locales.Concepts...)), replace(enSafety, "negation:", "negations:")},
+			want:  []want{{file: enSafety, at: "negations:", msg: `unknown key "negations"`}},
+		},
+		{
+			name:    "lexicon complete",
+			edits:   []edit{addFile(enSafety, lexicon(locales.Concepts...))},
+			noError: true,
 		},
 		{
 			name:  "no stop words",

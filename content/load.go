@@ -168,6 +168,7 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 		return nil, problems
 	}
 	p := &Pack{Programs: map[string]*Program{}, Flows: map[string]*Flow{}, Catalog: cat, Words: words}
+	problems = append(problems, parseSafety(fsys, p)...)
 	p.Languages = cat.Languages()
 	sort.SliceStable(p.Languages, func(i, j int) bool { return p.Languages[i] == DefaultLanguage })
 
@@ -214,6 +215,47 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 	}
 	problems = append(problems, parseChannels(fsys, p)...)
 	return p, problems
+}
+
+// parseSafety loads the emergency lexicons and compiles the detector.
+func parseSafety(fsys fs.FS, p *Pack) []Problem {
+	var problems []Problem
+	own, errs := locales.LoadLexicons(fsys, "locales/safety")
+	for _, err := range errs {
+		problems = append(problems, problemOf(err))
+	}
+	bundled, errs := locales.LoadLexicons(locales.Files, "safety")
+	for _, err := range errs {
+		problems = append(problems, problemOf(err))
+	}
+	p.Safety = own
+	for lang, lex := range bundled {
+		if p.Safety[lang] == nil {
+			p.Safety[lang] = lex
+		}
+	}
+	var list []*locales.Lexicon
+	for _, lang := range sortedKeys(p.Safety) {
+		list = append(list, p.Safety[lang])
+	}
+	p.Detector, errs = locales.NewDetector(list)
+	for _, err := range errs {
+		problems = append(problems, problemOf(err))
+	}
+	return problems
+}
+
+// problemOf places a loader's error at its file and line.
+func problemOf(err error) Problem {
+	var pe *locales.ParseError
+	if errors.As(err, &pe) {
+		return Problem{File: pe.File, Line: pe.Line, Msg: pe.Err.Error()}
+	}
+	var le *locales.LexiconError
+	if errors.As(err, &le) {
+		return Problem{File: le.File, Line: le.Line, Msg: le.Err.Error()}
+	}
+	return Problem{File: "?", Msg: err.Error()}
 }
 
 // ChannelsFile configures channels: voices per language and WhatsApp

@@ -25,6 +25,12 @@ type Pack struct {
 	Languages []string // bundled languages, the first is the default
 	Catalog   *locales.Catalog
 	Words     map[string]*locales.Words // by language
+	// Safety is each language's emergency lexicon: the pack's own
+	// (locales/safety/<lang>.yaml) or, for a language it does not
+	// describe, the bundled one, so that no pack can switch the safety net
+	// off by leaving a file out. Detector is all of them compiled.
+	Safety   map[string]*locales.Lexicon
+	Detector *locales.Detector
 	// Voice is how calls speak each language (channels.yaml).
 	Voice map[string]Voice
 	// WhatsApp maps messages to pre-approved templates (channels.yaml).

@@ -18,6 +18,22 @@ import (
 // FlowTimer is the name of the timer of the active flow's waiting state.
 const FlowTimer = "flow"
 
+// SafetyTimer is the name of the timer of a waiting safety question.
+const SafetyTimer = "safety"
+
+// SafetyWait is how long a safety question waits for YES or NO. For the
+// concepts in serious, no answer in that time is treated as the emergency:
+// a patient who wrote about chest pain and then goes silent may be unable
+// to answer.
+const SafetyWait = 10 * time.Minute
+
+// serious are the concepts whose unanswered safety question pages the care
+// team at once (acute) with the safety reply; the others open a high ticket.
+var serious = map[string]bool{
+	"suicide": true, "chest_pain": true, "breathing": true, "stroke": true, "fainting": true,
+	"overdose": true, "low_sugar": true, "seizure": true,
+}
+
 // defaultWait bounds a state that accepts answers but declares no timeout,
 // so that no flow can hold the queue forever.
 const defaultWait = 24 * time.Hour
@@ -28,7 +44,7 @@ const maxQueue = 8
 // Reasons the engine itself gives escalations.
 const (
 	ReasonAskedHuman    = "patient asked for a human"
-	ReasonEmergency     = "emergency phrase"
+	ReasonEmergency     = "emergency"
 	ReasonNotUnderstood = "replies not understood"
 	ReasonSessionLost   = "conversation state unreadable; messages paused until re-enrolled or the patient replies START"
 )
@@ -46,6 +62,8 @@ const (
 	// OptOut is an opt-out the provider reported (the patient texted STOP
 	// to the carrier): the same as STOP, without a confirmation.
 	OptOut
+	// SafetyTimeout is a safety question's timer firing (Input.Due says which).
+	SafetyTimeout
 )
 
 // Input is what a turn reacts to.
@@ -290,6 +308,9 @@ func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 			t.optOut()
 		}
 		return nil
+	case SafetyTimeout:
+		t.safetyTimeout(in.Due)
+		return nil
 	}
 	return fmt.Errorf("conversations: unknown input kind %d", in.Kind)
 }
@@ -355,13 +376,7 @@ func (t *turn) say(id string, mut func(*Effect)) {
 func (t *turn) text(raw string) error {
 	norm := locales.Normalize(raw)
 	s := t.s
-	if t.matchContains(norm, func(w *locales.Words) []string { return w.Emergency }) {
-		t.out.Keyword = "emergency"
-		// Safety first: the reply goes out even to an opted-out patient and
-		// even in quiet hours; the active flow stops nagging.
-		t.say("keyword.emergency", func(ef *Effect) { ef.Urgent = true })
-		t.escalate(escalation.Acute, ReasonEmergency)
-		t.endFlow(false)
+	if t.safety(raw, norm) {
 		return nil
 	}
 	if s.OptedOut.Has(t.channel()) {
@@ -383,6 +398,7 @@ func (t *turn) text(raw string) error {
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Stop }),
 		t.matchContains(norm, func(w *locales.Words) []string { return w.Revoke }):
 		t.out.Keyword = "stop"
+		t.clearSafety() // they answered, if not the question
 		t.optOut()
 		t.say("keyword.stop.confirm", nil)
 		return nil

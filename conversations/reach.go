@@ -318,7 +318,7 @@ func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, chann
 		}
 		id := r.NewID(w.now)
 		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: orig.Text,
-			MessageID: orig.Message, Urgent: orig.Message == "keyword.emergency", Timezone: w.p.Timezone,
+			MessageID: orig.Message, Urgent: UrgentMessage(orig.Message), Timezone: w.p.Timezone,
 			NotBefore: w.now.Add(after), Attempts: attempts, CreatedAt: w.now})
 		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: orig.Text, Status: "queued", Flow: orig.Flow, Message: orig.Message})
 		return nil

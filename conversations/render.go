@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
 )
 
@@ -17,6 +18,30 @@ type Renderer struct {
 	Pack *content.Pack
 	// HelpContact is the phone number or URL the HELP reply gives.
 	HelpContact string
+	// Emergency and Crisis are the clinic's emergency number and suicide
+	// and crisis line; empty: those of the country of each patient's phone.
+	Emergency, Crisis string
+}
+
+// Numbers returns the emergency number and crisis line a patient is told
+// to call: the patient's own, else the clinic's, else their phone's
+// country's, else 112. The crisis line is empty when none is known.
+func (r *Renderer) Numbers(p *store.Patient) locales.ServiceNumbers {
+	country, _ := locales.NumbersFor(p.Phone)
+	n := locales.ServiceNumbers{
+		Emergency: first(p.EmergencyNumber, r.Emergency, country.Emergency, locales.FallbackEmergency),
+		Crisis:    first(p.CrisisLine, r.Crisis, country.Crisis),
+	}
+	return n
+}
+
+func first(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }
 
 // Lang picks the language to write to a patient in: the session's choice,
@@ -47,7 +72,13 @@ func (r *Renderer) Parts(lang string, p *store.Patient, ef *Effect) (string, []s
 	if ef.Count > 0 {
 		count = ef.Count
 	}
-	text, err := r.Pack.Catalog.Text(lang, ef.Message, data, count)
+	id := ef.Message
+	if data["Crisis"] == "" && strings.HasPrefix(id, "keyword.crisis") {
+		// No crisis line is known for this patient: the emergency
+		// number alone, rather than a sentence with a hole in it.
+		id = "keyword.emergency" + strings.TrimPrefix(id, "keyword.crisis")
+	}
+	text, err := r.Pack.Catalog.Text(lang, id, data, count)
 	if ef.Flow == "" {
 		return text, nil, err
 	}
@@ -113,7 +144,8 @@ func Numbered(text string, labels []string) string {
 // medicine's name appears only when the patient allowed it (minimum
 // necessary); otherwise a generic word stands in.
 func (r *Renderer) data(lang string, p *store.Patient, ef *Effect) map[string]any {
-	data := map[string]any{"HelpContact": r.HelpContact}
+	n := r.Numbers(p)
+	data := map[string]any{"HelpContact": r.HelpContact, "Emergency": n.Emergency, "Crisis": n.Crisis}
 	if ef.Count > 0 {
 		data["Hours"] = ef.Count
 	}

@@ -325,6 +325,15 @@ func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params [
 // Fire runs the turn a due timer stands for.
 func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 	return r.run(ctx, "timer", t.PatientID, "", func(w *work) error {
+		if t.Name == SafetyTimer {
+			// No quiet hours: a safety question that went unanswered
+			// pages the care team at night too.
+			if w.s.SafetyDue != t.Due.Unix() {
+				return nil // answered or asked again since the timer was read
+			}
+			w.deleteTimer(SafetyTimer)
+			return r.Engine.Turn(&w.s, w.input(Input{Kind: SafetyTimeout, Due: t.Due.Unix()}), w.now, &w.out)
+		}
 		if t.Name == FlowTimer {
 			if w.s.TimerDue != t.Due.Unix() {
 				return nil // stale: the flow moved on since the timer was read

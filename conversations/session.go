@@ -38,6 +38,11 @@ type Session struct {
 	// LastIdle is when the patient last got the idle reply (unix seconds),
 	// so a chatty patient or an auto-responder gets it at most once a day.
 	LastIdle int64
+	// Safety is the concept the patient was asked about ("Do you have chest
+	// pain now?") and SafetyDue when the question times out (unix seconds);
+	// empty and 0 when no safety question waits.
+	Safety    string
+	SafetyDue int64
 }
 
 // Param is one flow parameter (medication, date, ...).
@@ -68,8 +73,9 @@ func lookup(ps []Param, key string) string {
 }
 
 // sessionFormat 2 added per-channel consent, reachability, the WhatsApp
-// window and the question step; format 1 is still read.
-const sessionFormat = 2
+// window and the question step; 3 the waiting safety question. Earlier
+// formats are still read.
+const sessionFormat = 3
 
 // AppendBinary appends the session's encoding to b. The format is a version
 // byte followed by varint-prefixed fields; see Decode.
@@ -98,6 +104,8 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendVarint(b, s.LastIdle)
 	b = binary.AppendVarint(b, s.WindowAt)
 	b = binary.AppendUvarint(b, uint64(s.Step))
+	b = appendString(b, s.Safety)
+	b = binary.AppendVarint(b, s.SafetyDue)
 	return b, nil
 }
 
@@ -131,7 +139,7 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 	}
 	d := decoder{b: data, intern: intern}
 	format := d.byte()
-	if format != 1 && format != sessionFormat {
+	if format < 1 || format > sessionFormat {
 		return ErrBadSession
 	}
 	s.Lang = d.string()
@@ -170,6 +178,10 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 	if format >= 2 {
 		s.WindowAt = d.varint()
 		s.Step = uint32(d.uvarint())
+	}
+	if format >= 3 {
+		s.Safety = d.string()
+		s.SafetyDue = d.varint()
 	}
 	if d.err {
 		*s = Session{}

@@ -42,6 +42,13 @@ var scripts = []script{
 	{"keywords", []string{"> HELP", "> nurse", "> I have chest pain", "> STOP", "> hello", "start med-reminder medication=lisinopril",
 		"> START", "> español", "> AYUDA", "> english"}},
 	{"queue-and-priority", []string{"start hf-daily-weight", "start med-reminder medication=lisinopril", "> 2", "> 3", "> 1"}},
+	{"safety-ask-no", []string{"start med-reminder medication=lisinopril", "> no chest pain today", "> no", "> 1"}},
+	{"safety-ask-yes", []string{"> I had chest pain yesterday", "> yes"}},
+	{"safety-ask-timeout", []string{"> not short of breath", "wait 15m"}},
+	{"safety-ask-timeout-not-serious", []string{"> my gums are bleeding", "wait 15m"}},
+	{"safety-crisis", []string{"start med-reminder medication=lisinopril", "> i just want to end my life"}},
+	{"safety-low-sugar", []string{"> SUGAR 48 and shaking", "> sugar 2.8 mmol", "> yes"}},
+	{"safety-words", []string{"> NO PUEDO RESPIRAR", "> my face is drooping and i cant lift my left arm", "> siezure"}},
 }
 
 // driver runs scripts against the pure engine, as the runner would, and
@@ -60,7 +67,7 @@ type driver struct {
 func newDriver(t *testing.T, e *Engine, lang string) *driver {
 	loc, _ := time.LoadLocation("America/Chicago")
 	return &driver{t: t, e: e, r: &Renderer{Pack: e.Pack, HelpContact: "+1 555 010 0100"},
-		p: store.Patient{ID: "p-1", Language: lang, Timezone: "America/Chicago", Channel: "sms", Programs: []string{"heart-failure"},
+		p: store.Patient{ID: "p-1", Phone: "+13125550100", Language: lang, Timezone: "America/Chicago", Channel: "sms", Programs: []string{"heart-failure"},
 			Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}},
 		s: Session{Lang: lang}, now: time.Date(2026, 3, 2, 9, 0, 0, 0, loc)}
 }
@@ -86,6 +93,11 @@ func (d *driver) step(line string) {
 			d.t.Fatal(err)
 		}
 		end := d.now.Add(dur)
+		if d.s.SafetyDue != 0 && d.s.SafetyDue <= end.Unix() {
+			d.now = time.Unix(d.s.SafetyDue, 0).In(d.now.Location())
+			fmt.Fprintf(&d.b, "%s -- no answer to the safety question (timer)\n", d.now.Format("Mon 15:04"))
+			d.turn(Input{Kind: SafetyTimeout, Due: d.s.SafetyDue})
+		}
 		if d.s.TimerDue != 0 && d.s.TimerDue <= end.Unix() {
 			d.now = time.Unix(d.s.TimerDue, 0).In(d.now.Location())
 			fmt.Fprintf(&d.b, "%s -- no reply (timer)\n", d.now.Format("Mon 15:04"))

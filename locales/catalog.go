@@ -15,11 +15,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Files are the bundled catalogs (catalog/<lang>.yaml) and answer words
-// (words/<lang>.yaml). They are embedded so that the binary needs no files
+// Files are the bundled catalogs (catalog/<lang>.yaml), answer words
+// (words/<lang>.yaml) and emergency lexicons (safety/<lang>.yaml). They are embedded so that the binary needs no files
 // beside it.
 //
-//go:embed catalog/*.yaml words/*.yaml
+//go:embed catalog/*.yaml words/*.yaml safety/*.yaml
 var Files embed.FS
 
 // PluralForms are the CLDR plural categories a message may spell out.
@@ -237,6 +237,11 @@ func LoadWords(fsys fs.FS, dir string) (map[string]*Words, []error) {
 		if w.Language != lang {
 			errs = append(errs, &ParseError{File: f, Line: 1, Err: fmt.Errorf("language %q does not match the file name", w.Language)})
 		}
+		if w.Emergency.Kind != 0 {
+			errs = append(errs, &ParseError{File: f, Line: w.Emergency.Line, Err: fmt.Errorf(
+				"emergency: phrase lists are replaced by the concept lexicon in locales/safety/%s.yaml (see docs/content.md); remove this key", lang)})
+			continue
+		}
 		w.File = f
 		w.normalize()
 		out[lang] = &w
@@ -247,7 +252,7 @@ func LoadWords(fsys fs.FS, dir string) (map[string]*Words, []error) {
 // normalize puts every word through Normalize, so a content author may
 // write "Sí" or "CAN'T BREATHE" and still match.
 func (w *Words) normalize() {
-	for _, list := range []*[]string{&w.Names, &w.Stop, &w.Revoke, &w.Start, &w.Yes, &w.Help, &w.Human, &w.Emergency} {
+	for _, list := range []*[]string{&w.Names, &w.Stop, &w.Revoke, &w.Start, &w.Yes, &w.Help, &w.Human} {
 		for i, s := range *list {
 			(*list)[i] = Normalize(s)
 		}

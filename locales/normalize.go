@@ -259,6 +259,9 @@ func isAccent(r rune) bool {
 		unicode.Cyrillic, unicode.Arabic, unicode.Hebrew)
 }
 
+// DigitValue returns the value of the decimal digit r of any script.
+func DigitValue(r rune) int { return digitValue(r) }
+
 // digitValue returns the value of the decimal digit r. Unicode encodes the
 // digits of every script (category Nd) as runs of ten in order from zero,
 // sometimes several runs back to back, so the value is the distance from the

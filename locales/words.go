@@ -1,5 +1,7 @@
 package locales
 
+import "gopkg.in/yaml.v3"
+
 // Words are the answer and keyword words of one language, as written in
 // locales/words/<lang>.yaml. Every list is matched against normalized input
 // (see Normalize): lower case, accents folded, digits in ASCII.
@@ -19,8 +21,9 @@ type Words struct {
 	Help []string `yaml:"help"`
 	// Human asks for a nurse or care coach.
 	Human []string `yaml:"human"`
-	// Emergency phrases are matched anywhere in a message.
-	Emergency []string `yaml:"emergency"`
+	// Emergency is the phrase list of earlier releases, now the lexicon in
+	// locales/safety/<lang>.yaml; it is kept only to say so, with its line.
+	Emergency yaml.Node `yaml:"emergency"`
 	// Answers are word classes a flow's choices refer to (yes, no, taken, ...).
 	Answers map[string][]string `yaml:"answers"`
 

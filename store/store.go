@@ -35,13 +35,18 @@ type Patient struct {
 	// follows a link code. It is unique among enrolled patients.
 	Telegram string `json:"telegram,omitempty"`
 	// SlowSpeech asks voice calls to speak more slowly.
-	SlowSpeech   bool          `json:"slow_speech,omitempty"`
-	Programs     []string      `json:"programs"`
-	PHIOK        bool          `json:"phi_ok"`
-	Medications  []Medication  `json:"medications"`
-	Refills      []Refill      `json:"refills,omitempty"`
-	Appointments []Appointment `json:"appointments,omitempty"`
-	EnrolledAt   time.Time     `json:"enrolled_at"`
+	SlowSpeech bool `json:"slow_speech,omitempty"`
+	// EmergencyNumber and CrisisLine are what the safety reply tells this
+	// patient to call; empty: the clinic's setting, else the numbers of
+	// the country of their phone number.
+	EmergencyNumber string        `json:"emergency_number,omitempty"`
+	CrisisLine      string        `json:"crisis_line,omitempty"`
+	Programs        []string      `json:"programs"`
+	PHIOK           bool          `json:"phi_ok"`
+	Medications     []Medication  `json:"medications"`
+	Refills         []Refill      `json:"refills,omitempty"`
+	Appointments    []Appointment `json:"appointments,omitempty"`
+	EnrolledAt      time.Time     `json:"enrolled_at"`
 }
 
 // Medication is one enrolled medicine. Display is PHI: it is shown to the

@@ -29,6 +29,7 @@ import (
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
 	redisstore "github.com/tendcare/tend/store/redis"
@@ -40,6 +41,7 @@ type config struct {
 	Addr, DataDir, Store, PublicURL, APIToken  string
 	TwilioSID, TwilioToken, SMSFrom, TwilioAPI string
 	ContentDir, QuietHours, HelpContact        string
+	EmergencyNumber, CrisisLine                string
 	KeyFile                                    string
 	RedisURL, RedisAddrs, RedisSentinelMaster  string
 	RedisCluster                               bool
@@ -103,6 +105,8 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.QuietHours, "quiet-hours", env("TEND_QUIET_HOURS", "08:00-21:00"), "local sending window, or off (TEND_QUIET_HOURS)")
 	fs.StringVar(&c.KeyFile, "encryption-key-file", env("TEND_ENCRYPTION_KEY_FILE", ""), "key file sealing PHI at rest; none: stored in the clear (TEND_ENCRYPTION_KEY_FILE)")
 	fs.StringVar(&c.HelpContact, "help-contact", env("TEND_HELP_CONTACT", "your clinic"), "phone or URL the HELP reply gives (TEND_HELP_CONTACT)")
+	fs.StringVar(&c.EmergencyNumber, "emergency-number", env("TEND_EMERGENCY_NUMBER", ""), "number the safety reply tells patients to call; none: by the country of each patient's phone, else 112 (TEND_EMERGENCY_NUMBER)")
+	fs.StringVar(&c.CrisisLine, "crisis-line", env("TEND_CRISIS_LINE", ""), "suicide and crisis line the safety reply gives; none: by the country of each patient's phone (988 for +1) (TEND_CRISIS_LINE)")
 	fs.StringVar(&c.WhatsAppFrom, "whatsapp-from", env("TEND_WHATSAPP_FROM", ""), "WhatsApp sender number on Twilio, E.164 (TEND_WHATSAPP_FROM)")
 	fs.StringVar(&c.VoiceFrom, "voice-from", env("TEND_VOICE_FROM", ""), "number reminder calls come from (TEND_VOICE_FROM)")
 	fs.StringVar(&c.NurseLine, "nurse-line", env("TEND_NURSE_LINE", ""), "on-call number a caller pressing 0 is connected to; none: a callback escalation (TEND_NURSE_LINE)")
@@ -120,6 +124,11 @@ func parseConfig(name string, args []string) (config, error) {
 	}
 	if c.CallbackNumber == "" {
 		c.CallbackNumber = c.HelpContact
+	}
+	for _, n := range []struct{ name, value string }{{"TEND_EMERGENCY_NUMBER", c.EmergencyNumber}, {"TEND_CRISIS_LINE", c.CrisisLine}} {
+		if n.value != "" && !locales.ValidServiceNumber(n.value) {
+			return c, fmt.Errorf("%s: %q is not a number to call (2 to 15 digits, spaces between groups allowed)", n.name, n.value)
+		}
 	}
 	return c, nil
 }
@@ -259,7 +268,7 @@ func serve(args []string) error {
 	disp := &channels.Dispatcher{Store: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}}
 	runner := &conversations.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
-		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact}, Notify: disp.Kick, Observe: m.turn}
+		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine}, Notify: disp.Kick, Observe: m.turn}
 	disp.Consent = runner
 	r := chi.NewRouter()
 	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Log: log, Clock: clock}

@@ -1,0 +1,980 @@
+package locales
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Level is what a message calls for from the safety net.
+type Level uint8
+
+const (
+	// LevelNone: nothing in the message suggests danger.
+	LevelNone Level = iota
+	// LevelAsk: a concept is named but negated, in the past, in a question
+	// or in words that are not sure: ask the patient before paging anyone.
+	LevelAsk
+	// LevelEmergency: the safety reply now and an acute ticket.
+	LevelEmergency
+)
+
+func (l Level) String() string {
+	switch l {
+	case LevelAsk:
+		return "ask"
+	case LevelEmergency:
+		return "emergency"
+	}
+	return "none"
+}
+
+// Finding is what the detector found in one message.
+type Finding struct {
+	Level   Level
+	Concept string // one of Concepts; empty with LevelNone
+	// Why says what made an emergency pattern a question: "negated",
+	// "hedged", "value" (a low glucose number without a symptom).
+	Why string
+}
+
+// Detector finds the emergencies of Concepts in a patient's message,
+// in any of the bundled languages at once (patients mix them). It matches
+// concepts, not phrases: a pattern is a few terms in order or either order
+// with words between, a term is a group of word forms or stems, and a word
+// of five letters or more also matches one letter off (a typo). It is
+// compiled once from the lexicons and is safe for concurrent use; Detect
+// does no I/O and, for an ordinary message, no allocation.
+type Detector struct {
+	exact    map[string][]uint16 // word form → terms
+	stems    map[string][]uint16 // stem → terms
+	stemLens []int               // the distinct stem lengths, in bytes
+	fuzzy    map[uint64][]int32  // deletion hash → forms
+	forms    []fuzzyForm         // forms of five letters or more
+	notTypo  map[string]bool
+	numbers  []numberTerm   // "#10+", "#1950-2099"
+	occ      [][]occurrence // term → where patterns use it, last position first
+	flags    []termFlag     // term → what else the word means
+	pats     []pattern
+	// seenBit gives terms that something must see anywhere in the message
+	// (a pattern's "& @group", the glucose context and symptoms) a bit.
+	seenBit  []uint64
+	glucose  glucoseTerms
+	yes, no  map[string]bool
+	concepts []string
+}
+
+// numberTerm is a term that a number in a range matches.
+type numberTerm struct {
+	lo, hi int
+	term   uint16
+}
+
+type fuzzyForm struct {
+	text  string
+	terms []uint16
+}
+
+type occurrence struct {
+	pat uint16
+	pos uint8
+}
+
+type termFlag uint8
+
+const (
+	flagNegation termFlag = 1 << iota
+	flagBreak
+)
+
+type patKind uint8
+
+const (
+	kindMatch patKind = iota
+	kindAsk
+	kindHedge
+	kindResolved
+	kindIgnore
+)
+
+// maxTerms bounds a pattern's length; patterns are short phrases.
+const maxTerms = 8
+
+// Gaps: how many words may stand between two terms of a pattern.
+const (
+	gapNear = 1 // "end my own life", "passed right out"
+	gapWide = 4 // "..": "pain in my chest", "chest is really really tight"
+	// negationReach is how many words before a match a negation reaches.
+	negationReach = 3
+	// hedgeReach is how many words from a match a hedge reaches.
+	hedgeReach = 6
+)
+
+type pattern struct {
+	kind     patKind
+	concept  uint8
+	n        uint8
+	gaps     [maxTerms]uint8 // gaps[j]: words allowed between terms j-1 and j
+	with     uint64          // seen bits every one of which the message must hold
+	negative bool            // the pattern itself is negative ("cant breathe")
+	firm     bool            // "!": no hedge makes it a question ("better off if i was gone")
+	src      string
+}
+
+type glucoseTerms struct {
+	context, symptoms uint64 // seen bits
+	units             map[string]unit
+}
+
+type unit uint8
+
+const (
+	unitNone unit = iota
+	unitMg
+	unitMmol
+	unitOther // minutes, units of insulin, years...: not a glucose value
+)
+
+// LexiconError is a lexicon entry that cannot be compiled, with its place.
+type LexiconError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *LexiconError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *LexiconError) Unwrap() error { return e.Err }
+
+// NewDetector compiles the lexicons of every language into one detector.
+// Every problem is returned, each naming its file and line.
+func NewDetector(lexicons []*Lexicon) (*Detector, []error) {
+	d := &Detector{exact: map[string][]uint16{}, stems: map[string][]uint16{}, fuzzy: map[uint64][]int32{},
+		notTypo: map[string]bool{}, yes: map[string]bool{}, no: map[string]bool{},
+		glucose: glucoseTerms{units: map[string]unit{}}, concepts: Concepts}
+	c := &compiler{d: d, terms: map[string]uint16{}}
+	for _, lex := range lexicons {
+		c.language(lex)
+	}
+	for t := range d.occ {
+		// Later positions first, so that one word cannot advance a pattern
+		// by two terms.
+		slices.SortFunc(d.occ[t], func(a, b occurrence) int { return int(b.pos) - int(a.pos) })
+	}
+	lens := map[int]bool{}
+	for s := range d.stems {
+		lens[len(s)] = true
+	}
+	for l := range lens {
+		d.stemLens = append(d.stemLens, l)
+	}
+	slices.Sort(d.stemLens)
+	return d, c.errs
+}
+
+// compiler holds NewDetector's state.
+type compiler struct {
+	d     *Detector
+	terms map[string]uint16 // "lang\x00term" → id
+	bits  int
+	errs  []error
+	lex   *Lexicon
+}
+
+func (c *compiler) errorf(line int, format string, args ...any) {
+	c.errs = append(c.errs, &LexiconError{File: c.lex.File, Line: line, Err: fmt.Errorf(format, args...)})
+}
+
+func (c *compiler) language(lex *Lexicon) {
+	c.lex = lex
+	d := c.d
+	for _, e := range lex.NotTypos {
+		d.notTypo[Normalize(e.Text)] = true
+	}
+	for _, e := range lex.Yes {
+		d.yes[Normalize(e.Text)] = true
+	}
+	for _, e := range lex.No {
+		d.no[Normalize(e.Text)] = true
+	}
+	for _, e := range lex.Negation {
+		if t, ok := c.term(e); ok {
+			d.flags[t] |= flagNegation
+		}
+	}
+	for _, e := range lex.Breaks {
+		if t, ok := c.term(e); ok {
+			d.flags[t] |= flagBreak
+		}
+	}
+	for _, e := range lex.Hedges {
+		c.pattern(e, kindHedge, 0)
+	}
+	for _, e := range lex.Resolved {
+		c.pattern(e, kindResolved, 0)
+	}
+	for _, e := range lex.Ignore {
+		c.pattern(e, kindIgnore, 0) // 0: every concept; i+1: concept i
+	}
+	for i, id := range Concepts {
+		con := lex.Concept(id)
+		if con == nil {
+			continue // lint reports it
+		}
+		for _, e := range con.Match {
+			c.pattern(e, kindMatch, uint8(i))
+		}
+		for _, e := range con.Ask {
+			c.pattern(e, kindAsk, uint8(i))
+		}
+		for _, e := range con.Ignore {
+			c.pattern(e, kindIgnore, uint8(i)+1)
+		}
+	}
+	g := lex.Glucose
+	if g.Context.Text != "" {
+		if t, ok := c.term(g.Context); ok {
+			d.glucose.context |= c.bit(t)
+		}
+	}
+	if g.Symptoms.Text != "" {
+		if t, ok := c.term(g.Symptoms); ok {
+			d.glucose.symptoms |= c.bit(t)
+		}
+	}
+	for _, list := range []struct {
+		es Entries
+		u  unit
+	}{{g.MgDL, unitMg}, {g.MmolL, unitMmol}, {g.NotUnits, unitOther}} {
+		for _, e := range list.es {
+			d.glucose.units[Normalize(e.Text)] = list.u
+		}
+	}
+}
+
+// bit gives a term a seen bit (one of 64) and returns it.
+func (c *compiler) bit(t uint16) uint64 {
+	d := c.d
+	for len(d.seenBit) <= int(t) {
+		d.seenBit = append(d.seenBit, 0)
+	}
+	if d.seenBit[t] == 0 {
+		if c.bits == 64 {
+			c.errorf(0, "more than 64 terms are required anywhere in a message (& terms and glucose)")
+			return 0
+		}
+		d.seenBit[t] = 1 << c.bits
+		c.bits++
+	}
+	return d.seenBit[t]
+}
+
+// pattern compiles "a b .. c ~ d & @e" (see docs/content.md).
+func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
+	src := strings.TrimSpace(e.Text)
+	p := pattern{kind: kind, concept: concept, src: src}
+	if rest, ok := strings.CutPrefix(src, "!"); ok {
+		p.firm, src = true, rest
+	}
+	main, with, _ := strings.Cut(src, "&")
+	for w := range strings.SplitSeq(with, "&") {
+		if w = strings.TrimSpace(w); w == "" {
+			if with != "" || strings.Contains(src, "&") {
+				c.errorf(e.Line, "pattern %q: nothing after &", src)
+				return
+			}
+			continue
+		}
+		t, ok := c.term(Entry{Text: w, Line: e.Line})
+		if !ok {
+			return
+		}
+		p.with |= c.bit(t)
+	}
+	sides := strings.Split(main, "~")
+	if len(sides) > 2 {
+		c.errorf(e.Line, "pattern %q: at most one ~ (either order)", src)
+		return
+	}
+	var parts [2][]uint16
+	var gaps [2][]uint8
+	for i, side := range sides {
+		gap := uint8(gapNear)
+		for _, tok := range strings.Fields(side) {
+			if tok == ".." {
+				gap = gapWide
+				continue
+			}
+			t, ok := c.term(Entry{Text: tok, Line: e.Line})
+			if !ok {
+				return
+			}
+			parts[i] = append(parts[i], t)
+			gaps[i] = append(gaps[i], gap)
+			gap = gapNear
+			if c.d.flags[t]&flagNegation != 0 {
+				p.negative = true
+			}
+		}
+		if len(parts[i]) == 0 {
+			c.errorf(e.Line, "pattern %q has an empty side", src)
+			return
+		}
+	}
+	if len(parts[0])+len(parts[1]) > maxTerms {
+		c.errorf(e.Line, "pattern %q: more than %d terms", src, maxTerms)
+		return
+	}
+	c.add(p, parts[0], gaps[0], parts[1], gaps[1])
+	if len(sides) == 2 {
+		c.add(p, parts[1], gaps[1], parts[0], gaps[0])
+	}
+}
+
+// add appends a pattern of the terms a then b, with a wide gap between.
+func (c *compiler) add(p pattern, a []uint16, ga []uint8, b []uint16, gb []uint8) {
+	d := c.d
+	id := uint16(len(d.pats))
+	terms := append(slices.Clone(a), b...)
+	gaps := append(slices.Clone(ga), gb...)
+	if len(b) > 0 {
+		gaps[len(a)] = gapWide
+	}
+	p.n = uint8(len(terms))
+	copy(p.gaps[:], gaps)
+	for j, t := range terms {
+		d.occ[t] = append(d.occ[t], occurrence{pat: id, pos: uint8(j)})
+	}
+	d.pats = append(d.pats, p)
+}
+
+// term compiles one term: "@group", "form", "stem*" or alternatives joined
+// by "|". The same term text in one language is one term.
+func (c *compiler) term(e Entry) (uint16, bool) {
+	text := strings.TrimSpace(e.Text)
+	key := c.lex.Language + "\x00" + text
+	if t, ok := c.terms[key]; ok {
+		return t, true
+	}
+	d := c.d
+	t := uint16(len(d.occ))
+	d.occ = append(d.occ, nil)
+	d.flags = append(d.flags, 0)
+	c.terms[key] = t
+	ok := true
+	for alt := range strings.SplitSeq(text, "|") {
+		if strings.HasPrefix(alt, "@") {
+			g, found := c.lex.Groups[alt[1:]]
+			if !found {
+				c.errorf(e.Line, "term %q: no group %q in groups", text, alt[1:])
+				ok = false
+				continue
+			}
+			for _, ge := range g {
+				if strings.HasPrefix(ge.Text, "@") || strings.Contains(ge.Text, "|") {
+					c.errorf(ge.Line, "group %s: %q: a group holds words, not other groups", alt[1:], ge.Text)
+					ok = false
+					continue
+				}
+				ok = c.form(ge, t) && ok
+			}
+			continue
+		}
+		ok = c.form(Entry{Text: alt, Line: e.Line}, t) && ok
+	}
+	return t, ok
+}
+
+// form indexes one word form, stem or number range under term t.
+func (c *compiler) form(e Entry, t uint16) bool {
+	d := c.d
+	raw := strings.TrimSpace(e.Text)
+	if strings.HasPrefix(raw, "#") {
+		lo, hi, ok := parseRange(raw[1:])
+		if !ok {
+			c.errorf(e.Line, "%q: a number term is #N+ (N or more) or #N-M", raw)
+			return false
+		}
+		d.numbers = append(d.numbers, numberTerm{lo: lo, hi: hi, term: t})
+		return true
+	}
+	stem := strings.HasSuffix(raw, "*")
+	w := Normalize(strings.TrimSuffix(raw, "*"))
+	switch {
+	case w == "":
+		c.errorf(e.Line, "empty word in %q", e.Text)
+		return false
+	case strings.Contains(w, " "):
+		c.errorf(e.Line, "%q is more than one word: write words apart in a pattern", e.Text)
+		return false
+	case stem && utf8.RuneCountInString(w) < 3:
+		c.errorf(e.Line, "stem %q is shorter than three letters: it would match too much", e.Text)
+		return false
+	}
+	if stem {
+		d.stems[w] = addTerm(d.stems[w], t)
+		return true
+	}
+	d.exact[w] = addTerm(d.exact[w], t)
+	if utf8.RuneCountInString(w) >= 5 && len(w) <= maxFuzzyBytes {
+		i := slices.IndexFunc(d.forms, func(f fuzzyForm) bool { return f.text == w })
+		if i < 0 {
+			i = len(d.forms)
+			d.forms = append(d.forms, fuzzyForm{text: w})
+			for h := range deletionHashes(w) {
+				d.fuzzy[h] = append(d.fuzzy[h], int32(i))
+			}
+		}
+		d.forms[i].terms = addTerm(d.forms[i].terms, t)
+	}
+	return true
+}
+
+// parseRange reads "10+" or "1950-2099".
+func parseRange(s string) (lo, hi int, ok bool) {
+	if n, found := strings.CutSuffix(s, "+"); found {
+		lo, ok = atoi(n)
+		return lo, 1<<31 - 1, ok
+	}
+	a, b, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
+	}
+	lo, ok1 := atoi(a)
+	hi, ok2 := atoi(b)
+	return lo, hi, ok1 && ok2 && lo <= hi
+}
+
+// atoi reads up to nine ASCII digits.
+func atoi(s string) (int, bool) {
+	if s == "" || len(s) > 9 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+func addTerm(ts []uint16, t uint16) []uint16 {
+	if slices.Contains(ts, t) {
+		return ts
+	}
+	return append(ts, t)
+}
+
+// maxFuzzyBytes bounds the words typos are looked for in: the lexicon's
+// words are short, and a long token is not one of them misspelt.
+const maxFuzzyBytes = 24
+
+// deletionHashes yields the hash of w and of w less each one of its runes.
+// Two words one edit apart (a letter changed, added, dropped or two
+// swapped) share one of these hashes, so a typo is found with a few map
+// lookups instead of a comparison with every form.
+func deletionHashes(w string) func(func(uint64) bool) {
+	return func(yield func(uint64) bool) {
+		if !yield(fnv(fnvOffset, w)) {
+			return
+		}
+		for i := 0; i < len(w); {
+			_, size := utf8.DecodeRuneInString(w[i:])
+			if !yield(fnv(fnv(fnvOffset, w[:i]), w[i+size:])) {
+				return
+			}
+			i += size
+		}
+	}
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func fnv(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// oneEdit reports whether a and b differ by at most one substitution,
+// insertion, deletion or swap of two neighbouring runes.
+func oneEdit(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if d := len(a) - len(b); d > utf8.UTFMax || d < -utf8.UTFMax {
+		return false
+	}
+	// Strip the common prefix and suffix, rune by rune; what is left of
+	// each must be one edit.
+	for a != "" && b != "" {
+		ra, sa := utf8.DecodeRuneInString(a)
+		rb, sb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			break
+		}
+		a, b = a[sa:], b[sb:]
+	}
+	for a != "" && b != "" {
+		ra, sa := utf8.DecodeLastRuneInString(a)
+		rb, sb := utf8.DecodeLastRuneInString(b)
+		if ra != rb {
+			break
+		}
+		a, b = a[:len(a)-sa], b[:len(b)-sb]
+	}
+	na, nb := utf8.RuneCountInString(a), utf8.RuneCountInString(b)
+	switch {
+	case na <= 1 && nb <= 1:
+		return true
+	case na == 2 && nb == 2:
+		a1, s1 := utf8.DecodeRuneInString(a)
+		a2, _ := utf8.DecodeRuneInString(a[s1:])
+		b1, t1 := utf8.DecodeRuneInString(b)
+		b2, _ := utf8.DecodeRuneInString(b[t1:])
+		return a1 == b2 && a2 == b1
+	}
+	return false
+}
+
+// Limits of one Detect call's working memory, which lives on the stack:
+// beyond them a message's later parts are looked at with less context
+// (older partial matches are dropped), never with less safety: a dropped
+// negation or hedge leaves a match an emergency.
+const (
+	maxPartials = 64
+	maxMarks    = 32
+	maxFound    = 32
+	maxWordTerm = 48
+)
+
+type partial struct {
+	pat         uint16
+	pos         uint8
+	start, last int32
+}
+
+type span struct {
+	s, e     int32
+	resolved bool
+	concept  uint8 // ignores: 0 for all concepts, else 1 + the concept
+}
+
+type candidate struct {
+	pat  uint16
+	s, e int32
+}
+
+// scan is one Detect call's state; it lives on the stack.
+type scan struct {
+	partials  [maxPartials]partial
+	np        int
+	negations [maxMarks]int32
+	nn        int
+	breaks    [maxMarks]int32
+	nb        int
+	hedges    [maxMarks]span
+	nh        int
+	ignores   [maxMarks]span
+	ni        int
+	found     [maxFound]candidate
+	nf        int
+	seen      uint64
+}
+
+// Detect reads one message: raw as the patient sent it (for numbers and
+// their decimal marks) and norm, its Normalize form.
+func (d *Detector) Detect(raw, norm string) Finding {
+	if d == nil {
+		return Finding{}
+	}
+	var sc scan
+	var buf [maxWordTerm]uint16
+	pos := int32(0)
+	for rest := norm; rest != ""; pos++ {
+		word := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			word, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		terms := d.lookup(word, buf[:0])
+		if len(terms) == 0 {
+			continue
+		}
+		d.step(&sc, pos, terms)
+	}
+	return d.decide(&sc, raw)
+}
+
+// lookup appends the terms word is a form of (exactly, by a stem, or one
+// edit away) to buf.
+func (d *Detector) lookup(word string, buf []uint16) []uint16 {
+	add := func(ts []uint16) {
+		for _, t := range ts {
+			if len(buf) < cap(buf) && !slices.Contains(buf, t) {
+				buf = append(buf, t)
+			}
+		}
+	}
+	add(d.exact[word])
+	if len(d.numbers) > 0 {
+		if n, ok := atoi(word); ok {
+			for _, r := range d.numbers {
+				if r.lo <= n && n <= r.hi {
+					add([]uint16{r.term})
+				}
+			}
+		}
+	}
+	for _, l := range d.stemLens {
+		if l > len(word) {
+			break
+		}
+		add(d.stems[word[:l]])
+	}
+	if len(buf) > 0 || len(word) > maxFuzzyBytes || d.notTypo[word] || utf8.RuneCountInString(word) < 4 {
+		return buf
+	}
+	for h := range deletionHashes(word) {
+		for _, i := range d.fuzzy[h] {
+			if f := &d.forms[i]; oneEdit(word, f.text) {
+				add(f.terms)
+			}
+		}
+	}
+	return buf
+}
+
+// step feeds the terms of the word at pos to the partial matches.
+func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
+	brk := false
+	for _, t := range terms {
+		if d.flags[t]&flagBreak != 0 && !brk {
+			brk = true
+			sc.breaks[sc.nb%maxMarks] = pos
+			sc.nb++
+		}
+		if d.flags[t]&flagNegation != 0 {
+			sc.negations[sc.nn%maxMarks] = pos
+			sc.nn++
+		}
+		if int(t) < len(d.seenBit) {
+			sc.seen |= d.seenBit[t]
+		}
+	}
+	// Forget partial matches this word is too far from to continue.
+	n := 0
+	for _, p := range sc.partials[:sc.np] {
+		pat := &d.pats[p.pat]
+		if pos-p.last-1 <= int32(pat.gaps[p.pos+1]) {
+			sc.partials[n] = p
+			n++
+		}
+	}
+	sc.np = n
+	for _, t := range terms {
+		for _, o := range d.occ[t] {
+			pat := &d.pats[o.pat]
+			if o.pos == 0 {
+				d.advance(sc, o.pat, 0, pos, pos)
+				continue
+			}
+			if sc.np == 0 {
+				continue // nothing to continue
+			}
+			for i := 0; i < sc.np; i++ {
+				p := sc.partials[i]
+				if p.pat == o.pat && p.pos == o.pos-1 && p.last < pos && pos-p.last-1 <= int32(pat.gaps[o.pos]) {
+					d.advance(sc, o.pat, o.pos, p.start, pos)
+				}
+			}
+		}
+	}
+	if brk {
+		// A new clause: only what this word itself continued ("better
+		// now") carries over it.
+		n := 0
+		for _, p := range sc.partials[:sc.np] {
+			if p.last == pos {
+				sc.partials[n] = p
+				n++
+			}
+		}
+		sc.np = n
+	}
+}
+
+// advance records that pattern pat matched up to term pos, from word start
+// to word end: a complete match is found, a partial one kept.
+func (d *Detector) advance(sc *scan, pat uint16, pos uint8, start, end int32) {
+	p := &d.pats[pat]
+	if pos+1 < p.n {
+		i := sc.np
+		if i == maxPartials {
+			// Full: the partial that last moved longest ago makes room.
+			i = 0
+			for j := range sc.partials {
+				if sc.partials[j].last < sc.partials[i].last {
+					i = j
+				}
+			}
+		} else {
+			sc.np++
+		}
+		sc.partials[i] = partial{pat: pat, pos: pos, start: start, last: end}
+		return
+	}
+	switch p.kind {
+	case kindHedge, kindResolved:
+		if sc.nh < maxMarks {
+			sc.hedges[sc.nh] = span{s: start, e: end, resolved: p.kind == kindResolved}
+			sc.nh++
+		}
+	case kindIgnore:
+		if sc.ni < maxMarks {
+			sc.ignores[sc.ni] = span{s: start, e: end, concept: p.concept}
+			sc.ni++
+		}
+	default:
+		if sc.nf < maxFound {
+			sc.found[sc.nf] = candidate{pat: pat, s: start, e: end}
+			sc.nf++
+		}
+	}
+}
+
+// decide weighs what the scan found: the most urgent level wins, then the
+// concept that comes first in Concepts.
+func (d *Detector) decide(sc *scan, raw string) Finding {
+	best := Finding{}
+	bestRank := len(d.concepts)
+	consider := func(level Level, concept int, why string) {
+		if level > best.Level || (level == best.Level && level != LevelNone && concept < bestRank) {
+			best, bestRank = Finding{Level: level, Concept: d.concepts[concept], Why: why}, concept
+		}
+	}
+	for _, c := range sc.found[:sc.nf] {
+		p := &d.pats[c.pat]
+		if p.with&^sc.seen != 0 || sc.ignoredFor(c.s, c.e, p.concept+1) {
+			continue
+		}
+		switch {
+		case p.kind == kindAsk:
+			consider(LevelAsk, int(p.concept), "ask")
+		case !p.negative && sc.negated(c.s):
+			consider(LevelAsk, int(p.concept), "negated")
+		case !p.firm && sc.hedged(c.s, c.e):
+			consider(LevelAsk, int(p.concept), "hedged")
+		default:
+			consider(LevelEmergency, int(p.concept), "")
+		}
+	}
+	if best.Level < LevelEmergency && d.glucose.context != 0 && sc.seen&d.glucose.context != 0 && d.lowGlucose(raw) {
+		i := slices.Index(d.concepts, "low_sugar")
+		if sc.seen&d.glucose.symptoms != 0 && !sc.anyHedge() {
+			consider(LevelEmergency, i, "")
+		} else {
+			consider(LevelAsk, i, "value")
+		}
+	}
+	return best
+}
+
+// ignored reports whether words s..e overlap a phrase ignored for every
+// concept.
+func (sc *scan) ignored(s, e int32) bool { return sc.ignoredFor(s, e, 0) }
+
+// ignoredFor reports whether words s..e overlap a phrase ignored for every
+// concept or for concept (1 + its index; 0 for none in particular).
+func (sc *scan) ignoredFor(s, e int32, concept uint8) bool {
+	for _, ig := range sc.ignores[:sc.ni] {
+		if ig.s <= e && ig.e >= s && (ig.concept == 0 || ig.concept == concept) {
+			return true
+		}
+	}
+	return false
+}
+
+// negated reports whether a negation stands within negationReach words
+// before word s, in the same clause.
+func (sc *scan) negated(s int32) bool {
+	for _, n := range sc.negations[:min(sc.nn, maxMarks)] {
+		if n < s && s-n <= negationReach && !sc.breakBetween(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// hedged reports whether a hedge touches words s..e or stands within
+// hedgeReach words of them in the same clause; one that says it is over
+// ("went away") also from the next clause.
+// A hedge inside an ignored phrase does not count.
+func (sc *scan) hedged(s, e int32) bool {
+	for _, h := range sc.hedges[:sc.nh] {
+		switch {
+		case sc.ignored(h.s, h.e):
+			// "since yesterday" is not the past.
+		case h.s <= e && h.e >= s:
+			return true
+		case h.e < s && s-h.e-1 <= hedgeReach && !sc.breakBetween(h.e, s):
+			return true
+		case h.s > e && h.s-e-1 <= hedgeReach && (h.resolved || !sc.breakBetween(e, h.s)):
+			// Words that say it is over reach back over "but": "chest
+			// pain, but it went away".
+			return true
+		}
+	}
+	return false
+}
+
+// anyHedge reports whether the message holds a hedge anywhere.
+func (sc *scan) anyHedge() bool {
+	for _, h := range sc.hedges[:sc.nh] {
+		if !sc.ignored(h.s, h.e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (sc *scan) breakBetween(a, b int32) bool {
+	for _, x := range sc.breaks[:min(sc.nb, maxMarks)] {
+		if a < x && x < b {
+			return true
+		}
+	}
+	return false
+}
+
+// Very low blood sugar (ADA level 2 hypoglycaemia).
+const (
+	lowMgDL   = 54
+	lowMmolL  = 3.0
+	minMgDL   = 20  // below, a bare integer is not a mg/dL reading ("sugar 2 times")
+	maxMmolL  = 35  // a decimal below this without a unit is mmol/L
+	minReport = 0.5 // below, a value is not a reading at all
+)
+
+// lowGlucose reports whether raw holds a glucose value that is very low.
+// Numbers are read from the raw text because normalizing turns "2.8" into
+// "2 8". A number in a word ("a1c"), in a ratio or a time ("150/95",
+// "8:30"), or followed by a unit that is not glucose ("45 minutes") is not
+// a glucose value.
+func (d *Detector) lowGlucose(raw string) bool {
+	prev := ' '
+	for i := 0; i < len(raw); {
+		r, size := utf8.DecodeRuneInString(raw[i:])
+		if !unicode.IsDigit(r) || unicode.IsLetter(prev) || unicode.IsDigit(prev) || prev == '/' || prev == ':' || prev == '.' || prev == ',' {
+			prev = r
+			i += size
+			continue
+		}
+		v, frac, n := readNumber(raw[i:])
+		i += n
+		next, _ := utf8.DecodeRuneInString(raw[i:])
+		prev = ' '
+		if next == '/' || next == ':' || next == '%' {
+			continue
+		}
+		u := d.unitAfter(raw[i:])
+		if u == unitOther {
+			continue
+		}
+		switch {
+		case u == unitMmol || (u == unitNone && frac && v < maxMmolL):
+			if v >= minReport && v < lowMmolL {
+				return true
+			}
+		case u == unitMg || v >= minMgDL:
+			if v >= minMgDL && v < lowMgDL {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// readNumber reads digits of any script with an optional decimal point or
+// comma, and returns the value, whether it had a fraction, and its length.
+func readNumber(s string) (v float64, frac bool, n int) {
+	scale := 0.0
+	for n < len(s) {
+		r, size := utf8.DecodeRuneInString(s[n:])
+		switch {
+		case unicode.IsDigit(r):
+			dv := float64(DigitValue(r))
+			if scale == 0 {
+				v = v*10 + dv
+			} else {
+				v += dv * scale
+				scale /= 10
+			}
+		case (r == '.' || r == ',') && scale == 0 && n+size < len(s) && startsWithDigit(s[n+size:]):
+			scale, frac = 0.1, true
+		default:
+			return v, frac, n
+		}
+		n += size
+	}
+	return v, frac, n
+}
+
+func startsWithDigit(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsDigit(r)
+}
+
+// unitAfter reads the word right after a number ("48mg", "2.9 mmol/L",
+// "45 min") and says what unit it is.
+func (d *Detector) unitAfter(s string) unit {
+	s = strings.TrimLeft(s, " ")
+	end := 0
+	for end < len(s) {
+		r, size := utf8.DecodeRuneInString(s[end:])
+		if !unicode.IsLetter(r) {
+			break
+		}
+		end += size
+	}
+	if end == 0 || end > 24 {
+		return unitNone
+	}
+	word := s[:end]
+	for w, u := range d.glucose.units {
+		if strings.EqualFold(w, word) {
+			return u
+		}
+	}
+	return unitNone
+}
+
+// Answer reads a reply to the safety question: yes, no, or neither.
+func (d *Detector) Answer(norm string) (yes, no bool) {
+	if d == nil || norm == "" {
+		return false, false
+	}
+	for w := norm; ; {
+		if d.yes[w] {
+			return true, false
+		}
+		if d.no[w] {
+			return false, true
+		}
+		// "yes it hurts", "no im fine": the first words decide.
+		i := strings.LastIndexByte(w, ' ')
+		if i < 0 {
+			return false, false
+		}
+		w = w[:i]
+	}
+}

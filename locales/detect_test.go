@@ -1,0 +1,175 @@
+package locales
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// TestDetect pins what the detector does with the forms of writing the
+// issue names: combinations in either order with words between, inflections,
+// typos, no apostrophes or accents, capitals, other digits and scripts,
+// negation and hedges, numbers.
+func TestDetect(t *testing.T) {
+	d, _ := bundledDetector(t)
+	tests := []struct {
+		msg     string
+		level   Level
+		concept string
+	}{
+		// Combinations, either order, words between.
+		{"chest pain", LevelEmergency, "chest_pain"},
+		{"pain in my chest", LevelEmergency, "chest_pain"},
+		{"my chest is really really tight", LevelEmergency, "chest_pain"},
+		{"me duele mucho el pecho", LevelEmergency, "chest_pain"},
+		// Inflections and stems.
+		{"my chest keeps hurting", LevelEmergency, "chest_pain"},
+		{"se me adormecio la mitad de la cara", LevelEmergency, "stroke"},
+		// One letter off, for words of five letters or more.
+		{"chset pain", LevelEmergency, "chest_pain"},
+		{"siezure", LevelEmergency, "seizure"},
+		{"no puedo respriar", LevelEmergency, "breathing"},
+		// ... but not a real word one letter away.
+		{"i like to paint", LevelNone, ""},
+		// No apostrophes, accents, capitals; full-width letters.
+		{"I CAN'T BREATHE", LevelEmergency, "breathing"},
+		{"cant breathe", LevelEmergency, "breathing"},
+		{"NO PUEDO RESPIRAR", LevelEmergency, "breathing"},
+		{"ＣＨＥＳＴ ＰＡＩＮ", LevelEmergency, "chest_pain"},
+		{"tengo opresión en el pecho", LevelEmergency, "chest_pain"},
+		// Indirect suicidal thoughts get the crisis concept.
+		{"everyone would be better off without me", LevelEmergency, "suicide"},
+		{"ya no tengo razon para vivir", LevelEmergency, "suicide"},
+		{"i want to end my life", LevelEmergency, "suicide"},
+		// Negation, the past and questions ask.
+		{"no chest pain today", LevelAsk, "chest_pain"},
+		{"not short of breath", LevelAsk, "breathing"},
+		{"I had chest pain yesterday", LevelAsk, "chest_pain"},
+		{"what are the signs of a stroke", LevelAsk, "stroke"},
+		{"chest pain but it went away", LevelAsk, "chest_pain"},
+		{"no fever but my chest hurts", LevelEmergency, "chest_pain"},
+		{"since yesterday my chest hurts bad", LevelEmergency, "chest_pain"},
+		// Other meanings.
+		{"my chest of drawers broke", LevelNone, ""},
+		{"this heat is killing me", LevelNone, ""},
+		{"sugar free cookies", LevelNone, ""},
+		{"me muero de risa", LevelNone, ""},
+		{"blood test on monday", LevelNone, ""},
+		// Glucose numbers, with a symptom anywhere, in any digits.
+		{"sugar 48 and shaking", LevelEmergency, "low_sugar"},
+		{"shaky. glucose 2.8 mmol", LevelEmergency, "low_sugar"},
+		{"azucar 2,7 sudando frio", LevelEmergency, "low_sugar"},
+		{"sugar ٤٥ shaking", LevelEmergency, "low_sugar"},
+		{"sugar 45", LevelAsk, "low_sugar"},
+		{"sugar 112 this morning", LevelNone, ""},
+		{"sugar fine walked 45 minutes", LevelNone, ""},
+		{"bp 150/45 and a bit shaky sugar ok", LevelNone, ""},
+		// Ordinary replies.
+		{"1", LevelNone, ""},
+		{"yes", LevelNone, ""},
+		{"I took it", LevelNone, ""},
+		{"ya la tomé", LevelNone, ""},
+		{"", LevelNone, ""},
+	}
+	for _, tt := range tests {
+		f := detect(d, tt.msg)
+		if f.Level != tt.level || f.Concept != tt.concept {
+			t.Errorf("%q: %s %s (%s), want %s %s", tt.msg, f.Level, f.Concept, f.Why, tt.level, tt.concept)
+		}
+	}
+}
+
+func TestAnswer(t *testing.T) {
+	d, _ := bundledDetector(t)
+	for _, tt := range []struct {
+		msg     string
+		yes, no bool
+	}{
+		{"yes", true, false}, {"YES it hurts", true, false}, {"Sí", true, false},
+		{"no", false, true}, {"no im fine", false, true}, {"ya se me pasó", false, true},
+		{"ok", false, false}, {"1", false, false}, {"", false, false},
+	} {
+		yes, no := d.Answer(Normalize(tt.msg))
+		if yes != tt.yes || no != tt.no {
+			t.Errorf("Answer(%q) = %v, %v; want %v, %v", tt.msg, yes, no, tt.yes, tt.no)
+		}
+	}
+}
+
+// TestDetectBadInput feeds what a phone network or an attacker may send:
+// the longest SMS and Telegram messages, emoji only, mixed scripts,
+// zero-width characters and direction marks, invalid UTF-8. Nothing may
+// crash, and a long message still finds an emergency at its end.
+func TestDetectBadInput(t *testing.T) {
+	d, _ := bundledDetector(t)
+	tail := " chest pain"
+	for _, msg := range []string{
+		strings.Repeat("a", 1600),
+		strings.Repeat("blood ", 4096/6),
+		strings.Repeat("no ", 1365) + "x",
+		strings.Repeat("😀", 1000),
+		"胸が痛い chest\u200Bpain مرحبا",
+		"\u200F\u202Echest pain\u202C",
+		"\xff\xfe\xfd chest",
+		strings.Repeat("1.", 800),
+	} {
+		start := time.Now()
+		detect(d, msg)
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("%d bytes took %v", len(msg), took)
+		}
+	}
+	long := strings.Repeat("I took my pills and walked today ", 4096/33)
+	long = long[:4096-len(tail)] + tail
+	if f := detect(d, long); f.Level != LevelEmergency {
+		t.Errorf("4096-byte message ending in an emergency: %+v", f)
+	}
+	if f := detect(d, "chest\u200Bpain"); f.Level != LevelNone && f.Concept != "chest_pain" {
+		t.Errorf("zero-width joined words: %+v", f)
+	}
+}
+
+// FuzzDetect checks that no input crashes the detector or makes it slow,
+// and that detection does not depend on case.
+func FuzzDetect(f *testing.F) {
+	d, _ := bundledDetector(f)
+	for _, s := range []string{"chest pain", "no puedo respirar", "sugar 2.8 mmol shaky", "😀", "\u200F", "1,2.3/4:5", "#10+ took 20"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		start := time.Now()
+		got := detect(d, msg)
+		if took := time.Since(start); took > 100*time.Millisecond && len(msg) < 5000 {
+			t.Errorf("%d bytes took %v", len(msg), took)
+		}
+		if utf8.ValidString(msg) {
+			if up := detect(d, strings.ToUpper(msg)); up.Level != got.Level && strings.ToLower(strings.ToUpper(msg)) == strings.ToLower(msg) {
+				t.Errorf("%q: %v, upper case: %v", msg, got, up)
+			}
+		}
+	})
+}
+
+// BenchmarkDetect is the detector's cost per message: it runs on every
+// inbound message, so an ordinary ASCII message must cost under 5 µs and
+// allocate nothing.
+func BenchmarkDetect(b *testing.B) {
+	d, _ := bundledDetector(b)
+	for _, bc := range []struct{ name, msg string }{
+		{"reply", "1"},
+		{"ordinary", "took my pills this morning thanks see you tuesday"},
+		{"emergency", "my chest really hurts and i cant breathe"},
+		{"spanish", "ya me tome la pastilla pero me aprieta el pecho"},
+		{"glucose", "sugar 48 and shaky"},
+		{"sms-max", strings.Repeat("took my pills today ", 80)},
+	} {
+		norm := Normalize(bc.msg)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				d.Detect(bc.msg, norm)
+			}
+		})
+	}
+}

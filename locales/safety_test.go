@@ -1,0 +1,144 @@
+package locales
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The bars of the evaluation corpus: an emergency message missed is the
+// worst defect Tend can have; a false alarm pages a nurse for nothing.
+const (
+	minRecall      = 0.97
+	maxFalseAlarms = 0.02
+)
+
+func bundledDetector(t testing.TB) (*Detector, map[string]*Lexicon) {
+	t.Helper()
+	lex, errs := LoadLexicons(Files, "safety")
+	if len(errs) > 0 {
+		t.Fatalf("lexicons: %v", errs)
+	}
+	var list []*Lexicon
+	for _, lang := range slices.Sorted(mapsKeys(lex)) {
+		list = append(list, lex[lang])
+	}
+	d, errs := NewDetector(list)
+	if len(errs) > 0 {
+		t.Fatalf("compile: %v", errs)
+	}
+	return d, lex
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func detect(d *Detector, msg string) Finding { return d.Detect(msg, Normalize(msg)) }
+
+// corpusLine is one message of the evaluation corpus.
+type corpusLine struct {
+	file    string
+	line    int
+	concept string // "" for an ordinary message
+	text    string
+}
+
+func readCorpus(t *testing.T, path string, tagged bool) []corpusLine {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []corpusLine
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		text := sc.Text()
+		if strings.TrimSpace(text) == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		l := corpusLine{file: filepath.Base(path), line: n, text: text}
+		if tagged {
+			concept, msg, ok := strings.Cut(text, "\t")
+			if !ok || !slices.Contains(Concepts, concept) {
+				t.Fatalf("%s:%d: want <concept>\\t<message>, concept one of %v", path, n, Concepts)
+			}
+			l.concept, l.text = concept, msg
+		}
+		out = append(out, l)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestCorpus measures the detector on the evaluation corpus of every
+// bundled language: recall on messages that need the safety reply now, and
+// false alarms on ordinary messages that look close. It prints every miss
+// and every false alarm, and fails the build below the bars. A suicide
+// message found as another concept is a miss: its reply lacks the crisis
+// line.
+func TestCorpus(t *testing.T) {
+	d, lex := bundledDetector(t)
+	for _, lang := range slices.Sorted(mapsKeys(lex)) {
+		t.Run(lang, func(t *testing.T) {
+			dir := filepath.Join("testdata", "safety")
+			emergencies := readCorpus(t, filepath.Join(dir, lang+".emergency.txt"), true)
+			ordinary := readCorpus(t, filepath.Join(dir, lang+".ordinary.txt"), false)
+			if len(emergencies) < 150 || len(ordinary) < 150 {
+				t.Fatalf("%s: the corpus needs at least 150 messages of each kind (has %d emergency, %d ordinary)", lang, len(emergencies), len(ordinary))
+			}
+			var missed, confused []string
+			for _, l := range emergencies {
+				f := detect(d, l.text)
+				switch {
+				case f.Level != LevelEmergency || (l.concept == "suicide" && f.Concept != "suicide"):
+					missed = append(missed, fmt.Sprintf("%s:%d [%s] %q -> %s %s %s", l.file, l.line, l.concept, l.text, f.Level, f.Concept, f.Why))
+				case f.Concept != l.concept:
+					confused = append(confused, fmt.Sprintf("%s:%d [%s] %q -> %s", l.file, l.line, l.concept, l.text, f.Concept))
+				}
+			}
+			var alarms []string
+			asked := 0
+			for _, l := range ordinary {
+				switch f := detect(d, l.text); f.Level {
+				case LevelEmergency:
+					alarms = append(alarms, fmt.Sprintf("%s:%d %q -> %s", l.file, l.line, l.text, f.Concept))
+				case LevelAsk:
+					asked++
+				}
+			}
+			recall := 1 - float64(len(missed))/float64(len(emergencies))
+			falseRate := float64(len(alarms)) / float64(len(ordinary))
+			t.Logf("%s: recall %.1f%% (%d of %d), false alarms %.1f%% (%d of %d), ordinary messages asked about %d, emergencies found as another concept %d",
+				lang, 100*recall, len(emergencies)-len(missed), len(emergencies), 100*falseRate, len(alarms), len(ordinary), asked, len(confused))
+			for _, m := range missed {
+				t.Logf("missed: %s", m)
+			}
+			for _, a := range alarms {
+				t.Logf("false alarm: %s", a)
+			}
+			for _, c := range confused {
+				t.Logf("other concept: %s", c)
+			}
+			if recall < minRecall {
+				t.Errorf("%s: recall %.1f%% is below %.0f%%", lang, 100*recall, 100*minRecall)
+			}
+			if falseRate > maxFalseAlarms {
+				t.Errorf("%s: false alarms %.1f%% are above %.0f%%", lang, 100*falseRate, 100*maxFalseAlarms)
+			}
+		})
+	}
+}
