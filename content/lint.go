@@ -992,7 +992,7 @@ func (l *linter) safety() {
 				l.errorf(f, max(lex.Line[list.name], 1), "%s: the %s list of the emergency lexicon is empty", lang, list.name)
 			}
 		}
-		for _, list := range []locales.Entries{lex.Negation, lex.Breaks, lex.Hedges, lex.Resolved, lex.Ignore, lex.NotTypos, lex.Yes, lex.No} {
+		for _, list := range []locales.Entries{lex.Negation, lex.Negative, lex.Breaks, lex.Hedges, lex.Resolved, lex.Ignore, lex.NotTypos, lex.Yes, lex.No} {
 			l.noEmpty(lang, f, "list", list)
 		}
 		if lex.Glucose.Context.Text == "" || lex.Glucose.Symptoms.Text == "" {

@@ -54,6 +54,9 @@ type Detector struct {
 	fuzzy    map[uint64][]int32  // deletion hash → forms
 	forms    []fuzzyForm         // forms of five letters or more
 	notTypo  map[string]bool
+	// negWords are the negation and negative words: a match that starts
+	// with one says no itself ("no puedo respirar", "cant breathe").
+	negWords map[string]bool
 	numbers  []numberTerm   // "#10+", "#1950-2099"
 	occ      [][]occurrence // term → where patterns use it, last position first
 	flags    []termFlag     // term → what else the word means
@@ -151,9 +154,9 @@ func (e *LexiconError) Unwrap() error { return e.Err }
 // Every problem is returned, each naming its file and line.
 func NewDetector(lexicons []*Lexicon) (*Detector, []error) {
 	d := &Detector{exact: map[string][]uint16{}, stems: map[string][]uint16{}, fuzzy: map[uint64][]int32{},
-		notTypo: map[string]bool{}, yes: map[string]bool{}, no: map[string]bool{},
+		notTypo: map[string]bool{}, negWords: map[string]bool{}, yes: map[string]bool{}, no: map[string]bool{},
 		glucose: glucoseTerms{units: map[string]unit{}}, concepts: Concepts}
-	c := &compiler{d: d, terms: map[string]uint16{}}
+	c := &compiler{d: d, terms: map[string]uint16{}, forms: map[uint16]int{}, negs: map[uint16]int{}}
 	for _, lex := range lexicons {
 		c.language(lex)
 	}
@@ -180,6 +183,12 @@ type compiler struct {
 	bits  int
 	errs  []error
 	lex   *Lexicon
+	// negForms are the language's negation and negative words: a term
+	// with one of them makes its patterns negative.
+	negForms map[string]bool
+	// forms and negs count each term's forms and its negative ones: a
+	// term all of whose forms are negative makes its patterns negative.
+	forms, negs map[uint16]int
 }
 
 func (c *compiler) errorf(line int, format string, args ...any) {
@@ -202,6 +211,12 @@ func (c *compiler) language(lex *Lexicon) {
 		if t, ok := c.term(e); ok {
 			d.flags[t] |= flagNegation
 		}
+	}
+	c.negForms = map[string]bool{}
+	for _, e := range append(slices.Clone(lex.Negation), lex.Negative...) {
+		w := Normalize(strings.TrimSpace(e.Text))
+		c.negForms[w] = true
+		d.negWords[w] = true
 	}
 	for _, e := range lex.Breaks {
 		if t, ok := c.term(e); ok {
@@ -313,7 +328,7 @@ func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
 			parts[i] = append(parts[i], t)
 			gaps[i] = append(gaps[i], gap)
 			gap = gapNear
-			if c.d.flags[t]&flagNegation != 0 {
+			if c.negs[t] > 0 && c.negs[t] == c.forms[t] {
 				p.negative = true
 			}
 		}
@@ -411,6 +426,10 @@ func (c *compiler) form(e Entry, t uint16) bool {
 	case stem && utf8.RuneCountInString(w) < 3:
 		c.errorf(e.Line, "stem %q is shorter than three letters: it would match too much", e.Text)
 		return false
+	}
+	c.forms[t]++
+	if c.negForms[w] {
+		c.negs[t]++
 	}
 	if stem {
 		d.stems[w] = addTerm(d.stems[w], t)
@@ -579,6 +598,8 @@ type scan struct {
 	np        int
 	negations [maxMarks]int32
 	nn        int
+	negStarts [maxMarks]int32 // words that are negation or negative words
+	ns        int
 	breaks    [maxMarks]int32
 	nb        int
 	hedges    [maxMarks]span
@@ -605,6 +626,10 @@ func (d *Detector) Detect(raw, norm string) Finding {
 			word, rest = rest[:i], rest[i+1:]
 		} else {
 			rest = ""
+		}
+		if d.negWords[word] {
+			sc.negStarts[sc.ns%maxMarks] = pos
+			sc.ns++
 		}
 		terms := d.lookup(word, buf[:0])
 		if len(terms) == 0 {
@@ -770,7 +795,7 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 		switch {
 		case p.kind == kindAsk:
 			consider(LevelAsk, int(p.concept), "ask")
-		case !p.negative && sc.negated(c.s):
+		case !p.negative && !sc.saysNo(c.s) && sc.negated(c.s):
 			consider(LevelAsk, int(p.concept), "negated")
 		case !p.firm && sc.hedged(c.s, c.e):
 			consider(LevelAsk, int(p.concept), "hedged")
@@ -798,6 +823,17 @@ func (sc *scan) ignored(s, e int32) bool { return sc.ignoredFor(s, e, 0) }
 func (sc *scan) ignoredFor(s, e int32, concept uint8) bool {
 	for _, ig := range sc.ignores[:sc.ni] {
 		if ig.s <= e && ig.e >= s && (ig.concept == 0 || ig.concept == concept) {
+			return true
+		}
+	}
+	return false
+}
+
+// saysNo reports whether word s is a negation or negative word: a match
+// that starts with one is negative itself ("no, I can't breathe").
+func (sc *scan) saysNo(s int32) bool {
+	for _, n := range sc.negStarts[:min(sc.ns, maxMarks)] {
+		if n == s {
 			return true
 		}
 	}

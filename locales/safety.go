@@ -41,6 +41,10 @@ type Lexicon struct {
 	// Negation words turn a match that follows within three words into a
 	// question ("no chest pain").
 	Negation Entries `yaml:"negation"`
+	// Negative words make a pattern that holds them negative itself
+	// ("cant breathe"): a negation before it does not turn it into a
+	// question ("no, I can't breathe").
+	Negative Entries `yaml:"negative"`
 	// Breaks end a clause: negation, hedges and patterns do not reach
 	// across them ("no fever but my chest hurts").
 	Breaks Entries `yaml:"breaks"`
@@ -186,7 +190,7 @@ func strictKeys(root *yaml.Node, lex *Lexicon) *keyError {
 	if root.Kind != yaml.MappingNode {
 		return &keyError{root.Line, "a lexicon is a map"}
 	}
-	known := []string{"language", "groups", "negation", "breaks", "hedges", "resolved", "ignore", "not_typos", "yes", "no", "glucose", "concepts"}
+	known := []string{"language", "groups", "negation", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "yes", "no", "glucose", "concepts"}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if !contains(known, k.Value) {

@@ -84,6 +84,46 @@ func readCorpus(t *testing.T, path string, tagged bool) []corpusLine {
 	return out
 }
 
+// measure runs the detector on one language's corpus and logs recall,
+// false alarms and every miss.
+func measure(t *testing.T, d *Detector, dir, lang string) (recall, falseRate float64, n, m int) {
+	emergencies := readCorpus(t, filepath.Join(dir, lang+".emergency.txt"), true)
+	ordinary := readCorpus(t, filepath.Join(dir, lang+".ordinary.txt"), false)
+	var missed, confused, alarms []string
+	for _, l := range emergencies {
+		f := detect(d, l.text)
+		switch {
+		case f.Level != LevelEmergency || (l.concept == "suicide" && f.Concept != "suicide"):
+			missed = append(missed, fmt.Sprintf("%s:%d [%s] %q -> %s %s %s", l.file, l.line, l.concept, l.text, f.Level, f.Concept, f.Why))
+		case f.Concept != l.concept:
+			confused = append(confused, fmt.Sprintf("%s:%d [%s] %q -> %s", l.file, l.line, l.concept, l.text, f.Concept))
+		}
+	}
+	asked := 0
+	for _, l := range ordinary {
+		switch f := detect(d, l.text); f.Level {
+		case LevelEmergency:
+			alarms = append(alarms, fmt.Sprintf("%s:%d %q -> %s", l.file, l.line, l.text, f.Concept))
+		case LevelAsk:
+			asked++
+		}
+	}
+	recall = 1 - float64(len(missed))/float64(len(emergencies))
+	falseRate = float64(len(alarms)) / float64(len(ordinary))
+	t.Logf("%s: recall %.1f%% (%d of %d), false alarms %.1f%% (%d of %d), ordinary messages asked about %d, emergencies found as another concept %d",
+		lang, 100*recall, len(emergencies)-len(missed), len(emergencies), 100*falseRate, len(alarms), len(ordinary), asked, len(confused))
+	for _, m := range missed {
+		t.Logf("missed: %s", m)
+	}
+	for _, a := range alarms {
+		t.Logf("false alarm: %s", a)
+	}
+	for _, c := range confused {
+		t.Logf("other concept: %s", c)
+	}
+	return recall, falseRate, len(emergencies), len(ordinary)
+}
+
 // TestCorpus measures the detector on the evaluation corpus of every
 // bundled language: recall on messages that need the safety reply now, and
 // false alarms on ordinary messages that look close. It prints every miss
@@ -95,43 +135,9 @@ func TestCorpus(t *testing.T) {
 	for _, lang := range slices.Sorted(mapsKeys(lex)) {
 		t.Run(lang, func(t *testing.T) {
 			dir := filepath.Join("testdata", "safety")
-			emergencies := readCorpus(t, filepath.Join(dir, lang+".emergency.txt"), true)
-			ordinary := readCorpus(t, filepath.Join(dir, lang+".ordinary.txt"), false)
-			if len(emergencies) < 150 || len(ordinary) < 150 {
-				t.Fatalf("%s: the corpus needs at least 150 messages of each kind (has %d emergency, %d ordinary)", lang, len(emergencies), len(ordinary))
-			}
-			var missed, confused []string
-			for _, l := range emergencies {
-				f := detect(d, l.text)
-				switch {
-				case f.Level != LevelEmergency || (l.concept == "suicide" && f.Concept != "suicide"):
-					missed = append(missed, fmt.Sprintf("%s:%d [%s] %q -> %s %s %s", l.file, l.line, l.concept, l.text, f.Level, f.Concept, f.Why))
-				case f.Concept != l.concept:
-					confused = append(confused, fmt.Sprintf("%s:%d [%s] %q -> %s", l.file, l.line, l.concept, l.text, f.Concept))
-				}
-			}
-			var alarms []string
-			asked := 0
-			for _, l := range ordinary {
-				switch f := detect(d, l.text); f.Level {
-				case LevelEmergency:
-					alarms = append(alarms, fmt.Sprintf("%s:%d %q -> %s", l.file, l.line, l.text, f.Concept))
-				case LevelAsk:
-					asked++
-				}
-			}
-			recall := 1 - float64(len(missed))/float64(len(emergencies))
-			falseRate := float64(len(alarms)) / float64(len(ordinary))
-			t.Logf("%s: recall %.1f%% (%d of %d), false alarms %.1f%% (%d of %d), ordinary messages asked about %d, emergencies found as another concept %d",
-				lang, 100*recall, len(emergencies)-len(missed), len(emergencies), 100*falseRate, len(alarms), len(ordinary), asked, len(confused))
-			for _, m := range missed {
-				t.Logf("missed: %s", m)
-			}
-			for _, a := range alarms {
-				t.Logf("false alarm: %s", a)
-			}
-			for _, c := range confused {
-				t.Logf("other concept: %s", c)
+			recall, falseRate, n, m := measure(t, d, dir, lang)
+			if n < 150 || m < 150 {
+				t.Errorf("%s: the corpus needs at least 150 messages of each kind (has %d emergency, %d ordinary)", lang, n, m)
 			}
 			if recall < minRecall {
 				t.Errorf("%s: recall %.1f%% is below %.0f%%", lang, 100*recall, 100*minRecall)
