@@ -54,6 +54,7 @@ type Detector struct {
 	fuzzy    map[uint64][]int32  // deletion hash → forms
 	forms    []fuzzyForm         // forms of five letters or more
 	notTypo  map[string]bool
+	endings  []ending
 	// negWords are the negation and negative words: a match that starts
 	// with one says no itself ("no puedo respirar", "cant breathe").
 	negWords map[string]bool
@@ -68,6 +69,10 @@ type Detector struct {
 	yes, no  map[string]bool
 	concepts []string
 }
+
+// ending is a spoken spelling of a word ending: a word ending in from is
+// also looked up ending in to.
+type ending struct{ from, to string }
 
 // numberTerm is a term that a number in a range matches.
 type numberTerm struct {
@@ -113,6 +118,9 @@ const (
 	negationReach = 3
 	// hedgeReach is how many words from a match a hedge reaches.
 	hedgeReach = 6
+	// resolvedReach is how far back a hedge that says it is over reaches:
+	// "passed out at the wedding from the heat but hes fine now".
+	resolvedReach = 10
 )
 
 type pattern struct {
@@ -200,6 +208,15 @@ func (c *compiler) language(lex *Lexicon) {
 	d := c.d
 	for _, e := range lex.NotTypos {
 		d.notTypo[Normalize(e.Text)] = true
+	}
+	for _, e := range lex.Endings {
+		from, to, ok := strings.Cut(e.Text, "=")
+		from, to = Normalize(from), Normalize(to)
+		if !ok || from == "" || to == "" || strings.Contains(from+to, " ") {
+			c.errorf(e.Line, "ending %q: want written=lexicon, one word ending each (in=ing)", e.Text)
+			continue
+		}
+		d.endings = append(d.endings, ending{from, to})
 	}
 	for _, e := range lex.Yes {
 		d.yes[Normalize(e.Text)] = true
@@ -660,12 +677,8 @@ func (d *Detector) lookup(word string, buf []uint16) []uint16 {
 			}
 		}
 	}
-	for _, l := range d.stemLens {
-		if l > len(word) {
-			break
-		}
-		add(d.stems[word[:l]])
-	}
+	d.stemmed(word, add)
+	d.respelled(word, add)
 	if len(buf) > 0 || len(word) > maxFuzzyBytes || d.notTypo[word] || utf8.RuneCountInString(word) < 4 {
 		return buf
 	}
@@ -677,6 +690,37 @@ func (d *Detector) lookup(word string, buf []uint16) []uint16 {
 		}
 	}
 	return buf
+}
+
+// stemmed adds the terms of the stems word starts with.
+func (d *Detector) stemmed(word string, add func([]uint16)) {
+	for _, l := range d.stemLens {
+		if l > len(word) {
+			break
+		}
+		add(d.stems[word[:l]])
+	}
+}
+
+// respelled looks word up again with each spoken ending in the lexicon's
+// spelling ("breathin" as "breathing"), in a stack buffer.
+func (d *Detector) respelled(word string, add func([]uint16)) {
+	var b [maxFuzzyBytes + 8]byte
+	for _, e := range d.endings {
+		stem := len(word) - len(e.from)
+		if stem < 3 || !strings.HasSuffix(word, e.from) || stem+len(e.to) > len(b) {
+			continue
+		}
+		n := copy(b[:], word[:stem])
+		n += copy(b[n:], e.to)
+		add(d.exact[string(b[:n])])
+		for _, l := range d.stemLens {
+			if l > n {
+				break
+			}
+			add(d.stems[string(b[:l])])
+		}
+	}
 }
 
 // step feeds the terms of the word at pos to the partial matches.
@@ -864,7 +908,8 @@ func (sc *scan) hedged(s, e int32) bool {
 			return true
 		case h.e < s && s-h.e-1 <= hedgeReach && !sc.breakBetween(h.e, s):
 			return true
-		case h.s > e && h.s-e-1 <= hedgeReach && (h.resolved || !sc.breakBetween(e, h.s)):
+		case h.s > e && h.resolved && h.s-e-1 <= resolvedReach,
+			h.s > e && h.s-e-1 <= hedgeReach && !sc.breakBetween(e, h.s):
 			// Words that say it is over reach back over "but": "chest
 			// pain, but it went away".
 			return true

@@ -59,6 +59,10 @@ type Lexicon struct {
 	// NotTypos are real words one letter away from a lexicon word, which
 	// must not be read as its misspelling ("paint" is not "faint").
 	NotTypos Entries `yaml:"not_typos"`
+	// Endings are spoken spellings of word endings, "written=lexicon"
+	// ("in=ing": "breathin" is read as "breathing"), tried when a word is
+	// not in any lexicon as written.
+	Endings Entries `yaml:"endings"`
 	// Yes and No answer the safety question ("Do you have chest pain now?").
 	Yes Entries `yaml:"yes"`
 	No  Entries `yaml:"no"`
@@ -190,7 +194,7 @@ func strictKeys(root *yaml.Node, lex *Lexicon) *keyError {
 	if root.Kind != yaml.MappingNode {
 		return &keyError{root.Line, "a lexicon is a map"}
 	}
-	known := []string{"language", "groups", "negation", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "yes", "no", "glucose", "concepts"}
+	known := []string{"language", "groups", "negation", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "endings", "yes", "no", "glucose", "concepts"}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if !contains(known, k.Value) {

@@ -90,8 +90,12 @@ func measure(t *testing.T, d *Detector, dir, lang string) (recall, falseRate flo
 	emergencies := readCorpus(t, filepath.Join(dir, lang+".emergency.txt"), true)
 	ordinary := readCorpus(t, filepath.Join(dir, lang+".ordinary.txt"), false)
 	var missed, confused, alarms []string
+	silent := 0
 	for _, l := range emergencies {
 		f := detect(d, l.text)
+		if f.Level == LevelNone {
+			silent++
+		}
 		switch {
 		case f.Level != LevelEmergency || (l.concept == "suicide" && f.Concept != "suicide"):
 			missed = append(missed, fmt.Sprintf("%s:%d [%s] %q -> %s %s %s", l.file, l.line, l.concept, l.text, f.Level, f.Concept, f.Why))
@@ -110,8 +114,8 @@ func measure(t *testing.T, d *Detector, dir, lang string) (recall, falseRate flo
 	}
 	recall = 1 - float64(len(missed))/float64(len(emergencies))
 	falseRate = float64(len(alarms)) / float64(len(ordinary))
-	t.Logf("%s: recall %.1f%% (%d of %d), false alarms %.1f%% (%d of %d), ordinary messages asked about %d, emergencies found as another concept %d",
-		lang, 100*recall, len(emergencies)-len(missed), len(emergencies), 100*falseRate, len(alarms), len(ordinary), asked, len(confused))
+	t.Logf("%s: recall %.1f%% (%d of %d), missed without even a question %d, false alarms %.1f%% (%d of %d), ordinary messages asked about %d, emergencies found as another concept %d",
+		lang, 100*recall, len(emergencies)-len(missed), len(emergencies), silent, 100*falseRate, len(alarms), len(ordinary), asked, len(confused))
 	for _, m := range missed {
 		t.Logf("missed: %s", m)
 	}
@@ -122,6 +126,21 @@ func measure(t *testing.T, d *Detector, dir, lang string) (recall, falseRate flo
 		t.Logf("other concept: %s", c)
 	}
 	return recall, falseRate, len(emergencies), len(ordinary)
+}
+
+// TestHeldout reports the detector's figures on a second corpus, written
+// apart from the lexicons and never used to tune them: it says how well the
+// lexicons generalize to wordings nobody listed. It fails only when the
+// corpus is missing; its figures go in the closing notes of lexicon changes.
+// Once a held-out message has been used to fix a lexicon, move it to the
+// main corpus.
+func TestHeldout(t *testing.T) {
+	d, lex := bundledDetector(t)
+	for _, lang := range slices.Sorted(mapsKeys(lex)) {
+		t.Run(lang, func(t *testing.T) {
+			measure(t, d, filepath.Join("testdata", "safety", "heldout"), lang)
+		})
+	}
 }
 
 // TestCorpus measures the detector on the evaluation corpus of every
