@@ -333,7 +333,13 @@ func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
 	var gaps [2][]uint8
 	for i, side := range sides {
 		gap := uint8(gapNear)
-		for _, tok := range strings.Fields(side) {
+		toks := strings.Fields(side)
+		if len(toks) > 0 && (toks[0] == ".." || toks[len(toks)-1] == "..") {
+			// Most often a " #" that YAML read as a comment.
+			c.errorf(e.Line, "pattern %q starts or ends with ..: quote a pattern that holds \" #\"", src)
+			return
+		}
+		for _, tok := range toks {
 			if tok == ".." {
 				gap = gapWide
 				continue
@@ -888,7 +894,7 @@ func (sc *scan) saysNo(s int32) bool {
 // before word s, in the same clause.
 func (sc *scan) negated(s int32) bool {
 	for _, n := range sc.negations[:min(sc.nn, maxMarks)] {
-		if n < s && s-n <= negationReach && !sc.breakBetween(n, s) {
+		if n < s && s-n <= negationReach && !sc.breakBetween(n, s) && !sc.ignored(n, n) {
 			return true
 		}
 	}
