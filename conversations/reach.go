@@ -49,10 +49,14 @@ type Reply struct {
 	// OptedOut (Prompt only): the patient stopped calls; a call they
 	// place may offer to start them again, but not assume it.
 	OptedOut bool
+	// Asking: the turn left a safety question open ("Do you have chest pain
+	// now?"), answered by the patient's next words, not by a key: a call
+	// that can hear speech keeps listening.
+	Asking bool
 }
 
 func (r *Runner) reply(w *work) Reply {
-	rep := Reply{Messages: w.said, Lang: r.Render.Lang(&w.s, &w.p), Slow: w.p.SlowSpeech, Stale: w.out.Keyword == "stale", Duplicate: w.dup}
+	rep := Reply{Messages: w.said, Lang: r.Render.Lang(&w.s, &w.p), Slow: w.p.SlowSpeech, Stale: w.out.Keyword == "stale", Duplicate: w.dup, Asking: w.s.Safety != ""}
 	if w.dup {
 		rep.Lang = w.p.Language
 	}

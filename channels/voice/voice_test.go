@@ -660,3 +660,79 @@ func TestSlowSpeech(t *testing.T) {
 		}
 	}
 }
+
+// withSpeech lets callers speak as well as press keys.
+func withSpeech(e *env) { e.hooks.Speech = true }
+
+// TestSpeech: with Speech on, what a caller says goes through the engine
+// like a text: an emergency said aloud gets the spoken safety reply with
+// the emergency number and opens an acute ticket; a worded concern gets the
+// safety question, and a spoken yes is the emergency; a spoken answer
+// answers a question. Keys keep working.
+func TestSpeech(t *testing.T) {
+	t.Parallel()
+	inbound := func(e *env) string { return e.srv.URL + voice.InboundPath }
+	numbers := map[string]any{"Emergency": "911"}
+	acute := func(e *env) store.Escalation {
+		t.Helper()
+		for _, es := range e.escalations() {
+			if es.Priority == "acute" {
+				return es
+			}
+		}
+		t.Fatalf("no acute escalation among %+v", e.escalations())
+		return store.Escalation{}
+	}
+
+	t.Run("emergency said at the nurse prompt", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, withSpeech)
+		e.enroll(patient("p-1", patientPhone, "en"))
+		c := e.fake.Dial(t, inbound(e), patientPhone, voiceFrom)
+		heard(t, c, e.text("en", "voice.nothing", nil), e.text("en", "voice.nurse", nil))
+		if g := c.Gather(); g == nil || g.Attr("input") != "dtmf speech" || g.Attr("language") != e.Pack.Voice["en"].Language {
+			t.Fatalf("nurse prompt gather %+v: want input=dtmf speech in the pack's language", g)
+		}
+		c.Speak("I can't breathe")
+		heard(t, c, e.text("en", "keyword.emergency.voice", numbers))
+		if es := acute(e); !strings.HasPrefix(es.Reason, "emergency: ") {
+			t.Errorf("acute escalation reason %q", es.Reason)
+		}
+	})
+	t.Run("concern asked, yes said", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, withSpeech)
+		e.enroll(patient("p-1", patientPhone, "es"))
+		c := e.fake.Dial(t, inbound(e), patientPhone, voiceFrom)
+		c.Speak("no tengo dolor de pecho hoy")
+		heard(t, c, e.text("es", "safety.ask.chest_pain.voice", numbers))
+		if len(e.escalations()) != 0 {
+			t.Fatalf("escalations %+v before the answer", e.escalations())
+		}
+		c.Speak("Sí.")
+		heard(t, c, e.text("es", "keyword.emergency.voice", numbers))
+		acute(e)
+	})
+	t.Run("answer said to a question", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, withSpeech)
+		e.enroll(patient("p-1", patientPhone, "en"))
+		c := e.fake.Answer(t, e.remind("p-1"), voicetest.Human)
+		c.Speak(e.text("en", "med.choice.taken", nil))
+		heard(t, c, e.text("en", "med.thanks", nil))
+		if ad := channeltest.Of(e.Timeline("p-1"), "adherence"); len(ad) != 1 || ad[0].Status != "taken" {
+			t.Errorf("adherence %+v, want one taken", ad)
+		}
+	})
+	t.Run("keys still work, 0 is a nurse", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, withSpeech)
+		e.enroll(patient("p-1", patientPhone, "en"))
+		c := e.fake.Dial(t, inbound(e), patientPhone, voiceFrom)
+		c.Press("0")
+		heard(t, c, e.text("en", "voice.callback", nil))
+		if len(e.escalations()) != 1 {
+			t.Errorf("escalations %+v", e.escalations())
+		}
+	})
+}

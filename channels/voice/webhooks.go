@@ -79,6 +79,13 @@ type Webhooks struct {
 	// written as it should be read out (its digits are spoken one by
 	// one). Empty: no voicemail is left.
 	Callback string
+	// Speech lets a caller speak as well as press keys where a question or
+	// the nurse prompt waits: Twilio recognizes the speech in the patient's
+	// language and it goes through the engine like a text, so an emergency
+	// said aloud ("I can't breathe") gets the safety reply and an acute
+	// ticket, and a spoken answer ("yes I took it") answers. Keys keep
+	// working, and 0 stays the way to a nurse.
+	Speech bool
 	// Slots, when set, is told when a call ends (the Sender that placed it).
 	Slots Slots
 	Log   *slog.Logger
@@ -206,9 +213,20 @@ func waiting(rep conversations.Reply) (conversations.Outgoing, bool) {
 // the silent marker.
 func (h *Webhooks) question(sp speaker, patientID string, q conversations.Outgoing, turn, silences int) []twiml.Element {
 	return []twiml.Element{
-		gather(h.gatherURL(patientID, q.Step, turn, silences, false), sp.menu(q.Text, q.Labels)),
+		h.listen(sp, gather(h.gatherURL(patientID, q.Step, turn, silences, false), sp.menu(q.Text, q.Labels))),
 		redirect(h.gatherURL(patientID, q.Step, turn, silences, true)),
 	}
+}
+
+// listen lets g take speech too, when Speech is on, recognized in the
+// language the call speaks.
+func (h *Webhooks) listen(sp speaker, g twiml.VoiceGather) twiml.VoiceGather {
+	if h.Speech {
+		// A number of seconds, not "auto": Twilio refuses "auto" with some
+		// speech models (warning 13335).
+		g.Input, g.Language, g.SpeechTimeout = "dtmf speech", sp.voice.Language, "2"
+	}
+	return g
 }
 
 func goodbye(sp speaker) []twiml.Element {
@@ -216,7 +234,8 @@ func goodbye(sp speaker) []twiml.Element {
 }
 
 // speak says a turn's messages; when the last asks a question the caller
-// answers it with a key, otherwise the call ends.
+// answers it with a key (or words), when a safety question is open the
+// call listens for words, otherwise the call ends.
 func (h *Webhooks) speak(w http.ResponseWriter, patientID string, rep conversations.Reply, turn int) {
 	sp := h.speaker(rep)
 	var verbs []twiml.Element
@@ -230,6 +249,12 @@ func (h *Webhooks) speak(w http.ResponseWriter, patientID string, rep conversati
 	}
 	if ask {
 		h.respond(w, verbs, h.question(sp, patientID, q, turn, 0))
+		return
+	}
+	if rep.Asking && h.Speech {
+		// A safety question waits for a spoken yes or no; silence ends
+		// the call and the question's own timeout decides.
+		h.respond(w, []twiml.Element{h.listen(sp, gather(h.gatherURL(patientID, 0, turn, 0, false), verbs))}, goodbye(sp))
 		return
 	}
 	h.respond(w, verbs, goodbye(sp))
@@ -316,7 +341,7 @@ func (h *Webhooks) prompt(w http.ResponseWriter, patientID string, rep conversat
 		return
 	}
 	inner := append(sp.sayID("voice.nothing", nil), sp.sayID("voice.nurse", nil)...)
-	h.respond(w, []twiml.Element{gather(h.gatherURL(patientID, 0, turn, 0, false), inner)}, goodbye(sp))
+	h.respond(w, []twiml.Element{h.listen(sp, gather(h.gatherURL(patientID, 0, turn, 0, false), inner))}, goodbye(sp))
 }
 
 func (h *Webhooks) unknownCaller(w http.ResponseWriter) {
@@ -444,9 +469,9 @@ func parseGather(q url.Values) (gatherQuery, error) {
 
 // Gather handles POST /webhooks/twilio/voice/gather?p&s&t&n[&silent=1]: a
 // key pressed on a question, or, with silent, none. 9 repeats the
-// question, 0 asks for a nurse, 8 stops calls; any other key answers the
-// question through the engine, in a turn committed before the next TwiML is
-// written.
+// question, 0 asks for a nurse, 8 stops calls; any other key, or words the
+// caller said (Speech), answers the question through the engine, in a turn
+// committed before the next TwiML is written.
 func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 	sid, ok := h.verify(w, r)
 	if !ok {
@@ -459,7 +484,11 @@ func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	digits := strings.TrimSpace(r.PostForm.Get("Digits"))
-	silent := g.silent || digits == ""
+	speech := ""
+	if h.Speech && digits == "" && !g.silent && r.URL.Query().Get("resume") != "1" {
+		speech = strings.TrimSpace(r.PostForm.Get("SpeechResult"))
+	}
+	silent := g.silent || (digits == "" && speech == "")
 	if g.patient == "" {
 		h.unknownKey(w, digits, silent, g.turn+1)
 		return
@@ -475,6 +504,11 @@ func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 	case silent:
 		h.observe("no_input")
 		h.silence(w, r, g, dedupe)
+	case speech != "":
+		// Said, not pressed: the engine reads it as a text, emergency
+		// first. The text is PHI and is never logged.
+		h.observe("speech")
+		h.answer(w, r, g, speech, dedupe)
 	case digits == keyRepeat:
 		h.observe("repeat")
 		rep, err := h.Turns.Prompt(ctx, g.patient)

@@ -42,6 +42,7 @@ type config struct {
 	TwilioSID, TwilioToken, SMSFrom, TwilioAPI string
 	ContentDir, QuietHours, HelpContact        string
 	EmergencyNumber, CrisisLine                string
+	VoiceSpeech                                bool
 	KeyFile                                    string
 	RedisURL, RedisAddrs, RedisSentinelMaster  string
 	RedisCluster                               bool
@@ -72,6 +73,14 @@ func env(name, def string) string {
 func envBool(name string) bool {
 	b, _ := strconv.ParseBool(os.Getenv(name))
 	return b
+}
+
+// envBoolOr is envBool for a setting that is on unless turned off.
+func envBoolOr(name string, def bool) bool {
+	if b, err := strconv.ParseBool(os.Getenv(name)); err == nil {
+		return b
+	}
+	return def
 }
 
 func envInt(name string, def int) int {
@@ -111,6 +120,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.VoiceFrom, "voice-from", env("TEND_VOICE_FROM", ""), "number reminder calls come from (TEND_VOICE_FROM)")
 	fs.StringVar(&c.NurseLine, "nurse-line", env("TEND_NURSE_LINE", ""), "on-call number a caller pressing 0 is connected to; none: a callback escalation (TEND_NURSE_LINE)")
 	fs.StringVar(&c.CallbackNumber, "callback-number", env("TEND_CALLBACK_NUMBER", ""), "number voicemails ask patients to call back; default the help contact (TEND_CALLBACK_NUMBER)")
+	fs.BoolVar(&c.VoiceSpeech, "voice-speech", envBoolOr("TEND_VOICE_SPEECH", true), "callers may speak as well as press keys; speech goes through the emergency detector (TEND_VOICE_SPEECH)")
 	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
 	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
 	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")

@@ -278,6 +278,22 @@ func (c *Caller) Press(digits string) {
 	c.run()
 }
 
+// Speak says words at the waiting <Gather>, as Twilio's recognizer heard
+// them: its action gets SpeechResult and no Digits. The <Gather> must take
+// speech (input holds "speech"), or Twilio would not listen.
+func (c *Caller) Speak(words string) {
+	c.t.Helper()
+	g := c.Gather()
+	if g == nil {
+		c.t.Fatalf("voicetest: said %q with no <Gather> waiting (ended=%v)", words, c.ended)
+	}
+	if !strings.Contains(g.Attr("input"), "speech") {
+		c.t.Fatalf("voicetest: said %q at a <Gather input=%q> that does not listen", words, g.Attr("input"))
+	}
+	c.request("say "+words, c.resolve(g.Attr("action")), url.Values{"SpeechResult": {words}, "Confidence": {"0.9"}})
+	c.run()
+}
+
 // Silence lets the waiting <Gather> time out: Twilio goes on with the next
 // verb (or posts the action without digits when actionOnEmptyResult).
 func (c *Caller) Silence() {
