@@ -493,17 +493,10 @@ func (st *state) match(norm string) (int, bool) {
 }
 
 func smallNumber(s string) (int, bool) {
-	if len(s) == 0 || len(s) > 2 {
+	if len(s) > 2 {
 		return 0, false
 	}
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n, true
+	return locales.ASCIIInt(s)
 }
 
 // miss handles an answer that matches no choice: re-prompt once with the

@@ -476,20 +476,22 @@ func (c *compiler) form(e Entry, t uint16) bool {
 // parseRange reads "10+" or "1950-2099".
 func parseRange(s string) (lo, hi int, ok bool) {
 	if n, found := strings.CutSuffix(s, "+"); found {
-		lo, ok = atoi(n)
+		lo, ok = ASCIIInt(n)
 		return lo, 1<<31 - 1, ok
 	}
 	a, b, found := strings.Cut(s, "-")
 	if !found {
 		return 0, 0, false
 	}
-	lo, ok1 := atoi(a)
-	hi, ok2 := atoi(b)
+	lo, ok1 := ASCIIInt(a)
+	hi, ok2 := ASCIIInt(b)
 	return lo, hi, ok1 && ok2 && lo <= hi
 }
 
-// atoi reads up to nine ASCII digits.
-func atoi(s string) (int, bool) {
+// ASCIIInt reads up to nine ASCII digits, nothing else: the value of a
+// number written in a normalized message ("12"), without the sign, spaces
+// and overflow strconv.Atoi would take.
+func ASCIIInt(s string) (int, bool) {
 	if s == "" || len(s) > 9 {
 		return 0, false
 	}
@@ -675,7 +677,7 @@ func (d *Detector) lookup(word string, buf []uint16) []uint16 {
 	}
 	add(d.exact[word])
 	if len(d.numbers) > 0 {
-		if n, ok := atoi(word); ok {
+		if n, ok := ASCIIInt(word); ok {
 			for _, r := range d.numbers {
 				if r.lo <= n && n <= r.hi {
 					add([]uint16{r.term})

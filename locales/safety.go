@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -197,7 +198,7 @@ func strictKeys(root *yaml.Node, lex *Lexicon) *keyError {
 	known := []string{"language", "groups", "negation", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "endings", "yes", "no", "glucose", "concepts"}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		if !contains(known, k.Value) {
+		if !slices.Contains(known, k.Value) {
 			return &keyError{k.Line, fmt.Sprintf("unknown key %q (known: %s)", k.Value, strings.Join(known, ", "))}
 		}
 		lex.Line[k.Value] = k.Line
@@ -218,20 +219,11 @@ func strictKeys(root *yaml.Node, lex *Lexicon) *keyError {
 			}
 		case "glucose":
 			for j := 0; j+1 < len(v.Content); j += 2 {
-				if f := v.Content[j].Value; !contains([]string{"context", "symptoms", "mg", "mmol", "not_units"}, f) {
+				if f := v.Content[j].Value; !slices.Contains([]string{"context", "symptoms", "mg", "mmol", "not_units"}, f) {
 					return &keyError{v.Content[j].Line, fmt.Sprintf("glucose: unknown key %q (known: context, symptoms, mg, mmol, not_units)", f)}
 				}
 			}
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
