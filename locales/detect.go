@@ -164,9 +164,12 @@ func NewDetector(lexicons []*Lexicon) (*Detector, []error) {
 	d := &Detector{exact: map[string][]uint16{}, stems: map[string][]uint16{}, fuzzy: map[uint64][]int32{},
 		notTypo: map[string]bool{}, negWords: map[string]bool{}, yes: map[string]bool{}, no: map[string]bool{},
 		glucose: glucoseTerms{units: map[string]unit{}}, concepts: Concepts}
-	c := &compiler{d: d, terms: map[string]uint16{}, forms: map[uint16]int{}, negs: map[uint16]int{}}
+	c := &compiler{d: d, terms: map[string]uint16{}, forms: map[uint16]int{}, negs: map[uint16]int{}, alarm: map[uint16]bool{}}
 	for _, lex := range lexicons {
 		c.language(lex)
+	}
+	for i := range d.forms {
+		d.forms[i].terms = slices.DeleteFunc(d.forms[i].terms, func(t uint16) bool { return !c.alarm[t] })
 	}
 	for t := range d.occ {
 		// Later positions first, so that one word cannot advance a pattern
@@ -197,6 +200,10 @@ type compiler struct {
 	// forms and negs count each term's forms and its negative ones: a
 	// term all of whose forms are negative makes its patterns negative.
 	forms, negs map[uint16]int
+	// alarm holds the terms of match and ask patterns: only they are
+	// looked for with a typo. A hedge or an ignore read from a typo would
+	// silence an alarm ("shops" is not "shows").
+	alarm map[uint16]bool
 }
 
 func (c *compiler) errorf(line int, format string, args ...any) {
@@ -383,6 +390,9 @@ func (c *compiler) add(p pattern, a []uint16, ga []uint8, b []uint16, gb []uint8
 	copy(p.gaps[:], gaps)
 	for j, t := range terms {
 		d.occ[t] = append(d.occ[t], occurrence{pat: id, pos: uint8(j)})
+		if p.kind == kindMatch || p.kind == kindAsk {
+			c.alarm[t] = true
+		}
 	}
 	d.pats = append(d.pats, p)
 }
@@ -634,6 +644,9 @@ type scan struct {
 	found     [maxFound]candidate
 	nf        int
 	seen      uint64
+	// symptoms are where glucose symptom words stand.
+	symptoms [maxMarks]int32
+	nsym     int
 }
 
 // Detect reads one message: raw as the patient sent it (for numbers and
@@ -746,6 +759,10 @@ func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 		}
 		if int(t) < len(d.seenBit) {
 			sc.seen |= d.seenBit[t]
+			if d.seenBit[t]&d.glucose.symptoms != 0 && sc.nsym < maxMarks && (sc.nsym == 0 || sc.symptoms[sc.nsym-1] != pos) {
+				sc.symptoms[sc.nsym] = pos
+				sc.nsym++
+			}
 		}
 	}
 	// Forget partial matches this word is too far from to continue.
@@ -857,7 +874,7 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 	}
 	if best.Level < LevelEmergency && d.glucose.context != 0 && sc.seen&d.glucose.context != 0 && d.lowGlucose(raw) {
 		i := slices.Index(d.concepts, "low_sugar")
-		if sc.seen&d.glucose.symptoms != 0 && !sc.anyHedge() {
+		if sc.feelsLow() {
 			consider(LevelEmergency, i, "")
 		} else {
 			consider(LevelAsk, i, "value")
@@ -868,6 +885,19 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 
 // ignored reports whether words s..e overlap a phrase ignored for every
 // concept.
+// feelsLow says a glucose symptom stands in the message now, not hedged
+// ("shaky yesterday" is not). Negation is not asked: many symptoms are said
+// with one ("cant think straight", "no puedo pararme"), and with a very low
+// number a wrong yes costs a call, a wrong no a life.
+func (sc *scan) feelsLow() bool {
+	for _, p := range sc.symptoms[:sc.nsym] {
+		if !sc.hedged(p, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func (sc *scan) ignored(s, e int32) bool { return sc.ignoredFor(s, e, 0) }
 
 // ignoredFor reports whether words s..e overlap a phrase ignored for every
@@ -926,15 +956,6 @@ func (sc *scan) hedged(s, e int32) bool {
 	return false
 }
 
-// anyHedge reports whether the message holds a hedge anywhere.
-func (sc *scan) anyHedge() bool {
-	for _, h := range sc.hedges[:sc.nh] {
-		if !sc.ignored(h.s, h.e) {
-			return true
-		}
-	}
-	return false
-}
 
 func (sc *scan) breakBetween(a, b int32) bool {
 	for _, x := range sc.breaks[:min(sc.nb, maxMarks)] {
