@@ -956,7 +956,6 @@ func (sc *scan) hedged(s, e int32) bool {
 	return false
 }
 
-
 func (sc *scan) breakBetween(a, b int32) bool {
 	for _, x := range sc.breaks[:min(sc.nb, maxMarks)] {
 		if a < x && x < b {
