@@ -18,6 +18,7 @@ import (
 	"github.com/tendcare/tend/api"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
@@ -52,7 +53,7 @@ type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	st     *embedded.Store
-	runner *conversations.Runner
+	runner *runner.Runner
 	engine *conversations.Engine
 	clock  *clock
 }
@@ -72,7 +73,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	c := &clock{t: t0}
-	runner := &conversations.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true},
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true},
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
 	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
 	srv := httptest.NewServer(a.Routes())

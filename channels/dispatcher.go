@@ -72,7 +72,7 @@ func (e *SendError) Unwrap() []error {
 
 // Consent answers, right before a send, how a patient is reached now and on
 // which channels they opted out, and records what providers report;
-// conversations.Runner does. Asking at send time means a message held
+// runner.Runner does. Asking at send time means a message held
 // overnight goes to the number the clinic corrected in the meantime, and
 // never on a channel the patient left since.
 type Consent interface {

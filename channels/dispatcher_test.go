@@ -14,6 +14,7 @@ import (
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
@@ -48,7 +49,7 @@ type env struct {
 	t       *testing.T
 	st      store.Store
 	clock   *conversations.ManualClock
-	runner  *conversations.Runner
+	runner  *runner.Runner
 	disp    *channels.Dispatcher
 	senders map[string]*recorder
 }
@@ -74,7 +75,7 @@ func newEnv(t *testing.T) *env {
 	quiet, _ := conversations.ParseQuietHours("08:00-21:00")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := &env{t: t, st: st, clock: conversations.NewManualClock(t0), senders: map[string]*recorder{}}
-	e.runner = &conversations.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
+	e.runner = &runner.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: "555-0100"}}
 	senders := map[string]channels.Sender{}
 	for _, ch := range []string{conversations.SMS, conversations.WhatsApp, conversations.Telegram, conversations.Voice} {
@@ -135,7 +136,7 @@ func TestWhatsAppOutsideWindowFallsBack(t *testing.T) {
 	}
 
 	// Once the patient writes on WhatsApp, replies and reminders go there.
-	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.WhatsApp, Text: "hi", Dedupe: "w1"}); err != nil {
+	if _, err := e.runner.Receive(t.Context(), "p1", runner.Message{Channel: conversations.WhatsApp, Text: "hi", Dedupe: "w1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.runner.StartFlow(t.Context(), "p1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
@@ -194,7 +195,7 @@ func TestTelegramBlockedFallsBack(t *testing.T) {
 		t.Fatalf("%d Telegram sends while unreachable", n)
 	}
 	// Writing on Telegram makes it reachable again.
-	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.Telegram, Text: "help", Dedupe: "t1"}); err != nil {
+	if _, err := e.runner.Receive(t.Context(), "p1", runner.Message{Channel: conversations.Telegram, Text: "help", Dedupe: "t1"}); err != nil {
 		t.Fatal(err)
 	}
 	e.drain()
@@ -230,7 +231,7 @@ func TestConsentPerChannel(t *testing.T) {
 	e := newEnv(t)
 	e.enroll("p1", conversations.SMS, conversations.Voice)
 	e.drain()
-	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.SMS, Text: "STOP", Dedupe: "s1"}); err != nil {
+	if _, err := e.runner.Receive(t.Context(), "p1", runner.Message{Channel: conversations.SMS, Text: "STOP", Dedupe: "s1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.runner.StartFlow(t.Context(), "p1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
@@ -272,7 +273,7 @@ func TestPacingPerRecipient(t *testing.T) {
 	e := newEnv(t)
 	e.disp.Limits = &channels.Limits{Recipient: map[string]channels.Rate{conversations.SMS: {PerSecond: 0.1, Burst: 1}}}
 	e.enroll("p1", conversations.SMS)
-	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.SMS, Text: "help", Dedupe: "s1"}); err != nil {
+	if _, err := e.runner.Receive(t.Context(), "p1", runner.Message{Channel: conversations.SMS, Text: "help", Dedupe: "s1"}); err != nil {
 		t.Fatal(err)
 	}
 	e.drain()
@@ -295,14 +296,14 @@ func TestPacingCountsSegments(t *testing.T) {
 	e.enroll("p1", conversations.SMS)
 	e.drain() // the welcome: 1 segment, at once
 	for i, text := range []string{"español", "ayuda"} {
-		if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.SMS, Text: text, Dedupe: fmt.Sprint("s", i)}); err != nil {
+		if _, err := e.runner.Receive(t.Context(), "p1", runner.Message{Channel: conversations.SMS, Text: text, Dedupe: fmt.Sprint("s", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The language confirmation (1 segment) goes at 10 s, the Spanish HELP
 	// reply (2 segments) at 20 s, and it owes a segment: a third message
 	// goes at 40 s, not 30.
-	if _, err := e.runner.Receive(t.Context(), "p1", conversations.Message{Channel: conversations.SMS, Text: "hola", Dedupe: "s3"}); err != nil {
+	if _, err := e.runner.Receive(t.Context(), "p1", runner.Message{Channel: conversations.SMS, Text: "hola", Dedupe: "s3"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, step := range []struct {

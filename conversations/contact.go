@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/enrollment"
 )
 
 // Channel names, as sessions, outbox entries, timelines and metrics use them.
@@ -97,8 +97,10 @@ func (c *Contact) Address(ch string) string {
 	return c.Phone
 }
 
-// contactOf is how p can be reached given their session s.
-func contactOf(p *store.Patient, s *Session) Contact {
+// ContactOf is how p can be reached given their session s: the one place
+// enrollment and session are read together for it, by the runner and the
+// dispatcher alike.
+func ContactOf(p *enrollment.Patient, s *Session) Contact {
 	c := Contact{Phone: p.Phone, Telegram: p.Telegram, Chain: Chain(p.Channel, p.Channels), SlowSpeech: p.SlowSpeech,
 		OptedOut: s.OptedOut, Unreachable: s.Unreachable}
 	if s.WindowAt > 0 {

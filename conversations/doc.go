@@ -4,13 +4,13 @@
 // and a list of effects.
 //
 // The Engine is pure: it reads no clock, touches no network or disk, and so
-// serves every channel, the simulator and table tests alike. A turn checks the
-// global keywords (emergency phrases, opt-out, help, a request for a human, a
-// language name) in every bundled language before any flow logic.
+// serves every channel, the simulator and table tests alike. A turn checks
+// the safety net (emergency detection, opt-out, help, a request for a
+// human, a language name) in every bundled language before any flow logic.
+// Rendering (Renderer), how a patient can be reached (Contact) and the
+// scheduling math (time zones, quiet hours, which timers an enrollment
+// wants) live here too, as pure functions of their arguments.
 //
-// Runner wraps the engine with the store: it loads a session, runs a turn,
-// renders messages and writes everything as one store.Commit. Scheduling of
-// reminders (medication times in the patient's time zone, refills,
-// appointments, lessons) and quiet hours live here too, with the clock
-// injected.
+// The package imports neither the store nor net/http (TestPure enforces
+// it): package conversations/runner drives the engine against the store.
 package conversations

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/enrollment"
 	"github.com/tendcare/tend/locales"
-	"github.com/tendcare/tend/store"
 )
 
 // Renderer turns a Send effect into the text a text channel sends: the
@@ -26,7 +26,7 @@ type Renderer struct {
 // Numbers returns the emergency number and crisis line a patient is told
 // to call: the patient's own, else the clinic's, else their phone's
 // country's, else 112. The crisis line is empty when none is known.
-func (r *Renderer) Numbers(p *store.Patient) locales.ServiceNumbers {
+func (r *Renderer) Numbers(p *enrollment.Patient) locales.ServiceNumbers {
 	country, _ := locales.NumbersFor(p.Phone)
 	n := locales.ServiceNumbers{
 		Emergency: first(p.EmergencyNumber, r.Emergency, country.Emergency, locales.FallbackEmergency),
@@ -46,7 +46,7 @@ func first(s ...string) string {
 
 // Lang picks the language to write to a patient in: the session's choice,
 // else the enrollment's, else the pack's default.
-func (r *Renderer) Lang(s *Session, p *store.Patient) string {
+func (r *Renderer) Lang(s *Session, p *enrollment.Patient) string {
 	for _, l := range []string{s.Lang, p.Language} {
 		if l != "" && r.Pack.HasLanguage(l) {
 			return l
@@ -59,14 +59,14 @@ func (r *Renderer) Lang(s *Session, p *store.Patient) string {
 // message, then its choices as numbered lines. A missing translation is an
 // error, but the returned text still holds go-i18n's fallback, so a patient
 // gets a sentence rather than nothing.
-func (r *Renderer) Text(lang string, p *store.Patient, ef *Effect) (string, error) {
+func (r *Renderer) Text(lang string, p *enrollment.Patient, ef *Effect) (string, error) {
 	text, labels, err := r.Parts(lang, p, ef)
 	return Numbered(text, labels), err
 }
 
 // Parts renders ef's message and, apart, its choices' labels, for channels
 // that lay choices out their own way (buttons, "press 1 for ...").
-func (r *Renderer) Parts(lang string, p *store.Patient, ef *Effect) (string, []string, error) {
+func (r *Renderer) Parts(lang string, p *enrollment.Patient, ef *Effect) (string, []string, error) {
 	data := r.data(lang, p, ef)
 	var count any
 	if ef.Count > 0 {
@@ -99,7 +99,7 @@ func (r *Renderer) Parts(lang string, p *store.Patient, ef *Effect) (string, []s
 
 // Template returns the WhatsApp template mapped to ef's message in lang and
 // its variables filled from the same placeholders the message uses.
-func (r *Renderer) Template(lang string, p *store.Patient, ef *Effect) (sid string, vars []string) {
+func (r *Renderer) Template(lang string, p *enrollment.Patient, ef *Effect) (sid string, vars []string) {
 	t, ok := r.Pack.Template(ef.Message, lang)
 	if !ok {
 		return "", nil
@@ -143,7 +143,7 @@ func Numbered(text string, labels []string) string {
 // data fills the placeholders content may use (content.Placeholders). The
 // medicine's name appears only when the patient allowed it (minimum
 // necessary); otherwise a generic word stands in.
-func (r *Renderer) data(lang string, p *store.Patient, ef *Effect) map[string]any {
+func (r *Renderer) data(lang string, p *enrollment.Patient, ef *Effect) map[string]any {
 	n := r.Numbers(p)
 	data := map[string]any{"HelpContact": r.HelpContact, "Emergency": n.Emergency, "Crisis": n.Crisis}
 	if ef.Count > 0 {
@@ -168,7 +168,7 @@ func (r *Renderer) data(lang string, p *store.Patient, ef *Effect) map[string]an
 	return data
 }
 
-func (r *Renderer) programName(lang string, p *store.Patient) string {
+func (r *Renderer) programName(lang string, p *enrollment.Patient) string {
 	id := "program.name"
 	for _, prog := range p.Programs {
 		if pr := r.Pack.Programs[prog]; pr != nil && pr.Name != "" {

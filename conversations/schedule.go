@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/content"
-	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/enrollment"
 )
 
 // locations caches time zones: time.LoadLocation parses the zone's data on
@@ -100,6 +100,13 @@ const (
 	timerFollowup = "followup"
 )
 
+// Timer is a timer the schedule asks for: its name says what it starts
+// (IsSchedule) and Due when, in UTC.
+type Timer struct {
+	Name string
+	Due  time.Time
+}
+
 // Scheduled is a flow start a timer stands for.
 type Scheduled struct {
 	Flow   string
@@ -162,17 +169,17 @@ func localTime(y int, m time.Month, d, hour, min int, loc *time.Location) time.T
 // Schedule lists the timers an enrollment needs from now on: each
 // medication time every day, refill and appointment reminders before their
 // dates, and each lesson once after enrollment.
-func Schedule(p *content.Pack, pt *store.Patient, now time.Time) ([]store.Timer, error) {
+func Schedule(p *content.Pack, pt *enrollment.Patient, now time.Time) ([]Timer, error) {
 	loc, err := LoadLocation(pt.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("timezone %q: %w", pt.Timezone, err)
 	}
-	var out []store.Timer
+	var out []Timer
 	seen := map[string]bool{}
 	add := func(name string, due time.Time) {
 		if !seen[name] && due.After(now) {
 			seen[name] = true
-			out = append(out, store.Timer{PatientID: pt.ID, Name: name, Due: due})
+			out = append(out, Timer{Name: name, Due: due})
 		}
 	}
 	for _, id := range pt.Programs {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/content"
-	"github.com/tendcare/tend/store"
+	"github.com/tendcare/tend/enrollment"
 )
 
 var update = flag.Bool("update", false, "rewrite golden transcripts in testdata/")
@@ -57,7 +57,7 @@ type driver struct {
 	t   *testing.T
 	e   *Engine
 	r   *Renderer
-	p   store.Patient
+	p   enrollment.Patient
 	s   Session
 	now time.Time
 	out Output
@@ -67,8 +67,8 @@ type driver struct {
 func newDriver(t *testing.T, e *Engine, lang string) *driver {
 	loc, _ := time.LoadLocation("America/Chicago")
 	return &driver{t: t, e: e, r: &Renderer{Pack: e.Pack, HelpContact: "+1 555 010 0100"},
-		p: store.Patient{ID: "p-1", Phone: "+13125550100", Language: lang, Timezone: "America/Chicago", Channel: "sms", Programs: []string{"heart-failure"},
-			Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}},
+		p: enrollment.Patient{ID: "p-1", Phone: "+13125550100", Language: lang, Timezone: "America/Chicago", Channel: "sms", Programs: []string{"heart-failure"},
+			Medications: []enrollment.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}},
 		s: Session{Lang: lang}, now: time.Date(2026, 3, 2, 9, 0, 0, 0, loc)}
 }
 

@@ -12,20 +12,21 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
 
 // BenchRunner returns a runner on st as the benchmarks run it: on the
 // bundled pack rendered with helpContact, on the wall clock, with no quiet
 // hours (no turn is held back) and nothing logged.
-func BenchRunner(tb testing.TB, st store.Store, helpContact string) *conversations.Runner {
+func BenchRunner(tb testing.TB, st store.Store, helpContact string) *runner.Runner {
 	tb.Helper()
 	pack := Pack(tb)
 	engine, err := conversations.NewEngine(pack)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &conversations.Runner{Store: st, Engine: engine, Clock: time.Now, Quiet: conversations.QuietHours{Off: true},
+	return &runner.Runner{Store: st, Engine: engine, Clock: time.Now, Quiet: conversations.QuietHours{Off: true},
 		Render: &conversations.Renderer{Pack: pack, HelpContact: helpContact}}
 }
 
@@ -59,7 +60,7 @@ func Patient(i int, channel string) store.Patient {
 // a med-reminder of "m" for each, so that every one has the reminder's
 // question waiting: an answer to it ("2", not yet) records adherence,
 // queues a reply and sets a timer, every time.
-func EnrollWaiting(tb testing.TB, r *conversations.Runner, n int, patient func(i int) store.Patient) {
+func EnrollWaiting(tb testing.TB, r *runner.Runner, n int, patient func(i int) store.Patient) {
 	ctx := context.Background()
 	Parallel(tb, n, func(i int) error {
 		p := patient(i)

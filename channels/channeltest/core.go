@@ -10,6 +10,7 @@ import (
 
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
 )
@@ -70,7 +71,7 @@ func open(tb testing.TB, name string, opts embedded.Options) *embedded.Store {
 type Core struct {
 	Pack   *content.Pack
 	Store  *embedded.Store
-	Runner *conversations.Runner
+	Runner *runner.Runner
 	Clock  *conversations.ManualClock
 	// Quiet is the sending window the runner keeps (08:00-21:00); give it
 	// to the dispatcher too.
@@ -112,7 +113,7 @@ func New(tb testing.TB, opts Options) *Core {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c := &Core{Pack: pack, Store: Store(tb), Clock: conversations.NewManualClock(T0), Quiet: quiet, Log: log, tb: tb}
-	c.Runner = &conversations.Runner{Store: c.Store, Engine: engine, Clock: c.Clock.Now, Quiet: quiet, Log: log,
+	c.Runner = &runner.Runner{Store: c.Store, Engine: engine, Clock: c.Clock.Now, Quiet: quiet, Log: log,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: HelpContact}}
 	return c
 }

@@ -3,7 +3,7 @@
 // is for tests only: nothing outside _test.go files imports it.
 //
 // Every channel is tested on real parts: the bundled content pack, the
-// engine and conversations.Runner on an embedded store in a temp dir, with
+// engine and runner.Runner on an embedded store in a temp dir, with
 // only the provider faked at its HTTP boundary. New builds that core the
 // same way for every channel (a manual clock at T0, the 08:00-21:00 sending
 // window, logs discarded), so that a channel's test environment holds only

@@ -20,6 +20,7 @@ import (
 	"github.com/tendcare/tend/channels/telegram"
 	"github.com/tendcare/tend/channels/telegram/telegramtest"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
 
@@ -630,13 +631,13 @@ func TestChatOrder(t *testing.T) {
 // watcher is the real runner, watched: it counts turns of one patient
 // running at once.
 type watcher struct {
-	*conversations.Runner
+	*runner.Runner
 	mu       sync.Mutex
 	inflight map[string]int
 	most     int
 }
 
-func (w *watcher) Receive(ctx context.Context, patientID string, m conversations.Message) (conversations.Reply, error) {
+func (w *watcher) Receive(ctx context.Context, patientID string, m runner.Message) (runner.Reply, error) {
 	w.mu.Lock()
 	w.inflight[patientID]++
 	w.most = max(w.most, w.inflight[patientID])

@@ -18,14 +18,14 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/tendcare/tend/content"
-	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
 
 // Turns is what the webhook needs from the conversation runner
-// (conversations.Runner).
+// (runner.Runner).
 type Turns interface {
-	Receive(ctx context.Context, patientID string, m conversations.Message) (conversations.Reply, error)
+	Receive(ctx context.Context, patientID string, m runner.Message) (runner.Reply, error)
 	LinkChat(ctx context.Context, patientID, chat string) error
 	Unreachable(ctx context.Context, patientID, channel string) error
 	NewID(now time.Time) string
@@ -242,7 +242,7 @@ func (h *Webhooks) message(ctx context.Context, m *models.Message, dedupe string
 	}
 	// A bare /start reads as START (and /stop as STOP): the keywords
 	// work the same on every channel.
-	_, err = h.Turns.Receive(ctx, p.ID, conversations.Message{Channel: Channel, Text: text, Dedupe: dedupe})
+	_, err = h.Turns.Receive(ctx, p.ID, runner.Message{Channel: Channel, Text: text, Dedupe: dedupe})
 	return "accepted", err
 }
 
@@ -407,7 +407,7 @@ func (h *Webhooks) callback(ctx context.Context, q *models.CallbackQuery, dedupe
 	if b, ok := button(shown, q.Data); ok {
 		label = b.Text
 	}
-	rep, err := h.Turns.Receive(ctx, p.ID, conversations.Message{Channel: Channel, Text: label, Choice: choice, Step: step, Dedupe: dedupe})
+	rep, err := h.Turns.Receive(ctx, p.ID, runner.Message{Channel: Channel, Text: label, Choice: choice, Step: step, Dedupe: dedupe})
 	if err != nil {
 		// Stop the button's spinner; Telegram's retry of the update runs
 		// the turn again.

@@ -3,7 +3,7 @@
 // conversation in between, for patients who only answer the phone.
 //
 // Voice is synchronous: Twilio asks for the next TwiML and waits. Each
-// webhook runs the same conversations.Runner turn a text channel would run
+// webhook runs the same runner.Runner turn a text channel would run
 // (with Message.Sync, so the turn's messages come back to be spoken
 // instead of being queued) and writes the TwiML only after the turn is
 // committed. A call's place in the conversation travels in the URLs of

@@ -17,6 +17,7 @@ import (
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/store"
 )
@@ -42,12 +43,12 @@ const (
 )
 
 // Turns is what the webhooks need from the conversation runner
-// (conversations.Runner).
+// (runner.Runner).
 type Turns interface {
-	Receive(ctx context.Context, patientID string, m conversations.Message) (conversations.Reply, error)
-	Silence(ctx context.Context, patientID, dedupe string) (conversations.Reply, error)
-	Prompt(ctx context.Context, patientID string) (conversations.Reply, error)
-	Script(ctx context.Context, patientID, messageID string) (conversations.Reply, error)
+	Receive(ctx context.Context, patientID string, m runner.Message) (runner.Reply, error)
+	Silence(ctx context.Context, patientID, dedupe string) (runner.Reply, error)
+	Prompt(ctx context.Context, patientID string) (runner.Reply, error)
+	Script(ctx context.Context, patientID, messageID string) (runner.Reply, error)
 	Escalate(ctx context.Context, patientID, priority, reason, dedupe string) error
 	RetryCall(ctx context.Context, patientID, messageID string, attempt int) (string, error)
 }
@@ -193,7 +194,7 @@ func (h *Webhooks) dialURL(patientID string, turn int) string {
 	return h.url(DialPath, q)
 }
 
-func (h *Webhooks) speaker(rep conversations.Reply) speaker {
+func (h *Webhooks) speaker(rep runner.Reply) speaker {
 	lang := rep.Lang
 	if lang == "" || !h.Pack.HasLanguage(lang) {
 		lang = h.Pack.Languages[0]
@@ -202,16 +203,16 @@ func (h *Webhooks) speaker(rep conversations.Reply) speaker {
 }
 
 // waiting is the question a reply ends on, if it ends on one.
-func waiting(rep conversations.Reply) (conversations.Outgoing, bool) {
+func waiting(rep runner.Reply) (runner.Outgoing, bool) {
 	if n := len(rep.Messages); n > 0 && len(rep.Messages[n-1].Labels) > 0 {
 		return rep.Messages[n-1], true
 	}
-	return conversations.Outgoing{}, false
+	return runner.Outgoing{}, false
 }
 
 // question asks q with its keys, then, when no key came, comes back with
 // the silent marker.
-func (h *Webhooks) question(sp speaker, patientID string, q conversations.Outgoing, turn, silences int) []twiml.Element {
+func (h *Webhooks) question(sp speaker, patientID string, q runner.Outgoing, turn, silences int) []twiml.Element {
 	return []twiml.Element{
 		h.listen(sp, gather(h.gatherURL(patientID, q.Step, turn, silences, false), sp.menu(q.Text, q.Labels))),
 		redirect(h.gatherURL(patientID, q.Step, turn, silences, true)),
@@ -236,7 +237,7 @@ func goodbye(sp speaker) []twiml.Element {
 // speak says a turn's messages; when the last asks a question the caller
 // answers it with a key (or words), when a safety question is open the
 // call listens for words, otherwise the call ends.
-func (h *Webhooks) speak(w http.ResponseWriter, patientID string, rep conversations.Reply, turn int) {
+func (h *Webhooks) speak(w http.ResponseWriter, patientID string, rep runner.Reply, turn int) {
 	sp := h.speaker(rep)
 	var verbs []twiml.Element
 	q, ask := waiting(rep)
@@ -276,7 +277,7 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 	if phone, perr := channels.E164(r.PostForm.Get("From")); perr == nil {
 		p, err = h.Store.PatientByPhone(ctx, phone)
 	}
-	var rep conversations.Reply
+	var rep runner.Reply
 	if err == nil {
 		rep, err = h.Turns.Prompt(ctx, p.ID)
 	}
@@ -312,7 +313,7 @@ func (h *Webhooks) resume(w http.ResponseWriter, r *http.Request, g gatherQuery,
 	switch digits {
 	case "1":
 		h.observe("resume")
-		rep, err := h.Turns.Receive(ctx, g.patient, conversations.Message{Channel: Channel, Text: "START", Sync: true, Dedupe: dedupe})
+		rep, err := h.Turns.Receive(ctx, g.patient, runner.Message{Channel: Channel, Text: "START", Sync: true, Dedupe: dedupe})
 		if err != nil {
 			h.fail(w, "starting calls again", err)
 			return
@@ -334,7 +335,7 @@ func (h *Webhooks) resume(w http.ResponseWriter, r *http.Request, g gatherQuery,
 
 // prompt asks the waiting question of rep or, when nothing waits, says so
 // and offers a nurse.
-func (h *Webhooks) prompt(w http.ResponseWriter, patientID string, rep conversations.Reply, turn int) {
+func (h *Webhooks) prompt(w http.ResponseWriter, patientID string, rep runner.Reply, turn int) {
 	sp := h.speaker(rep)
 	if q, ok := waiting(rep); ok {
 		h.respond(w, h.question(sp, patientID, q, turn, 0))
@@ -522,7 +523,7 @@ func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 		h.nurse(w, r, g.patient, next)
 	case digits == keyStop:
 		h.observe("stop")
-		rep, err := h.Turns.Receive(ctx, g.patient, conversations.Message{Channel: Channel, Text: "STOP", Sync: true, Dedupe: dedupe})
+		rep, err := h.Turns.Receive(ctx, g.patient, runner.Message{Channel: Channel, Text: "STOP", Sync: true, Dedupe: dedupe})
 		if err != nil {
 			h.fail(w, "stopping calls", err)
 			return
@@ -536,7 +537,7 @@ func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 
 // again asks the waiting question once more, or says goodbye when nothing
 // waits any more.
-func (h *Webhooks) again(w http.ResponseWriter, patientID string, rep conversations.Reply, turn int) {
+func (h *Webhooks) again(w http.ResponseWriter, patientID string, rep runner.Reply, turn int) {
 	sp := h.speaker(rep)
 	if q, ok := waiting(rep); ok {
 		h.respond(w, h.question(sp, patientID, q, turn, 0))
@@ -552,7 +553,7 @@ func (h *Webhooks) answer(w http.ResponseWriter, r *http.Request, g gatherQuery,
 	// The engine refuses a key pressed on a question that closed meanwhile
 	// (its timeout ran while the caller listened): it must not answer the
 	// question that came next (Reply.Stale).
-	rep, err := h.Turns.Receive(ctx, g.patient, conversations.Message{Channel: Channel, Text: digits, Step: g.step, Sync: true, Dedupe: dedupe})
+	rep, err := h.Turns.Receive(ctx, g.patient, runner.Message{Channel: Channel, Text: digits, Step: g.step, Sync: true, Dedupe: dedupe})
 	if err != nil {
 		h.fail(w, "answering a question", err)
 		return

@@ -11,13 +11,13 @@ import (
 
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/channels/sms"
-	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
 
 // Turns is what the webhooks need from the conversation runner.
 type Turns interface {
-	Receive(ctx context.Context, patientID string, m conversations.Message) (conversations.Reply, error)
+	Receive(ctx context.Context, patientID string, m runner.Message) (runner.Reply, error)
 	NotEnrolled(ctx context.Context, channel, from, dedupe string) error
 	ProviderOptOut(ctx context.Context, patientID, channel string) error
 	Fallback(ctx context.Context, patientID, messageID, failed string) (string, error)
@@ -92,7 +92,7 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		m := message(r.PostForm)
 		m.Dedupe, m.SayClosed = dedupe, true
-		var rep conversations.Reply
+		var rep runner.Reply
 		rep, err = h.Turns.Receive(ctx, p.ID, m)
 		switch {
 		case err != nil:
@@ -118,8 +118,8 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 // message reads the patient's message from Twilio's form: a pressed button
 // arrives as ButtonPayload (our id, see ParsePayload) and ButtonText (its
 // label, also in Body); anything else is typed text.
-func message(f url.Values) conversations.Message {
-	m := conversations.Message{Channel: Channel, Text: f.Get("Body")}
+func message(f url.Values) runner.Message {
+	m := runner.Message{Channel: Channel, Text: f.Get("Body")}
 	if payload := f.Get("ButtonPayload"); payload != "" {
 		m.Choice, m.Step = ParsePayload(payload)
 		if label := f.Get("ButtonText"); label != "" {

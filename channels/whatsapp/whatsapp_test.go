@@ -21,6 +21,7 @@ import (
 	"github.com/tendcare/tend/channels/whatsapp"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
 
@@ -559,7 +560,7 @@ func TestOutsideWindowFallsBack(t *testing.T) {
 		// Tend saw the patient write, Twilio's window did not open (the
 		// message came some other way): Twilio takes the free text, then
 		// fails it with 63016.
-		if _, err := e.Runner.Receive(t.Context(), "p-1", conversations.Message{Channel: whatsapp.Channel, Text: "hello", Dedupe: "x1"}); err != nil {
+		if _, err := e.Runner.Receive(t.Context(), "p-1", runner.Message{Channel: whatsapp.Channel, Text: "hello", Dedupe: "x1"}); err != nil {
 			t.Fatal(err)
 		}
 		e.drain()

@@ -16,7 +16,7 @@ import (
 	"github.com/tendcare/tend/channels/voice"
 	"github.com/tendcare/tend/channels/whatsapp"
 	"github.com/tendcare/tend/content"
-	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
 
@@ -25,7 +25,7 @@ import (
 // channels patients may be enrolled on. SMS is always on: without Twilio
 // settings its messages wait in the outbox until they are set. The others
 // are on when their sender is configured.
-func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher, runner *conversations.Runner,
+func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher, runner *runner.Runner,
 	st store.Store, pack *content.Pack, m *metrics, log *slog.Logger) error {
 	inbound := func(ch string) func(string) {
 		return func(outcome string) { m.received.WithLabelValues(ch, outcome).Inc() }

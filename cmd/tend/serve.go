@@ -29,6 +29,7 @@ import (
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
@@ -277,7 +278,7 @@ func serve(args []string) error {
 	clock := time.Now
 	disp := &channels.Dispatcher{Store: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}}
-	runner := &conversations.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine}, Notify: disp.Kick, Observe: m.turn}
 	disp.Consent = runner
 	r := chi.NewRouter()

@@ -15,6 +15,7 @@ import (
 	"github.com/tendcare/tend/channels/sandbox"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
 )
@@ -70,7 +71,7 @@ func simulate(args []string, in io.Reader, out io.Writer) error {
 	sim := &simulator{clock: clock, st: st, out: out}
 	sim.disp = &channels.Dispatcher{Store: st, Clock: clock.Now, Quiet: conversations.DefaultQuietHours,
 		Senders: map[string]channels.Sender{sandbox.Channel: &sandbox.Sender{W: out, Clock: clock.Now}}}
-	sim.runner = &conversations.Runner{Store: st, Engine: engine, Clock: clock.Now, Quiet: conversations.DefaultQuietHours,
+	sim.runner = &runner.Runner{Store: st, Engine: engine, Clock: clock.Now, Quiet: conversations.DefaultQuietHours,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: "+1 555 010 0100"}}
 	sim.disp.Consent = sim.runner
 	ctx := context.Background()
@@ -99,7 +100,7 @@ func simulate(args []string, in io.Reader, out io.Writer) error {
 type simulator struct {
 	clock  *conversations.ManualClock
 	st     store.Store
-	runner *conversations.Runner
+	runner *runner.Runner
 	disp   *channels.Dispatcher
 	out    io.Writer
 	n      int

@@ -1,4 +1,4 @@
-package conversations
+package runner
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
 
@@ -41,33 +42,33 @@ func TestSyncTurn(t *testing.T) {
 	t.Parallel()
 	r, _, st := newTestRunner(t, at15)
 	ctx := context.Background()
-	enrollChain(t, r, "p1", Voice)
+	enrollChain(t, r, "p1", conversations.Voice)
 	outbox(t, st, at15)
-	if err := r.StartFlow(ctx, "p1", "med-reminder", []Param{{"medication", "lisinopril"}}); err != nil {
+	if err := r.StartFlow(ctx, "p1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
 		t.Fatal(err)
 	}
 	calls := outbox(t, st, at15)
-	if len(calls) != 1 || calls[0].Channel != Voice || len(calls[0].Labels) != 3 || calls[0].Step == 0 {
+	if len(calls) != 1 || calls[0].Channel != conversations.Voice || len(calls[0].Labels) != 3 || calls[0].Step == 0 {
 		t.Fatalf("reminder call entries %+v", calls)
 	}
 	script, err := r.Script(ctx, "p1", calls[0].ID)
 	if err != nil || len(script.Messages) != 1 || len(script.Messages[0].Labels) != 3 || strings.Contains(script.Messages[0].Text, "\n1 ") {
 		t.Fatalf("script %+v %v", script, err)
 	}
-	rep, err := r.Receive(ctx, "p1", Message{Channel: Voice, Text: "1", Sync: true, Dedupe: "call:1"})
+	rep, err := r.Receive(ctx, "p1", Message{Channel: conversations.Voice, Text: "1", Sync: true, Dedupe: "call:1"})
 	if err != nil || len(rep.Messages) == 0 || rep.Lang != "en" {
 		t.Fatalf("reply %+v %v", rep, err)
 	}
 	if n, _ := st.OutboxDepth(ctx); n != 0 {
 		t.Fatalf("sync turn queued %d messages", n)
 	}
-	again, err := r.Receive(ctx, "p1", Message{Channel: Voice, Text: "1", Sync: true, Dedupe: "call:1"})
+	again, err := r.Receive(ctx, "p1", Message{Channel: conversations.Voice, Text: "1", Sync: true, Dedupe: "call:1"})
 	if err != nil || !again.Duplicate || len(again.Messages) != 0 {
 		t.Fatalf("a retried request ran again: %+v %v", again, err)
 	}
 	evs, _ := st.Timeline(ctx, "p1")
 	last := evs[len(evs)-1]
-	if last.Type != "message.out" || last.Channel != Voice || last.Status != "delivered" {
+	if last.Type != "message.out" || last.Channel != conversations.Voice || last.Status != "delivered" {
 		t.Fatalf("last event %+v", last)
 	}
 }
@@ -77,8 +78,8 @@ func TestSilence(t *testing.T) {
 	t.Parallel()
 	r, _, st := newTestRunner(t, at15)
 	ctx := context.Background()
-	enrollChain(t, r, "p1", Voice)
-	r.StartFlow(ctx, "p1", "med-reminder", []Param{{"medication", "lisinopril"}})
+	enrollChain(t, r, "p1", conversations.Voice)
+	r.StartFlow(ctx, "p1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}})
 	if p, err := r.Prompt(ctx, "p1"); err != nil || len(p.Messages) != 1 {
 		t.Fatalf("prompt %+v %v", p, err)
 	}
@@ -87,7 +88,7 @@ func TestSilence(t *testing.T) {
 	}
 	timers, _ := st.Timers(ctx, "p1")
 	for _, tm := range timers {
-		if tm.Name == FlowTimer {
+		if tm.Name == conversations.FlowTimer {
 			p, _ := r.Prompt(ctx, "p1")
 			if len(p.Messages) > 0 && p.Messages[0].Message == "med.ask" {
 				t.Fatalf("still on the first question after silence")
@@ -101,15 +102,15 @@ func TestRetryCallThenFallback(t *testing.T) {
 	t.Parallel()
 	r, clock, st := newTestRunner(t, at15)
 	ctx := context.Background()
-	enrollChain(t, r, "p1", Voice, SMS)
+	enrollChain(t, r, "p1", conversations.Voice, conversations.SMS)
 	first := outbox(t, st, at15)
-	if len(first) != 1 || first[0].Channel != Voice {
+	if len(first) != 1 || first[0].Channel != conversations.Voice {
 		t.Fatalf("welcome %+v", first)
 	}
 	id := first[0].ID
 	for attempt := 1; attempt <= 2; attempt++ {
 		ch, err := r.RetryCall(ctx, "p1", id, attempt)
-		if err != nil || ch != Voice {
+		if err != nil || ch != conversations.Voice {
 			t.Fatalf("retry %d: %q %v", attempt, ch, err)
 		}
 		// A repeated status callback does not place a second retry.
@@ -121,17 +122,17 @@ func TestRetryCallThenFallback(t *testing.T) {
 		}
 		clock.Add(15 * time.Minute)
 		next := outbox(t, st, clock.Now())
-		if len(next) != 1 || next[0].Channel != Voice || next[0].Attempts != attempt {
+		if len(next) != 1 || next[0].Channel != conversations.Voice || next[0].Attempts != attempt {
 			t.Fatalf("retry %d entries %+v", attempt, next)
 		}
 		id = next[0].ID
 	}
 	ch, err := r.RetryCall(ctx, "p1", id, 3)
-	if err != nil || ch != SMS {
+	if err != nil || ch != conversations.SMS {
 		t.Fatalf("after the last retry: %q %v, want sms", ch, err)
 	}
 	sms := outbox(t, st, clock.Now())
-	if len(sms) != 1 || sms[0].Channel != SMS || !strings.HasPrefix(sms[0].Text, "Welcome") {
+	if len(sms) != 1 || sms[0].Channel != conversations.SMS || !strings.HasPrefix(sms[0].Text, "Welcome") {
 		t.Fatalf("fallback %+v", sms)
 	}
 }
@@ -142,7 +143,7 @@ func TestLinkChat(t *testing.T) {
 	t.Parallel()
 	r, _, st := newTestRunner(t, at15)
 	ctx := context.Background()
-	enrollChain(t, r, "p1", SMS)
+	enrollChain(t, r, "p1", conversations.SMS)
 	outbox(t, st, at15)
 	if err := r.LinkChat(ctx, "p1", "4242"); err != nil {
 		t.Fatal(err)
@@ -152,15 +153,15 @@ func TestLinkChat(t *testing.T) {
 		t.Fatalf("contact %+v %v", c, err)
 	}
 	welcome := outbox(t, st, at15)
-	if len(welcome) != 1 || welcome[0].Channel != Telegram || welcome[0].To != "4242" {
+	if len(welcome) != 1 || welcome[0].Channel != conversations.Telegram || welcome[0].To != "4242" {
 		t.Fatalf("welcome %+v", welcome)
 	}
 	// A re-enrollment by the clinic keeps the link.
-	enrollChain(t, r, "p1", Telegram, SMS)
+	enrollChain(t, r, "p1", conversations.Telegram, conversations.SMS)
 	if p, err := st.PatientByTelegram(ctx, "4242"); err != nil || p.ID != "p1" {
 		t.Fatalf("after re-enrollment: %+v %v", p, err)
 	}
-	enrollChain(t, r, "p2", SMS)
+	enrollChain(t, r, "p2", conversations.SMS)
 	if err := r.LinkChat(ctx, "p2", "4242"); !errors.Is(err, store.ErrChatTaken) {
 		t.Fatalf("linking a taken chat: %v", err)
 	}
@@ -171,11 +172,11 @@ func TestWhatsAppWindow(t *testing.T) {
 	t.Parallel()
 	r, clock, _ := newTestRunner(t, at15)
 	ctx := context.Background()
-	enrollChain(t, r, "p1", WhatsApp)
+	enrollChain(t, r, "p1", conversations.WhatsApp)
 	if c, _ := r.Contact(ctx, "p1"); c.InWindow(clock.Now()) {
 		t.Fatal("in the window before the patient wrote")
 	}
-	r.Receive(ctx, "p1", Message{Channel: WhatsApp, Text: "hi", Dedupe: "w1"})
+	r.Receive(ctx, "p1", Message{Channel: conversations.WhatsApp, Text: "hi", Dedupe: "w1"})
 	clock.Add(23 * time.Hour)
 	if c, _ := r.Contact(ctx, "p1"); !c.InWindow(clock.Now()) {
 		t.Fatal("window closed after 23 h")

@@ -1,4 +1,4 @@
-package conversations
+package runner
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
 
@@ -68,11 +69,11 @@ func (r *Runner) reply(w *work) Reply {
 func (r *Runner) Receive(ctx context.Context, patientID string, m Message) (Reply, error) {
 	w, err := r.runOn(ctx, "inbound", patientID, m.Dedupe, m.Channel, m.Sync, func(w *work) error {
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "message.in", At: w.now, Channel: m.Channel, Text: m.Text, Status: "received"})
-		if m.Channel == WhatsApp {
+		if m.Channel == conversations.WhatsApp {
 			w.s.WindowAt = w.now.Unix()
 		}
 		w.s.Unreachable.Remove(m.Channel)
-		return r.Engine.Turn(&w.s, w.input(Input{Kind: Text, Text: m.Text, Channel: m.Channel, Choice: m.Choice, Step: m.Step, SayClosed: m.SayClosed}), w.now, &w.out)
+		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Text, Text: m.Text, Channel: m.Channel, Choice: m.Choice, Step: m.Step, SayClosed: m.SayClosed}), w.now, &w.out)
 	})
 	if err != nil {
 		return Reply{}, err
@@ -83,13 +84,13 @@ func (r *Runner) Receive(ctx context.Context, patientID string, m Message) (Repl
 // Silence runs the waiting question's timeout now, for a call in which the
 // patient pressed nothing twice; its messages come back to be spoken.
 func (r *Runner) Silence(ctx context.Context, patientID, dedupe string) (Reply, error) {
-	w, err := r.runOn(ctx, "timeout", patientID, dedupe, Voice, true, func(w *work) error {
+	w, err := r.runOn(ctx, "timeout", patientID, dedupe, conversations.Voice, true, func(w *work) error {
 		if w.s.Flow == "" || w.s.TimerDue == 0 {
 			return nil
 		}
 		due := w.s.TimerDue
-		w.deleteTimer(FlowTimer)
-		return r.Engine.Turn(&w.s, w.input(Input{Kind: Timeout, Due: due}), w.now, &w.out)
+		w.deleteTimer(conversations.FlowTimer)
+		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Timeout, Due: due}), w.now, &w.out)
 	})
 	if err != nil {
 		return Reply{}, err
@@ -104,11 +105,11 @@ func (r *Runner) Prompt(ctx context.Context, patientID string) (Reply, error) {
 	if err != nil {
 		return Reply{}, err
 	}
-	var s Session
+	var s conversations.Session
 	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
 		return Reply{}, err
 	}
-	rep := Reply{Lang: r.Render.Lang(&s, &p), Slow: p.SlowSpeech, OptedOut: s.OptedOut.Has(Voice)}
+	rep := Reply{Lang: r.Render.Lang(&s, &p), Slow: p.SlowSpeech, OptedOut: s.OptedOut.Has(conversations.Voice)}
 	if o, ok := r.question(&s, &p, rep.Lang); ok {
 		rep.Messages = []Outgoing{o}
 	}
@@ -116,7 +117,7 @@ func (r *Runner) Prompt(ctx context.Context, patientID string) (Reply, error) {
 }
 
 // question renders the waiting state's prompt with its choices.
-func (r *Runner) question(s *Session, p *store.Patient, lang string) (Outgoing, bool) {
+func (r *Runner) question(s *conversations.Session, p *store.Patient, lang string) (Outgoing, bool) {
 	f := r.Engine.Pack.Flows[s.Flow]
 	if f == nil || f.States[s.State] == nil {
 		return Outgoing{}, false
@@ -125,8 +126,8 @@ func (r *Runner) question(s *Session, p *store.Patient, lang string) (Outgoing, 
 	if st.Say == "" || len(st.Choices) == 0 {
 		return Outgoing{}, false
 	}
-	ef := Effect{Kind: Send, Message: r.Render.Variant(lang, st.Say, Voice), Flow: s.Flow, State: s.State, Params: s.Params, Step: s.Step}
-	text, labels, _ := r.Render.Parts(lang, spoken(p, Voice), &ef)
+	ef := conversations.Effect{Kind: conversations.Send, Message: r.Render.Variant(lang, st.Say, conversations.Voice), Flow: s.Flow, State: s.State, Params: s.Params, Step: s.Step}
+	text, labels, _ := r.Render.Parts(lang, spoken(p, conversations.Voice), &ef)
 	return Outgoing{Message: st.Say, Text: text, Labels: labels, Step: s.Step}, true
 }
 
@@ -134,7 +135,7 @@ func (r *Runner) question(s *Session, p *store.Patient, lang string) (Outgoing, 
 // names a medicine, whatever the patient allowed in writing, because an
 // answering machine, a relative or a speakerphone may hear it.
 func spoken(p *store.Patient, ch string) *store.Patient {
-	if ch != Voice || !p.PHIOK {
+	if ch != conversations.Voice || !p.PHIOK {
 		return p
 	}
 	cp := *p
@@ -164,7 +165,7 @@ func (r *Runner) Script(ctx context.Context, patientID, messageID string) (Reply
 		q := rep.Messages[0]
 		// The question's numbered lines end the text when the message
 		// asked it; the call says them as keypad choices instead.
-		if tail := Numbered("", q.Labels); strings.HasSuffix(text, tail) {
+		if tail := conversations.Numbered("", q.Labels); strings.HasSuffix(text, tail) {
 			o.Text = strings.TrimSuffix(text, tail)
 			o.Labels, o.Step = q.Labels, q.Step
 		}
@@ -178,23 +179,23 @@ func (r *Runner) Script(ctx context.Context, patientID, messageID string) (Reply
 // request, so that a retried webhook opens no second ticket.
 func (r *Runner) Escalate(ctx context.Context, patientID, priority, reason, dedupe string) error {
 	return r.run(ctx, "escalate", patientID, dedupe, func(w *work) error {
-		w.out.Effects = append(w.out.Effects, Effect{Kind: Escalate, Priority: priority, Reason: reason, Origin: w.s.Flow})
+		w.out.Effects = append(w.out.Effects, conversations.Effect{Kind: conversations.Escalate, Priority: priority, Reason: reason, Origin: w.s.Flow})
 		return nil
 	})
 }
 
 // Contact reports how a patient can be reached now (see Contact). A session
 // that cannot be read counts as opted out everywhere: consent fails closed.
-func (r *Runner) Contact(ctx context.Context, patientID string) (Contact, error) {
+func (r *Runner) Contact(ctx context.Context, patientID string) (conversations.Contact, error) {
 	p, ss, err := r.Store.Load(ctx, patientID)
 	if err != nil {
-		return Contact{}, err
+		return conversations.Contact{}, err
 	}
-	var s Session
+	var s conversations.Session
 	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
-		return contactOf(&p, &Session{OptedOut: AllChannels}), nil
+		return conversations.ContactOf(&p, &conversations.Session{OptedOut: conversations.AllChannels}), nil
 	}
-	c := contactOf(&p, &s)
+	c := conversations.ContactOf(&p, &s)
 	c.Lang = r.Render.Lang(&s, &p)
 	return c, nil
 }
@@ -204,7 +205,7 @@ func (r *Runner) Contact(ctx context.Context, patientID string) (Contact, error)
 // confirmation.
 func (r *Runner) ProviderOptOut(ctx context.Context, patientID, channel string) error {
 	return r.run(ctx, "optout", patientID, "", func(w *work) error {
-		return r.Engine.Turn(&w.s, w.input(Input{Kind: OptOut, Channel: channel}), w.now, &w.out)
+		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.OptOut, Channel: channel}), w.now, &w.out)
 	})
 }
 
@@ -229,15 +230,15 @@ func (r *Runner) LinkChat(ctx context.Context, patientID, chat string) error {
 	return r.run(ctx, "link", patientID, "", func(w *work) error {
 		p := w.p
 		p.Telegram = chat
-		chain := slices.DeleteFunc(slices.Clone(w.chain), func(ch string) bool { return ch == Telegram })
-		p.Channels = append([]string{Telegram}, chain...)
-		p.Channel = Telegram
+		chain := slices.DeleteFunc(slices.Clone(w.chain), func(ch string) bool { return ch == conversations.Telegram })
+		p.Channels = append([]string{conversations.Telegram}, chain...)
+		p.Channel = conversations.Telegram
 		w.p, w.chain = p, p.Channels
 		w.c.Patient = &w.p
 		// Starting the bot is consent to hear from it.
-		w.s.OptedOut.Remove(Telegram)
-		w.s.Unreachable.Remove(Telegram)
-		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "channel", At: w.now, Channel: Telegram, Status: "linked"})
+		w.s.OptedOut.Remove(conversations.Telegram)
+		w.s.Unreachable.Remove(conversations.Telegram)
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "channel", At: w.now, Channel: conversations.Telegram, Status: "linked"})
 		welcome := r.welcome(&p)
 		if welcome == "" {
 			return nil
@@ -246,7 +247,7 @@ func (r *Runner) LinkChat(ctx context.Context, patientID, chat string) error {
 		if w.s.Flow == welcome {
 			w.s.Flow = ""
 		}
-		return r.Engine.Turn(&w.s, w.input(Input{Kind: Start, Flow: welcome}), w.now, &w.out)
+		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: welcome}), w.now, &w.out)
 	})
 }
 
@@ -269,10 +270,10 @@ func (r *Runner) RetryCall(ctx context.Context, patientID, messageID string, att
 	}
 	retries, every := r.callPolicy(&p)
 	if attempt > retries {
-		return r.Fallback(ctx, patientID, messageID, Voice)
+		return r.Fallback(ctx, patientID, messageID, conversations.Voice)
 	}
 	// A repeated status callback places no second retry.
-	return r.resend(ctx, patientID, messageID, Voice, Voice, every, attempt, "redial:"+messageID)
+	return r.resend(ctx, patientID, messageID, conversations.Voice, conversations.Voice, every, attempt, "redial:"+messageID)
 }
 
 // callPolicy is the first of the patient's programs' call retry policies.
@@ -311,7 +312,7 @@ func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, chann
 			return nil // they answer the channel they came on
 		}
 		if ch == "" {
-			c := contactOf(&w.p, &w.s)
+			c := conversations.ContactOf(&w.p, &w.s)
 			ch = c.Next(failed)
 		} else if w.s.OptedOut.Has(ch) {
 			ch = ""
@@ -322,7 +323,7 @@ func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, chann
 		}
 		id := r.NewID(w.now)
 		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: orig.Text,
-			MessageID: orig.Message, Urgent: UrgentMessage(orig.Message), Timezone: w.p.Timezone,
+			MessageID: orig.Message, Urgent: conversations.UrgentMessage(orig.Message), Timezone: w.p.Timezone,
 			NotBefore: w.now.Add(after), Attempts: attempts, CreatedAt: w.now})
 		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: orig.Text, Status: "queued", Flow: orig.Flow, Message: orig.Message})
 		return nil

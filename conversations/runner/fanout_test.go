@@ -1,4 +1,4 @@
-package conversations
+package runner
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
 	redisstore "github.com/tendcare/tend/store/redis"
@@ -59,9 +60,9 @@ func usedMemory(b *testing.B, rc *goredis.Client) int64 {
 
 func benchmarkFanout(b *testing.B, st store.Store, rc *goredis.Client) {
 	chicago, _ := time.LoadLocation("America/Chicago")
-	clock := NewManualClock(time.Date(2026, 3, 3, 9, 0, 0, 0, chicago))
+	clock := conversations.NewManualClock(time.Date(2026, 3, 3, 9, 0, 0, 0, chicago))
 	e := testEngine(b)
-	r := &Runner{Store: st, Engine: e, Clock: clock.Now, Quiet: DefaultQuietHours, Render: &Renderer{Pack: e.Pack}}
+	r := &Runner{Store: st, Engine: e, Clock: clock.Now, Quiet: conversations.DefaultQuietHours, Render: &conversations.Renderer{Pack: e.Pack}}
 	ctx := context.Background()
 	var before int64
 	if rc != nil {

@@ -1,4 +1,4 @@
-package conversations
+package runner
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/content"
+	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/store"
 )
@@ -26,17 +27,17 @@ import (
 // the simulator get the same guarantees.
 type Runner struct {
 	Store  store.Store
-	Engine *Engine
-	Render *Renderer
+	Engine *conversations.Engine
+	Render *conversations.Renderer
 	// Clock is the only source of time: tests and the simulator move it.
 	Clock func() time.Time
-	Quiet QuietHours
+	Quiet conversations.QuietHours
 	Log   *slog.Logger
 	// Notify, when set, is called after a commit that queued messages, so
 	// the dispatcher sends at once instead of at its next poll.
 	Notify func()
 	// Observe, when set, sees every committed turn (for metrics).
-	Observe func(kind string, took time.Duration, out *Output)
+	Observe func(kind string, took time.Duration, out *conversations.Output)
 
 	locks [256]sync.Mutex
 	seq   atomic.Uint64
@@ -54,10 +55,10 @@ const maxAttempts = 8
 // work is the state of one turn while it is being built.
 type work struct {
 	p      store.Patient
-	s      Session
+	s      conversations.Session
 	now    time.Time
 	c      store.Commit
-	out    Output
+	out    conversations.Output
 	timers map[string]*store.Timer // nil value: delete
 	order  []string
 	// chain is the patient's channels; channel the one the turn's input
@@ -74,8 +75,8 @@ type work struct {
 // them now: a Telegram chat not linked yet, or a blocked bot, reaches no one,
 // and a patient who stopped every other channel must not get flows that
 // only end in "missed" and tickets.
-func (w *work) input(in Input) Input {
-	c := contactOf(&w.p, &w.s)
+func (w *work) input(in conversations.Input) conversations.Input {
+	c := conversations.ContactOf(&w.p, &w.s)
 	in.Chain = make([]string, 0, len(c.Chain))
 	for _, ch := range c.Chain {
 		if c.Reaches(ch) {
@@ -146,14 +147,14 @@ func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel str
 		if err != nil {
 			return nil, err
 		}
-		w := &work{p: p, now: r.Clock(), chain: Chain(p.Channel, p.Channels), channel: channel, sync: sync}
+		w := &work{p: p, now: r.Clock(), chain: conversations.Chain(p.Channel, p.Channels), channel: channel, sync: sync}
 		if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
 			// A session that cannot be read must not lock the patient out,
 			// nor silently opt them back in: start over opted out, and
 			// tell the care team, who can re-enroll or ask the patient.
 			r.log().Error("session unreadable; starting over with messages paused", "patient", patientID, "err", err)
-			w.s = Session{OptedOut: AllChannels}
-			w.out.Effects = append(w.out.Effects, Effect{Kind: Escalate, Priority: escalation.Low, Reason: ReasonSessionLost})
+			w.s = conversations.Session{OptedOut: conversations.AllChannels}
+			w.out.Effects = append(w.out.Effects, conversations.Effect{Kind: conversations.Escalate, Priority: escalation.Low, Reason: conversations.ReasonSessionLost})
 		}
 		if w.s.Lang == "" {
 			w.s.Lang = p.Language
@@ -203,31 +204,31 @@ func (r *Runner) apply(w *work) {
 	for i := range w.out.Effects {
 		ef := &w.out.Effects[i]
 		switch ef.Kind {
-		case Send:
+		case conversations.Send:
 			r.queue(w, lang, ef)
-		case Adherence:
+		case conversations.Adherence:
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "adherence", At: w.now, Medication: ef.Medication, Status: ef.Status, Flow: ef.Origin})
-		case Quiz:
+		case conversations.Quiz:
 			correct := ef.Correct
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "quiz", At: w.now, Quiz: ef.Quiz, Question: ef.Question, Correct: &correct})
-		case Escalate:
+		case conversations.Escalate:
 			id := r.NewID(w.now)
 			w.c.Escalations = append(w.c.Escalations, store.Escalation{ID: id, PatientID: w.p.ID, Priority: ef.Priority, Reason: ef.Reason,
 				OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: "open"})
 			w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason, Flow: ef.Origin})
-		case Consent:
+		case conversations.Consent:
 			ch := ef.Channel
 			if ch == "" {
 				ch = w.chain[0]
 			}
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "consent", At: w.now, Channel: ch, Status: ef.Status})
-		case Language:
+		case conversations.Language:
 			p := w.p
 			p.Language = ef.Status
 			w.c.Patient = &p
-		case SetTimer:
+		case conversations.SetTimer:
 			w.setTimer(ef.Timer, ef.Due)
-		case CancelTimer:
+		case conversations.CancelTimer:
 			w.deleteTimer(ef.Timer)
 		}
 	}
@@ -244,7 +245,7 @@ func (r *Runner) apply(w *work) {
 // A reply goes on the channel the patient wrote on; anything else on the
 // first channel of their chain, and the dispatcher falls back along the
 // chain at send time. A sync turn (a call) keeps its messages to speak them.
-func (r *Runner) queue(w *work, lang string, ef *Effect) {
+func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 	if ef.Message == "keyword.language.confirm" {
 		lang = r.Render.Lang(&w.s, &w.p) // the new language
 	}
@@ -259,7 +260,7 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 		r.log().Error("message not rendered cleanly", "patient", w.p.ID, "message", ef.Message, "lang", lang, "err", err)
 	}
 	id := r.NewID(w.now)
-	full := Numbered(text, labels)
+	full := conversations.Numbered(text, labels)
 	if w.sync {
 		w.said = append(w.said, Outgoing{ID: id, Message: ef.Message, Text: text, Labels: labels, Step: ef.Step})
 		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.channel, Text: full, Status: "delivered", Flow: ef.Origin, Message: ef.Message})
@@ -273,21 +274,21 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 			}
 		}
 	}
-	if n := len(w.c.Outbox); ch == Voice && n > 0 && w.c.Outbox[n-1].Channel == Voice && len(w.c.Outbox[n-1].Labels) == 0 {
+	if n := len(w.c.Outbox); ch == conversations.Voice && n > 0 && w.c.Outbox[n-1].Channel == conversations.Voice && len(w.c.Outbox[n-1].Labels) == 0 {
 		// One turn is one call: its messages are spoken one after another.
 		last := &w.c.Outbox[n-1]
 		last.Text += "\n" + text
 		last.Labels, last.Choices, last.Step = labels, choices, ef.Step
 		for i := range w.c.Events {
 			if w.c.Events[i].ID == last.ID {
-				w.c.Events[i].Text = Numbered(last.Text, labels)
+				w.c.Events[i].Text = conversations.Numbered(last.Text, labels)
 			}
 		}
 		return
 	}
 	e := store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: text, Labels: labels, Step: ef.Step,
 		MessageID: ef.Message, Choices: choices, Timezone: w.p.Timezone, Reply: ef.Reply, Urgent: ef.Urgent, NotBefore: w.now, CreatedAt: w.now}
-	if slices.Contains(w.chain, WhatsApp) {
+	if slices.Contains(w.chain, conversations.WhatsApp) {
 		e.Template, e.Vars = r.Render.Template(lang, &w.p, ef)
 	}
 	w.c.Outbox = append(w.c.Outbox, e)
@@ -295,7 +296,7 @@ func (r *Runner) queue(w *work, lang string, ef *Effect) {
 }
 
 func address(p *store.Patient, ch string) string {
-	if ch == Telegram {
+	if ch == conversations.Telegram {
 		return p.Telegram
 	}
 	return p.Phone
@@ -316,25 +317,25 @@ func (r *Runner) Inbound(ctx context.Context, patientID, channel, text, dedupe s
 }
 
 // StartFlow starts (or queues) a flow for a patient now.
-func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params []Param) error {
+func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params []conversations.Param) error {
 	return r.run(ctx, "start", patientID, "", func(w *work) error {
-		return r.Engine.Turn(&w.s, w.input(Input{Kind: Start, Flow: flow, Params: params}), w.now, &w.out)
+		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: flow, Params: params}), w.now, &w.out)
 	})
 }
 
 // Fire runs the turn a due timer stands for.
 func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 	return r.run(ctx, "timer", t.PatientID, "", func(w *work) error {
-		if t.Name == SafetyTimer {
+		if t.Name == conversations.SafetyTimer {
 			// No quiet hours: a safety question that went unanswered
 			// pages the care team at night too.
 			if w.s.SafetyDue != t.Due.Unix() {
 				return nil // answered or asked again since the timer was read
 			}
-			w.deleteTimer(SafetyTimer)
-			return r.Engine.Turn(&w.s, w.input(Input{Kind: SafetyTimeout, Due: t.Due.Unix()}), w.now, &w.out)
+			w.deleteTimer(conversations.SafetyTimer)
+			return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.SafetyTimeout, Due: t.Due.Unix()}), w.now, &w.out)
 		}
-		if t.Name == FlowTimer {
+		if t.Name == conversations.FlowTimer {
 			if w.s.TimerDue != t.Due.Unix() {
 				return nil // stale: the flow moved on since the timer was read
 			}
@@ -343,15 +344,15 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 				// for the morning and lands after the morning's reminder.
 				// Keep waiting instead: a late reply still counts, and the
 				// timeout runs, in order, when messages may go out again.
-				due := r.Quiet.NextOpen(w.now, loc).Add(Spread(t.PatientID, 30*time.Minute)).Truncate(time.Second)
+				due := r.Quiet.NextOpen(w.now, loc).Add(conversations.Spread(t.PatientID, 30*time.Minute)).Truncate(time.Second)
 				w.s.TimerDue = due.Unix()
-				w.setTimer(FlowTimer, due)
+				w.setTimer(conversations.FlowTimer, due)
 				return nil
 			}
-			w.deleteTimer(FlowTimer)
-			return r.Engine.Turn(&w.s, w.input(Input{Kind: Timeout, Due: t.Due.Unix()}), w.now, &w.out)
+			w.deleteTimer(conversations.FlowTimer)
+			return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Timeout, Due: t.Due.Unix()}), w.now, &w.out)
 		}
-		sc, ok := ParseTimer(t.Name)
+		sc, ok := conversations.ParseTimer(t.Name)
 		if !ok {
 			r.log().Warn("unknown timer dropped", "patient", t.PatientID, "timer", timerKind(t.Name))
 			w.deleteTimer(t.Name)
@@ -363,7 +364,7 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 		loc := r.location(&w.p)
 		if sc.Daily {
 			h, m, _ := content.ParseClock(t.Name[len(t.Name)-5:])
-			w.setTimer(t.Name, NextLocal(w.now, loc, h, m))
+			w.setTimer(t.Name, conversations.NextLocal(w.now, loc, h, m))
 			if late := r.lateness(w.now, loc, h, m); late > staleDaily {
 				// After an outage, a dose reminder hours late does more
 				// harm than good: skip it and keep the next one.
@@ -374,14 +375,14 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 		if !r.Quiet.Allowed(w.now, loc) {
 			// Start when the patient may be messaged, so that the flow's
 			// reply timeouts count from a message they can actually read.
-			w.setTimer(t.Name, r.Quiet.NextOpen(w.now, loc).Add(Spread(t.PatientID, 30*time.Minute)))
+			w.setTimer(t.Name, r.Quiet.NextOpen(w.now, loc).Add(conversations.Spread(t.PatientID, 30*time.Minute)))
 			return nil
 		}
 		if !sc.Daily {
 			w.deleteTimer(t.Name)
 		}
-		err := r.Engine.Turn(&w.s, w.input(Input{Kind: Start, Flow: sc.Flow, Params: sc.Params}), w.now, &w.out)
-		if errors.Is(err, ErrUnknownFlow) {
+		err := r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: sc.Flow, Params: sc.Params}), w.now, &w.out)
+		if errors.Is(err, conversations.ErrUnknownFlow) {
 			r.log().Warn("timer names a flow the pack lacks", "patient", t.PatientID, "timer", timerKind(t.Name))
 			return nil
 		}
@@ -392,7 +393,7 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 // location is the patient's time zone; an unreadable one (it was checked
 // at enrollment) falls back to UTC rather than stopping their reminders.
 func (r *Runner) location(p *store.Patient) *time.Location {
-	loc, err := LoadLocation(p.Timezone)
+	loc, err := conversations.LoadLocation(p.Timezone)
 	if err != nil {
 		return time.UTC
 	}
@@ -417,8 +418,8 @@ func (r *Runner) stillDue(ctx context.Context, t store.Timer) bool {
 // start now. A dose time inside quiet hours counts from the window's
 // opening, where its reminder is meant to go.
 func (r *Runner) lateness(now time.Time, loc *time.Location, hour, min int) time.Duration {
-	last := NextLocal(now.Add(-26*time.Hour), loc, hour, min)
-	for n := NextLocal(last, loc, hour, min); !n.After(now); n = NextLocal(n, loc, hour, min) {
+	last := conversations.NextLocal(now.Add(-26*time.Hour), loc, hour, min)
+	for n := conversations.NextLocal(last, loc, hour, min); !n.After(now); n = conversations.NextLocal(n, loc, hour, min) {
 		last = n
 	}
 	return now.Sub(r.Quiet.NextOpen(last, loc))
@@ -449,29 +450,29 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 			if p.Telegram == "" {
 				p.Telegram = old.Telegram // linked by the patient, not the clinic
 			}
-			if chain := Chain(p.Channel, p.Channels); p.Telegram != "" && slices.Contains(Chain(old.Channel, old.Channels), Telegram) && !slices.Contains(chain, Telegram) {
+			if chain := conversations.Chain(p.Channel, p.Channels); p.Telegram != "" && slices.Contains(conversations.Chain(old.Channel, old.Channels), conversations.Telegram) && !slices.Contains(chain, conversations.Telegram) {
 				// The patient put Telegram first by linking it; a clinic
 				// update that does not mention it keeps it.
-				p.Channels = append([]string{Telegram}, chain...)
-				p.Channel = Telegram
+				p.Channels = append([]string{conversations.Telegram}, chain...)
+				p.Channel = conversations.Telegram
 			}
 		}
-		timers, err := Schedule(r.Engine.Pack, &p, now)
+		timers, err := conversations.Schedule(r.Engine.Pack, &p, now)
 		if err != nil {
 			return false, err
 		}
-		w := &work{p: p, now: now, chain: Chain(p.Channel, p.Channels)}
+		w := &work{p: p, now: now, chain: conversations.Chain(p.Channel, p.Channels)}
 		w.c = store.Commit{PatientID: p.ID, Version: ss.Version, Patient: &p}
 		if !created {
 			if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
-				w.s = Session{OptedOut: AllChannels} // consent fails closed, as in run
+				w.s = conversations.Session{OptedOut: conversations.AllChannels} // consent fails closed, as in run
 			}
 			have, err := r.Store.Timers(ctx, p.ID)
 			if err != nil {
 				return false, err
 			}
 			for _, t := range have {
-				if IsSchedule(t.Name) {
+				if conversations.IsSchedule(t.Name) {
 					w.deleteTimer(t.Name)
 				}
 			}
@@ -482,7 +483,7 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 		}
 		if created {
 			if welcome := r.welcome(&p); welcome != "" {
-				if err := r.Engine.Turn(&w.s, w.input(Input{Kind: Start, Flow: welcome}), now, &w.out); err != nil {
+				if err := r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: welcome}), now, &w.out); err != nil {
 					return false, err
 				}
 			}
