@@ -21,15 +21,23 @@ import (
 	"github.com/tendcare/tend/store"
 )
 
-// Runner is what the API needs from the conversation runner.
+// Runner is what the API asks of the conversation runner, the one owner of
+// every state change, and what it reads through it. The rules of a
+// conversation (what a replace keeps, where a flow's parameters come from,
+// what unenrolling leaves) live there; the API checks requests and maps
+// errors to statuses.
 type Runner interface {
 	Enroll(ctx context.Context, p store.Patient) (created bool, err error)
+	Unenroll(ctx context.Context, patientID string) error
+	ResolveParams(ctx context.Context, patientID, flow string, given map[string]string) ([]conversations.Param, error)
 	StartFlow(ctx context.Context, patientID, flow string, params []conversations.Param) error
+	Patient(ctx context.Context, patientID string) (store.Patient, error)
+	Timeline(ctx context.Context, patientID string) ([]store.Event, error)
+	Escalations(ctx context.Context, status string) ([]store.Escalation, error)
 }
 
 // API serves /api/v1 for clinics and integrators.
 type API struct {
-	Store  store.Store
 	Runner Runner
 	Engine *conversations.Engine
 	Token  string
@@ -120,10 +128,9 @@ func (a *API) validate(p *store.Patient) error {
 		return fmt.Errorf("phone: %v", err)
 	}
 	p.Phone = phone
-	if p.Language == "" {
-		p.Language = pack.Languages[0]
-	}
-	if !pack.HasLanguage(p.Language) {
+	// No language: the runner keeps the patient's, or takes the pack's
+	// first for a new enrollment.
+	if p.Language != "" && !pack.HasLanguage(p.Language) {
 		return fmt.Errorf("language: %q is not bundled (have %s)", p.Language, strings.Join(pack.Languages, ", "))
 	}
 	if p.Timezone == "" {
@@ -227,13 +234,6 @@ func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &p) {
 		return
 	}
-	if p.Language == "" && p.ID != "" {
-		// A replace that does not say the language keeps the one the
-		// patient has, which they may have chosen by texting ESPAÑOL.
-		if old, _, err := a.Store.Load(r.Context(), p.ID); err == nil {
-			p.Language = old.Language
-		}
-	}
 	if err := a.validate(&p); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -247,7 +247,7 @@ func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "enrollment not saved", err)
 		return
 	}
-	stored, _, err := a.Store.Load(r.Context(), p.ID)
+	stored, err := a.Runner.Patient(r.Context(), p.ID)
 	if err != nil {
 		a.internal(w, "enrollment not read back", err)
 		return
@@ -261,7 +261,7 @@ func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	p, _, err := a.Store.Load(r.Context(), id)
+	p, err := a.Runner.Patient(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
 		return
@@ -275,7 +275,7 @@ func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) deletePatient(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	err := a.Store.DeletePatient(r.Context(), id)
+	err := a.Runner.Unenroll(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
 		return
@@ -289,13 +289,13 @@ func (a *API) deletePatient(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) timeline(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
-	events, err := a.Store.Timeline(r.Context(), id)
+	events, err := a.Runner.Timeline(r.Context(), id)
 	if err != nil {
 		a.internal(w, "timeline not read", err)
 		return
 	}
 	if len(events) == 0 {
-		if _, _, err := a.Store.Load(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		if _, err := a.Runner.Patient(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
 			return
 		}
@@ -319,8 +319,7 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	required, ok := a.Engine.Flow(req.Flow)
-	if !ok {
+	if _, ok := a.Engine.Flow(req.Flow); !ok {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("flow: unknown flow %q", req.Flow))
 		return
 	}
@@ -330,18 +329,19 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 	}
 	starts := make([][]conversations.Param, len(req.Patients))
 	for i, id := range req.Patients {
-		p, _, err := a.Store.Load(r.Context(), id)
-		if errors.Is(err, store.ErrNotFound) {
+		params, err := a.Runner.ResolveParams(r.Context(), id, req.Flow, req.Params)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			writeError(w, http.StatusNotFound, fmt.Sprintf("patients: patient %q not found", id))
 			return
-		}
-		if err != nil {
-			a.internal(w, "patient not read", err)
+		case errors.Is(err, conversations.ErrUnknownFlow):
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("flow: unknown flow %q", req.Flow))
 			return
-		}
-		params, err := flowParams(&p, required, req.Params)
-		if err != nil {
+		case errors.As(err, new(*conversations.ParamError)):
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("params: patient %q: %v", id, err))
+			return
+		case err != nil:
+			a.internal(w, "patient not read", err)
 			return
 		}
 		starts[i] = params
@@ -355,61 +355,13 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]any{"flow": req.Flow, "patients": req.Patients})
 }
 
-// flowParams checks the parameters a flow requires against the patient's
-// enrollment; a single enrolled medication may be left implicit.
-func flowParams(p *store.Patient, required []string, given map[string]string) ([]conversations.Param, error) {
-	var out []conversations.Param
-	for _, k := range required {
-		v := given[k]
-		switch k {
-		case "medication":
-			if v == "" && len(p.Medications) == 1 {
-				v = p.Medications[0].ID
-			}
-			if v == "" {
-				return nil, errors.New(`"medication" is required`)
-			}
-			found := false
-			for _, m := range p.Medications {
-				found = found || m.ID == v
-			}
-			if !found {
-				return nil, fmt.Errorf("medication %q is not enrolled", v)
-			}
-		case "appointment":
-			found := false
-			for _, ap := range p.Appointments {
-				if ap.ID == v {
-					date, clock, _ := strings.Cut(ap.At, "T")
-					out = append(out, conversations.Param{Key: "date", Value: date}, conversations.Param{Key: "time", Value: clock})
-					found = true
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("appointment %q is not on the enrollment", v)
-			}
-		default:
-			if v == "" {
-				return nil, fmt.Errorf("%q is required", k)
-			}
-		}
-		out = append(out, conversations.Param{Key: k, Value: v})
-	}
-	for k, v := range given {
-		if !contains(required, k) && lookupParam(out, k) == "" {
-			out = append(out, conversations.Param{Key: k, Value: v})
-		}
-	}
-	return out, nil
-}
-
 func (a *API) escalations(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
 	if status != "" && status != "open" && status != "closed" {
 		writeError(w, http.StatusBadRequest, "status: want open or closed")
 		return
 	}
-	list, err := a.Store.Escalations(r.Context(), status)
+	list, err := a.Runner.Escalations(r.Context(), status)
 	if err != nil {
 		a.internal(w, "escalations not read", err)
 		return
@@ -420,15 +372,6 @@ func (a *API) escalations(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"escalations": list})
 }
 
-func lookupParam(ps []conversations.Param, k string) string {
-	for _, p := range ps {
-		if p.Key == k {
-			return p.Value
-		}
-	}
-	return ""
-}
-
 // telegramLink answers POST /patients/{id}/telegram-link with a single-use
 // link that connects the Telegram chat that follows it to the patient.
 func (a *API) telegramLink(w http.ResponseWriter, r *http.Request) {
@@ -437,7 +380,7 @@ func (a *API) telegramLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "telegram is not configured (TELEGRAM_BOT_TOKEN)")
 		return
 	}
-	if _, _, err := a.Store.Load(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+	if _, err := a.Runner.Patient(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
 		return
 	} else if err != nil {

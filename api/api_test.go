@@ -75,7 +75,7 @@ func newEnv(t *testing.T) *env {
 	c := &clock{t: t0}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true},
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
-	a := &api.API{Store: st, Runner: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
+	a := &api.API{Runner: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c}
@@ -513,6 +513,9 @@ func TestDeletePatient(t *testing.T) {
 	status, body = e.call("GET", "/patients/p1/timeline", "")
 	if status != http.StatusOK || !strings.Contains(string(body), "message.out") {
 		t.Errorf("timeline after DELETE: status %d body %s, want 200 with the welcome", status, body)
+	}
+	if strings.Count(string(body), `"unenrolled"`) != 1 {
+		t.Errorf("timeline after DELETE: %s, want one enrollment event that says unenrolled", body)
 	}
 	// Others are untouched, and p1's number is free again.
 	if timers, _ := e.st.Timers(ctx, "p2"); len(timers) == 0 {

@@ -265,6 +265,13 @@ func orEnd(next string) string {
 // DecodeSession decodes a stored session, sharing the strings of flow, state
 // and language ids the engine knows instead of allocating them.
 func (e *Engine) DecodeSession(data []byte, s *Session) error { return s.decode(data, e.intern) }
+// ParamError is a flow parameter a patient's enrollment does not back (a
+// medication they are not enrolled for, a missing appointment): the
+// request is wrong, not the server.
+type ParamError struct{ Err error }
+
+func (e *ParamError) Error() string { return e.Err.Error() }
+func (e *ParamError) Unwrap() error { return e.Err }
 
 // Flows reports whether a flow exists and which parameters it requires.
 func (e *Engine) Flow(id string) (params []string, ok bool) {

@@ -47,6 +47,7 @@ type Session struct {
 //	escalation:              Priority (low | medium | high | acute), Reason
 //	consent:                 Channel, Status (opted_out | opted_in)
 //	channel:                 Channel, Status (linked | unreachable)
+//	enrollment:              Status (unenrolled)
 //	quiz:                    Quiz, Question, Correct
 type Event struct {
 	ID         string    `json:"id"`

@@ -445,6 +445,14 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 			return false, err
 		}
 		p.EnrolledAt = now
+		if p.Language == "" {
+			// A replace that does not say the language keeps the one the
+			// patient has, which they may have chosen by texting ESPAÑOL.
+			p.Language = r.Engine.Pack.Languages[0]
+			if !created {
+				p.Language = old.Language
+			}
+		}
 		if !created {
 			p.EnrolledAt = old.EnrolledAt
 			if p.Telegram == "" {

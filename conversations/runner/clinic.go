@@ -1,0 +1,121 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+)
+
+// What a clinic does through the API, with the rules that belong to the
+// conversation rather than to HTTP: what a replace keeps, how a flow's
+// parameters come from the enrollment, what unenrolling leaves behind.
+
+// Patient returns a patient's enrollment (store.ErrNotFound if none).
+func (r *Runner) Patient(ctx context.Context, patientID string) (store.Patient, error) {
+	p, _, err := r.Store.Load(ctx, patientID)
+	return p, err
+}
+
+// Timeline returns a patient's events, oldest first; it outlives the
+// enrollment (audit).
+func (r *Runner) Timeline(ctx context.Context, patientID string) ([]store.Event, error) {
+	return r.Store.Timeline(ctx, patientID)
+}
+
+// Escalations lists tickets: status "open", "closed" or "" for all.
+func (r *Runner) Escalations(ctx context.Context, status string) ([]store.Escalation, error) {
+	return r.Store.Escalations(ctx, status)
+}
+
+// Unenroll ends a patient's enrollment. An "enrollment: unenrolled" event
+// goes on the timeline first (the timeline and the tickets outlive the
+// enrollment, for the audit), then the store removes the enrollment, its
+// session, timers and pending messages. A retry after a failure between
+// the two writes the event once: its dedupe key names this enrollment.
+func (r *Runner) Unenroll(ctx context.Context, patientID string) error {
+	p, _, err := r.Store.Load(ctx, patientID)
+	if err != nil {
+		return err
+	}
+	dedupe := "unenroll|" + patientID + "|" + strconv.FormatInt(p.EnrolledAt.UnixNano(), 10)
+	if _, err := r.runOn(ctx, "unenroll", patientID, dedupe, "", false, func(w *work) error {
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "enrollment", At: w.now, Status: "unenrolled"})
+		return nil
+	}); err != nil {
+		return err
+	}
+	unlock := r.lock(patientID)
+	defer unlock()
+	return r.Store.DeletePatient(ctx, patientID)
+}
+
+// ResolveParams checks the parameters flow requires against the patient's
+// enrollment and returns them as the flow takes them: a single enrolled
+// medication may be left implicit, an appointment id brings its date and
+// time, and parameters the flow does not name pass through. It starts
+// nothing, so that a request for many patients can be checked whole first.
+// Errors: conversations.ErrUnknownFlow, store.ErrNotFound, or a
+// *conversations.ParamError that names the parameter.
+func (r *Runner) ResolveParams(ctx context.Context, patientID, flow string, given map[string]string) ([]conversations.Param, error) {
+	required, ok := r.Engine.Flow(flow)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", conversations.ErrUnknownFlow, flow)
+	}
+	p, _, err := r.Store.Load(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	params, err := flowParams(&p, required, given)
+	if err != nil {
+		return nil, &conversations.ParamError{Err: err}
+	}
+	return params, nil
+}
+
+func flowParams(p *store.Patient, required []string, given map[string]string) ([]conversations.Param, error) {
+	var out []conversations.Param
+	for _, k := range required {
+		v := given[k]
+		switch k {
+		case "medication":
+			if v == "" && len(p.Medications) == 1 {
+				v = p.Medications[0].ID
+			}
+			if v == "" {
+				return nil, errors.New(`"medication" is required`)
+			}
+			if !slices.ContainsFunc(p.Medications, func(m store.Medication) bool { return m.ID == v }) {
+				return nil, fmt.Errorf("medication %q is not enrolled", v)
+			}
+		case "appointment":
+			found := false
+			for _, ap := range p.Appointments {
+				if ap.ID == v {
+					date, clock, _ := strings.Cut(ap.At, "T")
+					out = append(out, conversations.Param{Key: "date", Value: date}, conversations.Param{Key: "time", Value: clock})
+					found = true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("appointment %q is not on the enrollment", v)
+			}
+		default:
+			if v == "" {
+				return nil, fmt.Errorf("%q is required", k)
+			}
+		}
+		out = append(out, conversations.Param{Key: k, Value: v})
+	}
+	for k, v := range given {
+		if !slices.Contains(required, k) && !slices.ContainsFunc(out, func(p conversations.Param) bool { return p.Key == k }) {
+			out = append(out, conversations.Param{Key: k, Value: v})
+		}
+	}
+	return out, nil
+}
