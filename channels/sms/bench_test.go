@@ -50,7 +50,7 @@ func benchmarkInbound(b *testing.B, st store.Store) {
 		return p
 	})
 
-	hooks := &sms.Webhooks{Store: st, Turns: r, AuthToken: token, PublicURL: "https://tend.example"}
+	hooks := &sms.Webhooks{Turns: r, AuthToken: token, PublicURL: "https://tend.example"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+sms.InboundPath, hooks.Inbound)
 	srv := httptest.NewServer(mux)

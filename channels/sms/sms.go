@@ -17,6 +17,7 @@ import (
 
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
 
@@ -170,13 +171,12 @@ func classify(err error) error {
 type Turns interface {
 	Inbound(ctx context.Context, patientID, channel, text, dedupe string) error
 	NotEnrolled(ctx context.Context, channel, from, dedupe string) error
-	ProviderOptOut(ctx context.Context, patientID, channel string) error
-	Fallback(ctx context.Context, patientID, messageID, failed string) (string, error)
+	Delivered(ctx context.Context, patientID, messageID string, rc runner.Receipt) (next string, err error)
+	PatientByPhone(ctx context.Context, phone string) (store.Patient, error)
 }
 
 // Webhooks serves Twilio's inbound-message and status callbacks.
 type Webhooks struct {
-	Store     store.Store
 	Turns     Turns
 	AuthToken string
 	PublicURL string
@@ -249,7 +249,7 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	dedupe := "twilio:" + sid
-	p, err := h.Store.PatientByPhone(ctx, phone)
+	p, err := h.Turns.PatientByPhone(ctx, phone)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		err = h.Turns.NotEnrolled(ctx, Channel, phone, dedupe)
@@ -288,32 +288,20 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 		h.ObserveStatus(status, code)
 	}
 	if patientID != "" {
-		err := h.Store.UpdateEvent(r.Context(), patientID, outboxID, func(e *store.Event) bool {
-			if !store.StatusAdvances(e.Status, status) {
-				return false
-			}
-			e.Status, e.ErrorCode = status, code
-			return true
-		})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// 21610: the patient opted out with the carrier; 30005/30006: the
+		// number cannot take texts (a landline, say), so the message goes
+		// on the patient's next channel, a call perhaps.
+		rc := runner.Receipt{Channel: Channel, Status: status, Code: code, OptOut: code == codeOptedOut,
+			Undeliverable: code == codeUnknownHandset || code == codeLandline}
+		next, err := h.Turns.Delivered(r.Context(), patientID, outboxID, rc)
+		if err != nil {
+			// Twilio retries the callback: nothing is lost.
 			h.log().Error("recording delivery status", "message", outboxID, "err", err)
 			http.Error(w, "try again", http.StatusServiceUnavailable)
 			return
 		}
-		switch {
-		case code == codeOptedOut:
-			if err := h.Turns.ProviderOptOut(r.Context(), patientID, Channel); err != nil && !errors.Is(err, store.ErrNotFound) {
-				h.log().Error("recording provider opt-out", "patient", patientID, "err", err)
-			}
-		case code == codeUnknownHandset || code == codeLandline:
-			// The number cannot take texts (a landline, say): the message
-			// goes on the patient's next channel, a call perhaps.
-			if _, err := h.Turns.Fallback(r.Context(), patientID, outboxID, Channel); err != nil && !errors.Is(err, store.ErrNotFound) {
-				// Twilio retries the callback: the fallback is not lost.
-				h.log().Error("falling back after undeliverable sms", "message", outboxID, "err", err)
-				http.Error(w, "try again", http.StatusServiceUnavailable)
-				return
-			}
+		if next != "" {
+			h.log().Info("sms undeliverable; falling back", "message", outboxID, "code", code, "next", next)
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -39,7 +39,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{Core: channeltest.New(t, channeltest.Options{}), t: t, fake: smstest.New(t)}
-	hooks := &sms.Webhooks{Store: e.Store, Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
+	hooks := &sms.Webhooks{Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+sms.InboundPath, hooks.Inbound)
 	mux.HandleFunc("POST "+sms.StatusPath, hooks.Status)

@@ -44,7 +44,7 @@ func benchmarkInbound(b *testing.B, st store.Store, button bool) {
 	})
 
 	var stale atomic.Int64
-	hooks := &whatsapp.Webhooks{Store: st, Turns: r, AuthToken: token, PublicURL: public, Observe: func(outcome string) {
+	hooks := &whatsapp.Webhooks{Turns: r, AuthToken: token, PublicURL: public, Observe: func(outcome string) {
 		if outcome == "stale" {
 			stale.Add(1)
 		}

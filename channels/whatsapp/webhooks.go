@@ -19,14 +19,13 @@ import (
 type Turns interface {
 	Receive(ctx context.Context, patientID string, m runner.Message) (runner.Reply, error)
 	NotEnrolled(ctx context.Context, channel, from, dedupe string) error
-	ProviderOptOut(ctx context.Context, patientID, channel string) error
-	Fallback(ctx context.Context, patientID, messageID, failed string) (string, error)
+	Delivered(ctx context.Context, patientID, messageID string, rc runner.Receipt) (next string, err error)
+	PatientByPhone(ctx context.Context, phone string) (store.Patient, error)
 }
 
 // Webhooks serves Twilio's inbound-message and status callbacks for
 // WhatsApp.
 type Webhooks struct {
-	Store     store.Store
 	Turns     Turns
 	AuthToken string
 	PublicURL string
@@ -84,7 +83,7 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	dedupe := "twilio:" + sid
-	p, err := h.Store.PatientByPhone(ctx, phone)
+	p, err := h.Turns.PatientByPhone(ctx, phone)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		err = h.Turns.NotEnrolled(ctx, Channel, phone, dedupe)
@@ -155,46 +154,19 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	ctx := r.Context()
-	wasReached := false
-	err := h.Store.UpdateEvent(ctx, patientID, outboxID, func(e *store.Event) bool {
-		wasReached = reached(e.Status)
-		if !store.StatusAdvances(e.Status, status) {
-			return false
-		}
-		e.Status, e.ErrorCode = status, code
-		return true
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		w.WriteHeader(http.StatusNoContent) // unenrolled since
-		return
-	}
+	// 21610: the patient opted out; a failure Twilio gave up on (63016,
+	// outside the window, or any other) goes on the next channel unless
+	// the message had been delivered or read.
+	rc := runner.Receipt{Channel: Channel, Status: status, Code: code, OptOut: code == codeOptedOut,
+		Undeliverable: status == "failed" || status == "undelivered"}
+	next, err := h.Turns.Delivered(r.Context(), patientID, outboxID, rc)
 	if err != nil {
-		h.log().Error("recording whatsapp delivery status", "message", outboxID, "err", err)
+		h.log().Error("recording whatsapp delivery status", "message", outboxID, "code", code, "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return
 	}
-	switch {
-	case code == codeOptedOut:
-		if err := h.Turns.ProviderOptOut(ctx, patientID, Channel); err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.log().Error("recording provider opt-out", "patient", patientID, "err", err)
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-			return
-		}
-	case failure(status) && !wasReached:
-		next, err := h.Turns.Fallback(ctx, patientID, outboxID, Channel)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.log().Error("whatsapp message failed; fallback not queued", "message", outboxID, "code", code, "err", err)
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-			return
-		}
+	if next != "" {
 		h.log().Info("whatsapp message failed; falling back", "message", outboxID, "code", code, "next", next)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
-// failure reports whether a status says Twilio gave the message up.
-func failure(status string) bool { return status == "failed" || status == "undelivered" }
-
-// reached reports whether a status says the patient got the message.
-func reached(status string) bool { return status == "delivered" || status == "read" }

@@ -54,8 +54,8 @@ func newEnv(t *testing.T, pack *content.Pack, log *slog.Logger) *env {
 	t.Helper()
 	e := &env{Core: channeltest.New(t, channeltest.Options{Pack: pack, Log: log}), t: t, fake: smstest.New(t)}
 	e.fake.SetClock(e.Clock.Now)
-	hooks := &whatsapp.Webhooks{Store: e.Store, Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
-	smsHooks := &sms.Webhooks{Store: e.Store, Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
+	hooks := &whatsapp.Webhooks{Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
+	smsHooks := &sms.Webhooks{Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+whatsapp.InboundPath, hooks.Inbound)
 	mux.HandleFunc("POST "+whatsapp.StatusPath, hooks.Status)

@@ -38,7 +38,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 	}
 
 	disp.Senders[sms.Channel] = twilio()
-	hooks := &sms.Webhooks{Store: st, Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
+	hooks := &sms.Webhooks{Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
 		Observe: inbound(sms.Channel), ObserveStatus: status(sms.Channel)}
 	r.Post(sms.InboundPath, hooks.Inbound)
 	r.Post(sms.StatusPath, hooks.Status)
@@ -47,7 +47,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 	if c.WhatsAppFrom != "" {
 		disp.Senders[whatsapp.Channel] = &whatsapp.Sender{Client: twilio().Client, From: c.WhatsAppFrom, PublicURL: c.PublicURL,
 			QuickReply: pack.WhatsApp.QuickReply}
-		wa := &whatsapp.Webhooks{Store: st, Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
+		wa := &whatsapp.Webhooks{Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
 			Observe: inbound(whatsapp.Channel), ObserveStatus: status(whatsapp.Channel)}
 		r.Post(whatsapp.InboundPath, wa.Inbound)
 		r.Post(whatsapp.StatusPath, wa.Status)

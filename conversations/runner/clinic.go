@@ -119,3 +119,9 @@ func flowParams(p *store.Patient, required []string, given map[string]string) ([
 	}
 	return out, nil
 }
+
+// PatientByPhone finds the enrolled patient with that E.164 number
+// (store.ErrNotFound if none): an inbound text or call names its sender so.
+func (r *Runner) PatientByPhone(ctx context.Context, phone string) (store.Patient, error) {
+	return r.Store.PatientByPhone(ctx, phone)
+}

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -332,4 +333,54 @@ func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, chann
 		return "", err
 	}
 	return w.c.Outbox[0].Channel, nil
+}
+
+// Receipt is what a provider reported about a message it was given.
+type Receipt struct {
+	Channel string
+	// Status is the provider's word (queued, sent, delivered, read,
+	// failed, undelivered); it goes on the message's timeline event only
+	// when it advances (store.StatusAdvances): callbacks arrive out of
+	// order and repeat.
+	Status string
+	Code   int // the provider's error code, 0 for none
+	// OptOut: the provider will not send to this patient on this channel
+	// any more (Twilio 21610, the patient replied STOP to the carrier).
+	OptOut bool
+	// Undeliverable: the address cannot take this channel (a landline for
+	// a text, a WhatsApp message outside the window): the message goes on
+	// the patient's next channel, unless it had already reached them.
+	Undeliverable bool
+}
+
+// Delivered records a provider's receipt for a message and acts on it: a
+// provider opt-out withdraws consent on the channel, an undeliverable
+// message falls back to the next channel (once, however often the provider
+// repeats itself). It returns that channel ("" when none). A patient
+// unenrolled since is no error.
+func (r *Runner) Delivered(ctx context.Context, patientID, messageID string, rc Receipt) (next string, err error) {
+	reached := false
+	err = r.Store.UpdateEvent(ctx, patientID, messageID, func(e *store.Event) bool {
+		reached = e.Status == "delivered" || e.Status == "read"
+		if !store.StatusAdvances(e.Status, rc.Status) {
+			return false
+		}
+		e.Status, e.ErrorCode = rc.Status, rc.Code
+		return true
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	switch {
+	case rc.OptOut:
+		err = r.ProviderOptOut(ctx, patientID, rc.Channel)
+	case rc.Undeliverable && !reached:
+		next, err = r.Fallback(ctx, patientID, messageID, rc.Channel)
+	default:
+		err = nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	return next, err
 }
