@@ -265,6 +265,7 @@ func orEnd(next string) string {
 // DecodeSession decodes a stored session, sharing the strings of flow, state
 // and language ids the engine knows instead of allocating them.
 func (e *Engine) DecodeSession(data []byte, s *Session) error { return s.decode(data, e.intern) }
+
 // ParamError is a flow parameter a patient's enrollment does not back (a
 // medication they are not enrolled for, a missing appointment): the
 // request is wrong, not the server.
