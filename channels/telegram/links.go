@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tendcare/tend/store"
 )
 
 // DefaultLinkTTL is how long a link code stays usable.
@@ -18,6 +17,11 @@ const DefaultLinkTTL = 24 * time.Hour
 // codeBytes is the randomness of a link code: 192 bits, 32 characters.
 const codeBytes = 24
 
+// Codes keeps link codes for enrolled patients (runner.Runner).
+type Codes interface {
+	AddLinkCode(ctx context.Context, patientID, key string, expires time.Time) error
+}
+
 // Links makes the deep links a clinic gives a patient to connect Telegram:
 // https://t.me/<bot>?start=<code>. Opening one starts the bot with
 // "/start <code>", and the webhook links that chat to the patient.
@@ -25,7 +29,7 @@ const codeBytes = 24
 // A code is random, single-use and short-lived; the store keeps only its
 // SHA-256, so a copy of the store cannot be used to link a stranger's chat.
 type Links struct {
-	Store store.Store
+	Codes Codes
 	// BotUsername is the bot's @username (the "@" is optional).
 	BotUsername string
 	// TTL is how long a link is valid (DefaultLinkTTL when zero).
@@ -36,9 +40,6 @@ type Links struct {
 // otherwise) and returns it with its expiry. Earlier links stay valid until
 // used or expired.
 func (l *Links) Create(ctx context.Context, patientID string, now time.Time) (url string, expires time.Time, err error) {
-	if _, _, err := l.Store.Load(ctx, patientID); err != nil {
-		return "", time.Time{}, err
-	}
 	ttl := l.TTL
 	if ttl <= 0 {
 		ttl = DefaultLinkTTL
@@ -49,7 +50,7 @@ func (l *Links) Create(ctx context.Context, patientID string, now time.Time) (ur
 	// base64url without padding is exactly that alphabet.
 	code := base64.RawURLEncoding.EncodeToString(b)
 	expires = now.Add(ttl)
-	if err := l.Store.PutCode(ctx, hashCode(code), patientID, expires); err != nil {
+	if err := l.Codes.AddLinkCode(ctx, patientID, hashCode(code), expires); err != nil {
 		return "", time.Time{}, err
 	}
 	return "https://t.me/" + strings.TrimPrefix(l.BotUsername, "@") + "?start=" + code, expires, nil

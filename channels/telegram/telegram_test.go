@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.sender = &telegram.Sender{Bot: b}
-	e.hooks = &telegram.Webhooks{Store: e.Store, Turns: e.Runner, Bot: b, Pack: e.Pack, Secret: secret, Clock: e.Clock.Now, Log: e.Log}
+	e.hooks = &telegram.Webhooks{Turns: e.Runner, Bot: b, Pack: e.Pack, Secret: secret, Clock: e.Clock.Now, Log: e.Log}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+telegram.WebhookPath, e.hooks)
 	e.srv = httptest.NewServer(mux)
@@ -238,7 +238,7 @@ func TestNoSecretConfigured(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	h := &telegram.Webhooks{Store: e.Store, Turns: e.Runner, Bot: e.sender.Bot, Pack: e.Pack, Clock: e.Clock.Now, Log: e.Runner.Log}
+	h := &telegram.Webhooks{Turns: e.Runner, Bot: e.sender.Bot, Pack: e.Pack, Clock: e.Clock.Now, Log: e.Runner.Log}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for _, sec := range []string{"", secret} {
@@ -292,7 +292,7 @@ var codeRE = regexp.MustCompile(`^https://t\.me/tend_test_bot\?start=([A-Za-z0-9
 
 func (e *env) link(patientID string) string {
 	e.t.Helper()
-	links := &telegram.Links{Store: e.Store, BotUsername: "@" + telegramtest.BotUsername}
+	links := &telegram.Links{Codes: e.Runner, BotUsername: "@" + telegramtest.BotUsername}
 	url, expires, err := links.Create(e.t.Context(), patientID, e.Clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
@@ -856,7 +856,7 @@ func TestLinks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
-	links := &telegram.Links{Store: e.Store, BotUsername: telegramtest.BotUsername, TTL: time.Hour}
+	links := &telegram.Links{Codes: e.Runner, BotUsername: telegramtest.BotUsername, TTL: time.Hour}
 	if _, _, err := links.Create(ctx, "nobody", channeltest.T0); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("link for an unknown patient: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -26,15 +25,15 @@ import (
 // (runner.Runner).
 type Turns interface {
 	Receive(ctx context.Context, patientID string, m runner.Message) (runner.Reply, error)
-	LinkChat(ctx context.Context, patientID, chat string) error
+	Link(ctx context.Context, key, chat string) (patientID string, err error)
+	Refuse(ctx context.Context, rf runner.Refusal) error
 	Unreachable(ctx context.Context, patientID, channel string) error
-	NewID(now time.Time) string
+	PatientByTelegram(ctx context.Context, chat string) (store.Patient, error)
 }
 
 // Webhooks serves POST /webhooks/telegram. Its fields must be set before
 // the first request and not changed after.
 type Webhooks struct {
-	Store store.Store
 	Turns Turns
 	// Bot answers callback queries and removes answered keyboards; it must
 	// come from NewBot. Without it button presses still count, but their
@@ -227,7 +226,7 @@ func (h *Webhooks) message(ctx context.Context, m *models.Message, dedupe string
 		lang = m.From.LanguageCode
 	}
 	code, isStart := startPayload(text)
-	p, err := h.Store.PatientByTelegram(ctx, chat)
+	p, err := h.Turns.PatientByTelegram(ctx, chat)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if isStart && code != "" {
@@ -285,62 +284,29 @@ func (h *Webhooks) link(ctx context.Context, chat, code, dedupe, lang string, kn
 	if !validCode(code) {
 		return refuse()
 	}
-	now := h.now()
-	key := hashCode(code)
-	patientID, err := h.Store.TakeCode(ctx, key, now)
-	if errors.Is(err, store.ErrNotFound) {
-		return refuse()
-	}
-	if err != nil {
-		return "", err
-	}
-	err = h.Turns.LinkChat(ctx, patientID, chat)
+	_, err := h.Turns.Link(ctx, hashCode(code), chat)
 	switch {
 	case err == nil:
 		return "linked", nil
 	case errors.Is(err, store.ErrChatTaken):
 		return "taken", h.reply(ctx, chat, "telegram.start.taken", dedupe, lang)
 	case errors.Is(err, store.ErrNotFound):
-		return refuse() // unenrolled since the link was made
-	}
-	// Not linked: give the code back for Telegram's retry of this update.
-	// Its expiry is not known here, so it gets a short one.
-	if perr := h.Store.PutCode(context.WithoutCancel(ctx), key, patientID, now.Add(time.Hour)); perr != nil {
-		h.log().Error("link code lost after a failed link", "err", perr)
+		return refuse() // no such code, or unenrolled since the link was made
 	}
 	return "", err
 }
 
 // refuse tells an unknown chat, at most once a day, that it is not linked.
-// The chat is kept only as a hash in the once-key.
 func (h *Webhooks) refuse(ctx context.Context, chat, dedupe, lang string) error {
-	sum := sha256.Sum256([]byte("telegram|" + chat))
-	first, err := h.Store.Once(ctx, "telegram-refused:"+hex.EncodeToString(sum[:16]), refusalEvery, h.now())
-	if err != nil || !first {
-		return err
-	}
-	return h.reply(ctx, chat, "telegram.start.refused", dedupe, lang)
+	return h.Turns.Refuse(ctx, runner.Refusal{Channel: Channel, To: chat, MessageID: "telegram.start.refused",
+		Lang: h.lang(lang), Dedupe: dedupe, Every: refusalEvery})
 }
 
 // reply queues one of the channel's own messages to a chat, with the
 // update's dedupe key, so a retry of the update does not queue it again.
 // The chat has no patient (or not the right one): the message names none.
 func (h *Webhooks) reply(ctx context.Context, chat, messageID, dedupe, lang string) error {
-	now := h.now()
-	text, err := h.Pack.Catalog.Text(h.lang(lang), messageID, nil, nil)
-	if err != nil {
-		h.log().Error("message not rendered cleanly", "message", messageID, "err", err)
-	}
-	err = h.Store.Commit(ctx, store.Commit{DedupeKey: dedupe, Outbox: []store.OutboxEntry{{
-		ID: h.Turns.NewID(now), Channel: Channel, To: chat, Text: text, MessageID: messageID,
-		Reply: true, NotBefore: now, CreatedAt: now}}})
-	if errors.Is(err, store.ErrDuplicate) {
-		return nil
-	}
-	if err == nil && h.Notify != nil {
-		h.Notify()
-	}
-	return err
+	return h.Turns.Refuse(ctx, runner.Refusal{Channel: Channel, To: chat, MessageID: messageID, Lang: h.lang(lang), Dedupe: dedupe})
 }
 
 // lang picks the language for a chat Tend cannot tie to a patient: the
@@ -388,7 +354,7 @@ func (h *Webhooks) callback(ctx context.Context, q *models.CallbackQuery, dedupe
 		h.answer(ctx, q.ID, text)
 		h.removeKeyboard(ctx, chatID, messageID)
 	}
-	p, err := h.Store.PatientByTelegram(ctx, chat)
+	p, err := h.Turns.PatientByTelegram(ctx, chat)
 	if errors.Is(err, store.ErrNotFound) {
 		// Buttons left in a chat that was unlinked since.
 		stale(h.lang(q.From.LanguageCode))
@@ -479,7 +445,7 @@ func (h *Webhooks) member(ctx context.Context, m *memberUpdate) (string, error) 
 	}
 	chat := strconv.FormatInt(m.Chat.ID, 10)
 	defer h.lock(chat)()
-	p, err := h.Store.PatientByTelegram(ctx, chat)
+	p, err := h.Turns.PatientByTelegram(ctx, chat)
 	if errors.Is(err, store.ErrNotFound) {
 		return "ignored", nil
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
@@ -124,4 +125,42 @@ func flowParams(p *store.Patient, required []string, given map[string]string) ([
 // (store.ErrNotFound if none): an inbound text or call names its sender so.
 func (r *Runner) PatientByPhone(ctx context.Context, phone string) (store.Patient, error) {
 	return r.Store.PatientByPhone(ctx, phone)
+}
+
+// PatientByTelegram finds the patient a Telegram chat is linked to
+// (store.ErrNotFound if none).
+func (r *Runner) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
+	return r.Store.PatientByTelegram(ctx, chat)
+}
+
+// AddLinkCode keeps a link code (its hash: the store never sees the code)
+// for an enrolled patient until it expires; store.ErrNotFound if the
+// patient is not enrolled.
+func (r *Runner) AddLinkCode(ctx context.Context, patientID, key string, expires time.Time) error {
+	if _, _, err := r.Store.Load(ctx, patientID); err != nil {
+		return err
+	}
+	return r.Store.PutCode(ctx, key, patientID, expires)
+}
+
+// Link follows a link code (its hash): the code is used up and the chat
+// linked to its patient, whose welcome runs there. store.ErrNotFound: no
+// such code, used or expired, or the patient was unenrolled since;
+// store.ErrChatTaken: the chat belongs to another patient. On any other
+// failure the code is given back (for an hour) so that the provider's
+// retry of the update can link.
+func (r *Runner) Link(ctx context.Context, key, chat string) (patientID string, err error) {
+	now := r.Clock()
+	patientID, err = r.Store.TakeCode(ctx, key, now)
+	if err != nil {
+		return "", err
+	}
+	err = r.LinkChat(ctx, patientID, chat)
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrChatTaken) {
+		return patientID, err
+	}
+	if perr := r.Store.PutCode(context.WithoutCancel(ctx), key, patientID, now.Add(time.Hour)); perr != nil {
+		r.log().Error("link code lost after a failed link", "err", perr)
+	}
+	return "", err
 }

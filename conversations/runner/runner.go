@@ -518,19 +518,48 @@ func (r *Runner) welcome(p *store.Patient) string {
 	return ""
 }
 
-// NotEnrolled answers a message from a number that is not enrolled, at most
-// once a day per number. The number is kept only as a hash.
+// NotEnrolled answers a message from a number no patient has, at most once
+// a day per number, in the pack's first language: Tend cannot know theirs.
 func (r *Runner) NotEnrolled(ctx context.Context, channel, from, dedupe string) error {
+	return r.Refuse(ctx, Refusal{Channel: channel, To: from, MessageID: "unknown.number", Dedupe: dedupe, Every: 24 * time.Hour})
+}
+
+// Refusal is a reply to someone Tend cannot tie to a patient (an unknown
+// number, an unlinked chat, a chat linked to someone else). It names no
+// patient and no program.
+type Refusal struct {
+	Channel, To string
+	MessageID   string // in the catalog
+	Lang        string // "" or not bundled: the pack's first
+	// Dedupe is the inbound message's provider id: a retry of it queues
+	// nothing more.
+	Dedupe string
+	// Every, when set, says it at most once in that long per address.
+	Every time.Duration
+}
+
+// Refuse queues a Refusal. The address is kept only as a hash, in the
+// once-key.
+func (r *Runner) Refuse(ctx context.Context, rf Refusal) error {
 	now := r.Clock()
-	sum := sha256.Sum256([]byte(channel + "|" + from))
-	first, err := r.Store.Once(ctx, "unknown:"+hex.EncodeToString(sum[:16]), 24*time.Hour, now)
-	if err != nil || !first {
-		return err
+	if rf.Every > 0 {
+		sum := sha256.Sum256([]byte(rf.Channel + "|" + rf.To))
+		first, err := r.Store.Once(ctx, "unknown:"+hex.EncodeToString(sum[:16]), rf.Every, now)
+		if err != nil || !first {
+			return err
+		}
 	}
-	lang := r.Render.Pack.Languages[0]
-	text, _ := r.Render.Pack.Catalog.Text(lang, "unknown.number", nil, nil)
-	err = r.Store.Commit(ctx, store.Commit{DedupeKey: dedupe, Outbox: []store.OutboxEntry{{
-		ID: r.NewID(now), Channel: channel, To: from, Text: text, MessageID: "unknown.number", Reply: true, NotBefore: now, CreatedAt: now}}})
+	pack := r.Render.Pack
+	lang := rf.Lang
+	if !pack.HasLanguage(lang) {
+		lang = pack.Languages[0]
+	}
+	text, err := pack.Catalog.Text(lang, rf.MessageID, nil, nil)
+	if err != nil {
+		r.log().Error("message not rendered cleanly", "message", rf.MessageID, "err", err)
+	}
+	err = r.Store.Commit(ctx, store.Commit{DedupeKey: rf.Dedupe, Outbox: []store.OutboxEntry{{
+		ID: r.NewID(now), Channel: rf.Channel, To: rf.To, Text: text, MessageID: rf.MessageID, Reply: true, NotBefore: now, CreatedAt: now}}})
 	if errors.Is(err, store.ErrDuplicate) {
 		return nil
 	}
