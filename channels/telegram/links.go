@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
-
 )
 
 // DefaultLinkTTL is how long a link code stays usable.
