@@ -59,7 +59,7 @@ func BenchmarkVoiceTurn(b *testing.B) {
 		return err
 	})
 
-	hooks := &voice.Webhooks{Store: st, Turns: r, Pack: r.Render.Pack, AuthToken: token, Callback: callback}
+	hooks := &voice.Webhooks{Turns: r, Pack: r.Render.Pack, AuthToken: token, Callback: callback}
 	srv := httptest.NewServer(hooks.Handler())
 	defer srv.Close()
 	hooks.PublicURL = srv.URL

@@ -43,7 +43,7 @@ func withNurse(e *env) { e.hooks.NurseLine = nurseLine }
 func newEnv(t *testing.T, opts ...option) *env {
 	t.Helper()
 	e := &env{Core: channeltest.New(t, channeltest.Options{}), t: t, fake: voicetest.New(t)}
-	e.hooks = &voice.Webhooks{Store: e.Store, Turns: e.Runner, Pack: e.Pack, AuthToken: e.fake.AuthToken, Callback: callback, Log: e.Log}
+	e.hooks = &voice.Webhooks{Turns: e.Runner, Pack: e.Pack, AuthToken: e.fake.AuthToken, Callback: callback, Log: e.Log}
 	e.srv = httptest.NewServer(e.hooks.Handler())
 	t.Cleanup(e.srv.Close)
 	e.hooks.PublicURL = e.srv.URL

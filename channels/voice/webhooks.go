@@ -50,7 +50,8 @@ type Turns interface {
 	Prompt(ctx context.Context, patientID string) (runner.Reply, error)
 	Script(ctx context.Context, patientID, messageID string) (runner.Reply, error)
 	Escalate(ctx context.Context, patientID, priority, reason, dedupe string) error
-	RetryCall(ctx context.Context, patientID, messageID string, attempt int) (string, error)
+	CallProgress(ctx context.Context, patientID, messageID, status string, attempt int) (changed bool, err error)
+	PatientByPhone(ctx context.Context, phone string) (store.Patient, error)
 }
 
 // Slots frees a call's concurrency slot when Twilio reports its end
@@ -68,7 +69,6 @@ type Slots interface {
 // turn number, silences so far), so any replica can serve any request of a
 // call.
 type Webhooks struct {
-	Store     store.Store
 	Turns     Turns
 	Pack      *content.Pack
 	AuthToken string
@@ -275,7 +275,7 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 	err := store.ErrNotFound
 	var p store.Patient
 	if phone, perr := channels.E164(r.PostForm.Get("From")); perr == nil {
-		p, err = h.Store.PatientByPhone(ctx, phone)
+		p, err = h.Turns.PatientByPhone(ctx, phone)
 	}
 	var rep runner.Reply
 	if err == nil {
@@ -398,7 +398,7 @@ func (h *Webhooks) voicemail(w http.ResponseWriter, r *http.Request, patientID, 
 		h.fail(w, "voicemail", err)
 		return
 	}
-	if _, _, err := h.record(ctx, patientID, outboxID, StatusVoicemail); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, err := h.Turns.CallProgress(ctx, patientID, outboxID, StatusVoicemail, 0); err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.fail(w, "recording voicemail", err)
 		return
 	}
@@ -700,58 +700,6 @@ const (
 	StatusNoAnswer = "no-answer"
 )
 
-// callRanks place the call statuses among the store's (store.StatusAdvances):
-// ringing is a "sending", the call's outcomes are final like "delivered".
-var callRanks = map[string]int{StatusRinging: 2, StatusVoicemail: 4, StatusBusy: 4, StatusNoAnswer: 4}
-
-// probes are statuses of the store's ranks 1 to 5.
-var probes = []string{"queued", "sending", "sent", "delivered", "read"}
-
-// rank is how far along a status is, as store.StatusAdvances orders them,
-// with the call statuses it may not know yet.
-func rank(status string) int {
-	if r, ok := callRanks[status]; ok {
-		return r
-	}
-	r := 0
-	for i, p := range probes {
-		if store.StatusAdvances(p, status) {
-			r = i + 1
-		}
-	}
-	return r
-}
-
-// advances reports whether a message event's status may change from one
-// status to another: only forward (callbacks overtake each other), except
-// that a voicemail corrects a "delivered" recorded when the call was
-// answered, before AMD had spoken.
-func advances(from, to string) bool {
-	if from == to {
-		return false
-	}
-	if to == StatusVoicemail && from == "delivered" {
-		return true
-	}
-	return rank(to) > rank(from)
-}
-
-// record sets a message event's status when it advances, and reports
-// whether it changed and from what: a status callback delivered twice acts
-// once.
-func (h *Webhooks) record(ctx context.Context, patientID, outboxID, status string) (changed bool, before string, err error) {
-	err = h.Store.UpdateEvent(ctx, patientID, outboxID, func(e *store.Event) bool {
-		before = e.Status
-		if !advances(e.Status, status) {
-			return false
-		}
-		e.Status = status
-		changed = true
-		return true
-	})
-	return changed, before, err
-}
-
 // eventStatus is the message status a call status stands for ("" for
 // none). An answered call is "delivered": the patient heard the message
 // (unless a machine answered: "voicemail"); busy and no-answer keep
@@ -794,10 +742,8 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	final := false
 	switch callStatus {
 	case "completed", "busy", "no-answer", "failed", "canceled":
-		final = true
 		if h.Slots != nil {
 			h.Slots.Release(outboxID)
 		}
@@ -811,7 +757,9 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	changed, before, err := h.record(ctx, patientID, outboxID, status)
+	// A call that ended busy, unanswered or failed is asked for again:
+	// the runner applies the program's retry limit and spacing.
+	_, err = h.Turns.CallProgress(ctx, patientID, outboxID, status, attempt)
 	if errors.Is(err, store.ErrNotFound) {
 		w.WriteHeader(http.StatusNoContent) // unenrolled since
 		return
@@ -822,21 +770,5 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.observe("status_" + status)
-	if final && changed && (status == StatusBusy || status == StatusNoAnswer || status == "failed") {
-		if _, err := h.Turns.RetryCall(ctx, patientID, outboxID, attempt+1); err != nil && !errors.Is(err, store.ErrNotFound) {
-			// Put the status back so that Twilio's retry of this callback
-			// asks for the call again.
-			h.Store.UpdateEvent(context.WithoutCancel(ctx), patientID, outboxID, func(e *store.Event) bool {
-				if e.Status != status {
-					return false
-				}
-				e.Status = before
-				return true
-			})
-			h.log().Error("asking for the call again", "message", outboxID, "err", err)
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-			return
-		}
-	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -384,3 +384,51 @@ func (r *Runner) Delivered(ctx context.Context, patientID, messageID string, rc 
 	}
 	return next, err
 }
+
+// CallProgress records a call's progress on its message's event, only
+// forward (callbacks overtake each other) except that a voicemail corrects
+// a "delivered" recorded when the call was answered, before answering-
+// machine detection had spoken. When the call ended busy, unanswered or
+// failed it asks for the call again (RetryCall: the program's retry limit
+// and spacing, then the chain's next channel). changed reports whether the
+// status moved: a repeated callback acts once. If asking again fails, the
+// status is put back, so that the provider's retry of the callback asks
+// again.
+func (r *Runner) CallProgress(ctx context.Context, patientID, messageID, status string, attempt int) (changed bool, err error) {
+	before := ""
+	err = r.Store.UpdateEvent(ctx, patientID, messageID, func(e *store.Event) bool {
+		before = e.Status
+		if !callAdvances(e.Status, status) {
+			return false
+		}
+		e.Status = status
+		changed = true
+		return true
+	})
+	if err != nil || !changed || (status != "busy" && status != "no-answer" && status != "failed") {
+		return changed, err
+	}
+	if _, err := r.RetryCall(ctx, patientID, messageID, attempt+1); err != nil && !errors.Is(err, store.ErrNotFound) {
+		r.Store.UpdateEvent(context.WithoutCancel(ctx), patientID, messageID, func(e *store.Event) bool {
+			if e.Status != status {
+				return false
+			}
+			e.Status = before
+			return true
+		})
+		return changed, err
+	}
+	return changed, nil
+}
+
+// callAdvances is store.StatusAdvances made strict (the same status twice
+// is no change), with the voicemail correction.
+func callAdvances(from, to string) bool {
+	if from == to {
+		return false
+	}
+	if to == "voicemail" && from == "delivered" {
+		return true
+	}
+	return store.StatusAdvances(from, to) && !store.StatusAdvances(to, from)
+}
