@@ -81,12 +81,22 @@ type Consent interface {
 	Unreachable(ctx context.Context, patientID, channel string) error
 }
 
+// Outbox is the part of the store the dispatcher works (store.Store has
+// it): it claims due messages, finds the ones a stopped replica left
+// claimed, and records how each send ended. Nothing else of a
+// conversation changes here: consent and fallback are the Runner's.
+type Outbox interface {
+	ClaimOutbox(ctx context.Context, now time.Time, limit int) ([]store.OutboxEntry, error)
+	Claimed(ctx context.Context) ([]store.OutboxEntry, error)
+	Finish(ctx context.Context, entry store.OutboxEntry, d store.Delivery) error
+}
+
 // Dispatcher sends the outbox: it claims due entries, holds what quiet hours
 // or consent forbid, picks the channel (falling back along the patient's
 // chain when one cannot carry the message), paces sends to each provider's
 // limits, and retries temporary failures with backoff and jitter.
 type Dispatcher struct {
-	Store   store.Store
+	Outbox  Outbox
 	Senders map[string]Sender
 	Consent Consent
 	Clock   func() time.Time
@@ -140,13 +150,13 @@ func (d *Dispatcher) log() *slog.Logger {
 // same message twice, so they are recorded as "unknown" and not resent; a
 // later status callback from the provider still updates them.
 func (d *Dispatcher) Recover(ctx context.Context) error {
-	claimed, err := d.Store.Claimed(ctx)
+	claimed, err := d.Outbox.Claimed(ctx)
 	if err != nil {
 		return err
 	}
 	for _, e := range claimed {
 		d.log().Warn("send outcome unknown after restart; not resending", "message", e.ID, "patient", e.PatientID)
-		err := d.Store.Finish(ctx, e, store.Delivery{Done: true, Status: "unknown"})
+		err := d.Outbox.Finish(ctx, e, store.Delivery{Done: true, Status: "unknown"})
 		if errors.Is(err, store.ErrNotFound) {
 			continue // another replica settled it first
 		}
@@ -194,7 +204,7 @@ func (d *Dispatcher) Step(ctx context.Context) int {
 	}
 	// Claim no more than can be in flight at once: a claimed entry's send
 	// counts as "outcome unknown" after a crash and is not resent.
-	batch, err := d.Store.ClaimOutbox(ctx, d.Clock(), workers)
+	batch, err := d.Outbox.ClaimOutbox(ctx, d.Clock(), workers)
 	if err != nil {
 		d.log().Error("claiming outbox", "err", err)
 		return 0
@@ -423,7 +433,7 @@ func (a *attempt) send(ch string) (why string, done bool) {
 // finish records the entry's outcome. It must land even when ctx is
 // ending: the send happened.
 func (a *attempt) finish(del store.Delivery) {
-	if err := a.d.Store.Finish(context.WithoutCancel(a.ctx), a.e, del); err != nil {
+	if err := a.d.Outbox.Finish(context.WithoutCancel(a.ctx), a.e, del); err != nil {
 		a.d.log().Error("recording delivery", "message", a.e.ID, "err", err)
 	}
 	ch := del.Channel

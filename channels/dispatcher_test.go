@@ -82,7 +82,7 @@ func newEnv(t *testing.T) *env {
 		e.senders[ch] = &recorder{}
 		senders[ch] = e.senders[ch]
 	}
-	e.disp = &channels.Dispatcher{Store: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log, Senders: senders}
+	e.disp = &channels.Dispatcher{Outbox: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log, Senders: senders}
 	return e
 }
 

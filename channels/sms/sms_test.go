@@ -46,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	hooks.PublicURL = e.srv.URL // before any request
-	e.disp = &channels.Dispatcher{Store: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
+	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Senders: map[string]channels.Sender{sms.Channel: e.sender(smsFrom)}}
 	return e
 }

@@ -837,7 +837,7 @@ func TestDispatcherBlocked(t *testing.T) {
 	if err := e.Runner.StartFlow(t.Context(), "p-1", "med-reminder", []conversations.Param{{Key: "medication", Value: "lisinopril"}}); err != nil {
 		t.Fatal(err)
 	}
-	d := &channels.Dispatcher{Store: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Runner.Quiet, Log: e.Runner.Log,
+	d := &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Runner.Quiet, Log: e.Runner.Log,
 		Senders: map[string]channels.Sender{telegram.Channel: e.sender}}
 	if n := d.Step(t.Context()); n != 1 {
 		t.Fatalf("claimed %d", n)

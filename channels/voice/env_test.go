@@ -50,7 +50,7 @@ func newEnv(t *testing.T, opts ...option) *env {
 	e.sender = &voice.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL),
 		From: voiceFrom, PublicURL: e.srv.URL, Clock: e.Clock.Now}
 	e.hooks.Slots = e.sender
-	e.disp = &channels.Dispatcher{Store: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
+	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Senders: map[string]channels.Sender{voice.Channel: e.sender}}
 	for _, o := range opts {
 		o(e)

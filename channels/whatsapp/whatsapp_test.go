@@ -66,7 +66,7 @@ func newEnv(t *testing.T, pack *content.Pack, log *slog.Logger) *env {
 	hooks.PublicURL, smsHooks.PublicURL = e.srv.URL, e.srv.URL // before any request
 	client := sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL)
 	e.wa = &whatsapp.Sender{Client: client, From: waFrom, PublicURL: e.srv.URL, QuickReply: quickReplies}
-	e.disp = &channels.Dispatcher{Store: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
+	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Workers: 1, // one message at a time: transcripts keep their order
 		Senders: map[string]channels.Sender{
 			whatsapp.Channel: e.wa,

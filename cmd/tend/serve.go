@@ -276,7 +276,7 @@ func serve(args []string) error {
 
 	m := newMetrics(st)
 	clock := time.Now
-	disp := &channels.Dispatcher{Store: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
+	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine}, Notify: disp.Kick, Observe: m.turn}
