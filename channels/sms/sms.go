@@ -16,6 +16,7 @@ import (
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/tendcare/tend/channels"
+	twiliosig "github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
@@ -200,14 +201,8 @@ func Verify(w http.ResponseWriter, r *http.Request, authToken, publicURL string)
 		http.Error(w, "malformed form: "+err.Error(), http.StatusBadRequest)
 		return false
 	}
-	sig := r.Header.Get("X-Twilio-Signature")
-	params := make(map[string]string, len(r.PostForm))
-	for k, v := range r.PostForm {
-		params[k] = v[0]
-	}
-	v := twclient.NewRequestValidator(authToken)
 	full := strings.TrimSuffix(publicURL, "/") + r.URL.RequestURI()
-	if sig == "" || authToken == "" || !v.Validate(full, params, sig) {
+	if !twiliosig.ValidSignature(authToken, r.Header.Get("X-Twilio-Signature"), full, r.PostForm) {
 		http.Error(w, "invalid signature", http.StatusForbidden)
 		return false
 	}

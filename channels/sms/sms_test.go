@@ -154,6 +154,23 @@ func TestInboundRejected(t *testing.T) {
 	if n := channeltest.Count(e.Timeline("p-1"), "message.in"); n != 1 {
 		t.Fatalf("%d message.in events after a good webhook", n)
 	}
+
+	// A field Twilio sends twice (media URLs, say) is signed with all its
+	// values, sorted; a validator that read the first value only refused it.
+	twice := smstest.InboundForm(patientPhone, "2", "SM00000000000000000000000000000004")
+	twice["MediaUrl0"] = []string{"https://api.twilio.com/b", "https://api.twilio.com/a"}
+	if got := e.post(signed(e.fake.AuthToken, inboundURL, twice)); got != http.StatusOK {
+		t.Fatalf("webhook with a repeated field: status %d", got)
+	}
+	// Signed as if Twilio kept only the first value: refused.
+	one := url.Values{}
+	for k, v := range twice {
+		one[k] = v[:1]
+	}
+	firstOnly := raw(twice.Encode(), smstest.Sign(e.fake.AuthToken, inboundURL, one))
+	if got := e.post(firstOnly); got != http.StatusForbidden {
+		t.Fatalf("webhook signed with one value of a repeated field: status %d, want 403", got)
+	}
 }
 
 func TestInboundDedupe(t *testing.T) {

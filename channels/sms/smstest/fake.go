@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -435,7 +436,7 @@ func (s *Server) Callback(m Message, status string, errorCode int) (int, error) 
 // Sign returns X-Twilio-Signature for a POST of form to url: base64 of the
 // HMAC-SHA1, keyed with the auth token, of the full URL followed by every
 // form key and its value, keys sorted (a repeated key contributes each of
-// its values, in order).
+// its values, sorted: twilio-python's vector for a repeated field says so).
 func Sign(authToken, url string, form url.Values) string {
 	keys := make([]string, 0, len(form))
 	for k := range form {
@@ -445,7 +446,9 @@ func Sign(authToken, url string, form url.Values) string {
 	var b strings.Builder
 	b.WriteString(url)
 	for _, k := range keys {
-		for _, v := range form[k] {
+		vs := slices.Clone(form[k])
+		slices.Sort(vs)
+		for _, v := range vs {
 			b.WriteString(k)
 			b.WriteString(v)
 		}
