@@ -16,6 +16,7 @@ import (
 	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/channels/sms/smstest"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
@@ -52,7 +53,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) sender(from string) *sms.Sender {
-	return &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL), From: from, PublicURL: e.srv.URL}
+	return &sms.Sender{Client: twilio.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL), From: from, PublicURL: e.srv.URL}
 }
 
 func (e *env) enroll(id, number string) {
@@ -351,8 +352,8 @@ func TestSenderClassifies(t *testing.T) {
 		{"429 rate limited", smstest.RateLimited, nil, retry, 20429},
 		{"500", smstest.ServerError, nil, retry, 20500},
 		{"connection dropped mid-request", smstest.Drop, nil, unknown, 0},
-		{"connection refused", smstest.OK, &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, closed.URL), From: smsFrom}, retry, 0},
-		{"401 wrong credentials", smstest.OK, &sms.Sender{Client: sms.NewClient(e.fake.AccountSID, "wrongtoken", e.fake.URL), From: smsFrom}, retry, 20003},
+		{"connection refused", smstest.OK, &sms.Sender{Client: twilio.NewClient(e.fake.AccountSID, e.fake.AuthToken, closed.URL), From: smsFrom}, retry, 0},
+		{"401 wrong credentials", smstest.OK, &sms.Sender{Client: twilio.NewClient(e.fake.AccountSID, "wrongtoken", e.fake.URL), From: smsFrom}, retry, 20003},
 		{"21610 opted out", smstest.OptedOut, nil, optedOut, 21610},
 		{"21211 invalid number", smstest.InvalidTo, nil, permanent, 21211},
 	} {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/channels/channeltest"
-	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/channels/voice"
 	"github.com/tendcare/tend/channels/voice/voicetest"
 	"github.com/tendcare/tend/conversations"
@@ -47,7 +47,7 @@ func newEnv(t *testing.T, opts ...option) *env {
 	e.srv = httptest.NewServer(e.hooks.Handler())
 	t.Cleanup(e.srv.Close)
 	e.hooks.PublicURL = e.srv.URL
-	e.sender = &voice.Sender{Client: sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL),
+	e.sender = &voice.Sender{Client: twilio.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL),
 		From: voiceFrom, PublicURL: e.srv.URL, Clock: e.Clock.Now}
 	e.hooks.Slots = e.sender
 	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,

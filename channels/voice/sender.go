@@ -10,11 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twilio/twilio-go"
+	twiliogo "github.com/twilio/twilio-go"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/tendcare/tend/channels"
-	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/store"
 )
 
@@ -51,7 +51,7 @@ const (
 // "completed" callback reaches another replica keeps its slot here until
 // MaxCallLength has passed. Size MaxCalls for the replica count.
 type Sender struct {
-	Client *twilio.RestClient
+	Client *twiliogo.RestClient
 	// From is the voice number calls come from (E.164).
 	From      string
 	PublicURL string
@@ -177,36 +177,22 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 	p.SetMachineDetection("Enable")
 	p.SetTimeout(ring)
 
-	type result struct {
-		c   *openapi.ApiV2010Call
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		c, err := s.Client.Api.CreateCall(p)
-		done <- result{c, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		// The call may still be placed: keep its slot (the status callback
-		// or MaxCallLength frees it) and do not retry blindly.
-		return "", "", &channels.SendError{Class: channels.ErrUnknownOutcome, Err: ctx.Err()}
-	}
-	if r.err != nil {
-		err := classify(r.err)
+	// When ctx ends first the call may still be placed: its slot is kept
+	// (the status callback or MaxCallLength frees it) and it is not
+	// retried blindly.
+	c, err := twilio.Do(ctx, func() (*openapi.ApiV2010Call, error) { return s.Client.Api.CreateCall(p) }, classify)
+	if err != nil {
 		if !errors.Is(err, channels.ErrUnknownOutcome) {
 			s.Release(e.ID) // no call was placed
 		}
 		return "", "", err
 	}
 	sid, st := "", "queued"
-	if r.c.Sid != nil {
-		sid = *r.c.Sid
+	if c.Sid != nil {
+		sid = *c.Sid
 	}
-	if r.c.Status != nil && *r.c.Status != "" {
-		st = *r.c.Status
+	if c.Status != nil && *c.Status != "" {
+		st = *c.Status
 	}
 	return sid, st, nil
 }
@@ -219,4 +205,4 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 // permanent, and a transport error after the connection was made may have
 // placed the call (calling again could ring the patient twice): its
 // outcome is unknown.
-func classify(err error) error { return sms.Classify(err) }
+func classify(err error) error { return twilio.Classify(err) }

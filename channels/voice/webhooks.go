@@ -14,7 +14,7 @@ import (
 	"github.com/twilio/twilio-go/twiml"
 
 	"github.com/tendcare/tend/channels"
-	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
@@ -123,7 +123,7 @@ func (h *Webhooks) observe(outcome string) {
 
 // verify checks the signature and that the request names a call.
 func (h *Webhooks) verify(w http.ResponseWriter, r *http.Request) (callSid string, ok bool) {
-	if !sms.Verify(w, r, h.AuthToken, h.PublicURL) {
+	if !twilio.Verify(w, r, h.AuthToken, h.PublicURL) {
 		h.observe("rejected")
 		return "", false
 	}

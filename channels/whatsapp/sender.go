@@ -8,12 +8,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/twilio/twilio-go"
+	twiliogo "github.com/twilio/twilio-go"
 	twclient "github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/tendcare/tend/channels"
-	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
@@ -41,7 +41,7 @@ const (
 // outside the customer-service window, free text (with quick-reply buttons
 // when a content maps them) inside it.
 type Sender struct {
-	Client *twilio.RestClient
+	Client *twiliogo.RestClient
 	// From is the WhatsApp sender's phone number (E.164, with or without
 	// "whatsapp:"), or a messaging service SID (MG...).
 	From      string
@@ -73,7 +73,7 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 	default:
 		p.SetBody(conversations.Numbered(e.Text, e.Labels))
 	}
-	return sms.Create(ctx, s.Client, p, strings.TrimSuffix(s.PublicURL, "/")+StatusPath, e, classify)
+	return twilio.Create(ctx, s.Client, p, strings.TrimSuffix(s.PublicURL, "/")+StatusPath, e, classify)
 }
 
 // content picks the Twilio content for an entry and its variables: the
@@ -156,14 +156,12 @@ const (
 	codeOutsideWindow = 63016
 	// codeChannelRateLimited: too many messages for the WhatsApp sender.
 	codeChannelRateLimited = 63018
-	// codeOptedOut: Twilio refuses a recipient who opted out.
-	codeOptedOut = 21610
 )
 
 // classify sorts a twilio-go error into the dispatcher's classes: 63016
 // (outside the window) means this message must go on another channel;
 // 63018 (the sender's rate limit) waits and retries; everything else is
-// Twilio's REST behaviour shared with SMS (sms.Classify): 429, 5xx, 401 and
+// Twilio's REST behaviour shared with SMS (twilio.Classify): 429, 5xx, 401 and
 // connections never made are retried, 21610 is an opt-out, a connection
 // lost mid-request is of unknown outcome, and other API errors, such as
 // 63003 and 63024 (not a valid WhatsApp recipient), are permanent.
@@ -177,5 +175,5 @@ func classify(err error) error {
 			return &channels.SendError{Class: channels.ErrRetry, Code: te.Code, Err: err}
 		}
 	}
-	return sms.Classify(err)
+	return twilio.Classify(err)
 }

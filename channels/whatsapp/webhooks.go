@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/tendcare/tend/channels"
-	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
@@ -57,7 +57,7 @@ func (h *Webhooks) observe(outcome string) {
 // committed (and the patient's window opened); on a store error Twilio gets
 // a 5xx and retries with the same MessageSid, which the commit dedupes.
 func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
-	if !sms.Verify(w, r, h.AuthToken, h.PublicURL) {
+	if !twilio.Verify(w, r, h.AuthToken, h.PublicURL) {
 		h.observe("rejected")
 		return
 	}
@@ -136,7 +136,7 @@ func message(f url.Values) runner.Message {
 // Twilio repeats the callback. A message already delivered or read never
 // falls back.
 func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
-	if !sms.Verify(w, r, h.AuthToken, h.PublicURL) {
+	if !twilio.Verify(w, r, h.AuthToken, h.PublicURL) {
 		return
 	}
 	status := r.PostForm.Get("MessageStatus")
@@ -157,7 +157,7 @@ func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
 	// 21610: the patient opted out; a failure Twilio gave up on (63016,
 	// outside the window, or any other) goes on the next channel unless
 	// the message had been delivered or read.
-	rc := runner.Receipt{Channel: Channel, Status: status, Code: code, OptOut: code == codeOptedOut,
+	rc := runner.Receipt{Channel: Channel, Status: status, Code: code, OptOut: code == twilio.CodeOptedOut,
 		Undeliverable: status == "failed" || status == "undelivered"}
 	next, err := h.Turns.Delivered(r.Context(), patientID, outboxID, rc)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/channels/sms/smstest"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/channels/whatsapp"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
@@ -64,7 +65,7 @@ func newEnv(t *testing.T, pack *content.Pack, log *slog.Logger) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	hooks.PublicURL, smsHooks.PublicURL = e.srv.URL, e.srv.URL // before any request
-	client := sms.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL)
+	client := twilio.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL)
 	e.wa = &whatsapp.Sender{Client: client, From: waFrom, PublicURL: e.srv.URL, QuickReply: quickReplies}
 	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Workers: 1, // one message at a time: transcripts keep their order

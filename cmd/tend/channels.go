@@ -13,6 +13,7 @@ import (
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/channels/telegram"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/channels/voice"
 	"github.com/tendcare/tend/channels/whatsapp"
 	"github.com/tendcare/tend/content"
@@ -34,7 +35,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 		return func(s string, code int) { m.status(ch, s, code) }
 	}
 	twilio := func() *sms.Sender {
-		return &sms.Sender{Client: sms.NewClient(c.TwilioSID, c.TwilioToken, c.TwilioAPI), From: c.SMSFrom, PublicURL: c.PublicURL}
+		return &sms.Sender{Client: twilio.NewClient(c.TwilioSID, c.TwilioToken, c.TwilioAPI), From: c.SMSFrom, PublicURL: c.PublicURL}
 	}
 
 	disp.Senders[sms.Channel] = twilio()

@@ -26,7 +26,7 @@ import (
 
 	"github.com/tendcare/tend/api"
 	"github.com/tendcare/tend/channels"
-	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
@@ -110,7 +110,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.TwilioSID, "twilio-account-sid", env("TWILIO_ACCOUNT_SID", ""), "Twilio account SID (TWILIO_ACCOUNT_SID)")
 	fs.StringVar(&c.TwilioToken, "twilio-auth-token", env("TWILIO_AUTH_TOKEN", ""), "Twilio auth token (TWILIO_AUTH_TOKEN)")
 	fs.StringVar(&c.SMSFrom, "sms-from", env("TEND_SMS_FROM", ""), "SMS sender number or messaging service SID (TEND_SMS_FROM)")
-	fs.StringVar(&c.TwilioAPI, "twilio-api-url", env("TEND_TWILIO_API_URL", sms.DefaultAPIURL), "Twilio REST base URL (TEND_TWILIO_API_URL)")
+	fs.StringVar(&c.TwilioAPI, "twilio-api-url", env("TEND_TWILIO_API_URL", twilio.DefaultAPIURL), "Twilio REST base URL (TEND_TWILIO_API_URL)")
 	fs.StringVar(&c.ContentDir, "content-dir", env("TEND_CONTENT_DIR", ""), "content pack directory; bundled pack if empty (TEND_CONTENT_DIR)")
 	fs.StringVar(&c.QuietHours, "quiet-hours", env("TEND_QUIET_HOURS", "08:00-21:00"), "local sending window, or off (TEND_QUIET_HOURS)")
 	fs.StringVar(&c.KeyFile, "encryption-key-file", env("TEND_ENCRYPTION_KEY_FILE", ""), "key file sealing PHI at rest; none: stored in the clear (TEND_ENCRYPTION_KEY_FILE)")

@@ -1,6 +1,6 @@
 // Package smstest is a fake Twilio for tests of the SMS channel: a loopback
 // httptest server that speaks the part of Twilio's REST API Tend uses, so
-// that tests drive the real twilio-go client (through sms.NewClient) instead
+// that tests drive the real twilio-go client (through twilio.NewClient) instead
 // of mocking the Sender.
 //
 // The fake implements POST /2010-04-01/Accounts/{AccountSid}/Messages.json

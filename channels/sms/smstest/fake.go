@@ -142,7 +142,7 @@ type Attempt struct {
 // Server is the fake Twilio. Create it with New; its fields must not change
 // after that, except Client before the first Callback.
 type Server struct {
-	// URL is the base URL to give sms.NewClient (http://127.0.0.1:port).
+	// URL is the base URL to give twilio.NewClient (http://127.0.0.1:port).
 	URL string
 	// AccountSID ("AC" + 32 hex) and AuthToken (32 hex) are the credentials
 	// the fake accepts and signs callbacks with.

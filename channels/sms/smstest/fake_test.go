@@ -13,8 +13,8 @@ import (
 	twclient "github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
-	"github.com/tendcare/tend/channels/sms"
 	"github.com/tendcare/tend/channels/sms/smstest"
+	"github.com/tendcare/tend/channels/twilio"
 )
 
 // TestSignMatchesTwilioValidator checks Sign against the validator of the
@@ -60,7 +60,7 @@ func TestSignMatchesTwilioValidator(t *testing.T) {
 }
 
 func client(f *smstest.Server, token string) *openapi.ApiService {
-	return sms.NewClient(f.AccountSID, token, f.URL).Api
+	return twilio.NewClient(f.AccountSID, token, f.URL).Api
 }
 
 func params(to, body string) *openapi.CreateMessageParams {

@@ -1,6 +1,6 @@
 // Package voicetest stands in for Twilio's voice side in tests: a fake Calls
 // API that the real twilio-go client talks to (redirected with
-// sms.NewClient), and a Caller that plays the telephone network and the
+// twilio.NewClient), and a Caller that plays the telephone network and the
 // patient, following Tend's TwiML the way Twilio does.
 //
 // The fake only records the calls Tend places; the test decides what

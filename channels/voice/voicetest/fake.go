@@ -75,7 +75,7 @@ func (c Call) Param(key string) string {
 
 // Server is the fake Calls API. Create it with New.
 type Server struct {
-	// URL is the base URL to give sms.NewClient.
+	// URL is the base URL to give twilio.NewClient.
 	URL        string
 	AccountSID string
 	AuthToken  string
