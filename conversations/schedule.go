@@ -35,8 +35,9 @@ type QuietHours struct {
 	Start, End int // minutes after local midnight; sending is allowed in [Start, End)
 }
 
-// DefaultQuietHours allows sending from 08:00 to 21:00 local time.
-var DefaultQuietHours = QuietHours{Start: 8 * 60, End: 21 * 60}
+// DefaultQuietHours allows sending from 08:00 to 21:00 local time. A
+// function, not a variable: nobody can change the default for everyone.
+func DefaultQuietHours() QuietHours { return QuietHours{Start: 8 * 60, End: 21 * 60} }
 
 // ParseQuietHours reads "HH:MM-HH:MM" (the sending window) or "off".
 func ParseQuietHours(s string) (QuietHours, error) {

@@ -1,5 +1,9 @@
 // Package store defines what Tend persists and the contract every backend
-// keeps: the embedded bbolt store (package store/embedded) and, later, Redis.
+// keeps: the embedded bbolt store (store/embedded, the default) and Redis
+// (store/redis, for several replicas); store/seal wraps either and seals
+// PHI at rest. Only the Runner (conversations/runner) and the dispatcher's
+// outbox work change what is stored; channels and the API use the value
+// types (TestOnlyTheRunnerWrites).
 //
 // The contract is built around one idea from DESIGN.md: a conversation turn is
 // one atomic Commit. The session, the outgoing messages (the transactional

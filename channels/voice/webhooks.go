@@ -97,6 +97,9 @@ type Webhooks struct {
 	ObserveStatus func(status string, code int)
 }
 
+// Paths are the webhook paths Handler serves, for a router that mounts it.
+func Paths() []string { return []string{InboundPath, AnswerPath, GatherPath, DialPath, StatusPath} }
+
 // Handler serves every voice webhook on its POST route.
 func (h *Webhooks) Handler() http.Handler {
 	mux := http.NewServeMux()

@@ -61,11 +61,11 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 		vh := &voice.Webhooks{Turns: runner, Pack: pack, AuthToken: c.TwilioToken, PublicURL: c.PublicURL,
 			NurseLine: c.NurseLine, Callback: c.CallbackNumber, Speech: c.VoiceSpeech, Slots: sender, Log: log,
 			Observe: inbound(voice.Channel), ObserveStatus: status(voice.Channel)}
-		r.Post(voice.InboundPath, vh.Inbound)
-		r.Post(voice.AnswerPath, vh.Answer)
-		r.Post(voice.GatherPath, vh.Gather)
-		r.Post(voice.DialPath, vh.Dial)
-		r.Post(voice.StatusPath, vh.Status)
+		// The voice routes are defined once, by the adapter (Handler).
+		routes := vh.Handler()
+		for _, path := range voice.Paths() {
+			r.Handle(path, routes)
+		}
 		a.Channels = append(a.Channels, voice.Channel)
 	}
 
