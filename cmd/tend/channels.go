@@ -56,7 +56,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 	}
 
 	if c.VoiceFrom != "" {
-		sender := &voice.Sender{Client: twilio().Client, From: c.VoiceFrom, PublicURL: c.PublicURL, MaxCalls: c.VoiceMaxCalls}
+		sender := &voice.Sender{Client: twilio().Client, From: c.VoiceFrom, PublicURL: c.PublicURL, MaxCalls: c.VoiceMaxCalls, Clock: runner.Clock}
 		disp.Senders[voice.Channel] = sender
 		vh := &voice.Webhooks{Turns: runner, Pack: pack, AuthToken: c.TwilioToken, PublicURL: c.PublicURL,
 			NurseLine: c.NurseLine, Callback: c.CallbackNumber, Speech: c.VoiceSpeech, Slots: sender, Log: log,
