@@ -13,24 +13,27 @@ import (
 )
 
 // EngineMessages are the message ids the conversation engine sends on its
-// own, outside any flow. Every bundled language must have them.
-var EngineMessages = append([]string{
-	"keyword.stop.confirm",
-	"keyword.start.confirm",
-	"keyword.help",
-	"keyword.human.ack",
-	"keyword.emergency",
-	"keyword.crisis",
-	"safety.no",
-	"keyword.language.confirm",
-	"answer.unknown",
-	"answer.offer_human",
-	"answer.handoff",
-	"idle.reply",
-	"answer.closed",
-	"unknown.number",
-	"med.generic",
-}, safetyQuestions()...)
+// own, outside any flow. Every bundled language must have them. (Functions,
+// not variables, so that no caller can change the list for everyone.)
+func EngineMessages() []string {
+	return append([]string{
+		"keyword.stop.confirm",
+		"keyword.start.confirm",
+		"keyword.help",
+		"keyword.human.ack",
+		"keyword.emergency",
+		"keyword.crisis",
+		"safety.no",
+		"keyword.language.confirm",
+		"answer.unknown",
+		"answer.offer_human",
+		"answer.handoff",
+		"idle.reply",
+		"answer.closed",
+		"unknown.number",
+		"med.generic",
+	}, safetyQuestions()...)
+}
 
 // safetyQuestions are the questions the engine asks about each concept of
 // the emergency lexicon ("safety.ask.chest_pain").
@@ -45,16 +48,20 @@ func safetyQuestions() []string {
 // ChannelMessages are the messages channels send themselves: what a call
 // says around a flow's prompt, and Telegram's link and button replies.
 // They never go by SMS, so the SMS length checks skip them.
-var ChannelMessages = []string{
-	"voice.press", "voice.repeat", "voice.nurse", "voice.stop", "voice.no_input",
-	"voice.goodbye", "voice.voicemail", "voice.unknown", "voice.connecting",
-	"voice.callback", "voice.nothing", "voice.stopped", "voice.resume",
-	"telegram.start.refused", "telegram.start.taken", "telegram.stale",
+func ChannelMessages() []string {
+	return []string{
+		"voice.press", "voice.repeat", "voice.nurse", "voice.stop", "voice.no_input",
+		"voice.goodbye", "voice.voicemail", "voice.unknown", "voice.connecting",
+		"voice.callback", "voice.nothing", "voice.stopped", "voice.resume",
+		"telegram.start.refused", "telegram.start.taken", "telegram.stale",
+	}
 }
 
 // Placeholders are the template fields a message may use ({{.Medication}}).
 // The engine fills every one of them on every message it renders.
-var Placeholders = []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Emergency", "Crisis"}
+func Placeholders() []string {
+	return []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Emergency", "Crisis"}
+}
 
 // callPlaceholders are filled only where a call says a choice's key.
 var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"}}
@@ -536,7 +543,7 @@ func (l *linter) messages() {
 			}
 		}
 	}
-	for _, id := range slices.Concat(EngineMessages, ChannelMessages) {
+	for _, id := range slices.Concat(EngineMessages(), ChannelMessages()) {
 		if referenced[id] {
 			continue
 		}
@@ -555,7 +562,7 @@ func (l *linter) messages() {
 	}
 
 	known := map[string]bool{}
-	for _, ph := range Placeholders {
+	for _, ph := range Placeholders() {
 		known[ph] = true
 	}
 	for _, id := range l.allMessageIDs() {
@@ -582,7 +589,7 @@ func (l *linter) messages() {
 			}
 			for _, ph := range m.Placeholders() {
 				if !known[ph] {
-					l.errorf(m.File, m.Line, "%s: message %q uses unknown placeholder {{.%s}} (known: %s)", lang, id, ph, strings.Join(Placeholders, ", "))
+					l.errorf(m.File, m.Line, "%s: message %q uses unknown placeholder {{.%s}} (known: %s)", lang, id, ph, strings.Join(Placeholders(), ", "))
 				}
 			}
 			if m == bm {
@@ -862,7 +869,7 @@ func (l *linter) channels() {
 		}
 	}
 	known := map[string]bool{}
-	for _, ph := range Placeholders {
+	for _, ph := range Placeholders() {
 		known[ph] = true
 	}
 	for _, id := range sortedKeys(p.WhatsApp.Templates) {
@@ -882,7 +889,7 @@ func (l *linter) channels() {
 			for _, v := range t.Variables {
 				switch {
 				case !known[v]:
-					l.errorf(t.File, t.Line, "%s: unknown variable %q (known: %s)", where, v, strings.Join(Placeholders, ", "))
+					l.errorf(t.File, t.Line, "%s: unknown variable %q (known: %s)", where, v, strings.Join(Placeholders(), ", "))
 				case !slices.Contains(uses, v):
 					l.errorf(t.File, t.Line, "%s: variable %q is not a placeholder of the message (it uses %s)", where, v, phList(uses))
 				}

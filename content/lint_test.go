@@ -180,7 +180,7 @@ func TestDefaultPack(t *testing.T) {
 // the engine shares must not repeat themselves.
 func TestExportedLists(t *testing.T) {
 	t.Parallel()
-	for name, list := range map[string][]string{"EngineMessages": content.EngineMessages, "ChannelMessages": content.ChannelMessages, "Placeholders": content.Placeholders} {
+	for name, list := range map[string][]string{"EngineMessages": content.EngineMessages(), "ChannelMessages": content.ChannelMessages(), "Placeholders": content.Placeholders()} {
 		seen := map[string]bool{}
 		for _, s := range list {
 			if seen[s] {
@@ -193,7 +193,7 @@ func TestExportedLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range slices.Concat(content.EngineMessages, content.ChannelMessages) {
+	for _, id := range slices.Concat(content.EngineMessages(), content.ChannelMessages()) {
 		if p.Catalog.Messages["en"][id] == nil {
 			t.Errorf("valid pack lacks engine message %q", id)
 		}
