@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
@@ -246,7 +247,7 @@ func (d *Dispatcher) Step(ctx context.Context) int {
 
 // exempt are messages that go to an opted-out patient on the channel they
 // opted out on: the one opt-out confirmation and the HELP reply.
-var exempt = map[string]bool{"keyword.stop.confirm": true, "keyword.help": true}
+var exempt = map[string]bool{content.MsgStopConfirm: true, content.MsgHelp: true}
 
 // maxPace is the longest a worker waits for a rate limit; a longer wait
 // puts the entry back, due when the limit allows it, so one busy sender

@@ -12,51 +12,6 @@ import (
 	"github.com/tendcare/tend/locales"
 )
 
-// EngineMessages are the message ids the conversation engine sends on its
-// own, outside any flow. Every bundled language must have them. (Functions,
-// not variables, so that no caller can change the list for everyone.)
-func EngineMessages() []string {
-	return append([]string{
-		"keyword.stop.confirm",
-		"keyword.start.confirm",
-		"keyword.help",
-		"keyword.human.ack",
-		"keyword.emergency",
-		"keyword.crisis",
-		"safety.no",
-		"keyword.language.confirm",
-		"answer.unknown",
-		"answer.offer_human",
-		"answer.handoff",
-		"idle.reply",
-		"answer.closed",
-		"unknown.number",
-		"med.generic",
-	}, safetyQuestions()...)
-}
-
-// safetyQuestions are the questions the engine asks about each concept of
-// the emergency lexicon ("safety.ask.chest_pain").
-func safetyQuestions() []string {
-	var ids []string
-	for _, c := range locales.Concepts {
-		ids = append(ids, "safety.ask."+c)
-	}
-	return ids
-}
-
-// ChannelMessages are the messages channels send themselves: what a call
-// says around a flow's prompt, and Telegram's link and button replies.
-// They never go by SMS, so the SMS length checks skip them.
-func ChannelMessages() []string {
-	return []string{
-		"voice.press", "voice.repeat", "voice.nurse", "voice.stop", "voice.no_input",
-		"voice.goodbye", "voice.voicemail", "voice.unknown", "voice.connecting",
-		"voice.callback", "voice.nothing", "voice.stopped", "voice.resume",
-		"telegram.start.refused", "telegram.start.taken", "telegram.stale",
-	}
-}
-
 // Placeholders are the template fields a message may use ({{.Medication}}).
 // The engine fills every one of them on every message it renders.
 func Placeholders() []string {

@@ -78,7 +78,7 @@ type Input struct {
 	// the question it was offered for, 0 when unknown (a template button).
 	Choice string
 	Step   uint32
-	// SayClosed answers a stale button with "answer.closed", for channels
+	// SayClosed answers a stale button with content.MsgAnswerClosed, for channels
 	// that have no other way to tell the patient (WhatsApp; Telegram
 	// answers the button press itself).
 	SayClosed bool
@@ -366,7 +366,7 @@ func (t *turn) choice(id string, step uint32, label string) error {
 func (t *turn) stale() error {
 	t.out.Keyword = "stale"
 	if t.in.SayClosed {
-		t.say("answer.closed", nil)
+		t.say(content.MsgAnswerClosed, nil)
 	}
 	return nil
 }
@@ -394,7 +394,7 @@ func (t *turn) text(raw string) error {
 			t.out.Keyword = "start"
 			s.OptedOut.Remove(t.channel())
 			t.add(Effect{Kind: Consent, Status: "opted_in", Channel: t.channel()})
-			t.say("keyword.start.confirm", nil)
+			t.say(content.MsgStartConfirm, nil)
 		case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
 			t.out.Keyword = "help"
 			t.help()
@@ -408,11 +408,11 @@ func (t *turn) text(raw string) error {
 		t.out.Keyword = "stop"
 		t.clearSafety() // they answered, if not the question
 		t.optOut()
-		t.say("keyword.stop.confirm", nil)
+		t.say(content.MsgStopConfirm, nil)
 		return nil
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Start }):
 		t.out.Keyword = "start"
-		t.say("keyword.start.confirm", nil)
+		t.say(content.MsgStartConfirm, nil)
 		return nil
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
 		t.out.Keyword = "help"
@@ -422,14 +422,14 @@ func (t *turn) text(raw string) error {
 		t.out.Keyword = "human"
 		t.escalate(escalation.Medium, ReasonAskedHuman)
 		hours := escalation.ResponseHours(escalation.Medium)
-		t.say("keyword.human.ack", func(ef *Effect) { ef.Count = hours })
+		t.say(content.MsgHumanAck, func(ef *Effect) { ef.Count = hours })
 		return nil
 	}
 	if lang := t.languageName(norm); lang != "" {
 		t.out.Keyword = "language"
 		s.Lang = lang
 		t.add(Effect{Kind: Language, Status: lang})
-		t.say("keyword.language.confirm", nil)
+		t.say(content.MsgLanguageConfirm, nil)
 		return nil
 	}
 	if t.in.Step != 0 && t.in.Step != s.Step {
@@ -441,7 +441,7 @@ func (t *turn) text(raw string) error {
 	if s.Flow == "" {
 		if t.now.Unix()-s.LastIdle >= 24*3600 {
 			s.LastIdle = t.now.Unix()
-			t.say("idle.reply", nil)
+			t.say(content.MsgIdleReply, nil)
 		}
 		return nil
 	}
@@ -461,7 +461,7 @@ func (t *turn) optOut() {
 }
 
 func (t *turn) help() {
-	t.say("keyword.help", nil)
+	t.say(content.MsgHelp, nil)
 }
 
 // answer matches a reply against the waiting state's choices.
@@ -513,12 +513,12 @@ func (t *turn) miss(f *flow, st *state) error {
 	t.s.Misses++
 	switch t.s.Misses {
 	case 1:
-		t.say("answer.unknown", func(ef *Effect) { ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step })
+		t.say(content.MsgAnswerUnknown, func(ef *Effect) { ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step })
 	case 2:
-		t.say("answer.offer_human", func(ef *Effect) { ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step })
+		t.say(content.MsgOfferHuman, func(ef *Effect) { ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step })
 	default:
 		t.escalate(escalation.Low, ReasonNotUnderstood)
-		t.say("answer.handoff", nil)
+		t.say(content.MsgHandoff, nil)
 		t.endFlow(true)
 	}
 	return nil

@@ -73,10 +73,10 @@ func (r *Renderer) Parts(lang string, p *enrollment.Patient, ef *Effect) (string
 		count = ef.Count
 	}
 	id := ef.Message
-	if data["Crisis"] == "" && strings.HasPrefix(id, "keyword.crisis") {
+	if data["Crisis"] == "" && strings.HasPrefix(id, content.MsgCrisis) {
 		// No crisis line is known for this patient: the emergency
 		// number alone, rather than a sentence with a hole in it.
-		id = "keyword.emergency" + strings.TrimPrefix(id, "keyword.crisis")
+		id = content.MsgEmergency + strings.TrimPrefix(id, content.MsgCrisis)
 	}
 	text, err := r.Pack.Catalog.Text(lang, id, data, count)
 	if ef.Flow == "" {
@@ -149,7 +149,7 @@ func (r *Renderer) data(lang string, p *enrollment.Patient, ef *Effect) map[stri
 	if ef.Count > 0 {
 		data["Hours"] = ef.Count
 	}
-	generic, _ := r.Pack.Catalog.Text(lang, "med.generic", nil, nil)
+	generic, _ := r.Pack.Catalog.Text(lang, content.MsgGenericMedication, nil, nil)
 	data["Medication"] = generic
 	if med := lookup(ef.Params, "medication"); med != "" && p.PHIOK {
 		for _, m := range p.Medications {

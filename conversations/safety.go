@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/locales"
 )
@@ -28,7 +29,7 @@ func (t *turn) safety(raw, norm string) bool {
 				t.emergency(concept, "confirmed by the patient")
 			} else {
 				t.out.Keyword = "safety_no"
-				t.say("safety.no", func(ef *Effect) { ef.Urgent = true })
+				t.say(content.MsgSafetyNo, func(ef *Effect) { ef.Urgent = true })
 			}
 			return true
 		}
@@ -46,9 +47,9 @@ func (t *turn) safety(raw, norm string) bool {
 func (t *turn) emergency(concept, how string) {
 	t.out.Keyword = "emergency"
 	t.clearSafety()
-	msg := "keyword.emergency"
+	msg := content.MsgEmergency
 	if concept == "suicide" {
-		msg = "keyword.crisis"
+		msg = content.MsgCrisis
 	}
 	t.say(msg, func(ef *Effect) { ef.Urgent = true })
 	reason := ReasonEmergency + ": " + ConceptName(concept)
@@ -65,7 +66,7 @@ func (t *turn) ask(concept string) {
 	t.out.Keyword = "safety_ask"
 	due := t.now.Add(SafetyWait).Truncate(time.Second)
 	t.s.Safety, t.s.SafetyDue = concept, due.Unix()
-	t.say("safety.ask."+concept, func(ef *Effect) { ef.Urgent = true })
+	t.say(content.SafetyQuestion(concept), func(ef *Effect) { ef.Urgent = true })
 	t.out.add(Effect{Kind: SetTimer, Timer: SafetyTimer, Due: due})
 }
 
@@ -112,5 +113,5 @@ func ConceptName(concept string) string {
 // UrgentMessage reports whether a message is a safety message: it goes out
 // in quiet hours and to opted-out patients, and is resent as urgent.
 func UrgentMessage(id string) bool {
-	return id == "keyword.emergency" || id == "keyword.crisis" || strings.HasPrefix(id, "safety.")
+	return id == content.MsgEmergency || id == content.MsgCrisis || strings.HasPrefix(id, "safety.")
 }

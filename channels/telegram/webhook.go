@@ -289,7 +289,7 @@ func (h *Webhooks) link(ctx context.Context, chat, code, dedupe, lang string, kn
 	case err == nil:
 		return "linked", nil
 	case errors.Is(err, store.ErrChatTaken):
-		return "taken", h.reply(ctx, chat, "telegram.start.taken", dedupe, lang)
+		return "taken", h.reply(ctx, chat, content.MsgTelegramTaken, dedupe, lang)
 	case errors.Is(err, store.ErrNotFound):
 		return refuse() // no such code, or unenrolled since the link was made
 	}
@@ -298,7 +298,7 @@ func (h *Webhooks) link(ctx context.Context, chat, code, dedupe, lang string, kn
 
 // refuse tells an unknown chat, at most once a day, that it is not linked.
 func (h *Webhooks) refuse(ctx context.Context, chat, dedupe, lang string) error {
-	return h.Turns.Refuse(ctx, runner.Refusal{Channel: Channel, To: chat, MessageID: "telegram.start.refused",
+	return h.Turns.Refuse(ctx, runner.Refusal{Channel: Channel, To: chat, MessageID: content.MsgTelegramRefused,
 		Lang: h.lang(lang), Dedupe: dedupe, Every: refusalEvery})
 }
 
@@ -347,9 +347,9 @@ func (h *Webhooks) callback(ctx context.Context, q *models.CallbackQuery, dedupe
 	chat := strconv.FormatInt(chatID, 10)
 	defer h.lock(chat)()
 	stale := func(lang string) {
-		text, err := h.Pack.Catalog.Text(lang, "telegram.stale", nil, nil)
+		text, err := h.Pack.Catalog.Text(lang, content.MsgTelegramStale, nil, nil)
 		if err != nil {
-			h.log().Error("message not rendered cleanly", "message", "telegram.stale", "err", err)
+			h.log().Error("message not rendered cleanly", "message", content.MsgTelegramStale, "err", err)
 		}
 		h.answer(ctx, q.ID, text)
 		h.removeKeyboard(ctx, chatID, messageID)

@@ -102,11 +102,11 @@ func (sp speaker) sayID(id string, data map[string]any) []twiml.Element {
 func (sp speaker) menu(text string, labels []string) []twiml.Element {
 	out := sp.say(text)
 	for i, l := range labels {
-		out = append(out, sp.sayID("voice.press", map[string]any{"Digit": i + 1, "Label": l})...)
+		out = append(out, sp.sayID(content.MsgVoicePress, map[string]any{"Digit": i + 1, "Label": l})...)
 	}
-	out = append(out, sp.sayID("voice.repeat", nil)...)
-	out = append(out, sp.sayID("voice.nurse", nil)...)
-	out = append(out, sp.sayID("voice.stop", nil)...)
+	out = append(out, sp.sayID(content.MsgVoiceRepeat, nil)...)
+	out = append(out, sp.sayID(content.MsgVoiceNurse, nil)...)
+	out = append(out, sp.sayID(content.MsgVoiceStop, nil)...)
 	return out
 }
 

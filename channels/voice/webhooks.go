@@ -234,7 +234,7 @@ func (h *Webhooks) listen(sp speaker, g twiml.VoiceGather) twiml.VoiceGather {
 }
 
 func goodbye(sp speaker) []twiml.Element {
-	return append(sp.sayID("voice.goodbye", nil), hangup())
+	return append(sp.sayID(content.MsgVoiceGoodbye, nil), hangup())
 }
 
 // speak says a turn's messages; when the last asks a question the caller
@@ -298,7 +298,7 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 		// They stopped our calls and now call us: offer to start them
 		// again, never assume it.
 		sp := h.speaker(rep)
-		h.respond(w, []twiml.Element{gather(h.resumeURL(p.ID), sp.sayID("voice.resume", nil))}, goodbye(sp))
+		h.respond(w, []twiml.Element{gather(h.resumeURL(p.ID), sp.sayID(content.MsgVoiceResume, nil))}, goodbye(sp))
 		return
 	}
 	h.prompt(w, p.ID, rep, 1)
@@ -344,18 +344,18 @@ func (h *Webhooks) prompt(w http.ResponseWriter, patientID string, rep runner.Re
 		h.respond(w, h.question(sp, patientID, q, turn, 0))
 		return
 	}
-	inner := append(sp.sayID("voice.nothing", nil), sp.sayID("voice.nurse", nil)...)
+	inner := append(sp.sayID(content.MsgVoiceNothing, nil), sp.sayID(content.MsgVoiceNurse, nil)...)
 	h.respond(w, []twiml.Element{h.listen(sp, gather(h.gatherURL(patientID, 0, turn, 0, false), inner))}, goodbye(sp))
 }
 
 func (h *Webhooks) unknownCaller(w http.ResponseWriter) {
 	sp := newSpeaker(h.Pack, h.Pack.Languages[0], false)
 	if h.NurseLine == "" {
-		h.respond(w, sp.sayID("voice.unknown", nil), goodbye(sp))
+		h.respond(w, sp.sayID(content.MsgVoiceUnknown, nil), goodbye(sp))
 		return
 	}
-	h.respond(w, sp.sayID("voice.unknown", nil),
-		[]twiml.Element{gather(h.gatherURL("", 0, 1, 0, false), sp.sayID("voice.nurse", nil))}, goodbye(sp))
+	h.respond(w, sp.sayID(content.MsgVoiceUnknown, nil),
+		[]twiml.Element{gather(h.gatherURL("", 0, 1, 0, false), sp.sayID(content.MsgVoiceNurse, nil))}, goodbye(sp))
 }
 
 // Answer handles POST /webhooks/twilio/voice/answer?p&o&a: a reminder call
@@ -412,7 +412,7 @@ func (h *Webhooks) voicemail(w http.ResponseWriter, r *http.Request, patientID, 
 		return
 	}
 	sp := h.speaker(rep)
-	h.respond(w, sp.sayID("voice.voicemail", map[string]any{"HelpContact": spell(h.Callback)}), []twiml.Element{hangup()})
+	h.respond(w, sp.sayID(content.MsgVoiceVoicemail, map[string]any{"HelpContact": spell(h.Callback)}), []twiml.Element{hangup()})
 }
 
 // spell writes a callback number so that text-to-speech reads it digit by
@@ -532,7 +532,7 @@ func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		sp := h.speaker(rep)
-		h.respond(w, sp.sayID("voice.stopped", nil), []twiml.Element{hangup()})
+		h.respond(w, sp.sayID(content.MsgVoiceStopped, nil), []twiml.Element{hangup()})
 	default:
 		h.answer(w, r, g, digits, dedupe)
 	}
@@ -599,7 +599,7 @@ func (h *Webhooks) silence(w http.ResponseWriter, r *http.Request, g gatherQuery
 		return
 	}
 	if g.silences == 0 {
-		h.respond(w, sp.sayID("voice.no_input", nil), h.question(sp, g.patient, q, g.turn+1, 1))
+		h.respond(w, sp.sayID(content.MsgVoiceNoInput, nil), h.question(sp, g.patient, q, g.turn+1, 1))
 		return
 	}
 	rep, err := h.Turns.Silence(ctx, g.patient, dedupe)
@@ -628,7 +628,7 @@ func (h *Webhooks) nurse(w http.ResponseWriter, r *http.Request, patientID strin
 	}
 	sp := h.speaker(cur)
 	if h.NurseLine != "" {
-		h.respond(w, sp.sayID("voice.connecting", nil), []twiml.Element{dial(h.NurseLine, h.dialURL(patientID, turn))})
+		h.respond(w, sp.sayID(content.MsgVoiceConnecting, nil), []twiml.Element{dial(h.NurseLine, h.dialURL(patientID, turn))})
 		return
 	}
 	dedupe := fmt.Sprintf("twilio:%s:nurse:%d", r.PostForm.Get("CallSid"), turn)
@@ -636,7 +636,7 @@ func (h *Webhooks) nurse(w http.ResponseWriter, r *http.Request, patientID strin
 		h.fail(w, "asking for a nurse", err)
 		return
 	}
-	h.respond(w, sp.sayID("voice.callback", nil), []twiml.Element{hangup()})
+	h.respond(w, sp.sayID(content.MsgVoiceCallback, nil), []twiml.Element{hangup()})
 }
 
 // unknownKey handles a key from a caller Tend does not know: 0 reaches the
@@ -645,7 +645,7 @@ func (h *Webhooks) unknownKey(w http.ResponseWriter, digits string, silent bool,
 	sp := newSpeaker(h.Pack, h.Pack.Languages[0], false)
 	if !silent && digits == keyNurse && h.NurseLine != "" {
 		h.observe("nurse")
-		h.respond(w, sp.sayID("voice.connecting", nil), []twiml.Element{dial(h.NurseLine, h.dialURL("", turn))})
+		h.respond(w, sp.sayID(content.MsgVoiceConnecting, nil), []twiml.Element{dial(h.NurseLine, h.dialURL("", turn))})
 		return
 	}
 	h.respond(w, goodbye(sp))
@@ -687,7 +687,7 @@ func (h *Webhooks) Dial(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, "nurse transfer", err)
 		return
 	}
-	h.respond(w, sp.sayID("voice.callback", nil), []twiml.Element{hangup()})
+	h.respond(w, sp.sayID(content.MsgVoiceCallback, nil), []twiml.Element{hangup()})
 }
 
 // Statuses a call gives its message.out event, beyond the store's.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
@@ -309,7 +310,7 @@ func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, chann
 	}
 	w, err := r.runOn(ctx, "resend", patientID, dedupe, "", false, func(w *work) error {
 		ch := channel
-		if ch == "" && (orig.Message == "keyword.stop.confirm" || orig.Message == "keyword.help") {
+		if ch == "" && (orig.Message == content.MsgStopConfirm || orig.Message == content.MsgHelp) {
 			return nil // they answer the channel they came on
 		}
 		if ch == "" {

@@ -246,7 +246,7 @@ func (r *Runner) apply(w *work) {
 // first channel of their chain, and the dispatcher falls back along the
 // chain at send time. A sync turn (a call) keeps its messages to speak them.
 func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
-	if ef.Message == "keyword.language.confirm" {
+	if ef.Message == content.MsgLanguageConfirm {
 		lang = r.Render.Lang(&w.s, &w.p) // the new language
 	}
 	ch := w.chain[0]
@@ -521,7 +521,7 @@ func (r *Runner) welcome(p *store.Patient) string {
 // NotEnrolled answers a message from a number no patient has, at most once
 // a day per number, in the pack's first language: Tend cannot know theirs.
 func (r *Runner) NotEnrolled(ctx context.Context, channel, from, dedupe string) error {
-	return r.Refuse(ctx, Refusal{Channel: channel, To: from, MessageID: "unknown.number", Dedupe: dedupe, Every: 24 * time.Hour})
+	return r.Refuse(ctx, Refusal{Channel: channel, To: from, MessageID: content.MsgUnknownNumber, Dedupe: dedupe, Every: 24 * time.Hour})
 }
 
 // Refusal is a reply to someone Tend cannot tie to a patient (an unknown
