@@ -45,7 +45,7 @@ func benchmarkInbound(b *testing.B, st store.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hooks := &telegram.Webhooks{Turns: r, Bot: bot, Pack: channeltest.Pack(b), Secret: secret, Clock: time.Now}
+	hooks := &telegram.Webhooks{Turns: r, Bot: bot, Pack: channeltest.Pack(b), Secret: secret}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+telegram.WebhookPath, hooks)
 	srv := httptest.NewServer(mux)

@@ -47,7 +47,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.sender = &telegram.Sender{Bot: b}
-	e.hooks = &telegram.Webhooks{Turns: e.Runner, Bot: b, Pack: e.Pack, Secret: secret, Clock: e.Clock.Now, Log: e.Log}
+	e.hooks = &telegram.Webhooks{Turns: e.Runner, Bot: b, Pack: e.Pack, Secret: secret, Log: e.Log}
 	mux := http.NewServeMux()
 	mux.Handle("POST "+telegram.WebhookPath, e.hooks)
 	e.srv = httptest.NewServer(mux)
@@ -238,7 +238,7 @@ func TestNoSecretConfigured(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.enrollLinked("p-1", 1001, "en")
-	h := &telegram.Webhooks{Turns: e.Runner, Bot: e.sender.Bot, Pack: e.Pack, Clock: e.Clock.Now, Log: e.Runner.Log}
+	h := &telegram.Webhooks{Turns: e.Runner, Bot: e.sender.Bot, Pack: e.Pack, Log: e.Runner.Log}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	for _, sec := range []string{"", secret} {

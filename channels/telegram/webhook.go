@@ -44,7 +44,6 @@ type Webhooks struct {
 	// Secret is the secret_token given to setWebhook. Empty rejects every
 	// request.
 	Secret string
-	Clock  func() time.Time
 	Log    *slog.Logger
 	// Notify, when set, is called after a commit that queued a message
 	// (a refusal), so the dispatcher sends it at once.
@@ -97,13 +96,6 @@ func (h *Webhooks) observe(outcome string) {
 	if h.Observe != nil {
 		h.Observe(outcome)
 	}
-}
-
-func (h *Webhooks) now() time.Time {
-	if h.Clock != nil {
-		return h.Clock()
-	}
-	return time.Now()
 }
 
 // authorized compares the secret header in constant time. Comparing hashes

@@ -89,7 +89,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 			username = me.Username
 		}
 		disp.Senders[telegram.Channel] = &telegram.Sender{Bot: b}
-		th := &telegram.Webhooks{Turns: runner, Bot: b, Pack: pack, Secret: c.TelegramSecret, Clock: runner.Clock,
+		th := &telegram.Webhooks{Turns: runner, Bot: b, Pack: pack, Secret: c.TelegramSecret,
 			Log: log, Notify: disp.Kick, Observe: inbound(telegram.Channel)}
 		r.Post(telegram.WebhookPath, th.ServeHTTP)
 		a.TelegramLinks = &telegram.Links{Codes: runner, BotUsername: username}
