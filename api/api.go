@@ -334,9 +334,6 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, store.ErrNotFound):
 			writeError(w, http.StatusNotFound, fmt.Sprintf("patients: patient %q not found", id))
 			return
-		case errors.Is(err, conversations.ErrUnknownFlow):
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("flow: unknown flow %q", req.Flow))
-			return
 		case errors.As(err, new(*conversations.ParamError)):
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("params: patient %q: %v", id, err))
 			return

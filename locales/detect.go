@@ -883,8 +883,6 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 	return best
 }
 
-// ignored reports whether words s..e overlap a phrase ignored for every
-// concept.
 // feelsLow says a glucose symptom stands in the message now, not hedged
 // ("shaky yesterday" is not). Negation is not asked: many symptoms are said
 // with one ("cant think straight", "no puedo pararme"), and with a very low
@@ -898,6 +896,8 @@ func (sc *scan) feelsLow() bool {
 	return false
 }
 
+// ignored reports whether words s..e overlap a phrase ignored for every
+// concept.
 func (sc *scan) ignored(s, e int32) bool { return sc.ignoredFor(s, e, 0) }
 
 // ignoredFor reports whether words s..e overlap a phrase ignored for every

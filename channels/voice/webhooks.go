@@ -453,10 +453,11 @@ type gatherQuery struct {
 	turn     int
 	silences int
 	silent   bool
+	resume   bool // the caller had stopped calls and is asked to start them
 }
 
 func parseGather(q url.Values) (gatherQuery, error) {
-	g := gatherQuery{patient: q.Get("p"), silent: q.Get("silent") == "1"}
+	g := gatherQuery{patient: q.Get("p"), silent: q.Get("silent") == "1", resume: q.Get("resume") == "1"}
 	s, err := strconv.ParseUint(q.Get("s"), 10, 32)
 	if err != nil {
 		return g, errors.New("s: " + err.Error())
@@ -489,7 +490,7 @@ func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 	}
 	digits := strings.TrimSpace(r.PostForm.Get("Digits"))
 	speech := ""
-	if h.Speech && digits == "" && !g.silent && r.URL.Query().Get("resume") != "1" {
+	if h.Speech && digits == "" && !g.silent && !g.resume {
 		speech = strings.TrimSpace(r.PostForm.Get("SpeechResult"))
 	}
 	silent := g.silent || (digits == "" && speech == "")
@@ -501,9 +502,9 @@ func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
 	dedupe := "twilio:" + sid + ":" + strconv.Itoa(g.turn)
 	next := g.turn + 1
 	switch {
-	case r.URL.Query().Get("resume") == "1" && !silent:
+	case g.resume && !silent:
 		h.resume(w, r, g, digits, dedupe)
-	case r.URL.Query().Get("resume") == "1":
+	case g.resume:
 		h.respond(w, goodbye(newSpeaker(h.Pack, h.Pack.Languages[0], false)))
 	case silent:
 		h.observe("no_input")

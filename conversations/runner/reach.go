@@ -372,13 +372,12 @@ func (r *Runner) Delivered(ctx context.Context, patientID, messageID string, rc 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
+	err = nil
 	switch {
 	case rc.OptOut:
 		err = r.ProviderOptOut(ctx, patientID, rc.Channel)
 	case rc.Undeliverable && !reached:
 		next, err = r.Fallback(ctx, patientID, messageID, rc.Channel)
-	default:
-		err = nil
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
