@@ -51,9 +51,7 @@ func benchmarkInbound(b *testing.B, st store.Store) {
 	})
 
 	hooks := &sms.Webhooks{Turns: r, AuthToken: token, PublicURL: "https://tend.example"}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+sms.InboundPath, hooks.Inbound)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(hooks.Handler())
 	defer srv.Close()
 
 	channeltest.Load(b, func(n int64) (*http.Request, func(), error) {

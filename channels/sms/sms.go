@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 
 	twiliogo "github.com/twilio/twilio-go"
@@ -83,14 +82,28 @@ func (h *Webhooks) observe(outcome string) {
 	}
 }
 
-// Inbound handles POST /webhooks/twilio/sms. The reply goes out through the
+// Paths are the webhook paths Handler serves, for a router that mounts it.
+func Paths() []string { return []string{InboundPath, StatusPath} }
+
+// Handler serves the inbound-message and status webhooks, each behind
+// Twilio's signature check. The status callback records the delivery
+// status on the message's timeline event; 21610 (the patient opted out
+// with the carrier) stops the channel, and 30005/30006 (the number cannot
+// take texts: a landline, say) send the message on the patient's next
+// channel, a call perhaps.
+func (h *Webhooks) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+InboundPath, h.inbound)
+	mux.Handle("POST "+StatusPath, &twilio.StatusHandler{Channel: Channel, Turns: h.Turns, Log: h.Log, Observe: h.ObserveStatus,
+		Fallback: twilio.Fallback{Codes: []int{twilio.CodeUnknownHandset, twilio.CodeLandline}}})
+	keys := func() twilio.Keys { return twilio.Keys{AuthToken: h.AuthToken, PublicURL: h.PublicURL} }
+	return twilio.Signed(keys, func() { h.observe("rejected") })(mux)
+}
+
+// inbound handles POST /webhooks/twilio/sms. The reply goes out through the
 // outbox, so the TwiML answer is empty. A 2xx means the turn is committed;
 // on a store error Twilio gets a 5xx and retries with the same MessageSid.
-func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
-	if !twilio.Verify(w, r, h.AuthToken, h.PublicURL) {
-		h.observe("rejected")
-		return
-	}
+func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 	sid, from := r.PostForm.Get("MessageSid"), r.PostForm.Get("From")
 	if sid == "" || from == "" {
 		h.observe("malformed")
@@ -125,40 +138,4 @@ func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
 func emptyTwiML(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Response></Response>`))
-}
-
-// Status handles POST /webhooks/twilio/status: it records the delivery
-// status on the message's timeline event.
-func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
-	if !twilio.Verify(w, r, h.AuthToken, h.PublicURL) {
-		return
-	}
-	status := r.PostForm.Get("MessageStatus")
-	outboxID, patientID := r.URL.Query().Get("o"), r.URL.Query().Get("p")
-	if status == "" || outboxID == "" {
-		http.Error(w, "MessageStatus and the o query parameter are required", http.StatusBadRequest)
-		return
-	}
-	code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
-	if h.ObserveStatus != nil {
-		h.ObserveStatus(status, code)
-	}
-	if patientID != "" {
-		// 21610: the patient opted out with the carrier; 30005/30006: the
-		// number cannot take texts (a landline, say), so the message goes
-		// on the patient's next channel, a call perhaps.
-		rc := runner.Receipt{Channel: Channel, Status: status, Code: code, OptOut: code == twilio.CodeOptedOut,
-			Undeliverable: code == twilio.CodeUnknownHandset || code == twilio.CodeLandline}
-		next, err := h.Turns.Delivered(r.Context(), patientID, outboxID, rc)
-		if err != nil {
-			// Twilio retries the callback: nothing is lost.
-			h.log().Error("recording delivery status", "message", outboxID, "err", err)
-			http.Error(w, "try again", http.StatusServiceUnavailable)
-			return
-		}
-		if next != "" {
-			h.log().Info("sms undeliverable; falling back", "message", outboxID, "code", code, "next", next)
-		}
-	}
-	w.WriteHeader(http.StatusNoContent)
 }

@@ -41,10 +41,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{Core: channeltest.New(t, channeltest.Options{}), t: t, fake: smstest.New(t)}
 	hooks := &sms.Webhooks{Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+sms.InboundPath, hooks.Inbound)
-	mux.HandleFunc("POST "+sms.StatusPath, hooks.Status)
-	e.srv = httptest.NewServer(mux)
+	e.srv = httptest.NewServer(hooks.Handler())
 	t.Cleanup(e.srv.Close)
 	hooks.PublicURL = e.srv.URL // before any request
 	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,

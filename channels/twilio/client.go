@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	twiliogo "github.com/twilio/twilio-go"
@@ -142,24 +141,4 @@ func Classify(err error) error {
 		return &channels.SendError{Class: channels.ErrRetry, Code: te.Code, Err: err}
 	}
 	return &channels.SendError{Code: te.Code, Err: err}
-}
-
-// maxForm bounds a webhook body; Twilio's are a few kilobytes.
-const maxForm = 64 << 10
-
-// Verify parses the form and checks X-Twilio-Signature against the public
-// URL (not r.Host: behind a proxy the host differs). It writes the error
-// response and returns false when the request must go no further.
-func Verify(w http.ResponseWriter, r *http.Request, authToken, publicURL string) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "malformed form: "+err.Error(), http.StatusBadRequest)
-		return false
-	}
-	full := strings.TrimSuffix(publicURL, "/") + r.URL.RequestURI()
-	if !ValidSignature(authToken, r.Header.Get("X-Twilio-Signature"), full, r.PostForm) {
-		http.Error(w, "invalid signature", http.StatusForbidden)
-		return false
-	}
-	return true
 }

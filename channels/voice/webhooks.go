@@ -103,12 +103,13 @@ func Paths() []string { return []string{InboundPath, AnswerPath, GatherPath, Dia
 // Handler serves every voice webhook on its POST route.
 func (h *Webhooks) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+InboundPath, h.Inbound)
-	mux.HandleFunc("POST "+AnswerPath, h.Answer)
-	mux.HandleFunc("POST "+GatherPath, h.Gather)
-	mux.HandleFunc("POST "+DialPath, h.Dial)
-	mux.HandleFunc("POST "+StatusPath, h.Status)
-	return mux
+	mux.HandleFunc("POST "+InboundPath, h.inbound)
+	mux.HandleFunc("POST "+AnswerPath, h.answerCall)
+	mux.HandleFunc("POST "+GatherPath, h.gather)
+	mux.HandleFunc("POST "+DialPath, h.dial)
+	mux.HandleFunc("POST "+StatusPath, h.status)
+	keys := func() twilio.Keys { return twilio.Keys{AuthToken: h.AuthToken, PublicURL: h.PublicURL} }
+	return twilio.Signed(keys, func() { h.observe("rejected") })(mux)
 }
 
 func (h *Webhooks) log() *slog.Logger {
@@ -124,12 +125,9 @@ func (h *Webhooks) observe(outcome string) {
 	}
 }
 
-// verify checks the signature and that the request names a call.
+// verify checks that the request names a call; Handler has checked the
+// signature.
 func (h *Webhooks) verify(w http.ResponseWriter, r *http.Request) (callSid string, ok bool) {
-	if !twilio.Verify(w, r, h.AuthToken, h.PublicURL) {
-		h.observe("rejected")
-		return "", false
-	}
 	sid := r.PostForm.Get("CallSid")
 	if sid == "" {
 		h.observe("malformed")
@@ -264,11 +262,11 @@ func (h *Webhooks) speak(w http.ResponseWriter, patientID string, rep runner.Rep
 	h.respond(w, verbs, goodbye(sp))
 }
 
-// Inbound handles POST /webhooks/twilio/voice: a call to the voice number.
+// inbound handles POST /webhooks/twilio/voice: a call to the voice number.
 // An enrolled caller hears the question their conversation waits on; a
 // caller Tend does not know (or whose number is withheld) hears that the
 // number is not enrolled and may ask for a nurse.
-func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
+func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
 		return
 	}
@@ -358,11 +356,11 @@ func (h *Webhooks) unknownCaller(w http.ResponseWriter) {
 		[]twiml.Element{gather(h.gatherURL("", 0, 1, 0, false), sp.sayID(content.MsgVoiceNurse, nil))}, goodbye(sp))
 }
 
-// Answer handles POST /webhooks/twilio/voice/answer?p&o&a: a reminder call
+// answerCall handles POST /webhooks/twilio/voice/answer?p&o&a: a reminder call
 // was picked up. An answering machine (or fax) gets a short voicemail that
 // names neither program nor medicine; a person hears the message and
 // answers its question with a key.
-func (h *Webhooks) Answer(w http.ResponseWriter, r *http.Request) {
+func (h *Webhooks) answerCall(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
 		return
 	}
@@ -472,12 +470,12 @@ func parseGather(q url.Values) (gatherQuery, error) {
 	return g, nil
 }
 
-// Gather handles POST /webhooks/twilio/voice/gather?p&s&t&n[&silent=1]: a
+// gather handles POST /webhooks/twilio/voice/gather?p&s&t&n[&silent=1]: a
 // key pressed on a question, or, with silent, none. 9 repeats the
 // question, 0 asks for a nurse, 8 stops calls; any other key, or words the
 // caller said (Speech), answers the question through the engine, in a turn
 // committed before the next TwiML is written.
-func (h *Webhooks) Gather(w http.ResponseWriter, r *http.Request) {
+func (h *Webhooks) gather(w http.ResponseWriter, r *http.Request) {
 	sid, ok := h.verify(w, r)
 	if !ok {
 		return
@@ -652,10 +650,10 @@ func (h *Webhooks) unknownKey(w http.ResponseWriter, digits string, silent bool,
 	h.respond(w, goodbye(sp))
 }
 
-// Dial handles POST /webhooks/twilio/voice/dial?p&t: the transfer to the
+// dial handles POST /webhooks/twilio/voice/dial?p&t: the transfer to the
 // nurse line ended. When nobody answered, the patient is promised a
 // callback and a ticket is opened.
-func (h *Webhooks) Dial(w http.ResponseWriter, r *http.Request) {
+func (h *Webhooks) dial(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
 		return
 	}
@@ -727,12 +725,12 @@ func eventStatus(callStatus, answeredBy string) string {
 	return ""
 }
 
-// Status handles POST /webhooks/twilio/voice/status?p&o&a: the call's
+// status handles POST /webhooks/twilio/voice/status?p&o&a: the call's
 // progress. It records the outcome on the message's event, frees the
 // call's slot when it ends, and asks for the call again when it was busy,
 // not answered or failed (the runner applies the program's retry limit and
 // spacing, then falls back along the patient's chain).
-func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
+func (h *Webhooks) status(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
 		return
 	}

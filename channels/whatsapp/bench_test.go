@@ -49,9 +49,7 @@ func benchmarkInbound(b *testing.B, st store.Store, button bool) {
 			stale.Add(1)
 		}
 	}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+whatsapp.InboundPath, hooks.Inbound)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(hooks.Handler())
 	defer srv.Close()
 
 	// The step of each patient's waiting question: "Not yet" enters the

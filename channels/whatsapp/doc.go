@@ -5,8 +5,9 @@
 // quick-reply buttons, inside it.
 //
 // It follows the SMS channel (package sms) and reuses its Twilio parts: the
-// REST client (twilio.NewClient), the signature check (twilio.Verify) and the
-// classification of REST errors (twilio.Classify). What WhatsApp adds:
+// REST client (twilio.NewClient), the signature check (twilio.Signed), the
+// status callback (twilio.StatusHandler, with its own Fallback table) and
+// the classification of REST errors (twilio.Classify). What WhatsApp adds:
 //
 //   - Addresses carry a "whatsapp:" prefix in Twilio's From and To; the
 //     store and the runner see plain E.164 numbers.

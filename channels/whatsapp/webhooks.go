@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/tendcare/tend/channels"
@@ -52,15 +51,30 @@ func (h *Webhooks) observe(outcome string) {
 	}
 }
 
-// Inbound handles POST /webhooks/twilio/whatsapp. The reply goes out
+// Paths are the webhook paths Handler serves, for a router that mounts it.
+func Paths() []string { return []string{InboundPath, StatusPath} }
+
+// Handler serves the inbound-message and status webhooks, each behind
+// Twilio's signature check. The status callback records the delivery
+// status (sent, delivered, read, failed, undelivered) and error code on the
+// message's timeline event. A message Twilio gave up on, 63016 (outside the
+// window) or any other failure, goes on the patient's next channel: the
+// Runner does that once per message, however often Twilio repeats the
+// callback, and never for a message already delivered or read.
+func (h *Webhooks) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+InboundPath, h.inbound)
+	mux.Handle("POST "+StatusPath, &twilio.StatusHandler{Channel: Channel, Turns: h.Turns, Log: h.Log, Observe: h.ObserveStatus,
+		Fallback: twilio.Fallback{Statuses: []string{"failed", "undelivered"}}})
+	keys := func() twilio.Keys { return twilio.Keys{AuthToken: h.AuthToken, PublicURL: h.PublicURL} }
+	return twilio.Signed(keys, func() { h.observe("rejected") })(mux)
+}
+
+// inbound handles POST /webhooks/twilio/whatsapp. The reply goes out
 // through the outbox, so the TwiML answer is empty. A 2xx means the turn is
 // committed (and the patient's window opened); on a store error Twilio gets
 // a 5xx and retries with the same MessageSid, which the commit dedupes.
-func (h *Webhooks) Inbound(w http.ResponseWriter, r *http.Request) {
-	if !twilio.Verify(w, r, h.AuthToken, h.PublicURL) {
-		h.observe("rejected")
-		return
-	}
+func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 	sid, from := r.PostForm.Get("MessageSid"), r.PostForm.Get("From")
 	if sid == "" || from == "" {
 		h.observe("malformed")
@@ -126,47 +140,4 @@ func message(f url.Values) runner.Message {
 		}
 	}
 	return m
-}
-
-// Status handles POST /webhooks/twilio/whatsapp/status: it records the
-// delivery status (sent, delivered, read, failed, undelivered) and error
-// code on the message's timeline event. A message Twilio gave up on, 63016
-// (outside the window) or any other failure, goes on the patient's next
-// channel: the runner's Fallback does that once per message, however often
-// Twilio repeats the callback. A message already delivered or read never
-// falls back.
-func (h *Webhooks) Status(w http.ResponseWriter, r *http.Request) {
-	if !twilio.Verify(w, r, h.AuthToken, h.PublicURL) {
-		return
-	}
-	status := r.PostForm.Get("MessageStatus")
-	outboxID, patientID := r.URL.Query().Get("o"), r.URL.Query().Get("p")
-	if status == "" || outboxID == "" {
-		http.Error(w, "MessageStatus and the o query parameter are required", http.StatusBadRequest)
-		return
-	}
-	code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
-	if h.ObserveStatus != nil {
-		h.ObserveStatus(status, code)
-	}
-	if patientID == "" {
-		// A reply to an unknown number: it has no timeline.
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	// 21610: the patient opted out; a failure Twilio gave up on (63016,
-	// outside the window, or any other) goes on the next channel unless
-	// the message had been delivered or read.
-	rc := runner.Receipt{Channel: Channel, Status: status, Code: code, OptOut: code == twilio.CodeOptedOut,
-		Undeliverable: status == "failed" || status == "undelivered"}
-	next, err := h.Turns.Delivered(r.Context(), patientID, outboxID, rc)
-	if err != nil {
-		h.log().Error("recording whatsapp delivery status", "message", outboxID, "code", code, "err", err)
-		http.Error(w, "try again", http.StatusServiceUnavailable)
-		return
-	}
-	if next != "" {
-		h.log().Info("whatsapp message failed; falling back", "message", outboxID, "code", code, "next", next)
-	}
-	w.WriteHeader(http.StatusNoContent)
 }

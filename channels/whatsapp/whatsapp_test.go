@@ -58,10 +58,12 @@ func newEnv(t *testing.T, pack *content.Pack, log *slog.Logger) *env {
 	hooks := &whatsapp.Webhooks{Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
 	smsHooks := &sms.Webhooks{Turns: e.Runner, AuthToken: e.fake.AuthToken, Log: e.Log}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+whatsapp.InboundPath, hooks.Inbound)
-	mux.HandleFunc("POST "+whatsapp.StatusPath, hooks.Status)
-	mux.HandleFunc("POST "+sms.InboundPath, smsHooks.Inbound)
-	mux.HandleFunc("POST "+sms.StatusPath, smsHooks.Status)
+	for _, p := range whatsapp.Paths() {
+		mux.Handle(p, hooks.Handler())
+	}
+	for _, p := range sms.Paths() {
+		mux.Handle(p, smsHooks.Handler())
+	}
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	hooks.PublicURL, smsHooks.PublicURL = e.srv.URL, e.srv.URL // before any request

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"net/http"
+
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tendcare/tend/api"
@@ -41,8 +43,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 	disp.Senders[sms.Channel] = twilio()
 	hooks := &sms.Webhooks{Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
 		Observe: inbound(sms.Channel), ObserveStatus: status(sms.Channel)}
-	r.Post(sms.InboundPath, hooks.Inbound)
-	r.Post(sms.StatusPath, hooks.Status)
+	mount(r, hooks.Handler(), sms.Paths())
 	a.Channels = []string{sms.Channel}
 
 	if c.WhatsAppFrom != "" {
@@ -50,8 +51,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 			QuickReply: pack.WhatsApp.QuickReply}
 		wa := &whatsapp.Webhooks{Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
 			Observe: inbound(whatsapp.Channel), ObserveStatus: status(whatsapp.Channel)}
-		r.Post(whatsapp.InboundPath, wa.Inbound)
-		r.Post(whatsapp.StatusPath, wa.Status)
+		mount(r, wa.Handler(), whatsapp.Paths())
 		a.Channels = append(a.Channels, whatsapp.Channel)
 	}
 
@@ -61,11 +61,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 		vh := &voice.Webhooks{Turns: runner, Pack: pack, AuthToken: c.TwilioToken, PublicURL: c.PublicURL,
 			NurseLine: c.NurseLine, Callback: c.CallbackNumber, Speech: c.VoiceSpeech, Slots: sender, Log: log,
 			Observe: inbound(voice.Channel), ObserveStatus: status(voice.Channel)}
-		// The voice routes are defined once, by the adapter (Handler).
-		routes := vh.Handler()
-		for _, path := range voice.Paths() {
-			r.Handle(path, routes)
-		}
+		mount(r, vh.Handler(), voice.Paths())
 		a.Channels = append(a.Channels, voice.Channel)
 	}
 
@@ -96,4 +92,12 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 		a.Channels = append(a.Channels, telegram.Channel)
 	}
 	return nil
+}
+
+// mount serves an adapter's routes, which it defines once (Handler), behind
+// the signature check it applies itself.
+func mount(r chi.Router, h http.Handler, paths []string) {
+	for _, p := range paths {
+		r.Handle(p, h)
+	}
 }

@@ -1,0 +1,130 @@
+package twilio
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tendcare/tend/conversations/runner"
+)
+
+// maxForm bounds a webhook body; Twilio's are a few kilobytes.
+const maxForm = 64 << 10
+
+// verify parses the form and checks X-Twilio-Signature against the public
+// URL (not r.Host: behind a proxy the host differs). It writes the error
+// response and returns false when the request must go no further.
+func verify(w http.ResponseWriter, r *http.Request, authToken, publicURL string) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "malformed form: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	full := strings.TrimSuffix(publicURL, "/") + r.URL.RequestURI()
+	if !ValidSignature(authToken, r.Header.Get("X-Twilio-Signature"), full, r.PostForm) {
+		http.Error(w, "invalid signature", http.StatusForbidden)
+		return false
+	}
+	return true
+}
+
+// Keys are what checking a webhook's signature needs.
+type Keys struct {
+	AuthToken string
+	// PublicURL is the URL Twilio was given, scheme and host (Tend may sit
+	// behind a proxy that changes both).
+	PublicURL string
+}
+
+// Signed is middleware: the handler it wraps runs only for a request whose
+// form parsed and whose signature is Twilio's; others get 400 or 403 and
+// refused, when set, is called (for metrics). keys is read on each request,
+// so a handler may be built before the URL it is served at is known.
+func Signed(keys func() Keys, refused func()) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			k := keys()
+			if !verify(w, r, k.AuthToken, k.PublicURL) {
+				if refused != nil {
+					refused()
+				}
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Deliverer records what the provider reported about a message; the
+// Runner implements it and decides what the report means (the status
+// order, an opt-out, a fallback to the next channel).
+type Deliverer interface {
+	Delivered(ctx context.Context, patientID, messageID string, rc runner.Receipt) (next string, err error)
+}
+
+// Fallback is the table of reports after which a message goes on the
+// patient's next channel: the channels differ only here.
+type Fallback struct {
+	// Codes: error codes that mean the address cannot take the channel
+	// (SMS: 30005 unknown handset, 30006 landline).
+	Codes []int
+	// Statuses: statuses that mean Twilio gave up, whatever the code
+	// (WhatsApp: failed, undelivered, 63016 outside the window among them).
+	Statuses []string
+}
+
+func (f Fallback) match(status string, code int) bool {
+	return slices.Contains(f.Codes, code) || slices.Contains(f.Statuses, status)
+}
+
+// StatusHandler serves the status callback of the Messages API, which
+// Create asks for with the outbox entry in the query (o, and p for the
+// patient). It is the same for every messaging channel but for Fallback.
+// A store error is a 503 so that Twilio calls again: nothing is lost, and
+// the Runner ignores a report that does not advance the message.
+type StatusHandler struct {
+	Channel  string
+	Fallback Fallback
+	Turns    Deliverer
+	Log      *slog.Logger
+	// Observe, when set, counts reports (for metrics): the status and the
+	// provider's error code (0 for none).
+	Observe func(status string, code int)
+}
+
+func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	status := r.PostForm.Get("MessageStatus")
+	outboxID, patientID := r.URL.Query().Get("o"), r.URL.Query().Get("p")
+	if status == "" || outboxID == "" {
+		http.Error(w, "MessageStatus and the o query parameter are required", http.StatusBadRequest)
+		return
+	}
+	code, _ := strconv.Atoi(r.PostForm.Get("ErrorCode"))
+	if h.Observe != nil {
+		h.Observe(status, code)
+	}
+	if patientID == "" {
+		// A reply to an unknown number: it has no timeline.
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	rc := runner.Receipt{Channel: h.Channel, Status: status, Code: code,
+		OptOut: code == CodeOptedOut, Undeliverable: h.Fallback.match(status, code)}
+	next, err := h.Turns.Delivered(r.Context(), patientID, outboxID, rc)
+	log := h.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if err != nil {
+		log.Error("recording delivery status", "channel", h.Channel, "message", outboxID, "code", code, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	if next != "" {
+		log.Info("message undeliverable; falling back", "channel", h.Channel, "message", outboxID, "code", code, "next", next)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
