@@ -64,6 +64,11 @@ const (
 	OptOut
 	// SafetyTimeout is a safety question's timer firing (Input.Due says which).
 	SafetyTimeout
+	// AskStop and AskStart are the patient asking to stop or start again
+	// without words (a key on a call): the same as the STOP and START
+	// keywords, confirmation included, whatever Input.Text says.
+	AskStop
+	AskStart
 )
 
 // Input is what a turn reacts to.
@@ -319,6 +324,16 @@ func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 	case SafetyTimeout:
 		t.safetyTimeout(in.Due)
 		return nil
+	case AskStop:
+		t.reply = true
+		if !s.OptedOut.Has(in.Channel) {
+			t.stop()
+		}
+		return nil
+	case AskStart:
+		t.reply = true
+		t.optIn()
+		return nil
 	}
 	return fmt.Errorf("conversations: unknown input kind %d", in.Kind)
 }
@@ -391,10 +406,7 @@ func (t *turn) text(raw string) error {
 		switch {
 		case t.matchExact(norm, func(w *locales.Words) []string { return w.Start }),
 			t.matchExact(norm, func(w *locales.Words) []string { return w.Yes }):
-			t.out.Keyword = "start"
-			s.OptedOut.Remove(t.channel())
-			t.add(Effect{Kind: Consent, Status: "opted_in", Channel: t.channel()})
-			t.say(content.MsgStartConfirm, nil)
+			t.optIn()
 		case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
 			t.out.Keyword = "help"
 			t.help()
@@ -405,14 +417,10 @@ func (t *turn) text(raw string) error {
 	switch {
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Stop }),
 		t.matchContains(norm, func(w *locales.Words) []string { return w.Revoke }):
-		t.out.Keyword = "stop"
-		t.clearSafety() // they answered, if not the question
-		t.optOut()
-		t.say(content.MsgStopConfirm, nil)
+		t.stop()
 		return nil
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Start }):
-		t.out.Keyword = "start"
-		t.say(content.MsgStartConfirm, nil)
+		t.optIn()
 		return nil
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
 		t.out.Keyword = "help"
@@ -446,6 +454,25 @@ func (t *turn) text(raw string) error {
 		return nil
 	}
 	return t.answer(norm)
+}
+
+// stop is STOP, said or keyed: the channel stops and the patient is told.
+func (t *turn) stop() {
+	t.out.Keyword = "stop"
+	t.clearSafety() // they answered, if not the question
+	t.optOut()
+	t.say(content.MsgStopConfirm, nil)
+}
+
+// optIn is START (or YES while opted out), said or keyed: the channel
+// takes messages again, if it had stopped, and the patient is told.
+func (t *turn) optIn() {
+	t.out.Keyword = "start"
+	if t.s.OptedOut.Has(t.channel()) {
+		t.s.OptedOut.Remove(t.channel())
+		t.add(Effect{Kind: Consent, Status: "opted_in", Channel: t.channel()})
+	}
+	t.say(content.MsgStartConfirm, nil)
 }
 
 // optOut stops the channel the patient wrote on. When no channel is left,

@@ -181,6 +181,29 @@ func TestOptOutPerChannel(t *testing.T) {
 	}
 }
 
+// A key that means STOP or START (on a call) is the keyword, whatever the
+// text says: the words "9" or "1" are not read.
+func TestAskStopStart(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	s := Session{Lang: "es"}
+	var out Output
+	last := func() Effect { return out.Effects[len(out.Effects)-1] }
+	e.Turn(&s, Input{Kind: AskStop, Text: "9", Channel: Voice}, now, &out)
+	if !s.OptedOut.Has(Voice) || out.Keyword != "stop" || last().Message != "keyword.stop.confirm" || out.Effects[0].Kind != Consent {
+		t.Fatalf("after AskStop: opted out %08b, keyword %q, effects %+v", s.OptedOut, out.Keyword, out.Effects)
+	}
+	e.Turn(&s, Input{Kind: AskStop, Text: "9", Channel: Voice}, now, &out)
+	if len(out.Effects) != 0 {
+		t.Fatalf("AskStop when stopped: %+v", out.Effects)
+	}
+	e.Turn(&s, Input{Kind: AskStart, Text: "1", Channel: Voice}, now, &out)
+	if s.OptedOut.Has(Voice) || out.Keyword != "start" || out.Effects[0].Status != "opted_in" || last().Message != "keyword.start.confirm" {
+		t.Fatalf("after AskStart: opted out %08b, keyword %q, effects %+v", s.OptedOut, out.Keyword, out.Effects)
+	}
+}
+
 // A button answers the question it was offered for; a button of an older
 // question changes nothing.
 func TestButtons(t *testing.T) {

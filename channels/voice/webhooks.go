@@ -314,7 +314,7 @@ func (h *Webhooks) resume(w http.ResponseWriter, r *http.Request, g gatherQuery,
 	switch digits {
 	case "1":
 		h.observe("resume")
-		rep, err := h.Turns.Receive(ctx, g.patient, runner.Message{Channel: Channel, Text: "START", Sync: true, Dedupe: dedupe})
+		rep, err := h.Turns.Receive(ctx, g.patient, runner.Message{Channel: Channel, Kind: conversations.AskStart, Text: digits, Sync: true, Dedupe: dedupe})
 		if err != nil {
 			h.fail(w, "starting calls again", err)
 			return
@@ -525,7 +525,7 @@ func (h *Webhooks) gather(w http.ResponseWriter, r *http.Request) {
 		h.nurse(w, r, g.patient, next)
 	case digits == keyStop:
 		h.observe("stop")
-		rep, err := h.Turns.Receive(ctx, g.patient, runner.Message{Channel: Channel, Text: "STOP", Sync: true, Dedupe: dedupe})
+		rep, err := h.Turns.Receive(ctx, g.patient, runner.Message{Channel: Channel, Kind: conversations.AskStop, Text: digits, Sync: true, Dedupe: dedupe})
 		if err != nil {
 			h.fail(w, "stopping calls", err)
 			return

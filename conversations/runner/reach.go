@@ -15,7 +15,11 @@ import (
 // Message is a patient's message as a channel received it.
 type Message struct {
 	Channel string
-	Text    string
+	// Kind is conversations.Text (the zero value) for words, or AskStop
+	// and AskStart for a key that means STOP or START; Text is then what
+	// was pressed, for the timeline.
+	Kind conversations.InputKind
+	Text string
 	// Choice is the choice id of a button the patient pressed, Step the
 	// question the button belongs to (0 when unknown); Text is its label.
 	Choice string
@@ -75,7 +79,7 @@ func (r *Runner) Receive(ctx context.Context, patientID string, m Message) (Repl
 			w.s.WindowAt = w.now.Unix()
 		}
 		w.s.Unreachable.Remove(m.Channel)
-		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Text, Text: m.Text, Channel: m.Channel, Choice: m.Choice, Step: m.Step, SayClosed: m.SayClosed}), w.now, &w.out)
+		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: m.Kind, Text: m.Text, Channel: m.Channel, Choice: m.Choice, Step: m.Step, SayClosed: m.SayClosed}), w.now, &w.out)
 	})
 	if err != nil {
 		return Reply{}, err
