@@ -47,13 +47,11 @@ type API struct {
 	// TelegramLinks makes the links that connect a patient's Telegram
 	// chat; nil when Telegram is not configured.
 	TelegramLinks TelegramLinks
-	// Clock is the time link codes count from (default time.Now).
-	Clock func() time.Time
 }
 
 // TelegramLinks creates single-use Telegram deep links (telegram.Links).
 type TelegramLinks interface {
-	Create(ctx context.Context, patientID string, now time.Time) (url string, expires time.Time, err error)
+	Create(ctx context.Context, patientID string) (url string, expires time.Time, err error)
 }
 
 // Routes returns the API's routes, all behind the bearer token.
@@ -384,11 +382,7 @@ func (a *API) telegramLink(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "patient not read", err)
 		return
 	}
-	now := time.Now()
-	if a.Clock != nil {
-		now = a.Clock()
-	}
-	url, expires, err := a.TelegramLinks.Create(r.Context(), id, now)
+	url, expires, err := a.TelegramLinks.Create(r.Context(), id)
 	if err != nil {
 		a.internal(w, "telegram link not created", err)
 		return

@@ -925,10 +925,10 @@ func (l *linter) safety() {
 			continue
 		}
 		f := lex.File
-		for _, id := range locales.Concepts {
+		for _, id := range locales.Concepts() {
 			c := lex.Concept(id)
 			if c == nil || len(c.Match) == 0 {
-				l.errorf(f, lex.Line["concepts"], "%s: concept %s has no match patterns; every language must describe every concept (%s)", lang, id, strings.Join(locales.Concepts, ", "))
+				l.errorf(f, lex.Line["concepts"], "%s: concept %s has no match patterns; every language must describe every concept (%s)", lang, id, strings.Join(locales.Concepts(), ", "))
 				continue
 			}
 			for _, list := range []locales.Entries{c.Match, c.Ask} {
@@ -936,8 +936,8 @@ func (l *linter) safety() {
 			}
 		}
 		for id, c := range lex.Concepts {
-			if !slices.Contains(locales.Concepts, id) {
-				l.errorf(f, c.Line, "%s: unknown concept %q (known: %s)", lang, id, strings.Join(locales.Concepts, ", "))
+			if !slices.Contains(locales.Concepts(), id) {
+				l.errorf(f, c.Line, "%s: unknown concept %q (known: %s)", lang, id, strings.Join(locales.Concepts(), ", "))
 			}
 		}
 		for name, g := range lex.Groups {

@@ -587,22 +587,22 @@ func TestLintFindsProblems(t *testing.T) {
 		},
 		{
 			name:  "lexicon pattern names an unknown group",
-			edits: []edit{addFile(enSafety, lexicon(locales.Concepts...)), replace(enSafety, "match: [\"@chest ~ @pain\"]", "match: [\"@chset ~ @pain\"]")},
+			edits: []edit{addFile(enSafety, lexicon(locales.Concepts()...)), replace(enSafety, "match: [\"@chest ~ @pain\"]", "match: [\"@chset ~ @pain\"]")},
 			want:  []want{{file: enSafety, at: "@chset", msg: `no group "chset"`}},
 		},
 		{
 			name:  "lexicon reads an answer as an emergency",
-			edits: []edit{addFile(enSafety, lexicon(locales.Concepts...)), replace(enSafety, "match: [\"@chest ~ @pain\"]", "match: [\"@chest ~ @pain\", taken]")},
+			edits: []edit{addFile(enSafety, lexicon(locales.Concepts()...)), replace(enSafety, "match: [\"@chest ~ @pain\"]", "match: [\"@chest ~ @pain\", taken]")},
 			want:  []want{{file: enSafety, at: "concepts:", msg: `en: the answer "taken" is read as chest_pain (emergency)`}},
 		},
 		{
 			name:  "lexicon with an unknown key",
-			edits: []edit{addFile(enSafety, lexicon(locales.Concepts...)), replace(enSafety, "negation:", "negations:")},
+			edits: []edit{addFile(enSafety, lexicon(locales.Concepts()...)), replace(enSafety, "negation:", "negations:")},
 			want:  []want{{file: enSafety, at: "negations:", msg: `unknown key "negations"`}},
 		},
 		{
 			name:    "lexicon complete",
-			edits:   []edit{addFile(enSafety, lexicon(locales.Concepts...))},
+			edits:   []edit{addFile(enSafety, lexicon(locales.Concepts()...))},
 			noError: true,
 		},
 		{

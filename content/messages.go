@@ -55,7 +55,7 @@ func SafetyQuestion(concept string) string { return "safety.ask." + concept }
 // not variables, so that no caller can change the list for everyone.)
 func EngineMessages() []string {
 	ids := []string{MsgStopConfirm, MsgStartConfirm, MsgHelp, MsgHumanAck, MsgEmergency, MsgCrisis, MsgSafetyNo, MsgLanguageConfirm, MsgAnswerUnknown, MsgOfferHuman, MsgHandoff, MsgIdleReply, MsgAnswerClosed, MsgUnknownNumber, MsgGenericMedication}
-	for _, c := range locales.Concepts {
+	for _, c := range locales.Concepts() {
 		ids = append(ids, SafetyQuestion(c))
 	}
 	return ids

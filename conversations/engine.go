@@ -279,7 +279,7 @@ type ParamError struct{ Err error }
 func (e *ParamError) Error() string { return e.Err.Error() }
 func (e *ParamError) Unwrap() error { return e.Err }
 
-// Flows reports whether a flow exists and which parameters it requires.
+// Flow reports whether a flow exists and which parameters it requires.
 func (e *Engine) Flow(id string) (params []string, ok bool) {
 	f := e.flows[id]
 	if f == nil {

@@ -163,7 +163,7 @@ func (e *LexiconError) Unwrap() error { return e.Err }
 func NewDetector(lexicons []*Lexicon) (*Detector, []error) {
 	d := &Detector{exact: map[string][]uint16{}, stems: map[string][]uint16{}, fuzzy: map[uint64][]int32{},
 		notTypo: map[string]bool{}, negWords: map[string]bool{}, yes: map[string]bool{}, no: map[string]bool{},
-		glucose: glucoseTerms{units: map[string]unit{}}, concepts: Concepts}
+		glucose: glucoseTerms{units: map[string]unit{}}, concepts: concepts}
 	c := &compiler{d: d, terms: map[string]uint16{}, forms: map[uint16]int{}, negs: map[uint16]int{}, alarm: map[uint16]bool{}}
 	for _, lex := range lexicons {
 		c.language(lex)
@@ -256,7 +256,7 @@ func (c *compiler) language(lex *Lexicon) {
 	for _, e := range lex.Ignore {
 		c.pattern(e, kindIgnore, 0) // 0: every concept; i+1: concept i
 	}
-	for i, id := range Concepts {
+	for i, id := range concepts {
 		con := lex.Concept(id)
 		if con == nil {
 			continue // lint reports it

@@ -11,11 +11,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Concepts are the situations that need an immediate safety reply, in the
-// order a message that names several is answered: a risk of suicide first,
-// because its reply carries both the crisis line and the emergency number.
-// Every language's lexicon must describe every one of them.
-var Concepts = []string{
+// Concepts returns the situations that need an immediate safety reply, in
+// the order a message that names several is answered: a risk of suicide
+// first, because its reply carries both the crisis line and the emergency
+// number. Every language's lexicon must describe every one of them. The
+// slice is the caller's.
+func Concepts() []string { return slices.Clone(concepts) }
+
+var concepts = []string{
 	"suicide",
 	"chest_pain",
 	"breathing",

@@ -71,8 +71,8 @@ func readCorpus(t *testing.T, path string, tagged bool) []corpusLine {
 		l := corpusLine{file: filepath.Base(path), line: n, text: text}
 		if tagged {
 			concept, msg, ok := strings.Cut(text, "\t")
-			if !ok || !slices.Contains(Concepts, concept) {
-				t.Fatalf("%s:%d: want <concept>\\t<message>, concept one of %v", path, n, Concepts)
+			if !ok || !slices.Contains(concepts, concept) {
+				t.Fatalf("%s:%d: want <concept>\\t<message>, concept one of %v", path, n, concepts)
 			}
 			l.concept, l.text = concept, msg
 		}

@@ -18,7 +18,7 @@ const codeBytes = 24
 
 // Codes keeps link codes for enrolled patients (runner.Runner).
 type Codes interface {
-	AddLinkCode(ctx context.Context, patientID, key string, expires time.Time) error
+	AddLinkCode(ctx context.Context, patientID, key string, ttl time.Duration) (expires time.Time, err error)
 }
 
 // Links makes the deep links a clinic gives a patient to connect Telegram:
@@ -38,7 +38,7 @@ type Links struct {
 // Create makes a new link for an enrolled patient (store.ErrNotFound
 // otherwise) and returns it with its expiry. Earlier links stay valid until
 // used or expired.
-func (l *Links) Create(ctx context.Context, patientID string, now time.Time) (url string, expires time.Time, err error) {
+func (l *Links) Create(ctx context.Context, patientID string) (url string, expires time.Time, err error) {
 	ttl := l.TTL
 	if ttl <= 0 {
 		ttl = DefaultLinkTTL
@@ -48,8 +48,8 @@ func (l *Links) Create(ctx context.Context, patientID string, now time.Time) (ur
 	// Deep-link parameters allow A-Z a-z 0-9 _ - and up to 64 characters:
 	// base64url without padding is exactly that alphabet.
 	code := base64.RawURLEncoding.EncodeToString(b)
-	expires = now.Add(ttl)
-	if err := l.Codes.AddLinkCode(ctx, patientID, hashCode(code), expires); err != nil {
+	expires, err = l.Codes.AddLinkCode(ctx, patientID, hashCode(code), ttl)
+	if err != nil {
 		return "", time.Time{}, err
 	}
 	return "https://t.me/" + strings.TrimPrefix(l.BotUsername, "@") + "?start=" + code, expires, nil

@@ -293,7 +293,7 @@ var codeRE = regexp.MustCompile(`^https://t\.me/tend_test_bot\?start=([A-Za-z0-9
 func (e *env) link(patientID string) string {
 	e.t.Helper()
 	links := &telegram.Links{Codes: e.Runner, BotUsername: "@" + telegramtest.BotUsername}
-	url, expires, err := links.Create(e.t.Context(), patientID, e.Clock.Now())
+	url, expires, err := links.Create(e.t.Context(), patientID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -857,13 +857,13 @@ func TestLinks(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	links := &telegram.Links{Codes: e.Runner, BotUsername: telegramtest.BotUsername, TTL: time.Hour}
-	if _, _, err := links.Create(ctx, "nobody", channeltest.T0); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := links.Create(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("link for an unknown patient: %v", err)
 	}
 	e.enroll("p-1", "+15551230001")
 	seen := map[string]bool{}
 	for range 20 {
-		url, expires, err := links.Create(ctx, "p-1", channeltest.T0)
+		url, expires, err := links.Create(ctx, "p-1")
 		if err != nil {
 			t.Fatal(err)
 		}

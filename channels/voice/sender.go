@@ -64,7 +64,7 @@ type Sender struct {
 	// MaxCallLength frees a slot whose call never reported its end
 	// (default DefaultMaxCallLength).
 	MaxCallLength time.Duration
-	// Clock ages slots; nil means time.Now.
+	// Clock ages slots: the Runner's (required).
 	Clock func() time.Time
 
 	mu sync.Mutex
@@ -75,12 +75,7 @@ type Sender struct {
 	active map[string]time.Time
 }
 
-func (s *Sender) now() time.Time {
-	if s.Clock != nil {
-		return s.Clock()
-	}
-	return time.Now()
-}
+func (s *Sender) now() time.Time { return s.Clock() }
 
 func (s *Sender) maxCalls() int {
 	if s.MaxCalls > 0 {

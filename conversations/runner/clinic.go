@@ -134,13 +134,14 @@ func (r *Runner) PatientByTelegram(ctx context.Context, chat string) (store.Pati
 }
 
 // AddLinkCode keeps a link code (its hash: the store never sees the code)
-// for an enrolled patient until it expires; store.ErrNotFound if the
-// patient is not enrolled.
-func (r *Runner) AddLinkCode(ctx context.Context, patientID, key string, expires time.Time) error {
+// for an enrolled patient for ttl, on the Runner's clock, and returns when
+// it expires; store.ErrNotFound if the patient is not enrolled.
+func (r *Runner) AddLinkCode(ctx context.Context, patientID, key string, ttl time.Duration) (time.Time, error) {
 	if _, _, err := r.Store.Load(ctx, patientID); err != nil {
-		return err
+		return time.Time{}, err
 	}
-	return r.Store.PutCode(ctx, key, patientID, expires)
+	expires := r.Clock().Add(ttl)
+	return expires, r.Store.PutCode(ctx, key, patientID, expires)
 }
 
 // Link follows a link code (its hash): the code is used up and the chat
