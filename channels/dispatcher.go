@@ -99,6 +99,9 @@ type Outbox interface {
 type Dispatcher struct {
 	Outbox  Outbox
 	Senders map[string]Sender
+	// Specs say what each channel needs (a window, segments counted);
+	// cmd/tend passes the same list to the Runner.
+	Specs   Specs
 	Consent Consent
 	Clock   func() time.Time
 	Quiet   conversations.QuietHours
@@ -344,7 +347,7 @@ func (a *attempt) blocked(ch string) string {
 	if why == "opted_out" && ch == a.e.Channel && (a.e.Urgent || exempt[a.e.MessageID]) {
 		why = "" // the safety reply, the STOP confirmation, HELP
 	}
-	if why == "" && ch == conversations.WhatsApp && !a.c.InWindow(a.now) && a.e.Template == "" {
+	if why == "" && a.d.Specs.Of(ch).Window > 0 && !a.c.InWindow(a.now) && a.e.Template == "" {
 		why = "no_template" // outside the window only templates may go
 	}
 	if why == "" && a.d.Senders[ch] == nil {
@@ -358,10 +361,11 @@ func (a *attempt) blocked(ch string) string {
 func (a *attempt) send(ch string) (why string, done bool) {
 	d, e := a.d, a.e
 	e.Channel, e.To = ch, a.c.Address(ch)
-	if ch == conversations.WhatsApp && a.c.InWindow(a.now) {
+	spec := d.Specs.Of(ch)
+	if spec.Window > 0 && a.c.InWindow(a.now) {
 		e.Template, e.Vars = "", nil // free text inside the window
 	}
-	if wait := d.Limits.reserve(ch, e.To, cost(e), a.now, maxPace); wait > maxPace {
+	if wait := d.Limits.reserve(ch, e.To, cost(spec, e), a.now, maxPace); wait > maxPace {
 		a.finish(store.Delivery{NotBefore: a.now.Add(wait), Status: "queued", Channel: ch})
 		return "", true
 	} else if wait > 0 {
@@ -422,7 +426,7 @@ func (a *attempt) send(ch string) (why string, done bool) {
 		}
 		return "unreachable", false
 	case errors.Is(err, ErrFallback):
-		if ch == conversations.WhatsApp {
+		if spec.Window > 0 {
 			a.c.WindowUntil = time.Time{} // the provider knows better
 		}
 		return "provider_refused", false
@@ -446,8 +450,8 @@ func (a *attempt) finish(del store.Delivery) {
 
 // cost is what a send counts against its channel's rate: segments for
 // SMS, one for anything else.
-func cost(e store.OutboxEntry) int {
-	if e.Channel != conversations.SMS {
+func cost(spec Spec, e store.OutboxEntry) int {
+	if !spec.Segments {
 		return 1
 	}
 	n, _ := locales.Segments(conversations.Numbered(e.Text, e.Labels))

@@ -12,6 +12,10 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/telegram"
+	"github.com/tendcare/tend/channels/voice"
+	"github.com/tendcare/tend/channels/whatsapp"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
@@ -82,7 +86,8 @@ func newEnv(t *testing.T) *env {
 		e.senders[ch] = &recorder{}
 		senders[ch] = e.senders[ch]
 	}
-	e.disp = &channels.Dispatcher{Outbox: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log, Senders: senders}
+	e.disp = &channels.Dispatcher{Outbox: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log, Senders: senders,
+		Specs: channels.Specs{sms.Spec, whatsapp.Spec, telegram.Spec, voice.Spec}}
 	return e
 }
 

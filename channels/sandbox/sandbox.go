@@ -7,12 +7,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
 
 // Channel is the sandbox's channel name.
 const Channel = "sandbox"
+
+// Spec is the simulator's channel: text, by the number it was given.
+var Spec = channels.Spec{Name: Channel, NamesMedicine: true}
 
 // Sender writes each message to W, stamped with the time in the patient's
 // time zone.

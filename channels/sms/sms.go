@@ -18,7 +18,10 @@ import (
 )
 
 // Channel is the name of this channel in sessions, outbox entries and metrics.
-const Channel = "sms"
+const Channel = conversations.SMS
+
+// Spec is what the rest of Tend knows about SMS: a send costs its segments.
+var Spec = channels.Spec{Name: Channel, Address: channels.ByPhone, Segments: true, NamesMedicine: true}
 
 // Paths of the webhooks Twilio calls.
 const (

@@ -45,7 +45,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(e.srv.Close)
 	hooks.PublicURL = e.srv.URL // before any request
 	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
-		Senders: map[string]channels.Sender{sms.Channel: e.sender(smsFrom)}}
+		Senders: map[string]channels.Sender{sms.Channel: e.sender(smsFrom)}, Specs: channels.Specs{sms.Spec}}
 	return e
 }
 

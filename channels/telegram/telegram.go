@@ -22,6 +22,10 @@ import (
 // Channel is this channel's name in sessions, outbox entries and metrics.
 const Channel = conversations.Telegram
 
+// Spec is what the rest of Tend knows about Telegram: the patient links
+// their chat, choices go as buttons.
+var Spec = channels.Spec{Name: Channel, Address: channels.ByLink, Buttons: true, NamesMedicine: true}
+
 // WebhookPath is where Telegram posts updates (setWebhook's url).
 const WebhookPath = "/webhooks/telegram"
 

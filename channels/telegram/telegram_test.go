@@ -838,7 +838,7 @@ func TestDispatcherBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Runner.Quiet, Log: e.Runner.Log,
-		Senders: map[string]channels.Sender{telegram.Channel: e.sender}}
+		Senders: map[string]channels.Sender{telegram.Channel: e.sender}, Specs: channels.Specs{telegram.Spec}}
 	if n := d.Step(t.Context()); n != 1 {
 		t.Fatalf("claimed %d", n)
 	}

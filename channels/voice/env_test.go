@@ -51,7 +51,7 @@ func newEnv(t *testing.T, opts ...option) *env {
 		From: voiceFrom, PublicURL: e.srv.URL, Clock: e.Clock.Now}
 	e.hooks.Slots = e.sender
 	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
-		Senders: map[string]channels.Sender{voice.Channel: e.sender}}
+		Senders: map[string]channels.Sender{voice.Channel: e.sender}, Specs: channels.Specs{voice.Spec}}
 	for _, o := range opts {
 		o(e)
 	}

@@ -25,6 +25,10 @@ import (
 // Channel is the name of this channel in sessions, outbox entries and metrics.
 const Channel = conversations.Voice
 
+// Spec is what the rest of Tend knows about calls: a turn's messages are
+// spoken in one call, and a call never names a medicine.
+var Spec = channels.Spec{Name: Channel, Address: channels.ByPhone, Synchronous: true}
+
 // Paths of the webhooks Twilio calls. InboundPath is the number's "A call
 // comes in" webhook; the others are named in the calls and TwiML Tend
 // creates.

@@ -21,6 +21,10 @@ import (
 // Channel is this channel's name in sessions, outbox entries and metrics.
 const Channel = conversations.WhatsApp
 
+// Spec is what the rest of Tend knows about WhatsApp: free text only inside
+// the 24-hour window, templates outside it, choices as buttons.
+var Spec = channels.Spec{Name: Channel, Address: channels.ByPhone, Window: conversations.WindowLength, Buttons: true, NamesMedicine: true}
+
 // Paths of the webhooks Twilio calls for WhatsApp.
 const (
 	InboundPath = "/webhooks/twilio/whatsapp"

@@ -71,6 +71,7 @@ func newEnv(t *testing.T, pack *content.Pack, log *slog.Logger) *env {
 	e.wa = &whatsapp.Sender{Client: client, From: waFrom, PublicURL: e.srv.URL, QuickReply: quickReplies}
 	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Workers: 1, // one message at a time: transcripts keep their order
+		Specs:   channels.Specs{whatsapp.Spec, sms.Spec},
 		Senders: map[string]channels.Sender{
 			whatsapp.Channel: e.wa,
 			sms.Channel:      &sms.Sender{Client: client, From: smsFrom, PublicURL: e.srv.URL},

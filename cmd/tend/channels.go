@@ -40,29 +40,32 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 		return &sms.Sender{Client: twilio.NewClient(c.TwilioSID, c.TwilioToken, c.TwilioAPI), From: c.SMSFrom, PublicURL: c.PublicURL}
 	}
 
-	disp.Senders[sms.Channel] = twilio()
+	// The channels run, each with its spec: the dispatcher, the Runner and
+	// the API read what a channel needs from the same list.
+	add := func(spec channels.Spec, s channels.Sender) {
+		disp.Senders[spec.Name] = s
+		disp.Specs = append(disp.Specs, spec)
+	}
+	add(sms.Spec, twilio())
 	hooks := &sms.Webhooks{Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
 		Observe: inbound(sms.Channel), ObserveStatus: status(sms.Channel)}
 	mount(r, hooks.Handler(), sms.Paths())
-	a.Channels = []string{sms.Channel}
 
 	if c.WhatsAppFrom != "" {
-		disp.Senders[whatsapp.Channel] = &whatsapp.Sender{Client: twilio().Client, From: c.WhatsAppFrom, PublicURL: c.PublicURL,
-			QuickReply: pack.WhatsApp.QuickReply}
+		add(whatsapp.Spec, &whatsapp.Sender{Client: twilio().Client, From: c.WhatsAppFrom, PublicURL: c.PublicURL,
+			QuickReply: pack.WhatsApp.QuickReply})
 		wa := &whatsapp.Webhooks{Turns: runner, AuthToken: c.TwilioToken, PublicURL: c.PublicURL, Log: log,
 			Observe: inbound(whatsapp.Channel), ObserveStatus: status(whatsapp.Channel)}
 		mount(r, wa.Handler(), whatsapp.Paths())
-		a.Channels = append(a.Channels, whatsapp.Channel)
 	}
 
 	if c.VoiceFrom != "" {
 		sender := &voice.Sender{Client: twilio().Client, From: c.VoiceFrom, PublicURL: c.PublicURL, MaxCalls: c.VoiceMaxCalls, Clock: runner.Clock}
-		disp.Senders[voice.Channel] = sender
+		add(voice.Spec, sender)
 		vh := &voice.Webhooks{Turns: runner, Pack: pack, AuthToken: c.TwilioToken, PublicURL: c.PublicURL,
 			NurseLine: c.NurseLine, Callback: c.CallbackNumber, Speech: c.VoiceSpeech, Slots: sender, Log: log,
 			Observe: inbound(voice.Channel), ObserveStatus: status(voice.Channel)}
 		mount(r, vh.Handler(), voice.Paths())
-		a.Channels = append(a.Channels, voice.Channel)
 	}
 
 	if c.TelegramToken != "" {
@@ -84,13 +87,13 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 			}
 			username = me.Username
 		}
-		disp.Senders[telegram.Channel] = &telegram.Sender{Bot: b}
+		add(telegram.Spec, &telegram.Sender{Bot: b})
 		th := &telegram.Webhooks{Turns: runner, Bot: b, Pack: pack, Secret: c.TelegramSecret,
 			Log: log, Notify: disp.Kick, Observe: inbound(telegram.Channel)}
 		r.Post(telegram.WebhookPath, th.ServeHTTP)
 		a.TelegramLinks = &telegram.Links{Codes: runner, BotUsername: username}
-		a.Channels = append(a.Channels, telegram.Channel)
 	}
+	a.Channels = disp.Specs.Names()
 	return nil
 }
 

@@ -70,7 +70,7 @@ func simulate(args []string, in io.Reader, out io.Writer) error {
 	defer st.Close()
 	sim := &simulator{clock: clock, st: st, out: out}
 	sim.disp = &channels.Dispatcher{Outbox: st, Clock: clock.Now, Quiet: conversations.DefaultQuietHours(),
-		Senders: map[string]channels.Sender{sandbox.Channel: &sandbox.Sender{W: out, Clock: clock.Now}}}
+		Senders: map[string]channels.Sender{sandbox.Channel: &sandbox.Sender{W: out, Clock: clock.Now}}, Specs: channels.Specs{sandbox.Spec}}
 	sim.runner = &runner.Runner{Store: st, Engine: engine, Clock: clock.Now, Quiet: conversations.DefaultQuietHours(),
 		Render: &conversations.Renderer{Pack: pack, HelpContact: "+1 555 010 0100"}}
 	sim.disp.Consent = sim.runner
