@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,14 @@ const (
 	// keywords, confirmation included, whatever Input.Text says.
 	AskStop
 	AskStart
+	// Claim gives the conversation to a person (Input.Staff): the active
+	// flow stops and waits, with the starts that come meanwhile, in
+	// Session.Held.
+	Claim
+	// HandBack returns the conversation to the automation: the held
+	// starts that are not stale run, then the follow-up flow (Input.Flow,
+	// Input.Params) when one is given.
+	HandBack
 )
 
 // Input is what a turn reacts to.
@@ -87,6 +96,12 @@ type Input struct {
 	// that have no other way to tell the patient (WhatsApp; Telegram
 	// answers the button press itself).
 	SayClosed bool
+	// Staff is the person who claims the conversation (Claim).
+	Staff string
+	// Stale, on a Start or a Claim, is when the start, or the flow the
+	// claim interrupts, would come too late to make (unix seconds; 0:
+	// never): it applies when the start is held for a person.
+	Stale int64
 	// Chain is the patient's channels that can reach them now (linked,
 	// not blocked): opting out of all of them, or having none, ends the
 	// active flow and starts no new one. nil when unknown: the input's
@@ -308,6 +323,10 @@ func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 	switch in.Kind {
 	case Text:
 		t.reply = true
+		if in.Choice != "" && s.Owner != "" && !s.OptedOut.Has(in.Channel) {
+			t.out.Keyword = "owned" // a button of an old question: the person reads it
+			return nil
+		}
 		if in.Choice != "" {
 			return t.choice(in.Choice, in.Step, in.Text)
 		}
@@ -334,6 +353,10 @@ func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 		t.reply = true
 		t.optIn()
 		return nil
+	case Claim:
+		return t.claim(in.Staff, in.Stale)
+	case HandBack:
+		return t.handBack(in.Flow, in.Params)
 	}
 	return fmt.Errorf("conversations: unknown input kind %d", in.Kind)
 }
@@ -425,6 +448,11 @@ func (t *turn) text(raw string) error {
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
 		t.out.Keyword = "help"
 		t.help()
+		return nil
+	case s.Owner != "":
+		// A person has the conversation: everything else is theirs to
+		// read and answer.
+		t.out.Keyword = "owned"
 		return nil
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Human }):
 		t.out.Keyword = "human"
@@ -576,6 +604,10 @@ func (t *turn) start(id string, params []Param) error {
 	if t.muted() {
 		return nil
 	}
+	if s.Owner != "" {
+		t.hold(Held{Flow: id, Params: params, Stale: t.in.Stale})
+		return nil
+	}
 	if s.Flow == id && sameParams(s.Params, params) {
 		return nil // already running: a retried start must not ask twice
 	}
@@ -592,6 +624,63 @@ func (t *turn) start(id string, params []Param) error {
 	}
 	s.Flow, s.State, s.Params, s.Misses = f.ID, f.Start, params, 0
 	return t.enter(f, f.states[f.Start])
+}
+
+// maxHeld bounds the starts held for a person; the oldest go first.
+const maxHeld = 16
+
+// hold keeps a start for after the hand-back. A start held again (the
+// next day's dose) replaces the older one, which would be stale by then.
+func (t *turn) hold(h Held) {
+	s := t.s
+	s.Held = slices.DeleteFunc(s.Held, func(have Held) bool { return have.Flow == h.Flow && sameParams(have.Params, h.Params) })
+	s.Held = append(s.Held, h)
+	if n := len(s.Held); n > maxHeld {
+		s.Held = s.Held[n-maxHeld:]
+	}
+}
+
+// claim gives the conversation to staff. The active flow stops, its
+// question unanswered, and waits for the hand-back at the front of Held.
+func (t *turn) claim(staff string, stale int64) error {
+	if staff == "" {
+		return errors.New("conversations: a claim names the staff member")
+	}
+	s := t.s
+	s.Owner = staff
+	if s.Flow == "" {
+		return nil
+	}
+	h := Held{Flow: s.Flow, Params: s.Params, Stale: stale}
+	t.endFlow(false)
+	s.Held = append([]Held{h}, slices.DeleteFunc(s.Held, func(have Held) bool { return have.Flow == h.Flow && sameParams(have.Params, h.Params) })...)
+	return nil
+}
+
+// handBack returns the conversation to the automation: the held starts
+// that are still timely run in order (one starts, the others queue), then
+// the follow-up. Nothing here answers the patient: quiet hours apply.
+func (t *turn) handBack(followUp string, params []Param) error {
+	s := t.s
+	if followUp != "" && t.e.flows[followUp] == nil {
+		return fmt.Errorf("%w %q", ErrUnknownFlow, followUp)
+	}
+	s.Owner = ""
+	held := s.Held
+	s.Held = nil
+	now := t.now.Unix()
+	for _, h := range held {
+		if h.Stale != 0 && now > h.Stale || t.e.flows[h.Flow] == nil {
+			continue
+		}
+		if err := t.start(h.Flow, h.Params); err != nil {
+			return err
+		}
+	}
+	if followUp != "" {
+		return t.start(followUp, params)
+	}
+	return nil
 }
 
 func (t *turn) enqueue(q Queued, front bool) {

@@ -43,6 +43,21 @@ type Session struct {
 	// empty and 0 when no safety question waits.
 	Safety    string
 	SafetyDue int64
+	// Owner is the staff member who owns the conversation (their email),
+	// empty while the automation has it. While a person owns it, the
+	// automation answers only emergencies, STOP, START and HELP; the
+	// starts it would have made wait in Held until they hand it back.
+	Owner string
+	Held  []Held
+}
+
+// Held is a flow start that came while a person owned the conversation.
+type Held struct {
+	Flow   string
+	Params []Param
+	// Stale is the unix second after which the start is dropped rather
+	// than made (a dose reminder hours late does harm); 0: never.
+	Stale int64
 }
 
 // Param is one flow parameter (medication, date, ...).
@@ -73,9 +88,10 @@ func lookup(ps []Param, key string) string {
 }
 
 // sessionFormat 2 added per-channel consent, reachability, the WhatsApp
-// window and the question step; 3 the waiting safety question. Earlier
-// formats are still read.
-const sessionFormat = 3
+// window and the question step; 3 the waiting safety question; 4 the
+// conversation's owner and the starts held for them. Earlier formats are
+// still read.
+const sessionFormat = 4
 
 // AppendBinary appends the session's encoding to b. The format is a version
 // byte followed by varint-prefixed fields; see Decode.
@@ -106,6 +122,13 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(s.Step))
 	b = appendString(b, s.Safety)
 	b = binary.AppendVarint(b, s.SafetyDue)
+	b = appendString(b, s.Owner)
+	b = binary.AppendUvarint(b, uint64(len(s.Held)))
+	for _, h := range s.Held {
+		b = appendString(b, h.Flow)
+		b = appendParams(b, h.Params)
+		b = binary.AppendVarint(b, h.Stale)
+	}
 	return b, nil
 }
 
@@ -182,6 +205,15 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 	if format >= 3 {
 		s.Safety = d.string()
 		s.SafetyDue = d.varint()
+	}
+	if format >= 4 {
+		s.Owner = d.string()
+		if n := d.count(); n > 0 {
+			s.Held = make([]Held, n)
+			for i := range s.Held {
+				s.Held[i] = Held{Flow: d.string(), Params: d.params(), Stale: d.varint()}
+			}
+		}
 	}
 	if d.err {
 		*s = Session{}
