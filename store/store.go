@@ -225,23 +225,6 @@ type Store interface {
 	Close() error
 }
 
-// statusRank orders the statuses of a message.out event. Provider callbacks
-// arrive out of order and may overtake the send's own answer, so a status
-// never replaces one further along.
-var statusRank = map[string]int{
-	"": 0, "queued": 1, "held": 1, "retrying": 1, "accepted": 1, "scheduled": 1,
-	"sending": 2, "ringing": 2, "sent": 3,
-	"delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "cancelled": 4, "suppressed": 4, "unknown": 4,
-	"voicemail": 4, "busy": 4, "no-answer": 4,
-	"read": 5,
-}
-
-// StatusAdvances reports whether a message event's status may change from
-// one status to another.
-func StatusAdvances(from, to string) bool {
-	return statusRank[to] >= statusRank[from]
-}
-
 // PatientLister is implemented by backends that can list every enrolled
 // patient, for maintenance jobs such as re-sealing; it is not part of the
 // turn path. PatientIDs calls fn with each enrolled patient's id and stops

@@ -6,11 +6,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -92,10 +90,9 @@ const schemaVersion = "1"
 // write short.
 const pruneBatch = 8
 
-// ErrInvalid reports a commit or call that no backend could apply, such as
-// a patient ID with a NUL byte or a commit without PatientID that carries
-// events. It is a programming error, not a condition to retry.
-var ErrInvalid = errors.New("embedded: invalid request")
+// ErrInvalid is store.ErrInvalid: a commit or call that no backend could
+// apply (store.Commit.Validate), or an empty single-use code.
+var ErrInvalid = store.ErrInvalid
 
 // Open opens the store in the bbolt file at path, creating it if needed.
 // It waits up to a second for another process to release the file.
@@ -269,21 +266,15 @@ type preparedEscalation struct {
 	data []byte
 }
 
+// prepare encodes a commit that c.Validate accepted, giving the patient,
+// its outbox entries and its escalations the commit's patient ID.
 func prepare(c store.Commit, now time.Time) (*prepared, error) {
-	p := &prepared{c: c, now: now, pid: []byte(c.PatientID)}
-	if c.PatientID == "" {
-		if c.Version != 0 || c.Session != nil || c.Patient != nil || len(c.Events) > 0 ||
-			len(c.SetTimers) > 0 || len(c.DeleteTimers) > 0 || len(c.Escalations) > 0 {
-			return nil, fmt.Errorf("%w: a commit without PatientID may carry only outbox entries and a dedupe key", ErrInvalid)
-		}
-	} else if err := validID(c.PatientID); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	p := &prepared{c: c, now: now, pid: []byte(c.PatientID)}
 	if c.Patient != nil {
 		pt := *c.Patient
-		if pt.ID != "" && pt.ID != c.PatientID {
-			return nil, fmt.Errorf("%w: commit for patient %s carries patient %s", ErrInvalid, c.PatientID, pt.ID)
-		}
 		pt.ID = c.PatientID
 		p.c.Patient = &pt
 		var err error
@@ -301,13 +292,8 @@ func prepare(c store.Commit, now time.Time) (*prepared, error) {
 	}
 	p.outbox = make([]preparedEntry, len(c.Outbox))
 	for i, e := range c.Outbox {
-		if e.ID == "" {
-			return nil, fmt.Errorf("%w: outbox entry without ID", ErrInvalid)
-		}
 		if e.PatientID == "" {
 			e.PatientID = c.PatientID
-		} else if err := validID(e.PatientID); err != nil {
-			return nil, err
 		}
 		b, err := json.Marshal(&e)
 		if err != nil {
@@ -317,9 +303,6 @@ func prepare(c store.Commit, now time.Time) (*prepared, error) {
 	}
 	p.escs = make([]preparedEscalation, len(c.Escalations))
 	for i, e := range c.Escalations {
-		if e.ID == "" {
-			return nil, fmt.Errorf("%w: escalation without ID", ErrInvalid)
-		}
 		if e.PatientID == "" {
 			e.PatientID = c.PatientID
 		}
@@ -329,19 +312,7 @@ func prepare(c store.Commit, now time.Time) (*prepared, error) {
 		}
 		p.escs[i] = preparedEscalation{e: e, data: b}
 	}
-	for _, tm := range c.SetTimers {
-		if tm.Name == "" {
-			return nil, fmt.Errorf("%w: timer without name", ErrInvalid)
-		}
-	}
 	return p, nil
-}
-
-func validID(id string) error {
-	if id == "" || strings.IndexByte(id, 0) >= 0 {
-		return fmt.Errorf("%w: patient ID %q", ErrInvalid, id)
-	}
-	return nil
 }
 
 // apply checks the commit against tx and writes it. It returns the store

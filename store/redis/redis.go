@@ -62,10 +62,11 @@ type Options struct {
 // DefaultTimelineMax is the number of events a patient's timeline keeps.
 const DefaultTimelineMax = 2000
 
-// ErrInvalid reports a commit or call that no backend could apply, such as
-// a patient ID with a NUL byte, or that this backend cannot place, such as
-// an outbox entry of another patient than the commit's.
-var ErrInvalid = errors.New("redis: invalid request")
+// ErrInvalid is store.ErrInvalid: a commit or call that no backend could
+// apply (store.Commit.Validate), or that this backend cannot place, such
+// as an outbox entry of another patient than the commit's, and options it
+// cannot connect with.
+var ErrInvalid = store.ErrInvalid
 
 // phoneGrace is how long a phone (or Telegram chat) claim is respected
 // even when its owner does not (yet) have the phone: the time an
@@ -167,7 +168,7 @@ func (o Options) universal() (*goredis.UniversalOptions, error) {
 		u.Addrs = o.Addrs
 	}
 	if len(u.Addrs) == 0 {
-		return nil, fmt.Errorf("%w: no Redis address (URL or Addrs)", ErrInvalid)
+		return nil, fmt.Errorf("redis: %w: no Redis address (URL or Addrs)", ErrInvalid)
 	}
 	if o.Username != "" {
 		u.Username = o.Username
@@ -178,7 +179,7 @@ func (o Options) universal() (*goredis.UniversalOptions, error) {
 	u.MasterName, u.SentinelPassword = o.SentinelMaster, o.SentinelPassword
 	u.IsClusterMode = o.Cluster
 	if (o.Cluster || len(u.Addrs) > 1) && o.SentinelMaster == "" && u.DB != 0 {
-		return nil, fmt.Errorf("%w: Redis Cluster has only database 0, not %d", ErrInvalid, u.DB)
+		return nil, fmt.Errorf("redis: %w: Redis Cluster has only database 0, not %d", ErrInvalid, u.DB)
 	}
 	if o.PoolSize > 0 {
 		u.PoolSize = o.PoolSize
@@ -506,26 +507,18 @@ const (
 // prepare validates c as the embedded store does and encodes it. It
 // returns nil for a commit that writes nothing.
 func (s *Store) prepare(c store.Commit) (*prepared, error) {
-	pid := c.PatientID
-	if pid == "" {
-		if c.Version != 0 || c.Session != nil || c.Patient != nil || len(c.Events) > 0 ||
-			len(c.SetTimers) > 0 || len(c.DeleteTimers) > 0 || len(c.Escalations) > 0 {
-			return nil, fmt.Errorf("%w: a commit without PatientID may carry only outbox entries and a dedupe key", ErrInvalid)
-		}
-		if c.DedupeKey == "" && len(c.Outbox) == 0 {
-			return nil, nil
-		}
-	} else if err := validID(pid); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, err
+	}
+	pid := c.PatientID
+	if pid == "" && c.DedupeKey == "" && len(c.Outbox) == 0 {
+		return nil, nil
 	}
 
 	p := &prepared{retentionMs: max(s.retention.Milliseconds(), 1)}
 	var patient, phone, chat string
 	if c.Patient != nil {
 		pt := *c.Patient
-		if pt.ID != "" && pt.ID != pid {
-			return nil, fmt.Errorf("%w: commit for patient %s carries patient %s", ErrInvalid, pid, pt.ID)
-		}
 		pt.ID = pid
 		b, err := json.Marshal(&pt)
 		if err != nil {
@@ -583,16 +576,13 @@ func (s *Store) prepare(c store.Commit) (*prepared, error) {
 	}
 	args = append(args, len(c.Outbox))
 	for _, e := range c.Outbox {
-		if e.ID == "" {
-			return nil, fmt.Errorf("%w: outbox entry without ID", ErrInvalid)
-		}
 		switch {
 		case e.PatientID == "":
 			e.PatientID = pid
 		case e.PatientID != pid:
 			// An entry lives in its patient's shard, where DeletePatient
 			// and Finish find it; a commit writes one shard.
-			return nil, fmt.Errorf("%w: outbox entry %s of patient %s in a commit for %q", ErrInvalid, e.ID, e.PatientID, pid)
+			return nil, fmt.Errorf("redis: %w: outbox entry %s of patient %s in a commit for %q", ErrInvalid, e.ID, e.PatientID, pid)
 		}
 		b, err := json.Marshal(&e)
 		if err != nil {
@@ -607,24 +597,18 @@ func (s *Store) prepare(c store.Commit) (*prepared, error) {
 	}
 	args = append(args, len(c.SetTimers))
 	for _, tm := range c.SetTimers {
-		if tm.Name == "" {
-			return nil, fmt.Errorf("%w: timer without name", ErrInvalid)
-		}
 		st := stampOf(tm.Due)
 		args = append(args, tm.Name, st.sub6(), st.score())
 	}
 	args = append(args, len(c.Escalations))
 	for _, e := range c.Escalations {
-		if e.ID == "" {
-			return nil, fmt.Errorf("%w: escalation without ID", ErrInvalid)
-		}
 		switch {
 		case e.PatientID == "":
 			e.PatientID = pid
 		case e.PatientID != pid:
 			// A ticket lives in its patient's shard, where a commit
 			// replacing it finds it.
-			return nil, fmt.Errorf("%w: escalation %s of patient %s in a commit for %s", ErrInvalid, e.ID, e.PatientID, pid)
+			return nil, fmt.Errorf("redis: %w: escalation %s of patient %s in a commit for %s", ErrInvalid, e.ID, e.PatientID, pid)
 		}
 		b, err := json.Marshal(&e)
 		if err != nil {
@@ -634,13 +618,6 @@ func (s *Store) prepare(c store.Commit) (*prepared, error) {
 	}
 	p.args = args
 	return p, nil
-}
-
-func validID(id string) error {
-	if id == "" || strings.IndexByte(id, 0) >= 0 {
-		return fmt.Errorf("%w: patient ID %q", ErrInvalid, id)
-	}
-	return nil
 }
 
 // DeletePatient implements store.Store: one script in the patient's shard,
@@ -1189,12 +1166,9 @@ func (s *Store) Claimed(ctx context.Context) ([]store.OutboxEntry, error) {
 }
 
 // knownStatuses are the message statuses whose order Finish tells its
-// script up front (a status outside it costs one more round trip). The
-// order itself is store.StatusAdvances's.
-var knownStatuses = []string{
-	"", "queued", "held", "retrying", "accepted", "scheduled", "sending", "sent",
-	"delivered", "undelivered", "failed", "canceled", "cancelled", "suppressed", "unknown", "read",
-}
+// script up front (a status outside it costs one more round trip): all
+// the store's (store.Statuses), which also owns the order.
+var knownStatuses = store.Statuses()
 
 // Finish implements store.Store with one script in the entry's shard. It
 // fails with an error wrapping store.ErrNotFound when entry is not
@@ -1327,7 +1301,7 @@ func (s *Store) PutCode(ctx context.Context, code, value string, expires time.Ti
 		return err
 	}
 	if code == "" {
-		return fmt.Errorf("%w: empty code", ErrInvalid)
+		return fmt.Errorf("redis: %w: empty code", ErrInvalid)
 	}
 	ttl := min(max(expires.Sub(s.now()), 0), maxCodeTTL) + codeGrace
 	if err := s.rdb.Set(ctx, s.k.code(code), hexTime(expires)+":"+value, ttl).Err(); err != nil {
