@@ -11,6 +11,11 @@
 // written together or not at all, so a crash never loses an acknowledged
 // message and a provider retry never runs a turn twice.
 //
+// Store is made of roles (Sessions, Timeline, Tickets, Timers, Outbox,
+// Codes), so that a consumer names only the part it uses. What every
+// backend must refuse (Commit.Validate) and the order of message statuses
+// (StatusRank) live here, once, rather than in each backend.
+//
 // The conformance suite in store/storetest states the contract as tests; a
 // backend is done when it passes the suite unchanged.
 package store
