@@ -10,6 +10,12 @@
 // checked and applied on its own: a commit that fails with a store error
 // writes nothing and does not disturb the others.
 //
+// The code is split by what it keeps: embedded.go opens the file,
+// commit.go checks and applies a Commit, and patients.go, timeline.go,
+// escalations.go, timers.go, outbox.go and codes.go hold the reads and
+// writes of each part of the contract; keys.go has the buckets and key
+// encodings below, prune.go the forgetting of old keys.
+//
 // # Layout
 //
 // Top-level buckets, with "\x00" separating a patient ID from what follows
