@@ -3,6 +3,12 @@
 // Sentinel or Cluster) that passes the conformance suite in store/storetest
 // with the embedded store's semantics.
 //
+// The code is split by what it keeps, each file with the Lua scripts it
+// runs: redis.go connects and pipelines, commit.go writes a turn,
+// indexes.go keeps the phone and chat indexes, and patients.go,
+// timeline.go, escalations.go, timers.go, outbox.go and codes.go hold the
+// rest of the contract; keys.go names the keys below and encodes times.
+//
 // # Keys
 //
 // Keys spread over Shards (16) hash tags {s:<n>}. A patient's keys and the
