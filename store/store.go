@@ -18,9 +18,14 @@ var (
 	ErrDuplicate = errors.New("store: dedupe key already committed")
 	// ErrPhoneTaken: another enrolled patient already has this phone number.
 	ErrPhoneTaken = errors.New("store: phone number belongs to another patient")
-	// ErrChatTaken: another enrolled patient is already linked to this
-	// Telegram chat.
-	ErrChatTaken = errors.New("store: telegram chat belongs to another patient")
+	// ErrAddressTaken: another enrolled patient already has this address
+	// on the same channel (a Telegram chat, say).
+	ErrAddressTaken = errors.New("store: address belongs to another patient")
+	// ErrChatTaken is ErrAddressTaken, the name it had when the Telegram
+	// chat was the only address.
+	//
+	// Deprecated: use ErrAddressTaken.
+	ErrChatTaken = ErrAddressTaken
 )
 
 // The enrollment a clinic registers, as the store keeps it. The types live
@@ -132,8 +137,8 @@ type Commit struct {
 	Version uint64
 	// Session is the new encoded session; nil leaves it unchanged.
 	Session []byte
-	// Patient, when set, creates or replaces the enrollment (the phone index
-	// follows it). A commit without Patient fails with ErrNotFound when the
+	// Patient, when set, creates or replaces the enrollment (the phone and
+	// address indexes follow it). A commit without Patient fails with ErrNotFound when the
 	// patient is not enrolled.
 	Patient *Patient
 	// DedupeKey is the provider's id of the inbound message; when it was
@@ -189,12 +194,14 @@ type Sessions interface {
 	Load(ctx context.Context, patientID string) (Patient, Session, error)
 	// PatientByPhone finds an enrolled patient by E.164 phone number.
 	PatientByPhone(ctx context.Context, phone string) (Patient, error)
-	// PatientByTelegram finds an enrolled patient by linked Telegram chat id.
-	PatientByTelegram(ctx context.Context, chat string) (Patient, error)
+	// PatientByAddress finds an enrolled patient by their address on a
+	// channel that does not go by phone number (Patient.Addresses): the
+	// linked chat id for "telegram".
+	PatientByAddress(ctx context.Context, channel, addr string) (Patient, error)
 	// Commit writes one turn atomically (see Commit).
 	Commit(ctx context.Context, c Commit) error
-	// DeletePatient unenrolls: removes the enrollment, its phone index, its
-	// session, its timers and its pending outbox entries. The timeline and
+	// DeletePatient unenrolls: removes the enrollment, its phone and
+	// address indexes, its session, its timers and its pending outbox entries. The timeline and
 	// escalations stay (audit). ErrNotFound if not enrolled.
 	DeletePatient(ctx context.Context, patientID string) error
 }

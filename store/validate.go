@@ -27,8 +27,15 @@ func (c *Commit) Validate() error {
 	} else if err := validID(c.PatientID); err != nil {
 		return err
 	}
-	if c.Patient != nil && c.Patient.ID != "" && c.Patient.ID != c.PatientID {
-		return fmt.Errorf("%w: commit for patient %s carries patient %s", ErrInvalid, c.PatientID, c.Patient.ID)
+	if c.Patient != nil {
+		if c.Patient.ID != "" && c.Patient.ID != c.PatientID {
+			return fmt.Errorf("%w: commit for patient %s carries patient %s", ErrInvalid, c.PatientID, c.Patient.ID)
+		}
+		for ch := range c.Patient.Addresses {
+			if !ValidChannel(ch) {
+				return fmt.Errorf("%w: address of channel %q: a channel name is 1 to 32 of a-z, 0-9, '_' and '-'", ErrInvalid, ch)
+			}
+		}
 	}
 	for _, e := range c.Outbox {
 		if e.ID == "" {
@@ -60,4 +67,19 @@ func validID(id string) error {
 		return fmt.Errorf("%w: patient ID %q", ErrInvalid, id)
 	}
 	return nil
+}
+
+// ValidChannel reports whether name can name a channel in a patient's
+// Addresses: 1 to 32 of a-z, 0-9, '_' and '-'. Backends build index keys
+// from it and a separator ("\x00" or ':') that it may then not contain.
+func ValidChannel(name string) bool {
+	if name == "" || len(name) > 32 {
+		return false
+	}
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-' {
+			return false
+		}
+	}
+	return true
 }

@@ -15,8 +15,8 @@ import (
 
 // Commit implements store.Store. The checks run in this order, so that a
 // provider's retry of a committed turn is ErrDuplicate whatever else
-// changed: dedupe key, enrollment, version, phone, Telegram chat. Timers are deleted before
-// they are set, so a name in both ends up set. A commit's outbox entries
+// changed: dedupe key, enrollment, version, phone, addresses. Timers are
+// deleted before they are set, so a name in both ends up set. A commit's outbox entries
 // without PatientID get the commit's, and so do its escalations.
 func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	if err := ctx.Err(); err != nil {
@@ -207,10 +207,8 @@ func (p *prepared) checkPatient(tx *bolt.Tx) (version uint64, old []byte, refuse
 			return 0, nil, store.ErrPhoneTaken
 		}
 	}
-	if c.Patient.Telegram != "" {
-		if owner := tx.Bucket(bTelegrams).Get([]byte(c.Patient.Telegram)); owner != nil && !bytes.Equal(owner, pid) {
-			return 0, nil, store.ErrChatTaken
-		}
+	if addressTaken(tx.Bucket(bAddresses), c.Patient.Addresses, pid) {
+		return 0, nil, store.ErrAddressTaken
 	}
 	return version, old, nil
 }

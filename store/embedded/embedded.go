@@ -65,14 +65,7 @@ func Open(path string, opts Options) (*Store, error) {
 				return err
 			}
 		}
-		meta := tx.Bucket(bMeta)
-		switch v := meta.Get(kSchema); {
-		case v == nil:
-			return meta.Put(kSchema, []byte(schemaVersion))
-		case string(v) != schemaVersion:
-			return fmt.Errorf("schema version %q, want %q", v, schemaVersion)
-		}
-		return nil
+		return migrate(tx)
 	})
 	if err != nil {
 		db.Close()

@@ -13,7 +13,7 @@ import (
 var (
 	bPatients      = []byte("patients")
 	bPhones        = []byte("phones")
-	bTelegrams     = []byte("telegrams")
+	bAddresses     = []byte("addresses")
 	bSessions      = []byte("sessions")
 	bDedupe        = []byte("dedupe")
 	bDedupeAt      = []byte("dedupe_at")
@@ -35,7 +35,7 @@ var (
 	bMeta          = []byte("meta")
 
 	allBuckets = [][]byte{
-		bPatients, bPhones, bTelegrams, bSessions, bDedupe, bDedupeAt, bEvents,
+		bPatients, bPhones, bAddresses, bSessions, bDedupe, bDedupeAt, bEvents,
 		bEventIDs, bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue,
 		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOnce, bOnceAt,
 		bCodes, bCodesAt, bMeta,
@@ -46,7 +46,9 @@ var (
 	kCodesNow    = []byte("codes_now")
 )
 
-const schemaVersion = "1"
+// schemaVersion is the layout this code reads and writes. Open migrates
+// a file of an older one (migrate.go) and refuses a newer one.
+const schemaVersion = "2"
 
 var (
 	minTime = time.Unix(0, math.MinInt64)
@@ -73,6 +75,10 @@ func timeKey(t time.Time) []byte {
 func keyTime(b []byte) time.Time {
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b)^(1<<63))).UTC()
 }
+
+// addressKey is the addresses index key of addr on channel:
+// channel‖0x00‖addr (a channel name has no NUL: store.ValidChannel).
+func addressKey(channel, addr string) []byte { return prefixed([]byte(channel), addr) }
 
 // prefixed returns id‖0x00‖rest.
 func prefixed(id []byte, rest string) []byte {

@@ -41,32 +41,25 @@ func (s *Store) Load(ctx context.Context, patientID string) (store.Patient, stor
 
 // PatientByPhone implements store.Store.
 func (s *Store) PatientByPhone(ctx context.Context, phone string) (store.Patient, error) {
-	var p store.Patient
-	if err := ctx.Err(); err != nil {
-		return p, err
-	}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bPhones).Get([]byte(phone))
-		if id == nil {
-			return store.ErrNotFound
-		}
-		v := tx.Bucket(bPatients).Get(id)
-		if v == nil {
-			return store.ErrNotFound
-		}
-		return json.Unmarshal(v, &p)
-	})
-	return p, err
+	return s.byIndex(ctx, bPhones, []byte(phone))
 }
 
-// PatientByTelegram implements store.Store.
-func (s *Store) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
+// PatientByAddress implements store.Store.
+func (s *Store) PatientByAddress(ctx context.Context, channel, addr string) (store.Patient, error) {
+	if addr == "" {
+		return store.Patient{}, store.ErrNotFound
+	}
+	return s.byIndex(ctx, bAddresses, addressKey(channel, addr))
+}
+
+// byIndex reads the patient that index (phones or addresses) has at key.
+func (s *Store) byIndex(ctx context.Context, index, key []byte) (store.Patient, error) {
 	var p store.Patient
 	if err := ctx.Err(); err != nil {
 		return p, err
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bTelegrams).Get([]byte(chat))
+		id := tx.Bucket(index).Get(key)
 		if id == nil {
 			return store.ErrNotFound
 		}
@@ -96,10 +89,10 @@ func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 		if err != nil {
 			return err
 		}
-		if err := unindex(tx.Bucket(bPhones), was.Phone, "", pid); err != nil {
+		if err := unindex(tx.Bucket(bPhones), []byte(was.Phone), "", pid); err != nil {
 			return err
 		}
-		if err := unindex(tx.Bucket(bTelegrams), was.Telegram, "", pid); err != nil {
+		if err := unindexAddresses(tx.Bucket(bAddresses), was.Addresses, nil, pid); err != nil {
 			return err
 		}
 		if err := patients.Delete(pid); err != nil {
@@ -182,20 +175,21 @@ func (s *Store) PatientIDs(ctx context.Context, fn func(id string) error) error 
 	}
 }
 
-// writePatient stores the commit's enrollment and moves the phone and chat
-// indexes from old (the stored enrollment, nil for a new patient) to it.
+// writePatient stores the commit's enrollment and moves the phone and
+// address indexes from old (the stored enrollment, nil for a new patient)
+// to it.
 func (p *prepared) writePatient(tx *bolt.Tx, old []byte) error {
 	pt, pid := p.c.Patient, p.pid
-	phones, chats := tx.Bucket(bPhones), tx.Bucket(bTelegrams)
+	phones, addrs := tx.Bucket(bPhones), tx.Bucket(bAddresses)
 	if old != nil {
 		was, err := indexedOf(old)
 		if err != nil {
 			return err
 		}
-		if err := unindex(phones, was.Phone, pt.Phone, pid); err != nil {
+		if err := unindex(phones, []byte(was.Phone), pt.Phone, pid); err != nil {
 			return err
 		}
-		if err := unindex(chats, was.Telegram, pt.Telegram, pid); err != nil {
+		if err := unindexAddresses(addrs, was.Addresses, pt.Addresses, pid); err != nil {
 			return err
 		}
 	}
@@ -207,16 +201,35 @@ func (p *prepared) writePatient(tx *bolt.Tx, old []byte) error {
 			return err
 		}
 	}
-	if pt.Telegram != "" {
-		return chats.Put([]byte(pt.Telegram), pid)
+	for ch, addr := range pt.Addresses {
+		if addr == "" {
+			continue
+		}
+		if err := addrs.Put(addressKey(ch, addr), pid); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// indexed is what the phone and Telegram indexes hold of a patient.
+// addressTaken reports whether another patient than pid holds one of
+// addrs (by channel) in the addresses index.
+func addressTaken(index *bolt.Bucket, addrs map[string]string, pid []byte) bool {
+	for ch, addr := range addrs {
+		if addr == "" {
+			continue
+		}
+		if owner := index.Get(addressKey(ch, addr)); owner != nil && !bytes.Equal(owner, pid) {
+			return true
+		}
+	}
+	return false
+}
+
+// indexed is what the phone and address indexes hold of a patient.
 type indexed struct {
-	Phone    string `json:"phone"`
-	Telegram string `json:"telegram"`
+	Phone     string            `json:"phone"`
+	Addresses map[string]string `json:"addresses"`
 }
 
 func indexedOf(patient []byte) (indexed, error) {
@@ -225,15 +238,36 @@ func indexedOf(patient []byte) (indexed, error) {
 	return p, err
 }
 
-// unindex removes old from an index (phones or telegrams) when it still
-// points at pid and the patient no longer has it (its value is now new).
-func unindex(index *bolt.Bucket, old, new string, pid []byte) error {
-	if old == "" || old == new {
+// unindex removes key (a phone number) from index when it still points at
+// pid and the patient no longer has it (its value is now new).
+func unindex(index *bolt.Bucket, key []byte, new string, pid []byte) error {
+	if len(key) == 0 || string(key) == new {
 		return nil
 	}
-	k := []byte(old)
-	if owner := index.Get(k); bytes.Equal(owner, pid) {
-		return index.Delete(k)
+	if owner := index.Get(key); bytes.Equal(owner, pid) {
+		return index.Delete(key)
 	}
 	return nil
+}
+
+// unindexAddresses removes from the addresses index each of old that the
+// patient pid no longer has in now.
+func unindexAddresses(index *bolt.Bucket, old, now map[string]string, pid []byte) error {
+	for ch, addr := range old {
+		if addr == "" {
+			continue
+		}
+		if err := unindex(index, addressKey(ch, addr), addressKeyOf(now, ch), pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addressKeyOf is the index key of addrs[ch], or "" when there is none.
+func addressKeyOf(addrs map[string]string, ch string) string {
+	if addrs[ch] == "" {
+		return ""
+	}
+	return string(addressKey(ch, addrs[ch]))
 }

@@ -13,24 +13,30 @@ import (
 	"github.com/tendcare/tend/store"
 )
 
-// phoneGrace is how long a phone (or Telegram chat) claim is respected
+// phoneGrace is how long a phone (or address) claim is respected
 // even when its owner does not (yet) have the phone: the time an
 // enrollment takes between claiming the number and committing.
 const phoneGrace = time.Minute
 
 // uniqueIndex is a value of an enrollment that no two enrolled patients
-// share, indexed in the shard of the value: the phone number, the Telegram
-// chat.
+// share, indexed in the shard of the value: the phone number, or an
+// address on one channel (addressIndex).
 type uniqueIndex struct {
 	what string
 	key  func(*keyspace, string) string
 	of   func(store.Patient) string
 }
 
-var (
-	phoneIndex = uniqueIndex{"phone", (*keyspace).phone, func(p store.Patient) string { return p.Phone }}
-	chatIndex  = uniqueIndex{"telegram chat", (*keyspace).telegram, func(p store.Patient) string { return p.Telegram }}
-)
+var phoneIndex = uniqueIndex{"phone", (*keyspace).phone, func(p store.Patient) string { return p.Phone }}
+
+// addressIndex is the index of the addresses on channel.
+func addressIndex(channel string) uniqueIndex {
+	return uniqueIndex{
+		what: channel + " address",
+		key:  func(k *keyspace, addr string) string { return k.address(channel, addr) },
+		of:   func(p store.Patient) string { return p.Address(channel) },
+	}
+}
 
 // PatientByPhone implements store.Store in two round trips: the phone's
 // index record, in the phone's shard, then the patient. An index record
@@ -40,10 +46,10 @@ func (s *Store) PatientByPhone(ctx context.Context, phone string) (store.Patient
 	return s.byIndex(ctx, phoneIndex, phone)
 }
 
-// PatientByTelegram implements store.Store as PatientByPhone does, with
-// the chat's index record in the chat's shard.
-func (s *Store) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
-	return s.byIndex(ctx, chatIndex, chat)
+// PatientByAddress implements store.Store as PatientByPhone does, with
+// the address's index record in the address's shard.
+func (s *Store) PatientByAddress(ctx context.Context, channel, addr string) (store.Patient, error) {
+	return s.byIndex(ctx, addressIndex(channel), addr)
 }
 
 func (s *Store) byIndex(ctx context.Context, idx uniqueIndex, v string) (store.Patient, error) {
@@ -72,14 +78,14 @@ func (s *Store) byIndex(ctx context.Context, idx uniqueIndex, v string) (store.P
 }
 
 // parsePhoneRecord reads "<claimed at, unix ms>:<patient id>", the record
-// of a phone or chat index.
+// of a phone or address index.
 func parsePhoneRecord(rec string) (at int64, owner string) {
 	ms, owner, _ := strings.Cut(rec, ":")
 	at, _ = strconv.ParseInt(ms, 10, 64)
 	return at, owner
 }
 
-// claim claims a phone number or chat v for pid in the shard of v. It
+// claim claims a phone number or address v for pid in the shard of v. It
 // reports whether it created the claim (to be released if the commit
 // fails) or found v taken. A claim older than phoneGrace whose owner does
 // not have v is stale (a crash between the steps of an enrollment) and is
@@ -121,7 +127,7 @@ func (s *Store) claim(ctx context.Context, idx uniqueIndex, v, pid string) (crea
 	return false, true, nil
 }
 
-// unclaim releases a phone or chat claim that a failed commit made,
+// unclaim releases a phone or address claim that a failed commit made,
 // unless the patient has the value after all: a concurrent enrollment of
 // the same patient that found the claim its own and committed.
 func (s *Store) unclaim(ctx context.Context, idx uniqueIndex, v, pid string) {
@@ -135,12 +141,12 @@ func (s *Store) unclaim(ctx context.Context, idx uniqueIndex, v, pid string) {
 	indexReleaseScript.Run(ctx, s.rdb, []string{idx.key(&s.k, v)}, pid)
 }
 
-// indexClaimScript claims a phone number or a Telegram chat for a patient
-// in the shard of the number or chat. It returns {CREATED}, {OWNED} when
+// indexClaimScript claims a phone number or an address for a patient in
+// the shard of the number or address. It returns {CREATED}, {OWNED} when
 // the patient holds it already, or {OTHER, record} when somebody else
 // does.
 //
-// KEYS: 1 ph:<phone> or tg:<chat>. ARGV: 1 patient id, 2 now in unix ms.
+// KEYS: 1 ph:<phone> or ad:<channel>:<address>. ARGV: 1 patient id, 2 now in unix ms.
 var indexClaimScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then
@@ -161,7 +167,7 @@ end
 return 0
 `)
 
-// indexReleaseScript removes a phone's or chat's index record when it
+// indexReleaseScript removes a phone's or address's index record when it
 // names the patient ARGV[1].
 var indexReleaseScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])

@@ -72,7 +72,7 @@ func (s *Store) getPatient(ctx context.Context, patientID string) (store.Patient
 }
 
 // DeletePatient implements store.Store: one script in the patient's shard,
-// then the phone's and the chat's index records in their shards.
+// then the phone's and the addresses' index records in their shards.
 func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -88,14 +88,7 @@ func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 	if res[0] == "NOTFOUND" {
 		return store.ErrNotFound
 	}
-	// Best effort: the patient is gone, and an index record left behind
-	// is ignored by PatientByPhone (PatientByTelegram) and taken over by
-	// the next claim.
-	for i, idx := range []uniqueIndex{phoneIndex, chatIndex} {
-		if len(res) > i+1 && res[i+1] != "" {
-			indexReleaseScript.Run(context.WithoutCancel(ctx), s.rdb, []string{idx.key(&s.k, res[i+1])}, patientID)
-		}
-	}
+	s.release(ctx, res[1:], patientID)
 	return nil
 }
 
@@ -110,6 +103,13 @@ const scanCount = 1000
 // SCAN does, it may list an id twice when Redis resizes its tables
 // meanwhile.
 func (s *Store) PatientIDs(ctx context.Context, fn func(id string) error) error {
+	return s.scan(ctx, "list patients", "pat:", fn)
+}
+
+// scan calls fn with the name of each key "<kind><name>" of this store, as
+// PatientIDs says: SCAN on every master, fn between the calls. It returns
+// fn's first error as it is, and its own as "redis: <what>: ...".
+func (s *Store) scan(ctx context.Context, what, kind string, fn func(name string) error) error {
 	nodes := []goredis.Cmdable{s.rdb}
 	if cc, ok := s.rdb.(*goredis.ClusterClient); ok {
 		// ForEachMaster runs its function on all masters at once; fn is
@@ -123,19 +123,19 @@ func (s *Store) PatientIDs(ctx context.Context, fn func(id string) error) error 
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("redis: list patients: %w", err)
+			return fmt.Errorf("redis: %s: %w", what, err)
 		}
 	}
-	match := s.k.patientMatch()
+	match := s.k.match(kind)
 	for _, node := range nodes {
 		for cursor := uint64(0); ; {
 			keys, next, err := node.Scan(ctx, cursor, match, scanCount).Result()
 			if err != nil {
-				return fmt.Errorf("redis: list patients: %w", err)
+				return fmt.Errorf("redis: %s: %w", what, err)
 			}
 			for _, key := range keys {
-				if id, ok := s.k.patientOf(key); ok {
-					if err := fn(id); err != nil {
+				if name, ok := s.k.nameOf(kind, key); ok {
+					if err := fn(name); err != nil {
 						return err
 					}
 				}
@@ -151,7 +151,8 @@ func (s *Store) PatientIDs(ctx context.Context, fn func(id string) error) error 
 
 // deleteScript unenrolls a patient: enrollment, session, timers and
 // pending outbox entries go; claimed entries, the timeline and escalations
-// stay. It returns {NOTFOUND} or {OK, phone to unindex, chat to unindex}.
+// stay. It returns {NOTFOUND} or {OK, phone to unindex, then channel,
+// address pairs to unindex}.
 //
 // KEYS: 1 pat:<id>, 2 ses:<id>, 3 tm:<id>, 4 due, 5 ob, 6 obdue,
 // 7 obclaim, 8 obp:<id>. ARGV: 1 patient id.
@@ -159,11 +160,18 @@ var deleteScript = goredis.NewScript(`
 local pid = ARGV[1]
 local old = redis.call('GET', KEYS[1])
 if not old then return {'NOTFOUND'} end
-local phone, chat = '', ''
+local out = {'OK', ''}
 local ok, p = pcall(cjson.decode, old)
 if ok and type(p) == 'table' then
-  if type(p.phone) == 'string' then phone = p.phone end
-  if type(p.telegram) == 'string' then chat = p.telegram end
+  if type(p.phone) == 'string' then out[2] = p.phone end
+  if type(p.addresses) == 'table' then
+    for ch, a in pairs(p.addresses) do
+      if type(ch) == 'string' and type(a) == 'string' and a ~= '' then
+        out[#out + 1] = ch
+        out[#out + 1] = a
+      end
+    end
+  end
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 local tms = redis.call('HGETALL', KEYS[3])
@@ -181,5 +189,5 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[8])) do
     redis.call('SREM', KEYS[8], id)
   end
 end
-return {'OK', phone, chat}
+return out
 `)

@@ -86,7 +86,8 @@ var (
 	_ store.PatientLister = (*Store)(nil)
 )
 
-// Open connects to Redis, checks that it answers and loads the scripts.
+// Open connects to Redis, checks that it answers, loads the scripts and
+// migrates data of an older layout (migrate.go).
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	uo, err := opts.universal()
 	if err != nil {
@@ -119,6 +120,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			rdb.Close()
 			return nil, fmt.Errorf("redis: open: load script: %w", err)
 		}
+	}
+	if err := s.migrate(ctx); err != nil {
+		rdb.Close()
+		return nil, err
 	}
 	return s, nil
 }

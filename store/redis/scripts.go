@@ -18,7 +18,7 @@ import goredis "github.com/redis/go-redis/v9"
 //     can be rebuilt without decoding the JSON;
 //   - a timer record is "<sub6><ms>";
 //   - a session record is "<version>:<data>";
-//   - a phone or Telegram chat index record is "<claimed at, unix ms>:<patient id>";
+//   - a phone or address index record is "<claimed at, unix ms>:<patient id>";
 //   - a single-use code record is "<expiry, hex time>:<value>";
 //   - decoding a stored record never fails a script half way through its
 //     writes: pcall guards cjson on stored data.
@@ -45,5 +45,5 @@ return out
 var allScripts = []*goredis.Script{
 	commitScript, gateScript, delIfScript, indexClaimScript, casScript,
 	indexReleaseScript, deleteScript, claimScript, finishScript, listScript, onceScript,
-	takeCodeScript,
+	takeCodeScript, moveChatScript,
 }

@@ -39,9 +39,11 @@ type Opener func(t *testing.T, dir string) store.Store
 //     Delivery.Status is set, and the entry keeps its ID when it goes back
 //     to pending; Delivery.Channel, when set, goes to the entry and to the
 //     event whether or not Status is set;
-//   - the Telegram chat index works as the phone index: a commit taking a
-//     chat linked to another enrolled patient fails with ErrChatTaken and
-//     writes nothing, re-enrollment moves the index, DeletePatient frees it;
+//   - the address index works as the phone index, per channel: a commit
+//     taking an address (a Telegram chat) that another enrolled patient has
+//     on the same channel fails with ErrAddressTaken and writes nothing,
+//     re-enrollment moves the index, an empty address is none, and
+//     DeletePatient frees it; one address on two channels is two addresses;
 //   - Once is a fixed window: a call that returns false does not extend it;
 //     the now given to Once never goes backwards, so a backend may forget
 //     keys that expired before the latest now;
@@ -72,8 +74,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"CommitWithoutEnrollment", testNotEnrolled},
 		{"PatientByPhone", testPhone},
 		{"PhoneTaken", testPhoneTaken},
-		{"PatientByTelegram", testTelegram},
-		{"ChatTaken", testChatTaken},
+		{"PatientByAddress", testAddresses},
+		{"AddressTaken", testAddressTaken},
+		{"AddressChannels", testAddressChannels},
 		{"TimelineOrder", testTimeline},
 		{"UpdateEvent", testUpdateEvent},
 		{"Escalations", testEscalations},
@@ -382,7 +385,7 @@ func testReopen(t *testing.T, reopen Opener) {
 	dir := t.TempDir()
 	s := reopen(t, dir)
 	p := enroll(t, s, "p1", "+15551230001")
-	p.Telegram = "3001"
+	p.SetAddress("telegram", "3001")
 	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Patient: &p})
 	noErr(t, "PutCode", s.PutCode(ctx, "reopen-code", "p1", at(time.Hour)))
 	c := turn("p1", 1, 1)
@@ -413,8 +416,8 @@ func testReopen(t *testing.T, reopen Opener) {
 	got, err = s.PatientByPhone(ctx, "+15551230001")
 	noErr(t, "PatientByPhone after reopen", err)
 	check(t, "patient by phone after reopen", got.ID, "p1")
-	got, err = s.PatientByTelegram(ctx, "3001")
-	noErr(t, "PatientByTelegram after reopen", err)
+	got, err = s.PatientByAddress(ctx, "telegram", "3001")
+	noErr(t, "PatientByAddress after reopen", err)
 	check(t, "patient by Telegram chat after reopen", normPatient(got), p)
 	v, err := s.TakeCode(ctx, "reopen-code", at(time.Minute))
 	noErr(t, "TakeCode after reopen", err)
