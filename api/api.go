@@ -188,10 +188,10 @@ func (a *API) validate(p *store.Patient) error {
 }
 
 // validateChannels checks the fallback chain; channel, when given with
-// channels, must be its first. The Telegram chat is never set here: only the
-// patient links it, by following their link.
+// channels, must be its first. Addresses (the Telegram chat) are never set
+// here: only the patient links them, by following their link.
 func (a *API) validateChannels(p *store.Patient) error {
-	p.Telegram = ""
+	p.Addresses = nil
 	if len(p.Channels) == 0 {
 		if p.Channel == "" {
 			p.Channel = conversations.SMS
@@ -254,7 +254,7 @@ func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, stored)
+	writeJSON(w, status, patientOf(stored))
 }
 
 func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
@@ -268,7 +268,7 @@ func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "patient not read", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, patientOf(p))
 }
 
 func (a *API) deletePatient(w http.ResponseWriter, r *http.Request) {

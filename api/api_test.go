@@ -825,7 +825,7 @@ func TestChannelChain(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("status %d; body %s", status, body)
 	}
-	var got store.Patient
+	var got api.Patient
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
 	}

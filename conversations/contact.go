@@ -101,7 +101,7 @@ func (c *Contact) Address(ch string) string {
 // enrollment and session are read together for it, by the runner and the
 // dispatcher alike.
 func ContactOf(p *enrollment.Patient, s *Session) Contact {
-	c := Contact{Phone: p.Phone, Telegram: p.Telegram, Chain: Chain(p.Channel, p.Channels), SlowSpeech: p.SlowSpeech,
+	c := Contact{Phone: p.Phone, Telegram: p.Address(Telegram), Chain: Chain(p.Channel, p.Channels), SlowSpeech: p.SlowSpeech,
 		OptedOut: s.OptedOut, Unreachable: s.Unreachable}
 	if s.WindowAt > 0 {
 		c.WindowUntil = time.Unix(s.WindowAt, 0).Add(WindowLength)

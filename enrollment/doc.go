@@ -1,6 +1,7 @@
 // Package enrollment holds what a clinic enrolls a patient with: phone,
 // language, time zone, channels, programs, medicines, refills and
-// appointments. They are plain values with no behaviour, shared by the
+// appointments. They are plain values with no behaviour (but for the
+// copy-on-write setter of a patient's addresses), shared by the
 // store that keeps them, the engine that reads them (without importing the
 // store: it does no I/O) and the API that takes them in.
 package enrollment

@@ -1,6 +1,9 @@
 package enrollment
 
-import "time"
+import (
+	"maps"
+	"time"
+)
 
 // Patient is an enrollment as a clinic registered it through the API.
 type Patient struct {
@@ -12,9 +15,13 @@ type Patient struct {
 	// Channels is the fallback chain, first choice first (e.g. whatsapp,
 	// sms, voice); empty means Channel alone.
 	Channels []string `json:"channels,omitempty"`
-	// Telegram is the linked Telegram chat id; empty until the patient
-	// follows a link code. It is unique among enrolled patients.
-	Telegram string `json:"telegram,omitempty"`
+	// Addresses are where the channels that do not reach a patient by
+	// phone number do reach them, by channel name: "telegram" → the linked
+	// chat id, empty until the patient follows a link code. An address is
+	// unique among enrolled patients on its channel; an empty one is none.
+	// Read and change it with Address and SetAddress, which never change a
+	// map another copy of the Patient shares.
+	Addresses map[string]string `json:"addresses,omitempty"`
 	// SlowSpeech asks voice calls to speak more slowly.
 	SlowSpeech bool `json:"slow_speech,omitempty"`
 	// EmergencyNumber and CrisisLine are what the safety reply tells this
@@ -28,6 +35,28 @@ type Patient struct {
 	Refills         []Refill      `json:"refills,omitempty"`
 	Appointments    []Appointment `json:"appointments,omitempty"`
 	EnrolledAt      time.Time     `json:"enrolled_at"`
+}
+
+// Address is the patient's address on channel ("" for none).
+func (p *Patient) Address(channel string) string { return p.Addresses[channel] }
+
+// SetAddress sets the patient's address on channel; an empty addr removes
+// it. The map is copied first: a Patient is passed by value, and a copy
+// must not see the change.
+func (p *Patient) SetAddress(channel, addr string) {
+	m := maps.Clone(p.Addresses)
+	if addr == "" {
+		delete(m, channel)
+		if len(m) == 0 {
+			m = nil
+		}
+	} else {
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[channel] = addr
+	}
+	p.Addresses = m
 }
 
 // Medication is one enrolled medicine. Display is PHI: it is shown to the

@@ -18,9 +18,14 @@ var (
 	ErrDuplicate = errors.New("store: dedupe key already committed")
 	// ErrPhoneTaken: another enrolled patient already has this phone number.
 	ErrPhoneTaken = errors.New("store: phone number belongs to another patient")
-	// ErrChatTaken: another enrolled patient is already linked to this
-	// Telegram chat.
-	ErrChatTaken = errors.New("store: telegram chat belongs to another patient")
+	// ErrAddressTaken: another enrolled patient already has this address
+	// on the same channel (a Telegram chat, say).
+	ErrAddressTaken = errors.New("store: address belongs to another patient")
+	// ErrChatTaken is ErrAddressTaken, the name it had when the Telegram
+	// chat was the only address.
+	//
+	// Deprecated: use ErrAddressTaken.
+	ErrChatTaken = ErrAddressTaken
 )
 
 // The enrollment a clinic registers, as the store keeps it. The types live
@@ -132,8 +137,8 @@ type Commit struct {
 	Version uint64
 	// Session is the new encoded session; nil leaves it unchanged.
 	Session []byte
-	// Patient, when set, creates or replaces the enrollment (the phone index
-	// follows it). A commit without Patient fails with ErrNotFound when the
+	// Patient, when set, creates or replaces the enrollment (the phone and
+	// address indexes follow it). A commit without Patient fails with ErrNotFound when the
 	// patient is not enrolled.
 	Patient *Patient
 	// DedupeKey is the provider's id of the inbound message; when it was
@@ -165,36 +170,69 @@ type Delivery struct {
 	Channel string
 }
 
-// Store is the contract of a Tend backend. All methods are safe for
-// concurrent use.
+// Store is the contract of a Tend backend: the roles below, each of which
+// a consumer (or a decorator such as seal) can name alone when it needs
+// only that part. All methods are safe for concurrent use.
 type Store interface {
+	Sessions
+	Timeline
+	Tickets
+	Timers
+	Outbox
+	Codes
+
+	// Ready reports whether the backend can serve.
+	Ready(ctx context.Context) error
+	Close() error
+}
+
+// Sessions keeps enrollments and conversations: what one turn reads and
+// the one atomic Commit it writes.
+type Sessions interface {
 	// Load returns a patient's enrollment and session (Version 0 and nil
 	// Data when none was committed yet); ErrNotFound if not enrolled.
 	Load(ctx context.Context, patientID string) (Patient, Session, error)
 	// PatientByPhone finds an enrolled patient by E.164 phone number.
 	PatientByPhone(ctx context.Context, phone string) (Patient, error)
+	// PatientByAddress finds an enrolled patient by their address on a
+	// channel that does not go by phone number (Patient.Addresses): the
+	// linked chat id for "telegram".
+	PatientByAddress(ctx context.Context, channel, addr string) (Patient, error)
 	// Commit writes one turn atomically (see Commit).
 	Commit(ctx context.Context, c Commit) error
-	// DeletePatient unenrolls: removes the enrollment, its phone index, its
-	// session, its timers and its pending outbox entries. The timeline and
+	// DeletePatient unenrolls: removes the enrollment, its phone and
+	// address indexes, its session, its timers and its pending outbox entries. The timeline and
 	// escalations stay (audit). ErrNotFound if not enrolled.
 	DeletePatient(ctx context.Context, patientID string) error
+}
 
+// Timeline keeps each patient's events. Commit appends to it.
+type Timeline interface {
 	// Timeline returns a patient's events, oldest first.
 	Timeline(ctx context.Context, patientID string) ([]Event, error)
 	// UpdateEvent reads one event, lets fn change it, and writes it back
 	// when fn returns true. ErrNotFound if there is no such event.
 	UpdateEvent(ctx context.Context, patientID, eventID string, fn func(*Event) bool) error
+}
+
+// Tickets lists the escalations commits opened and closed.
+type Tickets interface {
 	// Escalations lists escalations with the given status ("" for all),
 	// oldest first.
 	Escalations(ctx context.Context, status string) ([]Escalation, error)
+}
 
+// Timers lists the timers commits set, for the scheduler.
+type Timers interface {
 	// Timers lists one patient's timers.
 	Timers(ctx context.Context, patientID string) ([]Timer, error)
 	// DueTimers lists timers due at or before now, earliest first. Timers
 	// stay until a commit deletes or moves them.
 	DueTimers(ctx context.Context, now time.Time, limit int) ([]Timer, error)
+}
 
+// Outbox hands the messages commits queued to the dispatcher.
+type Outbox interface {
 	// ClaimOutbox durably marks up to limit pending entries due at or before
 	// now as being sent and returns them, oldest first. A claimed entry is
 	// not returned again until Finish puts it back.
@@ -206,12 +244,12 @@ type Store interface {
 	Finish(ctx context.Context, entry OutboxEntry, d Delivery) error
 	// OutboxDepth counts entries not yet finished (pending and claimed).
 	OutboxDepth(ctx context.Context) (int, error)
+}
 
-	// Once reports whether key was not seen in the last ttl, and records it.
-	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
-
-	// PatientByTelegram finds an enrolled patient by linked Telegram chat id.
-	PatientByTelegram(ctx context.Context, chat string) (Patient, error)
+// Codes keeps short-lived keys outside any conversation: single-use codes
+// (a Telegram link) and Once windows (the one reply per window to an
+// unknown number).
+type Codes interface {
 	// PutCode stores a single-use code (callers pass a hash of the secret,
 	// never the secret) that stands for value until expires.
 	PutCode(ctx context.Context, code, value string, expires time.Time) error
@@ -219,27 +257,8 @@ type Store interface {
 	// two concurrent takes one wins. ErrNotFound when the code is unknown,
 	// used or expired at now.
 	TakeCode(ctx context.Context, code string, now time.Time) (string, error)
-
-	// Ready reports whether the backend can serve.
-	Ready(ctx context.Context) error
-	Close() error
-}
-
-// statusRank orders the statuses of a message.out event. Provider callbacks
-// arrive out of order and may overtake the send's own answer, so a status
-// never replaces one further along.
-var statusRank = map[string]int{
-	"": 0, "queued": 1, "held": 1, "retrying": 1, "accepted": 1, "scheduled": 1,
-	"sending": 2, "ringing": 2, "sent": 3,
-	"delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "cancelled": 4, "suppressed": 4, "unknown": 4,
-	"voicemail": 4, "busy": 4, "no-answer": 4,
-	"read": 5,
-}
-
-// StatusAdvances reports whether a message event's status may change from
-// one status to another.
-func StatusAdvances(from, to string) bool {
-	return statusRank[to] >= statusRank[from]
+	// Once reports whether key was not seen in the last ttl, and records it.
+	Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error)
 }
 
 // PatientLister is implemented by backends that can list every enrolled

@@ -35,7 +35,7 @@ func benchmarkInbound(b *testing.B, st store.Store) {
 	r := channeltest.BenchRunner(b, st, "")
 	channeltest.EnrollWaiting(b, r, patients, func(i int) store.Patient {
 		p := channeltest.Patient(i, telegram.Channel)
-		p.Telegram = strconv.FormatInt(chatOf(i), 10)
+		p.SetAddress("telegram", strconv.FormatInt(chatOf(i), 10))
 		return p
 	})
 

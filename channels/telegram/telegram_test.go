@@ -71,7 +71,7 @@ func (e *env) enroll(id, phone string) {
 // delivers their welcome message.
 func (e *env) enrollLinked(id string, chat int64, lang string) {
 	e.t.Helper()
-	_, err := e.Runner.Enroll(e.t.Context(), store.Patient{ID: id, Language: lang, Telegram: strconv.FormatInt(chat, 10),
+	_, err := e.Runner.Enroll(e.t.Context(), store.Patient{ID: id, Language: lang, Addresses: map[string]string{"telegram": strconv.FormatInt(chat, 10)},
 		Timezone: "America/Chicago", Channel: conversations.Telegram, Programs: []string{"heart-failure"},
 		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}}})
 	if err != nil {
@@ -322,9 +322,9 @@ func TestLink(t *testing.T) {
 	if code := e.post(u); code != http.StatusOK {
 		t.Fatalf("/start: status %d", code)
 	}
-	p, err := e.Store.PatientByTelegram(ctx, "1001")
+	p, err := e.Store.PatientByAddress(ctx, "telegram", "1001")
 	if err != nil || p.ID != "p-1" {
-		t.Fatalf("PatientByTelegram = %+v %v, want p-1", p, err)
+		t.Fatalf("PatientByAddress = %+v %v, want p-1", p, err)
 	}
 	if p.Channel != conversations.Telegram || len(p.Channels) == 0 || p.Channels[0] != conversations.Telegram {
 		t.Fatalf("chain after linking: %q %v, want telegram first", p.Channel, p.Channels)
@@ -363,7 +363,7 @@ func TestLink(t *testing.T) {
 	if msgs := e.fake.MessagesTo(2002); len(msgs) != 1 || msgs[0].Text != refused || len(msgs[0].Buttons) != 0 {
 		t.Fatalf("second use of a code: %+v, want one refusal", msgs)
 	}
-	if _, err := e.Store.PatientByTelegram(ctx, "2002"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.PatientByAddress(ctx, "telegram", "2002"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second use linked the chat: %v", err)
 	}
 
@@ -376,7 +376,7 @@ func TestLink(t *testing.T) {
 	if msgs := e.fake.MessagesTo(3003); len(msgs) != 1 || msgs[0].Text != refused {
 		t.Fatalf("expired code: %+v, want one refusal", msgs)
 	}
-	if _, err := e.Store.PatientByTelegram(ctx, "3003"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.PatientByAddress(ctx, "telegram", "3003"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("an expired code linked the chat: %v", err)
 	}
 }
@@ -428,10 +428,10 @@ func TestChatTaken(t *testing.T) {
 	if m := e.last(1001); m.Text != e.catalog("en", "telegram.start.taken") {
 		t.Fatalf("last message %q, want telegram.start.taken", m.Text)
 	}
-	if p, err := e.Store.PatientByTelegram(ctx, "1001"); err != nil || p.ID != "p-1" {
+	if p, err := e.Store.PatientByAddress(ctx, "telegram", "1001"); err != nil || p.ID != "p-1" {
 		t.Fatalf("chat now belongs to %+v %v", p, err)
 	}
-	if p, _, err := e.Store.Load(ctx, "p-2"); err != nil || p.Telegram != "" {
+	if p, _, err := e.Store.Load(ctx, "p-2"); err != nil || p.Address("telegram") != "" {
 		t.Fatalf("p-2 = %+v %v, want no chat", p, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendcare/tend/api"
 	"github.com/tendcare/tend/channels/sms/smstest"
 	"github.com/tendcare/tend/channels/telegram"
 	"github.com/tendcare/tend/channels/telegram/telegramtest"
@@ -247,7 +248,7 @@ func TestChannels(t *testing.T) {
 		if n := len(srv.timeline(id)); n <= len(before) {
 			t.Fatalf("timeline did not change after the link")
 		}
-		var p store.Patient
+		var p api.Patient
 		srv.api(http.MethodGet, "/patients/"+id, nil, http.StatusOK, &p)
 		if p.Telegram != strconv.FormatInt(chat, 10) || len(p.Channels) == 0 || p.Channels[0] != "telegram" {
 			t.Fatalf("linked patient %+v: want chat %d, telegram first", p, chat)

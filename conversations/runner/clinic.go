@@ -130,7 +130,7 @@ func (r *Runner) PatientByPhone(ctx context.Context, phone string) (store.Patien
 // PatientByTelegram finds the patient a Telegram chat is linked to
 // (store.ErrNotFound if none).
 func (r *Runner) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
-	return r.Store.PatientByTelegram(ctx, chat)
+	return r.Store.PatientByAddress(ctx, conversations.Telegram, chat)
 }
 
 // AddLinkCode keeps a link code (its hash: the store never sees the code)

@@ -235,7 +235,7 @@ func (r *Runner) Unreachable(ctx context.Context, patientID, channel string) err
 func (r *Runner) LinkChat(ctx context.Context, patientID, chat string) error {
 	return r.run(ctx, "link", patientID, "", func(w *work) error {
 		p := w.p
-		p.Telegram = chat
+		p.SetAddress(conversations.Telegram, chat)
 		chain := slices.DeleteFunc(slices.Clone(w.chain), func(ch string) bool { return ch == conversations.Telegram })
 		p.Channels = append([]string{conversations.Telegram}, chain...)
 		p.Channel = conversations.Telegram

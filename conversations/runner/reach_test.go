@@ -158,7 +158,7 @@ func TestLinkChat(t *testing.T) {
 	}
 	// A re-enrollment by the clinic keeps the link.
 	enrollChain(t, r, "p1", conversations.Telegram, conversations.SMS)
-	if p, err := st.PatientByTelegram(ctx, "4242"); err != nil || p.ID != "p1" {
+	if p, err := st.PatientByAddress(ctx, "telegram", "4242"); err != nil || p.ID != "p1" {
 		t.Fatalf("after re-enrollment: %+v %v", p, err)
 	}
 	enrollChain(t, r, "p2", conversations.SMS)

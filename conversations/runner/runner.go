@@ -297,7 +297,7 @@ func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 
 func address(p *store.Patient, ch string) string {
 	if ch == conversations.Telegram {
-		return p.Telegram
+		return p.Address(conversations.Telegram)
 	}
 	return p.Phone
 }
@@ -455,10 +455,10 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 		}
 		if !created {
 			p.EnrolledAt = old.EnrolledAt
-			if p.Telegram == "" {
-				p.Telegram = old.Telegram // linked by the patient, not the clinic
+			if p.Address(conversations.Telegram) == "" {
+				p.SetAddress(conversations.Telegram, old.Address(conversations.Telegram)) // linked by the patient, not the clinic
 			}
-			if chain := conversations.Chain(p.Channel, p.Channels); p.Telegram != "" && slices.Contains(conversations.Chain(old.Channel, old.Channels), conversations.Telegram) && !slices.Contains(chain, conversations.Telegram) {
+			if chain := conversations.Chain(p.Channel, p.Channels); p.Address(conversations.Telegram) != "" && slices.Contains(conversations.Chain(old.Channel, old.Channels), conversations.Telegram) && !slices.Contains(chain, conversations.Telegram) {
 				// The patient put Telegram first by linking it; a clinic
 				// update that does not mention it keeps it.
 				p.Channels = append([]string{conversations.Telegram}, chain...)

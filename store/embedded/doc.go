@@ -10,6 +10,13 @@
 // checked and applied on its own: a commit that fails with a store error
 // writes nothing and does not disturb the others.
 //
+// The code is split by what it keeps: embedded.go opens the file,
+// commit.go checks and applies a Commit, migrate.go upgrades an older
+// layout, and patients.go, timeline.go,
+// escalations.go, timers.go, outbox.go and codes.go hold the reads and
+// writes of each part of the contract; keys.go has the buckets and key
+// encodings below, prune.go the forgetting of old keys.
+//
 // # Layout
 //
 // Top-level buckets, with "\x00" separating a patient ID from what follows
@@ -18,7 +25,7 @@
 //
 //	patients        patientID                  → Patient (JSON)
 //	phones          phone                      → patientID
-//	telegrams       Telegram chat id           → patientID
+//	addresses       channel\x00address         → patientID
 //	sessions        patientID                  → 8-byte version ‖ session data
 //	dedupe          dedupe key                 → T committed
 //	dedupe_at       T committed ‖ dedupe key   → ""            (retention order)
@@ -37,8 +44,14 @@
 //	once_at         T expires ‖ key            → ""
 //	codes           code                       → T expires ‖ value
 //	codes_at        T expires ‖ code           → ""
-//	meta            "schema", "outbox_depth"   → schema version, 8-byte count
+//	meta            "schema", "outbox_depth"   → schema version ("2"), 8-byte count
 //	                "codes_now"                → T latest now of TakeCode
+//
+// Schema version 1 (releases before addresses) kept a patient's Telegram
+// chat as "telegram" in its JSON, indexed in a bucket telegrams (chat →
+// patientID). Open migrates such a file in one transaction (migrate.go):
+// the index moves to addresses under "telegram", each "telegram" to
+// Addresses["telegram"], and the version becomes "2".
 //
 // Every read is a prefix or range scan over one of these, or a point get;
 // no operation scans a bucket it does not need. Dedupe keys older than

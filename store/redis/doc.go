@@ -3,6 +3,13 @@
 // Sentinel or Cluster) that passes the conformance suite in store/storetest
 // with the embedded store's semantics.
 //
+// The code is split by what it keeps, each file with the Lua scripts it
+// runs: redis.go connects and pipelines, commit.go writes a turn,
+// indexes.go keeps the phone and address indexes, migrate.go upgrades an
+// older layout, and patients.go,
+// timeline.go, escalations.go, timers.go, outbox.go and codes.go hold the
+// rest of the contract; keys.go names the keys below and encodes times.
+//
 // # Keys
 //
 // Keys spread over Shards (16) hash tags {s:<n>}. A patient's keys and the
@@ -29,11 +36,21 @@
 // and in the shard of their own key (crc32(key) % 16):
 //
 //	T:ph:<phone>   string   "<claimed at ms>:<patient id>"
-//	T:tg:<chat>    string   Telegram chat id, as ph:
+//	T:ad:<ch>:<a>  string   address a on channel ch (a Telegram chat), as ph:
 //	T:dd:<key>     string   dedupe key (see below)
 //	T:once:<key>   string   end of the Once window, PX ttl
 //	T:code:<code>  string   single-use code, "<expiry hex time>:<value>", PX
 //	                        until an hour after the expiry
+//
+// and in shard 0, T:schema, the version of this layout (2). Version 1, no
+// such key, kept a patient's Telegram chat as "telegram" in its JSON with
+// an index T:tg:<chat>; Open migrates it (migrate.go): each index key
+// moves to T:ad:telegram:<chat> in the same shard, each patient's
+// "telegram" to Addresses["telegram"] by compare-and-set, then the version
+// is set. Every step can run again, so a crash or two replicas starting
+// together do no harm; replicas of the older release must be stopped
+// first, since they would go on writing the old layout. The migration
+// SCANs the keyspace for the two kinds of keys once per store.
 //
 // sub6 is the six-digit nanosecond part of a time within its millisecond:
 // scores are whole milliseconds (exact in a float64) and members of equal
@@ -50,10 +67,10 @@
 //
 // A turn is two: Load is one MGET, Commit one EVALSHA. Outside that:
 //
-//   - A commit that gives a patient a new phone number or Telegram chat
-//     claims it in its own shard first and releases the old one after; the
-//     commit script asks for the claims (NEED) only when the number or
-//     chat changes, so re-enrolling with the same ones costs nothing more.
+//   - A commit that gives a patient a new phone number or address claims
+//     it in its own shard first and releases the old one after; the commit
+//     script asks for the claims (NEED) only when the number or an address
+//     changes, so re-enrolling with the same ones costs nothing more.
 //   - Dedupe keys are global. On one server or Sentinel the commit script
 //     checks the key in its own shard (Redis checks slots only in a
 //     cluster). On a cluster, when the key's shard is not the patient's,
@@ -61,7 +78,7 @@
 //     script) and the commit keeps a copy in the patient's shard, which
 //     decides a retry of the same turn atomically: three round trips for
 //     15 turns in 16 with a dedupe key.
-//   - PatientByPhone and PatientByTelegram are two (the index, then the
+//   - PatientByPhone and PatientByAddress are two (the index, then the
 //     patient). PutCode and TakeCode are one, in the code's shard. DueTimers,
 //     OutboxDepth, Escalations and Claimed are one pipeline over the 16
 //     shards; ClaimOutbox is two (read what is due, then claim the oldest
@@ -91,8 +108,8 @@
 //     runs slower than real time (a simulation) may see a Once key fire
 //     early. A single-use code is removed by its TTL an hour after its
 //     expiry by the store's clock; until then TakeCode's now decides.
-//   - A crash between the steps of an enrollment leaves a phone or chat
-//     index record that PatientByPhone (PatientByTelegram) ignores (its
+//   - A crash between the steps of an enrollment leaves a phone or address
+//     index record that PatientByPhone (PatientByAddress) ignores (its
 //     patient does not have the number) and that the next claim of the
 //     number takes over once it is older than a minute.
 package redis

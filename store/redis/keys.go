@@ -16,7 +16,7 @@ import (
 // it needs a migration.
 const Shards = 16
 
-// shardOf is the shard of a patient id, phone number, Telegram chat id,
+// shardOf is the shard of a patient id, phone number, address,
 // dedupe key, Once key or single-use code.
 func shardOf(s string) int { return int(crc32.ChecksumIEEE([]byte(s)) % Shards) }
 
@@ -45,19 +45,20 @@ func (k *keyspace) eventIdx(pid string) string { return k.base[shardOf(pid)] + "
 func (k *keyspace) timers(pid string) string   { return k.base[shardOf(pid)] + "tm:" + pid }
 func (k *keyspace) outboxOf(pid string) string { return k.base[shardOf(pid)] + "obp:" + pid }
 
-// patientMatch is a SCAN MATCH pattern for the enrollment keys of every
-// shard. The prefix is escaped, so that a prefix with glob characters
-// matches only itself; patientOf then checks each key exactly.
-func (k *keyspace) patientMatch() string {
+// match is a SCAN MATCH pattern for the keys "<kind><name>" of every shard
+// (kind "pat:": the enrollment keys). The prefix is escaped, so that a
+// prefix with glob characters matches only itself; nameOf then checks each
+// key exactly.
+func (k *keyspace) match(kind string) string {
 	rest := strings.TrimPrefix(k.base[0], "{s:0}:")
-	return "{s:*}:" + globEscaper.Replace(rest) + "pat:*"
+	return "{s:*}:" + globEscaper.Replace(rest) + kind + "*"
 }
 
 var globEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`)
 
-// patientOf returns the patient id of an enrollment key of this keyspace:
-// the key must be that id's patient key, in that id's shard.
-func (k *keyspace) patientOf(key string) (string, bool) {
+// nameOf returns the name of a key "<kind><name>" of this keyspace (the
+// patient id of an enrollment key): the key must be in that name's shard.
+func (k *keyspace) nameOf(kind, key string) (string, bool) {
 	n, _, ok := strings.Cut(strings.TrimPrefix(key, "{s:"), "}")
 	if !ok || len(n) > 2 {
 		return "", false
@@ -66,11 +67,11 @@ func (k *keyspace) patientOf(key string) (string, bool) {
 	if err != nil || shard < 0 || shard >= Shards {
 		return "", false
 	}
-	id, ok := strings.CutPrefix(key, k.base[shard]+"pat:")
-	if !ok || id == "" || shardOf(id) != shard {
+	name, ok := strings.CutPrefix(key, k.base[shard]+kind)
+	if !ok || name == "" || shardOf(name) != shard {
 		return "", false
 	}
-	return id, true
+	return name, true
 }
 
 // Per shard.
@@ -82,11 +83,17 @@ func (k *keyspace) escalations(n int) string          { return k.base[n] + "esc"
 func (k *keyspace) escStatus(n int, st string) string { return k.base[n] + "escst:" + st }
 
 // In the shard of their own key.
-func (k *keyspace) dedupe(key string) string    { return k.base[shardOf(key)] + "dd:" + key }
-func (k *keyspace) phone(phone string) string   { return k.base[shardOf(phone)] + "ph:" + phone }
-func (k *keyspace) telegram(chat string) string { return k.base[shardOf(chat)] + "tg:" + chat }
-func (k *keyspace) once(key string) string      { return k.base[shardOf(key)] + "once:" + key }
-func (k *keyspace) code(code string) string     { return k.base[shardOf(code)] + "code:" + code }
+func (k *keyspace) dedupe(key string) string  { return k.base[shardOf(key)] + "dd:" + key }
+func (k *keyspace) phone(phone string) string { return k.base[shardOf(phone)] + "ph:" + phone }
+
+// address is the index key of addr on channel, in the shard of addr alone
+// (as the Telegram chat index of schema 1 was: migrate.go). A channel name
+// has no ':' (store.ValidChannel), so the key is unambiguous.
+func (k *keyspace) address(channel, addr string) string {
+	return k.base[shardOf(addr)] + "ad:" + channel + ":" + addr
+}
+func (k *keyspace) once(key string) string  { return k.base[shardOf(key)] + "once:" + key }
+func (k *keyspace) code(code string) string { return k.base[shardOf(code)] + "code:" + code }
 
 var (
 	minTime = time.Unix(0, math.MinInt64)

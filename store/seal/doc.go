@@ -33,7 +33,7 @@
 //
 // With one replica: add the new key on top of the file and restart. New
 // values are sealed under it, old ones stay readable under the old key,
-// and lookups (phone numbers, Telegram chats, timer names) try every key,
+// and lookups (phone numbers, addresses, timer names) try every key,
 // so nothing is lost. With several replicas, rotate in two steps so that no replica meets
 // a value sealed under a key it does not know: first add the new key BELOW
 // the active one on every replica (readable, not used), then move it to the
@@ -72,8 +72,8 @@
 //
 // Most values get a random nonce: sealing one text twice gives two
 // different values. Values the backend uses as lookup keys must seal
-// equally every time: the phone number and the Telegram chat id (the
-// indexes behind PatientByPhone and PatientByTelegram) and timer names (a
+// equally every time: the phone number and the addresses (the indexes
+// behind PatientByPhone and PatientByAddress) and timer names (a
 // backend keys timers by name, and SetTimers and DeleteTimers act by
 // name). Those get a synthetic nonce, the
 // first 12 bytes of HMAC-SHA256(nonce key, len(field) ‖ field ‖ plaintext)
@@ -85,11 +85,11 @@
 //
 // Because a deterministic value depends on the key, lookups look under
 // every key of the ring, active first: PatientByPhone and
-// PatientByTelegram try each; a commit that sets a timer also deletes its
+// PatientByAddress try each; a commit that sets a timer also deletes its
 // name as sealed under every other key, and one that deletes a timer
 // deletes it under every key, so a timer set before a rotation is moved or
 // deleted rather than duplicated; and a commit that enrolls a phone number
-// or a chat first checks that no other patient holds it under another key
+// or an address first checks that no other patient holds it under another key
 // (that check is not atomic with the commit: it only matters while two
 // keys coexist). With a single key none of this
 // costs anything. WithClearLookups extends the lookups to values stored in
@@ -97,7 +97,10 @@
 //
 // # What is sealed
 //
-//	Patient.Phone, Patient.Telegram     deterministic
+//	Patient.Phone, Patient.Addresses[]  deterministic (the address of
+//	                                    channel ch as field "patient.<ch>":
+//	                                    a Telegram chat as "patient.telegram",
+//	                                    as before addresses were generic)
 //	Patient.Medications[].ID, .Display  random
 //	Patient.Refills[].Medication        random
 //	Session data                        random (it carries flow parameters

@@ -58,7 +58,7 @@ func TestReseal(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
-		for _, name := range []string{"patients", "phones", "telegrams", "sessions", "timers", "timers_due", "events"} {
+		for _, name := range []string{"patients", "phones", "addresses", "sessions", "timers", "timers_due", "events"} {
 			var underB bool
 			tx.Bucket([]byte(name)).ForEach(func(k, v []byte) error {
 				if bytes.Contains(k, []byte("seal:a:")) || bytes.Contains(v, []byte("seal:a:")) {
@@ -95,8 +95,8 @@ func TestReseal(t *testing.T) {
 			t.Errorf("PatientByPhone(%s) with b only: %+v %v, want %s", phone, got, err, want)
 		}
 	}
-	if got, err := sb.PatientByTelegram(ctx, "987654321"); err != nil || got.ID != "p1" {
-		t.Errorf("PatientByTelegram with b only: %+v %v, want p1", got, err)
+	if got, err := sb.PatientByAddress(ctx, "telegram", "987654321"); err != nil || got.ID != "p1" {
+		t.Errorf("PatientByAddress with b only: %+v %v, want p1", got, err)
 	}
 	for id, want := range map[string]store.Timer{
 		"p1": {PatientID: "p1", Name: "med|med-reminder|lisinopril|08:00", Due: t0.Add(25 * time.Hour)},

@@ -386,7 +386,7 @@ func writePHI(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	p := store.Patient{
 		ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/New_York", Channel: "sms",
-		Channels: []string{"sms", "voice"}, Telegram: "987654321", SlowSpeech: true,
+		Channels: []string{"sms", "voice"}, Addresses: map[string]string{"telegram": "987654321"}, SlowSpeech: true,
 		Programs: []string{"hypertension"}, PHIOK: true,
 		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}},
 		Refills:     []store.Refill{{Medication: "lisinopril", Date: "2026-12-01"}},
@@ -443,10 +443,10 @@ func writePHI(t *testing.T, s store.Store) {
 	if pt.ID != "p1" || pt.Medications[0].Display != "lisinopril 10 mg" {
 		t.Fatalf("PatientByPhone: %+v", pt)
 	}
-	pt, err = s.PatientByTelegram(ctx, "987654321")
-	must("PatientByTelegram", err)
-	if pt.ID != "p1" || pt.Telegram != "987654321" || pt.Phone != "+15551230001" || !pt.SlowSpeech || len(pt.Channels) != 2 {
-		t.Fatalf("PatientByTelegram: %+v", pt)
+	pt, err = s.PatientByAddress(ctx, "telegram", "987654321")
+	must("PatientByAddress", err)
+	if pt.ID != "p1" || pt.Addresses["telegram"] != "987654321" || pt.Phone != "+15551230001" || !pt.SlowSpeech || len(pt.Channels) != 2 {
+		t.Fatalf("PatientByAddress: %+v", pt)
 	}
 	tms, err := s.Timers(ctx, "p1")
 	must("Timers", err)
@@ -614,26 +614,26 @@ func TestTelegramIndex(t *testing.T) {
 	sa, sb := seal.Wrap(inner, ringA), seal.Wrap(inner, ring(t, keyLine("b", 2), keyLine("a", 1)))
 	const chat = "555000111"
 	enroll := func(s store.Store, id, phone, chat string) error {
-		p := store.Patient{ID: id, Phone: phone, Telegram: chat, EnrolledAt: t0}
+		p := store.Patient{ID: id, Phone: phone, Addresses: map[string]string{"telegram": chat}, EnrolledAt: t0}
 		return s.Commit(ctx, store.Commit{PatientID: id, Patient: &p})
 	}
 	if err := enroll(sa, "p1", "+15551230001", chat); err != nil {
 		t.Fatal(err)
 	}
 	raw, _, err := inner.Load(ctx, "p1")
-	if err != nil || raw.Telegram != ringA.SealDeterministic("patient.telegram", chat) {
-		t.Fatalf("raw chat %q, %v: want it sealed deterministically under a", raw.Telegram, err)
+	if err != nil || raw.Addresses["telegram"] != ringA.SealDeterministic("patient.telegram", chat) {
+		t.Fatalf("raw chat %q, %v: want it sealed deterministically under a", raw.Addresses["telegram"], err)
 	}
-	if got, err := inner.PatientByTelegram(ctx, raw.Telegram); err != nil || got.ID != "p1" {
-		t.Errorf("inner PatientByTelegram of the sealed chat: %+v %v", got, err)
+	if got, err := inner.PatientByAddress(ctx, "telegram", raw.Addresses["telegram"]); err != nil || got.ID != "p1" {
+		t.Errorf("inner PatientByAddress of the sealed chat: %+v %v", got, err)
 	}
 	for name, s := range map[string]store.Store{"a": sa, "b over a": sb} {
-		if got, err := s.PatientByTelegram(ctx, chat); err != nil || got.ID != "p1" || got.Telegram != chat {
-			t.Errorf("PatientByTelegram under ring %s: %+v %v", name, got, err)
+		if got, err := s.PatientByAddress(ctx, "telegram", chat); err != nil || got.ID != "p1" || got.Addresses["telegram"] != chat {
+			t.Errorf("PatientByAddress under ring %s: %+v %v", name, got, err)
 		}
 	}
-	if _, err := sb.PatientByTelegram(ctx, "other"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("PatientByTelegram of an unknown chat: %v, want ErrNotFound", err)
+	if _, err := sb.PatientByAddress(ctx, "telegram", "other"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PatientByAddress of an unknown chat: %v, want ErrNotFound", err)
 	}
 	// The index knows the chat only under a; it is taken all the same.
 	if err := enroll(sb, "p2", "+15551230002", chat); !errors.Is(err, store.ErrChatTaken) {
@@ -643,24 +643,24 @@ func TestTelegramIndex(t *testing.T) {
 	if err := enroll(sb, "p1", "+15551230001", chat); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := inner.PatientByTelegram(ctx, raw.Telegram); !errors.Is(err, store.ErrNotFound) {
+	if _, err := inner.PatientByAddress(ctx, "telegram", raw.Addresses["telegram"]); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the chat index under a after re-enrolling: got %v, want ErrNotFound", err)
 	}
-	if got, err := sb.PatientByTelegram(ctx, chat); err != nil || got.ID != "p1" {
-		t.Errorf("PatientByTelegram of re-enrolled p1: %+v %v", got, err)
+	if got, err := sb.PatientByAddress(ctx, "telegram", chat); err != nil || got.ID != "p1" {
+		t.Errorf("PatientByAddress of re-enrolled p1: %+v %v", got, err)
 	}
 
 	// A chat stored in the clear is found and taken with clear lookups only.
-	clear := store.Patient{ID: "p3", Phone: "+15551230003", Telegram: "777", EnrolledAt: t0}
+	clear := store.Patient{ID: "p3", Phone: "+15551230003", Addresses: map[string]string{"telegram": "777"}, EnrolledAt: t0}
 	if err := inner.Commit(ctx, store.Commit{PatientID: "p3", Patient: &clear}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sb.PatientByTelegram(ctx, "777"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("PatientByTelegram of a clear chat without clear lookups: %v, want ErrNotFound", err)
+	if _, err := sb.PatientByAddress(ctx, "telegram", "777"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PatientByAddress of a clear chat without clear lookups: %v, want ErrNotFound", err)
 	}
 	sc := seal.Wrap(inner, ring(t, keyLine("b", 2)), seal.WithClearLookups())
-	if got, err := sc.PatientByTelegram(ctx, "777"); err != nil || got.ID != "p3" {
-		t.Errorf("PatientByTelegram of a clear chat: %+v %v", got, err)
+	if got, err := sc.PatientByAddress(ctx, "telegram", "777"); err != nil || got.ID != "p3" {
+		t.Errorf("PatientByAddress of a clear chat: %+v %v", got, err)
 	}
 	if err := enroll(sc, "p4", "+15551230004", "777"); !errors.Is(err, store.ErrChatTaken) {
 		t.Errorf("enrolling p4 with p3's clear chat: got %v, want ErrChatTaken", err)
@@ -899,7 +899,7 @@ func TestCommitLeavesCallerValuesAlone(t *testing.T) {
 	ctx := t.Context()
 	s := seal.Wrap(openEmbedded(t, filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true}), ring(t, keyLine("k1", 1)))
 	t.Cleanup(func() { s.Close() })
-	p := store.Patient{ID: "p1", Phone: "+15551230001", Telegram: "42", Medications: []store.Medication{{ID: "lisinopril", Display: "x"}}, Refills: []store.Refill{{Medication: "lisinopril"}}}
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Addresses: map[string]string{"telegram": "42"}, Medications: []store.Medication{{ID: "lisinopril", Display: "x"}}, Refills: []store.Refill{{Medication: "lisinopril"}}}
 	c := store.Commit{PatientID: "p1", Patient: &p, Session: []byte("sess"),
 		Events:       []store.Event{{ID: "e", Type: "message.in", Text: "hi"}},
 		Outbox:       []store.OutboxEntry{{ID: "o", To: "+1", Text: "yo", Labels: []string{"a"}, Vars: []string{"v"}}},
@@ -912,7 +912,7 @@ func TestCommitLeavesCallerValuesAlone(t *testing.T) {
 	if p.Phone != "+15551230001" || p.Medications[0].ID != "lisinopril" || p.Refills[0].Medication != "lisinopril" ||
 		string(c.Session) != "sess" || c.Events[0].Text != "hi" || c.Outbox[0].To != "+1" || c.Outbox[0].Text != "yo" ||
 		c.SetTimers[0].Name != "t" || c.DeleteTimers[0] != "u" || c.Patient != &p ||
-		p.Telegram != "42" || c.Outbox[0].Labels[0] != "a" || c.Outbox[0].Vars[0] != "v" {
+		p.Addresses["telegram"] != "42" || c.Outbox[0].Labels[0] != "a" || c.Outbox[0].Vars[0] != "v" {
 		t.Errorf("Commit changed the caller's values: %+v %+v", c, p)
 	}
 }

@@ -16,7 +16,6 @@ import (
 // value sealed for one field does not open as another.
 const (
 	fieldPhone         = "patient.phone"
-	fieldTelegram      = "patient.telegram"
 	fieldMedicationID  = "medication.id"
 	fieldMedicationDsp = "medication.display"
 	fieldRefill        = "refill.medication"
@@ -29,6 +28,13 @@ const (
 	fieldOutboxVar     = "outbox.var"
 	fieldTimer         = "timer.name"
 )
+
+// addressField is the field of a patient's address on channel:
+// "patient.<channel>", so an address sealed for one channel does not open
+// as another's. For Telegram it is "patient.telegram", the field chats
+// were sealed under before addresses were generic, so those open, and are
+// found, as they are.
+func addressField(channel string) string { return "patient." + channel }
 
 // timerField binds a timer name to its patient: the same reminder of two
 // patients seals differently, and a sealed name moved to another patient
@@ -64,8 +70,8 @@ func Wrap(inner store.Store, keys *Keyring, opts ...Option) store.Store {
 // Option changes what Wrap does.
 type Option func(*sealed)
 
-// WithClearLookups makes the store also look up phone numbers, Telegram
-// chats and timer names in the clear, after every key: for a store that holds data written
+// WithClearLookups makes the store also look up phone numbers, addresses
+// and timer names in the clear, after every key: for a store that holds data written
 // before encryption was enabled, until every patient was enrolled again.
 // Without it, such a patient's values are still read (a value without the
 // "seal:" prefix opens as it is), but PatientByPhone does not find the
@@ -130,10 +136,18 @@ func (s *sealed) PatientByPhone(ctx context.Context, phone string) (store.Patien
 	return s.lookup(ctx, s.inner.PatientByPhone, fieldPhone, phone)
 }
 
-// PatientByTelegram implements store.Store. It looks the chat up as
+// PatientByAddress implements store.Store. It looks the address up as
 // PatientByPhone looks up a number.
-func (s *sealed) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
-	return s.lookup(ctx, s.inner.PatientByTelegram, fieldTelegram, chat)
+func (s *sealed) PatientByAddress(ctx context.Context, channel, addr string) (store.Patient, error) {
+	return s.lookup(ctx, s.addressFinder(channel), addressField(channel), addr)
+}
+
+// addressFinder is the inner store's PatientByAddress on channel, as the
+// find of lookup and free.
+func (s *sealed) addressFinder(channel string) func(context.Context, string) (store.Patient, error) {
+	return func(ctx context.Context, addr string) (store.Patient, error) {
+		return s.inner.PatientByAddress(ctx, channel, addr)
+	}
 }
 
 // lookup finds a patient by a deterministically sealed value of field
@@ -171,8 +185,10 @@ func (s *sealed) Commit(ctx context.Context, c store.Commit) error {
 		if err := s.free(ctx, s.inner.PatientByPhone, fieldPhone, c.PatientID, c.Patient.Phone, store.ErrPhoneTaken); err != nil {
 			return err
 		}
-		if err := s.free(ctx, s.inner.PatientByTelegram, fieldTelegram, c.PatientID, c.Patient.Telegram, store.ErrChatTaken); err != nil {
-			return err
+		for ch, addr := range c.Patient.Addresses {
+			if err := s.free(ctx, s.addressFinder(ch), addressField(ch), c.PatientID, addr, store.ErrAddressTaken); err != nil {
+				return err
+			}
 		}
 		p := s.sealPatient(*c.Patient)
 		c.Patient = &p
@@ -222,8 +238,8 @@ func (s *sealed) Commit(ctx context.Context, c store.Commit) error {
 	return s.inner.Commit(ctx, c)
 }
 
-// free refuses a phone number (or Telegram chat: field, find and taken
-// say which) that another patient holds sealed under a key other than the
+// free refuses a phone number (or address: field, find and taken say
+// which) that another patient holds sealed under a key other than the
 // active one (or in the clear, WithClearLookups), since the inner store
 // checks only the value it is given, sealed under the active key. The
 // check is not atomic with the commit; it matters only while a rotation or
@@ -475,7 +491,13 @@ func (s *sealed) Close() error {
 func (s *sealed) sealPatient(p store.Patient) store.Patient {
 	k := s.keys
 	p.Phone = k.sealDeterministic(fieldPhone, p.Phone)
-	p.Telegram = k.sealDeterministic(fieldTelegram, p.Telegram)
+	if p.Addresses != nil {
+		as := make(map[string]string, len(p.Addresses))
+		for ch, a := range p.Addresses {
+			as[ch] = k.sealDeterministic(addressField(ch), a)
+		}
+		p.Addresses = as
+	}
 	if p.Medications != nil {
 		ms := make([]store.Medication, len(p.Medications))
 		for i, m := range p.Medications {
@@ -505,8 +527,14 @@ func (s *sealed) openPatient(p store.Patient) (store.Patient, error) {
 	if p.Phone, err = k.open(fieldPhone, p.Phone); err != nil {
 		return bad(err)
 	}
-	if p.Telegram, err = k.open(fieldTelegram, p.Telegram); err != nil {
-		return bad(err)
+	if p.Addresses != nil {
+		as := make(map[string]string, len(p.Addresses))
+		for ch, a := range p.Addresses {
+			if as[ch], err = k.open(addressField(ch), a); err != nil {
+				return bad(err)
+			}
+		}
+		p.Addresses = as
 	}
 	if p.Medications != nil {
 		ms := make([]store.Medication, len(p.Medications))

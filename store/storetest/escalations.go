@@ -1,0 +1,44 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tendcare/tend/store"
+)
+
+// This file checks the Tickets role: escalations.
+
+func testEscalations(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	enroll(t, s, "p1", "+15551230001")
+	enroll(t, s, "p2", "+15551230002")
+	esc := func(id, patient string, opened time.Duration, status string) store.Escalation {
+		return store.Escalation{ID: id, PatientID: patient, Priority: "high", Reason: "blood pressure 190/120",
+			OpenedAt: at(opened), Due: at(opened + 30*time.Minute), Status: status}
+	}
+	e1 := esc("x1", "p1", 3*time.Minute, "open")
+	e2 := esc("x2", "p2", 2*time.Minute, "open")
+	e3 := esc("x3", "p1", 1*time.Minute, "closed")
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Escalations: []store.Escalation{e1}})
+	commit(t, s, store.Commit{PatientID: "p2", Version: 1, Escalations: []store.Escalation{e2}})
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Escalations: []store.Escalation{e3}})
+
+	list := func(status string) []store.Escalation {
+		t.Helper()
+		got, err := s.Escalations(ctx, status)
+		noErr(t, "Escalations("+status+")", err)
+		return normEscalations(got)
+	}
+	check(t, "open escalations", list("open"), []store.Escalation{e2, e1})
+	check(t, "closed escalations", list("closed"), []store.Escalation{e3})
+	check(t, "all escalations", list(""), []store.Escalation{e3, e2, e1})
+	check(t, "escalations with an unused status", list("snoozed"), []store.Escalation(nil))
+
+	// Closing a ticket is a commit that replaces it.
+	e2.Status = "closed"
+	commit(t, s, store.Commit{PatientID: "p2", Version: 1, Escalations: []store.Escalation{e2}})
+	check(t, "open escalations after closing x2", list("open"), []store.Escalation{e1})
+	check(t, "closed escalations after closing x2", list("closed"), []store.Escalation{e3, e2})
+	check(t, "all escalations after closing x2", escalationIDs(list("")), []string{"x3", "x2", "x1"})
+}
