@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/api"
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
@@ -73,7 +74,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	c := &clock{t: t0}
-	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true},
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true}, Channels: channeltest.Channels,
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
 	a := &api.API{Runner: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
 	srv := httptest.NewServer(a.Routes())

@@ -273,7 +273,7 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 	a := &attempt{d: d, ctx: ctx, e: e, now: d.Clock(), status: "failed"}
 	if e.PatientID == "" {
 		// A reply to a number that is not enrolled: no chain, no consent.
-		a.c = conversations.Contact{Phone: e.To, Telegram: e.To, Chain: []string{e.Channel}}
+		a.c = conversations.Contact{Phone: e.To, Addresses: map[string]string{e.Channel: e.To}, Linked: a.d.Specs.Linked(), Chain: []string{e.Channel}}
 		if e.Reply {
 			// They just wrote: WhatsApp's window is open.
 			a.c.WindowUntil = e.CreatedAt.Add(conversations.WindowLength)

@@ -61,6 +61,8 @@ type env struct {
 // t0 is a Monday afternoon in Chicago: inside the sending window.
 var t0 = time.Date(2026, 3, 2, 20, 0, 0, 0, time.UTC)
 
+var specs = channels.Specs{sms.Spec, whatsapp.Spec, telegram.Spec, voice.Spec}
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	pack, _, err := content.Load(content.Default())
@@ -79,7 +81,7 @@ func newEnv(t *testing.T) *env {
 	quiet, _ := conversations.ParseQuietHours("08:00-21:00")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e := &env{t: t, st: st, clock: conversations.NewManualClock(t0), senders: map[string]*recorder{}}
-	e.runner = &runner.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log,
+	e.runner = &runner.Runner{Store: st, Engine: engine, Clock: e.clock.Now, Quiet: quiet, Log: log, Channels: specs,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: "555-0100"}}
 	senders := map[string]channels.Sender{}
 	for _, ch := range []string{conversations.SMS, conversations.WhatsApp, conversations.Telegram, conversations.Voice} {
@@ -87,7 +89,7 @@ func newEnv(t *testing.T) *env {
 		senders[ch] = e.senders[ch]
 	}
 	e.disp = &channels.Dispatcher{Outbox: st, Consent: e.runner, Clock: e.clock.Now, Quiet: quiet, Log: log, Senders: senders,
-		Specs: channels.Specs{sms.Spec, whatsapp.Spec, telegram.Spec, voice.Spec}}
+		Specs: specs}
 	return e
 }
 
@@ -179,7 +181,7 @@ func TestTelegramBlockedFallsBack(t *testing.T) {
 	if n := len(e.senders[conversations.SMS].got()); n != 1 {
 		t.Fatalf("%d SMS sends before linking, want 1", n)
 	}
-	if err := e.runner.LinkChat(t.Context(), "p1", "777"); err != nil {
+	if err := e.runner.LinkAddress(t.Context(), "p1", conversations.Telegram, "777"); err != nil {
 		t.Fatal(err)
 	}
 	e.senders[conversations.Telegram].err = &channels.SendError{Class: channels.ErrUnreachable, Code: 403, Err: errors.New("blocked")}

@@ -65,8 +65,11 @@ func (c ChannelSet) HasAll(chain []string) bool {
 // for it before each send, so a message held overnight follows a STOP, a
 // blocked bot, a corrected number or a new Telegram link that came since.
 type Contact struct {
-	Phone    string
-	Telegram string
+	Phone string
+	// Addresses are the addresses the patient linked, by channel (a
+	// Telegram chat); Linked the channels that use them instead of Phone.
+	Addresses map[string]string
+	Linked    ChannelSet
 	// Chain is the patient's channels in the order to try them.
 	Chain       []string
 	Lang        string
@@ -88,20 +91,22 @@ func Chain(channel string, channels []string) []string {
 	return []string{channel}
 }
 
-// Address is where ch reaches the patient: the Telegram chat for Telegram,
-// the phone number otherwise.
+// Address is where ch reaches the patient: the linked address for a
+// channel in Linked (empty until the patient links it), the phone number
+// otherwise.
 func (c *Contact) Address(ch string) string {
-	if ch == Telegram {
-		return c.Telegram
+	if c.Linked.Has(ch) {
+		return c.Addresses[ch]
 	}
 	return c.Phone
 }
 
 // ContactOf is how p can be reached given their session s: the one place
 // enrollment and session are read together for it, by the runner and the
-// dispatcher alike.
-func ContactOf(p *enrollment.Patient, s *Session) Contact {
-	c := Contact{Phone: p.Phone, Telegram: p.Address(Telegram), Chain: Chain(p.Channel, p.Channels), SlowSpeech: p.SlowSpeech,
+// dispatcher alike. linked are the channels addressed by link (the
+// channels' specs say which).
+func ContactOf(p *enrollment.Patient, s *Session, linked ChannelSet) Contact {
+	c := Contact{Phone: p.Phone, Addresses: p.Addresses, Linked: linked, Chain: Chain(p.Channel, p.Channels), SlowSpeech: p.SlowSpeech,
 		OptedOut: s.OptedOut, Unreachable: s.Unreachable}
 	if s.WindowAt > 0 {
 		c.WindowUntil = time.Unix(s.WindowAt, 0).Add(WindowLength)

@@ -21,11 +21,6 @@ var (
 	// ErrAddressTaken: another enrolled patient already has this address
 	// on the same channel (a Telegram chat, say).
 	ErrAddressTaken = errors.New("store: address belongs to another patient")
-	// ErrChatTaken is ErrAddressTaken, the name it had when the Telegram
-	// chat was the only address.
-	//
-	// Deprecated: use ErrAddressTaken.
-	ErrChatTaken = ErrAddressTaken
 )
 
 // The enrollment a clinic registers, as the store keeps it. The types live

@@ -26,7 +26,7 @@ func BenchRunner(tb testing.TB, st store.Store, helpContact string) *runner.Runn
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &runner.Runner{Store: st, Engine: engine, Clock: time.Now, Quiet: conversations.QuietHours{Off: true},
+	return &runner.Runner{Store: st, Engine: engine, Clock: time.Now, Quiet: conversations.QuietHours{Off: true}, Channels: Channels,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: helpContact}}
 }
 

@@ -8,6 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendcare/tend/channels"
+	"github.com/tendcare/tend/channels/sms"
+	"github.com/tendcare/tend/channels/telegram"
+	"github.com/tendcare/tend/channels/voice"
+	"github.com/tendcare/tend/channels/whatsapp"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
@@ -19,6 +24,9 @@ import (
 // (where test patients live), inside the default sending and calling
 // windows.
 var T0 = time.Date(2026, time.March, 2, 16, 0, 0, 0, time.UTC)
+
+// Channels are the specs of the bundled channels, as cmd/tend passes them.
+var Channels = channels.Specs{sms.Spec, whatsapp.Spec, telegram.Spec, voice.Spec}
 
 // HelpContact is the clinic contact the test runners render into messages.
 const HelpContact = "555-0100"
@@ -113,7 +121,7 @@ func New(tb testing.TB, opts Options) *Core {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c := &Core{Pack: pack, Store: Store(tb), Clock: conversations.NewManualClock(T0), Quiet: quiet, Log: log, tb: tb}
-	c.Runner = &runner.Runner{Store: c.Store, Engine: engine, Clock: c.Clock.Now, Quiet: quiet, Log: log,
+	c.Runner = &runner.Runner{Store: c.Store, Engine: engine, Clock: c.Clock.Now, Quiet: quiet, Log: log, Channels: Channels,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: HelpContact}}
 	return c
 }

@@ -25,10 +25,10 @@ import (
 // (runner.Runner).
 type Turns interface {
 	Receive(ctx context.Context, patientID string, m runner.Message) (runner.Reply, error)
-	Link(ctx context.Context, key, chat string) (patientID string, err error)
+	Link(ctx context.Context, channel, key, addr string) (patientID string, err error)
 	Refuse(ctx context.Context, rf runner.Refusal) error
 	Unreachable(ctx context.Context, patientID, channel string) error
-	PatientByTelegram(ctx context.Context, chat string) (store.Patient, error)
+	PatientByAddress(ctx context.Context, channel, addr string) (store.Patient, error)
 }
 
 // Webhooks serves POST /webhooks/telegram. Its fields must be set before
@@ -218,7 +218,7 @@ func (h *Webhooks) message(ctx context.Context, m *models.Message, dedupe string
 		lang = m.From.LanguageCode
 	}
 	code, isStart := startPayload(text)
-	p, err := h.Turns.PatientByTelegram(ctx, chat)
+	p, err := h.Turns.PatientByAddress(ctx, Channel, chat)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if isStart && code != "" {
@@ -276,11 +276,11 @@ func (h *Webhooks) link(ctx context.Context, chat, code, dedupe, lang string, kn
 	if !validCode(code) {
 		return refuse()
 	}
-	_, err := h.Turns.Link(ctx, hashCode(code), chat)
+	_, err := h.Turns.Link(ctx, Channel, hashCode(code), chat)
 	switch {
 	case err == nil:
 		return "linked", nil
-	case errors.Is(err, store.ErrChatTaken):
+	case errors.Is(err, store.ErrAddressTaken):
 		return "taken", h.reply(ctx, chat, content.MsgTelegramTaken, dedupe, lang)
 	case errors.Is(err, store.ErrNotFound):
 		return refuse() // no such code, or unenrolled since the link was made
@@ -346,7 +346,7 @@ func (h *Webhooks) callback(ctx context.Context, q *models.CallbackQuery, dedupe
 		h.answer(ctx, q.ID, text)
 		h.removeKeyboard(ctx, chatID, messageID)
 	}
-	p, err := h.Turns.PatientByTelegram(ctx, chat)
+	p, err := h.Turns.PatientByAddress(ctx, Channel, chat)
 	if errors.Is(err, store.ErrNotFound) {
 		// Buttons left in a chat that was unlinked since.
 		stale(h.lang(q.From.LanguageCode))
@@ -437,7 +437,7 @@ func (h *Webhooks) member(ctx context.Context, m *memberUpdate) (string, error) 
 	}
 	chat := strconv.FormatInt(m.Chat.ID, 10)
 	defer h.lock(chat)()
-	p, err := h.Turns.PatientByTelegram(ctx, chat)
+	p, err := h.Turns.PatientByAddress(ctx, Channel, chat)
 	if errors.Is(err, store.ErrNotFound) {
 		return "ignored", nil
 	}

@@ -94,6 +94,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 		a.TelegramLinks = &telegram.Links{Codes: runner, BotUsername: username}
 	}
 	a.Channels = disp.Specs.Names()
+	runner.Channels = disp.Specs
 	return nil
 }
 

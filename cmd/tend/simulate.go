@@ -71,7 +71,7 @@ func simulate(args []string, in io.Reader, out io.Writer) error {
 	sim := &simulator{clock: clock, st: st, out: out}
 	sim.disp = &channels.Dispatcher{Outbox: st, Clock: clock.Now, Quiet: conversations.DefaultQuietHours(),
 		Senders: map[string]channels.Sender{sandbox.Channel: &sandbox.Sender{W: out, Clock: clock.Now}}, Specs: channels.Specs{sandbox.Spec}}
-	sim.runner = &runner.Runner{Store: st, Engine: engine, Clock: clock.Now, Quiet: conversations.DefaultQuietHours(),
+	sim.runner = &runner.Runner{Store: st, Engine: engine, Clock: clock.Now, Quiet: conversations.DefaultQuietHours(), Channels: sim.disp.Specs,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: "+1 555 010 0100"}}
 	sim.disp.Consent = sim.runner
 	ctx := context.Background()

@@ -127,10 +127,10 @@ func (r *Runner) PatientByPhone(ctx context.Context, phone string) (store.Patien
 	return r.Store.PatientByPhone(ctx, phone)
 }
 
-// PatientByTelegram finds the patient a Telegram chat is linked to
-// (store.ErrNotFound if none).
-func (r *Runner) PatientByTelegram(ctx context.Context, chat string) (store.Patient, error) {
-	return r.Store.PatientByAddress(ctx, conversations.Telegram, chat)
+// PatientByAddress finds the patient who linked addr on channel (a
+// Telegram chat); store.ErrNotFound if none.
+func (r *Runner) PatientByAddress(ctx context.Context, channel, addr string) (store.Patient, error) {
+	return r.Store.PatientByAddress(ctx, channel, addr)
 }
 
 // AddLinkCode keeps a link code (its hash: the store never sees the code)
@@ -144,20 +144,20 @@ func (r *Runner) AddLinkCode(ctx context.Context, patientID, key string, ttl tim
 	return expires, r.Store.PutCode(ctx, key, patientID, expires)
 }
 
-// Link follows a link code (its hash): the code is used up and the chat
-// linked to its patient, whose welcome runs there. store.ErrNotFound: no
-// such code, used or expired, or the patient was unenrolled since;
-// store.ErrChatTaken: the chat belongs to another patient. On any other
-// failure the code is given back (for an hour) so that the provider's
-// retry of the update can link.
-func (r *Runner) Link(ctx context.Context, key, chat string) (patientID string, err error) {
+// Link follows a link code (its hash): the code is used up and addr (a
+// chat) linked on channel to its patient, whose welcome runs there.
+// store.ErrNotFound: no such code, used or expired, or the patient was
+// unenrolled since; store.ErrAddressTaken: the address belongs to another
+// patient. On any other failure the code is given back (for an hour) so
+// that the provider's retry of the update can link.
+func (r *Runner) Link(ctx context.Context, channel, key, addr string) (patientID string, err error) {
 	now := r.Clock()
 	patientID, err = r.Store.TakeCode(ctx, key, now)
 	if err != nil {
 		return "", err
 	}
-	err = r.LinkChat(ctx, patientID, chat)
-	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrChatTaken) {
+	err = r.LinkAddress(ctx, patientID, channel, addr)
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrAddressTaken) {
 		return patientID, err
 	}
 	if perr := r.Store.PutCode(context.WithoutCancel(ctx), key, patientID, now.Add(time.Hour)); perr != nil {

@@ -62,7 +62,7 @@ func benchmarkFanout(b *testing.B, st store.Store, rc *goredis.Client) {
 	chicago, _ := time.LoadLocation("America/Chicago")
 	clock := conversations.NewManualClock(time.Date(2026, 3, 3, 9, 0, 0, 0, chicago))
 	e := testEngine(b)
-	r := &Runner{Store: st, Engine: e, Clock: clock.Now, Quiet: conversations.DefaultQuietHours(), Render: &conversations.Renderer{Pack: e.Pack}}
+	r := &Runner{Store: st, Engine: e, Clock: clock.Now, Channels: testChannels, Quiet: conversations.DefaultQuietHours(), Render: &conversations.Renderer{Pack: e.Pack}}
 	ctx := context.Background()
 	var before int64
 	if rc != nil {

@@ -75,7 +75,7 @@ func (r *Runner) reply(w *work) Reply {
 func (r *Runner) Receive(ctx context.Context, patientID string, m Message) (Reply, error) {
 	w, err := r.runOn(ctx, "inbound", patientID, m.Dedupe, m.Channel, m.Sync, func(w *work) error {
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "message.in", At: w.now, Channel: m.Channel, Text: m.Text, Status: "received"})
-		if m.Channel == conversations.WhatsApp {
+		if r.Channels.Of(m.Channel).Window > 0 {
 			w.s.WindowAt = w.now.Unix()
 		}
 		w.s.Unreachable.Remove(m.Channel)
@@ -133,15 +133,16 @@ func (r *Runner) question(s *conversations.Session, p *store.Patient, lang strin
 		return Outgoing{}, false
 	}
 	ef := conversations.Effect{Kind: conversations.Send, Message: r.Render.Variant(lang, st.Say, conversations.Voice), Flow: s.Flow, State: s.State, Params: s.Params, Step: s.Step}
-	text, labels, _ := r.Render.Parts(lang, spoken(p, conversations.Voice), &ef)
+	text, labels, _ := r.Render.Parts(lang, r.named(p, conversations.Voice), &ef)
 	return Outgoing{Message: st.Say, Text: text, Labels: labels, Step: s.Step}, true
 }
 
-// spoken is the patient as a message on ch may describe them: a call never
+// named is the patient as a message on ch may describe them: a call never
 // names a medicine, whatever the patient allowed in writing, because an
-// answering machine, a relative or a speakerphone may hear it.
-func spoken(p *store.Patient, ch string) *store.Patient {
-	if ch != conversations.Voice || !p.PHIOK {
+// answering machine, a relative or a speakerphone may hear it (the
+// channel's spec says NamesMedicine).
+func (r *Runner) named(p *store.Patient, ch string) *store.Patient {
+	if r.Channels.Of(ch).NamesMedicine || !p.PHIOK {
 		return p
 	}
 	cp := *p
@@ -199,9 +200,9 @@ func (r *Runner) Contact(ctx context.Context, patientID string) (conversations.C
 	}
 	var s conversations.Session
 	if err := r.Engine.DecodeSession(ss.Data, &s); err != nil {
-		return conversations.ContactOf(&p, &conversations.Session{OptedOut: conversations.AllChannels}), nil
+		return conversations.ContactOf(&p, &conversations.Session{OptedOut: conversations.AllChannels}, r.Channels.Linked()), nil
 	}
-	c := conversations.ContactOf(&p, &s)
+	c := conversations.ContactOf(&p, &s, r.Channels.Linked())
 	c.Lang = r.Render.Lang(&s, &p)
 	return c, nil
 }
@@ -229,22 +230,23 @@ func (r *Runner) Unreachable(ctx context.Context, patientID, channel string) err
 	})
 }
 
-// LinkChat links a Telegram chat to a patient who followed their link code:
-// Telegram becomes their first channel and the welcome flow runs there.
-// store.ErrChatTaken when the chat belongs to another patient.
-func (r *Runner) LinkChat(ctx context.Context, patientID, chat string) error {
+// LinkAddress links an address of a channel addressed by link (a Telegram
+// chat) to a patient who followed their link code: the channel becomes
+// their first and the welcome flow runs there. store.ErrAddressTaken when
+// the address belongs to another patient.
+func (r *Runner) LinkAddress(ctx context.Context, patientID, channel, addr string) error {
 	return r.run(ctx, "link", patientID, "", func(w *work) error {
 		p := w.p
-		p.SetAddress(conversations.Telegram, chat)
-		chain := slices.DeleteFunc(slices.Clone(w.chain), func(ch string) bool { return ch == conversations.Telegram })
-		p.Channels = append([]string{conversations.Telegram}, chain...)
-		p.Channel = conversations.Telegram
+		p.SetAddress(channel, addr)
+		chain := slices.DeleteFunc(slices.Clone(w.chain), func(ch string) bool { return ch == channel })
+		p.Channels = append([]string{channel}, chain...)
+		p.Channel = channel
 		w.p, w.chain = p, p.Channels
 		w.c.Patient = &w.p
 		// Starting the bot is consent to hear from it.
-		w.s.OptedOut.Remove(conversations.Telegram)
-		w.s.Unreachable.Remove(conversations.Telegram)
-		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "channel", At: w.now, Channel: conversations.Telegram, Status: "linked"})
+		w.s.OptedOut.Remove(channel)
+		w.s.Unreachable.Remove(channel)
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "channel", At: w.now, Channel: channel, Status: "linked"})
 		welcome := r.welcome(&p)
 		if welcome == "" {
 			return nil
@@ -318,7 +320,7 @@ func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, chann
 			return nil // they answer the channel they came on
 		}
 		if ch == "" {
-			c := conversations.ContactOf(&w.p, &w.s)
+			c := conversations.ContactOf(&w.p, &w.s, r.Channels.Linked())
 			ch = c.Next(failed)
 		} else if w.s.OptedOut.Has(ch) {
 			ch = ""
@@ -328,7 +330,7 @@ func (r *Runner) resend(ctx context.Context, patientID, messageID, failed, chann
 			return nil
 		}
 		id := r.NewID(w.now)
-		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: orig.Text,
+		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: r.address(&w.p, ch), Text: orig.Text,
 			MessageID: orig.Message, Urgent: conversations.UrgentMessage(orig.Message), Timezone: w.p.Timezone,
 			NotBefore: w.now.Add(after), Attempts: attempts, CreatedAt: w.now})
 		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: orig.Text, Status: "queued", Flow: orig.Flow, Message: orig.Message})

@@ -145,11 +145,11 @@ func TestLinkChat(t *testing.T) {
 	ctx := context.Background()
 	enrollChain(t, r, "p1", conversations.SMS)
 	outbox(t, st, at15)
-	if err := r.LinkChat(ctx, "p1", "4242"); err != nil {
+	if err := r.LinkAddress(ctx, "p1", conversations.Telegram, "4242"); err != nil {
 		t.Fatal(err)
 	}
 	c, err := r.Contact(ctx, "p1")
-	if err != nil || c.Telegram != "4242" || strings.Join(c.Chain, ",") != "telegram,sms" {
+	if err != nil || c.Address(conversations.Telegram) != "4242" || strings.Join(c.Chain, ",") != "telegram,sms" {
 		t.Fatalf("contact %+v %v", c, err)
 	}
 	welcome := outbox(t, st, at15)
@@ -162,7 +162,7 @@ func TestLinkChat(t *testing.T) {
 		t.Fatalf("after re-enrollment: %+v %v", p, err)
 	}
 	enrollChain(t, r, "p2", conversations.SMS)
-	if err := r.LinkChat(ctx, "p2", "4242"); !errors.Is(err, store.ErrChatTaken) {
+	if err := r.LinkAddress(ctx, "p2", conversations.Telegram, "4242"); !errors.Is(err, store.ErrAddressTaken) {
 		t.Fatalf("linking a taken chat: %v", err)
 	}
 }

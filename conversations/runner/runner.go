@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/escalation"
@@ -31,8 +32,12 @@ type Runner struct {
 	Render *conversations.Renderer
 	// Clock is the only source of time: tests and the simulator move it.
 	Clock func() time.Time
-	Quiet conversations.QuietHours
-	Log   *slog.Logger
+	// Channels say how each channel addresses a patient, whether it has
+	// a window (templates), speaks a turn in one call, may name a
+	// medicine: cmd/tend passes the list the dispatcher has.
+	Channels channels.Specs
+	Quiet    conversations.QuietHours
+	Log      *slog.Logger
 	// Notify, when set, is called after a commit that queued messages, so
 	// the dispatcher sends at once instead of at its next poll.
 	Notify func()
@@ -69,6 +74,8 @@ type work struct {
 	sync bool
 	said []Outgoing
 	dup  bool
+	// linked are the channels addressed by link (Runner.Channels).
+	linked conversations.ChannelSet
 }
 
 // input stamps an engine input with the patient's channels that can reach
@@ -76,7 +83,7 @@ type work struct {
 // and a patient who stopped every other channel must not get flows that
 // only end in "missed" and tickets.
 func (w *work) input(in conversations.Input) conversations.Input {
-	c := conversations.ContactOf(&w.p, &w.s)
+	c := conversations.ContactOf(&w.p, &w.s, w.linked)
 	in.Chain = make([]string, 0, len(c.Chain))
 	for _, ch := range c.Chain {
 		if c.Reaches(ch) {
@@ -147,7 +154,7 @@ func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel str
 		if err != nil {
 			return nil, err
 		}
-		w := &work{p: p, now: r.Clock(), chain: conversations.Chain(p.Channel, p.Channels), channel: channel, sync: sync}
+		w := &work{p: p, now: r.Clock(), chain: conversations.Chain(p.Channel, p.Channels), channel: channel, sync: sync, linked: r.Channels.Linked()}
 		if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
 			// A session that cannot be read must not lock the patient out,
 			// nor silently opt them back in: start over opted out, and
@@ -255,7 +262,7 @@ func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 	}
 	worded := *ef
 	worded.Message = r.Render.Variant(lang, ef.Message, ch)
-	text, labels, err := r.Render.Parts(lang, spoken(&w.p, ch), &worded)
+	text, labels, err := r.Render.Parts(lang, r.named(&w.p, ch), &worded)
 	if err != nil {
 		r.log().Error("message not rendered cleanly", "patient", w.p.ID, "message", ef.Message, "lang", lang, "err", err)
 	}
@@ -274,7 +281,7 @@ func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 			}
 		}
 	}
-	if n := len(w.c.Outbox); ch == conversations.Voice && n > 0 && w.c.Outbox[n-1].Channel == conversations.Voice && len(w.c.Outbox[n-1].Labels) == 0 {
+	if n := len(w.c.Outbox); r.Channels.Of(ch).Synchronous && n > 0 && w.c.Outbox[n-1].Channel == ch && len(w.c.Outbox[n-1].Labels) == 0 {
 		// One turn is one call: its messages are spoken one after another.
 		last := &w.c.Outbox[n-1]
 		last.Text += "\n" + text
@@ -286,18 +293,20 @@ func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 		}
 		return
 	}
-	e := store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: address(&w.p, ch), Text: text, Labels: labels, Step: ef.Step,
+	e := store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: r.address(&w.p, ch), Text: text, Labels: labels, Step: ef.Step,
 		MessageID: ef.Message, Choices: choices, Timezone: w.p.Timezone, Reply: ef.Reply, Urgent: ef.Urgent, NotBefore: w.now, CreatedAt: w.now}
-	if slices.Contains(w.chain, conversations.WhatsApp) {
+	if slices.ContainsFunc(w.chain, func(c string) bool { return r.Channels.Of(c).Window > 0 }) {
 		e.Template, e.Vars = r.Render.Template(lang, &w.p, ef)
 	}
 	w.c.Outbox = append(w.c.Outbox, e)
 	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: full, Status: "queued", Flow: ef.Origin, Message: ef.Message})
 }
 
-func address(p *store.Patient, ch string) string {
-	if ch == conversations.Telegram {
-		return p.Address(conversations.Telegram)
+// address is where ch reaches p: a linked address (empty until linked) or
+// the phone number, as the channel's spec says.
+func (r *Runner) address(p *store.Patient, ch string) string {
+	if r.Channels.Of(ch).Address == channels.ByLink {
+		return p.Address(ch)
 	}
 	return p.Phone
 }
@@ -455,21 +464,13 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 		}
 		if !created {
 			p.EnrolledAt = old.EnrolledAt
-			if p.Address(conversations.Telegram) == "" {
-				p.SetAddress(conversations.Telegram, old.Address(conversations.Telegram)) // linked by the patient, not the clinic
-			}
-			if chain := conversations.Chain(p.Channel, p.Channels); p.Address(conversations.Telegram) != "" && slices.Contains(conversations.Chain(old.Channel, old.Channels), conversations.Telegram) && !slices.Contains(chain, conversations.Telegram) {
-				// The patient put Telegram first by linking it; a clinic
-				// update that does not mention it keeps it.
-				p.Channels = append([]string{conversations.Telegram}, chain...)
-				p.Channel = conversations.Telegram
-			}
+			r.keepLinks(&p, &old)
 		}
 		timers, err := conversations.Schedule(r.Engine.Pack, &p, now)
 		if err != nil {
 			return false, err
 		}
-		w := &work{p: p, now: now, chain: conversations.Chain(p.Channel, p.Channels)}
+		w := &work{p: p, now: now, chain: conversations.Chain(p.Channel, p.Channels), linked: r.Channels.Linked()}
 		w.c = store.Commit{PatientID: p.ID, Version: ss.Version, Patient: &p}
 		if !created {
 			if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
@@ -506,6 +507,26 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 			return false, err
 		}
 		return created, nil
+	}
+}
+
+// keepLinks carries the addresses the patient linked (a Telegram chat)
+// over a clinic's update, which never sets them: a linked channel the
+// patient had put first stays first unless the update names it.
+func (r *Runner) keepLinks(p, old *store.Patient) {
+	for _, spec := range r.Channels {
+		ch := spec.Name
+		if spec.Address != channels.ByLink || old.Address(ch) == "" {
+			continue
+		}
+		if p.Address(ch) == "" {
+			p.SetAddress(ch, old.Address(ch))
+		}
+		chain := conversations.Chain(p.Channel, p.Channels)
+		if slices.Contains(conversations.Chain(old.Channel, old.Channels), ch) && !slices.Contains(chain, ch) {
+			p.Channels = append([]string{ch}, chain...)
+			p.Channel = ch
+		}
 	}
 }
 

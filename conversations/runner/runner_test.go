@@ -3,6 +3,7 @@ package runner
 import (
 	"testing"
 
+	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 )
@@ -19,4 +20,13 @@ func testEngine(t testing.TB) *conversations.Engine {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// testChannels are the bundled channels' specs as the runner's own tests
+// see them (the adapters, which export the real ones, import the runner).
+var testChannels = channels.Specs{
+	{Name: conversations.SMS, Segments: true, NamesMedicine: true},
+	{Name: conversations.WhatsApp, Window: conversations.WindowLength, Buttons: true, NamesMedicine: true},
+	{Name: conversations.Telegram, Address: channels.ByLink, Buttons: true, NamesMedicine: true},
+	{Name: conversations.Voice, Synchronous: true},
 }

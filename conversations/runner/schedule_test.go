@@ -20,7 +20,7 @@ func newTestRunner(t *testing.T, now time.Time) (*Runner, *conversations.ManualC
 	}
 	t.Cleanup(func() { st.Close() })
 	e := testEngine(t)
-	return &Runner{Store: st, Engine: e, Clock: clock.Now, Quiet: conversations.DefaultQuietHours(), Render: &conversations.Renderer{Pack: e.Pack, HelpContact: "x"}}, clock, st
+	return &Runner{Store: st, Engine: e, Clock: clock.Now, Channels: testChannels, Quiet: conversations.DefaultQuietHours(), Render: &conversations.Renderer{Pack: e.Pack, HelpContact: "x"}}, clock, st
 }
 
 // TestDailyReminderAcrossDST runs the scheduler for ten days across the

@@ -636,7 +636,7 @@ func TestTelegramIndex(t *testing.T) {
 		t.Errorf("PatientByAddress of an unknown chat: %v, want ErrNotFound", err)
 	}
 	// The index knows the chat only under a; it is taken all the same.
-	if err := enroll(sb, "p2", "+15551230002", chat); !errors.Is(err, store.ErrChatTaken) {
+	if err := enroll(sb, "p2", "+15551230002", chat); !errors.Is(err, store.ErrAddressTaken) {
 		t.Errorf("enrolling p2 with p1's chat (sealed under a): got %v, want ErrChatTaken", err)
 	}
 	// Re-enrolling p1 under b moves the index.
@@ -662,7 +662,7 @@ func TestTelegramIndex(t *testing.T) {
 	if got, err := sc.PatientByAddress(ctx, "telegram", "777"); err != nil || got.ID != "p3" {
 		t.Errorf("PatientByAddress of a clear chat: %+v %v", got, err)
 	}
-	if err := enroll(sc, "p4", "+15551230004", "777"); !errors.Is(err, store.ErrChatTaken) {
+	if err := enroll(sc, "p4", "+15551230004", "777"); !errors.Is(err, store.ErrAddressTaken) {
 		t.Errorf("enrolling p4 with p3's clear chat: got %v, want ErrChatTaken", err)
 	}
 }
