@@ -18,6 +18,7 @@ import (
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
 
@@ -133,6 +134,9 @@ func (a *API) validate(p *store.Patient) error {
 	}
 	if p.Timezone == "" {
 		return errors.New("timezone: required (an IANA name such as America/Chicago)")
+	}
+	if p.Team != "" && !staff.ValidTeam(p.Team) {
+		return fmt.Errorf("team: %q: use letters, digits, - and _ (at most 64); leave it out for the default team", p.Team)
 	}
 	if _, err := time.LoadLocation(p.Timezone); err != nil || p.Timezone == "Local" {
 		return fmt.Errorf("timezone: %q is not an IANA time zone", p.Timezone)

@@ -19,6 +19,7 @@ type Patient struct {
 	Language        string              `json:"language"`
 	Timezone        string              `json:"timezone"`
 	Channel         string              `json:"channel"`
+	Team            string              `json:"team,omitempty"`
 	Channels        []string            `json:"channels,omitempty"`
 	Telegram        string              `json:"telegram,omitempty"`
 	SlowSpeech      bool                `json:"slow_speech,omitempty"`
@@ -36,7 +37,7 @@ type Patient struct {
 func patientOf(p store.Patient) Patient {
 	return Patient{
 		ID: p.ID, Phone: p.Phone, Language: p.Language, Timezone: p.Timezone,
-		Channel: p.Channel, Channels: p.Channels, Telegram: p.Address(conversations.Telegram),
+		Channel: p.Channel, Team: p.Team, Channels: p.Channels, Telegram: p.Address(conversations.Telegram),
 		SlowSpeech: p.SlowSpeech, EmergencyNumber: p.EmergencyNumber, CrisisLine: p.CrisisLine,
 		Programs: p.Programs, PHIOK: p.PHIOK, Medications: p.Medications, Refills: p.Refills,
 		Appointments: p.Appointments, EnrolledAt: p.EnrolledAt,

@@ -12,7 +12,8 @@ func TestSessionRoundTrip(t *testing.T) {
 	s := Session{Lang: "es", OptedOut: 1 | 8, Unreachable: 4, WindowAt: 1772000000, Step: 7, Flow: "med-reminder", State: "ask", Params: []Param{{"medication", "x"}},
 		Misses: 2, TimerDue: 1772000000, Queue: []Queued{{Flow: "hf-daily-weight"}, {Flow: "refill-reminder", Params: []Param{{"date", "2026-01-01"}}}},
 		Tallies: []Tally{{Name: "missed-doses", Times: []int64{1, 2}}}, LastIdle: 42,
-		Safety: "chest_pain", SafetyDue: 1772000600, Owner: "nurse@clinic.org", Held: []Held{{Flow: "med-reminder", Params: []Param{{"medication", "m"}}, Stale: 1772007200}, {Flow: "refill-reminder"}}}
+		Safety: "chest_pain", SafetyDue: 1772000600, Owner: "nurse@clinic.org", Held: []Held{{Flow: "med-reminder", Params: []Param{{"medication", "m"}}, Stale: 1772007200}, {Flow: "refill-reminder"}},
+		LastIn: 1772000300, Tickets: []TicketRef{{ID: "t1", Reason: "asked_human", Priority: "medium"}}}
 	data, _ := s.AppendBinary(nil)
 	var got Session
 	if err := got.Decode(data); err != nil {

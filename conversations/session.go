@@ -49,6 +49,18 @@ type Session struct {
 	// starts it would have made wait in Held until they hand it back.
 	Owner string
 	Held  []Held
+	// LastIn is when the patient last wrote, on any channel (unix
+	// seconds): a person's message within a day of it is a reply.
+	LastIn int64
+	// Tickets are the patient's open tickets, one per reason: a second
+	// escalation for a reason attaches to its ticket instead of opening
+	// another. The Runner keeps them; the engine only carries them.
+	Tickets []TicketRef
+}
+
+// TicketRef is an open ticket as the session remembers it.
+type TicketRef struct {
+	ID, Reason, Priority string
 }
 
 // Held is a flow start that came while a person owned the conversation.
@@ -128,6 +140,13 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 		b = appendString(b, h.Flow)
 		b = appendParams(b, h.Params)
 		b = binary.AppendVarint(b, h.Stale)
+	}
+	b = binary.AppendVarint(b, s.LastIn)
+	b = binary.AppendUvarint(b, uint64(len(s.Tickets)))
+	for _, t := range s.Tickets {
+		b = appendString(b, t.ID)
+		b = appendString(b, t.Reason)
+		b = appendString(b, t.Priority)
 	}
 	return b, nil
 }
@@ -212,6 +231,13 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 			s.Held = make([]Held, n)
 			for i := range s.Held {
 				s.Held[i] = Held{Flow: d.string(), Params: d.params(), Stale: d.varint()}
+			}
+		}
+		s.LastIn = d.varint()
+		if n := d.count(); n > 0 {
+			s.Tickets = make([]TicketRef, n)
+			for i := range s.Tickets {
+				s.Tickets[i] = TicketRef{ID: d.string(), Reason: d.string(), Priority: d.string()}
 			}
 		}
 	}

@@ -12,6 +12,9 @@ type Patient struct {
 	Language string `json:"language"`
 	Timezone string `json:"timezone"`
 	Channel  string `json:"channel"`
+	// Team is the care team whose staff work this patient's tickets
+	// ("default" when empty).
+	Team string `json:"team,omitempty"`
 	// Channels is the fallback chain, first choice first (e.g. whatsapp,
 	// sms, voice); empty means Channel alone.
 	Channels []string `json:"channels,omitempty"`

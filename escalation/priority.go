@@ -40,3 +40,19 @@ func ResponseHours(p string) int {
 	}
 	return h
 }
+
+// Rank orders priorities: a higher rank is more urgent; an unknown
+// priority ranks below Low.
+func Rank(p string) int {
+	switch p {
+	case Acute:
+		return 4
+	case High:
+		return 3
+	case Medium:
+		return 2
+	case Low:
+		return 1
+	}
+	return 0
+}

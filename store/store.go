@@ -42,13 +42,15 @@ type Session struct {
 
 // Event is one entry of a patient's timeline. Type decides which fields are set:
 //
-//	message.in, message.out: Channel, Text, Status
+//	message.in, message.out: Channel, Text, Status (Staff: a person wrote it)
 //	adherence:               Medication, Status (taken | missed | not_yet)
 //	escalation:              Priority (low | medium | high | acute), Reason
 //	consent:                 Channel, Status (opted_out | opted_in)
 //	channel:                 Channel, Status (linked | unreachable)
 //	enrollment:              Status (unenrolled)
 //	quiz:                    Quiz, Question, Correct
+//	ticket:                  Ticket, Status (claimed | released | resolved), Staff
+//	note:                    Ticket, Staff, Text (never sent to the patient)
 type Event struct {
 	ID         string    `json:"id"`
 	Type       string    `json:"type"`
@@ -70,6 +72,11 @@ type Event struct {
 	// Message is the content message id of a message.out, so a message
 	// sent again on another channel keeps what it is (a safety reply).
 	Message string `json:"message,omitempty"`
+	// Staff is the person who wrote a message.out or a note, or claimed,
+	// released or resolved a ticket.
+	Staff string `json:"staff,omitempty"`
+	// Ticket is the ticket a ticket or note event is about.
+	Ticket string `json:"ticket,omitempty"`
 }
 
 // OutboxEntry is a message waiting to be sent. Its ID is also the ID of its
@@ -114,12 +121,25 @@ type Timer struct {
 type Escalation struct {
 	ID        string    `json:"id"`
 	PatientID string    `json:"patient"`
+	Team      string    `json:"team,omitempty"` // the patient's team when it opened
 	Priority  string    `json:"priority"`
 	Reason    string    `json:"reason"`
 	OpenedAt  time.Time `json:"opened_at"`
 	Due       time.Time `json:"due"`
-	Status    string    `json:"status"` // open | closed
+	// Status is open, claimed or resolved ("closed" in data written
+	// before tickets could be claimed).
+	Status     string    `json:"status"`
+	Owner      string    `json:"owner,omitempty"` // the staff member who claimed it
+	ClaimedAt  time.Time `json:"claimed_at,omitzero"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 }
+
+// Ticket statuses.
+const (
+	TicketOpen     = "open"
+	TicketClaimed  = "claimed"
+	TicketResolved = "resolved"
+)
 
 // Commit is everything one turn writes. A backend applies all of it
 // atomically or none of it.
@@ -215,6 +235,8 @@ type Tickets interface {
 	// Escalations lists escalations with the given status ("" for all),
 	// oldest first.
 	Escalations(ctx context.Context, status string) ([]Escalation, error)
+	// Escalation returns one ticket; ErrNotFound if there is none.
+	Escalation(ctx context.Context, id string) (Escalation, error)
 }
 
 // Timers lists the timers commits set, for the scheduler.

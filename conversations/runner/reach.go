@@ -79,6 +79,7 @@ func (r *Runner) Receive(ctx context.Context, patientID string, m Message) (Repl
 			w.s.WindowAt = w.now.Unix()
 		}
 		w.s.Unreachable.Remove(m.Channel)
+		w.s.LastIn = w.now.Unix()
 		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: m.Kind, Text: m.Text, Channel: m.Channel, Choice: m.Choice, Step: m.Step, SayClosed: m.SayClosed}), w.now, &w.out)
 	})
 	if err != nil {

@@ -76,6 +76,9 @@ type work struct {
 	dup  bool
 	// linked are the channels addressed by link (Runner.Channels).
 	linked conversations.ChannelSet
+	// raise are open tickets a new escalation attaches to with a higher
+	// priority; runOn reads and rewrites them before the commit.
+	raise []conversations.TicketRef
 }
 
 // input stamps an engine input with the patient's channels that can reach
@@ -174,6 +177,9 @@ func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel str
 		}
 		w.out.Effects = append(lost, w.out.Effects...)
 		r.apply(w)
+		if err := r.raiseTickets(ctx, w); err != nil {
+			return nil, err
+		}
 		err = r.commit(ctx, w)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
 			continue
@@ -219,10 +225,7 @@ func (r *Runner) apply(w *work) {
 			correct := ef.Correct
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "quiz", At: w.now, Quiz: ef.Quiz, Question: ef.Question, Correct: &correct})
 		case conversations.Escalate:
-			id := r.NewID(w.now)
-			w.c.Escalations = append(w.c.Escalations, store.Escalation{ID: id, PatientID: w.p.ID, Priority: ef.Priority, Reason: ef.Reason,
-				OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: "open"})
-			w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason, Flow: ef.Origin})
+			r.escalate(w, ef)
 		case conversations.Consent:
 			ch := ef.Channel
 			if ch == "" {
@@ -371,10 +374,13 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 			return nil // moved or removed (a re-enrollment) since it was read
 		}
 		loc := r.location(&w.p)
+		var stale int64 // when a start held for a person is too late to make
 		if sc.Daily {
 			h, m, _ := content.ParseClock(t.Name[len(t.Name)-5:])
 			w.setTimer(t.Name, conversations.NextLocal(w.now, loc, h, m))
-			if late := r.lateness(w.now, loc, h, m); late > staleDaily {
+			late := r.lateness(w.now, loc, h, m)
+			stale = w.now.Add(staleDaily - late).Unix()
+			if late > staleDaily {
 				// After an outage, a dose reminder hours late does more
 				// harm than good: skip it and keep the next one.
 				r.log().Warn("daily reminder skipped: too late", "patient", t.PatientID, "late", late.Round(time.Minute).String())
@@ -390,7 +396,7 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 		if !sc.Daily {
 			w.deleteTimer(t.Name)
 		}
-		err := r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: sc.Flow, Params: sc.Params}), w.now, &w.out)
+		err := r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: sc.Flow, Params: sc.Params, Stale: stale}), w.now, &w.out)
 		if errors.Is(err, conversations.ErrUnknownFlow) {
 			r.log().Warn("timer names a flow the pack lacks", "patient", t.PatientID, "timer", timerKind(t.Name))
 			return nil

@@ -40,6 +40,22 @@ func (s *Store) Escalations(ctx context.Context, status string) ([]store.Escalat
 	return out, err
 }
 
+// Escalation implements store.Store.
+func (s *Store) Escalation(ctx context.Context, id string) (store.Escalation, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Escalation{}, err
+	}
+	var e store.Escalation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bEscalations).Get([]byte(id))
+		if v == nil {
+			return store.ErrNotFound
+		}
+		return json.Unmarshal(v, &e)
+	})
+	return e, err
+}
+
 func (p *prepared) applyEscalations(tx *bolt.Tx) error {
 	escs, byAt, byStatus := tx.Bucket(bEscalations), tx.Bucket(bEscAt), tx.Bucket(bEscStatus)
 	for _, pe := range p.escs {

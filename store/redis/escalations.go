@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -58,4 +59,34 @@ func (s *Store) Escalations(ctx context.Context, status string) ([]store.Escalat
 		return cmp.Or(cmp.Compare(nanos(a.OpenedAt), nanos(b.OpenedAt)), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+// Escalation implements store.Store. A ticket is kept in its patient's
+// shard, which its id does not name: one pipelined HGET per shard finds it.
+func (s *Store) Escalation(ctx context.Context, id string) (store.Escalation, error) {
+	cmds := make([]*goredis.StringCmd, Shards)
+	_, err := s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for n := range Shards {
+			cmds[n] = p.HGet(ctx, s.k.escalations(n), id)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return store.Escalation{}, fmt.Errorf("redis: escalation: %w", err)
+	}
+	for _, c := range cmds {
+		raw, err := c.Result()
+		if errors.Is(err, goredis.Nil) {
+			continue
+		}
+		if err != nil {
+			return store.Escalation{}, fmt.Errorf("redis: escalation: %w", err)
+		}
+		var e store.Escalation
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			return store.Escalation{}, fmt.Errorf("redis: escalation: %w", err)
+		}
+		return e, nil
+	}
+	return store.Escalation{}, store.ErrNotFound
 }

@@ -326,6 +326,11 @@ func (s *sealed) Escalations(ctx context.Context, status string) ([]store.Escala
 	return s.inner.Escalations(ctx, status)
 }
 
+// Escalation implements store.Store; escalations hold no sealed field.
+func (s *sealed) Escalation(ctx context.Context, id string) (store.Escalation, error) {
+	return s.inner.Escalation(ctx, id)
+}
+
 // Timers implements store.Store, in name order.
 func (s *sealed) Timers(ctx context.Context, patientID string) ([]store.Timer, error) {
 	ts, err := s.inner.Timers(ctx, patientID)

@@ -41,4 +41,13 @@ func testEscalations(t *testing.T, s store.Store) {
 	check(t, "open escalations after closing x2", list("open"), []store.Escalation{e1})
 	check(t, "closed escalations after closing x2", list("closed"), []store.Escalation{e3, e2})
 	check(t, "all escalations after closing x2", escalationIDs(list("")), []string{"x3", "x2", "x1"})
+
+	// One ticket by id, claimed: its new fields round-trip.
+	e1.Status, e1.Owner, e1.Team, e1.ClaimedAt = "claimed", "nurse@clinic.org", "north", at(4*time.Minute)
+	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Escalations: []store.Escalation{e1}})
+	got, err := s.Escalation(ctx, "x1")
+	noErr(t, "Escalation(x1)", err)
+	check(t, "Escalation(x1)", normEscalations([]store.Escalation{got}), normEscalations([]store.Escalation{e1}))
+	_, err = s.Escalation(ctx, "nope")
+	wantErr(t, "Escalation(nope)", err, store.ErrNotFound)
 }

@@ -276,6 +276,7 @@ func normEscalations(in []store.Escalation) []store.Escalation {
 	for i := range out {
 		out[i].OpenedAt = out[i].OpenedAt.UTC()
 		out[i].Due = out[i].Due.UTC()
+		out[i].ClaimedAt, out[i].ResolvedAt = out[i].ClaimedAt.UTC(), out[i].ResolvedAt.UTC()
 	}
 	return out
 }

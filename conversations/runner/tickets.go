@@ -1,0 +1,271 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/staff"
+	"github.com/tendcare/tend/store"
+)
+
+// Errors of the ticket actions; callers check them with errors.Is or
+// errors.As.
+var (
+	// ErrNotOwner: the action needs the conversation's owner, and the
+	// staff member is not (a reply or note on a ticket they did not claim).
+	ErrNotOwner = errors.New("runner: the conversation is not owned by this staff member")
+	// ErrResolved: the ticket was resolved.
+	ErrResolved = errors.New("runner: the ticket is resolved")
+	// ErrUnreachable: no channel can carry a person's message now (the
+	// patient opted out of every channel, or none is linked); the error
+	// says why.
+	ErrUnreachable = errors.New("runner: no channel reaches the patient")
+)
+
+// OwnedError says who owns a conversation another staff member tried to
+// claim.
+type OwnedError struct{ Owner string }
+
+func (e *OwnedError) Error() string { return "runner: the conversation is owned by " + e.Owner }
+
+// MaxReply bounds a person's message: ten SMS segments, more than any
+// reply a patient should have to read on a basic phone.
+const MaxReply = 1530
+
+// replyWindow: a person's message this soon after the patient's last one
+// is a reply, exempt from quiet hours like the automation's replies.
+const replyWindow = 24 * time.Hour
+
+// escalate opens a ticket for an Escalate effect, or, when the patient has
+// an open ticket for the same reason, attaches to it: the timeline records
+// the escalation either way, and the ticket's priority only rises.
+func (r *Runner) escalate(w *work, ef *conversations.Effect) {
+	id := r.NewID(w.now)
+	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason, Flow: ef.Origin})
+	for i, t := range w.s.Tickets {
+		if t.Reason != ef.Reason {
+			continue
+		}
+		if escalation.Rank(ef.Priority) > escalation.Rank(t.Priority) {
+			w.s.Tickets[i].Priority = ef.Priority
+			w.raise = append(w.raise, w.s.Tickets[i])
+		}
+		return
+	}
+	team := w.p.Team
+	if team == "" {
+		team = staff.DefaultTeam
+	}
+	w.c.Escalations = append(w.c.Escalations, store.Escalation{ID: id, PatientID: w.p.ID, Team: team, Priority: ef.Priority, Reason: ef.Reason,
+		OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: store.TicketOpen})
+	w.s.Tickets = append(w.s.Tickets, conversations.TicketRef{ID: id, Reason: ef.Reason, Priority: ef.Priority})
+}
+
+// raiseTickets rewrites the tickets a turn's escalations raised: the new
+// priority, and the earlier of the two deadlines.
+func (r *Runner) raiseTickets(ctx context.Context, w *work) error {
+	for _, ref := range w.raise {
+		t, err := r.Store.Escalation(ctx, ref.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // resolved and gone from an old store: nothing to raise
+		}
+		if err != nil {
+			return err
+		}
+		t.Priority = ref.Priority
+		if due := w.now.Add(escalation.Deadline(ref.Priority)); due.Before(t.Due) {
+			t.Due = due
+		}
+		w.c.Escalations = append(w.c.Escalations, t)
+	}
+	w.raise = nil
+	return nil
+}
+
+// Ticket returns one ticket; store.ErrNotFound if there is none.
+func (r *Runner) Ticket(ctx context.Context, id string) (store.Escalation, error) {
+	return r.Store.Escalation(ctx, id)
+}
+
+// onTicket runs fn as a turn of the ticket's patient with the ticket as
+// stored at the start of that turn (a turn that conflicts reads it again).
+func (r *Runner) onTicket(ctx context.Context, kind, ticketID, dedupe string, fn func(w *work, t *store.Escalation) error) (*work, error) {
+	t, err := r.Store.Escalation(ctx, ticketID)
+	if err != nil {
+		return nil, err
+	}
+	return r.runOn(ctx, kind, t.PatientID, dedupe, "", false, func(w *work) error {
+		t, err := r.Store.Escalation(ctx, ticketID)
+		if err != nil {
+			return err
+		}
+		return fn(w, &t)
+	})
+}
+
+// Claim gives the ticket's conversation to a staff member: the automation
+// stops talking to the patient (but for emergencies, STOP and HELP) until
+// they hand it back. Of two staff members claiming at once one wins; the
+// other gets an *OwnedError naming the owner. Claiming again is a no-op.
+func (r *Runner) Claim(ctx context.Context, ticketID, who string) (store.Escalation, error) {
+	var claimed store.Escalation
+	_, err := r.onTicket(ctx, "claim", ticketID, "", func(w *work, t *store.Escalation) error {
+		switch {
+		case t.Status == store.TicketResolved || t.Status == "closed":
+			return ErrResolved
+		case w.s.Owner != "" && w.s.Owner != who:
+			return &OwnedError{Owner: w.s.Owner}
+		}
+		if w.s.Owner == "" {
+			stale := w.now.Add(staleDaily).Unix()
+			if err := r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Claim, Staff: who, Stale: stale}), w.now, &w.out); err != nil {
+				return err
+			}
+		}
+		if t.Status != store.TicketClaimed || t.Owner != who {
+			t.Status, t.Owner, t.ClaimedAt = store.TicketClaimed, who, w.now
+			w.c.Escalations = append(w.c.Escalations, *t)
+			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "claimed", Staff: who})
+		}
+		claimed = *t
+		return nil
+	})
+	return claimed, err
+}
+
+// Release gives a claimed ticket back to the team, unresolved: the
+// automation has the conversation again (the starts held meanwhile run if
+// still timely) and the ticket waits for someone else.
+func (r *Runner) Release(ctx context.Context, ticketID, who string) error {
+	_, err := r.onTicket(ctx, "release", ticketID, "", func(w *work, t *store.Escalation) error {
+		if w.s.Owner != who {
+			return ErrNotOwner
+		}
+		if err := r.handBack(w, ""); err != nil {
+			return err
+		}
+		t.Status, t.Owner, t.ClaimedAt = store.TicketOpen, "", time.Time{}
+		w.c.Escalations = append(w.c.Escalations, *t)
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "released", Staff: who})
+		return nil
+	})
+	return err
+}
+
+// handBack returns the conversation to the automation, starting followUp
+// (a flow id, or "") after the held starts.
+func (r *Runner) handBack(w *work, followUp string) error {
+	return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.HandBack, Flow: followUp}), w.now, &w.out)
+}
+
+// Resolve closes a ticket. When the staff member owns the conversation it
+// goes back to the automation, with followUp (a flow of the pack, or "")
+// started after whatever was held; a ticket nobody claimed may be resolved
+// by anyone of the team. ErrNotOwner when someone else owns the
+// conversation; conversations.ErrUnknownFlow for a follow-up the pack
+// lacks. Resolving again is a no-op.
+func (r *Runner) Resolve(ctx context.Context, ticketID, who, followUp string) error {
+	if followUp != "" {
+		if _, ok := r.Engine.Flow(followUp); !ok {
+			return fmt.Errorf("%w %q", conversations.ErrUnknownFlow, followUp)
+		}
+	}
+	_, err := r.onTicket(ctx, "resolve", ticketID, "", func(w *work, t *store.Escalation) error {
+		if t.Status == store.TicketResolved || t.Status == "closed" {
+			return nil
+		}
+		switch w.s.Owner {
+		case who:
+			if err := r.handBack(w, followUp); err != nil {
+				return err
+			}
+		case "":
+			if followUp != "" {
+				if err := r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: followUp}), w.now, &w.out); err != nil {
+					return err
+				}
+			}
+		default:
+			return ErrNotOwner
+		}
+		t.Status, t.ResolvedAt = store.TicketResolved, w.now
+		if t.Owner == "" {
+			t.Owner = who
+		}
+		w.c.Escalations = append(w.c.Escalations, *t)
+		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "resolved", Staff: who, Flow: followUp})
+		w.s.Tickets = slices.DeleteFunc(w.s.Tickets, func(ref conversations.TicketRef) bool { return ref.ID == t.ID })
+		return nil
+	})
+	return err
+}
+
+// Note adds a private note to the ticket's conversation: it goes on the
+// timeline for the team and is never sent.
+func (r *Runner) Note(ctx context.Context, ticketID, who, text string) (eventID string, err error) {
+	text = strings.TrimSpace(text)
+	if text == "" || utf8.RuneCountInString(text) > 4000 {
+		return "", fmt.Errorf("%w: a note has 1 to 4000 characters", ErrInvalidText)
+	}
+	_, err = r.onTicket(ctx, "note", ticketID, "", func(w *work, t *store.Escalation) error {
+		eventID = r.NewID(w.now)
+		w.c.Events = append(w.c.Events, store.Event{ID: eventID, Type: "note", At: w.now, Ticket: t.ID, Staff: who, Text: text})
+		return nil
+	})
+	return eventID, err
+}
+
+// ErrInvalidText: an empty or too long message or note.
+var ErrInvalidText = errors.New("runner: invalid text")
+
+// Reply sends a person's message to the ticket's patient, through the
+// outbox like any message: on the first channel of their chain that may
+// carry it now, falling back along the chain like any other message, under
+// the same consent rules, and exempt from quiet hours only as a reply (the
+// patient wrote within a day). Only the conversation's owner may reply.
+// dedupe, when set, makes a resubmitted reply a no-op (ErrDuplicate is
+// not returned: the first reply stands). It returns the message's id.
+func (r *Runner) Reply(ctx context.Context, ticketID, who, text, dedupe string) (messageID string, err error) {
+	text = strings.TrimSpace(text)
+	if text == "" || utf8.RuneCountInString(text) > MaxReply {
+		return "", fmt.Errorf("%w: a message has 1 to %d characters", ErrInvalidText, MaxReply)
+	}
+	if dedupe != "" {
+		dedupe = "reply:" + dedupe
+	}
+	w, err := r.onTicket(ctx, "reply", ticketID, dedupe, func(w *work, t *store.Escalation) error {
+		if w.s.Owner != who {
+			return ErrNotOwner
+		}
+		c := conversations.ContactOf(&w.p, &w.s, w.linked)
+		ch, why := "", ""
+		for _, each := range c.Chain {
+			if b := c.Blocked(each); b == "" {
+				ch = each
+				break
+			} else if why == "" {
+				why = b
+			}
+		}
+		if ch == "" {
+			return fmt.Errorf("%w: %s", ErrUnreachable, why)
+		}
+		messageID = r.NewID(w.now)
+		reply := w.s.LastIn != 0 && w.now.Sub(time.Unix(w.s.LastIn, 0)) < replyWindow
+		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: messageID, PatientID: w.p.ID, Channel: ch, To: r.address(&w.p, ch), Text: text,
+			Timezone: w.p.Timezone, Reply: reply, NotBefore: w.now, CreatedAt: w.now})
+		w.c.Events = append(w.c.Events, store.Event{ID: messageID, Type: "message.out", At: w.now, Channel: ch, Text: text, Status: "queued", Staff: who, Ticket: t.ID})
+		return nil
+	})
+	if err == nil && w != nil && w.dup {
+		return "", nil
+	}
+	return messageID, err
+}

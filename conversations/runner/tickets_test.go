@@ -1,0 +1,192 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+)
+
+func openTickets(t *testing.T, st store.Store) []store.Escalation {
+	t.Helper()
+	var out []store.Escalation
+	for _, status := range []string{store.TicketOpen, store.TicketClaimed} {
+		list, err := st.Escalations(context.Background(), status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, list...)
+	}
+	return out
+}
+
+func text(t *testing.T, r *Runner, id, body, dedupe string) {
+	t.Helper()
+	if _, err := r.Receive(context.Background(), id, Message{Channel: conversations.SMS, Text: body, Dedupe: dedupe}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// One open ticket per patient and reason: asking again attaches to it.
+func TestOneTicketPerReason(t *testing.T) {
+	t.Parallel()
+	r, _, st := newTestRunner(t, at15)
+	enrollChain(t, r, "p1", conversations.SMS)
+	text(t, r, "p1", "HUMAN", "m1")
+	text(t, r, "p1", "HUMAN", "m2")
+	tickets := openTickets(t, st)
+	if len(tickets) != 1 || tickets[0].Team != "default" || tickets[0].Priority != "medium" || tickets[0].Status != store.TicketOpen {
+		t.Fatalf("tickets after two HUMAN %+v, want one medium ticket of team default", tickets)
+	}
+	text(t, r, "p1", "I have crushing chest pain right now", "m3")
+	if tickets = openTickets(t, st); len(tickets) != 2 {
+		t.Fatalf("an emergency is another reason: %d tickets", len(tickets))
+	}
+}
+
+// Claiming, replying and resolving: one owner at a time, the automation
+// held while they have the conversation and released when they hand it back.
+func TestClaimReplyResolve(t *testing.T) {
+	t.Parallel()
+	r, clock, st := newTestRunner(t, at15)
+	ctx := context.Background()
+	enrollChain(t, r, "p1", conversations.SMS)
+	outbox(t, st, at15)
+	text(t, r, "p1", "HUMAN", "m1")
+	outbox(t, st, at15)
+	id := openTickets(t, st)[0].ID
+
+	// Two coaches claim at once: one wins, the other is told who.
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, who := range []string{"a@clinic.org", "b@clinic.org"} {
+		wg.Go(func() { _, errs[i] = r.Claim(ctx, id, who) })
+	}
+	wg.Wait()
+	winner, loser := "a@clinic.org", errs[1]
+	if errs[0] != nil {
+		winner, loser = "b@clinic.org", errs[0]
+	}
+	var owned *OwnedError
+	if !errors.As(loser, &owned) || owned.Owner != winner {
+		t.Fatalf("claims: %v and %v; want one to win and the other to name the winner", errs[0], errs[1])
+	}
+	other := map[string]string{"a@clinic.org": "b@clinic.org", "b@clinic.org": "a@clinic.org"}[winner]
+	if tk, err := r.Claim(ctx, id, winner); err != nil || tk.Owner != winner || tk.Status != store.TicketClaimed {
+		t.Fatalf("claiming again: %+v %v", tk, err)
+	}
+
+	// While owned: the patient's words are the owner's to answer, the
+	// morning's reminder is held, an emergency still gets its reply.
+	text(t, r, "p1", "what about my pills?", "m2")
+	if got := outbox(t, st, clock.Now()); len(got) != 0 {
+		t.Fatalf("the automation answered an owned conversation: %+v", got)
+	}
+	clock.Set(time.Date(2026, 3, 3, 14, 5, 0, 0, time.UTC)) // 08:05 in Chicago
+	r.FireDue(ctx, 10)
+	if got := outbox(t, st, clock.Now()); len(got) != 0 {
+		t.Fatalf("a reminder went out while owned: %+v", got)
+	}
+	text(t, r, "p1", "I can't breathe", "m3")
+	if got := outbox(t, st, clock.Now()); len(got) != 1 || got[0].MessageID != "keyword.emergency" {
+		t.Fatalf("emergency while owned: %+v", got)
+	}
+
+	// Only the owner replies; a resubmitted reply is sent once.
+	if _, err := r.Reply(ctx, id, other, "hello", ""); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("a reply by a non-owner: %v", err)
+	}
+	if _, err := r.Reply(ctx, id, winner, "   ", ""); !errors.Is(err, ErrInvalidText) {
+		t.Fatalf("an empty reply: %v", err)
+	}
+	for range 2 {
+		if _, err := r.Reply(ctx, id, winner, "Hi, this is your nurse. Please call 911 now.", "form-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := outbox(t, st, clock.Now())
+	if len(got) != 1 || got[0].Channel != conversations.SMS || got[0].To == "" || !got[0].Reply {
+		t.Fatalf("the owner's reply %+v, want one SMS marked as a reply", got)
+	}
+	if _, err := r.Note(ctx, id, winner, "called 911 with her"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Resolve(ctx, id, other, ""); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("resolve by a non-owner: %v", err)
+	}
+	if err := r.Resolve(ctx, id, winner, "no-such-flow"); !errors.Is(err, conversations.ErrUnknownFlow) {
+		t.Fatalf("resolve with an unknown follow-up: %v", err)
+	}
+
+	// The hand-back at 08:30 releases the held reminder (still timely).
+	clock.Set(time.Date(2026, 3, 3, 14, 30, 0, 0, time.UTC))
+	if err := r.Resolve(ctx, id, winner, ""); err != nil {
+		t.Fatal(err)
+	}
+	got = outbox(t, st, clock.Now())
+	if len(got) != 1 || got[0].MessageID == "" || len(got[0].Labels) == 0 {
+		t.Fatalf("after the hand-back %+v, want the held dose question", got)
+	}
+	if tk, _ := r.Ticket(ctx, id); tk.Status != store.TicketResolved || tk.ResolvedAt.IsZero() {
+		t.Fatalf("resolved ticket %+v", tk)
+	}
+	if err := r.Resolve(ctx, id, winner, ""); err != nil {
+		t.Fatalf("resolving again: %v", err)
+	}
+	var kinds []string
+	evs, _ := st.Timeline(ctx, "p1")
+	for _, ev := range evs {
+		switch ev.Type {
+		case "ticket", "note":
+			kinds = append(kinds, ev.Type+":"+ev.Status+":"+ev.Staff)
+		case "message.out":
+			if ev.Staff != "" {
+				kinds = append(kinds, "reply:"+ev.Staff)
+			}
+		}
+	}
+	want := []string{"ticket:claimed:" + winner, "reply:" + winner, "note::" + winner, "ticket:resolved:" + winner}
+	if len(kinds) != len(want) {
+		t.Fatalf("timeline %v, want %v", kinds, want)
+	}
+	for i := range want {
+		if kinds[i] != want[i] {
+			t.Fatalf("timeline %v, want %v", kinds, want)
+		}
+	}
+	// Asking for a person again opens a new ticket.
+	text(t, r, "p1", "HUMAN", "m4")
+	if n := len(openTickets(t, st)); n != 2 { // the emergency's and the new one
+		t.Fatalf("%d open tickets, want the emergency's and a new one", n)
+	}
+}
+
+// A reminder held past its window is dropped at the hand-back, not sent late.
+func TestStaleHeldReminderDropped(t *testing.T) {
+	t.Parallel()
+	r, clock, st := newTestRunner(t, at15)
+	ctx := context.Background()
+	enrollChain(t, r, "p1", conversations.SMS)
+	text(t, r, "p1", "HUMAN", "m1")
+	id := openTickets(t, st)[0].ID
+	if _, err := r.Claim(ctx, id, "a@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	outbox(t, st, at15)
+	clock.Set(time.Date(2026, 3, 3, 14, 5, 0, 0, time.UTC))
+	r.FireDue(ctx, 10)
+	clock.Set(time.Date(2026, 3, 3, 18, 0, 0, 0, time.UTC)) // noon in Chicago
+	if err := r.Release(ctx, id, "a@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	if got := outbox(t, st, clock.Now()); len(got) != 0 {
+		t.Fatalf("a stale reminder went out after the hand-back: %+v", got)
+	}
+	if tk, _ := r.Ticket(ctx, id); tk.Status != store.TicketOpen || tk.Owner != "" {
+		t.Fatalf("released ticket %+v, want open and unowned", tk)
+	}
+}
