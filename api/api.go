@@ -40,6 +40,8 @@ type Runner interface {
 // API serves /api/v1 for clinics and integrators.
 type API struct {
 	Runner Runner
+	// Tickets serves the ticket actions (the Runner); nil leaves them out.
+	Tickets Tickets
 	Engine *conversations.Engine
 	Token  string
 	Log    *slog.Logger
@@ -66,6 +68,13 @@ func (a *API) Routes() http.Handler {
 	r.Post("/patients/{id}/telegram-link", a.telegramLink)
 	r.Post("/flow-starts", a.startFlows)
 	r.Get("/escalations", a.escalations)
+	if a.Tickets != nil {
+		r.Get("/tickets", a.listTickets)
+		r.Post("/tickets/{id}/claim", a.claimTicket)
+		r.Post("/tickets/{id}/reply", a.replyTicket)
+		r.Post("/tickets/{id}/notes", a.noteTicket)
+		r.Post("/tickets/{id}/resolve", a.resolveTicket)
+	}
 	return r
 }
 
@@ -109,6 +118,23 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// decodeStrict is decode for bodies that must hold exactly one object of
+// known fields: a misspelt field is an error, not a silent default.
+func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "malformed JSON: data after the object")
 		return false
 	}
 	return true

@@ -1,0 +1,125 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
+)
+
+type ticketJSON struct {
+	ID, Patient, Team, Priority, Reason, Status, Owner string
+}
+
+func (e *env) tickets(query string) []ticketJSON {
+	e.t.Helper()
+	status, body := e.call("GET", "/tickets"+query, "")
+	if status != http.StatusOK {
+		e.t.Fatalf("GET /tickets%s: %d %s", query, status, body)
+	}
+	var out struct{ Tickets []ticketJSON }
+	if err := json.Unmarshal(body, &out); err != nil || out.Tickets == nil {
+		e.t.Fatalf("GET /tickets%s: %s %v", query, body, err)
+	}
+	return out.Tickets
+}
+
+// The ticket actions integrators drive, as the public contract names them.
+func TestTicketActions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := patient("p1", "+15551230001")
+	p["team"] = "north"
+	e.enroll(p)
+	e.enroll(patient("p2", "+15551230002"))
+	ctx := t.Context()
+	for _, id := range []string{"p1", "p2"} {
+		if _, err := e.runner.Receive(ctx, id, runner.Message{Channel: conversations.SMS, Text: "HUMAN", Dedupe: "h-" + id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.tickets("?status=open"); len(got) != 2 {
+		t.Fatalf("open tickets %+v, want 2", got)
+	}
+	north := e.tickets("?status=open&team=north")
+	if len(north) != 1 || north[0].Patient != "p1" || north[0].Team != "north" || north[0].Priority != "medium" || north[0].Owner != "" {
+		t.Fatalf("team north %+v", north)
+	}
+	if got := e.tickets("?team=default"); len(got) != 1 || got[0].Patient != "p2" {
+		t.Fatalf("team default %+v", got)
+	}
+	id := north[0].ID
+	base := "/tickets/" + id
+
+	for _, c := range []struct {
+		path, body string
+		status     int
+	}{
+		{"/tickets?status=snoozed", "", http.StatusBadRequest},
+		{base + "/claim", `{"staff":"not an email"}`, http.StatusBadRequest},
+		{base + "/claim", `{"staff":"a@clinic.org","extra":1}`, http.StatusBadRequest},
+		{base + "/claim", `{"staff":"a@clinic.org"} {}`, http.StatusBadRequest},
+		{"/tickets/nope/claim", `{"staff":"a@clinic.org"}`, http.StatusNotFound},
+		{base + "/reply", `{"staff":"a@clinic.org","text":"hi"}`, http.StatusConflict}, // not claimed yet
+	} {
+		method := "POST"
+		if c.body == "" {
+			method = "GET"
+		}
+		if status, body := e.call(method, c.path, c.body); status != c.status {
+			t.Errorf("%s %s %s: %d %s, want %d", method, c.path, c.body, status, body, c.status)
+		}
+	}
+	if status, body := e.call("POST", base+"/claim", `{"staff":"A@clinic.org"}`); status != http.StatusOK {
+		t.Fatalf("claim: %d %s", status, body)
+	}
+	status, body := e.call("POST", base+"/claim", `{"staff":"b@clinic.org"}`)
+	var conflict struct{ Error, Owner string }
+	json.Unmarshal(body, &conflict)
+	if status != http.StatusConflict || conflict.Owner != "a@clinic.org" || conflict.Error == "" {
+		t.Fatalf("second claim: %d %s, want 409 naming the owner", status, body)
+	}
+	if got := e.tickets("?status=claimed"); len(got) != 1 || got[0].Owner != "a@clinic.org" {
+		t.Fatalf("claimed tickets %+v", got)
+	}
+	if status, body := e.call("POST", base+"/reply", `{"staff":"b@clinic.org","text":"hi"}`); status != http.StatusConflict {
+		t.Fatalf("reply by a non-owner: %d %s", status, body)
+	}
+	if status, body := e.call("POST", base+"/reply", `{"staff":"a@clinic.org","text":""}`); status != http.StatusBadRequest {
+		t.Fatalf("empty reply: %d %s", status, body)
+	}
+	if status, body := e.call("POST", base+"/reply", `{"staff":"a@clinic.org","text":"Hi, I'm your nurse. How are you feeling?"}`); status != http.StatusAccepted {
+		t.Fatalf("reply: %d %s", status, body)
+	}
+	if status, body := e.call("POST", base+"/notes", `{"staff":"a@clinic.org","text":"sounded tired"}`); status != http.StatusCreated {
+		t.Fatalf("note: %d %s", status, body)
+	}
+	if status, body := e.call("POST", base+"/resolve", `{"staff":"a@clinic.org","follow_up":"nope"}`); status != http.StatusBadRequest {
+		t.Fatalf("resolve with an unknown follow-up: %d %s", status, body)
+	}
+	if status, body := e.call("POST", base+"/resolve", `{"staff":"a@clinic.org","follow_up":"hf-daily-weight"}`); status != http.StatusOK {
+		t.Fatalf("resolve: %d %s", status, body)
+	}
+	if got := e.tickets("?status=resolved"); len(got) != 1 || got[0].ID != id {
+		t.Fatalf("resolved tickets %+v", got)
+	}
+	var staffed, notes, ticketEvents int
+	for _, ev := range e.timeline("p1") {
+		switch {
+		case ev.Type == "message.out" && ev.Staff == "a@clinic.org":
+			staffed++
+		case ev.Type == "note":
+			notes++
+		case ev.Type == "ticket":
+			ticketEvents++
+		}
+	}
+	if staffed != 1 || notes != 1 || ticketEvents != 2 {
+		t.Fatalf("timeline: %d staff messages, %d notes, %d ticket events; want 1, 1, 2", staffed, notes, ticketEvents)
+	}
+	if s := e.session("p1"); s.Owner != "" || s.Flow != "hf-daily-weight" {
+		t.Fatalf("after the hand-back: owner %q flow %q; want the automation running the follow-up", s.Owner, s.Flow)
+	}
+}
