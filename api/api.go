@@ -42,9 +42,9 @@ type API struct {
 	Runner Runner
 	// Tickets serves the ticket actions (the Runner); nil leaves them out.
 	Tickets Tickets
-	Engine *conversations.Engine
-	Token  string
-	Log    *slog.Logger
+	Engine  *conversations.Engine
+	Token   string
+	Log     *slog.Logger
 	// Channels lists the channels patients may be enrolled on.
 	Channels []string
 	// TelegramLinks makes the links that connect a patient's Telegram
