@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/enrollment"
+	"github.com/tendcare/tend/staff"
 )
 
 // Errors a backend returns; callers check them with errors.Is.
@@ -195,6 +196,7 @@ type Store interface {
 	Timers
 	Outbox
 	Codes
+	Staff
 
 	// Ready reports whether the backend can serve.
 	Ready(ctx context.Context) error
@@ -261,6 +263,18 @@ type Outbox interface {
 	Finish(ctx context.Context, entry OutboxEntry, d Delivery) error
 	// OutboxDepth counts entries not yet finished (pending and claimed).
 	OutboxDepth(ctx context.Context) (int, error)
+}
+
+// Staff keeps the accounts of the people who work the console. An account
+// holds no patient data; its password only as a hash.
+type Staff interface {
+	// PutStaff writes an account, keyed by its email; with create it fails
+	// with staff.ErrExists when the email has one already.
+	PutStaff(ctx context.Context, a staff.Account, create bool) error
+	// StaffAccount returns the account of email; ErrNotFound if none.
+	StaffAccount(ctx context.Context, email string) (staff.Account, error)
+	// StaffAccounts lists every account in email order.
+	StaffAccounts(ctx context.Context) ([]staff.Account, error)
 }
 
 // Codes keeps short-lived keys outside any conversation: single-use codes

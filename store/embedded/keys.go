@@ -33,12 +33,13 @@ var (
 	bCodes         = []byte("codes")
 	bCodesAt       = []byte("codes_at")
 	bMeta          = []byte("meta")
+	bStaff         = []byte("staff")
 
 	allBuckets = [][]byte{
 		bPatients, bPhones, bAddresses, bSessions, bDedupe, bDedupeAt, bEvents,
 		bEventIDs, bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue,
 		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOnce, bOnceAt,
-		bCodes, bCodesAt, bMeta,
+		bCodes, bCodesAt, bMeta, bStaff,
 	}
 
 	kSchema      = []byte("schema")

@@ -82,6 +82,10 @@ func (k *keyspace) outboxClaimed(n int) string        { return k.base[n] + "obcl
 func (k *keyspace) escalations(n int) string          { return k.base[n] + "esc" }
 func (k *keyspace) escStatus(n int, st string) string { return k.base[n] + "escst:" + st }
 
+// staff is the hash of staff accounts (email → JSON), in shard 0: a
+// handful of records, read at sign-in.
+func (k *keyspace) staff() string { return k.base[0] + "staff" }
+
 // In the shard of their own key.
 func (k *keyspace) dedupe(key string) string  { return k.base[shardOf(key)] + "dd:" + key }
 func (k *keyspace) phone(phone string) string { return k.base[shardOf(phone)] + "ph:" + phone }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
 
@@ -324,6 +325,21 @@ func (s *sealed) reseal(field, stored, before, now string) string {
 // Escalations implements store.Store; escalations hold no sealed field.
 func (s *sealed) Escalations(ctx context.Context, status string) ([]store.Escalation, error) {
 	return s.inner.Escalations(ctx, status)
+}
+
+// PutStaff implements store.Store; accounts hold no patient data.
+func (s *sealed) PutStaff(ctx context.Context, a staff.Account, create bool) error {
+	return s.inner.PutStaff(ctx, a, create)
+}
+
+// StaffAccount implements store.Store.
+func (s *sealed) StaffAccount(ctx context.Context, email string) (staff.Account, error) {
+	return s.inner.StaffAccount(ctx, email)
+}
+
+// StaffAccounts implements store.Store.
+func (s *sealed) StaffAccounts(ctx context.Context) ([]staff.Account, error) {
+	return s.inner.StaffAccounts(ctx)
 }
 
 // Escalation implements store.Store; escalations hold no sealed field.

@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"Codes", testCodes},
 		{"CodesConcurrent", testCodesConcurrent},
 		{"ConcurrentCommits", testConcurrent},
+		{"Staff", testStaff},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tendcare/tend/staff"
+)
+
+func TestStaffAdd(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TEND_STORE", "embedded")
+	t.Setenv("TEND_DATA_DIR", dir)
+	var out bytes.Buffer
+	if err := staffCmd([]string{"add", "--email", "Nurse@Clinic.org", "--role", "nurse", "--team", "north,south"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`one-time password .*: ([a-z2-7]{20})\n`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no one-time password in %q", out.String())
+	}
+	err := staffCmd([]string{"add", "--email", "nurse@clinic.org", "--role", "coach", "--team", "x"}, nil, &out)
+	if err == nil || !strings.Contains(err.Error(), "has an account already") {
+		t.Fatalf("adding an account twice: %v", err)
+	}
+	for _, bad := range [][]string{
+		{"add", "--email", "x@clinic.org", "--role", "owner", "--team", "t"},
+		{"add", "--email", "x@clinic.org", "--role", "coach"},
+		{"add", "--email", "nope", "--role", "coach", "--team", "t"},
+		{"remove"},
+	} {
+		if err := staffCmd(bad, nil, &out); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+	if err := staffCmd([]string{"add", "--email", "admin@clinic.org", "--role", "admin", "--password-stdin"}, strings.NewReader("short\n"), &out); err == nil {
+		t.Error("a short password from stdin passed")
+	}
+	if err := staffCmd([]string{"add", "--email", "admin@clinic.org", "--role", "admin", "--password-stdin"}, strings.NewReader("a long enough passphrase\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := parseConfig("t", nil)
+	st, err := openStore(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := st.StaffAccount(context.Background(), "nurse@clinic.org")
+	if err != nil || a.Role != staff.Nurse || !a.MustChange || strings.Join(a.Teams, ",") != "north,south" {
+		t.Fatalf("stored account %+v %v", a, err)
+	}
+	if ok, _ := staff.Check(a.PasswordHash, m[1], staff.DefaultParams); !ok {
+		t.Fatal("the printed one-time password does not match the stored hash")
+	}
+	admin, _ := st.StaffAccount(context.Background(), "admin@clinic.org")
+	if ok, _ := staff.Check(admin.PasswordHash, "a long enough passphrase", staff.DefaultParams); !ok || admin.MustChange {
+		t.Fatalf("the stdin password: ok %v, must change %v", ok, admin.MustChange)
+	}
+}
