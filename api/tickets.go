@@ -25,6 +25,7 @@ type Tickets interface {
 	Reply(ctx context.Context, ticketID, who, text, dedupe string) (messageID string, err error)
 	Note(ctx context.Context, ticketID, who, text string) (eventID string, err error)
 	Resolve(ctx context.Context, ticketID, who, followUp string) error
+	StaffAccount(ctx context.Context, email string) (staff.Account, error)
 }
 
 // ticket is a ticket as the API writes it.
@@ -95,8 +96,10 @@ type actRequest struct {
 	RequestID string `json:"request_id"`
 }
 
-// act decodes an action's body and checks the staff member; it writes the
-// error response and returns false when the request goes no further.
+// act decodes an action's body and checks the staff member: an account,
+// not disabled, of the ticket's team (an admin's are all teams). A ticket
+// of another team is a 404, as if it did not exist. It writes the error
+// response and returns false when the request goes no further.
 func (a *API) act(w http.ResponseWriter, r *http.Request) (actRequest, bool) {
 	var req actRequest
 	if !decodeStrict(w, r, &req) {
@@ -108,6 +111,27 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) (actRequest, bool) {
 		return req, false
 	}
 	req.Staff = email
+	acct, err := a.Tickets.StaffAccount(r.Context(), email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusBadRequest, "staff: no account for "+email+" (tend staff add)")
+		return req, false
+	case err != nil:
+		a.internal(w, "staff account not read", err)
+		return req, false
+	case acct.Disabled:
+		writeError(w, http.StatusForbidden, "staff: the account is disabled")
+		return req, false
+	}
+	t, err := a.Tickets.Ticket(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		a.ticketError(w, err)
+		return req, false
+	}
+	if !acct.Sees(t.Team) {
+		a.ticketError(w, store.ErrNotFound)
+		return req, false
+	}
 	return req, true
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
+	"github.com/tendcare/tend/staff"
 )
 
 type ticketJSON struct {
@@ -35,6 +36,16 @@ func TestTicketActions(t *testing.T) {
 	e.enroll(p)
 	e.enroll(patient("p2", "+15551230002"))
 	ctx := t.Context()
+	for _, a := range []staff.Account{
+		{Email: "a@clinic.org", Role: staff.Nurse, Teams: []string{"north"}},
+		{Email: "b@clinic.org", Role: staff.Coach, Teams: []string{"north"}},
+		{Email: "c@clinic.org", Role: staff.Coach, Teams: []string{"south"}},
+		{Email: "off@clinic.org", Role: staff.Coach, Teams: []string{"north"}, Disabled: true},
+	} {
+		if err := e.st.PutStaff(ctx, a, true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, id := range []string{"p1", "p2"} {
 		if _, err := e.runner.Receive(ctx, id, runner.Message{Channel: conversations.SMS, Text: "HUMAN", Dedupe: "h-" + id}); err != nil {
 			t.Fatal(err)
@@ -62,6 +73,9 @@ func TestTicketActions(t *testing.T) {
 		{base + "/claim", `{"staff":"a@clinic.org","extra":1}`, http.StatusBadRequest},
 		{base + "/claim", `{"staff":"a@clinic.org"} {}`, http.StatusBadRequest},
 		{"/tickets/nope/claim", `{"staff":"a@clinic.org"}`, http.StatusNotFound},
+		{base + "/claim", `{"staff":"nobody@clinic.org"}`, http.StatusBadRequest},      // no account
+		{base + "/claim", `{"staff":"off@clinic.org"}`, http.StatusForbidden},          // disabled
+		{base + "/claim", `{"staff":"c@clinic.org"}`, http.StatusNotFound},             // another team's patient
 		{base + "/reply", `{"staff":"a@clinic.org","text":"hi"}`, http.StatusConflict}, // not claimed yet
 	} {
 		method := "POST"

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
 
@@ -131,6 +132,12 @@ func (r *Runner) PatientByPhone(ctx context.Context, phone string) (store.Patien
 // Telegram chat); store.ErrNotFound if none.
 func (r *Runner) PatientByAddress(ctx context.Context, channel, addr string) (store.Patient, error) {
 	return r.Store.PatientByAddress(ctx, channel, addr)
+}
+
+// StaffAccount reads a staff member's account (store.ErrNotFound if none),
+// for the API to check who acts and on which teams.
+func (r *Runner) StaffAccount(ctx context.Context, email string) (staff.Account, error) {
+	return r.Store.StaffAccount(ctx, email)
 }
 
 // AddLinkCode keeps a link code (its hash: the store never sees the code)
