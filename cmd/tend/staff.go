@@ -16,7 +16,7 @@ import (
 const staffUsage = `usage: tend staff add --email E --role coach|nurse|admin --team T[,T...] [--name N] [--password-stdin]
        tend staff list
 The store is the one tend serve uses (TEND_STORE, TEND_DATA_DIR, TEND_REDIS_URL, or the flags
---store, --data-dir, --redis-url); with the embedded store, stop tend serve first.`
+--store, --data-dir, --redis-url); with the embedded store, stop tend serve first`
 
 // staffCmd manages staff accounts: `staff add` creates one with a
 // one-time password (printed once, to be changed at the first sign-in) or
