@@ -47,6 +47,9 @@ const (
 	ReasonAskedHuman    = "patient asked for a human"
 	ReasonEmergency     = "emergency"
 	ReasonNotUnderstood = "replies not understood"
+	// ReasonPatientMessage: the patient wrote outside any question; a
+	// person reads it (the ticket is the console's unread conversation).
+	ReasonPatientMessage = "patient message"
 	ReasonSessionLost   = "conversation state unreadable; messages paused until re-enrolled or the patient replies START"
 )
 
@@ -475,9 +478,14 @@ func (t *turn) text(raw string) error {
 		return nil
 	}
 	if s.Flow == "" {
+		// Nothing asked: a person reads it. Every such message goes to
+		// the team (a low ticket; later ones attach to it, none is
+		// dropped); the patient is told when, at most once a day.
+		t.escalate(escalation.Low, ReasonPatientMessage)
 		if t.now.Unix()-s.LastIdle >= 24*3600 {
 			s.LastIdle = t.now.Unix()
-			t.say(content.MsgIdleReply, nil)
+			hours := escalation.ResponseHours(escalation.Low)
+			t.say(content.MsgIdleReply, func(ef *Effect) { ef.Count = hours })
 		}
 		return nil
 	}

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +189,42 @@ func TestStaleHeldReminderDropped(t *testing.T) {
 	}
 	if tk, _ := r.Ticket(ctx, id); tk.Status != store.TicketOpen || tk.Owner != "" {
 		t.Fatalf("released ticket %+v, want open and unowned", tk)
+	}
+}
+
+// No patient message disappears: words outside any question go to the
+// team as one low ticket (later ones attach), and the patient is told when
+// someone will read them, at most once a day.
+func TestMessagesOutsideAFlowReachTheTeam(t *testing.T) {
+	t.Parallel()
+	r, _, st := newTestRunner(t, at15)
+	enrollChain(t, r, "p1", conversations.SMS)
+	outbox(t, st, at15)
+	for i, body := range []string{"I ran out of my pills", "hello?", "are you there"} {
+		text(t, r, "p1", body, "m"+string(rune('0'+i)))
+	}
+	tickets := openTickets(t, st)
+	if len(tickets) != 1 || tickets[0].Priority != "low" || tickets[0].Reason != conversations.ReasonPatientMessage {
+		t.Fatalf("tickets %+v, want one low patient-message ticket", tickets)
+	}
+	got := outbox(t, st, at15)
+	if len(got) != 1 || got[0].MessageID != "idle.reply" {
+		t.Fatalf("replies %+v, want one acknowledgment", got)
+	}
+	if got[0].Text == "" || !strings.Contains(got[0].Text, "24 hours") {
+		t.Fatalf("acknowledgment %q does not say when", got[0].Text)
+	}
+	evs, _ := st.Timeline(context.Background(), "p1")
+	in, esc := 0, 0
+	for _, ev := range evs {
+		switch ev.Type {
+		case "message.in":
+			in++
+		case "escalation":
+			esc++
+		}
+	}
+	if in != 3 || esc != 3 {
+		t.Fatalf("timeline: %d messages in, %d escalations; want every message on it and on the ticket", in, esc)
 	}
 }
