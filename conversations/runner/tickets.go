@@ -45,10 +45,14 @@ const replyWindow = 24 * time.Hour
 
 // escalate opens a ticket for an Escalate effect, or, when the patient has
 // an open ticket for the same reason, attaches to it: the timeline records
-// the escalation either way, and the ticket's priority only rises.
+// the escalation either way, and the ticket's priority only rises. A
+// message outside any flow attaches to any open ticket.
 func (r *Runner) escalate(w *work, ef *conversations.Effect) {
 	id := r.NewID(w.now)
 	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason, Flow: ef.Origin})
+	if ef.Reason == conversations.ReasonPatientMessage && len(w.s.Tickets) > 0 {
+		return // a ticket is open: whoever works it reads this too
+	}
 	for i, t := range w.s.Tickets {
 		if t.Reason != ef.Reason {
 			continue

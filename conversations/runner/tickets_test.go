@@ -227,4 +227,12 @@ func TestMessagesOutsideAFlowReachTheTeam(t *testing.T) {
 	if in != 3 || esc != 3 {
 		t.Fatalf("timeline: %d messages in, %d escalations; want every message on it and on the ticket", in, esc)
 	}
+	// With another ticket open, a message attaches to it.
+	r2, _, st2 := newTestRunner(t, at15)
+	enrollChain(t, r2, "p1", conversations.SMS)
+	text(t, r2, "p1", "HUMAN", "h")
+	text(t, r2, "p1", "my ankles are swollen", "s")
+	if tickets := openTickets(t, st2); len(tickets) != 1 || tickets[0].Reason != conversations.ReasonAskedHuman {
+		t.Fatalf("tickets %+v, want the one the patient asked for", tickets)
+	}
 }
