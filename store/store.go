@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/enrollment"
 	"github.com/tendcare/tend/staff"
 )
@@ -197,6 +198,7 @@ type Store interface {
 	Outbox
 	Codes
 	Staff
+	Audit
 
 	// Ready reports whether the backend can serve.
 	Ready(ctx context.Context) error
@@ -275,6 +277,18 @@ type Staff interface {
 	StaffAccount(ctx context.Context, email string) (staff.Account, error)
 	// StaffAccounts lists every account in email order.
 	StaffAccounts(ctx context.Context) ([]staff.Account, error)
+}
+
+// Audit keeps the append-only, hash-chained audit log (package audit).
+// It is never trimmed with timelines.
+type Audit interface {
+	// AppendAudit seals r after the last record (audit.Seal) and appends
+	// it, atomically: concurrent appends from several replicas still make
+	// one chain. It returns the record as stored.
+	AppendAudit(ctx context.Context, r audit.Record) (audit.Record, error)
+	// AuditRecords calls fn with every record in order and stops at the
+	// first error fn returns, which it returns.
+	AuditRecords(ctx context.Context, fn func(audit.Record) error) error
 }
 
 // Codes keeps short-lived keys outside any conversation: single-use codes

@@ -34,12 +34,13 @@ var (
 	bCodesAt       = []byte("codes_at")
 	bMeta          = []byte("meta")
 	bStaff         = []byte("staff")
+	bAudit         = []byte("audit")
 
 	allBuckets = [][]byte{
 		bPatients, bPhones, bAddresses, bSessions, bDedupe, bDedupeAt, bEvents,
 		bEventIDs, bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue,
 		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOnce, bOnceAt,
-		bCodes, bCodesAt, bMeta, bStaff,
+		bCodes, bCodesAt, bMeta, bStaff, bAudit,
 	}
 
 	kSchema      = []byte("schema")

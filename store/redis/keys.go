@@ -86,6 +86,9 @@ func (k *keyspace) escStatus(n int, st string) string { return k.base[n] + "escs
 // handful of records, read at sign-in.
 func (k *keyspace) staff() string { return k.base[0] + "staff" }
 
+// auditLog is the audit log, a list in shard 0 (one chain for the store).
+func (k *keyspace) auditLog() string { return k.base[0] + "audit" }
+
 // In the shard of their own key.
 func (k *keyspace) dedupe(key string) string  { return k.base[shardOf(key)] + "dd:" + key }
 func (k *keyspace) phone(phone string) string { return k.base[shardOf(phone)] + "ph:" + phone }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
@@ -325,6 +326,16 @@ func (s *sealed) reseal(field, stored, before, now string) string {
 // Escalations implements store.Store; escalations hold no sealed field.
 func (s *sealed) Escalations(ctx context.Context, status string) ([]store.Escalation, error) {
 	return s.inner.Escalations(ctx, status)
+}
+
+// AppendAudit implements store.Store; records hold no message text.
+func (s *sealed) AppendAudit(ctx context.Context, r audit.Record) (audit.Record, error) {
+	return s.inner.AppendAudit(ctx, r)
+}
+
+// AuditRecords implements store.Store.
+func (s *sealed) AuditRecords(ctx context.Context, fn func(audit.Record) error) error {
+	return s.inner.AuditRecords(ctx, fn)
 }
 
 // PutStaff implements store.Store; accounts hold no patient data.

@@ -94,6 +94,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"CodesConcurrent", testCodesConcurrent},
 		{"ConcurrentCommits", testConcurrent},
 		{"Staff", testStaff},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

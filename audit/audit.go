@@ -1,0 +1,106 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Actions recorded.
+const (
+	ViewPatient  = "view_patient"
+	ViewTimeline = "view_timeline"
+	ListTickets  = "list_tickets"
+	ListAudit    = "list_audit"
+	Enroll       = "enroll"
+	Unenroll     = "unenroll"
+	StartFlow    = "start_flow"
+	Claim        = "claim"
+	Release      = "release"
+	Reply        = "reply"
+	Note         = "note"
+	Resolve      = "resolve"
+	StaffAdd     = "staff_add"
+)
+
+// Record is one entry. Seq, Prev and Hash are set by the store when it
+// appends the record.
+type Record struct {
+	Seq     uint64    `json:"seq"`
+	At      time.Time `json:"at"`
+	Staff   string    `json:"staff"` // a staff email, "api" for the bearer token, "cli" for tend on the command line
+	Action  string    `json:"action"`
+	Patient string    `json:"patient,omitempty"`
+	Ticket  string    `json:"ticket,omitempty"`
+	From    string    `json:"from,omitempty"`   // the client's address
+	Detail  string    `json:"detail,omitempty"` // a flow id, an outcome; never message text
+	Prev    string    `json:"prev"`
+	Hash    string    `json:"hash"`
+}
+
+// Genesis is the Prev of the first record.
+const Genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// Seal sets r's Seq and Prev after prev (nil for the first record) and its
+// Hash over everything else.
+func Seal(r *Record, prev *Record) {
+	r.Seq, r.Prev = 1, Genesis
+	if prev != nil {
+		r.Seq, r.Prev = prev.Seq+1, prev.Hash
+	}
+	r.At = r.At.UTC()
+	r.Hash = hashOf(r)
+}
+
+func hashOf(r *Record) string {
+	c := *r
+	c.Hash = ""
+	b, _ := json.Marshal(&c) // a struct of strings and a time: never fails
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// ErrBroken: a record does not follow the one before it.
+var ErrBroken = errors.New("audit: chain broken")
+
+// Verifier checks records one at a time, in order.
+type Verifier struct {
+	prev *Record
+	n    uint64
+}
+
+// Next checks r against the records before it.
+func (v *Verifier) Next(r Record) error {
+	wantSeq, wantPrev := uint64(1), Genesis
+	if v.prev != nil {
+		wantSeq, wantPrev = v.prev.Seq+1, v.prev.Hash
+	}
+	switch {
+	case r.Seq != wantSeq:
+		return fmt.Errorf("%w at record %d: sequence %d (a record removed or inserted)", ErrBroken, wantSeq, r.Seq)
+	case r.Prev != wantPrev:
+		return fmt.Errorf("%w at record %d: it does not follow record %d", ErrBroken, r.Seq, wantSeq-1)
+	case hashOf(&r) != r.Hash:
+		return fmt.Errorf("%w at record %d: its content does not match its hash (edited)", ErrBroken, r.Seq)
+	}
+	v.prev, v.n = &r, v.n+1
+	return nil
+}
+
+// Count is how many records checked out.
+func (v *Verifier) Count() uint64 { return v.n }
+
+// Filter selects records for a search; empty fields match everything.
+type Filter struct {
+	Patient, Staff string
+	From, To       time.Time
+}
+
+// Match reports whether r is selected.
+func (f Filter) Match(r Record) bool {
+	return (f.Patient == "" || r.Patient == f.Patient) && (f.Staff == "" || r.Staff == f.Staff) &&
+		(f.From.IsZero() || !r.At.Before(f.From)) && (f.To.IsZero() || r.At.Before(f.To))
+}
