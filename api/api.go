@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
@@ -42,9 +43,12 @@ type API struct {
 	Runner Runner
 	// Tickets serves the ticket actions (the Runner); nil leaves them out.
 	Tickets Tickets
-	Engine  *conversations.Engine
-	Token   string
-	Log     *slog.Logger
+	// Audit records every read of a patient's data and every action (the
+	// Runner); nil records nothing (tests that do not look at it).
+	Audit  Auditor
+	Engine *conversations.Engine
+	Token  string
+	Log    *slog.Logger
 	// Channels lists the channels patients may be enrolled on.
 	Channels []string
 	// TelegramLinks makes the links that connect a patient's Telegram
@@ -74,6 +78,9 @@ func (a *API) Routes() http.Handler {
 		r.Post("/tickets/{id}/reply", a.replyTicket)
 		r.Post("/tickets/{id}/notes", a.noteTicket)
 		r.Post("/tickets/{id}/resolve", a.resolveTicket)
+	}
+	if a.Audit != nil {
+		r.Get("/audit", a.listAudit)
 	}
 	return r
 }
@@ -284,6 +291,9 @@ func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
+	if !a.audit(w, r, audit.Record{Action: audit.Enroll, Patient: p.ID}) {
+		return
+	}
 	writeJSON(w, status, patientOf(stored))
 }
 
@@ -298,6 +308,9 @@ func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
 		a.internal(w, "patient not read", err)
 		return
 	}
+	if !a.audit(w, r, audit.Record{Action: audit.ViewPatient, Patient: id}) {
+		return
+	}
 	writeJSON(w, http.StatusOK, patientOf(p))
 }
 
@@ -310,6 +323,9 @@ func (a *API) deletePatient(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		a.internal(w, "patient not unenrolled", err)
+		return
+	}
+	if !a.audit(w, r, audit.Record{Action: audit.Unenroll, Patient: id}) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -330,6 +346,9 @@ func (a *API) timeline(w http.ResponseWriter, r *http.Request) {
 	}
 	if events == nil {
 		events = []store.Event{}
+	}
+	if !a.audit(w, r, audit.Record{Action: audit.ViewTimeline, Patient: id}) {
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": events})
 }
@@ -376,6 +395,9 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 			a.internal(w, "flow not started", err)
 			return
 		}
+		if !a.audit(w, r, audit.Record{Action: audit.StartFlow, Patient: id, Detail: req.Flow}) {
+			return
+		}
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"flow": req.Flow, "patients": req.Patients})
 }
@@ -393,6 +415,9 @@ func (a *API) escalations(w http.ResponseWriter, r *http.Request) {
 	}
 	if list == nil {
 		list = []store.Escalation{}
+	}
+	if !a.audit(w, r, audit.Record{Action: audit.ListTickets}) {
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"escalations": list})
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/staff"
@@ -70,6 +71,9 @@ func (a *API) listTickets(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "team: not a team name")
 		return
 	}
+	if !a.audit(w, r, audit.Record{Action: audit.ListTickets, Detail: team}) {
+		return
+	}
 	out := []ticket{}
 	for _, s := range statuses {
 		list, err := a.Tickets.Escalations(r.Context(), s)
@@ -94,6 +98,13 @@ type actRequest struct {
 	FollowUp string `json:"follow_up"`
 	// RequestID, when set, makes a resubmitted reply a no-op.
 	RequestID string `json:"request_id"`
+
+	ticket store.Escalation // the ticket, as act read it
+}
+
+// done audits an action that succeeded, naming its ticket and patient.
+func (a *API) done(w http.ResponseWriter, r *http.Request, req actRequest, action, detail string) bool {
+	return a.audit(w, r, audit.Record{Staff: req.Staff, Action: action, Ticket: req.ticket.ID, Patient: req.ticket.PatientID, Detail: detail})
 }
 
 // act decodes an action's body and checks the staff member: an account,
@@ -129,9 +140,12 @@ func (a *API) act(w http.ResponseWriter, r *http.Request) (actRequest, bool) {
 		return req, false
 	}
 	if !acct.Sees(t.Team) {
+		// Not theirs to see, and the attempt is on the record.
+		a.audit(w, r, audit.Record{Staff: email, Action: audit.ViewPatient, Ticket: t.ID, Patient: t.PatientID, Detail: "refused: another team"})
 		a.ticketError(w, store.ErrNotFound)
 		return req, false
 	}
+	req.ticket = t
 	return req, true
 }
 
@@ -168,6 +182,9 @@ func (a *API) claimTicket(w http.ResponseWriter, r *http.Request) {
 		a.ticketError(w, err)
 		return
 	}
+	if !a.done(w, r, req, audit.Claim, "") {
+		return
+	}
 	writeJSON(w, http.StatusOK, ticketOf(t))
 }
 
@@ -179,6 +196,9 @@ func (a *API) replyTicket(w http.ResponseWriter, r *http.Request) {
 	id, err := a.Tickets.Reply(r.Context(), chi.URLParam(r, "id"), req.Staff, req.Text, req.RequestID)
 	if err != nil {
 		a.ticketError(w, err)
+		return
+	}
+	if !a.done(w, r, req, audit.Reply, id) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"message": id, "duplicate": id == ""})
@@ -194,6 +214,9 @@ func (a *API) noteTicket(w http.ResponseWriter, r *http.Request) {
 		a.ticketError(w, err)
 		return
 	}
+	if !a.done(w, r, req, audit.Note, id) {
+		return
+	}
 	writeJSON(w, http.StatusCreated, map[string]string{"note": id})
 }
 
@@ -205,6 +228,9 @@ func (a *API) resolveTicket(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	if err := a.Tickets.Resolve(r.Context(), id, req.Staff, req.FollowUp); err != nil {
 		a.ticketError(w, err)
+		return
+	}
+	if !a.done(w, r, req, audit.Resolve, req.FollowUp) {
 		return
 	}
 	t, err := a.Tickets.Ticket(r.Context(), id)

@@ -137,3 +137,56 @@ func TestTicketActions(t *testing.T) {
 		t.Fatalf("after the hand-back: owner %q flow %q; want the automation running the follow-up", s.Owner, s.Flow)
 	}
 }
+
+// Every read of a patient's data and every action is on the audit log,
+// searchable by patient and staff, refusals included.
+func TestAuditLog(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(patient("p1", "+15551230001"))
+	ctx := t.Context()
+	if err := e.st.PutStaff(ctx, staff.Account{Email: "n@clinic.org", Role: staff.Nurse, Teams: []string{"north"}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.runner.Receive(ctx, "p1", runner.Message{Channel: conversations.SMS, Text: "HUMAN", Dedupe: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	e.call("GET", "/patients/p1", "")
+	e.call("GET", "/patients/p1/timeline", "")
+	id := e.tickets("?status=open")[0].ID
+	if status, _ := e.call("POST", "/tickets/"+id+"/claim", `{"staff":"n@clinic.org"}`); status != http.StatusNotFound {
+		t.Fatalf("a nurse of another team claimed: %d", status)
+	}
+	status, body := e.call("GET", "/audit?patient=p1", "")
+	var got struct {
+		Records []struct {
+			Seq                                        int
+			Staff, Action, Patient, From, Detail, Hash string
+		}
+	}
+	if err := json.Unmarshal(body, &got); status != http.StatusOK || err != nil {
+		t.Fatalf("GET /audit: %d %s", status, body)
+	}
+	var actions []string
+	for _, r := range got.Records {
+		if r.From == "" || r.Hash == "" {
+			t.Errorf("record without address or hash: %+v", r)
+		}
+		actions = append(actions, r.Staff+":"+r.Action)
+	}
+	want := []string{"api:enroll", "api:view_patient", "api:view_timeline", "n@clinic.org:view_patient", "api:list_audit"}
+	if len(actions) != len(want) {
+		t.Fatalf("audit of p1: %v, want %v", actions, want)
+	}
+	for i := range want {
+		if actions[i] != want[i] {
+			t.Fatalf("audit of p1: %v, want %v", actions, want)
+		}
+	}
+	if status, body := e.call("GET", "/audit?staff=n@clinic.org&from=2000-01-01T00:00:00Z", ""); status != http.StatusOK || !json.Valid(body) {
+		t.Fatalf("GET /audit by staff: %d %s", status, body)
+	}
+	if status, _ := e.call("GET", "/audit?from=yesterday", ""); status != http.StatusBadRequest {
+		t.Fatalf("a bad time: %d", status)
+	}
+}

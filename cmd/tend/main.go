@@ -7,6 +7,7 @@
 //	tend keys generate ID         print a new line for the encryption key file
 //	tend keys rotate [flags]      re-seal stored PHI under the active key (serve's flags)
 //	tend staff add|list [flags]   manage the accounts of the console's staff
+//	tend audit verify [flags]     check that no audit record was edited or removed
 package main
 
 import (
@@ -33,12 +34,14 @@ func main() {
 		err = keysCmd(args[1:], os.Stdout, os.Stderr)
 	case args[0] == "staff":
 		err = staffCmd(args[1:], os.Stdin, os.Stdout)
+	case args[0] == "audit":
+		err = auditCmd(args[1:], os.Stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Println("usage: tend [serve] [flags] | tend content lint [DIR] | tend simulate [--lang LANG] [--program ID] |\n" +
-			"       tend keys generate ID | tend keys rotate [serve flags] | tend staff add|list [flags]")
+			"       tend keys generate ID | tend keys rotate [serve flags] | tend staff add|list [flags] | tend audit verify")
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (try: serve, content lint, simulate, keys, staff)", args[0])
+		err = fmt.Errorf("unknown command %q (try: serve, content lint, simulate, keys, staff, audit)", args[0])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tend:", err)

@@ -282,7 +282,7 @@ func serve(args []string) error {
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine}, Notify: disp.Kick, Observe: m.turn}
 	disp.Consent = runner
 	r := chi.NewRouter()
-	a := &api.API{Runner: runner, Tickets: runner, Engine: engine, Token: token, Log: log}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Engine: engine, Token: token, Log: log}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/staff"
 )
 
@@ -71,6 +72,10 @@ func staffCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 			return fmt.Errorf("staff add: %s has an account already", a.Email)
 		} else if err != nil {
 			return err
+		}
+		rec := audit.Record{At: time.Now(), Staff: "cli", Action: audit.StaffAdd, Detail: a.Email + " " + a.Role}
+		if _, err := st.AppendAudit(ctx, rec); err != nil {
+			return fmt.Errorf("staff add: the account was added but not audited: %w", err)
 		}
 		fmt.Fprintf(stdout, "added %s (%s; teams %s)\n", a.Email, a.Role, strings.Join(a.Teams, ", "))
 		if oneTime {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
@@ -171,4 +172,34 @@ func (r *Runner) Link(ctx context.Context, channel, key, addr string) (patientID
 		r.log().Error("link code lost after a failed link", "err", perr)
 	}
 	return "", err
+}
+
+// Audit appends a record to the audit log (its time is the Runner's
+// clock when unset).
+func (r *Runner) Audit(ctx context.Context, rec audit.Record) error {
+	if rec.At.IsZero() {
+		rec.At = r.Clock()
+	}
+	_, err := r.Store.AppendAudit(ctx, rec)
+	return err
+}
+
+// AuditRecords returns the records f selects, oldest first, at most limit
+// (0: all).
+func (r *Runner) AuditRecords(ctx context.Context, f audit.Filter, limit int) ([]audit.Record, error) {
+	var out []audit.Record
+	errEnough := errors.New("enough")
+	err := r.Store.AuditRecords(ctx, func(rec audit.Record) error {
+		if f.Match(rec) {
+			out = append(out, rec)
+			if limit > 0 && len(out) >= limit {
+				return errEnough
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		err = nil
+	}
+	return out, err
 }
