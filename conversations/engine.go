@@ -50,7 +50,7 @@ const (
 	// ReasonPatientMessage: the patient wrote outside any question; a
 	// person reads it (the ticket is the console's unread conversation).
 	ReasonPatientMessage = "patient message"
-	ReasonSessionLost   = "conversation state unreadable; messages paused until re-enrolled or the patient replies START"
+	ReasonSessionLost    = "conversation state unreadable; messages paused until re-enrolled or the patient replies START"
 )
 
 // InputKind says what woke a conversation.
