@@ -58,8 +58,9 @@ const rotateProgressEvery = 1000
 // the embedded store's file has a single owner, so tend serve must be
 // stopped for it.
 func rotateKeys(ctx context.Context, c config, progress io.Writer) (int, string, error) {
+	defaultKeys(&c) // the data dir's key, which tend serve made on its first start
 	if c.KeyFile == "" {
-		return 0, "", errors.New("keys rotate: TEND_ENCRYPTION_KEY_FILE (--encryption-key-file) is not set: there is no key to re-seal with")
+		return 0, "", errors.New("keys rotate: TEND_ENCRYPTION_KEY_FILE (--encryption-key-file) is not set and the data dir has no key file (tend serve makes one on the embedded store): there is no key to re-seal with")
 	}
 	// openStore reads the key file too; reading it here first names the
 	// key the data ends up under, and a bad file fails before the store

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +103,53 @@ func TestKeysRotate(t *testing.T) {
 	}
 	if err := keysCmd([]string{"generate", "Bad.ID"}, &stdout, &stderr); err == nil {
 		t.Error("keys generate with an invalid id: got nil error")
+	}
+}
+
+// Secure by default: the embedded store gets a key file in its data dir on
+// first start and seals from the first write; Redis refuses to start
+// without one unless plaintext is allowed.
+func TestKeysByDefault(t *testing.T) {
+	dir := t.TempDir()
+	c := config{Store: "embedded", DataDir: dir}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := ensureKeys(&c, log); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, keysName)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 || c.KeyFile != path {
+		t.Fatalf("key file %v %v, config %q", fi, err, c.KeyFile)
+	}
+	again := config{Store: "embedded", DataDir: dir}
+	if err := ensureKeys(&again, log); err != nil || again.KeyFile != path {
+		t.Fatalf("second start: %q %v", again.KeyFile, err)
+	}
+	b1, _ := os.ReadFile(path)
+	if err := ensureKeys(&config{Store: "embedded", DataDir: dir}, log); err != nil {
+		t.Fatal(err)
+	}
+	if b2, _ := os.ReadFile(path); string(b1) != string(b2) {
+		t.Fatal("the key file changed on a later start")
+	}
+	st, err := openStore(config{Store: "embedded", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "UTC"}
+	if err := st.Commit(ctx, store.Commit{PatientID: "p1", Patient: &p}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	raw, _ := os.ReadFile(filepath.Join(dir, "tend.db"))
+	if strings.Contains(string(raw), "+15551230001") {
+		t.Fatal("the phone number is in the clear in tend.db")
+	}
+	if err := ensureKeys(&config{Store: "redis"}, log); err == nil || !strings.Contains(err.Error(), "TEND_ALLOW_PLAINTEXT") {
+		t.Fatalf("redis without keys: %v", err)
+	}
+	if err := ensureKeys(&config{Store: "redis", AllowPlaintext: true}, log); err != nil {
+		t.Fatalf("redis with plaintext allowed: %v", err)
 	}
 }

@@ -41,7 +41,7 @@ const (
 
 // redisStoreEnv is the extra environment of a replica on the Redis at addr.
 func redisStoreEnv(addr string) []string {
-	return []string{"TEND_STORE=redis", "TEND_REDIS_URL=redis://" + addr + "/0"}
+	return []string{"TEND_STORE=redis", "TEND_REDIS_URL=redis://" + addr + "/0", "TEND_ALLOW_PLAINTEXT=true"}
 }
 
 // replicaHTTP is the client of the tests' concurrent requests: enough idle

@@ -45,6 +45,10 @@ type config struct {
 	EmergencyNumber, CrisisLine                string
 	VoiceSpeech                                bool
 	KeyFile                                    string
+	AllowPlaintext                             bool
+	// autoKeys: KeyFile is the data dir's own, made by tend on first
+	// start; the store may still hold values from before, in the clear.
+	autoKeys bool
 	RedisURL, RedisAddrs, RedisSentinelMaster  string
 	RedisCluster                               bool
 	TimelineMax                                int
@@ -113,7 +117,8 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.TwilioAPI, "twilio-api-url", env("TEND_TWILIO_API_URL", twilio.DefaultAPIURL), "Twilio REST base URL (TEND_TWILIO_API_URL)")
 	fs.StringVar(&c.ContentDir, "content-dir", env("TEND_CONTENT_DIR", ""), "content pack directory; bundled pack if empty (TEND_CONTENT_DIR)")
 	fs.StringVar(&c.QuietHours, "quiet-hours", env("TEND_QUIET_HOURS", "08:00-21:00"), "local sending window, or off (TEND_QUIET_HOURS)")
-	fs.StringVar(&c.KeyFile, "encryption-key-file", env("TEND_ENCRYPTION_KEY_FILE", ""), "key file sealing PHI at rest; none: stored in the clear (TEND_ENCRYPTION_KEY_FILE)")
+	fs.StringVar(&c.KeyFile, "encryption-key-file", env("TEND_ENCRYPTION_KEY_FILE", ""), "key file sealing PHI at rest; none: on the embedded store, DATA_DIR/encryption-keys, made on first start (TEND_ENCRYPTION_KEY_FILE)")
+	fs.BoolVar(&c.AllowPlaintext, "allow-plaintext", envBool("TEND_ALLOW_PLAINTEXT"), "let the Redis store keep PHI in the clear when no key file is set (TEND_ALLOW_PLAINTEXT=true)")
 	fs.StringVar(&c.HelpContact, "help-contact", env("TEND_HELP_CONTACT", "your clinic"), "phone or URL the HELP reply gives (TEND_HELP_CONTACT)")
 	fs.StringVar(&c.EmergencyNumber, "emergency-number", env("TEND_EMERGENCY_NUMBER", ""), "number the safety reply tells patients to call; none: by the country of each patient's phone, else 112 (TEND_EMERGENCY_NUMBER)")
 	fs.StringVar(&c.CrisisLine, "crisis-line", env("TEND_CRISIS_LINE", ""), "suicide and crisis line the safety reply gives; none: by the country of each patient's phone (988 for +1) (TEND_CRISIS_LINE)")
@@ -175,6 +180,65 @@ func loadPack(dir string) (*content.Pack, error) {
 	return pack, nil
 }
 
+// keysName is the key file tend keeps in the data dir of an embedded store
+// when none is configured.
+const keysName = "encryption-keys"
+
+// defaultKeys points c at the data dir's key file when none is configured
+// and the store is embedded and the file exists.
+func defaultKeys(c *config) {
+	if c.KeyFile != "" || (c.Store != "embedded" && c.Store != "") {
+		return
+	}
+	path := filepath.Join(c.DataDir, keysName)
+	if _, err := os.Stat(path); err == nil {
+		c.KeyFile, c.autoKeys = path, true
+	}
+}
+
+// ensureKeys makes PHI sealed at rest by default. On the embedded store
+// without a key file it uses the data dir's, generating it (mode 0600,
+// printed once) on first start, so a clinic that follows the README seals
+// from its first write; values an older release stored in the clear stay
+// readable and found until tend keys rotate seals them. On Redis it
+// refuses to start without a key file unless plaintext is allowed.
+func ensureKeys(c *config, log *slog.Logger) error {
+	if c.KeyFile != "" {
+		return nil
+	}
+	if c.Store == "redis" {
+		if c.AllowPlaintext {
+			log.Warn("PHI is stored in the clear on Redis (TEND_ALLOW_PLAINTEXT=true)")
+			return nil
+		}
+		return errors.New("the Redis store needs TEND_ENCRYPTION_KEY_FILE to seal PHI at rest (tend keys generate k1 > keys; chmod 600 keys); set TEND_ALLOW_PLAINTEXT=true to store it in the clear")
+	}
+	defaultKeys(c)
+	if c.KeyFile != "" {
+		return nil
+	}
+	line, err := seal.GenerateKeyLine("k1")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(c.DataDir, keysName)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating the key file: %w", err)
+	}
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "tend: generated the key that seals PHI at rest in %s: back it up apart from the data; without it the data cannot be read\n", path)
+	log.Info("generated the encryption key file", "file", path)
+	c.KeyFile, c.autoKeys = path, true
+	return nil
+}
+
 // apiToken returns the configured token, or the one kept in the data dir,
 // generating and printing it once on first start.
 func apiToken(c config, log *slog.Logger) (string, error) {
@@ -200,6 +264,7 @@ func apiToken(c config, log *slog.Logger) (string, error) {
 
 // openStore opens the configured backend, sealing PHI when a key file is set.
 func openStore(c config) (store.Store, error) {
+	defaultKeys(&c)
 	var keys *seal.Keyring
 	if c.KeyFile != "" {
 		var err error
@@ -233,7 +298,11 @@ func openStore(c config) (store.Store, error) {
 		return nil, fmt.Errorf("store %q is not supported (embedded, redis)", c.Store)
 	}
 	if keys != nil {
-		st = seal.Wrap(st, keys)
+		var opts []seal.Option
+		if c.autoKeys {
+			opts = append(opts, seal.WithClearLookups()) // an older release's clear data
+		}
+		st = seal.Wrap(st, keys, opts...)
 	}
 	return st, nil
 }
@@ -266,6 +335,9 @@ func serve(args []string) error {
 	}
 	token, err := apiToken(c, log)
 	if err != nil {
+		return err
+	}
+	if err := ensureKeys(&c, log); err != nil {
 		return err
 	}
 	st, err := openStore(c)
