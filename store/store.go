@@ -199,6 +199,7 @@ type Store interface {
 	Codes
 	Staff
 	Audit
+	Logins
 
 	// Ready reports whether the backend can serve.
 	Ready(ctx context.Context) error
@@ -277,6 +278,25 @@ type Staff interface {
 	StaffAccount(ctx context.Context, email string) (staff.Account, error)
 	// StaffAccounts lists every account in email order.
 	StaffAccounts(ctx context.Context) ([]staff.Account, error)
+}
+
+// Login is a signed-in console session.
+type Login struct {
+	Email   string    `json:"email"`
+	Created time.Time `json:"created"`
+	Seen    time.Time `json:"seen"`    // the last request, for the idle logoff
+	Expires time.Time `json:"expires"` // the absolute end
+}
+
+// Logins keeps the console's sessions, so that they survive restarts and
+// replicas share them. Callers key them by a hash of the cookie's secret.
+type Logins interface {
+	// PutLogin writes a session under id.
+	PutLogin(ctx context.Context, id string, l Login) error
+	// Login returns a session; ErrNotFound when unknown or expired at now.
+	Login(ctx context.Context, id string, now time.Time) (Login, error)
+	// DeleteLogin ends a session (no error when there is none).
+	DeleteLogin(ctx context.Context, id string) error
 }
 
 // Audit keeps the append-only, hash-chained audit log (package audit).

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	"github.com/tendcare/tend/api"
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/channels/twilio"
+	"github.com/tendcare/tend/console"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
@@ -48,7 +51,7 @@ type config struct {
 	AllowPlaintext                             bool
 	// autoKeys: KeyFile is the data dir's own, made by tend on first
 	// start; the store may still hold values from before, in the clear.
-	autoKeys bool
+	autoKeys                                   bool
 	RedisURL, RedisAddrs, RedisSentinelMaster  string
 	RedisCluster                               bool
 	TimelineMax                                int
@@ -381,6 +384,12 @@ func serve(args []string) error {
 	})
 	r.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	r.Mount("/api/v1", a.Routes())
+	con := &console.Console{Backend: runner, Clock: clock, Log: log, Secure: strings.HasPrefix(c.PublicURL, "https://"),
+		Flows: slices.Sorted(maps.Keys(pack.Flows))}
+	r.Handle("/console/*", con.Handler())
+	r.Get("/console", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
+	})
 
 	srv := &http.Server{Addr: c.Addr, Handler: r, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

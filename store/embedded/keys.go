@@ -35,12 +35,13 @@ var (
 	bMeta          = []byte("meta")
 	bStaff         = []byte("staff")
 	bAudit         = []byte("audit")
+	bLogins        = []byte("logins")
 
 	allBuckets = [][]byte{
 		bPatients, bPhones, bAddresses, bSessions, bDedupe, bDedupeAt, bEvents,
 		bEventIDs, bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue,
 		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOnce, bOnceAt,
-		bCodes, bCodesAt, bMeta, bStaff, bAudit,
+		bCodes, bCodesAt, bMeta, bStaff, bAudit, bLogins,
 	}
 
 	kSchema      = []byte("schema")

@@ -86,6 +86,9 @@ func (k *keyspace) escStatus(n int, st string) string { return k.base[n] + "escs
 // handful of records, read at sign-in.
 func (k *keyspace) staff() string { return k.base[0] + "staff" }
 
+// login is a console session, in the shard of its id.
+func (k *keyspace) login(id string) string { return k.base[shardOf(id)] + "login:" + id }
+
 // auditLog is the audit log, a list in shard 0 (one chain for the store).
 func (k *keyspace) auditLog() string { return k.base[0] + "audit" }
 

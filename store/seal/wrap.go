@@ -338,6 +338,21 @@ func (s *sealed) AuditRecords(ctx context.Context, fn func(audit.Record) error) 
 	return s.inner.AuditRecords(ctx, fn)
 }
 
+// PutLogin implements store.Store; sessions hold no patient data.
+func (s *sealed) PutLogin(ctx context.Context, id string, l store.Login) error {
+	return s.inner.PutLogin(ctx, id, l)
+}
+
+// Login implements store.Store.
+func (s *sealed) Login(ctx context.Context, id string, now time.Time) (store.Login, error) {
+	return s.inner.Login(ctx, id, now)
+}
+
+// DeleteLogin implements store.Store.
+func (s *sealed) DeleteLogin(ctx context.Context, id string) error {
+	return s.inner.DeleteLogin(ctx, id)
+}
+
 // PutStaff implements store.Store; accounts hold no patient data.
 func (s *sealed) PutStaff(ctx context.Context, a staff.Account, create bool) error {
 	return s.inner.PutStaff(ctx, a, create)

@@ -95,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"ConcurrentCommits", testConcurrent},
 		{"Staff", testStaff},
 		{"Audit", testAudit},
+		{"Logins", testLogins},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
