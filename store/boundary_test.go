@@ -12,7 +12,7 @@ import (
 )
 
 // TestOnlyTheRunnerWrites keeps the Runner the one owner of every state
-// change: channel adapters and the API may use the store's value types
+// change: channel adapters, the API and the console may use the store's value types
 // (Patient, Event, OutboxEntry, the Err values) but not the Store, its role
 // interfaces or its functions. They reach the store through narrow
 // interfaces the Runner implements (the dispatcher's Outbox is one the

@@ -32,4 +32,3 @@ func (r *Runner) Login(ctx context.Context, id string, now time.Time) (store.Log
 func (r *Runner) DeleteLogin(ctx context.Context, id string) error {
 	return r.Store.DeleteLogin(ctx, id)
 }
-
