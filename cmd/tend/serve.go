@@ -49,6 +49,8 @@ type config struct {
 	VoiceSpeech                                bool
 	KeyFile                                    string
 	AllowPlaintext                             bool
+	OnCall, PageEvery                          string
+	pager                                      *runner.Pager
 	// autoKeys: KeyFile is the data dir's own, made by tend on first
 	// start; the store may still hold values from before, in the clear.
 	autoKeys                                   bool
@@ -130,6 +132,8 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.NurseLine, "nurse-line", env("TEND_NURSE_LINE", ""), "on-call number a caller pressing 0 is connected to; none: a callback escalation (TEND_NURSE_LINE)")
 	fs.StringVar(&c.CallbackNumber, "callback-number", env("TEND_CALLBACK_NUMBER", ""), "number voicemails ask patients to call back; default the help contact (TEND_CALLBACK_NUMBER)")
 	fs.BoolVar(&c.VoiceSpeech, "voice-speech", envBoolOr("TEND_VOICE_SPEECH", true), "callers may speak as well as press keys; speech goes through the emergency detector (TEND_VOICE_SPEECH)")
+	fs.StringVar(&c.OnCall, "oncall", env("TEND_ONCALL", ""), "on-call numbers (E.164, comma-separated, first first) paged by SMS while a ticket nobody claimed nears its deadline; none: no paging (TEND_ONCALL)")
+	fs.StringVar(&c.PageEvery, "page-every", env("TEND_PAGE_EVERY", "10m"), "time between two pages of one ticket (TEND_PAGE_EVERY)")
 	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
 	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
 	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
@@ -147,6 +151,20 @@ func parseConfig(name string, args []string) (config, error) {
 	for _, n := range []struct{ name, value string }{{"TEND_EMERGENCY_NUMBER", c.EmergencyNumber}, {"TEND_CRISIS_LINE", c.CrisisLine}} {
 		if n.value != "" && !locales.ValidServiceNumber(n.value) {
 			return c, fmt.Errorf("%s: %q is not a number to call (2 to 15 digits, spaces between groups allowed)", n.name, n.value)
+		}
+	}
+	if c.OnCall != "" {
+		every, err := time.ParseDuration(c.PageEvery)
+		if err != nil || every < time.Minute {
+			return c, fmt.Errorf("TEND_PAGE_EVERY: %q is not a duration of a minute or more (such as 10m)", c.PageEvery)
+		}
+		c.pager = &runner.Pager{Every: every, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
+		for _, n := range strings.Split(c.OnCall, ",") {
+			phone, err := channels.E164(strings.TrimSpace(n))
+			if err != nil {
+				return c, fmt.Errorf("TEND_ONCALL: %q: %v", n, err)
+			}
+			c.pager.Ladder = append(c.pager.Ladder, phone)
 		}
 	}
 	return c, nil
@@ -353,7 +371,7 @@ func serve(args []string) error {
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}}
-	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log,
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Pager: c.pager,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine}, Notify: disp.Kick, Observe: m.turn}
 	disp.Consent = runner
 	r := chi.NewRouter()

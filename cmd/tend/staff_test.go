@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tendcare/tend/staff"
 )
@@ -58,5 +59,17 @@ func TestStaffAdd(t *testing.T) {
 	admin, _ := st.StaffAccount(context.Background(), "admin@clinic.org")
 	if ok, _ := staff.Check(admin.PasswordHash, "a long enough passphrase", staff.DefaultParams); !ok || admin.MustChange {
 		t.Fatalf("the stdin password: ok %v, must change %v", ok, admin.MustChange)
+	}
+}
+
+func TestOnCallConfig(t *testing.T) {
+	c, err := parseConfig("t", []string{"--oncall", "+1 (555) 000-1111, +15550002222", "--page-every", "5m"})
+	if err != nil || c.pager == nil || len(c.pager.Ladder) != 2 || c.pager.Ladder[0] != "+15550001111" || c.pager.Every != 5*time.Minute {
+		t.Fatalf("pager %+v %v", c.pager, err)
+	}
+	for _, bad := range [][]string{{"--oncall", "nurse"}, {"--oncall", "+15550001111", "--page-every", "10s"}, {"--oncall", "+15550001111", "--page-every", "soon"}} {
+		if _, err := parseConfig("t", bad); err == nil || !strings.Contains(err.Error(), "TEND_") {
+			t.Errorf("%v: %v, want an error naming the setting", bad, err)
+		}
 	}
 }

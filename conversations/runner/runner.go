@@ -32,6 +32,8 @@ type Runner struct {
 	Render *conversations.Renderer
 	// Clock is the only source of time: tests and the simulator move it.
 	Clock func() time.Time
+	// Pager, when set, re-pages the care team about unclaimed tickets.
+	Pager *Pager
 	// Channels say how each channel addresses a patient, whether it has
 	// a window (templates), speaks a turn in one call, may name a
 	// medicine: cmd/tend passes the list the dispatcher has.
@@ -337,6 +339,9 @@ func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params [
 
 // Fire runs the turn a due timer stands for.
 func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
+	if strings.HasPrefix(t.Name, "page|") {
+		return r.page(ctx, t)
+	}
 	return r.run(ctx, "timer", t.PatientID, "", func(w *work) error {
 		if t.Name == conversations.SafetyTimer {
 			// No quiet hours: a safety question that went unanswered

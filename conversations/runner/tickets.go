@@ -67,8 +67,12 @@ func (r *Runner) escalate(w *work, ef *conversations.Effect) {
 	if team == "" {
 		team = staff.DefaultTeam
 	}
-	w.c.Escalations = append(w.c.Escalations, store.Escalation{ID: id, PatientID: w.p.ID, Team: team, Priority: ef.Priority, Reason: ef.Reason,
-		OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: store.TicketOpen})
+	t := store.Escalation{ID: id, PatientID: w.p.ID, Team: team, Priority: ef.Priority, Reason: ef.Reason,
+		OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: store.TicketOpen}
+	w.c.Escalations = append(w.c.Escalations, t)
+	if r.Pager != nil {
+		w.setTimer(pageTimer(id), firstPage(t))
+	}
 	w.s.Tickets = append(w.s.Tickets, conversations.TicketRef{ID: id, Reason: ef.Reason, Priority: ef.Priority})
 }
 
@@ -86,6 +90,9 @@ func (r *Runner) raiseTickets(ctx context.Context, w *work) error {
 		t.Priority = ref.Priority
 		if due := w.now.Add(escalation.Deadline(ref.Priority)); due.Before(t.Due) {
 			t.Due = due
+			if r.Pager != nil && t.Status == store.TicketOpen {
+				w.setTimer(pageTimer(t.ID), firstPage(t))
+			}
 		}
 		w.c.Escalations = append(w.c.Escalations, t)
 	}
@@ -136,6 +143,7 @@ func (r *Runner) Claim(ctx context.Context, ticketID, who string) (store.Escalat
 		if t.Status != store.TicketClaimed || t.Owner != who {
 			t.Status, t.Owner, t.ClaimedAt = store.TicketClaimed, who, w.now
 			w.c.Escalations = append(w.c.Escalations, *t)
+			w.deleteTimer(pageTimer(t.ID)) // a claim acknowledges the pages
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "claimed", Staff: who})
 		}
 		claimed = *t
@@ -157,6 +165,13 @@ func (r *Runner) Release(ctx context.Context, ticketID, who string) error {
 		}
 		t.Status, t.Owner, t.ClaimedAt = store.TicketOpen, "", time.Time{}
 		w.c.Escalations = append(w.c.Escalations, *t)
+		if r.Pager != nil {
+			at := firstPage(*t)
+			if at.Before(w.now) {
+				at = w.now
+			}
+			w.setTimer(pageTimer(t.ID), at)
+		}
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "released", Staff: who})
 		return nil
 	})
@@ -200,6 +215,7 @@ func (r *Runner) Resolve(ctx context.Context, ticketID, who, followUp string) er
 			return ErrNotOwner
 		}
 		t.Status, t.ResolvedAt = store.TicketResolved, w.now
+		w.deleteTimer(pageTimer(t.ID))
 		if t.Owner == "" {
 			t.Owner = who
 		}

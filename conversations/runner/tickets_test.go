@@ -236,3 +236,62 @@ func TestMessagesOutsideAFlowReachTheTeam(t *testing.T) {
 		t.Fatalf("tickets %+v, want the one the patient asked for", tickets)
 	}
 }
+
+// An unclaimed ticket pages the on-call ladder, one number after the
+// other, until someone claims it.
+func TestPagingLadder(t *testing.T) {
+	t.Parallel()
+	r, clock, st := newTestRunner(t, at15)
+	r.Pager = &Pager{Ladder: []string{"+15550001111", "+15550002222"}, Every: 10 * time.Minute, ConsoleURL: "https://tend.example/console/"}
+	ctx := context.Background()
+	enrollChain(t, r, "p1", conversations.SMS)
+	outbox(t, st, at15)
+	text(t, r, "p1", "HUMAN", "m1") // medium: 4 hours to answer
+	outbox(t, st, at15)
+	id := openTickets(t, st)[0].ID
+	pages := func() []store.OutboxEntry {
+		t.Helper()
+		r.FireDue(ctx, 10)
+		var out []store.OutboxEntry
+		for _, e := range outbox(t, st, clock.Now()) {
+			if e.PatientID == "" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	clock.Add(2*time.Hour + 59*time.Minute)
+	if got := pages(); len(got) != 0 {
+		t.Fatalf("paged before a quarter of the time was left: %+v", got)
+	}
+	clock.Add(time.Minute) // 1 h before the deadline
+	got := pages()
+	if len(got) != 1 || got[0].To != "+15550001111" || !got[0].Urgent || !strings.Contains(got[0].Text, "https://tend.example/console/tickets/"+id) || strings.Contains(got[0].Text, "p1") {
+		t.Fatalf("first page %+v", got)
+	}
+	clock.Add(10 * time.Minute)
+	if got := pages(); len(got) != 1 || got[0].To != "+15550002222" {
+		t.Fatalf("second page %+v, want the next on the ladder", got)
+	}
+	clock.Add(10 * time.Minute)
+	if got := pages(); len(got) != 1 || got[0].To != "+15550001111" {
+		t.Fatalf("third page %+v, want the ladder again from the top", got)
+	}
+	if _, err := r.Claim(ctx, id, "nurse@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(30 * time.Minute)
+	if got := pages(); len(got) != 0 {
+		t.Fatalf("paged after the claim: %+v", got)
+	}
+	n := 0
+	evs, _ := st.Timeline(ctx, "p1")
+	for _, ev := range evs {
+		if ev.Type == "page" && ev.Ticket == id {
+			n++
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d page events on the timeline, want 3", n)
+	}
+}
