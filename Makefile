@@ -12,7 +12,8 @@ build:
 	$(GO) build -o bin/tend ./cmd/tend
 
 # The Redis store's tests run against a real redis-server, which they start
-# themselves on free loopback ports; deps installs it on Debian when missing.
+# themselves on free loopback ports, and the console's browser tests drive a
+# headless Debian chromium; deps installs both on Debian when missing.
 deps:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
@@ -22,6 +23,14 @@ deps:
 	    echo "redis-server is missing: install it (Debian: sudo apt-get install redis-server), then run make test again" >&2; exit 1; \
 	  fi; }
 	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server could not be installed" >&2; exit 1; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing chromium (Debian package) for the console's browser tests"; \
+	    { apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null; \
+	  else \
+	    echo "chromium is missing: install it (Debian: sudo apt-get install chromium), then run make test again" >&2; exit 1; \
+	  fi; }
+	@command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed" >&2; exit 1; }
 
 test: deps
 	$(GO) vet ./...

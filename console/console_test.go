@@ -256,3 +256,16 @@ func TestSignInRules(t *testing.T) {
 		t.Fatal("MustChange still set")
 	}
 }
+
+func (e *env) session(t *testing.T, id string) conversations.Session {
+	t.Helper()
+	_, ss, err := e.Store.Load(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s conversations.Session
+	if err := s.Decode(ss.Data); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

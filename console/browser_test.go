@@ -1,0 +1,121 @@
+package console_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/tendcare/tend/store"
+)
+
+// chromium finds Debian's chromium (the Makefile's deps installs it). In
+// CI a missing browser fails the test; on a developer's machine it skips.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium on PATH: make deps installs it")
+	}
+	t.Skip("no chromium on PATH (make deps installs it)")
+	return ""
+}
+
+// browserCtx starts a headless Chromium with its own profile (its own
+// cookies: two of them are two staff members).
+func browserCtx(t *testing.T, exe string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800))
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no timeout
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// do runs steps with a time limit, so a missing element fails the test
+// instead of waiting for ever.
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func signIn(t *testing.T, ctx context.Context, srvURL, email string) {
+	t.Helper()
+	do(t, ctx,
+		chromedp.Navigate(srvURL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		chromedp.WaitVisible(`//h1[text()="Inbox"]`),
+	)
+}
+
+// In a real browser: two coaches of one team race to claim the ticket;
+// the winner reads the timeline, replies and hands back.
+func TestBrowserClaimReplyHandBack(t *testing.T) {
+	exe := chromium(t)
+	e := newEnv(t)
+	a, b := browserCtx(t, exe), browserCtx(t, exe)
+	signIn(t, a, e.srv.URL, "north@clinic.org")
+	signIn(t, b, e.srv.URL, "north2@clinic.org")
+	if inbox := text(t, a, `table.tickets`); !strings.Contains(inbox, "p-north") || strings.Contains(inbox, "p-south") {
+		t.Fatalf("inbox %q", inbox)
+	}
+	for _, ctx := range []context.Context{a, b} {
+		do(t, ctx, chromedp.Click(chromedp.CSS(`table.tickets a`)), chromedp.WaitVisible(`//button[text()="Claim"]`))
+	}
+	for _, ctx := range []context.Context{a, b} {
+		do(t, ctx, chromedp.Click(`//button[text()="Claim"]`), chromedp.WaitVisible(chromedp.CSS(`p.flash`)))
+	}
+	if fa, fb := text(t, a, `p.flash`), text(t, b, `p.flash`); !strings.Contains(fa, "Claimed") || !strings.Contains(fb, "north@clinic.org has this conversation") {
+		t.Fatalf("claims: %q / %q", fa, fb)
+	}
+	do(t, a,
+		chromedp.SendKeys(chromedp.CSS(`textarea[name=text]`), "Hi, this is your coach. How are you today?"),
+		chromedp.Click(`//button[text()="Send"]`),
+		chromedp.WaitVisible(`//p[@class="flash" and contains(., "Reply queued")]`))
+	if tl := text(t, a, `ol.timeline`); !strings.Contains(tl, "How are you today?") || !strings.Contains(tl, "HUMAN") {
+		t.Fatalf("timeline after the reply: %q", tl)
+	}
+	do(t, a,
+		chromedp.SetValue(chromedp.CSS(`select[name=follow_up]`), "hf-daily-weight"),
+		chromedp.Click(`//button[text()="Resolve and hand back"]`),
+		chromedp.WaitVisible(`//h1[text()="Inbox"]`))
+	tickets, err := e.Store.Escalations(t.Context(), store.TicketResolved)
+	if err != nil || len(tickets) != 1 || tickets[0].PatientID != "p-north" {
+		t.Fatalf("resolved tickets %+v %v", tickets, err)
+	}
+	if s := e.session(t, "p-north"); s.Owner != "" || s.Flow != "hf-daily-weight" {
+		t.Fatalf("after the hand-back: owner %q flow %q", s.Owner, s.Flow)
+	}
+}
