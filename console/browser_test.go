@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,26 @@ func text(t *testing.T, ctx context.Context, css string) string {
 	return s
 }
 
+// screenshot saves the page as docs/<name> when TEND_SCREENSHOTS names
+// the docs folder (go test ./console -run Browser with
+// TEND_SCREENSHOTS=$PWD/docs refreshes the README's pictures).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("TEND_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func signIn(t *testing.T, ctx context.Context, srvURL, email string) {
 	t.Helper()
 	do(t, ctx,
@@ -107,6 +128,12 @@ func TestBrowserClaimReplyHandBack(t *testing.T) {
 	if tl := text(t, a, `ol.timeline`); !strings.Contains(tl, "How are you today?") || !strings.Contains(tl, "HUMAN") {
 		t.Fatalf("timeline after the reply: %q", tl)
 	}
+	screenshot(t, a, "console-conversation.png")
+	do(t, b, chromedp.Navigate(e.srv.URL+"/console/"), chromedp.WaitVisible(`//h1[text()="Inbox"]`))
+	if counts := text(t, b, `p.counts`); counts != "0 waiting · 1 claimed · 0 mine" {
+		t.Fatalf("counts %q", counts)
+	}
+	screenshot(t, b, "console-inbox.png")
 	do(t, a,
 		chromedp.SetValue(chromedp.CSS(`select[name=follow_up]`), "hf-daily-weight"),
 		chromedp.Click(`//button[text()="Resolve and hand back"]`),

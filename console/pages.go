@@ -29,14 +29,14 @@ type inboxRow struct {
 type inboxData struct {
 	page
 	Tickets []inboxRow
-	Counts  map[string]int
+	Counts  struct{ Open, Claimed, Mine int }
 }
 
 // inbox lists the open and claimed tickets of the staff member's teams,
 // soonest deadline first.
 func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 	a, now := current(r), c.Clock()
-	d := inboxData{page: page{Title: "Inbox", Staff: a, Flash: r.URL.Query().Get("flash")}, Counts: map[string]int{}}
+	d := inboxData{page: page{Title: "Inbox", Staff: a, Flash: r.URL.Query().Get("flash")}}
 	for _, status := range []string{store.TicketOpen, store.TicketClaimed} {
 		list, err := c.Backend.Escalations(r.Context(), status)
 		if err != nil {
@@ -47,9 +47,13 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 			if !a.Sees(t.Team) {
 				continue
 			}
-			d.Counts[status]++
+			if status == store.TicketOpen {
+				d.Counts.Open++
+			} else {
+				d.Counts.Claimed++
+			}
 			if t.Owner == a.Email {
-				d.Counts["mine"]++
+				d.Counts.Mine++
 			}
 			team := t.Team
 			if team == "" {
