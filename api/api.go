@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,10 +62,21 @@ type TelegramLinks interface {
 	Create(ctx context.Context, patientID string) (url string, expires time.Time, err error)
 }
 
-// Routes returns the API's routes, all behind the bearer token.
+// openAPI describes the routes (served at /openapi.json, without the
+// token: it holds no data).
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// Routes returns the API's routes, all behind the bearer token but the
+// OpenAPI document.
 func (a *API) Routes() http.Handler {
-	r := chi.NewRouter()
-	r.Use(a.auth)
+	root := chi.NewRouter()
+	root.Get("/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	r := root.With(a.auth)
 	r.Post("/patients", a.putPatient)
 	r.Get("/patients/{id}", a.getPatient)
 	r.Delete("/patients/{id}", a.deletePatient)
@@ -82,7 +94,7 @@ func (a *API) Routes() http.Handler {
 	if a.Audit != nil {
 		r.Get("/audit", a.listAudit)
 	}
-	return r
+	return root
 }
 
 func (a *API) auth(next http.Handler) http.Handler {

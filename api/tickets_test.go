@@ -3,8 +3,12 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tendcare/tend/api"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/staff"
@@ -188,5 +192,44 @@ func TestAuditLog(t *testing.T) {
 	}
 	if status, _ := e.call("GET", "/audit?from=yesterday", ""); status != http.StatusBadRequest {
 		t.Fatalf("a bad time: %d", status)
+	}
+}
+
+// The OpenAPI document is served without the token and names every route
+// the API serves, and no other.
+func TestOpenAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	status, body := e.callAuth("GET", "/openapi.json", "", "")
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(body, &doc); status != http.StatusOK || err != nil || doc.OpenAPI != "3.1.0" {
+		t.Fatalf("GET /openapi.json: %d %v", status, err)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method != "parameters" {
+				documented[strings.ToUpper(method)+" "+path] = true
+			}
+		}
+	}
+	routed := map[string]bool{}
+	a := &api.API{Runner: e.runner, Tickets: e.runner, Audit: e.runner, Engine: e.engine, Token: token}
+	chi.Walk(a.Routes().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routed[method+" "+strings.TrimSuffix(route, "/")] = true
+		return nil
+	})
+	for r := range routed {
+		if !documented[r] {
+			t.Errorf("%s is served but not in openapi.json", r)
+		}
+	}
+	for d := range documented {
+		if !routed[d] {
+			t.Errorf("%s is in openapi.json but not served", d)
+		}
 	}
 }
