@@ -16,6 +16,7 @@ import (
 
 const staffUsage = `usage: tend staff add --email E --role coach|nurse|admin --team T[,T...] [--name N] [--password-stdin]
        tend staff list
+       tend staff disable|enable|reset --email E   (reset: a new one-time password)
 The store is the one tend serve uses (TEND_STORE, TEND_DATA_DIR, TEND_REDIS_URL, or the flags
 --store, --data-dir, --redis-url); with the embedded store, stop tend serve first`
 
@@ -80,6 +81,36 @@ func staffCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "added %s (%s; teams %s)\n", a.Email, a.Role, strings.Join(a.Teams, ", "))
 		if oneTime {
 			fmt.Fprintf(stdout, "one-time password (shown once; to be changed at the first sign-in): %s\n", password)
+		}
+		return nil
+	case "disable", "enable", "reset":
+		addr, err := staff.NormalizeEmail(*email)
+		if err != nil {
+			return err
+		}
+		a, err := st.StaffAccount(ctx, addr)
+		if err != nil {
+			return fmt.Errorf("staff %s: %s: %w", args[0], addr, err)
+		}
+		password := ""
+		switch args[0] {
+		case "disable":
+			a.Disabled = true // signed-in sessions end at their next request
+		case "enable":
+			a.Disabled = false
+		case "reset":
+			password = staff.NewPassword()
+			a.PasswordHash, a.MustChange = staff.Hash(password, staff.DefaultParams), true
+		}
+		if err := st.PutStaff(ctx, a, false); err != nil {
+			return err
+		}
+		if _, err := st.AppendAudit(ctx, audit.Record{At: time.Now(), Staff: "cli", Action: "staff_" + args[0], Detail: addr}); err != nil {
+			return fmt.Errorf("staff %s: done but not audited: %w", args[0], err)
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", args[0], addr)
+		if password != "" {
+			fmt.Fprintf(stdout, "one-time password (shown once; to be changed at the next sign-in): %s\n", password)
 		}
 		return nil
 	case "list":

@@ -60,6 +60,34 @@ func TestStaffAdd(t *testing.T) {
 	if ok, _ := staff.Check(admin.PasswordHash, "a long enough passphrase", staff.DefaultParams); !ok || admin.MustChange {
 		t.Fatalf("the stdin password: ok %v, must change %v", ok, admin.MustChange)
 	}
+	st.Close()
+
+	// Offboarding and a forgotten password.
+	out.Reset()
+	if err := staffCmd([]string{"disable", "--email", "nurse@clinic.org"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := staffCmd([]string{"reset", "--email", "admin@clinic.org"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	reset := regexp.MustCompile(`one-time password .*: ([a-z2-7]{20})\n`).FindStringSubmatch(out.String())
+	if reset == nil {
+		t.Fatalf("no one-time password after reset in %q", out.String())
+	}
+	if err := staffCmd([]string{"disable", "--email", "nobody@clinic.org"}, nil, &out); err == nil {
+		t.Error("disabling an unknown account passed")
+	}
+	st, err = openStore(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := st.StaffAccount(context.Background(), "nurse@clinic.org"); !a.Disabled {
+		t.Error("disable did not disable")
+	}
+	admin, _ = st.StaffAccount(context.Background(), "admin@clinic.org")
+	if ok, _ := staff.Check(admin.PasswordHash, reset[1], staff.DefaultParams); !ok || !admin.MustChange {
+		t.Error("reset did not set a one-time password")
+	}
 }
 
 func TestOnCallConfig(t *testing.T) {
