@@ -223,7 +223,7 @@ func (c *Console) signedIn(next http.Handler) http.Handler {
 }
 
 func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console/", MaxAge: -1, HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
+	c.forget(w)
 	if r.Method != http.MethodGet {
 		http.Error(w, "signed out: sign in again (your text is still in the page)", http.StatusUnauthorized)
 		return
@@ -291,11 +291,17 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
+// forget clears the session cookie in the browser.
+func (c *Console) forget(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/console/", MaxAge: -1, HttpOnly: true, Secure: c.Secure, SameSite: http.SameSiteLaxMode})
+}
+
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(cookieName); err == nil {
 		c.Backend.DeleteLogin(r.Context(), hashID(ck.Value))
 	}
-	c.toLogin(w, &http.Request{Method: http.MethodGet, URL: r.URL, Header: r.Header})
+	c.forget(w)
+	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
 func (c *Console) passwordPage(w http.ResponseWriter, r *http.Request) {

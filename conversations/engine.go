@@ -641,8 +641,7 @@ const maxHeld = 16
 // next day's dose) replaces the older one, which would be stale by then.
 func (t *turn) hold(h Held) {
 	s := t.s
-	s.Held = slices.DeleteFunc(s.Held, func(have Held) bool { return have.Flow == h.Flow && sameParams(have.Params, h.Params) })
-	s.Held = append(s.Held, h)
+	s.Held = append(without(s.Held, h), h)
 	if n := len(s.Held); n > maxHeld {
 		s.Held = s.Held[n-maxHeld:]
 	}
@@ -661,8 +660,13 @@ func (t *turn) claim(staff string, stale int64) error {
 	}
 	h := Held{Flow: s.Flow, Params: s.Params, Stale: stale}
 	t.endFlow(false)
-	s.Held = append([]Held{h}, slices.DeleteFunc(s.Held, func(have Held) bool { return have.Flow == h.Flow && sameParams(have.Params, h.Params) })...)
+	s.Held = append([]Held{h}, without(s.Held, h)...)
 	return nil
+}
+
+// without drops the held starts of h's flow with h's parameters.
+func without(held []Held, h Held) []Held {
+	return slices.DeleteFunc(held, func(have Held) bool { return have.Flow == h.Flow && sameParams(have.Params, h.Params) })
 }
 
 // handBack returns the conversation to the automation: the held starts
