@@ -11,6 +11,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
 
@@ -145,4 +147,67 @@ func TestBrowserClaimReplyHandBack(t *testing.T) {
 	if s := e.session(t, "p-north"); s.Owner != "" || s.Flow != "hf-daily-weight" {
 		t.Fatalf("after the hand-back: owner %q flow %q", s.Owner, s.Flow)
 	}
+}
+
+// value reads a form field's value.
+func value(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// In a real browser, live: a new ticket appears in the inbox without a
+// reload; the keyboard selects and claims it; the patient's next message
+// appears in the open conversation; after 15 idle minutes the page signs
+// out by itself, and signing in again brings back the page and the reply
+// being typed.
+func TestBrowserLiveAndKeys(t *testing.T) {
+	exe := chromium(t)
+	e := newEnv(t)
+	ctx := browserCtx(t, exe)
+	signIn(t, ctx, e.srv.URL, "north@clinic.org")
+	do(t, ctx, chromedp.WaitVisible(`//body[@data-live="on"]`)) // the stream is open
+
+	p := store.Patient{ID: "p-late", Phone: "+15551230009", Language: "en", Timezone: "America/Chicago", Channel: conversations.SMS,
+		Team: "north", Programs: []string{"hypertension"}}
+	if _, err := e.Runner.Enroll(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Runner.Receive(t.Context(), p.ID, runner.Message{Channel: conversations.SMS, Text: "NURSE", Dedupe: "late-1"}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.WaitVisible(`//td[text()="p-late"]`)) // no reload
+
+	// j, j selects the second row (the later deadline), c claims it.
+	do(t, ctx, chromedp.KeyEvent("j"), chromedp.KeyEvent("j"),
+		chromedp.WaitVisible(`//tr[contains(@class,"selected")]/td[text()="p-late"]`),
+		chromedp.KeyEvent("c"),
+		chromedp.WaitVisible(`//p[@class="flash" and contains(., "Claimed")]`))
+	if s := e.session(t, "p-late"); s.Owner != "north@clinic.org" {
+		t.Fatalf("owner after the keyboard claim: %q", s.Owner)
+	}
+	do(t, ctx, chromedp.WaitVisible(`//body[@data-live="on"]`))
+	if _, err := e.Runner.Receive(t.Context(), p.ID, runner.Message{Channel: conversations.SMS, Text: "my feet are swollen", Dedupe: "late-2"}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.WaitVisible(`//ol[@id="timeline"]//span[contains(., "my feet are swollen")]`))
+
+	// r focuses the reply; the draft survives the idle logoff.
+	do(t, ctx, chromedp.KeyEvent("r"), chromedp.WaitVisible(chromedp.CSS(`textarea:focus`)), chromedp.KeyEvent("Please weigh yourself"))
+	e.Clock.Add(16 * time.Minute)
+	do(t, ctx, chromedp.WaitVisible(chromedp.CSS(`input[name=password]`)))
+	do(t, ctx,
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "north@clinic.org"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), password),
+		chromedp.Submit(chromedp.CSS(`input[name=password]`)),
+		chromedp.WaitVisible(chromedp.CSS(`textarea[name=text]`)))
+	if got := value(t, ctx, `form[data-draft^="reply-"] textarea`); got != "Please weigh yourself" {
+		t.Fatalf("draft after signing in again: %q", got)
+	}
+	do(t, ctx, chromedp.Click(`//h1`), chromedp.KeyEvent("?"), chromedp.WaitVisible(chromedp.CSS(`dialog#shortcuts`)))
 }

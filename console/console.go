@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tendcare/tend/audit"
+	"github.com/tendcare/tend/live"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
@@ -44,6 +46,7 @@ type Backend interface {
 	Patient(ctx context.Context, id string) (store.Patient, error)
 	Timeline(ctx context.Context, id string) ([]store.Event, error)
 	Claim(ctx context.Context, ticketID, who string) (store.Escalation, error)
+	Release(ctx context.Context, ticketID, who string) error
 	Reply(ctx context.Context, ticketID, who, text, dedupe string) (string, error)
 	Note(ctx context.Context, ticketID, who, text string) (string, error)
 	Resolve(ctx context.Context, ticketID, who, followUp string) error
@@ -70,10 +73,25 @@ type Console struct {
 	Flows []string
 	// Params are argon2id's (staff.DefaultParams when zero).
 	Params staff.Params
+	// Live, when set, feeds the pages' live updates (GET /console/events).
+	Live *live.Hub
+	// Heartbeat and LiveGap pace the live stream (DefaultHeartbeat,
+	// DefaultLiveGap when 0).
+	Heartbeat, LiveGap time.Duration
 
 	once   sync.Once
 	pages  map[string]*template.Template
 	limits limiter
+	gate   auditGate
+	stop   chan struct{}
+	halt   sync.Once
+}
+
+// Stop ends the live streams, so that a server shutting down is not held
+// by pages that would never hang up (http.Server.RegisterOnShutdown).
+func (c *Console) Stop() {
+	c.init()
+	c.halt.Do(func() { close(c.stop) })
 }
 
 const cookieName = "tend_session"
@@ -90,10 +108,17 @@ func (c *Console) init() {
 		if c.Lifetime <= 0 {
 			c.Lifetime = DefaultLifetime
 		}
+		if c.Heartbeat <= 0 {
+			c.Heartbeat = DefaultHeartbeat
+		}
+		if c.LiveGap <= 0 {
+			c.LiveGap = DefaultLiveGap
+		}
 		if c.Params == (staff.Params{}) {
 			c.Params = staff.DefaultParams
 		}
 		c.limits = limiter{seen: map[string][]time.Time{}}
+		c.stop = make(chan struct{})
 	})
 }
 
@@ -103,7 +128,7 @@ func (c *Console) Handler() http.Handler {
 	c.init()
 	r := chi.NewRouter()
 	static, _ := fs.Sub(staticFiles, "static")
-	r.Handle("/console/static/*", http.StripPrefix("/console/static/", http.FileServer(http.FS(static))))
+	r.Handle("/console/static/*", cacheStatic(http.StripPrefix("/console/static/", http.FileServer(http.FS(static)))))
 	r.Get("/console/login", c.loginPage)
 	r.Post("/console/login", c.login)
 	r.Group(func(r chi.Router) {
@@ -112,6 +137,7 @@ func (c *Console) Handler() http.Handler {
 		r.Get("/console/password", c.passwordPage)
 		r.Post("/console/password", c.setPassword)
 		r.Get("/console/", c.inbox)
+		r.Get("/console/events", c.events)
 		r.Get("/console/tickets/{id}", c.ticketPage)
 		r.Post("/console/tickets/{id}/{action}", c.act)
 	})
@@ -131,6 +157,19 @@ func noStore(next http.Handler) http.Handler {
 	})
 }
 
+// cacheStatic lets browsers keep the vendored libraries, whose names carry
+// their version, and makes them ask again for Tend's own script and style.
+func cacheStatic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/console/static/vendor/") {
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			w.Header().Set("Cache-Control", "no-cache")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // page is what every template gets; a page's own data embeds it.
 type page struct {
 	Title string
@@ -138,6 +177,10 @@ type page struct {
 	Flash string
 	Error string
 	Email string
+	// Next is where a sign-in goes (the page the member was sent from).
+	Next string
+	// Live is the SSE stream URL when the page updates itself.
+	Live string
 }
 
 func (c *Console) render(w http.ResponseWriter, status int, name string, data any) {
@@ -145,6 +188,14 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, data an
 	w.WriteHeader(status)
 	if err := c.pages[name].ExecuteTemplate(w, "layout", data); err != nil {
 		c.log().Error("rendering a console page", "page", name, "err", err)
+	}
+}
+
+// renderPart renders one part of a page, for htmx to swap in.
+func (c *Console) renderPart(w http.ResponseWriter, page, part string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := c.pages[page].ExecuteTemplate(w, part, data); err != nil {
+		c.log().Error("rendering a console page", "page", page, "part", part, "err", err)
 	}
 }
 
@@ -175,39 +226,55 @@ func hashID(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// errSignedOut is a session that is missing, ended or idle, or whose
+// account is disabled.
+var errSignedOut = errors.New("signed out")
+
+// session finds a request's live session and its account. An idle or
+// disabled one is deleted on the way.
+func (c *Console) session(r *http.Request, now time.Time) (string, store.Login, staff.Account, error) {
+	ck, err := r.Cookie(cookieName)
+	if err != nil {
+		return "", store.Login{}, staff.Account{}, errSignedOut
+	}
+	id := hashID(ck.Value)
+	l, err := c.Backend.Login(r.Context(), id, now)
+	if err == nil && now.Sub(l.Seen) >= c.Idle {
+		c.Backend.DeleteLogin(r.Context(), id)
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return id, l, staff.Account{}, errSignedOut
+	}
+	if err != nil {
+		return id, l, staff.Account{}, err
+	}
+	a, err := c.Backend.StaffAccount(r.Context(), l.Email)
+	if err != nil || a.Disabled {
+		c.Backend.DeleteLogin(r.Context(), id)
+		return id, l, a, errSignedOut
+	}
+	return id, l, a, nil
+}
+
 // signedIn lets a request through with a live session of an account that
 // is not disabled; any other goes to the sign-in page (a form post gets
 // 401: its draft stays in the browser's page, which can sign in again in
-// another tab).
+// another tab). A page's own live refresh (liveHeader) is not activity: it
+// does not keep the session from idling out.
 func (c *Console) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := c.Clock()
-		ck, err := r.Cookie(cookieName)
-		if err != nil {
+		id, l, a, err := c.session(r, now)
+		if errors.Is(err, errSignedOut) {
 			c.toLogin(w, r)
 			return
-		}
-		id := hashID(ck.Value)
-		l, err := c.Backend.Login(r.Context(), id, now)
-		if err == nil && now.Sub(l.Seen) >= c.Idle {
-			c.Backend.DeleteLogin(r.Context(), id)
-			err = store.ErrNotFound
 		}
 		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				c.fail(w, "session not read", err)
-				return
-			}
-			c.toLogin(w, r)
+			c.fail(w, "session not read", err)
 			return
 		}
-		a, err := c.Backend.StaffAccount(r.Context(), l.Email)
-		if err != nil || a.Disabled {
-			c.Backend.DeleteLogin(r.Context(), id)
-			c.toLogin(w, r)
-			return
-		}
-		if now.Sub(l.Seen) >= time.Minute { // a write a minute at most
+		if r.Header.Get(liveHeader) == "" && r.URL.Path != "/console/events" && now.Sub(l.Seen) >= time.Minute { // a write a minute at most
 			l.Seen = now
 			if err := c.Backend.PutLogin(r.Context(), id, l); err != nil {
 				c.fail(w, "session not kept", err)
@@ -224,15 +291,30 @@ func (c *Console) signedIn(next http.Handler) http.Handler {
 
 func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
 	c.forget(w)
-	if r.Method != http.MethodGet {
+	switch {
+	case r.Header.Get("HX-Request") != "" || r.URL.Path == "/console/events":
+		// A page's own request: the page hears "signedout", keeps its
+		// drafts and goes to the sign-in page itself.
+		w.Header().Set("HX-Trigger", "signedout")
+		http.Error(w, "signed out", http.StatusUnauthorized)
+	case r.Method != http.MethodGet:
 		http.Error(w, "signed out: sign in again (your text is still in the page)", http.StatusUnauthorized)
-		return
+	default:
+		http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	}
-	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+}
+
+// nextPage is where a sign-in goes: back to the console page the member
+// was sent away from, never to another site.
+func nextPage(next string) string {
+	if !strings.HasPrefix(next, "/console/") || strings.HasPrefix(next, "/console/login") || strings.ContainsAny(next, "\\\r\n") {
+		return "/console/"
+	}
+	return next
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, http.StatusOK, "login", page{Title: "Sign in"})
+	c.render(w, http.StatusOK, "login", page{Title: "Sign in", Next: nextPage(r.URL.Query().Get("next"))})
 }
 
 // errSignIn is the one answer to a failed sign-in: it does not say whether
@@ -252,7 +334,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	refuse := func() {
 		c.limits.fail(now, "email:"+email, "addr:"+addr)
 		c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: email, Action: "sign_in_failed", From: addr})
-		c.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: errSignIn, Email: email})
+		c.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", Error: errSignIn, Email: email, Next: nextPage(r.PostForm.Get("next"))})
 	}
 	if c.limits.blocked(now, "email:"+email, "addr:"+addr) {
 		staff.DummyCheck(password)
@@ -288,7 +370,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	// lifetime, sign-out) whatever the browser keeps.
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: secret, Path: "/console/", HttpOnly: true, Secure: c.Secure,
 		SameSite: http.SameSiteLaxMode})
-	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	http.Redirect(w, r, nextPage(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
 // forget clears the session cookie in the browser.

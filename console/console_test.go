@@ -16,6 +16,7 @@ import (
 	"github.com/tendcare/tend/console"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
+	"github.com/tendcare/tend/live"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
@@ -35,7 +36,10 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{Core: channeltest.New(t, channeltest.Options{}), t: t}
-	c := &console.Console{Backend: e.Runner, Clock: e.Clock.Now, Params: cheap, Flows: []string{"hf-daily-weight", "med-reminder"}}
+	hub := &live.Hub{}
+	e.Runner.Changed = func(ticket, team string) { hub.Publish(live.Change{Ticket: ticket, Team: team}) }
+	c := &console.Console{Backend: e.Runner, Clock: e.Clock.Now, Params: cheap, Flows: []string{"hf-daily-weight", "med-reminder"},
+		Live: hub, Heartbeat: 100 * time.Millisecond, LiveGap: 10 * time.Millisecond}
 	e.srv = httptest.NewServer(c.Handler())
 	t.Cleanup(e.srv.Close)
 	ctx := t.Context()

@@ -1,10 +1,12 @@
 package console
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,27 +18,78 @@ import (
 	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
+	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
 
 type inboxRow struct {
-	ID, Priority, Reason, Patient, Team, Owner, DueIn string
-	Overdue                                           bool
-	due                                               time.Time
+	ID, Priority, Reason, Patient, Team, Owner, DueIn, Status string
+	Overdue                                                   bool
+	due                                                       time.Time
 }
+
+// filter is the inbox's choice of tickets (the query string).
+type filter struct {
+	Priority, Team, Reason, Owner string
+}
+
+func filterOf(q url.Values) filter {
+	return filter{Priority: q.Get("priority"), Team: q.Get("team"), Reason: q.Get("reason"), Owner: q.Get("owner")}
+}
+
+func (f filter) keeps(t store.Escalation, team, me string) bool {
+	switch {
+	case f.Priority != "" && t.Priority != f.Priority, f.Team != "" && team != f.Team, f.Reason != "" && t.Reason != f.Reason:
+		return false
+	case f.Owner == "me":
+		return t.Owner == me
+	case f.Owner == "none":
+		return t.Owner == ""
+	}
+	return true
+}
+
+// query is the filter as a query string, for the live refresh.
+func (f filter) query() string {
+	q := url.Values{}
+	for k, v := range map[string]string{"priority": f.Priority, "team": f.Team, "reason": f.Reason, "owner": f.Owner} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q.Encode()
+}
+
+// inboxShown caps the rows of one inbox page: a team works the top of its
+// list, and a page of thousands of rows helps nobody (filters narrow it).
+const inboxShown = 200
 
 type inboxData struct {
 	page
 	Tickets []inboxRow
+	More    int
 	Counts  struct{ Open, Claimed, Mine int }
+	Filter  filter
+	Query   string
+	Teams   []string
+	Reasons []string
+	Levels  []string
 }
 
 // inbox lists the open and claimed tickets of the staff member's teams,
-// soonest deadline first.
+// soonest deadline first, filtered by the query. The page refreshes its
+// list (a request from htmx gets the list alone) when the live stream says
+// a ticket of the member's teams changed.
 func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 	a, now := current(r), c.Clock()
-	d := inboxData{page: page{Title: "Inbox", Staff: a, Flash: r.URL.Query().Get("flash")}}
+	f := filterOf(r.URL.Query())
+	d := inboxData{page: page{Title: "Inbox", Staff: a, Flash: r.URL.Query().Get("flash")}, Filter: f, Query: f.query(),
+		Levels: []string{escalation.Acute, escalation.High, escalation.Medium, escalation.Low}}
+	if c.Live != nil {
+		d.Live = "/console/events"
+	}
+	teams, reasons := map[string]bool{}, map[string]bool{}
 	for _, status := range []string{store.TicketOpen, store.TicketClaimed} {
 		list, err := c.Backend.Escalations(r.Context(), status)
 		if err != nil {
@@ -44,9 +97,11 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, t := range list {
-			if !a.Sees(t.Team) {
+			team := cmp.Or(t.Team, staff.DefaultTeam)
+			if !a.Sees(team) {
 				continue
 			}
+			teams[team], reasons[t.Reason] = true, true
 			if status == store.TicketOpen {
 				d.Counts.Open++
 			} else {
@@ -55,17 +110,26 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 			if t.Owner == a.Email {
 				d.Counts.Mine++
 			}
-			team := t.Team
-			if team == "" {
-				team = staff.DefaultTeam
+			if !f.keeps(t, team, a.Email) {
+				continue
 			}
 			d.Tickets = append(d.Tickets, inboxRow{ID: t.ID, Priority: t.Priority, Reason: t.Reason, Patient: t.PatientID, Team: team,
-				Owner: t.Owner, DueIn: dueIn(t.Due, now), Overdue: now.After(t.Due), due: t.Due})
+				Owner: t.Owner, Status: t.Status, DueIn: dueIn(t.Due, now), Overdue: now.After(t.Due), due: t.Due})
 		}
 	}
 	slices.SortStableFunc(d.Tickets, func(x, y inboxRow) int { return x.due.Compare(y.due) })
-	if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: audit.ListTickets, From: clientAddr(r)}); err != nil {
-		c.fail(w, "audit record not written", err)
+	if len(d.Tickets) > inboxShown {
+		d.More, d.Tickets = len(d.Tickets)-inboxShown, d.Tickets[:inboxShown]
+	}
+	d.Teams, d.Reasons = slices.Sorted(maps.Keys(teams)), slices.Sorted(maps.Keys(reasons))
+	if c.audited(r, a.Email+"|inbox", now) {
+		if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: audit.ListTickets, From: clientAddr(r)}); err != nil {
+			c.fail(w, "audit record not written", err)
+			return
+		}
+	}
+	if r.Header.Get("HX-Request") != "" {
+		c.renderPart(w, "inbox", "list", d)
 		return
 	}
 	c.render(w, http.StatusOK, "inbox", d)
@@ -137,9 +201,11 @@ func (c *Console) ticketPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: audit.ViewTimeline, Patient: t.PatientID, Ticket: t.ID, From: clientAddr(r)}); err != nil {
-		c.fail(w, "audit record not written", err)
-		return
+	if c.audited(r, a.Email+"|"+t.ID, now) {
+		if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: audit.ViewTimeline, Patient: t.PatientID, Ticket: t.ID, From: clientAddr(r)}); err != nil {
+			c.fail(w, "audit record not written", err)
+			return
+		}
 	}
 	d := ticketData{page: page{Title: t.Priority + " ticket", Staff: a, Flash: r.URL.Query().Get("flash")}, Ticket: t,
 		DueIn: dueIn(t.Due, now), Mine: t.Owner == a.Email && t.Status == store.TicketClaimed, Flows: c.Flows, RequestID: randomID()}
@@ -169,6 +235,13 @@ func (c *Console) ticketPage(w http.ResponseWriter, r *http.Request) {
 		d.Events = append(d.Events, eventOf(ev, p.Timezone))
 	}
 	slices.Reverse(d.Events) // newest first
+	if c.Live != nil {
+		d.Live = "/console/events"
+	}
+	if part := r.URL.Query().Get("part"); r.Header.Get("HX-Request") != "" && (part == "facts" || part == "timeline") {
+		c.renderPart(w, "ticket", part, d)
+		return
+	}
 	c.render(w, http.StatusOK, "ticket", d)
 }
 
@@ -236,6 +309,9 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 	case audit.Claim:
 		_, err = c.Backend.Claim(r.Context(), t.ID, a.Email)
 		flash = "Claimed: the automation waits until you hand the conversation back."
+	case audit.Release:
+		err = c.Backend.Release(r.Context(), t.ID, a.Email)
+		flash = "Released: the ticket waits for someone else, and the automation has the conversation again."
 	case audit.Reply:
 		detail, err = c.Backend.Reply(r.Context(), t.ID, a.Email, text, r.PostForm.Get("request_id"))
 		flash = "Reply queued."
@@ -271,8 +347,13 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	target := "/console/tickets/" + t.ID
-	if action == audit.Resolve && err == nil {
+	if (action == audit.Resolve || action == audit.Release) && err == nil {
 		target = "/console/"
 	}
-	http.Redirect(w, r, target+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+	target += "?flash=" + url.QueryEscape(flash)
+	if r.Header.Get("HX-Request") != "" { // htmx posted the form: it goes there itself
+		w.Header().Set("HX-Redirect", target)
+		return
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }

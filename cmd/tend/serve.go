@@ -33,6 +33,7 @@ import (
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
+	"github.com/tendcare/tend/live"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
@@ -402,18 +403,29 @@ func serve(args []string) error {
 	})
 	r.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	r.Mount("/api/v1", a.Routes())
+	hub := &live.Hub{}
 	con := &console.Console{Backend: runner, Clock: clock, Log: log, Secure: strings.HasPrefix(c.PublicURL, "https://"),
-		Flows: slices.Sorted(maps.Keys(pack.Flows))}
+		Flows: slices.Sorted(maps.Keys(pack.Flows)), Live: hub}
 	r.Handle("/console/*", con.Handler())
 	r.Get("/console", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
 	})
 
 	srv := &http.Server{Addr: c.Addr, Handler: r, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	srv.RegisterOnShutdown(con.Stop)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	work, stopWork := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	runner.Changed = func(ticket, team string) { hub.Publish(live.Change{Ticket: ticket, Team: team}) }
+	if rs, ok := unwrapStore(st).(*redisstore.Store); ok {
+		// Replicas tell each other's console pages of changes.
+		client, channel := rs.PubSub()
+		bus := live.NewBus(client, channel, hub, log)
+		runner.Changed = func(ticket, team string) { bus.Publish(live.Change{Ticket: ticket, Team: team}) }
+		wg.Add(1)
+		go func() { defer wg.Done(); bus.Run(work) }()
+	}
 	wg.Add(2)
 	go func() { defer wg.Done(); runner.RunScheduler(work, time.Second) }()
 	go func() { defer wg.Done(); disp.Run(work, time.Second) }()

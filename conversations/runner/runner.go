@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
 
@@ -43,6 +45,10 @@ type Runner struct {
 	// Notify, when set, is called after a commit that queued messages, so
 	// the dispatcher sends at once instead of at its next poll.
 	Notify func()
+	// Changed, when set, hears of every ticket a commit touched, or whose
+	// conversation it added to (ticket id and team, nothing else), so the
+	// console's open pages refresh (package live).
+	Changed func(ticket, team string)
 	// Observe, when set, sees every committed turn (for metrics).
 	Observe func(kind string, took time.Duration, out *conversations.Output)
 
@@ -210,7 +216,29 @@ func (r *Runner) commit(ctx context.Context, w *work) error {
 	if len(w.c.Outbox) > 0 && r.Notify != nil {
 		r.Notify()
 	}
+	r.changed(w)
 	return nil
+}
+
+// changed tells the console of the tickets a commit touched: those it
+// wrote, and the open ones of a patient whose timeline it added to.
+func (r *Runner) changed(w *work) {
+	if r.Changed == nil {
+		return
+	}
+	told := map[string]bool{}
+	for _, e := range w.c.Escalations {
+		told[e.ID] = true
+		r.Changed(e.ID, cmp.Or(e.Team, w.p.Team, staff.DefaultTeam))
+	}
+	if len(w.c.Events) == 0 {
+		return
+	}
+	for _, t := range w.s.Tickets {
+		if !told[t.ID] {
+			r.Changed(t.ID, cmp.Or(w.p.Team, staff.DefaultTeam))
+		}
+	}
 }
 
 // apply turns the engine's effects into the commit.

@@ -299,3 +299,10 @@ func (s *Store) evalAll(ctx context.Context, sc *goredis.Script, calls []evalCal
 	}
 	return cmds, nil
 }
+
+// PubSub returns the client and the name of this store's pub/sub channel
+// for live changes (package live), so that replicas sharing one store,
+// and only those, hear each other.
+func (s *Store) PubSub() (goredis.UniversalClient, string) {
+	return s.rdb, strings.TrimPrefix(s.k.base[0], "{s:0}:") + "live"
+}
