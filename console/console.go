@@ -83,6 +83,7 @@ type Console struct {
 	pages  map[string]*template.Template
 	limits limiter
 	gate   auditGate
+	cache  ticketCache
 	stop   chan struct{}
 	halt   sync.Once
 }
@@ -91,7 +92,7 @@ type Console struct {
 // by pages that would never hang up (http.Server.RegisterOnShutdown).
 func (c *Console) Stop() {
 	c.init()
-	c.halt.Do(func() { close(c.stop) })
+	c.halt.Do(func() { close(c.stop); c.closeCache() })
 }
 
 const cookieName = "tend_session"

@@ -26,7 +26,6 @@ import (
 type inboxRow struct {
 	ID, Priority, Reason, Patient, Team, Owner, DueIn, Status string
 	Overdue                                                   bool
-	due                                                       time.Time
 }
 
 // filter is the inbox's choice of tickets (the query string).
@@ -38,7 +37,7 @@ func filterOf(q url.Values) filter {
 	return filter{Priority: q.Get("priority"), Team: q.Get("team"), Reason: q.Get("reason"), Owner: q.Get("owner")}
 }
 
-func (f filter) keeps(t store.Escalation, team, me string) bool {
+func (f filter) keeps(t *store.Escalation, team, me string) bool {
 	switch {
 	case f.Priority != "" && t.Priority != f.Priority, f.Team != "" && team != f.Team, f.Reason != "" && t.Reason != f.Reason:
 		return false
@@ -90,36 +89,36 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 		d.Live = "/console/events"
 	}
 	teams, reasons := map[string]bool{}, map[string]bool{}
-	for _, status := range []string{store.TicketOpen, store.TicketClaimed} {
-		list, err := c.Backend.Escalations(r.Context(), status)
-		if err != nil {
-			c.fail(w, "tickets not read", err)
+	var kept []*store.Escalation
+	err := c.eachTicket(r.Context(), func(t *store.Escalation) {
+		team := cmp.Or(t.Team, staff.DefaultTeam)
+		if !a.Sees(team) {
 			return
 		}
-		for _, t := range list {
-			team := cmp.Or(t.Team, staff.DefaultTeam)
-			if !a.Sees(team) {
-				continue
-			}
-			teams[team], reasons[t.Reason] = true, true
-			if status == store.TicketOpen {
-				d.Counts.Open++
-			} else {
-				d.Counts.Claimed++
-			}
-			if t.Owner == a.Email {
-				d.Counts.Mine++
-			}
-			if !f.keeps(t, team, a.Email) {
-				continue
-			}
-			d.Tickets = append(d.Tickets, inboxRow{ID: t.ID, Priority: t.Priority, Reason: t.Reason, Patient: t.PatientID, Team: team,
-				Owner: t.Owner, Status: t.Status, DueIn: dueIn(t.Due, now), Overdue: now.After(t.Due), due: t.Due})
+		teams[team], reasons[t.Reason] = true, true
+		if t.Owner == "" {
+			d.Counts.Open++
+		} else {
+			d.Counts.Claimed++
 		}
+		if t.Owner == a.Email {
+			d.Counts.Mine++
+		}
+		if f.keeps(t, team, a.Email) {
+			kept = append(kept, t)
+		}
+	})
+	if err != nil {
+		c.fail(w, "tickets not read", err)
+		return
 	}
-	slices.SortStableFunc(d.Tickets, func(x, y inboxRow) int { return x.due.Compare(y.due) })
-	if len(d.Tickets) > inboxShown {
-		d.More, d.Tickets = len(d.Tickets)-inboxShown, d.Tickets[:inboxShown]
+	slices.SortFunc(kept, func(x, y *store.Escalation) int { return cmp.Or(x.Due.Compare(y.Due), cmp.Compare(x.ID, y.ID)) })
+	if len(kept) > inboxShown {
+		d.More, kept = len(kept)-inboxShown, kept[:inboxShown]
+	}
+	for _, t := range kept {
+		d.Tickets = append(d.Tickets, inboxRow{ID: t.ID, Priority: t.Priority, Reason: t.Reason, Patient: t.PatientID,
+			Team: cmp.Or(t.Team, staff.DefaultTeam), Owner: t.Owner, Status: t.Status, DueIn: dueIn(t.Due, now), Overdue: now.After(t.Due)})
 	}
 	d.Teams, d.Reasons = slices.Sorted(maps.Keys(teams)), slices.Sorted(maps.Keys(reasons))
 	if c.audited(r, a.Email+"|inbox", now) {
