@@ -21,6 +21,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tendcare/tend/audit"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/live"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
@@ -48,6 +49,8 @@ type Backend interface {
 	Claim(ctx context.Context, ticketID, who string) (store.Escalation, error)
 	Release(ctx context.Context, ticketID, who string) error
 	Reply(ctx context.Context, ticketID, who, text, dedupe string) (string, error)
+	ReplyCanned(ctx context.Context, ticketID, who, cannedID, dedupe string) (string, error)
+	Composer(ctx context.Context, ticketID string) (runner.Composer, error)
 	Note(ctx context.Context, ticketID, who, text string) (string, error)
 	Resolve(ctx context.Context, ticketID, who, followUp string) error
 	Audit(ctx context.Context, rec audit.Record) error
@@ -140,6 +143,7 @@ func (c *Console) Handler() http.Handler {
 		r.Get("/console/", c.inbox)
 		r.Get("/console/events", c.events)
 		r.Get("/console/tickets/{id}", c.ticketPage)
+		r.Post("/console/tickets/{id}/segments", c.segments)
 		r.Post("/console/tickets/{id}/{action}", c.act)
 	})
 	return http.NewCrossOriginProtection().Handler(noStore(r))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"maps"
 	"net/http"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
@@ -169,6 +171,8 @@ type ticketData struct {
 	Events    []eventRow
 	Flows     []string
 	RequestID string
+	Compose   runner.Composer
+	Reason    string // why a written reply cannot go now, in words
 }
 
 // ticketFor reads the ticket of the URL and checks the staff member may
@@ -234,6 +238,13 @@ func (c *Console) ticketPage(w http.ResponseWriter, r *http.Request) {
 		d.Events = append(d.Events, eventOf(ev, p.Timezone))
 	}
 	slices.Reverse(d.Events) // newest first
+	if d.Mine {
+		if d.Compose, err = c.Backend.Composer(r.Context(), t.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			c.fail(w, "composer not read", err)
+			return
+		}
+		d.Reason = reasonText(d.Compose.Why)
+	}
 	if c.Live != nil {
 		d.Live = "/console/events"
 	}
@@ -312,7 +323,11 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		err = c.Backend.Release(r.Context(), t.ID, a.Email)
 		flash = "Released: the ticket waits for someone else, and the automation has the conversation again."
 	case audit.Reply:
-		detail, err = c.Backend.Reply(r.Context(), t.ID, a.Email, text, r.PostForm.Get("request_id"))
+		if canned := r.PostForm.Get("canned"); canned != "" {
+			detail, err = c.Backend.ReplyCanned(r.Context(), t.ID, a.Email, canned, r.PostForm.Get("request_id"))
+		} else {
+			detail, err = c.Backend.Reply(r.Context(), t.ID, a.Email, text, r.PostForm.Get("request_id"))
+		}
 		flash = "Reply queued."
 	case audit.Note:
 		detail, err = c.Backend.Note(r.Context(), t.ID, a.Email, text)
@@ -333,7 +348,13 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		flash = "Claim the ticket first: only its owner can do that."
 	case errors.Is(err, runner.ErrResolved):
 		flash = "The ticket is resolved."
-	case errors.Is(err, runner.ErrUnreachable), errors.Is(err, runner.ErrInvalidText), errors.Is(err, conversations.ErrUnknownFlow):
+	case errors.Is(err, runner.ErrUnreachable):
+		why := err.Error()
+		if i := strings.LastIndex(why, ": "); i >= 0 {
+			why = why[i+2:]
+		}
+		flash = "Not sent: " + reasonText(why)
+	case errors.Is(err, runner.ErrInvalidText), errors.Is(err, conversations.ErrUnknownFlow):
 		flash = "Not sent: " + err.Error()
 	case err != nil:
 		c.fail(w, action+" failed", err)
@@ -355,4 +376,54 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// reasonText says in words why no channel can carry a reply.
+func reasonText(why string) string {
+	switch why {
+	case "":
+		return ""
+	case "opted_out":
+		return "the patient opted out of messages on every channel they have (STOP); only they can opt back in (START)."
+	case "unreachable":
+		return "the patient's number does not receive messages (the carrier refused it): call the patient or ask the clinic for a new number."
+	case "no_address", "not_linked":
+		return "the patient has no address on their channels yet."
+	case "window_closed":
+		return "the patient last wrote on WhatsApp more than 24 hours ago, so WhatsApp takes only approved templates: send a ready reply marked \"template\", or wait for the patient to write."
+	}
+	return "no channel can carry it now (" + why + ")."
+}
+
+// segments says how many SMS a reply being typed will take (htmx posts the
+// draft as it changes): past two, long messages cost more and reach some
+// phones split.
+func (c *Console) segments(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "malformed form", http.StatusBadRequest)
+		return
+	}
+	if _, ok := c.ticketFor(w, r); !ok {
+		return
+	}
+	text := strings.TrimSpace(r.PostForm.Get("text"))
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if text == "" {
+		fmt.Fprint(w, `<span id="segments"></span>`)
+		return
+	}
+	n, ucs2 := locales.Segments(text)
+	note := ""
+	switch {
+	case n > 2 && ucs2:
+		note = " — long: accents or emoji make each SMS hold 70 characters; shorten it or send two messages"
+	case n > 2:
+		note = " — long: shorten it or send two messages"
+	}
+	class := "ok"
+	if n > 2 {
+		class = "warn"
+	}
+	fmt.Fprintf(w, `<span id="segments" class="%s">%d SMS %s%s</span>`, class, n, map[bool]string{true: "segments", false: "segment"}[n != 1], template.HTMLEscapeString(note))
 }

@@ -257,6 +257,12 @@ func (r *Runner) Reply(ctx context.Context, ticketID, who, text, dedupe string) 
 	if text == "" || utf8.RuneCountInString(text) > MaxReply {
 		return "", fmt.Errorf("%w: a message has 1 to %d characters", ErrInvalidText, MaxReply)
 	}
+	return r.staffReply(ctx, ticketID, who, text, "", dedupe)
+}
+
+// staffReply queues a person's reply: text, or the pack's message canned
+// rendered in the patient's language (with its WhatsApp template).
+func (r *Runner) staffReply(ctx context.Context, ticketID, who, text, canned, dedupe string) (messageID string, err error) {
 	if dedupe != "" {
 		dedupe = "reply:" + dedupe
 	}
@@ -264,24 +270,28 @@ func (r *Runner) Reply(ctx context.Context, ticketID, who, text, dedupe string) 
 		if w.s.Owner != who {
 			return ErrNotOwner
 		}
-		c := conversations.ContactOf(&w.p, &w.s, w.linked)
-		ch, why := "", ""
-		for _, each := range c.Chain {
-			if b := c.Blocked(each); b == "" {
-				ch = each
-				break
-			} else if why == "" {
-				why = b
+		e := store.OutboxEntry{PatientID: w.p.ID, Text: text, Timezone: w.p.Timezone, NotBefore: w.now, CreatedAt: w.now}
+		if canned != "" {
+			lang := r.Render.Lang(&w.s, &w.p)
+			ef := conversations.Effect{Message: canned}
+			var err error
+			if e.Text, err = r.Render.Text(lang, &w.p, &ef); err != nil {
+				return fmt.Errorf("%w: no ready reply %s in %s", ErrInvalidText, canned, lang)
 			}
+			e.MessageID = canned
+			e.Template, e.Vars = r.Render.Template(lang, &w.p, &ef)
 		}
+		c := conversations.ContactOf(&w.p, &w.s, w.linked)
+		ch, why, _ := r.replyChannel(&c, w.now, e.Template != "")
 		if ch == "" {
 			return fmt.Errorf("%w: %s", ErrUnreachable, why)
 		}
 		messageID = r.NewID(w.now)
-		reply := w.s.LastIn != 0 && w.now.Sub(time.Unix(w.s.LastIn, 0)) < replyWindow
-		w.c.Outbox = append(w.c.Outbox, store.OutboxEntry{ID: messageID, PatientID: w.p.ID, Channel: ch, To: r.address(&w.p, ch), Text: text,
-			Timezone: w.p.Timezone, Reply: reply, NotBefore: w.now, CreatedAt: w.now})
-		w.c.Events = append(w.c.Events, store.Event{ID: messageID, Type: "message.out", At: w.now, Channel: ch, Text: text, Status: "queued", Staff: who, Ticket: t.ID})
+		e.ID, e.Channel, e.To = messageID, ch, r.address(&w.p, ch)
+		e.Reply = w.s.LastIn != 0 && w.now.Sub(time.Unix(w.s.LastIn, 0)) < replyWindow
+		w.c.Outbox = append(w.c.Outbox, e)
+		w.c.Events = append(w.c.Events, store.Event{ID: messageID, Type: "message.out", At: w.now, Channel: ch, Text: e.Text, Status: "queued",
+			Staff: who, Ticket: t.ID, Message: canned})
 		return nil
 	})
 	if err == nil && w != nil && w.dup {
