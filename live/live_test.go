@@ -56,7 +56,9 @@ func TestBusAcrossReplicas(t *testing.T) {
 	}
 	buses[0].Publish(live.Change{Ticket: "t9", Team: "south"})
 	for _, s := range subs {
-		waitFor(t, s, func(cs []live.Change, _ bool) bool { return len(cs) == 1 && cs[0].Ticket == "t9" && cs[0].Team == "south" })
+		waitFor(t, s, func(cs []live.Change, _ bool) bool {
+			return len(cs) == 1 && cs[0].Ticket == "t9" && cs[0].Team == "south"
+		})
 	}
 }
 
