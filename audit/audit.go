@@ -20,6 +20,7 @@ const (
 	StartFlow    = "start_flow"
 	Claim        = "claim"
 	Release      = "release"
+	Reassign     = "reassign"
 	Reply        = "reply"
 	Note         = "note"
 	Resolve      = "resolve"

@@ -97,3 +97,28 @@ func TestComposer(t *testing.T) {
 		t.Fatalf("the template reply is not queued on WhatsApp with its template: %+v", due)
 	}
 }
+
+// The owner hands the conversation to a colleague of the team; not to
+// someone of another team.
+func TestReassignFromTheConsole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b, c := e.browser(), e.browser()
+	b.login("north@clinic.org", password)
+	c.login("north2@clinic.org", password)
+	_, inbox := b.get("/console/")
+	id := ticketLink.FindStringSubmatch(inbox)[1]
+	b.post("/console/tickets/"+id+"/claim", nil)
+	if _, page := b.post("/console/tickets/"+id+"/reassign", url.Values{"to": {"south@clinic.org"}}); !strings.Contains(page, "Not reassigned") {
+		t.Fatalf("reassigning to another team:\n%s", page)
+	}
+	if _, page := b.post("/console/tickets/"+id+"/reassign", url.Values{"to": {"North2@clinic.org"}}); !strings.Contains(page, "Reassigned to north2@clinic.org") {
+		t.Fatalf("reassigning:\n%s", page)
+	}
+	if _, page := c.get("/console/tickets/" + id); !strings.Contains(page, `data-draft="reply-`) {
+		t.Fatalf("the new owner cannot reply:\n%s", page)
+	}
+	if got := strings.Join(e.auditActions("p-north"), " "); !strings.Contains(got, "north@clinic.org:reassign") {
+		t.Fatalf("audit %q", got)
+	}
+}

@@ -48,6 +48,7 @@ type Backend interface {
 	Timeline(ctx context.Context, id string) ([]store.Event, error)
 	Claim(ctx context.Context, ticketID, who string) (store.Escalation, error)
 	Release(ctx context.Context, ticketID, who string) error
+	Reassign(ctx context.Context, ticketID, from, to string) error
 	Reply(ctx context.Context, ticketID, who, text, dedupe string) (string, error)
 	ReplyCanned(ctx context.Context, ticketID, who, cannedID, dedupe string) (string, error)
 	Composer(ctx context.Context, ticketID string) (runner.Composer, error)

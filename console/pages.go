@@ -322,6 +322,9 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 	case audit.Release:
 		err = c.Backend.Release(r.Context(), t.ID, a.Email)
 		flash = "Released: the ticket waits for someone else, and the automation has the conversation again."
+	case audit.Reassign:
+		flash, err = c.reassign(r, a, t)
+		detail = r.PostForm.Get("to")
 	case audit.Reply:
 		if canned := r.PostForm.Get("canned"); canned != "" {
 			detail, err = c.Backend.ReplyCanned(r.Context(), t.ID, a.Email, canned, r.PostForm.Get("request_id"))
@@ -344,6 +347,8 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &owned):
 		flash = "Not claimed: " + owned.Owner + " has this conversation."
+	case errors.Is(err, errNoColleague):
+		flash = "Not reassigned: " + err.Error() + "."
 	case errors.Is(err, runner.ErrNotOwner):
 		flash = "Claim the ticket first: only its owner can do that."
 	case errors.Is(err, runner.ErrResolved):
@@ -367,7 +372,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	target := "/console/tickets/" + t.ID
-	if (action == audit.Resolve || action == audit.Release) && err == nil {
+	if (action == audit.Resolve || action == audit.Release || action == audit.Reassign) && err == nil {
 		target = "/console/"
 	}
 	target += "?flash=" + url.QueryEscape(flash)
@@ -426,4 +431,25 @@ func (c *Console) segments(w http.ResponseWriter, r *http.Request) {
 		class = "warn"
 	}
 	fmt.Fprintf(w, `<span id="segments" class="%s">%d SMS %s%s</span>`, class, n, map[bool]string{true: "segments", false: "segment"}[n != 1], template.HTMLEscapeString(note))
+}
+
+// errNoColleague: the email names nobody who may take the conversation.
+var errNoColleague = errors.New("no colleague with that email works this patient's team")
+
+// reassign hands the member's conversation to a colleague who sees the
+// patient's team; an admin may take it from whoever has it.
+func (c *Console) reassign(r *http.Request, a *staff.Account, t store.Escalation) (string, error) {
+	to, _ := staff.NormalizeEmail(r.PostForm.Get("to"))
+	b, err := c.Backend.StaffAccount(r.Context(), to)
+	if err != nil || b.Disabled || !b.Sees(t.Team) {
+		return "", errNoColleague
+	}
+	from := a.Email
+	if a.Role == staff.Admin && t.Owner != "" {
+		from = t.Owner
+	}
+	if err := c.Backend.Reassign(r.Context(), t.ID, from, b.Email); err != nil {
+		return "", err
+	}
+	return "Reassigned to " + b.Email + ".", nil
 }

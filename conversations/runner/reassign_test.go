@@ -1,0 +1,56 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/store"
+)
+
+// A reassignment moves the conversation to a colleague without handing it
+// back: the automation stays quiet, only the new owner replies.
+func TestReassign(t *testing.T) {
+	t.Parallel()
+	r, _, st := newTestRunner(t, at15)
+	ctx := context.Background()
+	enrollChain(t, r, "p1", conversations.SMS)
+	text(t, r, "p1", "HUMAN", "m1")
+	id := openTickets(t, st)[0].ID
+	if _, err := r.Claim(ctx, id, "a@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Reassign(ctx, id, "b@clinic.org", "c@clinic.org"); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("reassigning someone else's conversation: %v", err)
+	}
+	if err := r.Reassign(ctx, id, "a@clinic.org", "b@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	tk, _ := r.Ticket(ctx, id)
+	if tk.Owner != "b@clinic.org" || tk.Status != store.TicketClaimed {
+		t.Fatalf("ticket after the reassignment %+v", tk)
+	}
+	if _, err := r.Reply(ctx, id, "a@clinic.org", "hi", ""); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("the old owner replied: %v", err)
+	}
+	if _, err := r.Reply(ctx, id, "b@clinic.org", "Hi, I am the nurse.", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, ss, _ := st.Load(ctx, "p1")
+	var s conversations.Session
+	s.Decode(ss.Data)
+	if s.Owner != "b@clinic.org" {
+		t.Fatalf("session owner %q", s.Owner)
+	}
+	evs, _ := st.Timeline(ctx, "p1")
+	var last store.Event
+	for _, ev := range evs {
+		if ev.Type == "ticket" {
+			last = ev
+		}
+	}
+	if last.Status != "reassigned" || last.Staff != "b@clinic.org" {
+		t.Fatalf("last ticket event %+v", last)
+	}
+}
