@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 )
 
@@ -367,17 +369,21 @@ type Receipt struct {
 // repeats itself). It returns that channel ("" when none). A patient
 // unenrolled since is no error.
 func (r *Runner) Delivered(ctx context.Context, patientID, messageID string, rc Receipt) (next string, err error) {
-	reached := false
+	reached, advanced := false, false
 	err = r.Store.UpdateEvent(ctx, patientID, messageID, func(e *store.Event) bool {
 		reached = e.Status == "delivered" || e.Status == "read"
 		if !store.StatusAdvances(e.Status, rc.Status) {
 			return false
 		}
 		e.Status, e.ErrorCode = rc.Status, rc.Code
+		advanced = true
 		return true
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", err
+	}
+	if advanced {
+		r.changedPatient(ctx, patientID)
 	}
 	err = nil
 	switch {
@@ -438,4 +444,23 @@ func callAdvances(from, to string) bool {
 		return true
 	}
 	return store.StatusAdvances(from, to) && !store.StatusAdvances(to, from)
+}
+
+// changedPatient tells the console of a change to a patient's timeline made
+// outside a turn (a delivery status): their open tickets' pages refresh.
+func (r *Runner) changedPatient(ctx context.Context, patientID string) {
+	if r.Changed == nil {
+		return
+	}
+	p, ss, err := r.Store.Load(ctx, patientID)
+	if err != nil {
+		return
+	}
+	var s conversations.Session
+	if r.Engine.DecodeSession(ss.Data, &s) != nil {
+		return
+	}
+	for _, t := range s.Tickets {
+		r.Changed(t.ID, cmp.Or(p.Team, staff.DefaultTeam))
+	}
 }

@@ -54,3 +54,34 @@ func TestReassign(t *testing.T) {
 		t.Fatalf("last ticket event %+v", last)
 	}
 }
+
+// The console hears of every change to a ticket's conversation: the
+// claim, a reply, and the reply's delivery status, which comes outside a
+// turn.
+func TestChangedHook(t *testing.T) {
+	t.Parallel()
+	r, _, st := newTestRunner(t, at15)
+	ctx := context.Background()
+	enrollChain(t, r, "p1", conversations.SMS)
+	text(t, r, "p1", "HUMAN", "m1")
+	id := openTickets(t, st)[0].ID
+	var heard []string
+	r.Changed = func(ticket, team string) { heard = append(heard, ticket+"@"+team) }
+	if _, err := r.Claim(ctx, id, "a@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := r.Reply(ctx, id, "a@clinic.org", "Hi, I am the nurse.", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Delivered(ctx, "p1", msg, Receipt{Channel: conversations.SMS, Status: "delivered"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Delivered(ctx, "p1", msg, Receipt{Channel: conversations.SMS, Status: "sent"}); err != nil { // late, no change
+		t.Fatal(err)
+	}
+	want := id + "@default"
+	if len(heard) != 3 || heard[0] != want || heard[1] != want || heard[2] != want {
+		t.Fatalf("heard %v, want %s three times (claim, reply, delivered)", heard, want)
+	}
+}
