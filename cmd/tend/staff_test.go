@@ -135,7 +135,10 @@ func TestOnCallConfig(t *testing.T) {
 	if err != nil || c.pager == nil || len(c.pager.Ladder) != 2 || c.pager.Ladder[0] != "+15550001111" || c.pager.Every != 5*time.Minute {
 		t.Fatalf("pager %+v %v", c.pager, err)
 	}
-	for _, bad := range [][]string{{"--oncall", "nurse"}, {"--oncall", "+15550001111", "--page-every", "10s"}, {"--oncall", "+15550001111", "--page-every", "soon"}} {
+	if c, err := parseConfig("t", []string{"--require-totp", "admin"}); err != nil || c.RequireTOTP != "admin" {
+		t.Fatalf("require-totp admin: %+v %v", c.RequireTOTP, err)
+	}
+	for _, bad := range [][]string{{"--oncall", "nurse"}, {"--oncall", "+15550001111", "--page-every", "10s"}, {"--oncall", "+15550001111", "--page-every", "soon"}, {"--require-totp", "coach"}} {
 		if _, err := parseConfig("t", bad); err == nil || !strings.Contains(err.Error(), "TEND_") {
 			t.Errorf("%v: %v, want an error naming the setting", bad, err)
 		}
