@@ -395,13 +395,25 @@ func TestTOTP(t *testing.T) {
 		}
 	}
 
-	// A lost phone: an admin turns TOTP off; the password alone signs in.
+	// A password reset between the password and the code ends the second step.
+	pending := e.browser()
+	pending.login("north@clinic.org", password)
+	e.Clock.Add(time.Second)
 	adm := e.signedIn(admin, password)
 	if _, page := adm.get("/console/admin/staff"); !strings.Contains(page, "TOTP on") {
 		t.Fatal("the staff page does not show TOTP on")
 	}
+	_, page = adm.post("/console/admin/staff/reset", url.Values{"email": {"north@clinic.org"}})
+	reset := oneTimePassword.FindStringSubmatch(page)
+	if _, page := pending.post("/console/login/code", url.Values{"code": {code(t, secret, e.Clock.Now())}}); !strings.Contains(page, "Sign in") || strings.Contains(page, "Inbox") {
+		t.Fatal("a second step begun before a reset still signs in")
+	}
+
+	// A lost phone: an admin turns TOTP off; the password alone signs in.
 	adm.post("/console/admin/staff/totp-off", url.Values{"email": {"north@clinic.org"}})
-	e.signedIn("north@clinic.org", password)
+	if _, page := e.browser().login("north@clinic.org", reset[1]); !strings.Contains(page, "Choose your password") {
+		t.Fatalf("after totp-off, the password alone:\n%s", page)
+	}
 	if !e.audited(admin, audit.TOTPOff, "north@clinic.org") {
 		t.Error("totp-off not audited")
 	}

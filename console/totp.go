@@ -134,6 +134,10 @@ func (c *Console) signInCode(w http.ResponseWriter, r *http.Request) {
 	now, addr := c.Clock(), clientAddr(r)
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	id, l, ok := c.secondStep(r)
+	if ok { // a password reset since the first step ends it too
+		a, err := c.Backend.StaffAccount(r.Context(), l.Email)
+		ok = err == nil && !l.Created.Before(a.SessionsAfter)
+	}
 	if !ok {
 		c.forgetSecondStep(w)
 		http.Redirect(w, r, "/console/login", http.StatusSeeOther)
