@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/tendcare/tend/audit"
 )
@@ -50,22 +49,14 @@ func clientAddr(r *http.Request) string {
 // maxAudit bounds one answer of GET /audit.
 const maxAudit = 10000
 
-// listAudit answers GET /audit?patient=&staff=&from=&to= (RFC 3339 times).
+// listAudit answers GET /audit?patient=&staff=&from=&to= (audit.ParseFilter:
+// RFC 3339 times or whole days).
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := audit.Filter{Patient: q.Get("patient"), Staff: q.Get("staff")}
-	for _, p := range []struct {
-		name string
-		to   *time.Time
-	}{{"from", &f.From}, {"to", &f.To}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, p.name+": want an RFC 3339 time such as 2026-03-02T09:00:00Z")
-				return
-			}
-			*p.to = t
-		}
+	f, err := audit.ParseFilter(q)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	limit := maxAudit
 	if v := q.Get("limit"); v != "" {

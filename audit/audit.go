@@ -25,6 +25,18 @@ const (
 	Note         = "note"
 	Resolve      = "resolve"
 	StaffAdd     = "staff_add"
+	// Staff accounts (Detail names the account; never a password or a
+	// TOTP secret).
+	StaffDisable = "staff_disable"
+	StaffEnable  = "staff_enable"
+	StaffReset   = "staff_reset"
+	StaffAccess  = "staff_access" // role or teams changed
+	TOTPOn       = "totp_on"
+	TOTPOff      = "totp_off"
+	ListStaff    = "list_staff"
+	// AdminPage: a staff member who is not an admin asked for an admin
+	// page (Detail says which).
+	AdminPage = "admin_page"
 )
 
 // Record is one entry. Seq, Prev and Hash are set by the store when it

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"errors"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -55,5 +56,23 @@ func TestChain(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("filter matched %d, want 3", n)
+	}
+}
+
+func TestParseFilter(t *testing.T) {
+	t.Parallel()
+	f, err := ParseFilter(url.Values{"patient": {"p1"}, "staff": {"n@clinic.org"}, "from": {"2026-03-02"}, "to": {"2026-03-02"}})
+	if err != nil || f.Patient != "p1" || f.Staff != "n@clinic.org" ||
+		!f.From.Equal(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)) || !f.To.Equal(time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("%+v %v", f, err)
+	}
+	f, err = ParseFilter(url.Values{"from": {"2026-03-02T09:00:00+01:00"}})
+	if err != nil || !f.From.Equal(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)) || !f.To.IsZero() {
+		t.Fatalf("%+v %v", f, err)
+	}
+	for _, bad := range []url.Values{{"from": {"yesterday"}}, {"to": {"2026-3-2"}}} {
+		if _, err := ParseFilter(bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
 	}
 }

@@ -55,6 +55,7 @@ type Backend interface {
 	Note(ctx context.Context, ticketID, who, text string) (string, error)
 	Resolve(ctx context.Context, ticketID, who, followUp string) error
 	Audit(ctx context.Context, rec audit.Record) error
+	Admin // admin.go
 }
 
 // Defaults of the session limits (HIPAA 164.312(a)(2)(iii) automatic
@@ -82,6 +83,10 @@ type Console struct {
 	// Heartbeat and LiveGap pace the live stream (DefaultHeartbeat,
 	// DefaultLiveGap when 0).
 	Heartbeat, LiveGap time.Duration
+	// RequireTOTP says who must turn two-step sign-in on before anything
+	// else: RequireTOTPAdmin, RequireTOTPAll, or nobody ("" or
+	// RequireTOTPNone; see totp.go).
+	RequireTOTP string
 
 	once   sync.Once
 	pages  map[string]*template.Template
@@ -104,7 +109,7 @@ const cookieName = "tend_session"
 func (c *Console) init() {
 	c.once.Do(func() {
 		c.pages = map[string]*template.Template{}
-		for _, name := range []string{"login", "password", "inbox", "ticket"} {
+		for _, name := range []string{"login", "password", "inbox", "ticket", "admin_staff", "admin_audit", "totp", "login_code"} {
 			c.pages[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 		}
 		if c.Idle <= 0 {
@@ -136,16 +141,24 @@ func (c *Console) Handler() http.Handler {
 	r.Handle("/console/static/*", cacheStatic(http.StripPrefix("/console/static/", http.FileServer(http.FS(static)))))
 	r.Get("/console/login", c.loginPage)
 	r.Post("/console/login", c.login)
+	r.Get("/console/login/code", c.codePage)
+	r.Post("/console/login/code", c.signInCode)
 	r.Group(func(r chi.Router) {
 		r.Use(c.signedIn)
 		r.Post("/console/logout", c.logout)
 		r.Get("/console/password", c.passwordPage)
 		r.Post("/console/password", c.setPassword)
+		r.Get("/console/totp", c.totpPage)
+		r.Post("/console/totp", c.enableTOTP)
 		r.Get("/console/", c.inbox)
 		r.Get("/console/events", c.events)
 		r.Get("/console/tickets/{id}", c.ticketPage)
 		r.Post("/console/tickets/{id}/segments", c.segments)
 		r.Post("/console/tickets/{id}/{action}", c.act)
+		r.With(c.adminOnly).Get("/console/admin/staff", c.staffPage)
+		r.With(c.adminOnly).Post("/console/admin/staff", c.addStaff)
+		r.With(c.adminOnly).Post("/console/admin/staff/{action}", c.changeStaff)
+		r.With(c.adminOnly).Get("/console/admin/audit", c.auditPage)
 	})
 	return http.NewCrossOriginProtection().Handler(noStore(r))
 }
@@ -245,7 +258,8 @@ func (c *Console) session(r *http.Request, now time.Time) (string, store.Login, 
 	}
 	id := hashID(ck.Value)
 	l, err := c.Backend.Login(r.Context(), id, now)
-	if err == nil && now.Sub(l.Seen) >= c.Idle {
+	if err == nil && (now.Sub(l.Seen) >= c.Idle || l.SecondStep) {
+		// A half sign-in (password right, code to come) opens nothing.
 		c.Backend.DeleteLogin(r.Context(), id)
 		err = store.ErrNotFound
 	}
@@ -256,7 +270,7 @@ func (c *Console) session(r *http.Request, now time.Time) (string, store.Login, 
 		return id, l, staff.Account{}, err
 	}
 	a, err := c.Backend.StaffAccount(r.Context(), l.Email)
-	if err != nil || a.Disabled {
+	if err != nil || a.Disabled || l.Created.Before(a.SessionsAfter) { // a reset ends older sessions
 		c.Backend.DeleteLogin(r.Context(), id)
 		return id, l, a, errSignedOut
 	}
@@ -289,6 +303,10 @@ func (c *Console) signedIn(next http.Handler) http.Handler {
 		}
 		if a.MustChange && r.URL.Path != "/console/password" && r.URL.Path != "/console/logout" {
 			http.Redirect(w, r, "/console/password", http.StatusSeeOther)
+			return
+		}
+		if !a.MustChange && c.mustEnrol(&a) && r.URL.Path != "/console/totp" && r.URL.Path != "/console/logout" {
+			http.Redirect(w, r, "/console/totp", http.StatusSeeOther)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &a)))
@@ -363,15 +381,30 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.log().Warn("password not rehashed", "err", err)
 		}
 	}
+	if a.TOTPSecret != "" {
+		c.startSecondStep(w, r, a.Email, now) // totp.go
+		return
+	}
+	c.startSession(w, r, a.Email, now, "")
+}
+
+// randomSecret is a cookie's secret: 256 random bits.
+func randomSecret() string {
 	var b [32]byte
 	rand.Read(b[:])
-	secret := base64.RawURLEncoding.EncodeToString(b[:])
-	l := store.Login{Email: a.Email, Created: now, Seen: now, Expires: now.Add(c.Lifetime)}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// startSession signs email in (the password, and the code when asked for,
+// were right) and goes to the inbox.
+func (c *Console) startSession(w http.ResponseWriter, r *http.Request, email string, now time.Time, detail string) {
+	secret := randomSecret()
+	l := store.Login{Email: email, Created: now, Seen: now, Expires: now.Add(c.Lifetime)}
 	if err := c.Backend.PutLogin(r.Context(), hashID(secret), l); err != nil {
 		c.fail(w, "session not started", err)
 		return
 	}
-	c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: "sign_in", From: addr})
+	c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: email, Action: "sign_in", From: clientAddr(r), Detail: detail})
 	// A browser-session cookie: the server ends the session (idle,
 	// lifetime, sign-out) whatever the browser keeps.
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: secret, Path: "/console/", HttpOnly: true, Secure: c.Secure,

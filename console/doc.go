@@ -20,4 +20,9 @@
 // wrong password. A staff member sees only the patients of their teams (an
 // admin sees all): another team's ticket is a 404, and the attempt is
 // audited like every page that shows a patient.
+//
+// Admins also manage staff accounts and search the audit log under
+// /console/admin/ (admin.go; the Runner's staff methods, which tend staff
+// uses too), and every staff member may turn on two-step sign-in with an
+// authenticator app (totp.go).
 package console

@@ -36,10 +36,15 @@ type Account struct {
 	// prints a one-time one) and must be changed at the next sign-in.
 	MustChange bool `json:"must_change,omitempty"`
 	// TOTPSecret, when set, asks for a code from an authenticator app at
-	// sign-in (RFC 6238).
+	// sign-in (RFC 6238). It is a secret: the store seals it like PHI
+	// (store/seal) and nothing logs or shows it once it is set.
 	TOTPSecret string    `json:"totp_secret,omitempty"`
 	Disabled   bool      `json:"disabled,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	// SessionsAfter ends the sessions that began before it at their next
+	// request: a password reset sets it, so that whoever held a session
+	// cannot choose the new password in the owner's place.
+	SessionsAfter time.Time `json:"sessions_after,omitzero"`
 }
 
 // Errors of Validate and the account store.
@@ -88,6 +93,12 @@ func (a *Account) Validate() error {
 	}
 	a.Teams = teams
 	return nil
+}
+
+// SplitTeams splits a list of teams typed as "north, south" or
+// "north south" (Validate checks each).
+func SplitTeams(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
 // ValidTeam reports whether t can name a team.

@@ -286,6 +286,9 @@ type Login struct {
 	Created time.Time `json:"created"`
 	Seen    time.Time `json:"seen"`    // the last request, for the idle logoff
 	Expires time.Time `json:"expires"` // the absolute end
+	// SecondStep: the password was right and the TOTP code is still to
+	// come. Such a login signs nothing in; it lives a few minutes.
+	SecondStep bool `json:"second_step,omitempty"`
 }
 
 // Logins keeps the console's sessions, so that they survive restarts and

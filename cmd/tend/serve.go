@@ -51,6 +51,7 @@ type config struct {
 	KeyFile                                    string
 	AllowPlaintext                             bool
 	OnCall, PageEvery                          string
+	RequireTOTP                                string
 	pager                                      *runner.Pager
 	// autoKeys: KeyFile is the data dir's own, made by tend on first
 	// start; the store may still hold values from before, in the clear.
@@ -135,6 +136,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.BoolVar(&c.VoiceSpeech, "voice-speech", envBoolOr("TEND_VOICE_SPEECH", true), "callers may speak as well as press keys; speech goes through the emergency detector (TEND_VOICE_SPEECH)")
 	fs.StringVar(&c.OnCall, "oncall", env("TEND_ONCALL", ""), "on-call numbers (E.164, comma-separated, first first) paged by SMS while a ticket nobody claimed nears its deadline; none: no paging (TEND_ONCALL)")
 	fs.StringVar(&c.PageEvery, "page-every", env("TEND_PAGE_EVERY", "10m"), "time between two pages of one ticket (TEND_PAGE_EVERY)")
+	fs.StringVar(&c.RequireTOTP, "require-totp", env("TEND_REQUIRE_TOTP", console.RequireTOTPNone), "who must turn on two-step sign-in (TOTP) in the console before anything else: admin, all or none (TEND_REQUIRE_TOTP)")
 	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
 	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
 	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
@@ -153,6 +155,11 @@ func parseConfig(name string, args []string) (config, error) {
 		if n.value != "" && !locales.ValidServiceNumber(n.value) {
 			return c, fmt.Errorf("%s: %q is not a number to call (2 to 15 digits, spaces between groups allowed)", n.name, n.value)
 		}
+	}
+	switch c.RequireTOTP {
+	case console.RequireTOTPNone, console.RequireTOTPAdmin, console.RequireTOTPAll:
+	default:
+		return c, fmt.Errorf("TEND_REQUIRE_TOTP: %q is not admin, all or none", c.RequireTOTP)
 	}
 	if c.OnCall != "" {
 		every, err := time.ParseDuration(c.PageEvery)
@@ -405,7 +412,7 @@ func serve(args []string) error {
 	r.Mount("/api/v1", a.Routes())
 	hub := &live.Hub{}
 	con := &console.Console{Backend: runner, Clock: clock, Log: log, Secure: strings.HasPrefix(c.PublicURL, "https://"),
-		Flows: slices.Sorted(maps.Keys(pack.Flows)), Live: hub}
+		Flows: slices.Sorted(maps.Keys(pack.Flows)), Live: hub, RequireTOTP: c.RequireTOTP}
 	r.Handle("/console/*", con.Handler())
 	r.Get("/console", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/console/", http.StatusMovedPermanently)

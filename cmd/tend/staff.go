@@ -7,22 +7,28 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
-	"github.com/tendcare/tend/audit"
+	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/staff"
 )
 
 const staffUsage = `usage: tend staff add --email E --role coach|nurse|admin --team T[,T...] [--name N] [--password-stdin]
        tend staff list
-       tend staff disable|enable|reset --email E   (reset: a new one-time password)
+       tend staff disable|enable|reset|totp-off --email E
+         (reset: a new one-time password, and the account's sessions end; totp-off: sign-in
+         without the authenticator code, for a lost phone)
 The store is the one tend serve uses (TEND_STORE, TEND_DATA_DIR, TEND_REDIS_URL, or the flags
 --store, --data-dir, --redis-url); with the embedded store, stop tend serve first`
 
-// staffCmd manages staff accounts: `staff add` creates one with a
+// staffCmd manages staff accounts with the Runner's methods, the ones the
+// console's admin page uses, so both keep the same rules and audit every
+// change (as "cli", from this host): `staff add` creates one with a
 // one-time password (printed once, to be changed at the first sign-in) or
-// one read from standard input; `staff list` prints them, without hashes.
+// one read from standard input; `staff list` prints them, without hashes
+// or secrets; disable, enable, reset and totp-off change one.
 func staffCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(staffUsage)
@@ -51,79 +57,75 @@ func staffCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	defer st.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	rn := &runner.Runner{Store: st, Clock: time.Now}
+	host, _ := os.Hostname()
+	by := runner.Actor{Staff: "cli", From: host}
+	// oneTime prints a one-time password, also when the audit record failed
+	// (the change was made: without it the account would be locked).
+	oneTime := func(password string, err error) error {
+		if password != "" {
+			fmt.Fprintf(stdout, "one-time password (shown once; to be changed at the next sign-in): %s\n", password)
+		}
+		return err
+	}
 	switch args[0] {
 	case "add":
-		a := staff.Account{Email: *email, Name: *name, Role: *role, Teams: strings.Split(*teams, ","), CreatedAt: time.Now().UTC()}
+		a := staff.Account{Email: *email, Name: *name, Role: *role, Teams: staff.SplitTeams(*teams)}
 		if err := a.Validate(); err != nil {
 			return err
 		}
-		password, oneTime := staff.NewPassword(), true
+		password := ""
 		if *fromStdin {
 			line, err := bufio.NewReader(stdin).ReadString('\n')
 			if err != nil && !errors.Is(err, io.EOF) {
 				return err
 			}
-			password, oneTime = strings.TrimRight(line, "\r\n"), false
-			if err := staff.CheckStrength(password); err != nil {
-				return err
+			if password = strings.TrimRight(line, "\r\n"); password == "" {
+				return errors.New("staff add: --password-stdin read no password")
 			}
 		}
-		a.PasswordHash, a.MustChange = staff.Hash(password, staff.DefaultParams), oneTime
-		if err := st.PutStaff(ctx, a, true); errors.Is(err, staff.ErrExists) {
+		pw, err := rn.AddStaff(ctx, by, a, password)
+		if errors.Is(err, staff.ErrExists) {
 			return fmt.Errorf("staff add: %s has an account already", a.Email)
-		} else if err != nil {
+		} else if err != nil && !errors.Is(err, runner.ErrNotAudited) {
 			return err
-		}
-		rec := audit.Record{At: time.Now(), Staff: "cli", Action: audit.StaffAdd, Detail: a.Email + " " + a.Role}
-		if _, err := st.AppendAudit(ctx, rec); err != nil {
-			return fmt.Errorf("staff add: the account was added but not audited: %w", err)
 		}
 		fmt.Fprintf(stdout, "added %s (%s; teams %s)\n", a.Email, a.Role, strings.Join(a.Teams, ", "))
-		if oneTime {
-			fmt.Fprintf(stdout, "one-time password (shown once; to be changed at the first sign-in): %s\n", password)
-		}
-		return nil
-	case "disable", "enable", "reset":
-		addr, err := staff.NormalizeEmail(*email)
-		if err != nil {
-			return err
-		}
-		a, err := st.StaffAccount(ctx, addr)
-		if err != nil {
-			return fmt.Errorf("staff %s: %s: %w", args[0], addr, err)
-		}
-		password := ""
+		return oneTime(pw, err)
+	case "disable", "enable", "reset", "totp-off":
+		var pw string
 		switch args[0] {
 		case "disable":
-			a.Disabled = true // signed-in sessions end at their next request
+			err = rn.DisableStaff(ctx, by, *email) // signed-in sessions end at their next request
 		case "enable":
-			a.Disabled = false
+			err = rn.EnableStaff(ctx, by, *email)
 		case "reset":
-			password = staff.NewPassword()
-			a.PasswordHash, a.MustChange = staff.Hash(password, staff.DefaultParams), true
+			pw, err = rn.ResetStaffPassword(ctx, by, *email)
+		case "totp-off":
+			err = rn.ClearTOTP(ctx, by, *email)
 		}
-		if err := st.PutStaff(ctx, a, false); err != nil {
-			return err
+		if err != nil && !errors.Is(err, runner.ErrNotAudited) {
+			return fmt.Errorf("staff %s: %s: %w", args[0], *email, err)
 		}
-		if _, err := st.AppendAudit(ctx, audit.Record{At: time.Now(), Staff: "cli", Action: "staff_" + args[0], Detail: addr}); err != nil {
-			return fmt.Errorf("staff %s: done but not audited: %w", args[0], err)
-		}
-		fmt.Fprintf(stdout, "%s: %s\n", args[0], addr)
-		if password != "" {
-			fmt.Fprintf(stdout, "one-time password (shown once; to be changed at the next sign-in): %s\n", password)
-		}
-		return nil
+		fmt.Fprintf(stdout, "%s: %s\n", args[0], strings.ToLower(strings.TrimSpace(*email)))
+		return oneTime(pw, err)
 	case "list":
-		all, err := st.StaffAccounts(ctx)
+		all, err := rn.StaffAccounts(ctx)
 		if err != nil {
 			return err
 		}
 		for _, a := range all {
-			state := ""
+			var state []string
 			if a.Disabled {
-				state = " (disabled)"
+				state = append(state, "disabled")
 			}
-			fmt.Fprintf(stdout, "%s\t%s\t%s%s\n", a.Email, a.Role, strings.Join(a.Teams, ","), state)
+			if a.MustChange {
+				state = append(state, "one-time password")
+			}
+			if a.TOTPSecret != "" {
+				state = append(state, "TOTP")
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", a.Email, a.Role, strings.Join(a.Teams, ","), strings.Join(state, ", "))
 		}
 		return nil
 	}

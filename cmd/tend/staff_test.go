@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/staff"
 )
 
@@ -88,6 +90,44 @@ func TestStaffAdd(t *testing.T) {
 	if ok, _ := staff.Check(admin.PasswordHash, reset[1], staff.DefaultParams); !ok || !admin.MustChange {
 		t.Error("reset did not set a one-time password")
 	}
+
+	// A lost phone: totp-off. The last admin cannot be disabled.
+	admin.TOTPSecret = staff.NewTOTPSecret()
+	if err := st.PutStaff(context.Background(), admin, false); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out.Reset()
+	if err := staffCmd([]string{"list"}, nil, &out); err != nil || !strings.Contains(out.String(), "admin@clinic.org\tadmin\t\tone-time password, TOTP\n") ||
+		!strings.Contains(out.String(), "nurse@clinic.org\tnurse\tnorth,south\tdisabled, one-time password\n") {
+		t.Fatalf("list: %v\n%s", err, out.String())
+	}
+	if err := staffCmd([]string{"totp-off", "--email", "admin@clinic.org"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := staffCmd([]string{"disable", "--email", "admin@clinic.org"}, nil, &out); err == nil || !strings.Contains(err.Error(), "last enabled admin") {
+		t.Fatalf("disabling the last admin: %v", err)
+	}
+	st, err = openStore(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if a, _ := st.StaffAccount(context.Background(), "admin@clinic.org"); a.TOTPSecret != "" {
+		t.Error("totp-off left the secret")
+	}
+	host, _ := os.Hostname()
+	var actions []string
+	st.AuditRecords(context.Background(), func(r audit.Record) error {
+		if r.Staff != "cli" || r.From != host {
+			t.Errorf("record %+v, want cli from %s", r, host)
+		}
+		actions = append(actions, r.Action)
+		return nil
+	})
+	if got := strings.Join(actions, " "); got != "staff_add staff_add staff_disable staff_reset totp_off" {
+		t.Errorf("audited %s", got)
+	}
 }
 
 func TestOnCallConfig(t *testing.T) {
@@ -95,7 +135,10 @@ func TestOnCallConfig(t *testing.T) {
 	if err != nil || c.pager == nil || len(c.pager.Ladder) != 2 || c.pager.Ladder[0] != "+15550001111" || c.pager.Every != 5*time.Minute {
 		t.Fatalf("pager %+v %v", c.pager, err)
 	}
-	for _, bad := range [][]string{{"--oncall", "nurse"}, {"--oncall", "+15550001111", "--page-every", "10s"}, {"--oncall", "+15550001111", "--page-every", "soon"}} {
+	if c, err := parseConfig("t", []string{"--require-totp", "admin"}); err != nil || c.RequireTOTP != "admin" {
+		t.Fatalf("require-totp admin: %+v %v", c.RequireTOTP, err)
+	}
+	for _, bad := range [][]string{{"--oncall", "nurse"}, {"--oncall", "+15550001111", "--page-every", "10s"}, {"--oncall", "+15550001111", "--page-every", "soon"}, {"--require-totp", "coach"}} {
 		if _, err := parseConfig("t", bad); err == nil || !strings.Contains(err.Error(), "TEND_") {
 			t.Errorf("%v: %v, want an error naming the setting", bad, err)
 		}

@@ -51,11 +51,18 @@ type Runner struct {
 	Changed func(ticket, team string)
 	// Observe, when set, sees every committed turn (for metrics).
 	Observe func(kind string, took time.Duration, out *conversations.Output)
+	// StaffParams are argon2id's for the passwords the Runner hashes (a
+	// new account's, a reset's); staff.DefaultParams when zero.
+	StaffParams staff.Params
 
 	locks [256]sync.Mutex
 	seq   atomic.Uint64
 	node  string
 	once  sync.Once
+
+	// staffMu serializes the read-modify-write of staff accounts in this
+	// process (the store's PutStaff is not compare-and-set).
+	staffMu sync.Mutex
 }
 
 // staleDaily is how late after its dose time (or the opening of the sending

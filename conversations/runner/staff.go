@@ -10,6 +10,8 @@ import (
 // SetPassword replaces a staff member's password hash (a new password, or
 // a stronger hash of the same at sign-in) and clears MustChange.
 func (r *Runner) SetPassword(ctx context.Context, email, hash string) error {
+	r.staffMu.Lock()
+	defer r.staffMu.Unlock()
 	a, err := r.Store.StaffAccount(ctx, email)
 	if err != nil {
 		return err

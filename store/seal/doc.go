@@ -109,6 +109,9 @@
 //	OutboxEntry.To, .Text, .Labels[],   random (labels and template
 //	.Vars[]                             variables can name a medicine)
 //	Timer.Name                          deterministic, per patient
+//	staff.Account.TOTPSecret            random, bound to the account's
+//	                                    email (not PHI, but a secret that
+//	                                    signs in as the staff member)
 //
 // Ids, dedupe keys, Once keys, single-use codes (hashes) and their values
 // (patient ids), statuses, times, channels, languages, programs, flow and

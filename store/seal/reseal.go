@@ -36,6 +36,12 @@ const resealAttempts = 20
 // the active key is rewritten through UpdateEvent; events already sealed
 // under it are not written again, so a second run is cheap.
 //
+// Then every staff account whose TOTP secret is sealed under another key
+// is written back sealed under the active one. (Staff writes are not
+// compare-and-set: a change to that account made at the same instant
+// could be overwritten; Reseal skips accounts already under the active
+// key, so this touches each account once per rotation.)
+//
 // Reseal leaves alone:
 //   - pending outbox entries: they are short-lived (sent within minutes, or
 //     held for quiet hours until the next morning) and are opened with the
@@ -68,7 +74,32 @@ func Reseal(ctx context.Context, st store.Store, progress func(done int)) (int, 
 		}
 		return nil
 	})
-	return done, err
+	if err != nil {
+		return done, err
+	}
+	return done, s.resealStaff(ctx)
+}
+
+// resealStaff writes back the accounts whose TOTP secret is sealed under
+// a key other than the active one (or is in the clear).
+func (s *sealed) resealStaff(ctx context.Context) error {
+	raw, err := s.inner.StaffAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range raw {
+		if a.TOTPSecret == "" || keyIDOf(a.TOTPSecret) == s.keys.Active() {
+			continue
+		}
+		opened, err := s.StaffAccount(ctx, a.Email)
+		if err != nil {
+			return fmt.Errorf("seal: re-sealing staff account %s: %w", a.Email, err)
+		}
+		if err := s.PutStaff(ctx, opened, false); err != nil {
+			return fmt.Errorf("seal: re-sealing staff account %s: %w", a.Email, err)
+		}
+	}
+	return nil
 }
 
 // resealPatient commits a patient's enrollment, session and timers back,

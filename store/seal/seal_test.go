@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
 	redisstore "github.com/tendcare/tend/store/redis"
@@ -378,7 +379,10 @@ func TestConformanceAfterRotation(t *testing.T) {
 }
 
 // phi is what the dump test writes and then looks for in the file.
-var phi = []string{"+15551230001", "5551230001", "lisinopril", "dizzy", "Time for your", "987654321", "metformin", "Not yet"}
+// totpSecret is a staff member's TOTP secret: not PHI, but sealed too.
+const totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+var phi = []string{"+15551230001", "5551230001", "lisinopril", "dizzy", "Time for your", "987654321", "metformin", "Not yet", totpSecret}
 
 // writePHI enrolls a patient and runs the paths that write PHI.
 func writePHI(t *testing.T, s store.Store) {
@@ -458,6 +462,16 @@ func writePHI(t *testing.T, s store.Store) {
 	if len(evs) != 3 || evs[0].Text != "I feel dizzy today" || evs[1].Medication != "lisinopril" ||
 		evs[2].Text != "Time for your lisinopril (delivered)" || evs[2].Status != "delivered" || evs[2].ProviderID != "SM9" {
 		t.Fatalf("Timeline: %+v", evs)
+	}
+	nurse := staff.Account{Email: "nurse@clinic.org", Role: staff.Nurse, Teams: []string{"north"}, PasswordHash: "$argon2id$x", TOTPSecret: totpSecret, CreatedAt: t0}
+	must("PutStaff", s.PutStaff(ctx, nurse, true))
+	must("PutStaff(no TOTP)", s.PutStaff(ctx, staff.Account{Email: "coach@clinic.org", Role: staff.Coach, Teams: []string{"north"}, CreatedAt: t0}, true))
+	a, err := s.StaffAccount(ctx, nurse.Email)
+	must("StaffAccount", err)
+	all, err := s.StaffAccounts(ctx)
+	must("StaffAccounts", err)
+	if a.TOTPSecret != totpSecret || len(all) != 2 || all[1].TOTPSecret != totpSecret || all[0].TOTPSecret != "" {
+		t.Fatalf("staff accounts read back: %+v, %+v", a, all)
 	}
 }
 
@@ -1039,5 +1053,26 @@ func TestClaimTimersOpened(t *testing.T) {
 	got, err := tc.ClaimTimers(t.Context(), t0.Add(time.Second), 10, time.Minute)
 	if err != nil || len(got) != 1 || got[0].Name != name || !got[0].Due.Equal(t0) {
 		t.Fatalf("ClaimTimers = %+v, %v", got, err)
+	}
+}
+
+// A sealed TOTP secret copied onto another account does not open there.
+func TestTOTPSecretBoundToAccount(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	inner := openEmbedded(t, filepath.Join(t.TempDir(), "tend.db"), embedded.Options{NoSync: true})
+	s := seal.Wrap(inner, ring(t, keyLine("k1", 1)))
+	if err := s.PutStaff(ctx, staff.Account{Email: "a@clinic.org", Role: staff.Admin, TOTPSecret: totpSecret}, true); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := inner.StaffAccount(ctx, "a@clinic.org")
+	if err != nil || !strings.HasPrefix(raw.TOTPSecret, "seal:k1:") {
+		t.Fatalf("stored secret %q %v, want it sealed", raw.TOTPSecret, err)
+	}
+	if err := inner.PutStaff(ctx, staff.Account{Email: "b@clinic.org", Role: staff.Admin, TOTPSecret: raw.TOTPSecret}, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StaffAccount(ctx, "b@clinic.org"); !errors.Is(err, seal.ErrAuth) {
+		t.Fatalf("a secret moved to another account: %v, want ErrAuth", err)
 	}
 }

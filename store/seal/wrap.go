@@ -29,6 +29,7 @@ const (
 	fieldOutboxLabel   = "outbox.label"
 	fieldOutboxVar     = "outbox.var"
 	fieldTimer         = "timer.name"
+	fieldTOTP          = "staff.totp"
 )
 
 // addressField is the field of a patient's address on channel:
@@ -42,6 +43,10 @@ func addressField(channel string) string { return "patient." + channel }
 // patients seals differently, and a sealed name moved to another patient
 // does not open.
 func timerField(patientID string) string { return fieldTimer + "\x00" + patientID }
+
+// totpField binds a staff member's TOTP secret to their account, so a
+// sealed secret copied onto another account does not open.
+func totpField(email string) string { return fieldTOTP + "\x00" + email }
 
 // sessionField binds a session to its patient.
 func sessionField(patientID string) string { return fieldSession + "\x00" + patientID }
@@ -353,19 +358,49 @@ func (s *sealed) DeleteLogin(ctx context.Context, id string) error {
 	return s.inner.DeleteLogin(ctx, id)
 }
 
-// PutStaff implements store.Store; accounts hold no patient data.
+// PutStaff implements store.Store. An account holds no patient data, but
+// its TOTP secret is as sensitive as a password that is never hashed: it
+// is sealed (randomly, under the active key).
 func (s *sealed) PutStaff(ctx context.Context, a staff.Account, create bool) error {
+	if a.TOTPSecret != "" {
+		a.TOTPSecret = s.keys.sealRandom(totpField(a.Email), a.TOTPSecret)
+	}
 	return s.inner.PutStaff(ctx, a, create)
 }
 
 // StaffAccount implements store.Store.
 func (s *sealed) StaffAccount(ctx context.Context, email string) (staff.Account, error) {
-	return s.inner.StaffAccount(ctx, email)
+	a, err := s.inner.StaffAccount(ctx, email)
+	if err != nil {
+		return a, err
+	}
+	return s.openStaff(a)
 }
 
 // StaffAccounts implements store.Store.
 func (s *sealed) StaffAccounts(ctx context.Context) ([]staff.Account, error) {
-	return s.inner.StaffAccounts(ctx)
+	all, err := s.inner.StaffAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		if all[i], err = s.openStaff(all[i]); err != nil {
+			return nil, err
+		}
+	}
+	return all, nil
+}
+
+func (s *sealed) openStaff(a staff.Account) (staff.Account, error) {
+	if a.TOTPSecret == "" {
+		return a, nil
+	}
+	v, err := s.keys.open(totpField(a.Email), a.TOTPSecret)
+	if err != nil {
+		return staff.Account{}, fmt.Errorf("%w (staff account %s)", err, a.Email)
+	}
+	a.TOTPSecret = v
+	return a, nil
 }
 
 // Escalation implements store.Store; escalations hold no sealed field.

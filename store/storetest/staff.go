@@ -15,7 +15,8 @@ func testStaff(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	_, err := s.StaffAccount(ctx, "nobody@clinic.org")
 	wantErr(t, "StaffAccount(unknown)", err, store.ErrNotFound)
-	a := staff.Account{Email: "nurse@clinic.org", Role: staff.Nurse, Teams: []string{"north"}, PasswordHash: "$argon2id$x", MustChange: true, CreatedAt: t0}
+	a := staff.Account{Email: "nurse@clinic.org", Role: staff.Nurse, Teams: []string{"north"}, PasswordHash: "$argon2id$x", MustChange: true, CreatedAt: t0,
+		TOTPSecret: "JBSWY3DPEHPK3PXP", SessionsAfter: t0}
 	b := staff.Account{Email: "admin@clinic.org", Role: staff.Admin, PasswordHash: "$argon2id$y", CreatedAt: t0}
 	// Two creates of one email at once: one wins.
 	var wg sync.WaitGroup
