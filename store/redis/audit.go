@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -21,10 +23,22 @@ return 1
 `)
 
 // AppendAudit implements store.Store: read the last record, seal after it,
-// append if nothing came between (a script), else read again.
+// append if nothing came between (a script), else read again. Appends of
+// one process take turns (under load, dozens of them racing each other
+// would mostly retry, and could run out of tries); replicas still race,
+// and back off a random few milliseconds after losing.
 func (s *Store) AppendAudit(ctx context.Context, r audit.Record) (audit.Record, error) {
+	s.auditMu.Lock()
+	defer s.auditMu.Unlock()
 	key := s.k.auditLog()
-	for range 100 {
+	for attempt := range 100 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return r, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))):
+			}
+		}
 		var prev *audit.Record
 		last, err := s.rdb.LIndex(ctx, key, -1).Result()
 		switch {

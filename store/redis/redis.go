@@ -79,6 +79,7 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	auditMu   sync.Mutex // AppendAudit
 }
 
 var (
