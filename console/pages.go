@@ -23,7 +23,9 @@ import (
 type inboxRow struct {
 	ID, Priority, Reason, Patient, Team, Owner, DueIn string
 	Overdue                                           bool
-	due                                               time.Time
+	// Reopened: the patient wrote again soon after it was resolved.
+	Reopened bool
+	due      time.Time
 }
 
 type inboxData struct {
@@ -60,7 +62,7 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 				team = staff.DefaultTeam
 			}
 			d.Tickets = append(d.Tickets, inboxRow{ID: t.ID, Priority: t.Priority, Reason: t.Reason, Patient: t.PatientID, Team: team,
-				Owner: t.Owner, DueIn: dueIn(t.Due, now), Overdue: now.After(t.Due), due: t.Due})
+				Owner: t.Owner, DueIn: dueIn(t.Due, now), Overdue: now.After(t.Due), Reopened: t.Status == store.TicketReopened, due: t.Due})
 		}
 	}
 	slices.SortStableFunc(d.Tickets, func(x, y inboxRow) int { return x.due.Compare(y.due) })
@@ -193,6 +195,9 @@ func eventOf(ev store.Event, tz string) eventRow {
 		row.What, row.Text = "note by "+ev.Staff, ev.Text
 	case "ticket":
 		row.What = fmt.Sprintf("ticket %s by %s", ev.Status, ev.Staff)
+		if ev.Staff == "" {
+			row.What = "ticket " + ev.Status // reopened: the patient wrote again
+		}
 	case "escalation":
 		row.What = fmt.Sprintf("escalation: %s (%s)", ev.Reason, ev.Priority)
 	case "adherence":

@@ -51,7 +51,7 @@ type Session struct {
 //	channel:                 Channel, Status (linked | unreachable)
 //	enrollment:              Status (unenrolled)
 //	quiz:                    Quiz, Question, Correct
-//	ticket:                  Ticket, Status (claimed | released | resolved), Staff
+//	ticket:                  Ticket, Status (claimed | released | resolved | reopened), Staff
 //	note:                    Ticket, Staff, Text (never sent to the patient)
 type Event struct {
 	ID         string    `json:"id"`
@@ -128,20 +128,27 @@ type Escalation struct {
 	Reason    string    `json:"reason"`
 	OpenedAt  time.Time `json:"opened_at"`
 	Due       time.Time `json:"due"`
-	// Status is open, claimed or resolved ("closed" in data written
-	// before tickets could be claimed).
+	// Status is open, claimed, resolved or reopened ("closed" in data
+	// written before tickets could be claimed).
 	Status     string    `json:"status"`
 	Owner      string    `json:"owner,omitempty"` // the staff member who claimed it
 	ClaimedAt  time.Time `json:"claimed_at,omitzero"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 }
 
-// Ticket statuses.
+// Ticket statuses. A reopened ticket is one the patient wrote about again
+// soon after it was resolved: it waits for a claim like an open one, and
+// says why it is back.
 const (
 	TicketOpen     = "open"
 	TicketClaimed  = "claimed"
 	TicketResolved = "resolved"
+	TicketReopened = "reopened"
 )
+
+// Waiting reports whether the ticket waits for someone to claim it: it is
+// open or reopened.
+func (e Escalation) Waiting() bool { return e.Status == TicketOpen || e.Status == TicketReopened }
 
 // Commit is everything one turn writes. A backend applies all of it
 // atomically or none of it.

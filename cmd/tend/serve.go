@@ -51,6 +51,8 @@ type config struct {
 	AllowPlaintext                             bool
 	OnCall, PageEvery                          string
 	pager                                      *runner.Pager
+	ReopenWithin                               string
+	reopenWithin                               time.Duration
 	// autoKeys: KeyFile is the data dir's own, made by tend on first
 	// start; the store may still hold values from before, in the clear.
 	autoKeys                                   bool
@@ -134,6 +136,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.BoolVar(&c.VoiceSpeech, "voice-speech", envBoolOr("TEND_VOICE_SPEECH", true), "callers may speak as well as press keys; speech goes through the emergency detector (TEND_VOICE_SPEECH)")
 	fs.StringVar(&c.OnCall, "oncall", env("TEND_ONCALL", ""), "on-call numbers (E.164, comma-separated, first first) paged by SMS while a ticket nobody claimed nears its deadline; none: no paging (TEND_ONCALL)")
 	fs.StringVar(&c.PageEvery, "page-every", env("TEND_PAGE_EVERY", "10m"), "time between two pages of one ticket (TEND_PAGE_EVERY)")
+	fs.StringVar(&c.ReopenWithin, "reopen-within", env("TEND_REOPEN_WITHIN", "24h"), "a patient's message this soon after their ticket was resolved reopens it instead of opening another; 0: never (TEND_REOPEN_WITHIN)")
 	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
 	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
 	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
@@ -153,6 +156,11 @@ func parseConfig(name string, args []string) (config, error) {
 			return c, fmt.Errorf("%s: %q is not a number to call (2 to 15 digits, spaces between groups allowed)", n.name, n.value)
 		}
 	}
+	reopen, err := time.ParseDuration(c.ReopenWithin)
+	if err != nil || reopen < 0 {
+		return c, fmt.Errorf("TEND_REOPEN_WITHIN: %q is not a duration of 0 or more (such as 24h; 0 never reopens)", c.ReopenWithin)
+	}
+	c.reopenWithin = reopen
 	if c.OnCall != "" {
 		every, err := time.ParseDuration(c.PageEvery)
 		if err != nil || every < time.Minute {
@@ -371,7 +379,7 @@ func serve(args []string) error {
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}}
-	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Pager: c.pager,
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Pager: c.pager, ReopenWithin: c.reopenWithin,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine}, Notify: disp.Kick, Observe: m.turn}
 	disp.Consent = runner
 	r := chi.NewRouter()

@@ -57,7 +57,7 @@ func (r *Runner) page(ctx context.Context, t store.Timer) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if r.Pager == nil || len(r.Pager.Ladder) == 0 || tk.Status != store.TicketOpen {
+	if r.Pager == nil || len(r.Pager.Ladder) == 0 || !tk.Waiting() {
 		return r.run(ctx, "page", t.PatientID, "", func(w *work) error {
 			w.deleteTimer(t.Name)
 			return nil

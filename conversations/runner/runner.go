@@ -34,6 +34,9 @@ type Runner struct {
 	Clock func() time.Time
 	// Pager, when set, re-pages the care team about unclaimed tickets.
 	Pager *Pager
+	// ReopenWithin is how soon after a ticket is resolved a message from
+	// the patient reopens it instead of opening another; 0: never.
+	ReopenWithin time.Duration
 	// Channels say how each channel addresses a patient, whether it has
 	// a window (templates), speaks a turn in one call, may name a
 	// medicine: cmd/tend passes the list the dispatcher has.
@@ -81,6 +84,10 @@ type work struct {
 	// raise are open tickets a new escalation attaches to with a higher
 	// priority; runOn reads and rewrites them before the commit.
 	raise []conversations.TicketRef
+	// reopen is the escalation that reopens the patient's ticket resolved
+	// last (Session.Resolved); runOn reads and rewrites it before the
+	// commit.
+	reopen *conversations.Effect
 }
 
 // input stamps an engine input with the patient's channels that can reach
@@ -179,9 +186,13 @@ func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel str
 		}
 		w.out.Effects = append(lost, w.out.Effects...)
 		r.apply(w)
+		if err := r.reopenTicket(ctx, w); err != nil {
+			return nil, err
+		}
 		if err := r.raiseTickets(ctx, w); err != nil {
 			return nil, err
 		}
+		w.flushTimers()
 		err = r.commit(ctx, w)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
 			continue
@@ -244,6 +255,12 @@ func (r *Runner) apply(w *work) {
 			w.deleteTimer(ef.Timer)
 		}
 	}
+}
+
+// flushTimers puts the timers the turn set or deleted into its commit. It
+// runs last, after the tickets a turn reopened or raised set their paging
+// timers.
+func (w *work) flushTimers() {
 	for _, name := range w.order {
 		if t := w.timers[name]; t != nil {
 			w.c.SetTimers = append(w.c.SetTimers, *t)
@@ -509,6 +526,7 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 			}
 		}
 		r.apply(w)
+		w.flushTimers()
 		w.c.Patient = &p
 		err = r.commit(ctx, w)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {

@@ -46,12 +46,20 @@ const replyWindow = 24 * time.Hour
 // escalate opens a ticket for an Escalate effect, or, when the patient has
 // an open ticket for the same reason, attaches to it: the timeline records
 // the escalation either way, and the ticket's priority only rises. A
-// message outside any flow attaches to any open ticket.
+// message outside any flow attaches to any open ticket, or, with none
+// open, reopens the ticket resolved last if that was recent enough.
 func (r *Runner) escalate(w *work, ef *conversations.Effect) {
 	id := r.NewID(w.now)
 	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason, Flow: ef.Origin})
-	if ef.Reason == conversations.ReasonPatientMessage && len(w.s.Tickets) > 0 {
-		return // a ticket is open: whoever works it reads this too
+	if ef.Reason == conversations.ReasonPatientMessage {
+		if len(w.s.Tickets) > 0 {
+			return // a ticket is open: whoever works it reads this too
+		}
+		if r.reopens(w) {
+			reopen := *ef
+			w.reopen = &reopen
+			return
+		}
 	}
 	for i, t := range w.s.Tickets {
 		if t.Reason != ef.Reason {
@@ -63,6 +71,11 @@ func (r *Runner) escalate(w *work, ef *conversations.Effect) {
 		}
 		return
 	}
+	r.open(w, id, ef)
+}
+
+// open opens a ticket of the patient's team for an escalation.
+func (r *Runner) open(w *work, id string, ef *conversations.Effect) {
 	team := w.p.Team
 	if team == "" {
 		team = staff.DefaultTeam
@@ -74,6 +87,45 @@ func (r *Runner) escalate(w *work, ef *conversations.Effect) {
 		w.setTimer(pageTimer(id), firstPage(t))
 	}
 	w.s.Tickets = append(w.s.Tickets, conversations.TicketRef{ID: id, Reason: ef.Reason, Priority: ef.Priority})
+}
+
+// reopens reports whether a message now reopens the patient's ticket
+// resolved last: reopening is on and it was resolved within ReopenWithin.
+func (r *Runner) reopens(w *work) bool {
+	return r.ReopenWithin > 0 && w.s.Resolved != "" && w.now.Sub(time.Unix(w.s.ResolvedAt, 0)) <= r.ReopenWithin
+}
+
+// reopenTicket reopens the ticket a turn's escalation brought back: it
+// waits for a claim again (status reopened, nobody's), due as a new ticket
+// of the escalation's priority would be, paged again, and back among the
+// session's open tickets; a "ticket" event says so. A ticket that is gone
+// or no longer resolved is not reopened: a new one opens instead.
+func (r *Runner) reopenTicket(ctx context.Context, w *work) error {
+	ef := w.reopen
+	if ef == nil {
+		return nil
+	}
+	w.reopen = nil
+	id := w.s.Resolved
+	w.s.Resolved, w.s.ResolvedAt = "", 0
+	t, err := r.Store.Escalation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.Status != store.TicketResolved && t.Status != "closed") {
+		r.open(w, r.NewID(w.now), ef)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t.Status, t.Owner, t.ClaimedAt, t.ResolvedAt = store.TicketReopened, "", time.Time{}, time.Time{}
+	t.Priority, t.Due = ef.Priority, w.now.Add(escalation.Deadline(ef.Priority))
+	w.c.Escalations = append(w.c.Escalations, t)
+	w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: store.TicketReopened,
+		Priority: t.Priority})
+	if r.Pager != nil {
+		w.setTimer(pageTimer(t.ID), firstPage(t))
+	}
+	w.s.Tickets = append(w.s.Tickets, conversations.TicketRef{ID: t.ID, Reason: t.Reason, Priority: t.Priority})
+	return nil
 }
 
 // raiseTickets rewrites the tickets a turn's escalations raised: the new
@@ -90,7 +142,7 @@ func (r *Runner) raiseTickets(ctx context.Context, w *work) error {
 		t.Priority = ref.Priority
 		if due := w.now.Add(escalation.Deadline(ref.Priority)); due.Before(t.Due) {
 			t.Due = due
-			if r.Pager != nil && t.Status == store.TicketOpen {
+			if r.Pager != nil && t.Waiting() {
 				w.setTimer(pageTimer(t.ID), firstPage(t))
 			}
 		}
@@ -222,6 +274,7 @@ func (r *Runner) Resolve(ctx context.Context, ticketID, who, followUp string) er
 		w.c.Escalations = append(w.c.Escalations, *t)
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "resolved", Staff: who, Flow: followUp})
 		w.s.Tickets = slices.DeleteFunc(w.s.Tickets, func(ref conversations.TicketRef) bool { return ref.ID == t.ID })
+		w.s.Resolved, w.s.ResolvedAt = t.ID, w.now.Unix()
 		return nil
 	})
 	return err

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -293,5 +294,86 @@ func TestPagingLadder(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("%d page events on the timeline, want 3", n)
+	}
+}
+
+// A patient who writes again soon after their ticket was resolved reopens
+// it (waiting again, with a new deadline, paged again); later, or with
+// reopening off, a new ticket opens.
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	r, clock, st := newTestRunner(t, at15)
+	r.ReopenWithin = 24 * time.Hour
+	r.Pager = &Pager{Ladder: []string{"+15550001111"}, ConsoleURL: "https://tend.example/console/"}
+	ctx := context.Background()
+	enrollChain(t, r, "p1", conversations.SMS)
+	text(t, r, "p1", "HUMAN", "m1")
+	id := openTickets(t, st)[0].ID
+	if _, err := r.Claim(ctx, id, "a@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Resolve(ctx, id, "a@clinic.org", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Add(2 * time.Hour)
+	text(t, r, "p1", "one more thing about my pills", "m2")
+	tk, err := r.Ticket(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Status != store.TicketReopened || tk.Owner != "" || !tk.ResolvedAt.IsZero() || tk.Priority != "low" || !tk.Due.Equal(clock.Now().Add(24*time.Hour)) {
+		t.Fatalf("after a message 2 hours after the resolve: %+v, want it reopened, nobody's, low, due in 24 hours", tk)
+	}
+	if list, _ := r.Escalations(ctx, store.TicketOpen); len(list) != 1 || list[0].ID != id {
+		t.Fatalf("waiting tickets %+v, want the reopened one", list)
+	}
+	timers, _ := st.Timers(ctx, "p1")
+	if !slices.ContainsFunc(timers, func(tm store.Timer) bool {
+		return tm.Name == pageTimer(id) && tm.Due.Equal(tk.Due.Add(-6*time.Hour))
+	}) {
+		t.Fatalf("timers %+v, want the reopened ticket paged again", timers)
+	}
+	evs, _ := st.Timeline(ctx, "p1")
+	if !slices.ContainsFunc(evs, func(ev store.Event) bool {
+		return ev.Type == "ticket" && ev.Ticket == id && ev.Status == store.TicketReopened
+	}) {
+		t.Fatalf("no ticket reopened event on the timeline")
+	}
+	// It is among the open tickets again: the next message attaches.
+	text(t, r, "p1", "hello?", "m3")
+	if tickets := openTickets(t, st); len(tickets) != 0 {
+		t.Fatalf("open or claimed tickets %+v, want none beside the reopened one", tickets)
+	}
+	// It is claimed and resolved like an open one.
+	if tk, err := r.Claim(ctx, id, "b@clinic.org"); err != nil || tk.Status != store.TicketClaimed {
+		t.Fatalf("claiming the reopened ticket: %+v %v", tk, err)
+	}
+	if err := r.Resolve(ctx, id, "b@clinic.org", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// More than a day after the resolve: a new ticket.
+	clock.Add(24*time.Hour + time.Minute)
+	text(t, r, "p1", "I am back", "m4")
+	tickets := openTickets(t, st)
+	if len(tickets) != 1 || tickets[0].ID == id || tickets[0].Reason != conversations.ReasonPatientMessage {
+		t.Fatalf("tickets %+v, want a new patient-message ticket", tickets)
+	}
+	if tk, _ := r.Ticket(ctx, id); tk.Status != store.TicketResolved {
+		t.Fatalf("the old ticket %+v, want it left resolved", tk)
+	}
+
+	// Reopening off: a message right after the resolve opens a new ticket.
+	r2, _, st2 := newTestRunner(t, at15)
+	enrollChain(t, r2, "p1", conversations.SMS)
+	text(t, r2, "p1", "HUMAN", "m1")
+	id2 := openTickets(t, st2)[0].ID
+	if err := r2.Resolve(ctx, id2, "a@clinic.org", ""); err != nil {
+		t.Fatal(err)
+	}
+	text(t, r2, "p1", "thanks", "m2")
+	if tickets := openTickets(t, st2); len(tickets) != 1 || tickets[0].ID == id2 {
+		t.Fatalf("tickets %+v with reopening off, want a new one", tickets)
 	}
 }
