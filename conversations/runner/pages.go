@@ -8,56 +8,52 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/conversations"
-	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/store"
 )
 
-// Pager re-pages the care team while a ticket's deadline is about to pass
-// and nobody has claimed it: an SMS to each number of the ladder in turn,
-// every Every, until someone claims (acknowledges) or resolves the ticket.
-// Every page is on the patient's timeline as a "page" event with the
-// ticket.
-type Pager struct {
-	// Ladder is the on-call numbers (E.164), first to page first; after
-	// the last it starts again from the first.
-	Ladder []string
-	// Every is the time between two pages (DefaultPageEvery when 0).
-	Every time.Duration
-	// ConsoleURL is where a page points (the public URL's /console/).
-	ConsoleURL string
-}
-
-// DefaultPageEvery is the time between two pages of one ticket.
-const DefaultPageEvery = 10 * time.Minute
+// Re-paging: while a ticket nobody claimed nears its deadline, the on-call
+// ladder of its team (Runner.Teams) is paged, one number after the other,
+// every PageEvery of the team, until someone claims (acknowledges) or
+// resolves the ticket. Every page is on the patient's timeline as a "page"
+// event with the ticket.
 
 // pageTimer is the name of a ticket's paging timer on its patient.
 func pageTimer(ticketID string) string { return "page|" + ticketID }
 
 // firstPage is when an unclaimed ticket first pages: when a quarter of its
-// time to answer is left (acute: after 11¼ of its 15 minutes).
-func firstPage(t store.Escalation) time.Time {
-	return t.Due.Add(-escalation.Deadline(t.Priority) / 4)
+// time to answer is left (acute, by default: after 11¼ of its 15 minutes).
+func (r *Runner) firstPage(t store.Escalation) time.Time {
+	return t.Due.Add(-r.Teams.Of(t.Team).Deadlines.Of(t.Priority) / 4)
 }
 
-func (r *Runner) every() time.Duration {
-	if r.Pager != nil && r.Pager.Every > 0 {
-		return r.Pager.Every
+// armPages sets a waiting ticket's paging timer, when its team pages
+// anyone: at its first page, or now if that has passed (a release late in
+// the ticket's time).
+func (r *Runner) armPages(w *work, t store.Escalation) {
+	if len(r.Teams.Of(t.Team).OnCall) == 0 {
+		return
 	}
-	return DefaultPageEvery
+	at := r.firstPage(t)
+	if at.Before(w.now) {
+		at = w.now
+	}
+	w.setTimer(pageTimer(t.ID), at)
 }
 
 // page runs a ticket's paging timer: nothing when the ticket was claimed
-// or resolved (the timer ends); otherwise the next number of the ladder
-// gets an SMS, which names no patient, and the timer is set again. The SMS
-// is committed first under a key naming the ticket and the step, so a fire
-// that fails after it, and runs again, pages once.
+// or resolved, or its team pages nobody (the timer ends); otherwise the
+// next number of the team's ladder gets an SMS, which names no patient,
+// and the timer is set again. The SMS is committed first under a key
+// naming the ticket and the step, so a fire that fails after it, and runs
+// again, pages once.
 func (r *Runner) page(ctx context.Context, t store.Timer) error {
 	ticketID := strings.TrimPrefix(t.Name, "page|")
 	tk, err := r.Store.Escalation(ctx, ticketID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if r.Pager == nil || len(r.Pager.Ladder) == 0 || !tk.Waiting() {
+	team := r.Teams.Of(tk.Team)
+	if err != nil || len(team.OnCall) == 0 || !tk.Waiting() {
 		return r.run(ctx, "page", t.PatientID, "", func(w *work) error {
 			w.deleteTimer(t.Name)
 			return nil
@@ -76,10 +72,10 @@ func (r *Runner) page(ctx context.Context, t store.Timer) error {
 			step++
 		}
 	}
-	to := r.Pager.Ladder[step%len(r.Pager.Ladder)]
+	to := team.OnCall[step%len(team.OnCall)]
 	now := r.Clock()
 	text := fmt.Sprintf("Tend: a %s ticket is waiting, due %s UTC. Open %s/tickets/%s", tk.Priority, tk.Due.UTC().Format("15:04"),
-		strings.TrimSuffix(r.Pager.ConsoleURL, "/"), tk.ID)
+		strings.TrimSuffix(r.ConsoleURL, "/"), tk.ID)
 	err = r.Store.Commit(ctx, store.Commit{DedupeKey: fmt.Sprintf("page:%s:%d", ticketID, step), Outbox: []store.OutboxEntry{{
 		ID: r.NewID(now), Channel: conversations.SMS, To: to, Text: text, Urgent: true, NotBefore: now, CreatedAt: now}}})
 	if err != nil && !errors.Is(err, store.ErrDuplicate) {
@@ -91,7 +87,11 @@ func (r *Runner) page(ctx context.Context, t store.Timer) error {
 	return r.run(ctx, "page", t.PatientID, "", func(w *work) error {
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "page", At: w.now, Ticket: ticketID, Channel: conversations.SMS,
 			Status: "sent", Staff: to})
-		w.setTimer(t.Name, w.now.Add(r.every()))
+		if r.stillDue(ctx, t) {
+			// Not when the ticket was claimed or acknowledged meanwhile:
+			// its timer went, and must not come back.
+			w.setTimer(t.Name, w.now.Add(team.Every()))
+		}
 		return nil
 	})
 }

@@ -81,11 +81,9 @@ func (r *Runner) open(w *work, id string, ef *conversations.Effect) {
 		team = staff.DefaultTeam
 	}
 	t := store.Escalation{ID: id, PatientID: w.p.ID, Team: team, Priority: ef.Priority, Reason: ef.Reason,
-		OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: store.TicketOpen}
+		OpenedAt: w.now, Due: w.now.Add(w.team.Deadlines.Of(ef.Priority)), Status: store.TicketOpen}
 	w.c.Escalations = append(w.c.Escalations, t)
-	if r.Pager != nil {
-		w.setTimer(pageTimer(id), firstPage(t))
-	}
+	r.armPages(w, t)
 	w.s.Tickets = append(w.s.Tickets, conversations.TicketRef{ID: id, Reason: ef.Reason, Priority: ef.Priority})
 }
 
@@ -117,13 +115,11 @@ func (r *Runner) reopenTicket(ctx context.Context, w *work) error {
 		return err
 	}
 	t.Status, t.Owner, t.ClaimedAt, t.ResolvedAt = store.TicketReopened, "", time.Time{}, time.Time{}
-	t.Priority, t.Due = ef.Priority, w.now.Add(escalation.Deadline(ef.Priority))
+	t.Priority, t.Due = ef.Priority, w.now.Add(r.Teams.Of(t.Team).Deadlines.Of(ef.Priority))
 	w.c.Escalations = append(w.c.Escalations, t)
 	w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: store.TicketReopened,
 		Priority: t.Priority})
-	if r.Pager != nil {
-		w.setTimer(pageTimer(t.ID), firstPage(t))
-	}
+	r.armPages(w, t)
 	w.s.Tickets = append(w.s.Tickets, conversations.TicketRef{ID: t.ID, Reason: t.Reason, Priority: t.Priority})
 	return nil
 }
@@ -140,10 +136,10 @@ func (r *Runner) raiseTickets(ctx context.Context, w *work) error {
 			return err
 		}
 		t.Priority = ref.Priority
-		if due := w.now.Add(escalation.Deadline(ref.Priority)); due.Before(t.Due) {
+		if due := w.now.Add(r.Teams.Of(t.Team).Deadlines.Of(ref.Priority)); due.Before(t.Due) {
 			t.Due = due
-			if r.Pager != nil && t.Waiting() {
-				w.setTimer(pageTimer(t.ID), firstPage(t))
+			if t.Waiting() {
+				r.armPages(w, t)
 			}
 		}
 		w.c.Escalations = append(w.c.Escalations, t)
@@ -217,13 +213,7 @@ func (r *Runner) Release(ctx context.Context, ticketID, who string) error {
 		}
 		t.Status, t.Owner, t.ClaimedAt = store.TicketOpen, "", time.Time{}
 		w.c.Escalations = append(w.c.Escalations, *t)
-		if r.Pager != nil {
-			at := firstPage(*t)
-			if at.Before(w.now) {
-				at = w.now
-			}
-			w.setTimer(pageTimer(t.ID), at)
-		}
+		r.armPages(w, *t)
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "released", Staff: who})
 		return nil
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/store"
 )
 
@@ -243,7 +244,8 @@ func TestMessagesOutsideAFlowReachTheTeam(t *testing.T) {
 func TestPagingLadder(t *testing.T) {
 	t.Parallel()
 	r, clock, st := newTestRunner(t, at15)
-	r.Pager = &Pager{Ladder: []string{"+15550001111", "+15550002222"}, Every: 10 * time.Minute, ConsoleURL: "https://tend.example/console/"}
+	r.Teams.Default = escalation.Team{OnCall: []string{"+15550001111", "+15550002222"}, PageEvery: 10 * time.Minute}
+	r.ConsoleURL = "https://tend.example/console/"
 	ctx := context.Background()
 	enrollChain(t, r, "p1", conversations.SMS)
 	outbox(t, st, at15)
@@ -304,7 +306,7 @@ func TestReopen(t *testing.T) {
 	t.Parallel()
 	r, clock, st := newTestRunner(t, at15)
 	r.ReopenWithin = 24 * time.Hour
-	r.Pager = &Pager{Ladder: []string{"+15550001111"}, ConsoleURL: "https://tend.example/console/"}
+	r.Teams.Default = escalation.Team{OnCall: []string{"+15550001111"}}
 	ctx := context.Background()
 	enrollChain(t, r, "p1", conversations.SMS)
 	text(t, r, "p1", "HUMAN", "m1")
@@ -375,5 +377,85 @@ func TestReopen(t *testing.T) {
 	text(t, r2, "p1", "thanks", "m2")
 	if tickets := openTickets(t, st2); len(tickets) != 1 || tickets[0].ID == id2 {
 		t.Fatalf("tickets %+v with reopening off, want a new one", tickets)
+	}
+}
+
+// Each team has its own response times, quoted to its patients, and its own
+// ladder: a ticket pages the numbers of the patient's team, at its pace.
+func TestTeamDeadlinesAndLadders(t *testing.T) {
+	t.Parallel()
+	r, clock, st := newTestRunner(t, at15)
+	r.Teams = escalation.Teams{
+		Default: escalation.Team{OnCall: []string{"+15550009999"}},
+		Named: map[string]escalation.Team{"north": {Deadlines: escalation.Deadlines{Medium: 2 * time.Hour, Low: 8 * time.Hour},
+			OnCall: []string{"+15550001111", "+15550002222"}, PageEvery: 5 * time.Minute}},
+	}
+	ctx := context.Background()
+	for _, p := range []store.Patient{{ID: "p1", Phone: "+13125550101", Team: "north"}, {ID: "p2", Phone: "+13125550102"}} {
+		p.Language, p.Timezone, p.Channel, p.Programs = "en", "America/Chicago", conversations.SMS, []string{"hypertension"}
+		if _, err := r.Enroll(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outbox(t, st, at15)
+	said := func(id, body, message string) string {
+		t.Helper()
+		text(t, r, id, body, id+body)
+		for _, e := range outbox(t, st, clock.Now()) {
+			if e.MessageID == message {
+				return e.Text
+			}
+		}
+		t.Fatalf("%s: no %s", id, message)
+		return ""
+	}
+	if got := said("p1", "my ankles are swollen", "idle.reply"); !strings.Contains(got, "within 8 hours") {
+		t.Errorf("north's acknowledgement %q, want its low deadline (8 hours)", got)
+	}
+	if got := said("p2", "my ankles are swollen", "idle.reply"); !strings.Contains(got, "within 24 hours") {
+		t.Errorf("the default team's acknowledgement %q, want 24 hours", got)
+	}
+	if got := said("p1", "HUMAN", "keyword.human.ack"); !strings.Contains(got, "within 2 hours") {
+		t.Errorf("north's answer to HUMAN %q, want its medium deadline (2 hours)", got)
+	}
+	due := map[string]time.Duration{}
+	var human string
+	for _, tk := range openTickets(t, st) {
+		due[tk.PatientID+" "+tk.Priority] = tk.Due.Sub(at15)
+		if tk.Reason == conversations.ReasonAskedHuman {
+			human = tk.ID
+		}
+	}
+	if due["p1 low"] != 8*time.Hour || due["p2 low"] != 24*time.Hour || due["p1 medium"] != 2*time.Hour {
+		t.Fatalf("deadlines %v, want north's (8h low, 2h medium) and the default (24h low)", due)
+	}
+
+	pages := func() []string {
+		t.Helper()
+		r.FireDue(ctx, 10)
+		var to []string
+		for _, e := range outbox(t, st, clock.Now()) {
+			if e.PatientID == "" {
+				to = append(to, e.To)
+			}
+		}
+		return to
+	}
+	clock.Add(90 * time.Minute) // half an hour before north's 2 hours
+	if got := pages(); !slices.Equal(got, []string{"+15550001111"}) {
+		t.Fatalf("pages %v, want north's first number", got)
+	}
+	clock.Add(5 * time.Minute)
+	if got := pages(); !slices.Equal(got, []string{"+15550002222"}) {
+		t.Fatalf("pages %v five minutes later, want north's second number", got)
+	}
+	if _, err := r.Claim(ctx, human, "nurse@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(at15.Add(18 * time.Hour)) // a quarter of p2's day left; p1's low ticket pages north too
+	got := pages()
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"+15550001111", "+15550009999"}) {
+		t.Fatalf("pages %v, want the default team's number for p2 and north's for p1", got)
 	}
 }
