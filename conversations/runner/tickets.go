@@ -114,7 +114,7 @@ func (r *Runner) reopenTicket(ctx context.Context, w *work) error {
 	if err != nil {
 		return err
 	}
-	t.Status, t.Owner, t.ClaimedAt, t.ResolvedAt = store.TicketReopened, "", time.Time{}, time.Time{}
+	t.Status, t.Owner, t.ClaimedAt, t.ResolvedAt, t.AckedBy, t.AckedAt = store.TicketReopened, "", time.Time{}, time.Time{}, "", time.Time{}
 	t.Priority, t.Due = ef.Priority, w.now.Add(r.Teams.Of(t.Team).Deadlines.Of(ef.Priority))
 	w.c.Escalations = append(w.c.Escalations, t)
 	w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: store.TicketReopened,
@@ -211,7 +211,9 @@ func (r *Runner) Release(ctx context.Context, ticketID, who string) error {
 		if err := r.handBack(w, ""); err != nil {
 			return err
 		}
-		t.Status, t.Owner, t.ClaimedAt = store.TicketOpen, "", time.Time{}
+		// Given back, it pages afresh: an earlier acknowledgement was
+		// followed by a claim, and the claim is over.
+		t.Status, t.Owner, t.ClaimedAt, t.AckedBy, t.AckedAt = store.TicketOpen, "", time.Time{}, "", time.Time{}
 		w.c.Escalations = append(w.c.Escalations, *t)
 		r.armPages(w, *t)
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "released", Staff: who})

@@ -1,14 +1,17 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/store"
@@ -239,8 +242,9 @@ func TestMessagesOutsideAFlowReachTheTeam(t *testing.T) {
 	}
 }
 
-// An unclaimed ticket pages the on-call ladder, one number after the
-// other, until someone claims it.
+// An unclaimed ticket pages the on-call ladder: the first number by SMS,
+// then a call to it, then the next number by SMS and call, until someone
+// acknowledges; a release pages again.
 func TestPagingLadder(t *testing.T) {
 	t.Parallel()
 	r, clock, st := newTestRunner(t, at15)
@@ -269,33 +273,112 @@ func TestPagingLadder(t *testing.T) {
 	}
 	clock.Add(time.Minute) // 1 h before the deadline
 	got := pages()
-	if len(got) != 1 || got[0].To != "+15550001111" || !got[0].Urgent || !strings.Contains(got[0].Text, "https://tend.example/console/tickets/"+id) || strings.Contains(got[0].Text, "p1") {
-		t.Fatalf("first page %+v", got)
+	if len(got) != 1 || got[0].Channel != conversations.SMS || got[0].To != "+15550001111" || !got[0].Urgent || got[0].Ticket != id ||
+		!strings.Contains(got[0].Text, "https://tend.example/console/tickets/"+id) || strings.Contains(got[0].Text, "p1") {
+		t.Fatalf("first page %+v, want an SMS to the first number", got)
 	}
-	clock.Add(10 * time.Minute)
-	if got := pages(); len(got) != 1 || got[0].To != "+15550002222" {
-		t.Fatalf("second page %+v, want the next on the ladder", got)
+	ladder := []struct{ channel, to string }{
+		{conversations.Voice, "+15550001111"},
+		{conversations.SMS, "+15550002222"},
+		{conversations.Voice, "+15550002222"},
+		{conversations.SMS, "+15550001111"},
 	}
-	clock.Add(10 * time.Minute)
-	if got := pages(); len(got) != 1 || got[0].To != "+15550001111" {
-		t.Fatalf("third page %+v, want the ladder again from the top", got)
+	for i, want := range ladder {
+		if got := pages(); len(got) != 0 {
+			t.Fatalf("step %d: paged again before the next step is due: %+v", i+2, got)
+		}
+		clock.Add(10 * time.Minute)
+		got := pages()
+		if len(got) != 1 || got[0].Channel != want.channel || got[0].To != want.to || !got[0].Urgent || got[0].Ticket != id {
+			t.Fatalf("step %d: %+v, want %s to %s", i+2, got, want.channel, want.to)
+		}
+		if want.channel == conversations.Voice && (got[0].Text != PageCallText("medium") || strings.Contains(got[0].Text, "p1")) {
+			t.Fatalf("page call says %q", got[0].Text)
+		}
 	}
-	if _, err := r.Claim(ctx, id, "nurse@clinic.org"); err != nil {
-		t.Fatal(err)
+
+	// Pressing 1 on a call acknowledges: no more pages; a retry of the
+	// same key press is the same acknowledgement, another call's is late.
+	for _, c := range []struct {
+		who, dedupe string
+		want        PageAck
+	}{{"+15550002222", "CA1:ack", Acknowledged}, {"+15550002222", "CA1:ack", Acknowledged}, {"+15550001111", "CA2:ack", AlreadyAcknowledged}} {
+		if ack, err := r.AcknowledgePage(ctx, id, c.who, c.dedupe); err != nil || ack != c.want {
+			t.Fatalf("acknowledgement by %s (%s): %v %v, want %v", c.who, c.dedupe, ack, err, c.want)
+		}
 	}
-	clock.Add(30 * time.Minute)
+	clock.Add(time.Hour)
 	if got := pages(); len(got) != 0 {
-		t.Fatalf("paged after the claim: %+v", got)
+		t.Fatalf("paged after the acknowledgement: %+v", got)
 	}
-	n := 0
+	tk, _ := r.Ticket(ctx, id)
+	if !tk.Waiting() || tk.AckedBy != "+15550002222" || tk.AckedAt.IsZero() {
+		t.Fatalf("acknowledged ticket %+v, want it waiting for a claim, acknowledged by the second number", tk)
+	}
+	var kinds []string
 	evs, _ := st.Timeline(ctx, "p1")
 	for _, ev := range evs {
 		if ev.Type == "page" && ev.Ticket == id {
-			n++
+			kinds = append(kinds, ev.Channel+":"+ev.Status+":"+ev.Staff)
 		}
 	}
-	if n != 3 {
-		t.Fatalf("%d page events on the timeline, want 3", n)
+	want := []string{"sms:sent:+15550001111", "voice:sent:+15550001111", "sms:sent:+15550002222", "voice:sent:+15550002222",
+		"sms:sent:+15550001111", "voice:acknowledged:+15550002222"}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("page events %v, want %v", kinds, want)
+	}
+
+	// A claim, then a release: the ticket pages afresh, from the next step.
+	if _, err := r.Claim(ctx, id, "nurse@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	if ack, err := r.AcknowledgePage(ctx, id, "+15550001111", "CA3:ack"); err != nil || ack != NotWaiting {
+		t.Fatalf("acknowledging a claimed ticket: %v %v", ack, err)
+	}
+	if err := r.Release(ctx, id, "nurse@clinic.org"); err != nil {
+		t.Fatal(err)
+	}
+	if got := pages(); len(got) != 1 || got[0].Channel != conversations.Voice || got[0].To != "+15550001111" {
+		t.Fatalf("after the release %+v, want the ladder's next step (a call to the first number)", got)
+	}
+	if err := r.Resolve(ctx, id, "nurse@clinic.org", ""); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Hour)
+	if got := pages(); len(got) != 0 {
+		t.Fatalf("paged after the resolve: %+v", got)
+	}
+}
+
+// Without a voice channel a call step pages by SMS, and the log says so
+// without the number or the patient's words.
+func TestPagingWithoutVoice(t *testing.T) {
+	t.Parallel()
+	r, clock, st := newTestRunner(t, at15)
+	var logs bytes.Buffer
+	r.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	r.Channels = channels.Specs{testChannels.Of(conversations.SMS)}
+	r.Teams.Default = escalation.Team{OnCall: []string{"+15550001111"}, PageEvery: 10 * time.Minute}
+	ctx := context.Background()
+	enrollChain(t, r, "p1", conversations.SMS)
+	text(t, r, "p1", "I can't breathe", "m1") // acute: 15 minutes
+	outbox(t, st, clock.Now())
+	var sent []string
+	clock.Set(at15.Add(15 * time.Minute * 3 / 4)) // a quarter of the 15 minutes left
+	for range 2 {
+		r.FireDue(ctx, 10)
+		for _, e := range outbox(t, st, clock.Now()) {
+			if e.PatientID == "" {
+				sent = append(sent, e.Channel+":"+e.To)
+			}
+		}
+		clock.Add(10 * time.Minute)
+	}
+	if !slices.Equal(sent, []string{"sms:+15550001111", "sms:+15550001111"}) {
+		t.Fatalf("pages %v, want the call step by SMS", sent)
+	}
+	if !strings.Contains(logs.String(), "page call not placed") || strings.Contains(logs.String(), "5550001111") || strings.Contains(logs.String(), "breathe") {
+		t.Fatalf("log %q: want the fallback said, without the number or the message", logs.String())
 	}
 }
 
@@ -445,9 +528,13 @@ func TestTeamDeadlinesAndLadders(t *testing.T) {
 	if got := pages(); !slices.Equal(got, []string{"+15550001111"}) {
 		t.Fatalf("pages %v, want north's first number", got)
 	}
+	clock.Add(5 * time.Minute) // a call to the first number
+	if got := pages(); !slices.Equal(got, []string{"+15550001111"}) {
+		t.Fatalf("pages %v five minutes later, want north's first number called", got)
+	}
 	clock.Add(5 * time.Minute)
 	if got := pages(); !slices.Equal(got, []string{"+15550002222"}) {
-		t.Fatalf("pages %v five minutes later, want north's second number", got)
+		t.Fatalf("pages %v ten minutes later, want north's second number", got)
 	}
 	if _, err := r.Claim(ctx, human, "nurse@clinic.org"); err != nil {
 		t.Fatal(err)

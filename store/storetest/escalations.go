@@ -44,6 +44,7 @@ func testEscalations(t *testing.T, s store.Store) {
 
 	// One ticket by id, claimed: its new fields round-trip.
 	e1.Status, e1.Owner, e1.Team, e1.ClaimedAt = "claimed", "nurse@clinic.org", "north", at(4*time.Minute)
+	e1.AckedBy, e1.AckedAt = "+15550001111", at(3*time.Minute)
 	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Escalations: []store.Escalation{e1}})
 	got, err := s.Escalation(ctx, "x1")
 	noErr(t, "Escalation(x1)", err)
