@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,6 +348,63 @@ func TestPagingLadder(t *testing.T) {
 	clock.Add(time.Hour)
 	if got := pages(); len(got) != 0 {
 		t.Fatalf("paged after the resolve: %+v", got)
+	}
+}
+
+// flakyStore fails the next commit that records a page event, as a
+// replica dying between queuing a page and recording it would.
+type flakyStore struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (f *flakyStore) Commit(ctx context.Context, c store.Commit) error {
+	if slices.ContainsFunc(c.Events, func(ev store.Event) bool { return ev.Type == "page" }) && f.fail.CompareAndSwap(true, false) {
+		return errors.New("flaky: lost the connection")
+	}
+	return f.Store.Commit(ctx, c)
+}
+
+// A page whose fire fails after the page was queued, and runs again,
+// pages once: SMS and call steps alike.
+func TestPageOnceUnderRetriedFires(t *testing.T) {
+	t.Parallel()
+	r, clock, st := newTestRunner(t, at15)
+	flaky := &flakyStore{Store: st}
+	r.Store = flaky
+	r.Teams.Default = escalation.Team{OnCall: []string{"+15550001111"}, PageEvery: 10 * time.Minute}
+	ctx := context.Background()
+	enrollChain(t, r, "p1", conversations.SMS)
+	text(t, r, "p1", "HUMAN", "m1")
+	outbox(t, st, clock.Now())
+	clock.Add(3 * time.Hour)
+	var got []string
+	for step := range 2 {
+		flaky.fail.Store(true)
+		r.FireDue(ctx, 4) // queues the page, fails to record it
+		r.FireDue(ctx, 4) // the timer is still due: runs again
+		for _, e := range outbox(t, st, clock.Now()) {
+			if e.PatientID == "" {
+				got = append(got, e.Channel)
+			}
+		}
+		if n := len(got); n != step+1 {
+			t.Fatalf("step %d: pages %v, want one per step", step, got)
+		}
+		clock.Add(10 * time.Minute)
+	}
+	if !slices.Equal(got, []string{conversations.SMS, conversations.Voice}) {
+		t.Fatalf("pages %v, want one SMS and one call", got)
+	}
+	evs, _ := st.Timeline(ctx, "p1")
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == "page" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d page events, want 2", n)
 	}
 }
 
