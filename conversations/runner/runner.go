@@ -93,7 +93,14 @@ type work struct {
 	// reopen is the escalation that reopens the patient's ticket resolved
 	// last (Session.Resolved); runOn reads and rewrites it before the
 	// commit.
-	reopen *conversations.Effect
+	reopen *reopening
+}
+
+// reopening is an escalation that reopens a ticket, with the id of its
+// escalation event, which names the new ticket if none can be reopened.
+type reopening struct {
+	id string
+	ef conversations.Effect
 }
 
 // input stamps an engine input with the patient's channels that can reach

@@ -56,8 +56,7 @@ func (r *Runner) escalate(w *work, ef *conversations.Effect) {
 			return // a ticket is open: whoever works it reads this too
 		}
 		if r.reopens(w) {
-			reopen := *ef
-			w.reopen = &reopen
+			w.reopen = &reopening{id: id, ef: *ef}
 			return
 		}
 	}
@@ -99,16 +98,17 @@ func (r *Runner) reopens(w *work) bool {
 // session's open tickets; a "ticket" event says so. A ticket that is gone
 // or no longer resolved is not reopened: a new one opens instead.
 func (r *Runner) reopenTicket(ctx context.Context, w *work) error {
-	ef := w.reopen
-	if ef == nil {
+	if w.reopen == nil {
 		return nil
 	}
+	ef := &w.reopen.ef
+	newID := w.reopen.id
 	w.reopen = nil
 	id := w.s.Resolved
 	w.s.Resolved, w.s.ResolvedAt = "", 0
 	t, err := r.Store.Escalation(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.Status != store.TicketResolved && t.Status != "closed") {
-		r.open(w, r.NewID(w.now), ef)
+		r.open(w, newID, ef)
 		return nil
 	}
 	if err != nil {
