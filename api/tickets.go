@@ -54,17 +54,19 @@ func ticketOf(e store.Escalation) ticket {
 	return t
 }
 
-// listTickets answers GET /tickets?status=open|claimed|resolved&team=.
+// listTickets answers GET /tickets?status=open|claimed|resolved|reopened&team=.
+// open lists every ticket waiting for a claim, the reopened ones included
+// (their status says reopened); reopened lists only those.
 func (a *API) listTickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	status, team := q.Get("status"), q.Get("team")
 	statuses := []string{status}
 	switch status {
-	case "", store.TicketOpen, store.TicketClaimed:
+	case "", store.TicketOpen, store.TicketClaimed, store.TicketReopened:
 	case store.TicketResolved:
 		statuses = append(statuses, "closed")
 	default:
-		writeError(w, http.StatusBadRequest, "status: want open, claimed or resolved")
+		writeError(w, http.StatusBadRequest, "status: want open, claimed, resolved or reopened")
 		return
 	}
 	if team != "" && !staff.ValidTeam(team) {

@@ -276,6 +276,9 @@ func eventOf(ev store.Event, tz string) eventRow {
 		row.What, row.Text = "note by "+ev.Staff, ev.Text
 	case "ticket":
 		row.What = fmt.Sprintf("ticket %s by %s", ev.Status, ev.Staff)
+		if ev.Staff == "" {
+			row.What = "ticket " + ev.Status // reopened: the patient wrote again
+		}
 	case "escalation":
 		row.What = fmt.Sprintf("escalation: %s (%s)", ev.Reason, ev.Priority)
 	case "adherence":
