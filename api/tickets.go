@@ -40,11 +40,17 @@ type ticket struct {
 	Owner    string    `json:"owner"`
 	OpenedAt time.Time `json:"opened_at"`
 	Due      time.Time `json:"due"`
+	// AckedAt: an on-call person acknowledged a page about the ticket
+	// (pressed 1 on the page call); it still waits for a claim.
+	AckedAt *time.Time `json:"acked_at,omitempty"`
 }
 
 func ticketOf(e store.Escalation) ticket {
 	t := ticket{ID: e.ID, Patient: e.PatientID, Team: e.Team, Priority: e.Priority, Reason: e.Reason,
 		Status: e.Status, Owner: e.Owner, OpenedAt: e.OpenedAt, Due: e.Due}
+	if !e.AckedAt.IsZero() {
+		t.AckedAt = &e.AckedAt
+	}
 	if t.Team == "" {
 		t.Team = staff.DefaultTeam
 	}
