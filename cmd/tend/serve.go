@@ -52,6 +52,7 @@ type config struct {
 	AllowPlaintext                             bool
 	OnCall, PageEvery                          string
 	RequireTOTP                                string
+	DevPhone                                   string
 	pager                                      *runner.Pager
 	// autoKeys: KeyFile is the data dir's own, made by tend on first
 	// start; the store may still hold values from before, in the clear.
@@ -137,6 +138,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.OnCall, "oncall", env("TEND_ONCALL", ""), "on-call numbers (E.164, comma-separated, first first) paged by SMS while a ticket nobody claimed nears its deadline; none: no paging (TEND_ONCALL)")
 	fs.StringVar(&c.PageEvery, "page-every", env("TEND_PAGE_EVERY", "10m"), "time between two pages of one ticket (TEND_PAGE_EVERY)")
 	fs.StringVar(&c.RequireTOTP, "require-totp", env("TEND_REQUIRE_TOTP", console.RequireTOTPNone), "who must turn on two-step sign-in (TOTP) in the console before anything else: admin, all or none (TEND_REQUIRE_TOTP)")
+	fs.StringVar(&c.DevPhone, "dev-phone", env("TEND_DEV_PHONE", "auto"), "dev phone at /dev/phone for texts with no provider: auto (on when no provider is configured), on or off; localhost only (TEND_DEV_PHONE)")
 	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
 	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
 	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
@@ -343,6 +345,11 @@ func serve(args []string) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	slog.SetDefault(log)
+	dev, err := devPhoneOn(c)
+	if err != nil {
+		return err
+	}
+	devQuiet := dev && devQuietHours(&c, args)
 	quiet, err := conversations.ParseQuietHours(c.QuietHours)
 	if err != nil {
 		return err
@@ -386,6 +393,9 @@ func serve(args []string) error {
 	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Engine: engine, Token: token, Log: log}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
+	}
+	if dev {
+		mountDevPhone(c, r, disp, runner, m, log)
 	}
 	if c.Store == "redis" {
 		// Replicas share the outbox: claims of a replica that died expire
@@ -445,7 +455,9 @@ func serve(args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("tend serving", "addr", c.Addr, "store", c.Store, "languages", pack.Languages)
-	if c.TwilioSID == "" || c.TwilioToken == "" || c.SMSFrom == "" {
+	if dev {
+		announceDevPhone(c, log, devQuiet)
+	} else if !smsProvider(c) {
 		// Messages still queue and retry, so nothing is lost while this
 		// is fixed, but nothing reaches a phone and webhooks get 403.
 		log.Warn("Twilio is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TEND_SMS_FROM")
