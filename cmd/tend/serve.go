@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -108,6 +109,7 @@ func envInt(name string, def int) int {
 func parseConfig(name string, args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned; tend serve --help lists the flags (cli.go)
 	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ":8080"), "listen address (TEND_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TEND_DATA_DIR", "./data"), "data directory (TEND_DATA_DIR)")
 	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
@@ -148,7 +150,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.Float64Var(&c.TelegramRate, "telegram-rate", envFloat("TEND_TELEGRAM_RATE", 30), "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
 	fs.Float64Var(&c.TelegramChatRate, "telegram-chat-rate", envFloat("TEND_TELEGRAM_CHAT_RATE", 1), "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return c, flagError(fs, err)
 	}
 	if c.CallbackNumber == "" {
 		c.CallbackNumber = c.HelpContact
@@ -199,6 +201,9 @@ func (c config) limits() *channels.Limits {
 func loadPack(dir string) (*content.Pack, error) {
 	fsys := content.Default()
 	if dir != "" {
+		if err := packFolder(dir); err != nil {
+			return nil, fmt.Errorf("content pack: %w", err)
+		}
 		fsys = content.Dir(dir)
 	}
 	pack, _, err := content.Load(fsys)
