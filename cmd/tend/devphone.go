@@ -119,6 +119,6 @@ func enrollHint(c config) string {
 	if c.APIToken != "" {
 		token = "$TEND_API_TOKEN"
 	}
-	return fmt.Sprintf(`curl -s -H "Authorization: Bearer %s" %s/api/v1/patients -d '{"id":"p-1","phone":"+15551230001","timezone":"America/Chicago","programs":["hypertension"]}'`,
+	return fmt.Sprintf(`curl -s -H "Authorization: Bearer %s" %s/api/v1/patients -d '{"id":"p-1","phone":"+15551230001","timezone":"America/Chicago","programs":["hypertension"],"medications":[{"id":"lisinopril","display":"lisinopril 10 mg","times":["08:00"]}]}'`,
 		token, strings.TrimSuffix(c.PublicURL, "/"))
 }

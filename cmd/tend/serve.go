@@ -182,7 +182,7 @@ func parseConfig(name string, args []string) (config, error) {
 	return c, nil
 }
 
-// limits are the provider rates (RULES.md) the dispatcher paces sends to.
+// limits are the provider rates (docs/architecture.md#messaging-rules) the dispatcher paces sends to.
 func (c config) limits() *channels.Limits {
 	burst := func(r float64) int { return max(1, int(r)) }
 	return &channels.Limits{
