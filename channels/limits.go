@@ -14,7 +14,7 @@ type Rate struct {
 	Burst     int
 }
 
-// Limits paces sends to what providers accept (RULES.md): SMS segments per
+// Limits paces sends to what providers accept (docs/architecture.md#messaging-rules): SMS segments per
 // second per sender number, Telegram about 30 messages a second overall and
 // one a second per chat. Each replica paces its own sends; with several
 // replicas, give each its share of the provider's rate.

@@ -38,7 +38,7 @@ var pluralProbes = []any{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22, 100, 101, 10000
 // can take in any language, with no more than two digits.
 var smsCounts = []int{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22}
 
-// Segment limits of one SMS (RULES.md: warn above 1, fail above 3).
+// Segment limits of one SMS (docs/architecture.md#messaging-rules: warn above 1, fail above 3).
 const (
 	smsWarnSegments  = 1
 	smsErrorSegments = 3

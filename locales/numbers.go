@@ -20,8 +20,8 @@ const FallbackEmergency = "112"
 // numbers checked against a national source are here; a clinic sets its
 // own (TEND_EMERGENCY_NUMBER, TEND_CRISIS_LINE) or a patient's
 // (emergency_number, crisis_line) where this table is silent or wrong.
-// Sources: FCC 911 and 988 (US), CRTC 988 (Canada), research in
-// ../shared/research/clinical.md section 7.3, national health services.
+// Sources: FCC 911 and 988 (US), CRTC 988 (Canada), the national health
+// services and emergency authorities of each country.
 var countryNumbers = map[string]ServiceNumbers{
 	"1":   {"911", "988"},      // United States, Canada (NANP)
 	"52":  {"911", ""},         // Mexico

@@ -119,23 +119,34 @@ func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "From: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	ctx := r.Context()
-	dedupe := "twilio:" + sid
+	if err := h.Receive(r.Context(), phone, r.PostForm.Get("Body"), sid); err != nil {
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	emptyTwiML(w)
+}
+
+// Receive runs one inbound text as the webhook does once its signature
+// checked out: the turn of the patient with that phone (E.164), keywords
+// and the safety net first, or the reply to a number no patient has.
+// messageSid is the provider's id, the turn's dedupe key. The dev phone's
+// "answer as the patient" comes in here too, so that what it shows is what
+// a real text would do.
+func (h *Webhooks) Receive(ctx context.Context, phone, body, messageSid string) error {
+	dedupe := "twilio:" + messageSid
 	p, err := h.Turns.PatientByPhone(ctx, phone)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		err = h.Turns.NotEnrolled(ctx, Channel, phone, dedupe)
 		h.observe("unknown_number")
 	case err == nil:
-		err = h.Turns.Inbound(ctx, p.ID, Channel, r.PostForm.Get("Body"), dedupe)
+		err = h.Turns.Inbound(ctx, p.ID, Channel, body, dedupe)
 		h.observe("accepted")
 	}
 	if err != nil {
 		h.log().Error("inbound sms not committed", "err", err)
-		http.Error(w, "try again", http.StatusServiceUnavailable)
-		return
 	}
-	emptyTwiML(w)
+	return err
 }
 
 func emptyTwiML(w http.ResponseWriter) {

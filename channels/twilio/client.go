@@ -104,7 +104,7 @@ func Do[T any](ctx context.Context, req func() (T, error), classify func(error) 
 	}
 }
 
-// Twilio error codes (RULES.md).
+// Twilio error codes (docs/architecture.md#messaging-rules).
 const (
 	CodeRateLimited    = 20429
 	CodeOptedOut       = 21610

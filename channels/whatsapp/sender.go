@@ -154,7 +154,7 @@ func ParsePayload(payload string) (choice string, step uint32) {
 	return payload, 0
 }
 
-// Twilio's WhatsApp error codes (see RULES.md and Twilio's error catalog).
+// Twilio's WhatsApp error codes (see docs/architecture.md#messaging-rules and Twilio's error catalog).
 const (
 	// codeOutsideWindow: free text outside the 24-hour window.
 	codeOutsideWindow = 63016

@@ -30,7 +30,7 @@ func auditCmd(args []string, stdout io.Writer) error {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory")
 	fs.StringVar(&c.RedisURL, "redis-url", c.RedisURL, "redis:// URL")
 	if err := fs.Parse(args[1:]); err != nil {
-		return fmt.Errorf("%v\n%s", err, auditUsage)
+		return flagError(fs, err)
 	}
 	st, err := openStore(c)
 	if err != nil {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 
 	"github.com/tendcare/tend/content"
@@ -9,14 +12,17 @@ import (
 
 // lintCmd checks a pack (the bundled one without a directory) and prints
 // every problem as file:line; it fails when any is an error.
-func lintCmd(args []string) error {
+func lintCmd(args []string, stdout io.Writer) error {
 	fsys, name := content.Default(), "bundled pack"
 	if len(args) > 0 {
+		if err := packFolder(args[0]); err != nil {
+			return fmt.Errorf("content lint: %w", err)
+		}
 		fsys, name = content.Dir(args[0]), args[0]
 	}
 	_, problems, err := content.Load(fsys)
 	for _, p := range problems {
-		fmt.Fprintln(os.Stdout, p.String())
+		fmt.Fprintln(stdout, p.String())
 	}
 	errs, warns := 0, 0
 	for _, p := range problems {
@@ -26,9 +32,24 @@ func lintCmd(args []string) error {
 			errs++
 		}
 	}
-	fmt.Fprintf(os.Stdout, "%s: %d error(s), %d warning(s)\n", name, errs, warns)
+	fmt.Fprintf(stdout, "%s: %d error(s), %d warning(s)\n", name, errs, warns)
 	if err != nil {
 		return fmt.Errorf("%s failed lint", name)
+	}
+	return nil
+}
+
+// packFolder says plainly when dir is not a folder that could hold a
+// pack: the loader would report every file of the pack missing instead.
+func packFolder(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: no such folder", dir)
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is a file: give the pack's folder (it holds programs/, flows/ and locales/)", dir)
 	}
 	return nil
 }

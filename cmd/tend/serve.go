@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -56,6 +57,7 @@ type config struct {
 	teams                                      escalation.Teams
 	ReopenWithin                               string
 	reopenWithin                               time.Duration
+	DevPhone                                   string
 	// autoKeys: KeyFile is the data dir's own, made by tend on first
 	// start; the store may still hold values from before, in the clear.
 	autoKeys                                   bool
@@ -110,6 +112,7 @@ func envInt(name string, def int) int {
 func parseConfig(name string, args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned; tend serve --help lists the flags (cli.go)
 	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ":8080"), "listen address (TEND_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TEND_DATA_DIR", "./data"), "data directory (TEND_DATA_DIR)")
 	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
@@ -143,6 +146,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.Deadlines, "deadlines", env("TEND_DEADLINES", escalation.Deadlines{}.String()), "response times per priority, such as acute=15m,high=1h,medium=4h,low=24h; a priority left out keeps its default (TEND_DEADLINES)")
 	fs.StringVar(&c.TeamsFile, "teams", env("TEND_TEAMS", ""), "YAML file of each team's deadlines, oncall ladder and page_every; what a team leaves out, and every team it does not name, follows TEND_DEADLINES, TEND_ONCALL and TEND_PAGE_EVERY (TEND_TEAMS)")
 	fs.StringVar(&c.ReopenWithin, "reopen-within", env("TEND_REOPEN_WITHIN", "24h"), "a patient's message this soon after their ticket was resolved reopens it instead of opening another; 0: never (TEND_REOPEN_WITHIN)")
+	fs.StringVar(&c.DevPhone, "dev-phone", env("TEND_DEV_PHONE", "auto"), "dev phone at /dev/phone for texts with no provider: auto (on when no provider is configured), on or off; localhost only (TEND_DEV_PHONE)")
 	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
 	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
 	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
@@ -152,7 +156,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.Float64Var(&c.TelegramRate, "telegram-rate", envFloat("TEND_TELEGRAM_RATE", 30), "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
 	fs.Float64Var(&c.TelegramChatRate, "telegram-chat-rate", envFloat("TEND_TELEGRAM_CHAT_RATE", 1), "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		return c, flagError(fs, err)
 	}
 	if c.CallbackNumber == "" {
 		c.CallbackNumber = c.HelpContact
@@ -216,7 +220,7 @@ func parseTeams(c config) (escalation.Teams, error) {
 	return ts, nil
 }
 
-// limits are the provider rates (RULES.md) the dispatcher paces sends to.
+// limits are the provider rates (docs/architecture.md#messaging-rules) the dispatcher paces sends to.
 func (c config) limits() *channels.Limits {
 	burst := func(r float64) int { return max(1, int(r)) }
 	return &channels.Limits{
@@ -235,6 +239,9 @@ func (c config) limits() *channels.Limits {
 func loadPack(dir string) (*content.Pack, error) {
 	fsys := content.Default()
 	if dir != "" {
+		if err := packFolder(dir); err != nil {
+			return nil, fmt.Errorf("content pack: %w", err)
+		}
 		fsys = content.Dir(dir)
 	}
 	pack, _, err := content.Load(fsys)
@@ -381,6 +388,11 @@ func serve(args []string) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	slog.SetDefault(log)
+	dev, err := devPhoneOn(c)
+	if err != nil {
+		return err
+	}
+	devQuiet := dev && devQuietHours(&c, args)
 	quiet, err := conversations.ParseQuietHours(c.QuietHours)
 	if err != nil {
 		return err
@@ -425,6 +437,9 @@ func serve(args []string) error {
 	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Engine: engine, Token: token, Log: log}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
+	}
+	if dev {
+		mountDevPhone(c, r, disp, runner, m, log)
 	}
 	if c.Store == "redis" {
 		// Replicas share the outbox: claims of a replica that died expire
@@ -484,7 +499,9 @@ func serve(args []string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("tend serving", "addr", c.Addr, "store", c.Store, "languages", pack.Languages)
-	if c.TwilioSID == "" || c.TwilioToken == "" || c.SMSFrom == "" {
+	if dev {
+		announceDevPhone(c, log, devQuiet)
+	} else if !smsProvider(c) {
 		// Messages still queue and retry, so nothing is lost while this
 		// is fixed, but nothing reaches a phone and webhooks get 403.
 		log.Warn("Twilio is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TEND_SMS_FROM")

@@ -32,6 +32,7 @@ anything else is a message from the patient`
 // that moves only on /advance. No network.
 func simulate(args []string, in io.Reader, out io.Writer) error {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // tend simulate --help lists the flags (cli.go)
 	lang := fs.String("lang", "en", "patient language")
 	program := fs.String("program", "heart-failure", "program to enroll in")
 	tz := fs.String("tz", "America/Chicago", "patient time zone")
@@ -39,7 +40,7 @@ func simulate(args []string, in io.Reader, out io.Writer) error {
 	phi := fs.Bool("phi-ok", false, "patient allows the medicine's name in messages")
 	dir := fs.String("content", env("TEND_CONTENT_DIR", ""), "content pack directory (bundled if empty)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flagError(fs, err)
 	}
 	pack, err := loadPack(*dir)
 	if err != nil {
