@@ -8,6 +8,7 @@
 //	tend keys rotate [flags]      re-seal stored PHI under the active key (serve's flags)
 //	tend staff add|list [flags]   manage the accounts of the console's staff
 //	tend audit verify [flags]     check that no audit record was edited or removed
+//	tend outbox list|resend ID|cancel ID   dead letters: messages not sent within their retry window
 package main
 
 import (
@@ -36,6 +37,8 @@ func main() {
 		err = staffCmd(args[1:], os.Stdin, os.Stdout)
 	case args[0] == "audit":
 		err = auditCmd(args[1:], os.Stdout)
+	case args[0] == "outbox":
+		err = outboxCmd(args[1:], os.Stdout)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Println("usage: tend [serve] [flags] | tend content lint [DIR] | tend simulate [--lang LANG] [--program ID] |\n" +
 			"       tend keys generate ID | tend keys rotate [serve flags] | tend staff add|list [flags] | tend audit verify")
