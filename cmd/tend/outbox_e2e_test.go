@@ -191,7 +191,9 @@ func TestDeadLettersEmbedded(t *testing.T) {
 	}
 
 	// The audit log has who did what.
-	var audit struct{ Records []struct{ Staff, Action, Detail string } }
+	var audit struct {
+		Records []struct{ Staff, Action, Detail string }
+	}
 	srv.api(http.MethodGet, "/audit", nil, http.StatusOK, &audit)
 	var acts []string
 	for _, r := range audit.Records {
