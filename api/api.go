@@ -44,6 +44,8 @@ type API struct {
 	Runner Runner
 	// Tickets serves the ticket actions (the Runner); nil leaves them out.
 	Tickets Tickets
+	// Outbox serves the dead letters (the Runner); nil leaves them out.
+	Outbox Outbox
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -93,6 +95,11 @@ func (a *API) Routes() http.Handler {
 	}
 	if a.Audit != nil {
 		r.Get("/audit", a.listAudit)
+	}
+	if a.Outbox != nil {
+		r.Get("/outbox", a.listOutbox)
+		r.Post("/outbox/{id}/resend", a.resendOutbox)
+		r.Post("/outbox/{id}/cancel", a.cancelOutbox)
 	}
 	return root
 }

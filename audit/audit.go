@@ -37,6 +37,11 @@ const (
 	// AdminPage: a staff member who is not an admin asked for an admin
 	// page (Detail says which).
 	AdminPage = "admin_page"
+	// Dead letters, the messages the dispatcher gave up on (Detail: the
+	// outbox id; the list: the status listed).
+	ListOutbox    = "list_outbox"
+	ResendMessage = "resend_message"
+	CancelMessage = "cancel_message"
 )
 
 // Record is one entry. Seq, Prev and Hash are set by the store when it

@@ -45,6 +45,32 @@ var (
 	ErrFallback = errors.New("message cannot go on this channel now")
 )
 
+// Reasons a message failed, was given up or was cancelled: a fixed set, so
+// that they can be metric labels and go in logs and the API (never a
+// provider's text, which can quote a phone number).
+const (
+	// ReasonNetwork: the provider could not be reached.
+	ReasonNetwork = "network"
+	// ReasonRateLimited: the provider kept asking us to slow down (429).
+	ReasonRateLimited = "rate_limited"
+	// ReasonProviderError: the provider failed (5xx) or refused our
+	// credentials.
+	ReasonProviderError = "provider_error"
+	// ReasonStale: a dose reminder whose time had passed (its
+	// OutboxEntry.StaleAfter) was cancelled rather than sent late.
+	ReasonStale = "stale"
+	// ReasonOperator: a person cancelled a dead letter.
+	ReasonOperator = "operator"
+)
+
+// DeadLetterReasons are the reasons a message becomes a dead letter: its
+// retry window ended on a temporary failure of one of these kinds.
+var DeadLetterReasons = []string{ReasonNetwork, ReasonRateLimited, ReasonProviderError}
+
+// DefaultRetryWindow is how long temporary failures are retried before a
+// message becomes a dead letter: a provider outage of a day loses nothing.
+const DefaultRetryWindow = 24 * time.Hour
+
 // SendError carries a provider's error code with its class.
 type SendError struct {
 	// Class is one of the errors above, or nil for a permanent failure
@@ -95,7 +121,10 @@ type Outbox interface {
 // Dispatcher sends the outbox: it claims due entries, holds what quiet hours
 // or consent forbid, picks the channel (falling back along the patient's
 // chain when one cannot carry the message), paces sends to each provider's
-// limits, and retries temporary failures with backoff and jitter.
+// limits, retries temporary failures with backoff and jitter for
+// RetryWindow and then makes the message a dead letter, and cancels a
+// message that went stale (OutboxEntry.StaleAfter) instead of sending it
+// late.
 type Dispatcher struct {
 	Outbox  Outbox
 	Senders map[string]Sender
@@ -109,8 +138,15 @@ type Dispatcher struct {
 	// Limits paces sends per channel and per recipient; nil sends as fast
 	// as the workers go.
 	Limits *Limits
-	// MaxAttempts bounds retries of temporary failures (default 8).
-	MaxAttempts int
+	// RetryWindow is how long temporary failures (network, 5xx, 429) of
+	// a message are retried, counted from its first one (default
+	// DefaultRetryWindow). A message still not sent when it ends is a
+	// dead letter: kept, out of the queue, for an operator to resend or
+	// cancel.
+	RetryWindow time.Duration
+	// DeadLetter, when set, hears of each dead letter (channel and reason,
+	// one of DeadLetterReasons) for metrics.
+	DeadLetter func(channel, reason string)
 	// Workers is how many sends run at once (default 16).
 	Workers int
 	// Observe, when set, sees each outcome (channel, status and the
@@ -267,10 +303,19 @@ type attempt struct {
 	status  string // the outcome to record if no channel takes it
 	code    int
 	channel string
+	// dead is the reason of a temporary failure whose retry window had
+	// ended, on deadChannel with deadCode: unless a later channel of the
+	// chain takes the message, it becomes a dead letter.
+	dead        string
+	deadChannel string
+	deadCode    int
 }
 
 func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 	a := &attempt{d: d, ctx: ctx, e: e, now: d.Clock(), status: "failed"}
+	if a.stale(a.now) {
+		return
+	}
 	if e.PatientID == "" {
 		// A reply to a number that is not enrolled: no chain, no consent.
 		a.c = conversations.Contact{Phone: e.To, Addresses: map[string]string{e.Channel: e.To}, Linked: a.d.Specs.Linked(), Chain: []string{e.Channel}}
@@ -320,7 +365,37 @@ func (d *Dispatcher) handle(ctx context.Context, e store.OutboxEntry) {
 		d.log().Info("channel skipped", "message", e.ID, "channel", ch, "reason", why)
 		ch = a.c.Next(ch)
 	}
+	if a.dead != "" {
+		a.deadLetter()
+		return
+	}
 	a.finish(store.Delivery{Done: true, Status: a.status, ErrorCode: a.code, Channel: a.channel})
+}
+
+// stale cancels the entry, and reports that it did, when it would go out
+// after its StaleAfter (a dose reminder hours late does more harm than
+// good): when is when it would be sent, now or at the end of a hold.
+func (a *attempt) stale(when time.Time) bool {
+	if a.e.StaleAfter.IsZero() || !when.After(a.e.StaleAfter) {
+		return false
+	}
+	a.d.log().Info("message cancelled: stale", "message", a.e.ID, "channel", a.e.Channel, "reason", ReasonStale)
+	a.finish(store.Delivery{Done: true, Status: "cancelled", Reason: ReasonStale})
+	return true
+}
+
+// deadLetter gives the entry up: its retry window ended on a temporary
+// failure and no other channel took it. It stays in the store, out of
+// the queue, for an operator to resend or cancel.
+func (a *attempt) deadLetter() {
+	// The outbox id, channel, reason and code only: no number, no text.
+	a.d.log().Warn("dead letter: message not sent within its retry window", "message", a.e.ID,
+		"channel", a.deadChannel, "reason", a.dead, "code", a.deadCode, "attempts", a.e.Attempts+1)
+	a.finish(store.Delivery{DeadAt: a.now, Status: "failed", ErrorCode: a.deadCode, Reason: a.dead,
+		Attempted: true, Channel: a.deadChannel})
+	if a.d.DeadLetter != nil {
+		a.d.DeadLetter(a.deadChannel, a.dead)
+	}
 }
 
 // hold puts the entry back until the patient's sending window opens, when
@@ -337,6 +412,9 @@ func (a *attempt) hold(channel string) bool {
 	// The offset is the recipient's, so their held messages keep their
 	// order when released.
 	open := a.d.Quiet.NextOpen(a.now, loc).Add(conversations.Spread(a.e.PatientID+a.e.To, 30*time.Minute))
+	if a.stale(open) {
+		return true // it would be too late by the morning
+	}
 	a.finish(store.Delivery{NotBefore: open, Status: "held", Channel: channel})
 	return true
 }
@@ -403,12 +481,28 @@ func (a *attempt) send(ch string) (why string, done bool) {
 	case errors.Is(err, ErrWait):
 		a.finish(store.Delivery{NotBefore: a.now.Add(max(after, time.Second)), Status: "queued", Channel: ch})
 		return "", true
-	case errors.Is(err, ErrRetry) && e.Attempts+1 < d.maxAttempts():
-		// Provider error text can quote the phone number: log the code only.
-		d.log().Warn("send failed; will retry", "message", e.ID, "channel", ch, "attempt", e.Attempts+1, "code", code)
-		d.Limits.pause(ch, a.now.Add(after))
-		a.finish(store.Delivery{NotBefore: a.now.Add(max(Backoff(e.Attempts), after)), Status: "retrying", ErrorCode: code, Attempted: true, Channel: ch})
-		return "", true
+	case errors.Is(err, ErrRetry):
+		reason := retryReason(se)
+		until := e.RetryUntil
+		if until.IsZero() {
+			until = a.now.Add(d.retryWindow()) // the first temporary failure
+		}
+		if a.now.Before(until) {
+			// Provider error text can quote the phone number: log the code only.
+			d.log().Warn("send failed; will retry", "message", e.ID, "channel", ch, "attempt", e.Attempts+1,
+				"reason", reason, "code", code, "retry_until", until)
+			d.Limits.pause(ch, a.now.Add(after))
+			a.finish(store.Delivery{NotBefore: nextTry(a.now, e.Attempts, after, until), Status: "retrying", ErrorCode: code,
+				Reason: reason, Attempted: true, Channel: ch, RetryUntil: until})
+			return "", true
+		}
+		// The window is over: the rest of the chain gets one try each, as
+		// after a permanent failure; if none takes it, a dead letter.
+		if a.dead == "" {
+			a.dead, a.deadChannel, a.deadCode = reason, ch, code
+		}
+		d.log().Warn("send failed; retry window over", "message", e.ID, "channel", ch, "reason", reason, "code", code)
+		return "retry_window_over", false
 	case errors.Is(err, ErrOptedOut):
 		a.c.OptedOut.Add(ch)
 		if e.PatientID != "" {
@@ -458,11 +552,40 @@ func cost(spec Spec, e store.OutboxEntry) int {
 	return max(n, 1)
 }
 
-func (d *Dispatcher) maxAttempts() int {
-	if d.MaxAttempts > 0 {
-		return d.MaxAttempts
+func (d *Dispatcher) retryWindow() time.Duration {
+	if d.RetryWindow > 0 {
+		return d.RetryWindow
 	}
-	return 8
+	return DefaultRetryWindow
+}
+
+// retryReason sorts a temporary failure into DeadLetterReasons: adapters
+// give no code to a transport error, and a provider that asks us to slow
+// down says so (429, Twilio 20429, a retry_after).
+func retryReason(se *SendError) string {
+	switch {
+	case se == nil || se.Code == 0:
+		return ReasonNetwork
+	case se.RetryAfter > 0 || se.Code == 429 || se.Code == 20429:
+		return ReasonRateLimited
+	}
+	return ReasonProviderError
+}
+
+// nextTry is when a message that failed its attempt n (0-based) now is
+// tried again: after its backoff or the provider's retry-after, whichever
+// is longer, but no later than the end of its window (until), so that
+// the window's last try is at its end; a provider's retry-after still
+// wins over the window.
+func nextTry(now time.Time, n int, after time.Duration, until time.Time) time.Time {
+	next := now.Add(max(Backoff(n), after))
+	if next.After(until) {
+		next = until
+		if earliest := now.Add(after); earliest.After(next) {
+			next = earliest
+		}
+	}
+	return next
 }
 
 func (d *Dispatcher) observe(channel, status string, code int) {
@@ -472,7 +595,9 @@ func (d *Dispatcher) observe(channel, status string, code int) {
 }
 
 // Backoff is the wait before retry n (0-based): exponential from 2 s, capped
-// at 10 min, with full jitter so that retries after an outage spread out.
+// at 10 min, with jitter (half of it random) so that retries after an
+// outage spread out. Retries go on at that pace until the retry window
+// ends.
 func Backoff(n int) time.Duration {
 	base := 2 * time.Second << min(n, 9)
 	base = min(base, 10*time.Minute)

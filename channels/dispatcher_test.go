@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -28,14 +29,16 @@ import (
 // channel's Sender is a recorder that fails as a provider would, so the
 // dispatcher's choices between channels can be checked one by one.
 type recorder struct {
-	mu   sync.Mutex
-	sent []store.OutboxEntry
-	err  error
+	mu    sync.Mutex
+	sent  []store.OutboxEntry
+	err   error
+	tries int
 }
 
 func (r *recorder) Send(_ context.Context, e store.OutboxEntry) (string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.tries++
 	if r.err != nil {
 		return "", "", r.err
 	}
@@ -327,4 +330,203 @@ func TestPacingCountsSegments(t *testing.T) {
 			t.Fatalf("the HELP reply has %d segments; the test needs 2", n)
 		}
 	}
+}
+
+func (r *recorder) attempts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tries
+}
+
+func (r *recorder) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = err
+}
+
+// A temporary failure is retried on its channel until the retry window
+// ends, then the rest of the chain gets one try: a channel that takes it
+// sends it; when none does, the message is a dead letter with the reason
+// of the failure that lasted.
+func TestRetryWindowEnds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		voice error
+		dead  bool
+	}{
+		{"the next channel takes it", nil, false},
+		{"no channel takes it", &channels.SendError{Code: 13224, Err: errors.New("invalid number")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.disp.RetryWindow = time.Hour
+			var deadLetters []string
+			e.disp.DeadLetter = func(channel, reason string) { deadLetters = append(deadLetters, channel+"/"+reason) }
+			e.senders[conversations.SMS].fail(&channels.SendError{Class: channels.ErrRetry, Code: 20500, Err: errors.New("server error")})
+			e.senders[conversations.Voice].fail(tc.voice)
+			e.enroll("p1", conversations.SMS, conversations.Voice)
+			for range 59 {
+				e.drain()
+				e.clock.Add(time.Minute)
+			}
+			e.drain()
+			if ev := e.lastOut("p1"); ev.Status != "retrying" || ev.Channel != conversations.SMS || ev.Reason != channels.ReasonProviderError {
+				t.Fatalf("inside the window: %+v, want retrying on sms for provider_error", ev)
+			}
+			if e.senders[conversations.Voice].attempts() != 0 {
+				t.Fatal("fell back before the window ended")
+			}
+			tries := e.senders[conversations.SMS].attempts()
+			if tries < 8 || tries > 20 {
+				t.Errorf("%d SMS tries in an hour; want backoff from 2 s to 10 min", tries)
+			}
+			e.clock.Add(10 * time.Minute)
+			e.drain()
+			dead, err := e.st.DeadLetters(t.Context(), "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := e.lastOut("p1")
+			if e.senders[conversations.Voice].attempts() != 1 {
+				t.Errorf("voice tried %d times after the window, want 1", e.senders[conversations.Voice].attempts())
+			}
+			if !tc.dead {
+				if ev.Status != "sent" || ev.Channel != conversations.Voice || len(dead) != 0 || len(deadLetters) != 0 {
+					t.Fatalf("event %+v, dead letters %v %v; want sent by voice, no dead letter", ev, dead, deadLetters)
+				}
+				return
+			}
+			if ev.Status != "failed" || ev.Channel != conversations.SMS || ev.Reason != channels.ReasonProviderError || ev.ErrorCode != 20500 {
+				t.Errorf("dead letter's event %+v, want failed on sms, provider_error 20500", ev)
+			}
+			if len(dead) != 1 || dead[0].LastError != channels.ReasonProviderError || dead[0].Channel != conversations.SMS || !dead[0].FailedAt.Equal(e.clock.Now()) {
+				t.Errorf("dead letters %+v, want the welcome, provider_error on sms, failed now", dead)
+			}
+			if fmt.Sprint(deadLetters) != "[sms/provider_error]" {
+				t.Errorf("DeadLetter heard %v", deadLetters)
+			}
+			if n := len(e.senders[conversations.SMS].got()) + len(e.senders[conversations.Voice].got()); n != 0 {
+				t.Errorf("%d sent", n)
+			}
+		})
+	}
+}
+
+// The reason of a dead letter comes from a fixed set: a transport error
+// (no code) is the network, 429 is rate limiting, the rest the provider's.
+func TestDeadLetterReasons(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  *channels.SendError
+		want string
+	}{
+		{&channels.SendError{Class: channels.ErrRetry, Err: errors.New("dial tcp: connection refused")}, channels.ReasonNetwork},
+		{&channels.SendError{Class: channels.ErrRetry, Code: 20429, Err: errors.New("too many")}, channels.ReasonRateLimited},
+		{&channels.SendError{Class: channels.ErrRetry, Code: 429, RetryAfter: time.Second, Err: errors.New("retry after 1")}, channels.ReasonRateLimited},
+		{&channels.SendError{Class: channels.ErrRetry, Code: 20003, Err: errors.New("authenticate")}, channels.ReasonProviderError},
+	} {
+		e := newEnv(t)
+		e.disp.RetryWindow = time.Minute
+		e.senders[conversations.SMS].fail(tc.err)
+		e.enroll("p1", conversations.SMS)
+		for range 12 {
+			e.drain()
+			e.clock.Add(10 * time.Second)
+		}
+		dead, err := e.st.DeadLetters(t.Context(), "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dead) != 1 || dead[0].LastError != tc.want {
+			t.Errorf("%v: dead letters %+v, want one with reason %s", tc.err, dead, tc.want)
+		}
+		if !slices.Contains(channels.DeadLetterReasons, tc.want) {
+			t.Errorf("%s is not in DeadLetterReasons", tc.want)
+		}
+	}
+}
+
+// A message past its StaleAfter is cancelled with reason stale: while it
+// is being retried, and at once when quiet hours would hold it past it.
+func TestStaleCancelled(t *testing.T) {
+	t.Parallel()
+	commit := func(e *env, id string, stale time.Time) {
+		t.Helper()
+		now := e.clock.Now()
+		err := e.st.Commit(t.Context(), store.Commit{PatientID: "p1", Version: e.version("p1"),
+			Events: []store.Event{{ID: id, Type: "message.out", At: now, Channel: conversations.SMS, Text: "Time for lisinopril?", Status: "queued"}},
+			Outbox: []store.OutboxEntry{{ID: id, PatientID: "p1", Channel: conversations.SMS, To: "+13125550100", Text: "Time for lisinopril?",
+				Timezone: "America/Chicago", NotBefore: now, CreatedAt: now, StaleAfter: stale}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	event := func(e *env, id string) store.Event {
+		t.Helper()
+		evs, err := e.st.Timeline(t.Context(), "p1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if ev.ID == id {
+				return ev
+			}
+		}
+		t.Fatalf("no event %s", id)
+		return store.Event{}
+	}
+	t.Run("while retried", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.enroll("p1", conversations.SMS)
+		e.drain() // the welcome
+		e.senders[conversations.SMS].fail(&channels.SendError{Class: channels.ErrRetry, Code: 20500, Err: errors.New("server error")})
+		commit(e, "r1", e.clock.Now().Add(2*time.Hour))
+		tries := e.senders[conversations.SMS].attempts()
+		for range 3 * 60 / 5 {
+			e.drain()
+			e.clock.Add(5 * time.Minute)
+		}
+		e.senders[conversations.SMS].fail(nil)
+		e.drain()
+		if ev := event(e, "r1"); ev.Status != "cancelled" || ev.Reason != channels.ReasonStale {
+			t.Fatalf("stale reminder's event %+v, want cancelled, stale", ev)
+		}
+		if n := len(e.senders[conversations.SMS].got()); n != 1 {
+			t.Fatalf("%d sent, want the welcome only", n)
+		}
+		if e.senders[conversations.SMS].attempts() == tries {
+			t.Fatal("the reminder was never tried before it went stale")
+		}
+		if dead, _ := e.st.DeadLetters(t.Context(), "", 0); len(dead) != 0 {
+			t.Fatalf("dead letters %+v", dead)
+		}
+	})
+	t.Run("held for the night", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.enroll("p1", conversations.SMS)
+		e.drain()
+		e.clock.Set(time.Date(2026, 3, 3, 2, 30, 0, 0, time.UTC)) // 20:30 in Chicago
+		commit(e, "r1", e.clock.Now().Add(2*time.Hour))
+		e.clock.Add(45 * time.Minute) // 21:15: the window closed
+		e.drain()
+		if ev := event(e, "r1"); ev.Status != "cancelled" || ev.Reason != channels.ReasonStale {
+			t.Fatalf("event %+v, want cancelled at once, stale", ev)
+		}
+		if d, _ := e.st.OutboxDepth(t.Context()); d != 0 {
+			t.Fatalf("outbox depth %d", d)
+		}
+	})
+}
+
+func (e *env) version(id string) uint64 {
+	e.t.Helper()
+	_, ss, err := e.st.Load(e.t.Context(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ss.Version
 }

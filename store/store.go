@@ -23,6 +23,9 @@ var (
 	// ErrAddressTaken: another enrolled patient already has this address
 	// on the same channel (a Telegram chat, say).
 	ErrAddressTaken = errors.New("store: address belongs to another patient")
+	// ErrNotDead: the outbox entry is still queued or being sent, not a
+	// dead letter, so it cannot be resent or discarded.
+	ErrNotDead = errors.New("store: outbox entry is not a dead letter")
 )
 
 // The enrollment a clinic registers, as the store keeps it. The types live
@@ -113,6 +116,21 @@ type OutboxEntry struct {
 	NotBefore time.Time `json:"not_before"`
 	Attempts  int       `json:"attempts,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// StaleAfter, when set, is when the message stops being worth sending
+	// (a dose reminder two hours after its dose): the dispatcher cancels
+	// it then rather than send it late. The Runner sets it.
+	StaleAfter time.Time `json:"stale_after,omitzero"`
+	// RetryUntil ends the window in which temporary failures are retried;
+	// zero until the first one (Delivery.RetryUntil), cleared by Resend.
+	RetryUntil time.Time `json:"retry_until,omitzero"`
+	// LastError and ErrorCode say why the last attempt failed: a reason
+	// from the dispatcher's fixed set (never provider text, which can
+	// quote a phone number) and the provider's code.
+	LastError string `json:"last_error,omitempty"`
+	ErrorCode int    `json:"error_code,omitempty"`
+	// FailedAt is when the entry became a dead letter (Delivery.DeadAt);
+	// zero for an entry that is queued or being sent.
+	FailedAt time.Time `json:"failed_at,omitzero"`
 }
 
 // Timer wakes a patient's conversation at Due. Name is unique per patient;
@@ -201,6 +219,20 @@ type Delivery struct {
 	// Channel, when set, is the channel the message went out on, or will be
 	// retried on, after a fallback; the entry and its event take it.
 	Channel string
+	// RetryUntil, when set, is written to an entry that goes back to
+	// pending: the end of its retry window, set at its first temporary
+	// failure.
+	RetryUntil time.Time
+	// Reason is why the attempt failed or the message was cancelled, from
+	// the dispatcher's fixed set: after a failed attempt (Attempted or
+	// DeadAt) the entry's LastError, ErrorCode going with it; and the
+	// event's Reason whenever its Status is written ("" clears it).
+	Reason string
+	// DeadAt, when set, makes the entry a dead letter given up at that
+	// time: it leaves the queue (Done is implied) but stays, with
+	// Reason, ErrorCode and Channel, for an operator to resend or discard
+	// (Outbox.DeadLetters).
+	DeadAt time.Time
 }
 
 // Store is the contract of a Tend backend: the roles below, each of which
@@ -280,8 +312,26 @@ type Outbox interface {
 	Claimed(ctx context.Context) ([]OutboxEntry, error)
 	// Finish records the outcome of a claimed entry (see Delivery).
 	Finish(ctx context.Context, entry OutboxEntry, d Delivery) error
-	// OutboxDepth counts entries not yet finished (pending and claimed).
+	// OutboxDepth counts entries not yet finished (pending and claimed);
+	// dead letters are not counted.
 	OutboxDepth(ctx context.Context) (int, error)
+
+	// DeadLetters lists dead letters (Delivery.DeadAt) in ID order, which
+	// is the order they were queued in (the Runner's ids are time-ordered):
+	// at most limit of them (0 or less: all), those with an ID after after ("":
+	// from the first). A page ends at the last ID it returned.
+	DeadLetters(ctx context.Context, after string, limit int) ([]OutboxEntry, error)
+	// Resend puts dead letter id back in the queue, due at now, with a
+	// fresh retry window: Attempts, RetryUntil, LastError, ErrorCode and
+	// FailedAt are cleared. Its message.out event goes back to "queued",
+	// the one change that takes a status back. It returns the entry as
+	// queued; ErrNotFound when there is no such entry, ErrNotDead when it
+	// is queued or being sent.
+	Resend(ctx context.Context, id string, now time.Time) (OutboxEntry, error)
+	// Discard removes dead letter id; its message.out event becomes
+	// "cancelled" with reason (ErrorCode cleared). It returns the entry as
+	// it was; errors as Resend's.
+	Discard(ctx context.Context, id, reason string) (OutboxEntry, error)
 }
 
 // Staff keeps the accounts of the people who work the console. An account

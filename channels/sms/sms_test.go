@@ -497,28 +497,33 @@ func TestDispatcherUnknownOutcome(t *testing.T) {
 	}
 }
 
-// TestDispatcherGivesUp: a temporary failure that lasts is retried
-// MaxAttempts times, then the message is failed.
+// TestDispatcherGivesUp: a temporary failure that lasts is retried until
+// the retry window ends, then the message is a dead letter: failed, with
+// its reason and code, kept out of the queue.
 func TestDispatcherGivesUp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.disp.MaxAttempts = 3
+	e.disp.RetryWindow = 30 * time.Minute
 	e.fake.FailTo(patientPhone, smstest.ServerError)
 	e.enroll("p-1", patientPhone)
-	for range 10 {
+	for range 35 {
 		e.step()
-		e.Clock.Add(10 * time.Minute)
+		e.Clock.Add(time.Minute)
 	}
-	if a := e.fake.Attempts(); len(a) != 3 {
-		t.Fatalf("%d attempts, want 3", len(a))
+	if a := e.fake.Attempts(); len(a) < 5 || len(a) > 15 {
+		t.Fatalf("%d attempts in 30 minutes, want backoff from 2 s up to 10 min", len(a))
 	}
 	if d := e.Depth(); d != 0 {
 		t.Fatalf("outbox depth %d", d)
 	}
 	for _, ev := range e.Timeline("p-1") {
-		if ev.Type == "message.out" && (ev.Status != "failed" || ev.ErrorCode != 20500) {
-			t.Fatalf("message event %+v, want failed 20500", ev)
+		if ev.Type == "message.out" && (ev.Status != "failed" || ev.ErrorCode != 20500 || ev.Reason != channels.ReasonProviderError) {
+			t.Fatalf("message event %+v, want failed 20500 provider_error", ev)
 		}
+	}
+	dead, err := e.Store.DeadLetters(t.Context(), "", 0)
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("dead letters %+v, %v; want the welcome", dead, err)
 	}
 }
 

@@ -87,6 +87,9 @@ var commands = []command{
 		about:   smsSendAbout,
 		flags:   func() *flag.FlagSet { fs, _, _, _, _ := smsSendFlags(); return fs },
 		run:     func(s stdio, args []string) error { return smsSend(args, s.out) }},
+	outboxCommand("list", "[--after ID] [--limit N]", "list the dead letters: messages not sent within their retry window"),
+	outboxCommand("resend", "ID", "queue a dead letter again, with a fresh retry window"),
+	outboxCommand("cancel", "ID", "drop a dead letter for good"),
 	{name: "help", args: "[COMMAND]", summary: "tend's commands, or one command's usage",
 		run: func(s stdio, args []string) error { return nil }}, // answered by run
 }
@@ -95,6 +98,13 @@ var commands = []command{
 func staffCommand(sub, args, summary, about string) command {
 	return command{name: "staff " + sub, args: args, summary: summary, about: strings.TrimSpace(about + "\n" + storeFlags),
 		run: func(s stdio, rest []string) error { return staffCmd(append([]string{sub}, rest...), s.in, s.out) }}
+}
+
+// outboxCommand is one of tend outbox's subcommands, all run by outboxCmd.
+func outboxCommand(sub, args, summary string) command {
+	return command{name: "outbox " + sub, args: args, summary: summary,
+		about: "Each is audited as \"cli\"; no text or number is printed (read the text on the patient's timeline).\n" + storeFlags,
+		run:   func(s stdio, rest []string) error { return outboxCmd(append([]string{sub}, rest...), s.out) }}
 }
 
 // usageError is a command line that does not say what to do: tend exits

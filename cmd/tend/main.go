@@ -10,6 +10,7 @@
 //	tend staff add|list|... [flags]    manage the accounts of the console's staff
 //	tend audit verify [flags]          check that no audit record was edited or removed
 //	tend sms send --to N --text T      post a signed inbound SMS webhook to a running server
+//	tend outbox list|resend|cancel     dead letters: messages not sent within their retry window
 //
 // Every command answers --help and -h on standard output with exit code
 // 0; a command line it does not understand exits 2, a command that fails 1.

@@ -71,6 +71,8 @@ type config struct {
 	TelegramToken, TelegramSecret, TelegramAPI string
 	TelegramBot                                string
 	SMSRate, TelegramRate, TelegramChatRate    float64
+	RetryWindow                                string
+	retryWindow                                time.Duration
 }
 
 func envFloat(name string, def float64) float64 {
@@ -155,12 +157,18 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.Float64Var(&c.SMSRate, "sms-rate", envFloat("TEND_SMS_RATE", 1), "SMS segments per second from the sender; 1 for a long code, more for toll-free, short codes and 10DLC (TEND_SMS_RATE)")
 	fs.Float64Var(&c.TelegramRate, "telegram-rate", envFloat("TEND_TELEGRAM_RATE", 30), "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
 	fs.Float64Var(&c.TelegramChatRate, "telegram-chat-rate", envFloat("TEND_TELEGRAM_CHAT_RATE", 1), "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
+	fs.StringVar(&c.RetryWindow, "retry-window", env("TEND_RETRY_WINDOW", "24h"), "how long a message that fails for a passing reason (network, 5xx, 429) is retried before it becomes a dead letter (tend outbox), e.g. 24h or 2d (TEND_RETRY_WINDOW)")
 	if err := fs.Parse(args); err != nil {
 		return c, flagError(fs, err)
 	}
 	if c.CallbackNumber == "" {
 		c.CallbackNumber = c.HelpContact
 	}
+	window, err := content.ParseDuration(c.RetryWindow)
+	if err != nil || window < time.Second || window > maxRetryWindow {
+		return c, fmt.Errorf("TEND_RETRY_WINDOW: %q is not a duration from 1s to 30d (such as 24h or 2d)", c.RetryWindow)
+	}
+	c.retryWindow = window
 	for _, n := range []struct{ name, value string }{{"TEND_EMERGENCY_NUMBER", c.EmergencyNumber}, {"TEND_CRISIS_LINE", c.CrisisLine}} {
 		if n.value != "" && !locales.ValidServiceNumber(n.value) {
 			return c, fmt.Errorf("%s: %q is not a number to call (2 to 15 digits, spaces between groups allowed)", n.name, n.value)
@@ -219,6 +227,10 @@ func parseTeams(c config) (escalation.Teams, error) {
 	}
 	return ts, nil
 }
+
+// maxRetryWindow bounds TEND_RETRY_WINDOW: a message older than a month
+// is no use to a patient, and a dead letter says so to a person.
+const maxRetryWindow = 30 * 24 * time.Hour
 
 // limits are the provider rates (docs/architecture.md#messaging-rules) the dispatcher paces sends to.
 func (c config) limits() *channels.Limits {
@@ -428,13 +440,13 @@ func serve(args []string) error {
 	m := newMetrics(st)
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
-		Senders: map[string]channels.Sender{}}
+		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine},
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
 	r := chi.NewRouter()
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Engine: engine, Token: token, Log: log}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Engine: engine, Token: token, Log: log}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
@@ -502,8 +514,9 @@ func serve(args []string) error {
 	if dev {
 		announceDevPhone(c, log, devQuiet)
 	} else if !smsProvider(c) {
-		// Messages still queue and retry, so nothing is lost while this
-		// is fixed, but nothing reaches a phone and webhooks get 403.
+		// Messages queue and are retried for TEND_RETRY_WINDOW, then wait
+		// as dead letters (tend outbox resend); nothing reaches a phone
+		// and webhooks get 403 until this is fixed.
 		log.Warn("Twilio is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TEND_SMS_FROM")
 	}
 	log.Info("channels", "enabled", a.Channels)
@@ -532,6 +545,7 @@ type metrics struct {
 	errors      *prometheus.CounterVec
 	turns       *prometheus.HistogramVec
 	escalations *prometheus.CounterVec
+	deadLetters *prometheus.CounterVec
 }
 
 func newMetrics(st store.Store) *metrics {
@@ -548,6 +562,8 @@ func newMetrics(st store.Store) *metrics {
 		Help: "Time to load, run and commit one turn.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"kind"})
 	m.escalations = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_escalations_total",
 		Help: "Escalations opened by priority."}, []string{"priority"})
+	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_dead_letters_total",
+		Help: "Messages given up when their retry window ended (resend or cancel them: tend outbox), by channel and reason."}, []string{"channel", "reason"})
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_outbox_depth",
 		Help: "Messages waiting in the outbox (pending or being sent)."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -558,7 +574,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, depth,
+	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, depth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -577,6 +593,14 @@ func (m *metrics) sent(channel, status string, code int) {
 	if code != 0 {
 		m.errors.WithLabelValues(channel, strconv.Itoa(code)).Inc()
 	}
+}
+
+// deadLetter counts a dead letter; its reason is one of a fixed set.
+func (m *metrics) deadLetter(channel, reason string) {
+	if !slices.Contains(channels.DeadLetterReasons, reason) {
+		reason = "other"
+	}
+	m.deadLetters.WithLabelValues(channel, reason).Inc()
 }
 
 // status counts what providers report after a send: delivered, read,

@@ -107,6 +107,11 @@ type work struct {
 	// last (Session.Resolved); runOn reads and rewrites it before the
 	// commit.
 	reopen *reopening
+	// staleFlow is the daily reminder a timer starts in this turn, and
+	// staleAfter when its messages stop being worth sending: queue stamps
+	// them, so that the dispatcher cancels rather than sends them late.
+	staleFlow  string
+	staleAfter time.Time
 }
 
 // reopening is an escalation that reopens a ticket, with the id of its
@@ -367,6 +372,9 @@ func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 	}
 	e := store.OutboxEntry{ID: id, PatientID: w.p.ID, Channel: ch, To: r.address(&w.p, ch), Text: text, Labels: labels, Step: ef.Step,
 		MessageID: ef.Message, Choices: choices, Timezone: w.p.Timezone, Reply: ef.Reply, Urgent: ef.Urgent, NotBefore: w.now, CreatedAt: w.now}
+	if w.staleFlow != "" && ef.Origin == w.staleFlow && !ef.Reply && !ef.Urgent {
+		e.StaleAfter = w.staleAfter
+	}
 	if slices.ContainsFunc(w.chain, func(c string) bool { return r.Channels.Of(c).Window > 0 }) {
 		e.Template, e.Vars = r.Render.Template(lang, &w.p, ef)
 	}
@@ -452,6 +460,9 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 			w.setTimer(t.Name, conversations.NextLocal(w.now, loc, h, m))
 			late := r.lateness(w.now, loc, h, m)
 			stale = w.now.Add(staleDaily - late).Unix()
+			// A reminder still unsent by then (a provider outage, a hold) is
+			// cancelled by the dispatcher, not sent late.
+			w.staleFlow, w.staleAfter = sc.Flow, time.Unix(stale, 0).UTC()
 			if late > staleDaily {
 				// After an outage, a dose reminder hours late does more
 				// harm than good: skip it and keep the next one.

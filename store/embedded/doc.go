@@ -40,6 +40,7 @@
 //	outbox_due      T NotBefore ‖ entryID      → ""            (pending only)
 //	outbox_claimed  entryID                    → ""
 //	outbox_patient  patientID\x00 entryID      → ""
+//	outbox_dead     entryID                    → ""            (dead letters)
 //	once            key                        → T expires
 //	once_at         T expires ‖ key            → ""
 //	codes           code                       → T expires ‖ value

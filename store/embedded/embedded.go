@@ -3,6 +3,7 @@ package embedded
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,8 +47,13 @@ var (
 // apply (store.Commit.Validate), or an empty single-use code.
 var ErrInvalid = store.ErrInvalid
 
+// ErrLocked: another process (a running tend serve) has the file open;
+// only one process can.
+var ErrLocked = errors.New("embedded: the store is in use by another process")
+
 // Open opens the store in the bbolt file at path, creating it if needed.
-// It waits up to a second for another process to release the file.
+// It waits up to a second for another process to release the file, then
+// fails with ErrLocked.
 func Open(path string, opts Options) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        time.Second,
@@ -55,6 +61,9 @@ func Open(path string, opts Options) (*Store, error) {
 		NoFreelistSync: true, // rebuilt at open: fewer pages written per commit
 		FreelistType:   bolt.FreelistMapType,
 	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("embedded: open %s: %w (a running tend serve?): %w", path, ErrLocked, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
 	}

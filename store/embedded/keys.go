@@ -28,6 +28,7 @@ var (
 	bOutboxDue     = []byte("outbox_due")
 	bOutboxClaimed = []byte("outbox_claimed")
 	bOutboxPatient = []byte("outbox_patient")
+	bOutboxDead    = []byte("outbox_dead")
 	bOnce          = []byte("once")
 	bOnceAt        = []byte("once_at")
 	bCodes         = []byte("codes")
@@ -40,7 +41,7 @@ var (
 	allBuckets = [][]byte{
 		bPatients, bPhones, bAddresses, bSessions, bDedupe, bDedupeAt, bEvents,
 		bEventIDs, bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue,
-		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOnce, bOnceAt,
+		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOutboxDead, bOnce, bOnceAt,
 		bCodes, bCodesAt, bMeta, bStaff, bAudit, bLogins,
 	}
 

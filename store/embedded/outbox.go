@@ -111,34 +111,15 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 		if err := json.Unmarshal(data, &e); err != nil {
 			return err
 		}
-		if d.Done {
+		if d.Done && d.DeadAt.IsZero() {
 			if err := o.remove(id, data); err != nil {
 				return err
 			}
 			if err := addDepth(tx, -1); err != nil {
 				return err
 			}
-		} else {
-			e.NotBefore = d.NotBefore
-			if d.Attempted {
-				e.Attempts++
-			}
-			if d.Channel != "" {
-				e.Channel = d.Channel
-			}
-			b, err := json.Marshal(&e)
-			if err != nil {
-				return err
-			}
-			if err := o.entries.Put(id, b); err != nil {
-				return err
-			}
-			if err := o.claimed.Delete(id); err != nil {
-				return err
-			}
-			if err := o.due.Put(concat(timeKey(e.NotBefore), id), nil); err != nil {
-				return err
-			}
+		} else if err := o.keep(tx, id, &e, d); err != nil {
+			return err
 		}
 		if (d.Status == "" && d.Channel == "") || e.PatientID == "" {
 			return nil
@@ -154,7 +135,7 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 				ev.ProviderID = d.ProviderID
 			}
 			if store.StatusAdvances(ev.Status, d.Status) {
-				ev.Status, ev.ErrorCode = d.Status, d.ErrorCode
+				ev.Status, ev.ErrorCode, ev.Reason = d.Status, d.ErrorCode, d.Reason
 			}
 			return true
 		})
@@ -164,6 +145,157 @@ func (s *Store) Finish(ctx context.Context, entry store.OutboxEntry, d store.Del
 		return fmt.Errorf("embedded: finish: %w", err)
 	}
 	return result
+}
+
+// keep writes the outcome of a claimed entry e that stays in the outbox:
+// back to pending, due at d.NotBefore, or a dead letter (d.DeadAt).
+func (o outbox) keep(tx *bolt.Tx, id []byte, e *store.OutboxEntry, d store.Delivery) error {
+	dead := !d.DeadAt.IsZero()
+	if d.Attempted {
+		e.Attempts++
+	}
+	if d.Channel != "" {
+		e.Channel = d.Channel
+	}
+	if d.Attempted || dead {
+		e.LastError, e.ErrorCode = d.Reason, d.ErrorCode
+	}
+	if dead {
+		e.FailedAt = d.DeadAt
+	} else {
+		e.NotBefore = d.NotBefore
+		if !d.RetryUntil.IsZero() {
+			e.RetryUntil = d.RetryUntil
+		}
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if err := o.entries.Put(id, b); err != nil {
+		return err
+	}
+	if err := o.claimed.Delete(id); err != nil {
+		return err
+	}
+	if dead {
+		if err := o.dead.Put(id, nil); err != nil {
+			return err
+		}
+		return addDepth(tx, -1)
+	}
+	return o.due.Put(concat(timeKey(e.NotBefore), id), nil)
+}
+
+// DeadLetters implements store.Store; a limit of 0 or less means no limit.
+func (s *Store) DeadLetters(ctx context.Context, after string, limit int) ([]store.OutboxEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []store.OutboxEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		o := outboxBuckets(tx)
+		cur := o.dead.Cursor()
+		k, _ := cur.Seek([]byte(after))
+		if k != nil && after != "" && string(k) == after {
+			k, _ = cur.Next()
+		}
+		for ; k != nil && (limit <= 0 || len(out) < limit); k, _ = cur.Next() {
+			v := o.entries.Get(k)
+			if v == nil {
+				continue
+			}
+			var e store.OutboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Resend implements store.Store.
+func (s *Store) Resend(ctx context.Context, id string, now time.Time) (store.OutboxEntry, error) {
+	return s.settleDead(ctx, id, func(tx *bolt.Tx, o outbox, e *store.OutboxEntry) error {
+		e.NotBefore, e.Attempts, e.RetryUntil = now, 0, time.Time{}
+		e.LastError, e.ErrorCode, e.FailedAt = "", 0, time.Time{}
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		key := []byte(e.ID)
+		if err := o.entries.Put(key, b); err != nil {
+			return err
+		}
+		if err := o.dead.Delete(key); err != nil {
+			return err
+		}
+		if err := o.due.Put(concat(timeKey(now), key), nil); err != nil {
+			return err
+		}
+		if err := addDepth(tx, 1); err != nil {
+			return err
+		}
+		return setEventStatus(tx, e, "queued", "")
+	})
+}
+
+// Discard implements store.Store.
+func (s *Store) Discard(ctx context.Context, id, reason string) (store.OutboxEntry, error) {
+	return s.settleDead(ctx, id, func(tx *bolt.Tx, o outbox, e *store.OutboxEntry) error {
+		key := []byte(e.ID)
+		if err := o.remove(key, o.entries.Get(key)); err != nil {
+			return err
+		}
+		return setEventStatus(tx, e, "cancelled", reason)
+	})
+}
+
+// settleDead runs fn on dead letter id in one transaction, and returns
+// the entry as fn left it.
+func (s *Store) settleDead(ctx context.Context, id string, fn func(*bolt.Tx, outbox, *store.OutboxEntry) error) (store.OutboxEntry, error) {
+	if err := ctx.Err(); err != nil {
+		return store.OutboxEntry{}, err
+	}
+	var e store.OutboxEntry
+	var result error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		result = nil
+		o := outboxBuckets(tx)
+		data := o.entries.Get([]byte(id))
+		switch {
+		case data == nil:
+			result = fmt.Errorf("embedded: outbox entry %s: %w", id, store.ErrNotFound)
+			return nil
+		case o.dead.Get([]byte(id)) == nil:
+			result = fmt.Errorf("embedded: outbox entry %s: %w", id, store.ErrNotDead)
+			return nil
+		}
+		e = store.OutboxEntry{}
+		if err := json.Unmarshal(data, &e); err != nil {
+			return err
+		}
+		return fn(tx, o, &e)
+	})
+	if err != nil {
+		return store.OutboxEntry{}, fmt.Errorf("embedded: %w", err)
+	}
+	if result != nil {
+		return store.OutboxEntry{}, result
+	}
+	return e, nil
+}
+
+// setEventStatus writes an operator's decision on a dead letter to its
+// message.out event, whatever the status was: a resend takes it back.
+func setEventStatus(tx *bolt.Tx, e *store.OutboxEntry, status, reason string) error {
+	_, err := updateEvent(tx, e.PatientID, e.ID, func(ev *store.Event) bool {
+		ev.Status, ev.Reason, ev.ErrorCode = status, reason, 0
+		return true
+	})
+	return err
 }
 
 // OutboxDepth implements store.Store from a counter, without a scan.
@@ -186,7 +318,11 @@ func (p *prepared) applyOutbox(tx *bolt.Tx) error {
 	added := 0
 	for _, e := range p.outbox {
 		if old := o.entries.Get(e.id); old != nil {
-			// The same ID again replaces the entry; the depth stays.
+			// The same ID again replaces the entry; the depth stays, unless
+			// it was a dead letter, which the depth does not count.
+			if o.dead.Get(e.id) != nil {
+				added++
+			}
 			if err := o.remove(e.id, old); err != nil {
 				return err
 			}
@@ -210,7 +346,7 @@ func (p *prepared) applyOutbox(tx *bolt.Tx) error {
 
 // outbox groups the outbox buckets of one transaction.
 type outbox struct {
-	entries, due, claimed, byPatient *bolt.Bucket
+	entries, due, claimed, byPatient, dead *bolt.Bucket
 }
 
 func outboxBuckets(tx *bolt.Tx) outbox {
@@ -219,6 +355,7 @@ func outboxBuckets(tx *bolt.Tx) outbox {
 		due:       tx.Bucket(bOutboxDue),
 		claimed:   tx.Bucket(bOutboxClaimed),
 		byPatient: tx.Bucket(bOutboxPatient),
+		dead:      tx.Bucket(bOutboxDead),
 	}
 }
 
@@ -237,6 +374,9 @@ func (o outbox) remove(id, data []byte) error {
 		return err
 	}
 	if err := o.claimed.Delete(id); err != nil {
+		return err
+	}
+	if err := o.dead.Delete(id); err != nil {
 		return err
 	}
 	if e.PatientID != "" {

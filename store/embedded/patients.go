@@ -73,7 +73,7 @@ func (s *Store) byIndex(ctx context.Context, index, key []byte) (store.Patient, 
 }
 
 // DeletePatient implements store.Store. Claimed outbox entries stay until
-// they are finished.
+// they are finished; dead letters go with the pending entries.
 func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -118,10 +118,12 @@ func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 				continue
 			}
 			if data := o.entries.Get(id); data != nil {
+				if o.dead.Get(id) == nil {
+					removed++ // dead letters are not in the depth
+				}
 				if err := o.remove(id, data); err != nil {
 					return err
 				}
-				removed++
 			} else if err := o.byPatient.Delete(k); err != nil {
 				return err
 			}

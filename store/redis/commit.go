@@ -493,9 +493,10 @@ for _, o in ipairs(obs) do
   local id = o[1]
   local old = redis.call('HGET', KEYS[8], id)
   if old then
-    -- The same ID again replaces the entry, pending or claimed.
+    -- The same ID again replaces the entry, pending, claimed or dead.
     redis.call('ZREM', KEYS[9], string.sub(old, 1, 6) .. id)
     redis.call('ZREM', KEYS[10], id)
+    redis.call('ZREM', base .. 'obdead', id)
     local op = field(string.sub(old, 7), 'patient_id')
     if op ~= '' then redis.call('SREM', base .. 'obp:' .. op, id) end
   end

@@ -25,9 +25,10 @@
 //	                        field "" counts the events the cap trimmed
 //	T:tm:<id>      hash     timer name → "<sub6><due ms>"
 //	T:due          zset     "<sub6><id>\0<name>" scored by due ms
-//	T:ob           hash     outbox entry id → "<sub6><entry JSON>" (pending and claimed)
+//	T:ob           hash     outbox entry id → "<sub6><entry JSON>" (pending, claimed, dead)
 //	T:obdue        zset     pending: "<sub6><entry id>" scored by NotBefore ms
 //	T:obclaim      zset     claimed: entry id scored by its lease's expiry ms
+//	T:obdead       zset     dead letters: entry id, all scored 0 (ZRANGEBYLEX pages by id)
 //	T:obp:<id>     set      a patient's unfinished entry ids (DeletePatient)
 //	T:esc          hash     escalation id → JSON
 //	T:escst:<st>   set      escalation ids by status

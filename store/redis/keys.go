@@ -79,6 +79,7 @@ func (k *keyspace) due(n int) string                  { return k.base[n] + "due"
 func (k *keyspace) outbox(n int) string               { return k.base[n] + "ob" }
 func (k *keyspace) outboxDue(n int) string            { return k.base[n] + "obdue" }
 func (k *keyspace) outboxClaimed(n int) string        { return k.base[n] + "obclaim" }
+func (k *keyspace) outboxDead(n int) string           { return k.base[n] + "obdead" }
 func (k *keyspace) escalations(n int) string          { return k.base[n] + "esc" }
 func (k *keyspace) escStatus(n int, st string) string { return k.base[n] + "escst:" + st }
 

@@ -80,7 +80,7 @@ func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 	n := shardOf(patientID)
 	res, err := deleteScript.Run(ctx, s.rdb, []string{
 		s.k.patient(patientID), s.k.session(patientID), s.k.timers(patientID), s.k.due(n),
-		s.k.outbox(n), s.k.outboxDue(n), s.k.outboxClaimed(n), s.k.outboxOf(patientID),
+		s.k.outbox(n), s.k.outboxDue(n), s.k.outboxClaimed(n), s.k.outboxOf(patientID), s.k.outboxDead(n),
 	}, patientID).StringSlice()
 	if err != nil {
 		return fmt.Errorf("redis: delete patient: %w", err)
@@ -149,13 +149,13 @@ func (s *Store) scan(ctx context.Context, what, kind string, fn func(name string
 	return nil
 }
 
-// deleteScript unenrolls a patient: enrollment, session, timers and
-// pending outbox entries go; claimed entries, the timeline and escalations
-// stay. It returns {NOTFOUND} or {OK, phone to unindex, then channel,
-// address pairs to unindex}.
+// deleteScript unenrolls a patient: enrollment, session, timers, pending
+// outbox entries and dead letters go; claimed entries, the timeline and
+// escalations stay. It returns {NOTFOUND} or {OK, phone to unindex, then
+// channel, address pairs to unindex}.
 //
 // KEYS: 1 pat:<id>, 2 ses:<id>, 3 tm:<id>, 4 due, 5 ob, 6 obdue,
-// 7 obclaim, 8 obp:<id>. ARGV: 1 patient id.
+// 7 obclaim, 8 obp:<id>, 9 obdead. ARGV: 1 patient id.
 var deleteScript = goredis.NewScript(`
 local pid = ARGV[1]
 local old = redis.call('GET', KEYS[1])
@@ -186,6 +186,7 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[8])) do
       redis.call('ZREM', KEYS[6], string.sub(v, 1, 6) .. id)
       redis.call('HDEL', KEYS[5], id)
     end
+    redis.call('ZREM', KEYS[9], id)
     redis.call('SREM', KEYS[8], id)
   end
 end

@@ -189,7 +189,12 @@ func (s *Store) Ready(ctx context.Context) error {
 // listAll runs listScript once per call in one pipeline and returns all
 // the records.
 func (s *Store) listAll(ctx context.Context, calls []evalCall) ([]string, error) {
-	cmds, err := s.evalAll(ctx, listScript, calls)
+	return s.listAllWith(ctx, listScript, calls)
+}
+
+// listAllWith is listAll with another script that returns records.
+func (s *Store) listAllWith(ctx context.Context, sc *goredis.Script, calls []evalCall) ([]string, error) {
+	cmds, err := s.evalAll(ctx, sc, calls)
 	if err != nil {
 		return nil, err
 	}

@@ -45,5 +45,5 @@ return out
 var allScripts = []*goredis.Script{
 	commitScript, gateScript, delIfScript, indexClaimScript, casScript,
 	indexReleaseScript, deleteScript, claimScript, finishScript, listScript, onceScript,
-	takeCodeScript, moveChatScript,
+	takeCodeScript, moveChatScript, deadListScript, deadScript,
 }

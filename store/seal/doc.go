@@ -41,7 +41,8 @@
 // Reseal (tend keys rotate) rewrites every enrolled patient's enrollment,
 // session, timers and timeline under the active key, and is safe while the
 // service runs. It leaves pending outbox entries, which are sent within a
-// day, and the timelines of unenrolled patients, which keep the old key.
+// day, dead letters (resend or cancel them first), and the timelines of
+// unenrolled patients, which keep the old key.
 //
 // # Sealed value format
 //

@@ -46,7 +46,8 @@ const resealAttempts = 20
 //   - pending outbox entries: they are short-lived (sent within minutes, or
 //     held for quiet hours until the next morning) and are opened with the
 //     key that sealed them, so keep the old key until those queued before
-//     the new key went out;
+//     the new key went out, and dead letters, which wait for an operator:
+//     resend or cancel them (tend outbox) before an old key leaves;
 //   - timelines of unenrolled patients (PatientIDs lists only enrolled
 //     ones) and events without an ID (UpdateEvent cannot name them): keep
 //     the old key as long as those must stay readable.

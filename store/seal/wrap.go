@@ -543,6 +543,38 @@ func (s *sealed) remember(e store.OutboxEntry) {
 // OutboxDepth implements store.Store.
 func (s *sealed) OutboxDepth(ctx context.Context) (int, error) { return s.inner.OutboxDepth(ctx) }
 
+// DeadLetters implements store.Store.
+func (s *sealed) DeadLetters(ctx context.Context, after string, limit int) ([]store.OutboxEntry, error) {
+	got, err := s.inner.DeadLetters(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range got {
+		if got[i], err = s.openEntry(got[i]); err != nil {
+			return nil, err
+		}
+	}
+	return got, nil
+}
+
+// Resend implements store.Store.
+func (s *sealed) Resend(ctx context.Context, id string, now time.Time) (store.OutboxEntry, error) {
+	e, err := s.inner.Resend(ctx, id, now)
+	if err != nil {
+		return e, err
+	}
+	return s.openEntry(e)
+}
+
+// Discard implements store.Store.
+func (s *sealed) Discard(ctx context.Context, id, reason string) (store.OutboxEntry, error) {
+	e, err := s.inner.Discard(ctx, id, reason)
+	if err != nil {
+		return e, err
+	}
+	return s.openEntry(e)
+}
+
 // Once implements store.Store; its keys are not PHI.
 func (s *sealed) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
 	return s.inner.Once(ctx, key, ttl, now)

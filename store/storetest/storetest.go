@@ -39,6 +39,9 @@ type Opener func(t *testing.T, dir string) store.Store
 //     Delivery.Status is set, and the entry keeps its ID when it goes back
 //     to pending; Delivery.Channel, when set, goes to the entry and to the
 //     event whether or not Status is set;
+//   - a dead letter is in no other list (pending, claimed, the depth) until
+//     Resend; DeletePatient removes a patient's dead letters, and a commit
+//     of an entry with a dead letter's ID replaces it with a pending one;
 //   - the address index works as the phone index, per channel: a commit
 //     taking an address (a Telegram chat) that another enrolled patient has
 //     on the same channel fails with ErrAddressTaken and writes nothing,
@@ -89,6 +92,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"FinishRetry", testFinishRetry},
 		{"FinishChannel", testFinishChannel},
 		{"OutboxDepth", testDepth},
+		{"DeadLetters", testDeadLetters},
+		{"DeadLetterPaging", testDeadLetterPaging},
+		{"DeadLetterIndexes", testDeadLetterIndexes},
 		{"DeletePatient", testDelete},
 		{"Once", testOnce},
 		{"Codes", testCodes},
@@ -169,21 +175,22 @@ func turn(patientID string, version uint64, n int) store.Commit {
 
 func outEntry(id, patientID string, notBefore time.Time) store.OutboxEntry {
 	return store.OutboxEntry{
-		ID:        id,
-		PatientID: patientID,
-		Channel:   "sms",
-		To:        "+15550000000",
-		Text:      "Thank you",
-		MessageID: "reply.thanks",
-		Choices:   []string{"yes", "no"},
-		Labels:    []string{"Yes, I took amlodipine", "No"},
-		Step:      7,
-		Template:  "HX0123456789abcdef0123456789abcdef",
-		Vars:      []string{"Amlodipine 5 mg", "08:00"},
-		Timezone:  "America/New_York",
-		Reply:     true,
-		NotBefore: notBefore,
-		CreatedAt: t0,
+		ID:         id,
+		PatientID:  patientID,
+		Channel:    "sms",
+		To:         "+15550000000",
+		Text:       "Thank you",
+		MessageID:  "reply.thanks",
+		Choices:    []string{"yes", "no"},
+		Labels:     []string{"Yes, I took amlodipine", "No"},
+		Step:       7,
+		Template:   "HX0123456789abcdef0123456789abcdef",
+		Vars:       []string{"Amlodipine 5 mg", "08:00"},
+		Timezone:   "America/New_York",
+		Reply:      true,
+		NotBefore:  notBefore,
+		CreatedAt:  t0,
+		StaleAfter: t0.Add(2 * time.Hour),
 	}
 }
 
@@ -241,6 +248,9 @@ func normEntries(in []store.OutboxEntry) []store.OutboxEntry {
 	for i := range out {
 		out[i].NotBefore = out[i].NotBefore.UTC()
 		out[i].CreatedAt = out[i].CreatedAt.UTC()
+		out[i].StaleAfter = out[i].StaleAfter.UTC()
+		out[i].RetryUntil = out[i].RetryUntil.UTC()
+		out[i].FailedAt = out[i].FailedAt.UTC()
 	}
 	return out
 }
