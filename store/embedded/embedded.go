@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/tendcare/tend/store"
 )
@@ -61,7 +62,7 @@ func Open(path string, opts Options) (*Store, error) {
 		NoFreelistSync: true, // rebuilt at open: fewer pages written per commit
 		FreelistType:   bolt.FreelistMapType,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("embedded: open %s: %w (a running tend serve?): %w", path, ErrLocked, err)
 	}
 	if err != nil {
