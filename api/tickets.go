@@ -40,11 +40,17 @@ type ticket struct {
 	Owner    string    `json:"owner"`
 	OpenedAt time.Time `json:"opened_at"`
 	Due      time.Time `json:"due"`
+	// AckedAt: an on-call person acknowledged a page about the ticket
+	// (pressed 1 on the page call); it still waits for a claim.
+	AckedAt *time.Time `json:"acked_at,omitempty"`
 }
 
 func ticketOf(e store.Escalation) ticket {
 	t := ticket{ID: e.ID, Patient: e.PatientID, Team: e.Team, Priority: e.Priority, Reason: e.Reason,
 		Status: e.Status, Owner: e.Owner, OpenedAt: e.OpenedAt, Due: e.Due}
+	if !e.AckedAt.IsZero() {
+		t.AckedAt = &e.AckedAt
+	}
 	if t.Team == "" {
 		t.Team = staff.DefaultTeam
 	}
@@ -54,17 +60,19 @@ func ticketOf(e store.Escalation) ticket {
 	return t
 }
 
-// listTickets answers GET /tickets?status=open|claimed|resolved&team=.
+// listTickets answers GET /tickets?status=open|claimed|resolved|reopened&team=.
+// open lists every ticket waiting for a claim, the reopened ones included
+// (their status says reopened); reopened lists only those.
 func (a *API) listTickets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	status, team := q.Get("status"), q.Get("team")
 	statuses := []string{status}
 	switch status {
-	case "", store.TicketOpen, store.TicketClaimed:
+	case "", store.TicketOpen, store.TicketClaimed, store.TicketReopened:
 	case store.TicketResolved:
 		statuses = append(statuses, "closed")
 	default:
-		writeError(w, http.StatusBadRequest, "status: want open, claimed or resolved")
+		writeError(w, http.StatusBadRequest, "status: want open, claimed, resolved or reopened")
 		return
 	}
 	if team != "" && !staff.ValidTeam(team) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -139,6 +140,30 @@ func TestTicketActions(t *testing.T) {
 	}
 	if s := e.session("p1"); s.Owner != "" || s.Flow != "hf-daily-weight" {
 		t.Fatalf("after the hand-back: owner %q flow %q; want the automation running the follow-up", s.Owner, s.Flow)
+	}
+
+	// p2 writes again soon after their ticket was resolved: it is
+	// reopened, listed as waiting (status=open) and on its own, and
+	// claimed like an open one.
+	e.runner.ReopenWithin = 24 * time.Hour
+	if err := e.st.PutStaff(ctx, staff.Account{Email: "d@clinic.org", Role: staff.Nurse, Teams: []string{staff.DefaultTeam}}, true); err != nil {
+		t.Fatal(err)
+	}
+	p2 := e.tickets("?status=open&team=default")[0].ID
+	if status, body := e.call("POST", "/tickets/"+p2+"/resolve", `{"staff":"d@clinic.org"}`); status != http.StatusOK {
+		t.Fatalf("resolve p2's ticket: %d %s", status, body)
+	}
+	if _, err := e.runner.Receive(ctx, "p2", runner.Message{Channel: conversations.SMS, Text: "one more question", Dedupe: "again-p2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.tickets("?status=open"); len(got) != 1 || got[0].ID != p2 || got[0].Status != "reopened" || got[0].Owner != "" {
+		t.Fatalf("open tickets %+v, want p2's reopened", got)
+	}
+	if got := e.tickets("?status=reopened"); len(got) != 1 || got[0].ID != p2 {
+		t.Fatalf("reopened tickets %+v", got)
+	}
+	if status, body := e.call("POST", "/tickets/"+p2+"/claim", `{"staff":"d@clinic.org"}`); status != http.StatusOK || !strings.Contains(string(body), `"status":"claimed"`) {
+		t.Fatalf("claim the reopened ticket: %d %s", status, body)
 	}
 }
 

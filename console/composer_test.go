@@ -122,3 +122,23 @@ func TestReassignFromTheConsole(t *testing.T) {
 		t.Fatalf("audit %q", got)
 	}
 }
+
+// A page acknowledged by phone shows in the inbox and on the ticket: the
+// on-call person is on the way, the ticket still waits for a claim.
+func TestAcknowledgedPageShown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser()
+	b.login("north@clinic.org", password)
+	_, inbox := b.get("/console/")
+	id := ticketLink.FindStringSubmatch(inbox)[1]
+	if _, err := e.Runner.AcknowledgePage(t.Context(), id, "+15550009999", "ack-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, inbox := b.get("/console/"); !strings.Contains(inbox, "page acknowledged") {
+		t.Fatalf("inbox after the acknowledgement:\n%s", inbox)
+	}
+	if _, page := b.get("/console/tickets/" + id); !strings.Contains(page, "page acknowledged by &#43;15550009999") {
+		t.Fatalf("ticket after the acknowledgement:\n%s", page)
+	}
+}

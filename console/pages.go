@@ -28,6 +28,9 @@ import (
 type inboxRow struct {
 	ID, Priority, Reason, Patient, Team, Owner, DueIn, Status string
 	Overdue                                                   bool
+	// Acked: an on-call person acknowledged a page about it (pressed 1)
+	// and is on the way; it still waits for a claim.
+	Acked bool
 }
 
 // filter is the inbox's choice of tickets (the query string).
@@ -120,7 +123,7 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, t := range kept {
 		d.Tickets = append(d.Tickets, inboxRow{ID: t.ID, Priority: t.Priority, Reason: t.Reason, Patient: t.PatientID,
-			Team: cmp.Or(t.Team, staff.DefaultTeam), Owner: t.Owner, Status: t.Status, DueIn: dueIn(t.Due, now), Overdue: now.After(t.Due)})
+			Team: cmp.Or(t.Team, staff.DefaultTeam), Owner: t.Owner, Status: t.Status, DueIn: dueIn(t.Due, now), Overdue: now.After(t.Due), Acked: t.AckedBy != ""})
 	}
 	d.Teams, d.Reasons = slices.Sorted(maps.Keys(teams)), slices.Sorted(maps.Keys(reasons))
 	if c.audited(r, a.Email+"|inbox", now) {
@@ -276,6 +279,9 @@ func eventOf(ev store.Event, tz string) eventRow {
 		row.What, row.Text = "note by "+ev.Staff, ev.Text
 	case "ticket":
 		row.What = fmt.Sprintf("ticket %s by %s", ev.Status, ev.Staff)
+		if ev.Staff == "" {
+			row.What = "ticket " + ev.Status // reopened: the patient wrote again
+		}
 	case "escalation":
 		row.What = fmt.Sprintf("escalation: %s (%s)", ev.Reason, ev.Priority)
 	case "adherence":

@@ -9,7 +9,8 @@ import (
 	"github.com/tendcare/tend/store"
 )
 
-// inboxStatuses are the statuses the inbox shows.
+// inboxStatuses are the statuses the inbox reads (the Runner's "open"
+// includes reopened tickets).
 var inboxStatuses = []string{store.TicketOpen, store.TicketClaimed}
 
 // ticketCache keeps the tickets the inbox shows, so that a view does not
@@ -92,13 +93,9 @@ func (c *Console) reloadTickets(ctx context.Context) error {
 	return nil
 }
 
+// shown: open (reopened included: the Runner lists it as open) or claimed.
 func shown(status string) bool {
-	for _, s := range inboxStatuses {
-		if s == status {
-			return true
-		}
-	}
-	return false
+	return status == store.TicketOpen || status == store.TicketReopened || status == store.TicketClaimed
 }
 
 // closeCache ends the cache's subscription (Stop).

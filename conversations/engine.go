@@ -110,6 +110,10 @@ type Input struct {
 	// active flow and starts no new one. nil when unknown: the input's
 	// channel alone counts.
 	Chain []string
+	// Deadlines are the response times of the patient's care team, which
+	// the patient is quoted ("a person will read it within 24 hours");
+	// the zero value is escalation's defaults.
+	Deadlines escalation.Deadlines
 }
 
 // EffectKind names what a turn asks the world to do.
@@ -460,7 +464,7 @@ func (t *turn) text(raw string) error {
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Human }):
 		t.out.Keyword = "human"
 		t.escalate(escalation.Medium, ReasonAskedHuman)
-		hours := escalation.ResponseHours(escalation.Medium)
+		hours := t.in.Deadlines.ResponseHours(escalation.Medium)
 		t.say(content.MsgHumanAck, func(ef *Effect) { ef.Count = hours })
 		return nil
 	}
@@ -484,7 +488,7 @@ func (t *turn) text(raw string) error {
 		t.escalate(escalation.Low, ReasonPatientMessage)
 		if t.now.Unix()-s.LastIdle >= 24*3600 {
 			s.LastIdle = t.now.Unix()
-			hours := escalation.ResponseHours(escalation.Low)
+			hours := t.in.Deadlines.ResponseHours(escalation.Low)
 			t.say(content.MsgIdleReply, func(ef *Effect) { ef.Count = hours })
 		}
 		return nil

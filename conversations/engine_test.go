@@ -13,7 +13,8 @@ func TestSessionRoundTrip(t *testing.T) {
 		Misses: 2, TimerDue: 1772000000, Queue: []Queued{{Flow: "hf-daily-weight"}, {Flow: "refill-reminder", Params: []Param{{"date", "2026-01-01"}}}},
 		Tallies: []Tally{{Name: "missed-doses", Times: []int64{1, 2}}}, LastIdle: 42,
 		Safety: "chest_pain", SafetyDue: 1772000600, Owner: "nurse@clinic.org", Held: []Held{{Flow: "med-reminder", Params: []Param{{"medication", "m"}}, Stale: 1772007200}, {Flow: "refill-reminder"}},
-		LastIn: 1772000300, Tickets: []TicketRef{{ID: "t1", Reason: "asked_human", Priority: "medium"}}}
+		LastIn: 1772000300, Tickets: []TicketRef{{ID: "t1", Reason: "asked_human", Priority: "medium"}},
+		Resolved: "t0", ResolvedAt: 1771990000}
 	data, _ := s.AppendBinary(nil)
 	var got Session
 	if err := got.Decode(data); err != nil {

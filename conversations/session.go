@@ -56,6 +56,12 @@ type Session struct {
 	// escalation for a reason attaches to its ticket instead of opening
 	// another. The Runner keeps them; the engine only carries them.
 	Tickets []TicketRef
+	// Resolved is the patient's ticket resolved last and ResolvedAt when
+	// (unix seconds): a message soon after reopens it rather than opening
+	// another, so the team reads it where the conversation was. The Runner
+	// keeps them; the engine only carries them.
+	Resolved   string
+	ResolvedAt int64
 }
 
 // TicketRef is an open ticket as the session remembers it.
@@ -101,9 +107,9 @@ func lookup(ps []Param, key string) string {
 
 // sessionFormat 2 added per-channel consent, reachability, the WhatsApp
 // window and the question step; 3 the waiting safety question; 4 the
-// conversation's owner and the starts held for them. Earlier formats are
-// still read.
-const sessionFormat = 4
+// conversation's owner and the starts held for them; 5 the ticket resolved
+// last. Earlier formats are still read.
+const sessionFormat = 5
 
 // AppendBinary appends the session's encoding to b. The format is a version
 // byte followed by varint-prefixed fields; see Decode.
@@ -148,6 +154,8 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 		b = appendString(b, t.Reason)
 		b = appendString(b, t.Priority)
 	}
+	b = appendString(b, s.Resolved)
+	b = binary.AppendVarint(b, s.ResolvedAt)
 	return b, nil
 }
 
@@ -240,6 +248,10 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 				s.Tickets[i] = TicketRef{ID: d.string(), Reason: d.string(), Priority: d.string()}
 			}
 		}
+	}
+	if format >= 5 {
+		s.Resolved = d.string()
+		s.ResolvedAt = d.varint()
 	}
 	if d.err {
 		*s = Session{}

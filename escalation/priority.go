@@ -10,7 +10,8 @@ const (
 	Low    = "low"    // a comprehension gap or replies not understood
 )
 
-// deadlines are the response times a care team commits to per priority.
+// deadlines are the response times a care team commits to per priority,
+// unless configured otherwise (Deadlines).
 var deadlines = map[string]time.Duration{
 	Acute:  15 * time.Minute,
 	High:   1 * time.Hour,
@@ -24,7 +25,8 @@ func Valid(p string) bool {
 	return ok
 }
 
-// Deadline is how soon a ticket of priority p must be answered.
+// Deadline is how soon a ticket of priority p must be answered by default;
+// a team's own deadlines are its Deadlines.
 func Deadline(p string) time.Duration {
 	if d, ok := deadlines[p]; ok {
 		return d
@@ -32,14 +34,9 @@ func Deadline(p string) time.Duration {
 	return deadlines[Low]
 }
 
-// ResponseHours is the deadline in whole hours (at least 1), as patients are told.
-func ResponseHours(p string) int {
-	h := int(Deadline(p) / time.Hour)
-	if h < 1 {
-		h = 1
-	}
-	return h
-}
+// ResponseHours is the default deadline in whole hours, as patients are
+// told (see Deadlines.ResponseHours).
+func ResponseHours(p string) int { return Deadlines{}.ResponseHours(p) }
 
 // Rank orders priorities: a higher rank is more urgent; an unknown
 // priority ranks below Low.

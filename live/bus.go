@@ -46,6 +46,10 @@ func (b *Bus) Run(ctx context.Context) {
 	go b.send(ctx)
 	ps := b.client.Subscribe(ctx, b.channel)
 	defer ps.Close()
+	// A read blocked on the connection does not see ctx end; closing the
+	// subscription ends it, so a shutting-down server is not held.
+	stop := context.AfterFunc(ctx, func() { ps.Close() })
+	defer stop()
 	for {
 		msg, err := ps.Receive(ctx)
 		if ctx.Err() != nil {

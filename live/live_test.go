@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -74,5 +75,24 @@ func waitFor(t *testing.T, s *live.Sub, ok func([]live.Change, bool) bool) {
 		case <-timeout:
 			t.Fatal("no change within 5 s")
 		}
+	}
+}
+
+// Run returns when its context ends, even while its read waits on Redis
+// (a server's shutdown waits for it).
+func TestBusStops(t *testing.T) {
+	addr := redistest.Start(t)
+	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer client.Close()
+	var hub live.Hub
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { live.NewBus(client, "test:live", &hub, nil).Run(ctx); close(done) }()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of its context ending")
 	}
 }

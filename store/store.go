@@ -51,8 +51,9 @@ type Session struct {
 //	channel:                 Channel, Status (linked | unreachable)
 //	enrollment:              Status (unenrolled)
 //	quiz:                    Quiz, Question, Correct
-//	ticket:                  Ticket, Status (claimed | released | resolved), Staff
+//	ticket:                  Ticket, Status (claimed | released | resolved | reopened), Staff
 //	note:                    Ticket, Staff, Text (never sent to the patient)
+//	page:                    Ticket, Channel (sms | voice), Status (sent | acknowledged), Staff (the on-call number)
 type Event struct {
 	ID         string    `json:"id"`
 	Type       string    `json:"type"`
@@ -101,11 +102,14 @@ type OutboxEntry struct {
 	// Template and Vars are the pre-approved template (Twilio ContentSid)
 	// and its variables, for channels that allow only templates outside a
 	// session window (WhatsApp). Vars are positional: Vars[0] is {{1}}.
-	Template  string    `json:"template,omitempty"`
-	Vars      []string  `json:"vars,omitempty"`
-	Timezone  string    `json:"timezone,omitempty"` // for quiet hours
-	Reply     bool      `json:"reply,omitempty"`    // a direct reply: exempt from quiet hours
-	Urgent    bool      `json:"urgent,omitempty"`   // a safety reply: exempt from quiet hours and holds
+	Template string   `json:"template,omitempty"`
+	Vars     []string `json:"vars,omitempty"`
+	Timezone string   `json:"timezone,omitempty"` // for quiet hours
+	// Ticket is the ticket a page to the care team is about (PatientID is
+	// then empty): a page call's webhooks name it.
+	Ticket    string    `json:"ticket,omitempty"`
+	Reply     bool      `json:"reply,omitempty"`  // a direct reply: exempt from quiet hours
+	Urgent    bool      `json:"urgent,omitempty"` // a safety reply: exempt from quiet hours and holds
 	NotBefore time.Time `json:"not_before"`
 	Attempts  int       `json:"attempts,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
@@ -128,20 +132,32 @@ type Escalation struct {
 	Reason    string    `json:"reason"`
 	OpenedAt  time.Time `json:"opened_at"`
 	Due       time.Time `json:"due"`
-	// Status is open, claimed or resolved ("closed" in data written
-	// before tickets could be claimed).
+	// Status is open, claimed, resolved or reopened ("closed" in data
+	// written before tickets could be claimed).
 	Status     string    `json:"status"`
 	Owner      string    `json:"owner,omitempty"` // the staff member who claimed it
 	ClaimedAt  time.Time `json:"claimed_at,omitzero"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// AckedBy is the on-call number that acknowledged a page about the
+	// ticket (pressed 1 on a page call), AckedAt when: paging stops, and
+	// the ticket waits for a claim. A release or a reopen clears them.
+	AckedBy string    `json:"acked_by,omitempty"`
+	AckedAt time.Time `json:"acked_at,omitzero"`
 }
 
-// Ticket statuses.
+// Ticket statuses. A reopened ticket is one the patient wrote about again
+// soon after it was resolved: it waits for a claim like an open one, and
+// says why it is back.
 const (
 	TicketOpen     = "open"
 	TicketClaimed  = "claimed"
 	TicketResolved = "resolved"
+	TicketReopened = "reopened"
 )
+
+// Waiting reports whether the ticket waits for someone to claim it: it is
+// open or reopened.
+func (e Escalation) Waiting() bool { return e.Status == TicketOpen || e.Status == TicketReopened }
 
 // Commit is everything one turn writes. A backend applies all of it
 // atomically or none of it.

@@ -24,6 +24,11 @@
 // event and ask the runner to place a busy or unanswered call again, which
 // after the program's last retry falls back along the patient's chain.
 //
+// Page calls (pages.go) are the voice steps of the re-page ladder: an
+// outbox entry with a ticket and no patient calls an on-call number, which
+// hears the ticket's priority (never a patient) and presses 1 to
+// acknowledge; the Runner records it and stops the pages.
+//
 // Every webhook checks X-Twilio-Signature against the public URL (403 when
 // forged, 400 when malformed) and answers 5xx when the store fails, so
 // Twilio retries.

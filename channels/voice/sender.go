@@ -140,21 +140,27 @@ func callURLs(publicURL string, e store.OutboxEntry) (answer, status string) {
 	return base + AnswerPath + "?" + q, base + StatusPath + "?" + q
 }
 
-// Send places a call to e.To. The call's first status is Twilio's
-// ("queued"). e.Attempts is the attempt number the runner gave a retry of
-// an unanswered call (0 for the first call); it travels in the webhook URLs
-// so that the status callback can ask for the next attempt.
+// Send places a call to e.To: a patient's call, or, for an entry with a
+// ticket and no patient, a page call to staff (see PageAnswerPath). The
+// call's first status is Twilio's ("queued"). e.Attempts is the attempt
+// number the runner gave a retry of an unanswered call (0 for the first
+// call); it travels in the webhook URLs so that the status callback can
+// ask for the next attempt.
 func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string, error) {
-	if e.PatientID == "" {
-		// A call speaks the patient's waiting conversation; a message to
-		// a number that is not enrolled has nothing to say on a call.
-		return "", "", &channels.SendError{Err: errors.New("voice: a call needs a patient")}
+	if e.PatientID == "" && e.Ticket == "" {
+		// A call speaks the patient's waiting conversation, or pages the
+		// care team about a ticket; a message to a number that is not
+		// enrolled has nothing to say on a call.
+		return "", "", &channels.SendError{Err: errors.New("voice: a call needs a patient or a ticket")}
 	}
 	if !s.acquire(e.ID) {
 		return "", "", &channels.SendError{Class: channels.ErrWait, RetryAfter: busyRetry,
 			Err: errors.New("voice: every line of the number is in use")}
 	}
 	answer, status := callURLs(s.PublicURL, e)
+	if e.PatientID == "" {
+		answer, status = pageURLs(s.PublicURL, e) // a page to staff
+	}
 	ring := s.RingTimeout
 	if ring <= 0 {
 		ring = DefaultRingTimeout

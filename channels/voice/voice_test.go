@@ -491,7 +491,8 @@ func TestWebhooksRejected(t *testing.T) {
 	form := url.Values{"CallSid": {call.SID}, "AccountSid": {e.fake.AccountSID}, "From": {patientPhone}, "To": {voiceFrom},
 		"CallStatus": {"in-progress"}, "Digits": {"1"}, "DialCallStatus": {"no-answer"}}
 	q := url.Values{"p": {"p-1"}, "o": {call.Param("o")}, "a": {"0"}, "s": {"1"}, "t": {"1"}, "n": {"0"}}.Encode()
-	routes := []string{voice.InboundPath, voice.AnswerPath + "?" + q, voice.GatherPath + "?" + q, voice.DialPath + "?" + q, voice.StatusPath + "?" + q}
+	routes := []string{voice.InboundPath, voice.AnswerPath + "?" + q, voice.GatherPath + "?" + q, voice.DialPath + "?" + q, voice.StatusPath + "?" + q,
+		voice.PageAnswerPath + "?" + q, voice.PageKeyPath + "?" + q, voice.PageStatusPath + "?" + q}
 	post := func(req *http.Request) int {
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {

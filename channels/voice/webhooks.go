@@ -93,6 +93,8 @@ type Webhooks struct {
 	Speech bool
 	// Slots, when set, is told when a call ends (the Sender that placed it).
 	Slots Slots
+	// Pages answers the calls of the re-page ladder; nil: they hang up.
+	Pages Pages
 	Log   *slog.Logger
 	// Observe, when set, counts webhook outcomes (for metrics).
 	Observe func(outcome string)
@@ -102,7 +104,9 @@ type Webhooks struct {
 }
 
 // Paths are the webhook paths Handler serves, for a router that mounts it.
-func Paths() []string { return []string{InboundPath, AnswerPath, GatherPath, DialPath, StatusPath} }
+func Paths() []string {
+	return []string{InboundPath, AnswerPath, GatherPath, DialPath, StatusPath, PageAnswerPath, PageKeyPath, PageStatusPath}
+}
 
 // Handler serves every voice webhook on its POST route.
 func (h *Webhooks) Handler() http.Handler {
@@ -112,6 +116,9 @@ func (h *Webhooks) Handler() http.Handler {
 	mux.HandleFunc("POST "+GatherPath, h.gather)
 	mux.HandleFunc("POST "+DialPath, h.dial)
 	mux.HandleFunc("POST "+StatusPath, h.status)
+	mux.HandleFunc("POST "+PageAnswerPath, h.pageAnswer)
+	mux.HandleFunc("POST "+PageKeyPath, h.pageKey)
+	mux.HandleFunc("POST "+PageStatusPath, h.pageStatus)
 	keys := func() twilio.Keys { return twilio.Keys{AuthToken: h.AuthToken, PublicURL: h.PublicURL} }
 	return twilio.Signed(keys, func() { h.observe("rejected") })(mux)
 }
@@ -171,8 +178,11 @@ func (h *Webhooks) fail(w http.ResponseWriter, what string, err error) {
 	http.Error(w, "try again", http.StatusServiceUnavailable)
 }
 
-func (h *Webhooks) url(path string, q url.Values) string {
-	return strings.TrimSuffix(h.PublicURL, "/") + path + "?" + q.Encode()
+func (h *Webhooks) url(path string, q url.Values) string { return joinURL(h.PublicURL, path, q) }
+
+// joinURL is a webhook's URL under the public base URL.
+func joinURL(base, path string, q url.Values) string {
+	return strings.TrimSuffix(base, "/") + path + "?" + q.Encode()
 }
 
 // gatherURL is where a key press (or, with silent, the lack of one) for

@@ -63,7 +63,7 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 		sender := &voice.Sender{Client: twilio().Client, From: c.VoiceFrom, PublicURL: c.PublicURL, MaxCalls: c.VoiceMaxCalls, Clock: runner.Clock}
 		add(voice.Spec, sender)
 		vh := &voice.Webhooks{Turns: runner, Pack: pack, AuthToken: c.TwilioToken, PublicURL: c.PublicURL,
-			NurseLine: c.NurseLine, Callback: c.CallbackNumber, Speech: c.VoiceSpeech, Slots: sender, Log: log,
+			NurseLine: c.NurseLine, Callback: c.CallbackNumber, Speech: c.VoiceSpeech, Slots: sender, Pages: runner, Log: log,
 			Observe: inbound(voice.Channel), ObserveStatus: status(voice.Channel)}
 		mount(r, vh.Handler(), voice.Paths())
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
+	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/live"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
@@ -51,10 +52,12 @@ type config struct {
 	VoiceSpeech                                bool
 	KeyFile                                    string
 	AllowPlaintext                             bool
-	OnCall, PageEvery                          string
+	OnCall, PageEvery, Deadlines, TeamsFile    string
 	RequireTOTP                                string
+	teams                                      escalation.Teams
+	ReopenWithin                               string
+	reopenWithin                               time.Duration
 	DevPhone                                   string
-	pager                                      *runner.Pager
 	// autoKeys: KeyFile is the data dir's own, made by tend on first
 	// start; the store may still hold values from before, in the clear.
 	autoKeys                                   bool
@@ -137,10 +140,13 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.NurseLine, "nurse-line", env("TEND_NURSE_LINE", ""), "on-call number a caller pressing 0 is connected to; none: a callback escalation (TEND_NURSE_LINE)")
 	fs.StringVar(&c.CallbackNumber, "callback-number", env("TEND_CALLBACK_NUMBER", ""), "number voicemails ask patients to call back; default the help contact (TEND_CALLBACK_NUMBER)")
 	fs.BoolVar(&c.VoiceSpeech, "voice-speech", envBoolOr("TEND_VOICE_SPEECH", true), "callers may speak as well as press keys; speech goes through the emergency detector (TEND_VOICE_SPEECH)")
-	fs.StringVar(&c.OnCall, "oncall", env("TEND_ONCALL", ""), "on-call numbers (E.164, comma-separated, first first) paged by SMS while a ticket nobody claimed nears its deadline; none: no paging (TEND_ONCALL)")
+	fs.StringVar(&c.OnCall, "oncall", env("TEND_ONCALL", ""), "on-call numbers (E.164, comma-separated, first first) paged while a ticket nobody claimed nears its deadline; none: no paging (TEND_ONCALL)")
 	fs.StringVar(&c.PageEvery, "page-every", env("TEND_PAGE_EVERY", "10m"), "time between two pages of one ticket (TEND_PAGE_EVERY)")
 	fs.StringVar(&c.RequireTOTP, "require-totp", env("TEND_REQUIRE_TOTP", console.RequireTOTPNone), "who must turn on two-step sign-in (TOTP) in the console before anything else: admin, all or none (TEND_REQUIRE_TOTP)")
 	fs.StringVar(&c.DevPhone, "dev-phone", env("TEND_DEV_PHONE", "auto"), "dev phone at /dev/phone for texts with no provider: auto (on when no provider is configured), on or off; localhost only (TEND_DEV_PHONE)")
+	fs.StringVar(&c.Deadlines, "deadlines", env("TEND_DEADLINES", escalation.Deadlines{}.String()), "response times per priority, such as acute=15m,high=1h,medium=4h,low=24h; a priority left out keeps its default (TEND_DEADLINES)")
+	fs.StringVar(&c.TeamsFile, "teams", env("TEND_TEAMS", ""), "YAML file of each team's deadlines, oncall ladder and page_every; what a team leaves out, and every team it does not name, follows TEND_DEADLINES, TEND_ONCALL and TEND_PAGE_EVERY (TEND_TEAMS)")
+	fs.StringVar(&c.ReopenWithin, "reopen-within", env("TEND_REOPEN_WITHIN", "24h"), "a patient's message this soon after their ticket was resolved reopens it instead of opening another; 0: never (TEND_REOPEN_WITHIN)")
 	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
 	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
 	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
@@ -165,21 +171,53 @@ func parseConfig(name string, args []string) (config, error) {
 	default:
 		return c, fmt.Errorf("TEND_REQUIRE_TOTP: %q is not admin, all or none", c.RequireTOTP)
 	}
-	if c.OnCall != "" {
-		every, err := time.ParseDuration(c.PageEvery)
-		if err != nil || every < time.Minute {
-			return c, fmt.Errorf("TEND_PAGE_EVERY: %q is not a duration of a minute or more (such as 10m)", c.PageEvery)
-		}
-		c.pager = &runner.Pager{Every: every, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
-		for _, n := range strings.Split(c.OnCall, ",") {
-			phone, err := channels.E164(strings.TrimSpace(n))
-			if err != nil {
-				return c, fmt.Errorf("TEND_ONCALL: %q: %v", n, err)
-			}
-			c.pager.Ladder = append(c.pager.Ladder, phone)
-		}
+	reopen, err := time.ParseDuration(c.ReopenWithin)
+	if err != nil || reopen < 0 {
+		return c, fmt.Errorf("TEND_REOPEN_WITHIN: %q is not a duration of 0 or more (such as 24h; 0 never reopens)", c.ReopenWithin)
+	}
+	c.reopenWithin = reopen
+	if c.teams, err = parseTeams(c); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// parseTeams reads the teams' response times and re-page ladders: the
+// environment's for every team (TEND_DEADLINES, TEND_ONCALL,
+// TEND_PAGE_EVERY), and a teams file's for the teams it names. A bad value
+// stops start-up naming the setting, and the file's line.
+func parseTeams(c config) (escalation.Teams, error) {
+	var ts escalation.Teams
+	d, err := escalation.ParseDeadlines(c.Deadlines, escalation.Deadlines{})
+	if err != nil {
+		return ts, fmt.Errorf("TEND_DEADLINES: %w", err)
+	}
+	every, err := time.ParseDuration(c.PageEvery)
+	if err != nil || every < time.Minute {
+		return ts, fmt.Errorf("TEND_PAGE_EVERY: %q is not a duration of a minute or more (such as 10m)", c.PageEvery)
+	}
+	ts.Default = escalation.Team{Deadlines: d, PageEvery: every}
+	for _, n := range strings.Split(c.OnCall, ",") {
+		if strings.TrimSpace(n) == "" {
+			continue
+		}
+		phone, err := channels.E164(n)
+		if err != nil {
+			return ts, fmt.Errorf("TEND_ONCALL: %q: %v", n, err)
+		}
+		ts.Default.OnCall = append(ts.Default.OnCall, phone)
+	}
+	if c.TeamsFile == "" {
+		return ts, nil
+	}
+	data, err := os.ReadFile(c.TeamsFile)
+	if err != nil {
+		return ts, fmt.Errorf("TEND_TEAMS: %w", err)
+	}
+	if ts.Named, err = escalation.ParseTeams(c.TeamsFile, data, ts.Default, channels.E164); err != nil {
+		return ts, fmt.Errorf("TEND_TEAMS: %w", err)
+	}
+	return ts, nil
 }
 
 // limits are the provider rates (docs/architecture.md#messaging-rules) the dispatcher paces sends to.
@@ -391,8 +429,9 @@ func serve(args []string) error {
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}}
-	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Pager: c.pager,
-		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine}, Notify: disp.Kick, Observe: m.turn}
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn,
+		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine},
+		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
 	r := chi.NewRouter()
 	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Engine: engine, Token: token, Log: log}

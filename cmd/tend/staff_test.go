@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -132,15 +133,45 @@ func TestStaffAdd(t *testing.T) {
 
 func TestOnCallConfig(t *testing.T) {
 	c, err := parseConfig("t", []string{"--oncall", "+1 (555) 000-1111, +15550002222", "--page-every", "5m"})
-	if err != nil || c.pager == nil || len(c.pager.Ladder) != 2 || c.pager.Ladder[0] != "+15550001111" || c.pager.Every != 5*time.Minute {
-		t.Fatalf("pager %+v %v", c.pager, err)
+	if d := c.teams.Default; err != nil || len(d.OnCall) != 2 || d.OnCall[0] != "+15550001111" || d.Every() != 5*time.Minute || d.Deadlines.Of("acute") != 15*time.Minute {
+		t.Fatalf("teams %+v %v", c.teams, err)
 	}
 	if c, err := parseConfig("t", []string{"--require-totp", "admin"}); err != nil || c.RequireTOTP != "admin" {
 		t.Fatalf("require-totp admin: %+v %v", c.RequireTOTP, err)
 	}
-	for _, bad := range [][]string{{"--oncall", "nurse"}, {"--oncall", "+15550001111", "--page-every", "10s"}, {"--oncall", "+15550001111", "--page-every", "soon"}, {"--require-totp", "coach"}} {
-		if _, err := parseConfig("t", bad); err == nil || !strings.Contains(err.Error(), "TEND_") {
-			t.Errorf("%v: %v, want an error naming the setting", bad, err)
+	if c.reopenWithin != 24*time.Hour {
+		t.Errorf("TEND_REOPEN_WITHIN by default: %v, want 24h", c.reopenWithin)
+	}
+	teams := filepath.Join(t.TempDir(), "teams.yaml")
+	os.WriteFile(teams, []byte("north:\n  deadlines: {low: 8h}\n  oncall: [\"+15550003333\"]\n"), 0o600)
+	c, err = parseConfig("t", []string{"--deadlines", "acute=10m,low=48h", "--teams", teams, "--reopen-within", "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.teams.Of("default"); d.Deadlines.Of("acute") != 10*time.Minute || d.Deadlines.Of("low") != 48*time.Hour || len(d.OnCall) != 0 {
+		t.Errorf("default team %+v", d)
+	}
+	if n := c.teams.Of("north"); n.Deadlines.Of("low") != 8*time.Hour || n.Deadlines.Of("acute") != 10*time.Minute || len(n.OnCall) != 1 || c.reopenWithin != 0 {
+		t.Errorf("north %+v, reopen within %v", n, c.reopenWithin)
+	}
+	badTeams := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(badTeams, []byte("north:\n  page_every: 5m\n  oncall: [nurse]\n"), 0o600)
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--oncall", "nurse"}, "TEND_ONCALL"},
+		{[]string{"--oncall", "+15550001111", "--page-every", "10s"}, "TEND_PAGE_EVERY"},
+		{[]string{"--oncall", "+15550001111", "--page-every", "soon"}, "TEND_PAGE_EVERY"},
+		{[]string{"--deadlines", "high=2h,medium=1h"}, "TEND_DEADLINES"},
+		{[]string{"--deadlines", "urgent=1m"}, "TEND_DEADLINES"},
+		{[]string{"--reopen-within", "-1h"}, "TEND_REOPEN_WITHIN"},
+		{[]string{"--teams", filepath.Join(t.TempDir(), "missing.yaml")}, "TEND_TEAMS"},
+		{[]string{"--teams", badTeams}, "TEND_TEAMS: " + badTeams + ":3: north: oncall"},
+		{[]string{"--require-totp", "coach"}, "TEND_REQUIRE_TOTP"},
+	} {
+		if _, err := parseConfig("t", bad.args); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: %v, want an error naming %s", bad.args, err, bad.want)
 		}
 	}
 }

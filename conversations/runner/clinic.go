@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,9 +32,23 @@ func (r *Runner) Timeline(ctx context.Context, patientID string) ([]store.Event,
 	return r.Store.Timeline(ctx, patientID)
 }
 
-// Escalations lists tickets: status "open", "closed" or "" for all.
+// Escalations lists tickets of a status ("" for all), oldest first.
+// "open" lists every ticket waiting for a claim: the reopened ones too,
+// which say so in their status.
 func (r *Runner) Escalations(ctx context.Context, status string) ([]store.Escalation, error) {
-	return r.Store.Escalations(ctx, status)
+	list, err := r.Store.Escalations(ctx, status)
+	if err != nil || status != store.TicketOpen {
+		return list, err
+	}
+	reopened, err := r.Store.Escalations(ctx, store.TicketReopened)
+	if err != nil || len(reopened) == 0 {
+		return list, err
+	}
+	list = append(list, reopened...)
+	slices.SortStableFunc(list, func(a, b store.Escalation) int {
+		return cmp.Or(a.OpenedAt.Compare(b.OpenedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return list, nil
 }
 
 // Unenroll ends a patient's enrollment. An "enrollment: unenrolled" event

@@ -34,8 +34,14 @@ type Runner struct {
 	Render *conversations.Renderer
 	// Clock is the only source of time: tests and the simulator move it.
 	Clock func() time.Time
-	// Pager, when set, re-pages the care team about unclaimed tickets.
-	Pager *Pager
+	// Teams are each care team's response times and re-page ladder; the
+	// zero value is escalation's default deadlines and no paging.
+	Teams escalation.Teams
+	// ConsoleURL is where a page points (the public URL's /console/).
+	ConsoleURL string
+	// ReopenWithin is how soon after a ticket is resolved a message from
+	// the patient reopens it instead of opening another; 0: never.
+	ReopenWithin time.Duration
 	// Channels say how each channel addresses a patient, whether it has
 	// a window (templates), speaks a turn in one call, may name a
 	// medicine: cmd/tend passes the list the dispatcher has.
@@ -94,6 +100,20 @@ type work struct {
 	// raise are open tickets a new escalation attaches to with a higher
 	// priority; runOn reads and rewrites them before the commit.
 	raise []conversations.TicketRef
+	// team is the patient's care team: its deadlines are quoted to the
+	// patient and given to the tickets the turn opens.
+	team escalation.Team
+	// reopen is the escalation that reopens the patient's ticket resolved
+	// last (Session.Resolved); runOn reads and rewrites it before the
+	// commit.
+	reopen *reopening
+}
+
+// reopening is an escalation that reopens a ticket, with the id of its
+// escalation event, which names the new ticket if none can be reopened.
+type reopening struct {
+	id string
+	ef conversations.Effect
 }
 
 // input stamps an engine input with the patient's channels that can reach
@@ -111,6 +131,7 @@ func (w *work) input(in conversations.Input) conversations.Input {
 	if in.Channel == "" {
 		in.Channel = w.channel
 	}
+	in.Deadlines = w.team.Deadlines
 	return in
 }
 
@@ -172,7 +193,8 @@ func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel str
 		if err != nil {
 			return nil, err
 		}
-		w := &work{p: p, now: r.Clock(), chain: conversations.Chain(p.Channel, p.Channels), channel: channel, sync: sync, linked: r.Channels.Linked()}
+		w := &work{p: p, now: r.Clock(), chain: conversations.Chain(p.Channel, p.Channels), channel: channel, sync: sync, linked: r.Channels.Linked(),
+			team: r.Teams.Of(p.Team)}
 		if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
 			// A session that cannot be read must not lock the patient out,
 			// nor silently opt them back in: start over opted out, and
@@ -192,9 +214,13 @@ func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel str
 		}
 		w.out.Effects = append(lost, w.out.Effects...)
 		r.apply(w)
+		if err := r.reopenTicket(ctx, w); err != nil {
+			return nil, err
+		}
 		if err := r.raiseTickets(ctx, w); err != nil {
 			return nil, err
 		}
+		w.flushTimers()
 		err = r.commit(ctx, w)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {
 			continue
@@ -279,6 +305,12 @@ func (r *Runner) apply(w *work) {
 			w.deleteTimer(ef.Timer)
 		}
 	}
+}
+
+// flushTimers puts the timers the turn set or deleted into its commit. It
+// runs last, after the tickets a turn reopened or raised set their paging
+// timers.
+func (w *work) flushTimers() {
 	for _, name := range w.order {
 		if t := w.timers[name]; t != nil {
 			w.c.SetTimers = append(w.c.SetTimers, *t)
@@ -516,7 +548,7 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 		if err != nil {
 			return false, err
 		}
-		w := &work{p: p, now: now, chain: conversations.Chain(p.Channel, p.Channels), linked: r.Channels.Linked()}
+		w := &work{p: p, now: now, chain: conversations.Chain(p.Channel, p.Channels), linked: r.Channels.Linked(), team: r.Teams.Of(p.Team)}
 		w.c = store.Commit{PatientID: p.ID, Version: ss.Version, Patient: &p}
 		if !created {
 			if err := r.Engine.DecodeSession(ss.Data, &w.s); err != nil {
@@ -544,6 +576,7 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 			}
 		}
 		r.apply(w)
+		w.flushTimers()
 		w.c.Patient = &p
 		err = r.commit(ctx, w)
 		if errors.Is(err, store.ErrConflict) && attempt < maxAttempts {

@@ -46,12 +46,19 @@ const replyWindow = 24 * time.Hour
 // escalate opens a ticket for an Escalate effect, or, when the patient has
 // an open ticket for the same reason, attaches to it: the timeline records
 // the escalation either way, and the ticket's priority only rises. A
-// message outside any flow attaches to any open ticket.
+// message outside any flow attaches to any open ticket, or, with none
+// open, reopens the ticket resolved last if that was recent enough.
 func (r *Runner) escalate(w *work, ef *conversations.Effect) {
 	id := r.NewID(w.now)
 	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "escalation", At: w.now, Priority: ef.Priority, Reason: ef.Reason, Flow: ef.Origin})
-	if ef.Reason == conversations.ReasonPatientMessage && len(w.s.Tickets) > 0 {
-		return // a ticket is open: whoever works it reads this too
+	if ef.Reason == conversations.ReasonPatientMessage {
+		if len(w.s.Tickets) > 0 {
+			return // a ticket is open: whoever works it reads this too
+		}
+		if r.reopens(w) {
+			w.reopen = &reopening{id: id, ef: *ef}
+			return
+		}
 	}
 	for i, t := range w.s.Tickets {
 		if t.Reason != ef.Reason {
@@ -63,17 +70,58 @@ func (r *Runner) escalate(w *work, ef *conversations.Effect) {
 		}
 		return
 	}
+	r.open(w, id, ef)
+}
+
+// open opens a ticket of the patient's team for an escalation.
+func (r *Runner) open(w *work, id string, ef *conversations.Effect) {
 	team := w.p.Team
 	if team == "" {
 		team = staff.DefaultTeam
 	}
 	t := store.Escalation{ID: id, PatientID: w.p.ID, Team: team, Priority: ef.Priority, Reason: ef.Reason,
-		OpenedAt: w.now, Due: w.now.Add(escalation.Deadline(ef.Priority)), Status: store.TicketOpen}
+		OpenedAt: w.now, Due: w.now.Add(w.team.Deadlines.Of(ef.Priority)), Status: store.TicketOpen}
 	w.c.Escalations = append(w.c.Escalations, t)
-	if r.Pager != nil {
-		w.setTimer(pageTimer(id), firstPage(t))
-	}
+	r.armPages(w, t)
 	w.s.Tickets = append(w.s.Tickets, conversations.TicketRef{ID: id, Reason: ef.Reason, Priority: ef.Priority})
+}
+
+// reopens reports whether a message now reopens the patient's ticket
+// resolved last: reopening is on and it was resolved within ReopenWithin.
+func (r *Runner) reopens(w *work) bool {
+	return r.ReopenWithin > 0 && w.s.Resolved != "" && w.now.Sub(time.Unix(w.s.ResolvedAt, 0)) <= r.ReopenWithin
+}
+
+// reopenTicket reopens the ticket a turn's escalation brought back: it
+// waits for a claim again (status reopened, nobody's), due as a new ticket
+// of the escalation's priority would be, paged again, and back among the
+// session's open tickets; a "ticket" event says so. A ticket that is gone
+// or no longer resolved is not reopened: a new one opens instead.
+func (r *Runner) reopenTicket(ctx context.Context, w *work) error {
+	if w.reopen == nil {
+		return nil
+	}
+	ef := &w.reopen.ef
+	newID := w.reopen.id
+	w.reopen = nil
+	id := w.s.Resolved
+	w.s.Resolved, w.s.ResolvedAt = "", 0
+	t, err := r.Store.Escalation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.Status != store.TicketResolved && t.Status != "closed") {
+		r.open(w, newID, ef)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t.Status, t.Owner, t.ClaimedAt, t.ResolvedAt, t.AckedBy, t.AckedAt = store.TicketReopened, "", time.Time{}, time.Time{}, "", time.Time{}
+	t.Priority, t.Due = ef.Priority, w.now.Add(r.Teams.Of(t.Team).Deadlines.Of(ef.Priority))
+	w.c.Escalations = append(w.c.Escalations, t)
+	w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: store.TicketReopened,
+		Priority: t.Priority})
+	r.armPages(w, t)
+	w.s.Tickets = append(w.s.Tickets, conversations.TicketRef{ID: t.ID, Reason: t.Reason, Priority: t.Priority})
+	return nil
 }
 
 // raiseTickets rewrites the tickets a turn's escalations raised: the new
@@ -88,10 +136,10 @@ func (r *Runner) raiseTickets(ctx context.Context, w *work) error {
 			return err
 		}
 		t.Priority = ref.Priority
-		if due := w.now.Add(escalation.Deadline(ref.Priority)); due.Before(t.Due) {
+		if due := w.now.Add(r.Teams.Of(t.Team).Deadlines.Of(ref.Priority)); due.Before(t.Due) {
 			t.Due = due
-			if r.Pager != nil && t.Status == store.TicketOpen {
-				w.setTimer(pageTimer(t.ID), firstPage(t))
+			if t.Waiting() {
+				r.armPages(w, t)
 			}
 		}
 		w.c.Escalations = append(w.c.Escalations, t)
@@ -163,15 +211,11 @@ func (r *Runner) Release(ctx context.Context, ticketID, who string) error {
 		if err := r.handBack(w, ""); err != nil {
 			return err
 		}
-		t.Status, t.Owner, t.ClaimedAt = store.TicketOpen, "", time.Time{}
+		// Given back, it pages afresh: an earlier acknowledgement was
+		// followed by a claim, and the claim is over.
+		t.Status, t.Owner, t.ClaimedAt, t.AckedBy, t.AckedAt = store.TicketOpen, "", time.Time{}, "", time.Time{}
 		w.c.Escalations = append(w.c.Escalations, *t)
-		if r.Pager != nil {
-			at := firstPage(*t)
-			if at.Before(w.now) {
-				at = w.now
-			}
-			w.setTimer(pageTimer(t.ID), at)
-		}
+		r.armPages(w, *t)
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "released", Staff: who})
 		return nil
 	})
@@ -222,6 +266,7 @@ func (r *Runner) Resolve(ctx context.Context, ticketID, who, followUp string) er
 		w.c.Escalations = append(w.c.Escalations, *t)
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "resolved", Staff: who, Flow: followUp})
 		w.s.Tickets = slices.DeleteFunc(w.s.Tickets, func(ref conversations.TicketRef) bool { return ref.ID == t.ID })
+		w.s.Resolved, w.s.ResolvedAt = t.ID, w.now.Unix()
 		return nil
 	})
 	return err

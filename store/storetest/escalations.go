@@ -44,10 +44,26 @@ func testEscalations(t *testing.T, s store.Store) {
 
 	// One ticket by id, claimed: its new fields round-trip.
 	e1.Status, e1.Owner, e1.Team, e1.ClaimedAt = "claimed", "nurse@clinic.org", "north", at(4*time.Minute)
+	e1.AckedBy, e1.AckedAt = "+15550001111", at(3*time.Minute)
 	commit(t, s, store.Commit{PatientID: "p1", Version: 1, Escalations: []store.Escalation{e1}})
 	got, err := s.Escalation(ctx, "x1")
 	noErr(t, "Escalation(x1)", err)
 	check(t, "Escalation(x1)", normEscalations([]store.Escalation{got}), normEscalations([]store.Escalation{e1}))
 	_, err = s.Escalation(ctx, "nope")
 	wantErr(t, "Escalation(nope)", err, store.ErrNotFound)
+
+	// A reopened ticket is listed under its own status, not under open
+	// (the Runner lists both as waiting), and leaves resolved.
+	e2.Status = store.TicketResolved
+	e2.ResolvedAt = at(5 * time.Minute)
+	commit(t, s, store.Commit{PatientID: "p2", Version: 1, Escalations: []store.Escalation{e2}})
+	check(t, "resolved escalations", list(store.TicketResolved), []store.Escalation{e2})
+	e2.Status, e2.ResolvedAt, e2.Due = store.TicketReopened, time.Time{}, at(6*time.Minute+24*time.Hour)
+	commit(t, s, store.Commit{PatientID: "p2", Version: 1, Escalations: []store.Escalation{e2}})
+	check(t, "reopened escalations", list(store.TicketReopened), []store.Escalation{e2})
+	check(t, "resolved escalations after reopening x2", list(store.TicketResolved), []store.Escalation(nil))
+	check(t, "open escalations with x2 reopened", list(store.TicketOpen), []store.Escalation(nil))
+	if got, err := s.Escalation(ctx, "x2"); err != nil || !got.Waiting() || !got.Due.Equal(e2.Due) {
+		t.Fatalf("Escalation(x2) after reopening: %+v %v, want it reopened (waiting) with the new deadline", got, err)
+	}
 }

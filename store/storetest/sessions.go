@@ -402,3 +402,18 @@ func testConcurrent(t *testing.T, s store.Store) {
 	}
 	check(t, "shared timeline", eventIDs(evs), want)
 }
+
+// A page to the care team names no patient but its ticket: the entry, with
+// its ticket, round-trips, and a retried page (same key) writes nothing.
+func testPageEntry(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	call := store.OutboxEntry{ID: "o-page", Channel: "voice", To: "+15550001111", Text: "A high ticket needs a person.", Ticket: "x1",
+		Urgent: true, NotBefore: t0, CreatedAt: t0}
+	c := store.Commit{DedupeKey: "page:x1:1", Outbox: []store.OutboxEntry{call}}
+	commit(t, s, c)
+	wantErr(t, "the same page again", s.Commit(ctx, c), store.ErrDuplicate)
+	got, err := s.ClaimOutbox(ctx, t0, 10)
+	noErr(t, "ClaimOutbox", err)
+	check(t, "claimed page", normEntries(got), []store.OutboxEntry{call})
+	noErr(t, "Finish", s.Finish(ctx, got[0], store.Delivery{Done: true, Status: "queued"}))
+}

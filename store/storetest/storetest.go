@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"ConflictWritesNothing", testConflict},
 		{"DuplicateWritesNothing", testDuplicate},
 		{"UnknownNumberReply", testUnknownNumber},
+		{"PageEntry", testPageEntry},
 		{"CommitWithoutEnrollment", testNotEnrolled},
 		{"PatientByPhone", testPhone},
 		{"PhoneTaken", testPhoneTaken},
@@ -280,6 +281,7 @@ func normEscalations(in []store.Escalation) []store.Escalation {
 		out[i].OpenedAt = out[i].OpenedAt.UTC()
 		out[i].Due = out[i].Due.UTC()
 		out[i].ClaimedAt, out[i].ResolvedAt = out[i].ClaimedAt.UTC(), out[i].ResolvedAt.UTC()
+		out[i].AckedAt = out[i].AckedAt.UTC()
 	}
 	return out
 }
