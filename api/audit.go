@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -28,22 +27,12 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request, rec audit.Record) bo
 	if rec.Staff == "" {
 		rec.Staff = integrator
 	}
-	rec.From = clientAddr(r)
+	rec.From = audit.From(r)
 	if err := a.Audit.Audit(r.Context(), rec); err != nil {
 		a.internal(w, "audit record not written", err)
 		return false
 	}
 	return true
-}
-
-// clientAddr is the address the request came from (the proxy's, behind
-// one: a forwarded header is the client's word, not a fact).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // maxAudit bounds one answer of GET /audit.

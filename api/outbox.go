@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
 )
@@ -129,7 +130,7 @@ func (a *API) settleOutbox(w http.ResponseWriter, r *http.Request, done, status 
 // actor is who calls the API, for the audit log: the integrator's token,
 // from the client's address.
 func (a *API) actor(r *http.Request) runner.Actor {
-	return runner.Actor{Staff: integrator, From: clientAddr(r)}
+	return runner.Actor{Staff: integrator, From: audit.From(r)}
 }
 
 // emptyBody accepts an action without a body, or with an empty JSON

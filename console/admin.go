@@ -35,7 +35,7 @@ type Admin interface {
 // actor is the signed-in staff member and their address, for the Runner's
 // audit of a staff change.
 func actor(r *http.Request) runner.Actor {
-	return runner.Actor{Staff: current(r).Email, From: clientAddr(r)}
+	return runner.Actor{Staff: current(r).Email, From: audit.From(r)}
 }
 
 // adminOnly lets admins through; anyone else gets the 404 of a page that
@@ -44,7 +44,7 @@ func (c *Console) adminOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := current(r)
 		if a.Role != staff.Admin {
-			err := c.Backend.Audit(r.Context(), audit.Record{At: c.Clock(), Staff: a.Email, Action: audit.AdminPage, From: clientAddr(r),
+			err := c.Backend.Audit(r.Context(), audit.Record{At: c.Clock(), Staff: a.Email, Action: audit.AdminPage, From: audit.From(r),
 				Detail: "refused: not an admin: " + r.Method + " " + r.URL.Path})
 			if err != nil {
 				c.log().Error("audit record not written", "err", err)
@@ -92,7 +92,7 @@ func (c *Console) showStaff(w http.ResponseWriter, r *http.Request, status int, 
 		d.Rows = append(d.Rows, staffRow{Email: s.Email, Name: s.Name, Role: s.Role, Teams: strings.Join(s.Teams, ", "),
 			Disabled: s.Disabled, MustChange: s.MustChange, TOTP: s.TOTPSecret != "", Self: s.Email == a.Email})
 	}
-	if err := c.Backend.Audit(r.Context(), audit.Record{At: c.Clock(), Staff: a.Email, Action: audit.ListStaff, From: clientAddr(r)}); err != nil {
+	if err := c.Backend.Audit(r.Context(), audit.Record{At: c.Clock(), Staff: a.Email, Action: audit.ListStaff, From: audit.From(r)}); err != nil {
 		c.fail(w, "audit record not written", err)
 		return
 	}
@@ -223,7 +223,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := c.Backend.Audit(r.Context(), audit.Record{At: c.Clock(), Staff: a.Email, Action: audit.ListAudit, Patient: f.Patient,
-		Detail: f.Staff, From: clientAddr(r)}); err != nil {
+		Detail: f.Staff, From: audit.From(r)}); err != nil {
 		c.fail(w, "audit record not written", err)
 		return
 	}

@@ -11,7 +11,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -354,7 +353,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	now := c.Clock()
 	email, _ := staff.NormalizeEmail(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
-	addr := clientAddr(r)
+	addr := audit.From(r)
 	refuse := func() {
 		c.limits.fail(now, "email:"+email, "addr:"+addr)
 		c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: email, Action: "sign_in_failed", From: addr})
@@ -404,7 +403,7 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, email str
 		c.fail(w, "session not started", err)
 		return
 	}
-	c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: email, Action: "sign_in", From: clientAddr(r), Detail: detail})
+	c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: email, Action: "sign_in", From: audit.From(r), Detail: detail})
 	// A browser-session cookie: the server ends the session (idle,
 	// lifetime, sign-out) whatever the browser keeps.
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: secret, Path: "/console/", HttpOnly: true, Secure: c.Secure,
@@ -446,7 +445,7 @@ func (c *Console) setPassword(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, "password not saved", err)
 		return
 	}
-	c.Backend.Audit(r.Context(), audit.Record{At: c.Clock(), Staff: a.Email, Action: "password_changed", From: clientAddr(r)})
+	c.Backend.Audit(r.Context(), audit.Record{At: c.Clock(), Staff: a.Email, Action: "password_changed", From: audit.From(r)})
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
@@ -504,12 +503,4 @@ func (l *limiter) fail(now time.Time, keys ...string) {
 	for _, k := range keys {
 		l.seen[k] = append(l.recent(now, k), now)
 	}
-}
-
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

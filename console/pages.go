@@ -127,7 +127,7 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Teams, d.Reasons = slices.Sorted(maps.Keys(teams)), slices.Sorted(maps.Keys(reasons))
 	if c.audited(r, a.Email+"|inbox", now) {
-		if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: audit.ListTickets, From: clientAddr(r)}); err != nil {
+		if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: audit.ListTickets, From: audit.From(r)}); err != nil {
 			c.fail(w, "audit record not written", err)
 			return
 		}
@@ -193,7 +193,7 @@ func (c *Console) ticketFor(w http.ResponseWriter, r *http.Request) (store.Escal
 	}
 	if !a.Sees(t.Team) {
 		c.Backend.Audit(r.Context(), audit.Record{At: c.Clock(), Staff: a.Email, Action: audit.ViewPatient, Patient: t.PatientID, Ticket: t.ID,
-			From: clientAddr(r), Detail: "refused: another team"})
+			From: audit.From(r), Detail: "refused: another team"})
 		http.NotFound(w, r)
 		return t, false
 	}
@@ -208,7 +208,7 @@ func (c *Console) ticketPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.audited(r, a.Email+"|"+t.ID, now) {
-		if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: audit.ViewTimeline, Patient: t.PatientID, Ticket: t.ID, From: clientAddr(r)}); err != nil {
+		if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: audit.ViewTimeline, Patient: t.PatientID, Ticket: t.ID, From: audit.From(r)}); err != nil {
 			c.fail(w, "audit record not written", err)
 			return
 		}
@@ -372,7 +372,7 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		if err := c.Backend.Audit(r.Context(), audit.Record{At: now, Staff: a.Email, Action: action, Patient: t.PatientID, Ticket: t.ID,
-			From: clientAddr(r), Detail: detail}); err != nil {
+			From: audit.From(r), Detail: detail}); err != nil {
 			c.fail(w, "audit record not written", err)
 			return
 		}

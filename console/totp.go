@@ -131,7 +131,7 @@ const errCode = "Wrong code, or too many tries: wait for the next code, or a few
 
 // signInCode finishes a sign-in with the authenticator's code.
 func (c *Console) signInCode(w http.ResponseWriter, r *http.Request) {
-	now, addr := c.Clock(), clientAddr(r)
+	now, addr := c.Clock(), audit.From(r)
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	id, l, ok := c.secondStep(r)
 	if ok { // a password reset since the first step ends it too
