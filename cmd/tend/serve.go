@@ -73,6 +73,7 @@ type config struct {
 	SMSRate, TelegramRate, TelegramChatRate    float64
 	RetryWindow                                string
 	retryWindow                                time.Duration
+	serving                                    servingConfig
 }
 
 func envFloat(name string, def float64) float64 {
@@ -115,7 +116,7 @@ func parseConfig(name string, args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned; tend serve --help lists the flags (cli.go)
-	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ":8080"), "listen address (TEND_ADDR)")
+	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ""), "listen address; none: 127.0.0.1:8080 while the public URL is localhost, else :8080 (TEND_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TEND_DATA_DIR", "./data"), "data directory (TEND_DATA_DIR)")
 	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
 	fs.StringVar(&c.RedisURL, "redis-url", env("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
@@ -158,8 +159,15 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.Float64Var(&c.TelegramRate, "telegram-rate", envFloat("TEND_TELEGRAM_RATE", 30), "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
 	fs.Float64Var(&c.TelegramChatRate, "telegram-chat-rate", envFloat("TEND_TELEGRAM_CHAT_RATE", 1), "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
 	fs.StringVar(&c.RetryWindow, "retry-window", env("TEND_RETRY_WINDOW", "24h"), "how long a message that fails for a passing reason (network, 5xx, 429) is retried before it becomes a dead letter (tend outbox), e.g. 24h or 2d (TEND_RETRY_WINDOW)")
+	servingFlags(fs, &c.serving)
 	if err := fs.Parse(args); err != nil {
 		return c, flagError(fs, err)
+	}
+	if c.Addr == "" {
+		c.Addr = defaultAddr(c.PublicURL)
+	}
+	if err := c.serving.check(); err != nil {
+		return c, err
 	}
 	if c.CallbackNumber == "" {
 		c.CallbackNumber = c.HelpContact
@@ -484,7 +492,12 @@ func serve(args []string) error {
 		http.Redirect(w, r, "/console/", http.StatusMovedPermanently)
 	})
 
-	srv := &http.Server{Addr: c.Addr, Handler: r, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	sv, err := listen(c.Addr, c.serving, m.reg)
+	if err != nil {
+		return err
+	}
+	srv := sv.srv
+	srv.Handler = sv.guardRoutes(c.serving, r)
 	srv.RegisterOnShutdown(con.Stop)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -509,7 +522,7 @@ func serve(args []string) error {
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(sv.ln) }()
 	log.Info("tend serving", "addr", c.Addr, "store", c.Store, "languages", pack.Languages)
 	if dev {
 		announceDevPhone(c, log, devQuiet)
