@@ -183,7 +183,7 @@ func TestRateChargesEveryRequest(t *testing.T) {
 
 func TestRateRefusedOnly(t *testing.T) {
 	now := time.Unix(1e9, 0)
-	rt := &Rate{PerSecond: 1, Burst: 5, RefusedOnly: true, Clock: func() time.Time { return now }}
+	rt := &Rate{PerSecond: 1, Burst: 5, Charge: Refused, Clock: func() time.Time { return now }}
 	h := rt.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Signature") != "good" {
 			http.Error(w, "bad signature", http.StatusForbidden)

@@ -19,10 +19,11 @@ const maxTracked = 100_000
 type Rate struct {
 	PerSecond float64 // refill rate; 0 turns the limit off
 	Burst     int     // requests allowed at once
-	// RefusedOnly charges only requests that were refused (401, 403, 404,
-	// 405): for webhooks, where a busy provider must never be slowed, only
-	// a client that keeps guessing is.
-	RefusedOnly bool
+	// Charge, when set, charges only the requests whose answer it picks
+	// (Refused, Unauthorized) instead of every request: for webhooks, where
+	// a busy provider must never be slowed, only a client that keeps
+	// guessing is.
+	Charge func(status int) bool
 	Clients     *Clients
 	// Limited counts each request answered 429.
 	Limited func()
@@ -42,21 +43,37 @@ func (rt *Rate) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := rt.now()
 		b := rt.bucket(rt.key(r), now)
-		if b == nil || (rt.RefusedOnly && b.TokensAt(now) < 1) || (!rt.RefusedOnly && !b.AllowN(now, 1)) {
+		if b == nil || (rt.Charge != nil && b.TokensAt(now) < 1) || (rt.Charge == nil && !b.AllowN(now, 1)) {
 			rt.limit(w)
 			return
 		}
-		if !rt.RefusedOnly {
+		if rt.Charge == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
-		switch sw.status {
-		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed:
+		if rt.Charge(sw.status) {
 			b.AllowN(rt.now(), 1)
 		}
 	})
+}
+
+// Refused picks answers that refuse a stranger: a bad credential or
+// signature (401, 403), a path or method that is not there (404, 405).
+func Refused(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusMethodNotAllowed:
+		return true
+	}
+	return false
+}
+
+// Unauthorized picks a bad credential only (401, 403): where a 404 is an
+// answer about data (an API asked for a patient not enrolled), not a
+// guess.
+func Unauthorized(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
 }
 
 func (rt *Rate) limit(w http.ResponseWriter) {

@@ -125,20 +125,24 @@ func listen(addr string, s servingConfig, reg prometheus.Registerer) (*serving, 
 }
 
 // guardRoutes puts the request budgets in front of h: sign-in, /metrics
-// and the dev phone charge every request; every other route but the
-// health checks charges only refused ones (a bad signature or token, a
-// path that is not there), so a provider's webhooks are never slowed,
-// whatever their rate, and a patient's message is never turned away.
+// and the dev phone charge every request; the API charges a bad token
+// only (its 404s are answers about patients); every other route but the
+// health checks charges refused requests (a bad signature, a path that is
+// not there), so a provider's webhooks are never slowed, whatever their
+// rate, and a patient's message is never turned away.
 func (sv *serving) guardRoutes(s servingConfig, h http.Handler) http.Handler {
 	limited := func() { sv.limited.Inc() }
 	every := (&guard.Rate{PerSecond: s.RateLimit, Burst: max(1, int(5*s.RateLimit)), Clients: sv.clients, Limited: limited}).Wrap(h)
-	refused := (&guard.Rate{PerSecond: refusedPerSecond, Burst: refusedBurst, RefusedOnly: true, Clients: sv.clients, Limited: limited}).Wrap(h)
+	refused := (&guard.Rate{PerSecond: refusedPerSecond, Burst: refusedBurst, Charge: guard.Refused, Clients: sv.clients, Limited: limited}).Wrap(h)
+	badToken := (&guard.Rate{PerSecond: refusedPerSecond, Burst: refusedBurst, Charge: guard.Unauthorized, Clients: sv.clients, Limited: limited}).Wrap(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case p == "/healthz" || p == "/readyz":
 			h.ServeHTTP(w, r)
 		case strings.HasPrefix(p, "/console/login") || p == "/metrics" || strings.HasPrefix(p, "/dev/phone"):
 			every.ServeHTTP(w, r)
+		case strings.HasPrefix(p, "/api/"):
+			badToken.ServeHTTP(w, r)
 		default:
 			refused.ServeHTTP(w, r)
 		}
