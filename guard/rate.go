@@ -23,8 +23,8 @@ type Rate struct {
 	// (Refused, Unauthorized) instead of every request: for webhooks, where
 	// a busy provider must never be slowed, only a client that keeps
 	// guessing is.
-	Charge func(status int) bool
-	Clients     *Clients
+	Charge  func(status int) bool
+	Clients *Clients
 	// Limited counts each request answered 429.
 	Limited func()
 	// Clock is time.Now unless a test sets it.
