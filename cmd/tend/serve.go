@@ -449,7 +449,7 @@ func serve(args []string) error {
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter}
-	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn,
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn, Capped: m.cappedStart,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine},
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
@@ -559,6 +559,7 @@ type metrics struct {
 	turns       *prometheus.HistogramVec
 	escalations *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	capped      *prometheus.CounterVec
 }
 
 func newMetrics(st store.Store) *metrics {
@@ -577,6 +578,13 @@ func newMetrics(st store.Store) *metrics {
 		Help: "Escalations opened by priority."}, []string{"priority"})
 	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_dead_letters_total",
 		Help: "Messages given up when their retry window ended (resend or cancel them: tend outbox), by channel and reason."}, []string{"channel", "reason"})
+	m.capped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_capped_starts_total",
+		Help: "Conversation starts over a patient's caps, by outcome (deferred, dropped) and rule (per_day, fcc_day, fcc_week)."}, []string{"outcome", "rule"})
+	for _, o := range conversations.CapOutcomes() {
+		for _, r := range conversations.CapRules() {
+			m.capped.WithLabelValues(o, r) // every series from the start, at 0
+		}
+	}
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_outbox_depth",
 		Help: "Messages waiting in the outbox (pending or being sent)."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -587,7 +595,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, depth,
+	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.capped, depth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -614,6 +622,17 @@ func (m *metrics) deadLetter(channel, reason string) {
 		reason = "other"
 	}
 	m.deadLetters.WithLabelValues(channel, reason).Inc()
+}
+
+// cappedStart counts a start a cap refused; its labels come from fixed sets.
+func (m *metrics) cappedStart(outcome, rule string) {
+	if !slices.Contains(conversations.CapOutcomes(), outcome) {
+		outcome = "other"
+	}
+	if !slices.Contains(conversations.CapRules(), rule) {
+		rule = "other"
+	}
+	m.capped.WithLabelValues(outcome, rule).Inc()
 }
 
 // status counts what providers report after a send: delivered, read,
