@@ -415,7 +415,9 @@ func (r *Runner) Inbound(ctx context.Context, patientID, channel, text, dedupe s
 	return err
 }
 
-// StartFlow starts (or queues) a flow for a patient now.
+// StartFlow starts (or queues) a flow for a patient now, within the
+// patient's caps: a start over one is deferred to the next day it fits
+// and recorded on the timeline (capStart).
 func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params []conversations.Param) error {
 	return r.run(ctx, "start", patientID, "", func(w *work) error {
 		return r.capStart(w, conversations.Input{Kind: conversations.Start, Flow: flow, Params: params}, time.Time{})
