@@ -103,6 +103,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"Staff", testStaff},
 		{"Audit", testAudit},
 		{"Logins", testLogins},
+		{"Jobs", testJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
