@@ -727,7 +727,7 @@ func TestTimeline(t *testing.T) {
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("event types %v, want %v", types, want)
 	}
-	welcome, _ := e.engine.Pack.Catalog.Text("en", "welcome.body", map[string]any{"Program": "Tend care reminders"}, nil)
+	welcome, _ := e.engine.Pack.Catalog.Text("en", "welcome.body", map[string]any{"Program": "Tend care reminders", "PerDay": 4}, nil)
 	if ev := res.Events[0]; ev.Text != welcome || ev.Channel != "sms" || ev.Status != "queued" || !ev.At.Equal(t0) {
 		t.Errorf("first event %+v, want the queued welcome %q at %v", ev, welcome, t0)
 	}
