@@ -57,6 +57,9 @@ type env struct {
 	runner *runner.Runner
 	engine *conversations.Engine
 	clock  *clock
+	// api is the server's API, for settings a test changes before its
+	// first request (MaxBulk).
+	api *api.API
 }
 
 // t0 is Monday 2 March 2026, 09:00 in Chicago.
@@ -76,10 +79,10 @@ func newEnv(t *testing.T) *env {
 	c := &clock{t: t0}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true}, Channels: channeltest.Channels,
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c}
+	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c, api: a}
 }
 
 // call sends a request with the right token and returns the status and body.

@@ -68,6 +68,7 @@ type config struct {
 	WhatsAppFrom, VoiceFrom, NurseLine         string
 	CallbackNumber                             string
 	VoiceMaxCalls                              int
+	MaxBulk                                    int
 	TelegramToken, TelegramSecret, TelegramAPI string
 	TelegramBot                                string
 	SMSRate, TelegramRate, TelegramChatRate    float64
@@ -150,6 +151,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.TeamsFile, "teams", env("TEND_TEAMS", ""), "YAML file of each team's deadlines, oncall ladder and page_every; what a team leaves out, and every team it does not name, follows TEND_DEADLINES, TEND_ONCALL and TEND_PAGE_EVERY (TEND_TEAMS)")
 	fs.StringVar(&c.ReopenWithin, "reopen-within", env("TEND_REOPEN_WITHIN", "24h"), "a patient's message this soon after their ticket was resolved reopens it instead of opening another; 0: never (TEND_REOPEN_WITHIN)")
 	fs.StringVar(&c.DevPhone, "dev-phone", env("TEND_DEV_PHONE", "auto"), "dev phone at /dev/phone for texts with no provider: auto (on when no provider is configured), on or off; localhost only (TEND_DEV_PHONE)")
+	fs.IntVar(&c.MaxBulk, "max-bulk", envInt("TEND_MAX_BULK", api.DefaultMaxBulk), "most patients one API request may name: a flow start, a batch of enrollments (TEND_MAX_BULK)")
 	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
 	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
 	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
@@ -177,6 +179,9 @@ func parseConfig(name string, args []string) (config, error) {
 		return c, fmt.Errorf("TEND_RETRY_WINDOW: %q is not a duration from 1s to 30d (such as 24h or 2d)", c.RetryWindow)
 	}
 	c.retryWindow = window
+	if c.MaxBulk < 1 {
+		return c, fmt.Errorf("TEND_MAX_BULK: %d is not a number of patients of 1 or more", c.MaxBulk)
+	}
 	for _, n := range []struct{ name, value string }{{"TEND_EMERGENCY_NUMBER", c.EmergencyNumber}, {"TEND_CRISIS_LINE", c.CrisisLine}} {
 		if n.value != "" && !locales.ValidServiceNumber(n.value) {
 			return c, fmt.Errorf("%s: %q is not a number to call (2 to 15 digits, spaces between groups allowed)", n.name, n.value)
@@ -454,7 +459,8 @@ func serve(args []string) error {
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
 	r := chi.NewRouter()
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Engine: engine, Token: token, Log: log}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, MaxBulk: c.MaxBulk,
+		Engine: engine, Token: token, Log: log}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
