@@ -385,8 +385,15 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if _, ok := a.Engine.Flow(req.Flow); !ok {
+	declared, ok := a.Engine.Flow(req.Flow)
+	if !ok {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("flow: unknown flow %q", req.Flow))
+		return
+	}
+	// Undeclared and malformed parameters are the request's fault
+	// whoever the patients are; say so once.
+	if err := declared.CheckGiven(req.Params); err != nil {
+		writeError(w, http.StatusBadRequest, "params."+err.Error())
 		return
 	}
 	if len(req.Patients) == 0 {
@@ -401,7 +408,7 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("patients: patient %q not found", id))
 			return
 		case errors.As(err, new(*conversations.ParamError)):
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("params: patient %q: %v", id, err))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("params.%v (patient %q)", err, id))
 			return
 		case err != nil:
 			a.internal(w, "patient not read", err)

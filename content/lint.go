@@ -59,6 +59,7 @@ type msgRef struct {
 	file string
 	line int
 	what string // "flow \"x\" state \"y\" say"
+	flow string // the flow that sends it, if any
 }
 
 type linter struct {
@@ -95,6 +96,7 @@ func lint(p *Pack) []Problem {
 	l.safety()
 	if p.Catalog != nil {
 		l.messages()
+		l.paramsUsed()
 		l.plurals()
 		l.sms()
 		l.channels()
@@ -128,6 +130,17 @@ func (l *linter) flow(f *Flow) {
 		return
 	}
 	fl := firstLine(f.Line)
+	start := len(l.refs)
+	defer func() {
+		for i := start; i < len(l.refs); i++ {
+			l.refs[i].flow = f.ID
+		}
+	}()
+	for _, p := range f.Params {
+		if err := p.declare(); err != nil {
+			l.errorf(f.File, firstLine(p.Line, fl), "flow %q params.%s: %v", f.ID, p.Name, err)
+		}
+	}
 	switch f.Priority {
 	case PrioritySafety, PriorityReminder, PriorityEducation:
 	case "":
@@ -563,6 +576,42 @@ func (l *linter) messages() {
 	}
 	// Languages that are in the catalog map but not in Languages cannot
 	// happen (Languages comes from the catalog), so nothing more to check.
+}
+
+// placeholderParams are the placeholders a flow's parameters fill, and
+// the parameters that fill each: a message that uses one needs the flow
+// to declare one of them, or it would read an empty value (or, for
+// {{.Medication}}, always the generic word).
+var placeholderParams = map[string][]string{
+	"Medication": {ParamMedication},
+	"Date":       {ParamDate, ParamAppointment},
+	"Time":       {ParamTime, ParamAppointment},
+}
+
+// paramsUsed checks that every message a flow sends uses only the
+// parameters the flow declares.
+func (l *linter) paramsUsed() {
+	seen := map[string]bool{}
+	for _, r := range l.refs {
+		f := l.p.Flows[r.flow]
+		if f == nil {
+			continue
+		}
+		_, bm := l.base(r.id)
+		if bm == nil {
+			continue
+		}
+		for _, ph := range bm.Placeholders() {
+			need := placeholderParams[ph]
+			if need == nil || slices.ContainsFunc(need, func(n string) bool { _, ok := f.Params.Get(n); return ok }) {
+				continue
+			}
+			if key := r.flow + "|" + r.id + "|" + ph; !seen[key] {
+				seen[key] = true
+				l.errorf(r.file, r.line, "%s: message %q uses {{.%s}}, but flow %q declares no %s parameter (add it to params)", r.what, r.id, ph, f.ID, strings.Join(need, " or "))
+			}
+		}
+	}
 }
 
 func phList(ph []string) string {

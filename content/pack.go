@@ -122,7 +122,7 @@ type Lesson struct {
 type Flow struct {
 	ID       string            `yaml:"id"`
 	Priority string            `yaml:"priority"`
-	Params   []string          `yaml:"params"` // parameters a start must give, e.g. medication
+	Params   Params            `yaml:"params"` // parameters a start may give, each of a type (params.go)
 	Start    string            `yaml:"start"`
 	States   map[string]*State `yaml:"states"`
 
