@@ -19,6 +19,7 @@ import (
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/enrollment"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
@@ -218,6 +219,9 @@ func (a *API) validate(p *store.Patient) error {
 			return fmt.Errorf("medications[%d].id: %q appears twice", i, m.ID)
 		}
 		seen[m.ID] = true
+		if err := enrollment.CheckDisplay(m.Display); err != nil {
+			return fmt.Errorf("medications[%d].display: %v", i, err)
+		}
 		for j, t := range m.Times {
 			if _, _, err := content.ParseClock(t); err != nil {
 				return fmt.Errorf("medications[%d].times[%d]: %v", i, j, err)

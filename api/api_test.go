@@ -416,6 +416,15 @@ func TestPutPatientInvalid(t *testing.T) {
 		{name: "appointment without id", mutate: func(p map[string]any) {
 			p["appointments"] = []any{map[string]any{"at": "2026-12-03T10:30"}}
 		}, want: []string{"appointments[0].id:"}},
+		{name: "display too long", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "display": strings.Repeat("a", 41), "times": []any{"08:00"}}}
+		}, want: []string{"medications[0].display:", "at most 40"}},
+		{name: "display with a link", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "display": "refill at https://x.example", "times": []any{"08:00"}}}
+		}, want: []string{"medications[0].display:"}},
+		{name: "display with a phone number", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "display": "call 555 010 0100", "times": []any{"08:00"}}}
+		}, want: []string{"medications[0].display:", "phone number"}},
 	}
 	e := newEnv(t)
 	for _, tc := range cases {
