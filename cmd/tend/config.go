@@ -4,7 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -193,3 +195,101 @@ func (v *boolValue) String() string {
 
 // IsBoolFlag lets --redis-cluster stand alone for --redis-cluster=true.
 func (v *boolValue) IsBoolFlag() bool { return true }
+
+// secretSettings are the settings that carry a secret. Each is read from
+// its variable or from the file NAME_FILE names (a mounted secret), never
+// from a flag: another user of the machine reads a command line in ps, and
+// a shell keeps it in its history.
+var secretSettings = []struct{ flag, env string }{
+	{"api-token", "TEND_API_TOKEN"},
+	{"twilio-auth-token", "TWILIO_AUTH_TOKEN"},
+	{"telegram-bot-token", "TELEGRAM_BOT_TOKEN"},
+	{"telegram-webhook-secret", "TEND_TELEGRAM_WEBHOOK_SECRET"},
+}
+
+// refuseSecretFlags stops a command line that carries a secret, pointing
+// at the variable instead. It never repeats the value.
+func refuseSecretFlags(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			return nil
+		}
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		for _, s := range secretSettings {
+			if name == s.flag {
+				return fmt.Errorf("--%s is not taken: a secret on the command line shows in ps and in shell history; set %s, or %s_FILE to a file holding it", s.flag, s.env, s.env)
+			}
+		}
+	}
+	return nil
+}
+
+// secret reads the secret setting name: its variable, or the file that
+// NAME_FILE names, less one trailing newline (what echo and editors add).
+// Setting both is an error, as is a file that cannot be read.
+func (r *envReader) secret(name, def string) string {
+	v, err := secretEnv(name, def)
+	r.check(err)
+	return v
+}
+
+// secretEnv is secret for a command outside tend serve's settings.
+func secretEnv(name, def string) (string, error) {
+	v, set := os.LookupEnv(name)
+	file := os.Getenv(name + "_FILE")
+	switch {
+	case file != "" && set && v != "":
+		return "", fmt.Errorf("%s and %s_FILE are both set: keep one", name, name)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %w", name, err)
+		}
+		s := strings.TrimSuffix(string(b), "\n")
+		return strings.TrimSuffix(s, "\r"), nil
+	case set:
+		return v, nil
+	}
+	return def, nil
+}
+
+var (
+	twilioSID      = regexp.MustCompile(`^AC[0-9a-fA-F]{32}$`)
+	twilioToken    = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+	telegramToken  = regexp.MustCompile(`^[0-9]{1,20}:[A-Za-z0-9_-]{30,60}$`)
+	telegramSecret = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+)
+
+// checkCredentials stops start-up on a credential the provider is sure to
+// refuse, so that a pasted newline is one clear message instead of every
+// message failing. Secrets' values are never repeated, only what is wrong.
+func checkCredentials(r *envReader, c *config) {
+	credential := func(name, value string, re *regexp.Regexp, want string, secret bool) {
+		switch {
+		case value == "" || re.MatchString(value):
+		case strings.TrimSpace(value) != value:
+			r.failf(name, "has a space or a newline around it (copied with the value?)")
+		case secret:
+			r.failf(name, "is not %s (it has %d characters)", want, len(value))
+		default:
+			r.bad(name, value, "not "+want)
+		}
+	}
+	credential("TWILIO_ACCOUNT_SID", c.TwilioSID, twilioSID, "AC followed by 32 hexadecimal digits", false)
+	credential("TWILIO_AUTH_TOKEN", c.TwilioToken, twilioToken, "32 hexadecimal digits, the auth token on the Twilio console", true)
+	credential("TELEGRAM_BOT_TOKEN", c.TelegramToken, telegramToken, "a bot token from @BotFather (digits, a colon, about 35 letters, digits, _ and -)", true)
+	credential("TEND_TELEGRAM_WEBHOOK_SECRET", c.TelegramSecret, telegramSecret, "1 to 256 of the characters Telegram allows: A-Z, a-z, 0-9, _ and -", true)
+	if strings.TrimSpace(c.APIToken) != c.APIToken {
+		r.failf("TEND_API_TOKEN", "has a space or a newline around it (copied with the value?)")
+	}
+	u, err := url.Parse(c.PublicURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		r.bad("TEND_PUBLIC_URL", c.PublicURL, "not an absolute http:// or https:// URL")
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		r.bad("TEND_PUBLIC_URL", c.PublicURL, "has a query, a #fragment or a user: providers sign and call the URL as it is, so it must be a plain base URL")
+	}
+}

@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tendcare/tend/channels/sms/smstest"
 )
 
 // TestServeRefusesBadSettings sets one bad value at a time: the error
@@ -68,5 +73,155 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		if !strings.Contains(errOut.String(), name) {
 			t.Errorf("stderr does not name %s:\n%s", name, errOut.String())
 		}
+	}
+}
+
+// TestCredentialChecks: a credential the provider is sure to refuse stops
+// start-up naming its variable, and a secret's value is never repeated in
+// the message; well-formed ones pass.
+func TestCredentialChecks(t *testing.T) {
+	t.Setenv("TEND_DATA_DIR", t.TempDir())
+	const (
+		sid   = "AC0123456789abcdef0123456789abcdef"
+		token = "0123456789abcdef0123456789abcdef"
+		bot   = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
+	)
+	for _, tc := range []struct{ name, value, want string }{
+		{"TWILIO_ACCOUNT_SID", "AC123", `TWILIO_ACCOUNT_SID="AC123": not AC followed by 32 hexadecimal digits`},
+		{"TWILIO_ACCOUNT_SID", "SK0123456789abcdef0123456789abcdef", `TWILIO_ACCOUNT_SID="SK`},
+		{"TWILIO_ACCOUNT_SID", sid + "\n", "TWILIO_ACCOUNT_SID: has a space or a newline"},
+		{"TWILIO_AUTH_TOKEN", token + "\n", "TWILIO_AUTH_TOKEN: has a space or a newline"},
+		{"TWILIO_AUTH_TOKEN", " " + token, "TWILIO_AUTH_TOKEN: has a space or a newline"},
+		{"TWILIO_AUTH_TOKEN", "0123456789abcdef0123456789abcdeg", "TWILIO_AUTH_TOKEN: is not 32 hexadecimal digits"},
+		{"TWILIO_AUTH_TOKEN", token[:31], "TWILIO_AUTH_TOKEN: is not 32 hexadecimal digits"},
+		{"TELEGRAM_BOT_TOKEN", "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ", "TELEGRAM_BOT_TOKEN: is not a bot token"},
+		{"TELEGRAM_BOT_TOKEN", bot + "\r\n", "TELEGRAM_BOT_TOKEN: has a space or a newline"},
+		{"TEND_TELEGRAM_WEBHOOK_SECRET", "s3cret!", "TEND_TELEGRAM_WEBHOOK_SECRET: is not 1 to 256 of the characters Telegram allows"},
+		{"TEND_TELEGRAM_WEBHOOK_SECRET", strings.Repeat("a", 257), "TEND_TELEGRAM_WEBHOOK_SECRET: is not 1 to 256"},
+		{"TEND_API_TOKEN", "tok\n", "TEND_API_TOKEN: has a space or a newline"},
+		{"TEND_PUBLIC_URL", "tend.example.org", `TEND_PUBLIC_URL="tend.example.org": not an absolute`},
+		{"TEND_PUBLIC_URL", "ftp://tend.example.org", `TEND_PUBLIC_URL="ftp://tend.example.org": not an absolute`},
+		{"TEND_PUBLIC_URL", "https://tend.example.org/?x=1", `TEND_PUBLIC_URL="https://tend.example.org/?x=1": has a query`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			_, err := parseConfig("serve", nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%q: got %v, want %s", tc.value, err, tc.want)
+			}
+			if secret := strings.Contains(tc.name, "TOKEN") || strings.Contains(tc.name, "SECRET"); secret && strings.Contains(err.Error(), strings.TrimSpace(tc.value)) {
+				t.Errorf("the error repeats the secret: %v", err)
+			}
+		})
+	}
+	for k, v := range map[string]string{"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token, "TELEGRAM_BOT_TOKEN": bot,
+		"TEND_TELEGRAM_WEBHOOK_SECRET": "e2e-webhook-secret_1", "TEND_PUBLIC_URL": "https://tend.example.org/base/"} {
+		t.Setenv(k, v)
+	}
+	if _, err := parseConfig("serve", nil); err != nil {
+		t.Fatalf("good credentials refused: %v", err)
+	}
+}
+
+// TestServeRefusesSecretFlags: a secret on the command line is refused,
+// naming the variable and its _FILE, without repeating the value; a
+// password in --redis-url too.
+func TestServeRefusesSecretFlags(t *testing.T) {
+	t.Setenv("TEND_DATA_DIR", t.TempDir())
+	for _, args := range [][]string{
+		{"--api-token", "hunter2-value"},
+		{"-twilio-auth-token=hunter2-value"},
+		{"--addr", ":0", "--telegram-bot-token", "hunter2-value"},
+		{"--telegram-webhook-secret=hunter2-value"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(append([]string{"serve"}, args...), stdio{out: &out, err: &errOut})
+		msg := errOut.String()
+		if code != 2 || !strings.Contains(msg, "is not taken") || !strings.Contains(msg, "_FILE") || strings.Contains(msg+out.String(), "hunter2") {
+			t.Errorf("%v: exit %d, %q", args, code, msg)
+		}
+	}
+	_, err := parseConfig("serve", []string{"--redis-url", "redis://tend:hunter2@db:6379/0"})
+	if err == nil || !strings.Contains(err.Error(), "TEND_REDIS_URL_FILE") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("--redis-url with a password: %v", err)
+	}
+	if _, err := parseConfig("serve", []string{"--redis-url", "redis://db:6379/0"}); err != nil {
+		t.Errorf("--redis-url without a password: %v", err)
+	}
+	// --help lists no secret flag.
+	var out bytes.Buffer
+	run([]string{"serve", "--help"}, stdio{out: &out, err: &out})
+	for _, s := range secretSettings {
+		if strings.Contains(out.String(), "-"+s.flag+" ") {
+			t.Errorf("--help lists -%s", s.flag)
+		}
+	}
+}
+
+// TestSecretFiles: every secret is read from NAME_FILE as well, less one
+// trailing newline; both set, or a file missing, is an error naming it.
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TEND_DATA_DIR", dir)
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Setenv("TWILIO_AUTH_TOKEN_FILE", write("twilio", "0123456789abcdef0123456789abcdef\n"))
+	t.Setenv("TEND_API_TOKEN_FILE", write("api", "api-token-value\r\n"))
+	t.Setenv("TELEGRAM_BOT_TOKEN_FILE", write("bot", "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"))
+	t.Setenv("TEND_TELEGRAM_WEBHOOK_SECRET_FILE", write("secret", "hook_secret-1\n"))
+	t.Setenv("TEND_REDIS_URL_FILE", write("redis", "redis://tend:pw@db:6379/1\n"))
+	c, err := parseConfig("serve", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TwilioToken != "0123456789abcdef0123456789abcdef" || c.APIToken != "api-token-value" ||
+		c.TelegramToken != "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ" || c.TelegramSecret != "hook_secret-1" ||
+		c.RedisURL != "redis://tend:pw@db:6379/1" {
+		t.Errorf("read %+v", c)
+	}
+	// Only one newline goes: a second is the file's mistake, and is said.
+	t.Setenv("TWILIO_AUTH_TOKEN_FILE", write("twilio2", "0123456789abcdef0123456789abcdef\n\n"))
+	if _, err := parseConfig("serve", nil); err == nil || !strings.Contains(err.Error(), "TWILIO_AUTH_TOKEN: has a space or a newline") {
+		t.Errorf("two newlines: %v", err)
+	}
+	t.Setenv("TWILIO_AUTH_TOKEN_FILE", filepath.Join(dir, "missing"))
+	t.Setenv("TEND_API_TOKEN", "also-set")
+	_, err = parseConfig("serve", nil)
+	for _, want := range []string{"TWILIO_AUTH_TOKEN_FILE: open", "TEND_API_TOKEN and TEND_API_TOKEN_FILE are both set"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	}
+}
+
+// TestGeneratedTokenNotPrinted starts tend serve with no API token: it
+// makes one in the data dir, prints and logs the file's path, never the
+// token, and the API takes the token from the file.
+func TestGeneratedTokenNotPrinted(t *testing.T) {
+	dir := t.TempDir()
+	p := startTend(t, "", dir, smstest.New(t), "TEND_API_TOKEN=")
+	path := filepath.Join(dir, "api-token")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 32 {
+		t.Fatalf("token %d characters", len(tok))
+	}
+	if code, _ := p.call(http.MethodGet, "/escalations", tok, nil); code != http.StatusOK {
+		t.Errorf("the API with the file's token: %d", code)
+	}
+	out := p.out.String()
+	if strings.Contains(out, tok) {
+		t.Errorf("the token was printed:\n%s", out)
+	}
+	if !strings.Contains(out, path) {
+		t.Errorf("the token file's path was not printed:\n%s", out)
 	}
 }

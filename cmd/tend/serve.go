@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -86,16 +87,16 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ""), "listen address; none: 127.0.0.1:8080 while the public URL is localhost, else :8080 (TEND_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TEND_DATA_DIR", "./data"), "data directory (TEND_DATA_DIR)")
 	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
-	fs.StringVar(&c.RedisURL, "redis-url", env("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", r.secret("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
 	fs.StringVar(&c.RedisAddrs, "redis-addrs", env("TEND_REDIS_ADDRS", ""), "comma-separated cluster seeds or Sentinel addresses; overrides the URL's host (TEND_REDIS_ADDRS)")
 	fs.Var(r.int(&c.TimelineMax, "TEND_TIMELINE_MAX", redisstore.DefaultTimelineMax, -1), "timeline-max", "events kept per patient timeline on Redis; -1 keeps all (TEND_TIMELINE_MAX)")
 	fs.StringVar(&c.TimelineRetention, "timeline-retention", env("TEND_TIMELINE_RETENTION", "365d"), "age after which timeline events are dropped on Redis, e.g. 365d; 0 keeps them (TEND_TIMELINE_RETENTION)")
 	fs.Var(r.bool(&c.RedisCluster, "TEND_REDIS_CLUSTER", false), "redis-cluster", "use Redis Cluster (TEND_REDIS_CLUSTER=true)")
 	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", env("TEND_REDIS_SENTINEL_MASTER", ""), "Sentinel master name; TEND_REDIS_ADDRS are then the Sentinels (TEND_REDIS_SENTINEL_MASTER)")
 	fs.StringVar(&c.PublicURL, "public-url", env("TEND_PUBLIC_URL", "http://localhost:8080"), "base URL providers call (TEND_PUBLIC_URL)")
-	fs.StringVar(&c.APIToken, "api-token", env("TEND_API_TOKEN", ""), "API bearer token; generated into the data dir if empty (TEND_API_TOKEN)")
+	c.APIToken = r.secret("TEND_API_TOKEN", "") // no flag: secretSettings
 	fs.StringVar(&c.TwilioSID, "twilio-account-sid", env("TWILIO_ACCOUNT_SID", ""), "Twilio account SID (TWILIO_ACCOUNT_SID)")
-	fs.StringVar(&c.TwilioToken, "twilio-auth-token", env("TWILIO_AUTH_TOKEN", ""), "Twilio auth token (TWILIO_AUTH_TOKEN)")
+	c.TwilioToken = r.secret("TWILIO_AUTH_TOKEN", "") // no flag: secretSettings
 	fs.StringVar(&c.SMSFrom, "sms-from", env("TEND_SMS_FROM", ""), "SMS sender number or messaging service SID (TEND_SMS_FROM)")
 	fs.StringVar(&c.TwilioAPI, "twilio-api-url", env("TEND_TWILIO_API_URL", twilio.DefaultAPIURL), "Twilio REST base URL (TEND_TWILIO_API_URL)")
 	fs.StringVar(&c.ContentDir, "content-dir", env("TEND_CONTENT_DIR", ""), "content pack directory; bundled pack if empty (TEND_CONTENT_DIR)")
@@ -118,8 +119,8 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.ReopenWithin, "reopen-within", env("TEND_REOPEN_WITHIN", "24h"), "a patient's message this soon after their ticket was resolved reopens it instead of opening another; 0: never (TEND_REOPEN_WITHIN)")
 	fs.StringVar(&c.DevPhone, "dev-phone", env("TEND_DEV_PHONE", "auto"), "dev phone at /dev/phone for texts with no provider: auto (on when no provider is configured), on or off; localhost only (TEND_DEV_PHONE)")
 	fs.Var(r.int(&c.VoiceMaxCalls, "TEND_VOICE_MAX_CALLS", 4, 1), "voice-max-calls", "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
-	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
-	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
+	c.TelegramToken = r.secret("TELEGRAM_BOT_TOKEN", "")            // no flag: secretSettings
+	c.TelegramSecret = r.secret("TEND_TELEGRAM_WEBHOOK_SECRET", "") // no flag: secretSettings
 	fs.StringVar(&c.TelegramAPI, "telegram-api-url", env("TEND_TELEGRAM_API_URL", "https://api.telegram.org"), "Telegram Bot API base URL (TEND_TELEGRAM_API_URL)")
 	fs.StringVar(&c.TelegramBot, "telegram-bot-username", env("TEND_TELEGRAM_BOT_USERNAME", ""), "bot username for t.me links; asked from Telegram (getMe) if empty (TEND_TELEGRAM_BOT_USERNAME)")
 	fs.Var(r.rate(&c.SMSRate, "TEND_SMS_RATE", 1), "sms-rate", "SMS segments per second from the sender; 1 for a long code, more for toll-free, short codes and 10DLC (TEND_SMS_RATE)")
@@ -127,9 +128,20 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.Var(r.rate(&c.TelegramChatRate, "TEND_TELEGRAM_CHAT_RATE", 1), "telegram-chat-rate", "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
 	fs.StringVar(&c.RetryWindow, "retry-window", env("TEND_RETRY_WINDOW", "24h"), "how long a message that fails for a passing reason (network, 5xx, 429) is retried before it becomes a dead letter (tend outbox), e.g. 24h or 2d (TEND_RETRY_WINDOW)")
 	servingFlags(fs, r, &c.serving)
+	if err := refuseSecretFlags(args); err != nil {
+		return c, flagError(fs, err)
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, flagError(fs, err)
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if u, err := url.Parse(c.RedisURL); f.Name == "redis-url" && err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				r.failf("--redis-url", "carries a password, which the command line shows to anyone (ps): set TEND_REDIS_URL or TEND_REDIS_URL_FILE instead")
+			}
+		}
+	})
+	checkCredentials(r, &c)
 	if c.Addr == "" {
 		c.Addr = defaultAddr(c.PublicURL)
 	}
@@ -312,8 +324,10 @@ func ensureKeys(c *config, log *slog.Logger) error {
 }
 
 // apiToken returns the configured token, or the one kept in the data dir,
-// generating and printing it once on first start.
-func apiToken(c config, log *slog.Logger) (string, error) {
+// generating it on first start. Only the file's path is printed and
+// logged: a token on a terminal or in a log collector is a token anyone
+// with access to either can use.
+func apiToken(c config, w io.Writer, log *slog.Logger) (string, error) {
 	if c.APIToken != "" {
 		return c.APIToken, nil
 	}
@@ -329,7 +343,7 @@ func apiToken(c config, log *slog.Logger) (string, error) {
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(os.Stderr, "tend: generated API token (kept in %s): %s\n", path, tok)
+	fmt.Fprintf(w, "tend: generated an API token into %s (read it from there: Authorization: Bearer $(cat %s))\n", path, path)
 	log.Info("generated API token", "file", path)
 	return tok, nil
 }
@@ -410,7 +424,7 @@ func serve(args []string) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return err
 	}
-	token, err := apiToken(c, log)
+	token, err := apiToken(c, os.Stderr, log)
 	if err != nil {
 		return err
 	}
