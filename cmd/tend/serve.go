@@ -454,7 +454,7 @@ func serve(args []string) error {
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
 	r := chi.NewRouter()
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Engine: engine, Token: token, Log: log}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Patients: runner, Engine: engine, Token: token, Log: log}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
