@@ -54,6 +54,9 @@ type API struct {
 	// MaxBulk is the most patients one request may name (a flow start, a
 	// batch of enrollments); 0 means DefaultMaxBulk.
 	MaxBulk int
+	// Patients serves erasure and the listing of enrollments (the
+	// Runner); nil answers those with 501.
+	Patients Patients
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -350,8 +353,20 @@ func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, patientOf(p))
 }
 
+// deletePatient answers DELETE /patients/{id}: it unenrolls, keeping
+// the timeline and tickets, or with ?erase=true erases everything of the
+// patient but the audit log (erasePatient).
 func (a *API) deletePatient(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
+	switch v := r.URL.Query().Get("erase"); v {
+	case "true":
+		a.erasePatient(w, r, id)
+		return
+	case "", "false":
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("erase: %q is not true or false", v))
+		return
+	}
 	err := a.Runner.Unenroll(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))

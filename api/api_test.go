@@ -117,7 +117,7 @@ func newEnv(t *testing.T) *env {
 	c := &clock{t: t0}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true}, Channels: channeltest.Channels,
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c, api: a}

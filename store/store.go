@@ -467,3 +467,16 @@ type PatientLister interface {
 type TimerClaimer interface {
 	ClaimTimers(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Timer, error)
 }
+
+// Eraser is implemented by backends that can forget a patient entirely,
+// for a right-to-erasure request. ErasePatient removes everything the
+// store holds of the patient except the audit log: enrollment, indexes,
+// session, timers, timeline, every outbox entry (claimed and dead ones
+// too), the patient's tickets, the dedupe keys of the patient's turns and
+// single-use codes that stand for the patient. It works on an unenrolled
+// patient's leftovers too, and returns ErrNotFound when the store holds
+// nothing of the patient. Once keys name no enrolled patient (a hash of
+// an unknown number, a staff sign-in) and are left to expire.
+type Eraser interface {
+	ErasePatient(ctx context.Context, patientID string) error
+}

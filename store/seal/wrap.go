@@ -118,6 +118,7 @@ type sealed struct {
 var (
 	_ store.Store         = (*sealed)(nil)
 	_ store.PatientLister = (*sealed)(nil)
+	_ store.Eraser        = (*sealed)(nil)
 )
 
 // Unwrap returns the store Wrap was given, for methods beyond the contract
@@ -303,6 +304,17 @@ func (s *sealed) free(ctx context.Context, find func(context.Context, string) (s
 // DeletePatient implements store.Store.
 func (s *sealed) DeletePatient(ctx context.Context, patientID string) error {
 	return s.inner.DeletePatient(ctx, patientID)
+}
+
+// ErasePatient implements store.Eraser when the inner store does, and
+// fails with errors.ErrUnsupported otherwise: patient ids are not sealed,
+// so the inner store finds everything of the patient.
+func (s *sealed) ErasePatient(ctx context.Context, patientID string) error {
+	e, ok := s.inner.(store.Eraser)
+	if !ok {
+		return fmt.Errorf("seal: %T cannot erase a patient: %w", s.inner, errors.ErrUnsupported)
+	}
+	return e.ErasePatient(ctx, patientID)
 }
 
 // Timeline implements store.Store.

@@ -96,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"DeadLetterPaging", testDeadLetterPaging},
 		{"DeadLetterIndexes", testDeadLetterIndexes},
 		{"DeletePatient", testDelete},
+		{"ErasePatient", testErase},
 		{"Once", testOnce},
 		{"Codes", testCodes},
 		{"CodesConcurrent", testCodesConcurrent},
