@@ -19,6 +19,7 @@ import (
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/enrollment"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
@@ -46,6 +47,16 @@ type API struct {
 	Tickets Tickets
 	// Outbox serves the dead letters (the Runner); nil leaves them out.
 	Outbox Outbox
+	// Jobs runs bulk requests in the background (the Runner): a flow
+	// start for more than 100 patients and POST /patients:batch. Nil
+	// leaves the batch out and serves every flow start within its request.
+	Jobs Jobs
+	// MaxBulk is the most patients one request may name (a flow start, a
+	// batch of enrollments); 0 means DefaultMaxBulk.
+	MaxBulk int
+	// Patients serves erasure and the listing of enrollments (the
+	// Runner); nil answers those with 501.
+	Patients Patients
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -85,6 +96,12 @@ func (a *API) Routes() http.Handler {
 	r.Get("/patients/{id}/timeline", a.timeline)
 	r.Post("/patients/{id}/telegram-link", a.telegramLink)
 	r.Post("/flow-starts", a.startFlows)
+	if a.Jobs != nil {
+		// A literal colon: chi matches "/patients:batch" as its own static
+		// route, apart from "/patients" and "/patients/{id}".
+		r.Post("/patients:batch", a.enrollBatch)
+		r.Get("/jobs/{id}", a.getJob)
+	}
 	r.Get("/escalations", a.escalations)
 	if a.Tickets != nil {
 		r.Get("/tickets", a.listTickets)
@@ -218,6 +235,9 @@ func (a *API) validate(p *store.Patient) error {
 			return fmt.Errorf("medications[%d].id: %q appears twice", i, m.ID)
 		}
 		seen[m.ID] = true
+		if err := enrollment.CheckDisplay(m.Display); err != nil {
+			return fmt.Errorf("medications[%d].display: %v", i, err)
+		}
 		for j, t := range m.Times {
 			if _, _, err := content.ParseClock(t); err != nil {
 				return fmt.Errorf("medications[%d].times[%d]: %v", i, j, err)
@@ -333,8 +353,20 @@ func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, patientOf(p))
 }
 
+// deletePatient answers DELETE /patients/{id}: it unenrolls, keeping
+// the timeline and tickets, or with ?erase=true erases everything of the
+// patient but the audit log (erasePatient).
 func (a *API) deletePatient(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
+	switch v := r.URL.Query().Get("erase"); v {
+	case "true":
+		a.erasePatient(w, r, id)
+		return
+	case "", "false":
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("erase: %q is not true or false", v))
+		return
+	}
 	err := a.Runner.Unenroll(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
@@ -378,19 +410,38 @@ type flowStart struct {
 	Params   map[string]string `json:"params"`
 }
 
-// startFlows validates every patient before starting any, so a bad request
-// starts nothing.
+// startFlows removes repeated ids and refuses more than MaxBulk. Up to
+// syncStarts patients it validates every one before starting any, so a bad
+// request starts nothing, and answers when they are started; a longer
+// list is a job (startFlowsJob), whose failures are counted per patient.
 func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 	var req flowStart
-	if !decode(w, r, &req) {
+	if !a.decodeFlowStart(w, r, &req) {
 		return
 	}
-	if _, ok := a.Engine.Flow(req.Flow); !ok {
+	declared, ok := a.Engine.Flow(req.Flow)
+	if !ok {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("flow: unknown flow %q", req.Flow))
+		return
+	}
+	// Undeclared and malformed parameters are the request's fault
+	// whoever the patients are; say so once.
+	if err := declared.CheckGiven(req.Params); err != nil {
+		writeError(w, http.StatusBadRequest, "params."+err.Error())
 		return
 	}
 	if len(req.Patients) == 0 {
 		writeError(w, http.StatusBadRequest, "patients: at least one patient id is required")
+		return
+	}
+	ids, duplicates := unique(req.Patients)
+	if max := a.maxBulk(); len(ids) > max {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("patients: %d patients, more than the %d one request may name (TEND_MAX_BULK); split the list", len(ids), max))
+		return
+	}
+	req.Patients = ids
+	if len(ids) > syncStarts && a.Jobs != nil {
+		a.startFlowsJob(w, r, req, duplicates)
 		return
 	}
 	starts := make([][]conversations.Param, len(req.Patients))
@@ -401,7 +452,7 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("patients: patient %q not found", id))
 			return
 		case errors.As(err, new(*conversations.ParamError)):
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("params: patient %q: %v", id, err))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("params.%v (patient %q)", err, id))
 			return
 		case err != nil:
 			a.internal(w, "patient not read", err)
@@ -418,7 +469,7 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"flow": req.Flow, "patients": req.Patients})
+	writeJSON(w, http.StatusAccepted, map[string]any{"flow": req.Flow, "patients": req.Patients, "duplicates": duplicates})
 }
 
 func (a *API) escalations(w http.ResponseWriter, r *http.Request) {

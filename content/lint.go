@@ -59,6 +59,7 @@ type msgRef struct {
 	file string
 	line int
 	what string // "flow \"x\" state \"y\" say"
+	flow string // the flow that sends it, if any
 }
 
 type linter struct {
@@ -96,6 +97,7 @@ func lint(p *Pack) []Problem {
 	if p.Catalog != nil {
 		l.messages()
 		l.promise()
+		l.paramsUsed()
 		l.plurals()
 		l.sms()
 		l.channels()
@@ -129,6 +131,17 @@ func (l *linter) flow(f *Flow) {
 		return
 	}
 	fl := firstLine(f.Line)
+	start := len(l.refs)
+	defer func() {
+		for i := start; i < len(l.refs); i++ {
+			l.refs[i].flow = f.ID
+		}
+	}()
+	for _, p := range f.Params {
+		if err := p.declare(); err != nil {
+			l.errorf(f.File, firstLine(p.Line, fl), "flow %q params.%s: %v", f.ID, p.Name, err)
+		}
+	}
 	switch f.Priority {
 	case PrioritySafety, PriorityReminder, PriorityEducation:
 	case "":
@@ -597,6 +610,42 @@ func (l *linter) promise() {
 	for _, lang := range l.p.Languages {
 		if m := l.message(lang, MsgHelp); m != nil && !slices.Contains(m.Placeholders(), "PerDay") {
 			l.warnf(m.File, m.Line, "%s: message %q does not say {{.PerDay}}: the frequency HELP promises must be the program's caps.per_day", lang, MsgHelp)
+		}
+	}
+}
+
+// placeholderParams are the placeholders a flow's parameters fill, and
+// the parameters that fill each: a message that uses one needs the flow
+// to declare one of them, or it would read an empty value (or, for
+// {{.Medication}}, always the generic word).
+var placeholderParams = map[string][]string{
+	"Medication": {ParamMedication},
+	"Date":       {ParamDate, ParamAppointment},
+	"Time":       {ParamTime, ParamAppointment},
+}
+
+// paramsUsed checks that every message a flow sends uses only the
+// parameters the flow declares.
+func (l *linter) paramsUsed() {
+	seen := map[string]bool{}
+	for _, r := range l.refs {
+		f := l.p.Flows[r.flow]
+		if f == nil {
+			continue
+		}
+		_, bm := l.base(r.id)
+		if bm == nil {
+			continue
+		}
+		for _, ph := range bm.Placeholders() {
+			need := placeholderParams[ph]
+			if need == nil || slices.ContainsFunc(need, func(n string) bool { _, ok := f.Params.Get(n); return ok }) {
+				continue
+			}
+			if key := r.flow + "|" + r.id + "|" + ph; !seen[key] {
+				seen[key] = true
+				l.errorf(r.file, r.line, "%s: message %q uses {{.%s}}, but flow %q declares no %s parameter (add it to params)", r.what, r.id, ph, f.ID, strings.Join(need, " or "))
+			}
 		}
 	}
 }

@@ -305,6 +305,40 @@ func TestLintFindsProblems(t *testing.T) {
 			want:  []want{{file: en, at: "voice.repeat:", msg: `engine message "voice.repeat" is in en but missing in es`}},
 		},
 
+		// ---- flow parameters ----
+		{
+			name:  "param of an unknown type",
+			edits: []edit{replace(apptFlow, "  appointment: appointment\n", "  appointment: appointment\n  note: text\n")},
+			want:  []want{{file: apptFlow, at: "  note: text", msg: `flow "appointment" params.note: unknown type "text" (want medication, appointment, date, time, enum)`}},
+		},
+		{
+			name:  "enum without values",
+			edits: []edit{replace(apptFlow, "  visit: {type: enum, values: [first, follow-up]}", "  visit: {type: enum}")},
+			want:  []want{{file: apptFlow, at: "  visit:", msg: `flow "appointment" params.visit: an enum needs values`}},
+		},
+		{
+			name:  "param named otherwise than its type",
+			edits: []edit{replace("flows/refill.yaml", "  date: date\n", "  date: date\n  when: time\n")},
+			want: []want{
+				{file: "flows/refill.yaml", at: "  when: time", msg: `flow "refill" params.when: a time parameter must be named "time"`},
+			},
+		},
+		{
+			name:  "template uses an undeclared param",
+			edits: []edit{replace(apptFlow, "  appointment: appointment\n", "")},
+			want: []want{
+				{file: apptFlow, at: "  remind:", msg: `message "appointment.remind" uses {{.Date}}, but flow "appointment" declares no date or appointment parameter`},
+				{file: apptFlow, at: "  remind:", msg: `message "appointment.remind" uses {{.Time}}, but flow "appointment" declares no time or appointment parameter`},
+			},
+		},
+		{
+			name:  "template uses an undeclared medication",
+			edits: []edit{replace("flows/refill.yaml", "  medication: medication\n", "")},
+			want: []want{
+				{file: "flows/refill.yaml", at: "  ask:", msg: `message "refill.ask" uses {{.Medication}}, but flow "refill" declares no medication parameter`},
+			},
+		},
+
 		// ---- flows ----
 		{
 			name:  "dangling choice next",

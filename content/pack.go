@@ -191,7 +191,7 @@ type Flow struct {
 	// Purpose is what the flow is for (one of Purposes); the FCC caps
 	// count starts per purpose.
 	Purpose string            `yaml:"purpose"`
-	Params  []string          `yaml:"params"` // parameters a start must give, e.g. medication
+	Params  Params            `yaml:"params"` // parameters a start may give, each of a type (params.go)
 	Start   string            `yaml:"start"`
 	States  map[string]*State `yaml:"states"`
 
