@@ -266,3 +266,33 @@ func TestCapSharedByReplicas(t *testing.T) {
 		t.Fatalf("%d starts counted, want 4", n)
 	}
 }
+
+// TestCapDropsAppointmentReminderAfterTheAppointment: an appointment
+// reminder over the cap the evening before would come after the
+// appointment if deferred a day, so it is dropped, on the timeline.
+func TestCapDropsAppointmentReminderAfterTheAppointment(t *testing.T) {
+	t.Parallel()
+	chicago, _ := time.LoadLocation("America/Chicago")
+	r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 9, 0, 0, 0, chicago))
+	ctx := context.Background()
+	if _, err := r.Enroll(ctx, store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms",
+		Programs: []string{"hypertension"}, Appointments: []store.Appointment{{ID: "v1", At: "2026-03-04T10:30"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"a", "b", "c", "d"} {
+		if err := r.StartFlow(ctx, "p1", "refill-reminder", []conversations.Param{{Key: "medication", Value: m}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock.Set(time.Date(2026, 3, 3, 17, 0, 0, 0, chicago))
+	r.FireDue(ctx, 1)
+	if got := capEvents(t, st, "p1"); len(got) != 1 || got[0] != "appointment-reminder dropped per_day" {
+		t.Fatalf("capped events %q, want appointment-reminder dropped per_day", got)
+	}
+	timers, _ := st.Timers(ctx, "p1")
+	for _, tm := range timers {
+		if strings.HasPrefix(tm.Name, "capped|") || strings.HasPrefix(tm.Name, "appt|") {
+			t.Fatalf("timer %s left after the dropped reminder", tm.Name)
+		}
+	}
+}
