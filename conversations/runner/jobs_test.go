@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -121,6 +122,17 @@ func TestStartFlowsResume(t *testing.T) {
 	if err != nil || again.State != store.JobDone || again.Done != 90 {
 		t.Fatalf("the same key after the job ended = %+v, %v; want the job as it ended", again, err)
 	}
+	// Interrupted longer ago than the dedupe keys are surely kept: refused.
+	stale := store.Job{ID: JobID(store.JobFlowStart, "old"), Kind: store.JobFlowStart, State: store.JobRunning, Total: 1,
+		Created: clock.Now(), Updated: clock.Now()}
+	if err := st.PutJob(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(ResumeWithin + time.Minute)
+	if _, err := r.StartFlows(ctx, by, stale.ID, ids[:1], "med-reminder", nil); !errors.Is(err, ErrTooLate) {
+		t.Errorf("resuming a job interrupted a day ago: %v, want ErrTooLate", err)
+	}
+
 	starts, err := r.AuditRecords(ctx, audit.Filter{Patient: "p7"}, 0)
 	if err != nil {
 		t.Fatal(err)
