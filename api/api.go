@@ -19,6 +19,7 @@ import (
 	"github.com/tendcare/tend/channels"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/enrollment"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
@@ -231,6 +232,9 @@ func (a *API) validate(p *store.Patient) error {
 			return fmt.Errorf("medications[%d].id: %q appears twice", i, m.ID)
 		}
 		seen[m.ID] = true
+		if err := enrollment.CheckDisplay(m.Display); err != nil {
+			return fmt.Errorf("medications[%d].display: %v", i, err)
+		}
 		for j, t := range m.Times {
 			if _, _, err := content.ParseClock(t); err != nil {
 				return fmt.Errorf("medications[%d].times[%d]: %v", i, j, err)
@@ -400,8 +404,15 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 	if !a.decodeFlowStart(w, r, &req) {
 		return
 	}
-	if _, ok := a.Engine.Flow(req.Flow); !ok {
+	declared, ok := a.Engine.Flow(req.Flow)
+	if !ok {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("flow: unknown flow %q", req.Flow))
+		return
+	}
+	// Undeclared and malformed parameters are the request's fault
+	// whoever the patients are; say so once.
+	if err := declared.CheckGiven(req.Params); err != nil {
+		writeError(w, http.StatusBadRequest, "params."+err.Error())
 		return
 	}
 	if len(req.Patients) == 0 {
@@ -426,7 +437,7 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, fmt.Sprintf("patients: patient %q not found", id))
 			return
 		case errors.As(err, new(*conversations.ParamError)):
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("params: patient %q: %v", id, err))
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("params.%v (patient %q)", err, id))
 			return
 		case err != nil:
 			a.internal(w, "patient not read", err)

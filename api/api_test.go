@@ -7,12 +7,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/tendcare/tend/api"
@@ -27,9 +30,44 @@ import (
 
 const token = "t0k"
 
-// The bundled pack and its engine are read-only: every test shares them.
+// checkinFlow is a flow only the tests have: one that declares an enum
+// parameter, which no bundled flow does.
+const checkinFlow = `id: checkin
+priority: education
+params:
+  slot: {type: enum, values: [morning, evening]}
+start: hello
+states:
+  hello:
+    say: welcome.body
+`
+
+// withFlow serves the bundled pack with one more flow file.
+type withFlow struct {
+	fs.FS
+	name string
+	data []byte
+}
+
+func (w withFlow) Open(name string) (fs.File, error) {
+	if name == w.name {
+		return fstest.MapFS{name: {Data: w.data}}.Open(name)
+	}
+	return w.FS.Open(name)
+}
+
+func (w withFlow) Glob(pattern string) ([]string, error) {
+	names, err := fs.Glob(w.FS, pattern)
+	if ok, _ := path.Match(pattern, w.name); ok {
+		names = append(names, w.name)
+	}
+	return names, err
+}
+
+// The bundled pack (with checkinFlow) and its engine are read-only: every
+// test shares them.
 var loadEngine = sync.OnceValues(func() (*conversations.Engine, error) {
-	pack, _, err := content.Load(content.Default())
+	pack, _, err := content.Load(withFlow{content.Default(), "flows/checkin.yaml", []byte(checkinFlow)})
 	if err != nil {
 		return nil, err
 	}
@@ -381,6 +419,15 @@ func TestPutPatientInvalid(t *testing.T) {
 		{name: "appointment without id", mutate: func(p map[string]any) {
 			p["appointments"] = []any{map[string]any{"at": "2026-12-03T10:30"}}
 		}, want: []string{"appointments[0].id:"}},
+		{name: "display too long", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "display": strings.Repeat("a", 41), "times": []any{"08:00"}}}
+		}, want: []string{"medications[0].display:", "at most 40"}},
+		{name: "display with a link", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "display": "refill at https://x.example", "times": []any{"08:00"}}}
+		}, want: []string{"medications[0].display:"}},
+		{name: "display with a phone number", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "display": "call 555 010 0100", "times": []any{"08:00"}}}
+		}, want: []string{"medications[0].display:", "phone number"}},
 	}
 	e := newEnv(t)
 	for _, tc := range cases {
@@ -593,19 +640,19 @@ func TestFlowStarts(t *testing.T) {
 			name:   "several patients",
 			body:   `{"flow":"med-reminder","patients":["one","two"],"params":{"medication":"lisinopril"}}`,
 			status: http.StatusBadRequest, // two has no lisinopril
-			want:   []string{"params:", `"two"`, `"lisinopril"`},
+			want:   []string{"params.medication:", `"two"`, `"lisinopril"`},
 		},
 		{
 			name:   "medication ambiguous",
 			body:   `{"flow":"med-reminder","patients":["two"]}`,
 			status: http.StatusBadRequest,
-			want:   []string{"params:", `"two"`, "medication"},
+			want:   []string{"params.medication:", `"two"`, "required"},
 		},
 		{
 			name:   "medication not enrolled",
 			body:   `{"flow":"med-reminder","patients":["one"],"params":{"medication":"warfarin"}}`,
 			status: http.StatusBadRequest,
-			want:   []string{"params:", `"warfarin"`},
+			want:   []string{"params.medication:", `"warfarin"`, "not enrolled"},
 		},
 		{
 			name:   "unknown flow",
@@ -657,13 +704,60 @@ func TestFlowStarts(t *testing.T) {
 			name:   "appointment unknown",
 			body:   `{"flow":"appointment-reminder","patients":["one"],"params":{"appointment":"a9"}}`,
 			status: http.StatusBadRequest,
-			want:   []string{"params:", `"a9"`},
+			want:   []string{"params.appointment:", `"a9"`},
 		},
 		{
 			name:   "appointment missing",
 			body:   `{"flow":"appointment-reminder","patients":["one"]}`,
 			status: http.StatusBadRequest,
-			want:   []string{"params:", "appointment"},
+			want:   []string{"params.appointment:", "required"},
+		},
+		{
+			// A parameter the flow does not declare never reaches a
+			// message: {{.Date}} once printed whatever came.
+			name:   "undeclared param",
+			body:   `{"flow":"med-reminder","patients":["one"],"params":{"date":"call 555 0100 http://x.example"}}`,
+			status: http.StatusBadRequest,
+			want:   []string{"params.date:", "not a parameter", "medication"},
+		},
+		{
+			name:   "bad date",
+			body:   `{"flow":"refill-reminder","patients":["one"],"params":{"medication":"lisinopril","date":"2026-02-30"}}`,
+			status: http.StatusBadRequest,
+			want:   []string{"params.date:", `"2026-02-30"`, "YYYY-MM-DD"},
+		},
+		{
+			name:   "refill date given",
+			body:   `{"flow":"refill-reminder","patients":["one"],"params":{"date":"2026-12-20"}}`,
+			status: http.StatusAccepted,
+			check: func(t *testing.T, e *env) {
+				texts := outTexts(e.timeline("one"))
+				if last := texts[len(texts)-1]; !strings.Contains(last, "2026-12-20") {
+					t.Errorf("refill reminder %q lacks the date", last)
+				}
+			},
+		},
+		{
+			name:   "refill date missing",
+			body:   `{"flow":"refill-reminder","patients":["one"]}`,
+			status: http.StatusBadRequest,
+			want:   []string{"params.date:", "required"},
+		},
+		{
+			name:   "enum not in list",
+			body:   `{"flow":"checkin","patients":["one"],"params":{"slot":"night"}}`,
+			status: http.StatusBadRequest,
+			want:   []string{"params.slot:", `"night"`, "morning, evening"},
+		},
+		{
+			name:   "enum in list",
+			body:   `{"flow":"checkin","patients":["one"],"params":{"slot":"evening"}}`,
+			status: http.StatusAccepted,
+			check: func(t *testing.T, e *env) {
+				if texts := outTexts(e.timeline("one")); len(texts) != 2 {
+					t.Errorf("message.out texts %q, want the welcome and the checkin", texts)
+				}
+			},
 		},
 	}
 	for _, tc := range cases {
@@ -730,7 +824,7 @@ func TestTimeline(t *testing.T) {
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("event types %v, want %v", types, want)
 	}
-	welcome, _ := e.engine.Pack.Catalog.Text("en", "welcome.body", map[string]any{"Program": "Tend care reminders"}, nil)
+	welcome, _ := e.engine.Pack.Catalog.Text("en", "welcome.body", map[string]any{"Program": "Tend care reminders", "PerDay": 4}, nil)
 	if ev := res.Events[0]; ev.Text != welcome || ev.Channel != "sms" || ev.Status != "queued" || !ev.At.Equal(t0) {
 		t.Errorf("first event %+v, want the queued welcome %q at %v", ev, welcome, t0)
 	}

@@ -305,6 +305,40 @@ func TestLintFindsProblems(t *testing.T) {
 			want:  []want{{file: en, at: "voice.repeat:", msg: `engine message "voice.repeat" is in en but missing in es`}},
 		},
 
+		// ---- flow parameters ----
+		{
+			name:  "param of an unknown type",
+			edits: []edit{replace(apptFlow, "  appointment: appointment\n", "  appointment: appointment\n  note: text\n")},
+			want:  []want{{file: apptFlow, at: "  note: text", msg: `flow "appointment" params.note: unknown type "text" (want medication, appointment, date, time, enum)`}},
+		},
+		{
+			name:  "enum without values",
+			edits: []edit{replace(apptFlow, "  visit: {type: enum, values: [first, follow-up]}", "  visit: {type: enum}")},
+			want:  []want{{file: apptFlow, at: "  visit:", msg: `flow "appointment" params.visit: an enum needs values`}},
+		},
+		{
+			name:  "param named otherwise than its type",
+			edits: []edit{replace("flows/refill.yaml", "  date: date\n", "  date: date\n  when: time\n")},
+			want: []want{
+				{file: "flows/refill.yaml", at: "  when: time", msg: `flow "refill" params.when: a time parameter must be named "time"`},
+			},
+		},
+		{
+			name:  "template uses an undeclared param",
+			edits: []edit{replace(apptFlow, "  appointment: appointment\n", "")},
+			want: []want{
+				{file: apptFlow, at: "  remind:", msg: `message "appointment.remind" uses {{.Date}}, but flow "appointment" declares no date or appointment parameter`},
+				{file: apptFlow, at: "  remind:", msg: `message "appointment.remind" uses {{.Time}}, but flow "appointment" declares no time or appointment parameter`},
+			},
+		},
+		{
+			name:  "template uses an undeclared medication",
+			edits: []edit{replace("flows/refill.yaml", "  medication: medication\n", "")},
+			want: []want{
+				{file: "flows/refill.yaml", at: "  ask:", msg: `message "refill.ask" uses {{.Medication}}, but flow "refill" declares no medication parameter`},
+			},
+		},
+
 		// ---- flows ----
 		{
 			name:  "dangling choice next",
@@ -480,6 +514,37 @@ func TestLintFindsProblems(t *testing.T) {
 			name:  "program name not translated",
 			edits: []edit{replace(es, "program.care.name: Tend Cuidado\n", "")},
 			want:  []want{{file: program, at: "id: care", msg: `program "care" name: message "program.care.name" is missing in es`}},
+		},
+
+		{
+			name:  "daily cap below one",
+			edits: []edit{replace(program, "  per_day: 3", "  per_day: 0")},
+			want:  []want{{file: program, at: "id: care", msg: `program "care": caps.per_day is 0: it must be at least 1`}},
+		},
+		{
+			name:  "fcc caps on flows without a purpose",
+			edits: []edit{appendTo(program, "  fcc: true\n"), replace(medFlow, "priority: reminder\n", "priority: reminder\npurpose: medication\n")},
+			want: []want{
+				{file: program, at: "id: care", msg: `caps.fcc counts starts per purpose, but flow "refill" has no purpose`},
+				{file: program, at: "id: care", msg: `flow "appointment" has no purpose`},
+				{file: program, at: "id: care", msg: `flow "salt" has no purpose`},
+			},
+		},
+		{
+			name:  "unknown purpose",
+			edits: []edit{replace(medFlow, "priority: reminder\n", "priority: reminder\npurpose: marketing\n")},
+			want:  []want{{file: medFlow, at: "id: medication", msg: `flow "medication": unknown purpose "marketing" (want one of medication, appointment, refill, education, check-in)`}},
+		},
+		{
+			name:  "tally named like the start counts",
+			edits: []edit{replace(medFlow, "name: missed_dose", "name: started:missed")},
+			want:  []want{{file: medFlow, at: "- tally:", msg: `name "started:missed": the prefix "started:" is the engine's`}},
+		},
+		{
+			name:    "HELP that does not say the cap",
+			edits:   []edit{replace(en, "up to {{.PerDay}} msgs/day", "up to 3 msgs/day"), replace(es, "hasta {{.PerDay}} msj/dia", "hasta 3 msj/dia")},
+			want:    []want{{file: en, at: "keyword.help:", msg: `en: message "keyword.help" does not say {{.PerDay}}`, warning: true}},
+			noError: true,
 		},
 
 		// ---- messages ----

@@ -301,8 +301,8 @@ type ParamError struct{ Err error }
 func (e *ParamError) Error() string { return e.Err.Error() }
 func (e *ParamError) Unwrap() error { return e.Err }
 
-// Flow reports whether a flow exists and which parameters it requires.
-func (e *Engine) Flow(id string) (params []string, ok bool) {
+// Flow reports whether a flow exists and which parameters it declares.
+func (e *Engine) Flow(id string) (params content.Params, ok bool) {
 	f := e.flows[id]
 	if f == nil {
 		return nil, false

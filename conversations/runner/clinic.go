@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/audit"
+	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/staff"
 	"github.com/tendcare/tend/store"
@@ -73,15 +74,16 @@ func (r *Runner) Unenroll(ctx context.Context, patientID string) error {
 	return r.Store.DeletePatient(ctx, patientID)
 }
 
-// ResolveParams checks the parameters flow requires against the patient's
-// enrollment and returns them as the flow takes them: a single enrolled
-// medication may be left implicit, an appointment id brings its date and
-// time, and parameters the flow does not name pass through. It starts
-// nothing, so that a request for many patients can be checked whole first.
-// Errors: conversations.ErrUnknownFlow, store.ErrNotFound, or a
-// *conversations.ParamError that names the parameter.
+// ResolveParams checks the parameters a start of flow gives against the
+// flow's declaration and the patient's enrollment, and returns them as the
+// flow takes them: a single enrolled medication may be left implicit, an
+// appointment id brings its date and time. A parameter the flow does not
+// declare is refused, never passed on: a parameter may reach a message. It
+// starts nothing, so that a request for many patients can be checked
+// whole first. Errors: conversations.ErrUnknownFlow, store.ErrNotFound, or
+// a *conversations.ParamError whose text starts with the parameter's name.
 func (r *Runner) ResolveParams(ctx context.Context, patientID, flow string, given map[string]string) ([]conversations.Param, error) {
-	required, ok := r.Engine.Flow(flow)
+	declared, ok := r.Engine.Flow(flow)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", conversations.ErrUnknownFlow, flow)
 	}
@@ -89,51 +91,47 @@ func (r *Runner) ResolveParams(ctx context.Context, patientID, flow string, give
 	if err != nil {
 		return nil, err
 	}
-	params, err := flowParams(&p, required, given)
+	params, err := flowParams(&p, declared, given)
 	if err != nil {
 		return nil, &conversations.ParamError{Err: err}
 	}
 	return params, nil
 }
 
-func flowParams(p *store.Patient, required []string, given map[string]string) ([]conversations.Param, error) {
+func flowParams(p *store.Patient, declared content.Params, given map[string]string) ([]conversations.Param, error) {
+	if err := declared.CheckGiven(given); err != nil {
+		return nil, err
+	}
 	var out []conversations.Param
-	for _, k := range required {
-		v := given[k]
-		switch k {
-		case "medication":
+	for _, d := range declared {
+		v := given[d.Name]
+		switch d.Type {
+		case content.ParamMedication:
 			if v == "" && len(p.Medications) == 1 {
 				v = p.Medications[0].ID
 			}
 			if v == "" {
-				return nil, errors.New(`"medication" is required`)
+				return nil, fmt.Errorf("%s: required (the patient has %d medications)", d.Name, len(p.Medications))
 			}
 			if !slices.ContainsFunc(p.Medications, func(m store.Medication) bool { return m.ID == v }) {
-				return nil, fmt.Errorf("medication %q is not enrolled", v)
+				return nil, fmt.Errorf("%s: %q is not enrolled", d.Name, v)
 			}
-		case "appointment":
-			found := false
-			for _, ap := range p.Appointments {
-				if ap.ID == v {
-					date, clock, _ := strings.Cut(ap.At, "T")
-					out = append(out, conversations.Param{Key: "date", Value: date}, conversations.Param{Key: "time", Value: clock})
-					found = true
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("appointment %q is not on the enrollment", v)
-			}
-		default:
+		case content.ParamAppointment:
 			if v == "" {
-				return nil, fmt.Errorf("%q is required", k)
+				return nil, fmt.Errorf("%s: required", d.Name)
+			}
+			i := slices.IndexFunc(p.Appointments, func(ap store.Appointment) bool { return ap.ID == v })
+			if i < 0 {
+				return nil, fmt.Errorf("%s: %q is not on the enrollment", d.Name, v)
+			}
+			date, clock, _ := strings.Cut(p.Appointments[i].At, "T")
+			out = append(out, conversations.Param{Key: content.ParamDate, Value: date}, conversations.Param{Key: content.ParamTime, Value: clock})
+		default:
+			if err := d.Check(v); err != nil {
+				return nil, err
 			}
 		}
-		out = append(out, conversations.Param{Key: k, Value: v})
-	}
-	for k, v := range given {
-		if !slices.Contains(required, k) && !slices.ContainsFunc(out, func(p conversations.Param) bool { return p.Key == k }) {
-			out = append(out, conversations.Param{Key: k, Value: v})
-		}
+		out = append(out, conversations.Param{Key: d.Name, Value: v})
 	}
 	return out, nil
 }
