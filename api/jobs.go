@@ -124,11 +124,23 @@ func unique(ids []string) ([]string, int) {
 // startFlowsJob starts a long list of patients as a job.
 func (a *API) startFlowsJob(w http.ResponseWriter, r *http.Request, req flowStart, duplicates int) {
 	j, err := a.Jobs.StartFlows(r.Context(), by(r), jobID(r, store.JobFlowStart), req.Patients, req.Flow, req.Params)
-	if err != nil {
-		a.internal(w, "flow start not begun", err)
+	if a.jobRefused(w, j, err, "flow start not begun") {
 		return
 	}
 	writeJob(w, j, duplicates)
+}
+
+// jobRefused answers a job that could not begin, and reports whether it did.
+func (a *API) jobRefused(w http.ResponseWriter, j store.Job, err error, what string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, runner.ErrTooLate):
+		writeError(w, http.StatusConflict, fmt.Sprintf("Idempotency-Key: job %s was interrupted more than %v ago and cannot resume; send the request with a new key", j.ID, runner.ResumeWithin))
+	default:
+		a.internal(w, what, err)
+	}
+	return true
 }
 
 // getJob answers GET /jobs/{id}.
@@ -180,8 +192,7 @@ func (a *API) enrollBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	j, err := a.Jobs.EnrollBatch(r.Context(), by(r), jobID(r, store.JobEnroll), batch)
-	if err != nil {
-		a.internal(w, "enrollments not begun", err)
+	if a.jobRefused(w, j, err, "enrollments not begun") {
 		return
 	}
 	writeJob(w, j, 0)

@@ -39,6 +39,15 @@ const jobBeat = 5 * time.Second
 // jobBatch is how many outcomes a running job gathers before it writes.
 const jobBatch = 1000
 
+// ResumeWithin is how long after its last update an interrupted job may
+// be resumed: well inside the week the stores remember dedupe keys, which
+// are what keep a resumed job from starting a patient twice.
+const ResumeWithin = 24 * time.Hour
+
+// ErrTooLate: the interrupted job stopped more than ResumeWithin ago; a
+// new job (another key) must start over.
+var ErrTooLate = errors.New("the job was interrupted too long ago to resume")
+
 // Job returns a job's progress; a running job whose server stopped
 // updating it more than JobStale ago is reported interrupted.
 // store.ErrNotFound when there is no such job.
@@ -75,7 +84,8 @@ const (
 // beginJob creates the job id (a new id when "") for total patients, or
 // finds it: a job that is running or done is returned as it is, with
 // resume false, and an interrupted one starts over (its counts afresh;
-// the dedupe keys remember whom it reached).
+// the dedupe keys remember whom it reached), unless it stopped more than
+// ResumeWithin ago (ErrTooLate).
 func (r *Runner) beginJob(ctx context.Context, id, kind, flow string, total int) (j store.Job, resume bool, err error) {
 	now := r.Clock()
 	if id != "" {
@@ -86,6 +96,9 @@ func (r *Runner) beginJob(ctx context.Context, id, kind, flow string, total int)
 		case err == nil:
 			if old.Kind != kind {
 				return old, false, fmt.Errorf("job %s is a %s job, not %s", id, old.Kind, kind)
+			}
+			if now.Sub(old.Updated) > ResumeWithin {
+				return old, false, ErrTooLate
 			}
 			j.Created = old.Created
 		case !errors.Is(err, store.ErrNotFound):

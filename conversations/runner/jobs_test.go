@@ -2,13 +2,17 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tendcare/tend/audit"
+	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
+	redisstore "github.com/tendcare/tend/store/redis"
+	"github.com/tendcare/tend/store/redis/redistest"
 )
 
 // waitJob polls a job until it is no longer running.
@@ -118,6 +122,17 @@ func TestStartFlowsResume(t *testing.T) {
 	if err != nil || again.State != store.JobDone || again.Done != 90 {
 		t.Fatalf("the same key after the job ended = %+v, %v; want the job as it ended", again, err)
 	}
+	// Interrupted longer ago than the dedupe keys are surely kept: refused.
+	stale := store.Job{ID: JobID(store.JobFlowStart, "old"), Kind: store.JobFlowStart, State: store.JobRunning, Total: 1,
+		Created: clock.Now(), Updated: clock.Now()}
+	if err := st.PutJob(ctx, stale); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(ResumeWithin + time.Minute)
+	if _, err := r.StartFlows(ctx, by, stale.ID, ids[:1], "med-reminder", nil); !errors.Is(err, ErrTooLate) {
+		t.Errorf("resuming a job interrupted a day ago: %v, want ErrTooLate", err)
+	}
+
 	starts, err := r.AuditRecords(ctx, audit.Filter{Patient: "p7"}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +186,56 @@ func TestEnrollBatchRunner(t *testing.T) {
 		evs, _ := st.Timeline(ctx, id)
 		if len(evs) == 0 {
 			t.Errorf("patient %s has no welcome", id)
+		}
+	}
+}
+
+// TestJobsAcrossReplicas: two Runners on one Redis store, as two replicas
+// are. B reads the job A runs; when A dies half way, B resumes it under
+// its id and starts only the patients A had not reached.
+func TestJobsAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	addr := redistest.Start(t)
+	now := time.Date(2026, 3, 3, 18, 0, 0, 0, time.UTC)
+	st, err := redisstore.Open(context.Background(), redisstore.Options{Addrs: []string{addr}, KeyPrefix: "jobs-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := testEngine(t)
+	replica := func() (*Runner, *conversations.ManualClock) {
+		clock := conversations.NewManualClock(now)
+		return &Runner{Store: st, Engine: e, Clock: clock.Now, Channels: testChannels, Quiet: conversations.DefaultQuietHours(),
+			Render: &conversations.Renderer{Pack: e.Pack, HelpContact: "x"}}, clock
+	}
+	a, _ := replica()
+	b, bClock := replica()
+	ctx := context.Background()
+	ids := enrollMany(t, a, 40)
+	id := JobID(store.JobFlowStart, "nightly")
+
+	if _, err := a.StartFlows(ctx, audit.Record{Staff: "api"}, id, ids[:15], "med-reminder", nil); err != nil {
+		t.Fatal(err)
+	}
+	if j := waitJob(t, b, id); j.State != store.JobDone || j.Done != 15 {
+		t.Fatalf("replica B reads %+v, want A's job done with 15", j)
+	}
+	// A dies with its job "running"; a minute later B resumes it.
+	j, _ := b.Job(ctx, id)
+	j.State, j.Total = store.JobRunning, 40
+	if err := st.PutJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	bClock.Add(JobStale + time.Second)
+	if _, err := b.StartFlows(ctx, audit.Record{Staff: "api"}, id, ids, "med-reminder", nil); err != nil {
+		t.Fatal(err)
+	}
+	if j := waitJob(t, b, id); j.State != store.JobDone || j.Done != 25 || j.Skipped != 15 || j.Failed != 0 {
+		t.Fatalf("resumed on B: %+v, want 25 done and 15 skipped", j)
+	}
+	for _, p := range ids {
+		if n := reminders(t, st, p); n != 1 {
+			t.Fatalf("patient %s got %d reminders, want 1", p, n)
 		}
 	}
 }
