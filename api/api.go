@@ -91,6 +91,7 @@ func (a *API) Routes() http.Handler {
 	})
 	r := root.With(a.auth)
 	r.Post("/patients", a.putPatient)
+	r.Get("/patients", a.listPatients)
 	r.Get("/patients/{id}", a.getPatient)
 	r.Delete("/patients/{id}", a.deletePatient)
 	r.Get("/patients/{id}/timeline", a.timeline)

@@ -480,3 +480,12 @@ type TimerClaimer interface {
 type Eraser interface {
 	ErasePatient(ctx context.Context, patientID string) error
 }
+
+// PatientPager is implemented by backends that can list enrollments a
+// page at a time, for the API's listing and exports. ListPatients
+// returns up to limit enrolled patients (limit > 0) with an id after
+// after ("": from the first), in id order; a page ends at the last id it
+// returned, and a short page is the last.
+type PatientPager interface {
+	ListPatients(ctx context.Context, after string, limit int) ([]Patient, error)
+}

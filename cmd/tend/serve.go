@@ -90,8 +90,8 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
 	fs.StringVar(&c.RedisURL, "redis-url", r.secret("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
 	fs.StringVar(&c.RedisAddrs, "redis-addrs", env("TEND_REDIS_ADDRS", ""), "comma-separated cluster seeds or Sentinel addresses; overrides the URL's host (TEND_REDIS_ADDRS)")
-	fs.Var(r.int(&c.TimelineMax, "TEND_TIMELINE_MAX", redisstore.DefaultTimelineMax, -1), "timeline-max", "events kept per patient timeline on Redis; -1 keeps all (TEND_TIMELINE_MAX)")
-	fs.StringVar(&c.TimelineRetention, "timeline-retention", env("TEND_TIMELINE_RETENTION", "365d"), "age after which timeline events are dropped on Redis, e.g. 365d; 0 keeps them (TEND_TIMELINE_RETENTION)")
+	fs.Var(r.int(&c.TimelineMax, "TEND_TIMELINE_MAX", redisstore.DefaultTimelineMax, -1), "timeline-max", "events kept per patient timeline; -1 keeps all (TEND_TIMELINE_MAX)")
+	fs.StringVar(&c.TimelineRetention, "timeline-retention", env("TEND_TIMELINE_RETENTION", "365d"), "age after which timeline events are dropped, e.g. 365d; 0 keeps them (TEND_TIMELINE_RETENTION)")
 	fs.Var(r.bool(&c.RedisCluster, "TEND_REDIS_CLUSTER", false), "redis-cluster", "use Redis Cluster (TEND_REDIS_CLUSTER=true)")
 	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", env("TEND_REDIS_SENTINEL_MASTER", ""), "Sentinel master name; TEND_REDIS_ADDRS are then the Sentinels (TEND_REDIS_SENTINEL_MASTER)")
 	fs.StringVar(&c.PublicURL, "public-url", env("TEND_PUBLIC_URL", "http://localhost:8080"), "base URL providers call (TEND_PUBLIC_URL)")
@@ -363,7 +363,7 @@ func openStore(c config) (store.Store, error) {
 	var st store.Store
 	switch c.Store {
 	case "embedded", "":
-		e, err := embedded.Open(filepath.Join(c.DataDir, "tend.db"), embedded.Options{})
+		e, err := embedded.Open(filepath.Join(c.DataDir, "tend.db"), embedded.Options{TimelineMax: c.TimelineMax})
 		if err != nil {
 			return nil, err
 		}
@@ -513,7 +513,7 @@ func serve(args []string) error {
 
 	if sweeper, ok := unwrapStore(st).(timelineSweeper); ok && retention > 0 {
 		wg.Add(1)
-		go func() { defer wg.Done(); sweepTimelines(work, sweeper, retention, log) }()
+		go func() { defer wg.Done(); sweepTimelines(work, sweeper, clock, retention, log) }()
 	}
 
 	errc := make(chan error, 1)
@@ -639,7 +639,8 @@ func (m *metrics) status(channel, status string, code int) {
 	}
 }
 
-// timelineSweeper is a store that drops old timeline events (Redis).
+// timelineSweeper is a store that drops old timeline events (both
+// backends).
 type timelineSweeper interface {
 	SweepTimelines(ctx context.Context, before time.Time) (int, error)
 }
@@ -655,11 +656,11 @@ func unwrapStore(st store.Store) store.Store {
 // sweepTimelines applies the timeline retention every six hours. Every
 // replica may run it: a sweep that finds a timeline trimmed meanwhile
 // leaves it alone.
-func sweepTimelines(ctx context.Context, s timelineSweeper, retention time.Duration, log *slog.Logger) {
+func sweepTimelines(ctx context.Context, s timelineSweeper, now func() time.Time, retention time.Duration, log *slog.Logger) {
 	tick := time.NewTicker(6 * time.Hour)
 	defer tick.Stop()
 	for {
-		n, err := s.SweepTimelines(ctx, time.Now().Add(-retention))
+		n, err := s.SweepTimelines(ctx, now().Add(-retention))
 		if err != nil && ctx.Err() == nil {
 			log.Error("timeline retention sweep", "err", err)
 		} else if n > 0 {

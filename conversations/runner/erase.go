@@ -39,3 +39,21 @@ func (r *Runner) ErasePatient(ctx context.Context, by Actor, patientID string) e
 	r.changedPatient(ctx, patientID)
 	return nil
 }
+
+// ErrListUnsupported: the store cannot list enrollments a page at a
+// time (it does not implement store.PatientPager).
+var ErrListUnsupported = errors.New("the store cannot list patients")
+
+// ListPatients returns up to limit enrollments with an id after after, in
+// id order. The listing is audited (it reads every listed patient's
+// enrollment), and not served when its record cannot be written.
+func (r *Runner) ListPatients(ctx context.Context, by Actor, after string, limit int) ([]store.Patient, error) {
+	l, ok := r.Store.(store.PatientPager)
+	if !ok {
+		return nil, ErrListUnsupported
+	}
+	if err := r.Audit(ctx, audit.Record{Staff: by.Staff, From: by.From, Action: audit.ListPatients, Detail: after}); err != nil {
+		return nil, fmt.Errorf("patients not listed: audit record not written: %w", err)
+	}
+	return l.ListPatients(ctx, after, limit)
+}

@@ -26,6 +26,7 @@ func (s *Store) Commit(ctx context.Context, c store.Commit) error {
 	if err != nil {
 		return err
 	}
+	p.tlMax = s.tlMax
 	var result error
 	err = s.db.Batch(func(tx *bolt.Tx) error {
 		// Batch may run this more than once: after a rollback caused by
@@ -51,6 +52,7 @@ type prepared struct {
 	outbox  []preparedEntry
 	escs    []preparedEscalation
 	now     time.Time
+	tlMax   int // Options.TimelineMax
 }
 
 type preparedEntry struct {

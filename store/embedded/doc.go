@@ -27,7 +27,7 @@
 //	phones          phone                      → patientID
 //	addresses       channel\x00address         → patientID
 //	sessions        patientID                  → 8-byte version ‖ session data
-//	dedupe          dedupe key                 → T committed
+//	dedupe          dedupe key                 → T committed ‖ patientID (none in older files)
 //	dedupe_at       T committed ‖ dedupe key   → ""            (retention order)
 //	events          patientID\x00 8-byte seq   → Event (JSON)  (append order)
 //	event_ids       patientID\x00 eventID      → 8-byte seq
@@ -57,7 +57,11 @@
 // Addresses["telegram"], and the version becomes "2".
 //
 // Every read is a prefix or range scan over one of these, or a point get;
-// no operation scans a bucket it does not need. Dedupe keys older than
+// no operation scans a bucket it does not need, but ErasePatient, which
+// reads the escalations, dedupe and codes buckets whole (they have no
+// index by patient). Options.TimelineMax caps a timeline in the commit
+// that goes over it, and SweepTimelines drops events older than a
+// cut-off (TEND_TIMELINE_RETENTION), as on Redis. Dedupe keys older than
 // Options.DedupeRetention, expired Once keys and expired single-use codes
 // are pruned a few at a time by the writes that add new ones (codes also
 // by TakeCode), and all at once by Prune.

@@ -29,6 +29,10 @@ type Options struct {
 	// Now stamps dedupe keys to time their retention; nil means time.Now.
 	// It decides nothing but when a key may be forgotten.
 	Now func() time.Time
+	// TimelineMax caps each patient's timeline, as on Redis: a commit
+	// that makes it longer drops the oldest events in the same
+	// transaction. Zero or less keeps every event.
+	TimelineMax int
 }
 
 // Store is a store.Store kept in one bbolt file. Open it with Open; it is
@@ -37,6 +41,7 @@ type Store struct {
 	db        *bolt.DB
 	retention time.Duration
 	now       func() time.Time
+	tlMax     int
 }
 
 var (
@@ -85,6 +90,7 @@ func Open(path string, opts Options) (*Store, error) {
 		db:        db,
 		retention: cmp.Or(opts.DedupeRetention, 7*24*time.Hour),
 		now:       opts.Now,
+		tlMax:     opts.TimelineMax,
 	}
 	if s.now == nil {
 		s.now = time.Now

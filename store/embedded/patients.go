@@ -279,3 +279,33 @@ func addressKeyOf(addrs map[string]string, ch string) string {
 	}
 	return string(addressKey(ch, addrs[ch]))
 }
+
+// ListPatients implements store.PatientPager with a cursor over the
+// patients bucket, in one read transaction.
+func (s *Store) ListPatients(ctx context.Context, after string, limit int) ([]store.Patient, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("%w: limit %d", ErrInvalid, limit)
+	}
+	var out []store.Patient
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bPatients).Cursor()
+		k, v := cur.First()
+		if after != "" {
+			if k, v = cur.Seek([]byte(after)); bytes.Equal(k, []byte(after)) {
+				k, v = cur.Next()
+			}
+		}
+		for ; k != nil && len(out) < limit; k, v = cur.Next() {
+			var p store.Patient
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("embedded: patient %s: %w", k, err)
+			}
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
+}

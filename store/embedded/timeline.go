@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -97,7 +98,112 @@ func (p *prepared) applyEvents(tx *bolt.Tx) error {
 			}
 		}
 	}
+	if p.tlMax <= 0 {
+		return nil
+	}
+	// Sequence numbers are contiguous (only the oldest events are ever
+	// dropped), so the first key says how many there are.
+	k, _ := events.Cursor().Seek(prefix)
+	if len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
+		return nil
+	}
+	first := binary.BigEndian.Uint64(k[len(prefix):])
+	if over := int64(seq-first+1) - int64(p.tlMax); over > 0 {
+		_, err := dropOldest(tx, p.pid, func(i int, _ store.Event) bool { return int64(i) < over })
+		return err
+	}
 	return nil
+}
+
+// dropOldest deletes pid's events from the oldest on while drop says so
+// (given the event's position among those looked at and the event), with
+// their id index entries, and returns how many it deleted.
+func dropOldest(tx *bolt.Tx, pid []byte, drop func(i int, e store.Event) bool) (int, error) {
+	events, ids := tx.Bucket(bEvents), tx.Bucket(bEventIDs)
+	prefix := prefixed(pid, "")
+	var keys [][]byte
+	var evIDs []string
+	cur := events.Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		var e store.Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return 0, fmt.Errorf("event of %s: %w", pid, err)
+		}
+		if !drop(len(keys), e) {
+			break
+		}
+		keys = append(keys, bytes.Clone(k))
+		evIDs = append(evIDs, e.ID)
+	}
+	for i, k := range keys {
+		if err := events.Delete(k); err != nil {
+			return 0, err
+		}
+		if evIDs[i] == "" {
+			continue
+		}
+		// Only when the index still points at this event.
+		ik := prefixed(pid, evIDs[i])
+		if bytes.Equal(ids.Get(ik), k[len(prefix):]) {
+			if err := ids.Delete(ik); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(keys), nil
+}
+
+// TrimTimeline drops a patient's timeline events from before a time,
+// oldest first (events are in commit order), and returns how many it
+// dropped, as the Redis store's does.
+func (s *Store) TrimTimeline(ctx context.Context, patientID string, before time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	// Most sweeps find nothing to drop: look first, so that they cost a
+	// read, not a write and its fsync, per patient.
+	prefix := prefixed([]byte(patientID), "")
+	old := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k, v := tx.Bucket(bEvents).Cursor().Seek(prefix)
+		if k == nil || !bytes.HasPrefix(k, prefix) {
+			return nil
+		}
+		var e store.Event
+		if err := json.Unmarshal(v, &e); err != nil {
+			return fmt.Errorf("event of %s: %w", patientID, err)
+		}
+		old = e.At.Before(before)
+		return nil
+	})
+	if err != nil || !old {
+		return 0, err
+	}
+	n := 0
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		n, err = dropOldest(tx, []byte(patientID), func(_ int, e store.Event) bool { return e.At.Before(before) })
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("embedded: trim timeline: %w", err)
+	}
+	return n, nil
+}
+
+// SweepTimelines trims every enrolled patient's timeline to the events at
+// or after before (the retention limit: tend serve passes the store's
+// clock's now minus TEND_TIMELINE_RETENTION), one short transaction per
+// patient, and returns how many events it dropped. Timelines of
+// unenrolled patients are left, as on Redis.
+func (s *Store) SweepTimelines(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	err := s.PatientIDs(ctx, func(id string) error {
+		n, err := s.TrimTimeline(ctx, id, before)
+		total += n
+		return err
+	})
+	return total, err
 }
 
 // lastSeq returns the sequence number of the last key prefix‖seq in b, or 0.

@@ -79,6 +79,10 @@
 //     script) and the commit keeps a copy in the patient's shard, which
 //     decides a retry of the same turn atomically: three round trips for
 //     15 turns in 16 with a dedupe key.
+//   - ErasePatient and ListPatients are maintenance calls: erasure reads
+//     every ticket and SCANs the dedupe and code keys for the patient's
+//     (there is no index by patient), and each page of ListPatients SCANs
+//     every enrollment key, since there is no ordered index of ids.
 //   - PatientByPhone and PatientByAddress are two (the index, then the
 //     patient). PutCode and TakeCode are one, in the code's shard. DueTimers,
 //     OutboxDepth, Escalations and Claimed are one pipeline over the 16

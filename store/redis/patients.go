@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -201,3 +203,38 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[8])) do
 end
 return out
 `)
+
+// ListPatients implements store.PatientPager. Redis keeps no ordered
+// index of patient ids: each call SCANs every enrollment key (as
+// PatientIDs does), sorts the ids after after and reads the first limit,
+// one GET each (they are in different slots). That costs a pass over the keyspace per page, fine for an
+// export or an occasional listing, not for a hot path.
+func (s *Store) ListPatients(ctx context.Context, after string, limit int) ([]store.Patient, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("redis: list patients: limit %d", limit)
+	}
+	seen := map[string]bool{}
+	err := s.PatientIDs(ctx, func(id string) error {
+		if id > after {
+			seen[id] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := slices.Sorted(maps.Keys(seen))
+	ids = ids[:min(limit, len(ids))]
+	out := make([]store.Patient, 0, len(ids))
+	for _, id := range ids {
+		p, err := s.getPatient(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // unenrolled meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -159,8 +159,9 @@
 // sealed, and a clear timer name or phone index is removed. The embedded
 // store's file (bbolt) does not zero the pages it frees, so bytes of the
 // clear values can stay in the file until bbolt reuses those pages; to be
-// rid of them at once, stop tend serve and copy the file with
-// `bbolt compact` (go.etcd.io/bbolt/cmd/bbolt) after the rotation.
+// rid of them at once, stop tend serve, copy the file with
+// `bbolt compact -o tend.db.new tend.db` (go.etcd.io/bbolt/cmd/bbolt)
+// after the rotation and move the copy in its place.
 //
 // Finish hands the inner store the entry exactly as the inner store's
 // ClaimOutbox or Claimed gave it (sealed), and re-seals the caller's entry

@@ -119,6 +119,7 @@ var (
 	_ store.Store         = (*sealed)(nil)
 	_ store.PatientLister = (*sealed)(nil)
 	_ store.Eraser        = (*sealed)(nil)
+	_ store.PatientPager  = (*sealed)(nil)
 )
 
 // Unwrap returns the store Wrap was given, for methods beyond the contract
@@ -304,6 +305,25 @@ func (s *sealed) free(ctx context.Context, find func(context.Context, string) (s
 // DeletePatient implements store.Store.
 func (s *sealed) DeletePatient(ctx context.Context, patientID string) error {
 	return s.inner.DeletePatient(ctx, patientID)
+}
+
+// ListPatients implements store.PatientPager when the inner store does,
+// opening each enrollment; errors.ErrUnsupported otherwise.
+func (s *sealed) ListPatients(ctx context.Context, after string, limit int) ([]store.Patient, error) {
+	l, ok := s.inner.(store.PatientPager)
+	if !ok {
+		return nil, fmt.Errorf("seal: %T cannot list patients: %w", s.inner, errors.ErrUnsupported)
+	}
+	ps, err := l.ListPatients(ctx, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ps {
+		if ps[i], err = s.openPatient(ps[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ps, nil
 }
 
 // ErasePatient implements store.Eraser when the inner store does, and

@@ -97,6 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"DeadLetterIndexes", testDeadLetterIndexes},
 		{"DeletePatient", testDelete},
 		{"ErasePatient", testErase},
+		{"ListPatients", testListPatients},
 		{"Once", testOnce},
 		{"Codes", testCodes},
 		{"CodesConcurrent", testCodesConcurrent},
