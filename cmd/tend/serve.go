@@ -440,7 +440,7 @@ func serve(args []string) error {
 	m := newMetrics(st)
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
-		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter}
+		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter, PauseChanged: m.pausedChanged}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine},
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
@@ -465,15 +465,7 @@ func serve(args []string) error {
 	}
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := st.Ready(ctx); err != nil {
-			http.Error(w, "store not ready", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ready\n"))
-	})
+	r.Get("/readyz", readyz(st, disp))
 	r.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	r.Mount("/api/v1", a.Routes())
 	hub := &live.Hub{}
@@ -541,6 +533,27 @@ func serve(args []string) error {
 	return err
 }
 
+// readyz answers the load balancer: 503 while the store does not answer.
+// A channel paused because the provider refused our credentials is named
+// in the body but keeps the answer 200: the instance still serves the
+// console and every other channel, and another instance has the same
+// credentials.
+func readyz(st store.Store, disp *channels.Dispatcher) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ready(ctx); err != nil {
+			http.Error(w, "store not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if p := disp.Paused(); len(p) > 0 {
+			fmt.Fprintf(w, "ready; paused, the provider refused our credentials: %s\n", strings.Join(p, ", "))
+			return
+		}
+		w.Write([]byte("ready\n"))
+	}
+}
+
 // metrics are the Prometheus series an on-call engineer watches.
 type metrics struct {
 	reg         *prometheus.Registry
@@ -551,6 +564,7 @@ type metrics struct {
 	turns       *prometheus.HistogramVec
 	escalations *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	paused      *prometheus.GaugeVec
 }
 
 func newMetrics(st store.Store) *metrics {
@@ -569,6 +583,8 @@ func newMetrics(st store.Store) *metrics {
 		Help: "Escalations opened by priority."}, []string{"priority"})
 	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_dead_letters_total",
 		Help: "Messages given up when their retry window ended (resend or cancel them: tend outbox), by channel and reason."}, []string{"channel", "reason"})
+	m.paused = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_channel_paused",
+		Help: "1 while a channel's sending is paused because the provider refused our credentials (its messages wait)."}, []string{"channel"})
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_outbox_depth",
 		Help: "Messages waiting in the outbox (pending or being sent)."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -579,7 +595,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, depth,
+	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.paused, depth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -598,6 +614,15 @@ func (m *metrics) sent(channel, status string, code int) {
 	if code != 0 {
 		m.errors.WithLabelValues(channel, strconv.Itoa(code)).Inc()
 	}
+}
+
+// pausedChanged sets tend_channel_paused of channel.
+func (m *metrics) pausedChanged(channel string, paused bool) {
+	v := 0.0
+	if paused {
+		v = 1
+	}
+	m.paused.WithLabelValues(channel).Set(v)
 }
 
 // deadLetter counts a dead letter; its reason is one of a fixed set.
