@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -610,9 +609,9 @@ func (m *metrics) turn(kind string, took time.Duration, out *conversations.Outpu
 }
 
 func (m *metrics) sent(channel, status string, code int) {
-	m.sentTotal.WithLabelValues(channel, status).Inc()
+	m.sentTotal.WithLabelValues(channel, statusLabel(status)).Inc()
 	if code != 0 {
-		m.errors.WithLabelValues(channel, strconv.Itoa(code)).Inc()
+		m.errors.WithLabelValues(channel, codeLabel(code)).Inc()
 	}
 }
 
@@ -636,9 +635,9 @@ func (m *metrics) deadLetter(channel, reason string) {
 // status counts what providers report after a send: delivered, read,
 // failed, answered, no-answer, ...
 func (m *metrics) status(channel, status string, code int) {
-	m.statuses.WithLabelValues(channel, status).Inc()
+	m.statuses.WithLabelValues(channel, statusLabel(status)).Inc()
 	if code != 0 {
-		m.errors.WithLabelValues(channel, strconv.Itoa(code)).Inc()
+		m.errors.WithLabelValues(channel, codeLabel(code)).Inc()
 	}
 }
 
