@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -687,5 +688,37 @@ func TestHeldMessageGoesToCurrentNumber(t *testing.T) {
 	msgs := e.fake.Messages()
 	if len(msgs) != 1 || msgs[0].To != patientPhone {
 		t.Fatalf("messages %+v, want the welcome to %s only", msgs, patientPhone)
+	}
+}
+
+// TestRejectedWebhookLogged: Twilio signs for the URL it was given; when
+// TEND_PUBLIC_URL differs, every webhook is refused, and one warning says
+// why and which URL the signature was checked against (no body, no
+// number), however many arrive.
+func TestRejectedWebhookLogged(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	core := channeltest.New(t, channeltest.Options{})
+	fake := smstest.New(t)
+	hooks := &sms.Webhooks{Turns: core.Runner, AuthToken: fake.AuthToken, PublicURL: "https://wrong.example.org/",
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	srv := httptest.NewServer(hooks.Handler())
+	t.Cleanup(srv.Close)
+	for i := range 5 {
+		res := smstest.PostInbound(t, srv.URL, srv.URL, fake.AuthToken, patientPhone, "my secret words", "SM"+strings.Repeat("0", 31)+strconv.Itoa(i))
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d, want 403", res.StatusCode)
+		}
+	}
+	out := logs.String()
+	if strings.Count(out, "webhook rejected") != 1 || !strings.Contains(out, "reason=bad_signature") ||
+		!strings.Contains(out, "checked_url=https://wrong.example.org"+sms.InboundPath) {
+		t.Errorf("log:\n%s", out)
+	}
+	for _, phi := range []string{patientPhone, strings.TrimPrefix(patientPhone, "+"), "secret words"} {
+		if strings.Contains(out, phi) {
+			t.Errorf("the log has %q", phi)
+		}
 	}
 }
