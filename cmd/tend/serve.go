@@ -43,7 +43,8 @@ import (
 	"github.com/tendcare/tend/store/seal"
 )
 
-// config is every setting, each a flag with an environment variable.
+// config is every setting, each an environment variable read by an
+// envReader (config.go) and, unless it is a secret, a flag.
 type config struct {
 	Addr, DataDir, Store, PublicURL, APIToken  string
 	TwilioSID, TwilioToken, SMSFrom, TwilioAPI string
