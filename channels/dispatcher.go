@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,11 @@ var (
 	// 63016: outside the customer-service window); it falls back along the
 	// chain, and the channel stays usable for later messages.
 	ErrFallback = errors.New("message cannot go on this channel now")
+	// ErrAuth: the provider refused our credentials (Twilio 401/20003,
+	// Telegram 401). Every message on the channel would fail alike, so
+	// the channel is paused: its messages wait, not counting attempts,
+	// and one send a PauseRetry tries the credentials again.
+	ErrAuth = errors.New("provider refused our credentials")
 )
 
 // Reasons a message failed, was given up or was cancelled: a fixed set, so
@@ -156,9 +162,16 @@ type Dispatcher struct {
 	// only at start: with several replicas on one store, a replica that
 	// dies leaves claims whose leases expire while the others run.
 	RecoverEvery time.Duration
+	// PauseRetry is how often a channel paused by ErrAuth tries one send
+	// (default a minute).
+	PauseRetry time.Duration
+	// PauseChanged, when set, hears when a channel is paused or resumes,
+	// for a gauge.
+	PauseChanged func(channel string, paused bool)
 
-	kick chan struct{}
-	mu   sync.Mutex
+	kick   chan struct{}
+	mu     sync.Mutex
+	paused map[string]time.Time // channel → when its next send may try
 }
 
 // Kick wakes the dispatcher at once; the runner calls it after a commit.
@@ -176,6 +189,78 @@ func (d *Dispatcher) init() {
 		d.kick = make(chan struct{}, 1)
 	}
 	d.mu.Unlock()
+}
+
+// Paused lists the channels paused because the provider refused our
+// credentials, for /readyz.
+func (d *Dispatcher) Paused() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for ch := range d.paused {
+		out = append(out, ch)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// gate reports when ch, if paused, may try a send, and false when a send
+// may go now. A send that may go while paused is the channel's one probe
+// until the next PauseRetry: the others wait for its answer.
+func (d *Dispatcher) gate(ch string, now time.Time) (time.Time, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	next, paused := d.paused[ch]
+	if !paused {
+		return time.Time{}, false
+	}
+	if now.Before(next) {
+		return next, true
+	}
+	d.paused[ch] = now.Add(d.pauseRetry())
+	return time.Time{}, false
+}
+
+// pause stops sending on ch after the provider refused our credentials,
+// logging why once per pause, and returns when the next probe is due.
+func (d *Dispatcher) pause(ch string, code int, now time.Time) time.Time {
+	next := now.Add(d.pauseRetry())
+	d.mu.Lock()
+	if d.paused == nil {
+		d.paused = map[string]time.Time{}
+	}
+	_, was := d.paused[ch]
+	d.paused[ch] = next
+	d.mu.Unlock()
+	if !was {
+		d.log().Error("channel paused: the provider refused our credentials; its messages wait and one send a minute retries (check the provider's credentials and restart, or fix them at the provider)",
+			"channel", ch, "code", code)
+		if d.PauseChanged != nil {
+			d.PauseChanged(ch, true)
+		}
+	}
+	return next
+}
+
+// resume ends ch's pause after a send went through.
+func (d *Dispatcher) resume(ch string) {
+	d.mu.Lock()
+	_, was := d.paused[ch]
+	delete(d.paused, ch)
+	d.mu.Unlock()
+	if was {
+		d.log().Info("channel resumed: the provider took our credentials", "channel", ch)
+		if d.PauseChanged != nil {
+			d.PauseChanged(ch, false)
+		}
+	}
+}
+
+func (d *Dispatcher) pauseRetry() time.Duration {
+	if d.PauseRetry > 0 {
+		return d.PauseRetry
+	}
+	return time.Minute
 }
 
 func (d *Dispatcher) log() *slog.Logger {
@@ -443,6 +528,11 @@ func (a *attempt) send(ch string) (why string, done bool) {
 	if spec.Window > 0 && a.c.InWindow(a.now) {
 		e.Template, e.Vars = "", nil // free text inside the window
 	}
+	if next, paused := d.gate(ch, a.now); paused {
+		// Not an attempt: the message is fine, our credentials are not.
+		a.finish(store.Delivery{NotBefore: next, Status: "queued", Channel: ch})
+		return "", true
+	}
 	if wait := d.Limits.reserve(ch, e.To, cost(spec, e), a.now, maxPace); wait > maxPace {
 		a.finish(store.Delivery{NotBefore: a.now.Add(wait), Status: "queued", Channel: ch})
 		return "", true
@@ -460,6 +550,7 @@ func (a *attempt) send(ch string) (why string, done bool) {
 	sid, status, err := d.Senders[ch].Send(sendCtx, e)
 	cancel()
 	if err == nil {
+		d.resume(ch)
 		if status == "" {
 			status = "sent"
 		}
@@ -477,6 +568,10 @@ func (a *attempt) send(ch string) (why string, done bool) {
 	case errors.Is(err, ErrUnknownOutcome):
 		d.log().Error("send outcome unknown; not resending", "message", e.ID, "channel", ch)
 		a.finish(store.Delivery{Done: true, Status: "unknown", Channel: ch})
+		return "", true
+	case errors.Is(err, ErrAuth):
+		next := d.pause(ch, code, a.now)
+		a.finish(store.Delivery{NotBefore: next, Status: "queued", Channel: ch})
 		return "", true
 	case errors.Is(err, ErrWait):
 		a.finish(store.Delivery{NotBefore: a.now.Add(max(after, time.Second)), Status: "queued", Channel: ch})

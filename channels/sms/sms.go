@@ -99,7 +99,7 @@ func (h *Webhooks) Handler() http.Handler {
 	mux.HandleFunc("POST "+InboundPath, h.inbound)
 	mux.Handle("POST "+StatusPath, &twilio.StatusHandler{Channel: Channel, Turns: h.Turns, Log: h.Log, Observe: h.ObserveStatus,
 		Fallback: twilio.Fallback{Codes: []int{twilio.CodeUnknownHandset, twilio.CodeLandline}}})
-	keys := func() twilio.Keys { return twilio.Keys{AuthToken: h.AuthToken, PublicURL: h.PublicURL} }
+	keys := func() twilio.Keys { return twilio.Keys{AuthToken: h.AuthToken, PublicURL: h.PublicURL, Log: h.Log} }
 	return twilio.Signed(keys, func() { h.observe("rejected") })(mux)
 }
 

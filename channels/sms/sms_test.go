@@ -1,12 +1,16 @@
 package sms_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -335,6 +339,7 @@ func TestSenderClassifies(t *testing.T) {
 		optedOut
 		permanent
 		unknown
+		auth
 	)
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
@@ -350,7 +355,8 @@ func TestSenderClassifies(t *testing.T) {
 		{"500", smstest.ServerError, nil, retry, 20500},
 		{"connection dropped mid-request", smstest.Drop, nil, unknown, 0},
 		{"connection refused", smstest.OK, &sms.Sender{Client: twilio.NewClient(e.fake.AccountSID, e.fake.AuthToken, closed.URL), From: smsFrom}, retry, 0},
-		{"401 wrong credentials", smstest.OK, &sms.Sender{Client: twilio.NewClient(e.fake.AccountSID, "wrongtoken", e.fake.URL), From: smsFrom}, retry, 20003},
+		{"401 wrong credentials", smstest.OK, &sms.Sender{Client: twilio.NewClient(e.fake.AccountSID, "wrongtoken", e.fake.URL), From: smsFrom}, auth, 20003},
+		{"401 account suspended", smstest.Unauthenticated, nil, auth, 20003},
 		{"21610 opted out", smstest.OptedOut, nil, optedOut, 21610},
 		{"21211 invalid number", smstest.InvalidTo, nil, permanent, 21211},
 	} {
@@ -381,6 +387,10 @@ func TestSenderClassifies(t *testing.T) {
 			case permanent:
 				if err == nil || errors.Is(err, channels.ErrRetry) || errors.Is(err, channels.ErrOptedOut) || errors.Is(err, channels.ErrUnknownOutcome) {
 					t.Fatalf("err %v, want a permanent failure", err)
+				}
+			case auth:
+				if !errors.Is(err, channels.ErrAuth) || errors.Is(err, channels.ErrRetry) {
+					t.Fatalf("err %v, want ErrAuth (the channel pauses)", err)
 				}
 			case unknown:
 				if !errors.Is(err, channels.ErrUnknownOutcome) || errors.Is(err, channels.ErrRetry) {
@@ -470,6 +480,87 @@ func TestDispatcherRetries(t *testing.T) {
 				t.Fatalf("outbox depth %d after the send", d)
 			}
 		})
+	}
+}
+
+// TestWrongCredentialsPause: while Twilio refuses our credentials (401,
+// 20003) no message fails or spends an attempt: the channel pauses, one
+// send a minute tries again, the others wait without reaching Twilio, and
+// once Twilio takes the credentials every message goes out once.
+func TestWrongCredentialsPause(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	var changes []bool
+	e := newEnv(t)
+	e.disp.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	e.disp.Workers = 1
+	e.disp.PauseChanged = func(ch string, paused bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ch == sms.Channel {
+			changes = append(changes, paused)
+		}
+	}
+	e.enroll("p-1", patientPhone)
+	e.enroll("p-2", "+15551230002")
+	e.fake.FailNext(smstest.Unauthenticated, 2)
+
+	drain := func() (n int) {
+		for k := e.step(); k > 0; k = e.step() {
+			n += k
+		}
+		return n
+	}
+	if n := drain(); n != 2 {
+		t.Fatalf("first steps claimed %d", n)
+	}
+	if a := e.fake.Attempts(); len(a) != 1 {
+		t.Fatalf("%d attempts reached Twilio, want 1 (the channel paused after it)", len(a))
+	}
+	if p := e.disp.Paused(); !slices.Equal(p, []string{sms.Channel}) {
+		t.Fatalf("paused %v", p)
+	}
+	e.Clock.Add(30 * time.Second)
+	if n := drain(); n != 0 {
+		t.Fatalf("claimed %d within the minute", n)
+	}
+	e.Clock.Add(31 * time.Second)
+	drain() // one probe, refused again
+	if a := e.fake.Attempts(); len(a) != 2 {
+		t.Fatalf("%d attempts after a minute, want 2", len(a))
+	}
+	for _, id := range []string{"p-1", "p-2"} {
+		for _, ev := range e.Timeline(id) {
+			if ev.Type == "message.out" && (ev.Status == "failed" || ev.Status == "retrying") {
+				t.Fatalf("%s: %+v while paused", id, ev)
+			}
+		}
+	}
+	e.Clock.Add(61 * time.Second)
+	drain() // the credentials work again
+	msgs := e.fake.Messages()
+	if len(msgs) != 2 || msgs[0].To == msgs[1].To {
+		t.Fatalf("sent %+v, want each patient's welcome once", msgs)
+	}
+	if p := e.disp.Paused(); len(p) != 0 {
+		t.Fatalf("still paused: %v", p)
+	}
+	if d := e.Depth(); d != 0 {
+		t.Fatalf("outbox depth %d", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(changes, []bool{true, false}) {
+		t.Errorf("pause changes %v, want paused once, resumed once", changes)
+	}
+	if n := strings.Count(logs.String(), "channel paused"); n != 1 {
+		t.Errorf("%d pause log lines, want 1:\n%s", n, logs.String())
+	}
+	for _, phi := range []string{patientPhone, "+15551230002", "Welcome"} {
+		if strings.Contains(logs.String(), phi) {
+			t.Errorf("the log has %q", phi)
+		}
 	}
 }
 
@@ -597,5 +688,37 @@ func TestHeldMessageGoesToCurrentNumber(t *testing.T) {
 	msgs := e.fake.Messages()
 	if len(msgs) != 1 || msgs[0].To != patientPhone {
 		t.Fatalf("messages %+v, want the welcome to %s only", msgs, patientPhone)
+	}
+}
+
+// TestRejectedWebhookLogged: Twilio signs for the URL it was given; when
+// TEND_PUBLIC_URL differs, every webhook is refused, and one warning says
+// why and which URL the signature was checked against (no body, no
+// number), however many arrive.
+func TestRejectedWebhookLogged(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer
+	core := channeltest.New(t, channeltest.Options{})
+	fake := smstest.New(t)
+	hooks := &sms.Webhooks{Turns: core.Runner, AuthToken: fake.AuthToken, PublicURL: "https://wrong.example.org/",
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	srv := httptest.NewServer(hooks.Handler())
+	t.Cleanup(srv.Close)
+	for i := range 5 {
+		res := smstest.PostInbound(t, srv.URL, srv.URL, fake.AuthToken, patientPhone, "my secret words", "SM"+strings.Repeat("0", 31)+strconv.Itoa(i))
+		res.Body.Close()
+		if res.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d, want 403", res.StatusCode)
+		}
+	}
+	out := logs.String()
+	if strings.Count(out, "webhook rejected") != 1 || !strings.Contains(out, "reason=bad_signature") ||
+		!strings.Contains(out, "checked_url=https://wrong.example.org"+sms.InboundPath) {
+		t.Errorf("log:\n%s", out)
+	}
+	for _, phi := range []string{patientPhone, strings.TrimPrefix(patientPhone, "+"), "secret words"} {
+		if strings.Contains(out, phi) {
+			t.Errorf("the log has %q", phi)
+		}
 	}
 }

@@ -175,8 +175,9 @@ func ParseCallbackData(data string) (choice string, step uint32, ok bool) {
 //     started it): ErrUnreachable, so the message falls back along the
 //     patient's chain and the channel waits until they write again;
 //   - 429: ErrRetry after Telegram's retry_after;
-//   - 5xx, and 401/404 (our token is wrong or being rotated: the message
-//     is fine): ErrRetry;
+//   - 401 (our token is wrong or being rotated: the message is fine):
+//     ErrAuth, which pauses the channel;
+//   - 5xx, and 404 (what a token of a deleted bot gets): ErrRetry;
 //   - a connection that was never made: ErrRetry;
 //   - a timeout or a connection lost once the request was sent: the
 //     message may have been delivered, so ErrUnknownOutcome, never resent;
@@ -196,7 +197,7 @@ func classify(err error, status int) error {
 	case status >= 500:
 		return &channels.SendError{Class: channels.ErrRetry, Code: status, Err: err}
 	case errors.Is(err, bot.ErrorUnauthorized):
-		return &channels.SendError{Class: channels.ErrRetry, Code: http.StatusUnauthorized, Err: err}
+		return &channels.SendError{Class: channels.ErrAuth, Code: http.StatusUnauthorized, Err: err}
 	case errors.Is(err, bot.ErrorNotFound):
 		return &channels.SendError{Class: channels.ErrRetry, Code: http.StatusNotFound, Err: err}
 	case errors.As(err, &migrate), errors.Is(err, bot.ErrorBadRequest):

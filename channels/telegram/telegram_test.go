@@ -732,6 +732,7 @@ func TestSenderClassifies(t *testing.T) {
 		unreachable
 		permanent
 		unknown
+		auth
 	)
 	for _, tc := range []struct {
 		name       string
@@ -748,7 +749,7 @@ func TestSenderClassifies(t *testing.T) {
 		{"502 HTML page", func() { e.fake.FailNext(telegramtest.BadGateway, 1) }, nil, retry, 502, 0},
 		{"connection dropped mid-request", func() { e.fake.FailNext(telegramtest.Drop, 1) }, nil, unknown, 0, 0},
 		{"connection refused", nil, other(e.fake.Token, closed.URL), retry, 0, 0},
-		{"401 wrong token", nil, other("123:wrong", e.fake.URL), retry, 401, 0},
+		{"401 wrong token", nil, other("123:wrong", e.fake.URL), auth, 401, 0},
 		{"400 chat not found", func() { e.fake.FailChat(1001, telegramtest.ChatNotFound) }, nil, permanent, 400, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -771,8 +772,9 @@ func TestSenderClassifies(t *testing.T) {
 				retry:       errors.Is(err, channels.ErrRetry),
 				unreachable: errors.Is(err, channels.ErrUnreachable),
 				unknown:     errors.Is(err, channels.ErrUnknownOutcome),
+				auth:        errors.Is(err, channels.ErrAuth),
 			}
-			is[permanent] = err != nil && !is[retry] && !is[unreachable] && !is[unknown] && !errors.Is(err, channels.ErrOptedOut)
+			is[permanent] = err != nil && !is[retry] && !is[unreachable] && !is[unknown] && !is[auth] && !errors.Is(err, channels.ErrOptedOut)
 			for c, yes := range is {
 				if yes != (c == tc.want) {
 					t.Fatalf("err %v: class %d is %v, want class %d", err, c, yes, tc.want)

@@ -54,6 +54,34 @@ type Webhooks struct {
 	// chats serializes each chat's updates: Telegram sends one chat's
 	// updates in order, and they must run in that order.
 	chats chatLocks
+
+	rejectMu     sync.Mutex
+	rejectLogged time.Time // when a rejected update was last logged
+}
+
+// rejectLogEvery spaces the log lines of rejected updates: one is enough
+// to find a secret that differs from setWebhook's, and forged requests
+// must not flood the log.
+const rejectLogEvery = 10 * time.Second
+
+// logRejected says, at most once per rejectLogEvery, that an update came
+// without the right secret: the path only, no body.
+func (h *Webhooks) logRejected(r *http.Request) {
+	h.rejectMu.Lock()
+	now := time.Now()
+	due := now.Sub(h.rejectLogged) >= rejectLogEvery
+	if due {
+		h.rejectLogged = now
+	}
+	h.rejectMu.Unlock()
+	if due {
+		why := "bad_secret"
+		if r.Header.Get("X-Telegram-Bot-Api-Secret-Token") == "" {
+			why = "no_secret"
+		}
+		h.log().Warn("webhook rejected: X-Telegram-Bot-Api-Secret-Token is not TEND_TELEGRAM_WEBHOOK_SECRET (register the webhook again with setWebhook's secret_token)",
+			"reason", why, "path", r.URL.Path)
+	}
 }
 
 // maxBody bounds an update; Telegram's are a few kilobytes.
@@ -120,6 +148,7 @@ func (h *Webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !h.authorized(r) {
 		h.observe("rejected")
+		h.logRejected(r)
 		http.Error(w, "invalid secret token", http.StatusUnauthorized)
 		return
 	}

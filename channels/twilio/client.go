@@ -108,12 +108,14 @@ func Do[T any](ctx context.Context, req func() (T, error), classify func(error) 
 const (
 	CodeRateLimited    = 20429
 	CodeOptedOut       = 21610
+	CodeAuthenticate   = 20003 // "Authenticate": the account SID or auth token is wrong
 	CodeUnknownHandset = 30005
 	CodeLandline       = 30006
 )
 
 // Classify sorts a twilio-go error into the dispatcher's classes: 429, 5xx,
-// 401 (credentials being fixed) and failed connections are temporary, 21610 is an opt-out, other API errors
+// failed connections are temporary, 401 and 20003 (our credentials) pause the channel (ErrAuth),
+// 21610 is an opt-out, other API errors
 // (21211 invalid number, 21614 not mobile, 21408, ...) are permanent.
 //
 // A transport error is retried only when the request cannot have reached
@@ -135,10 +137,10 @@ func Classify(err error) error {
 		return &channels.SendError{Class: channels.ErrOptedOut, Code: te.Code, Err: err}
 	case te.Status == http.StatusTooManyRequests || te.Code == CodeRateLimited || te.Status >= 500:
 		return &channels.SendError{Class: channels.ErrRetry, Code: te.Code, Err: err}
-	case te.Status == http.StatusUnauthorized:
+	case te.Status == http.StatusUnauthorized || te.Code == CodeAuthenticate:
 		// Our credentials are wrong or being rotated: the message is fine,
-		// so it waits and retries rather than failing for every patient.
-		return &channels.SendError{Class: channels.ErrRetry, Code: te.Code, Err: err}
+		// so the channel pauses rather than failing it for every patient.
+		return &channels.SendError{Class: channels.ErrAuth, Code: te.Code, Err: err}
 	}
 	return &channels.SendError{Code: te.Code, Err: err}
 }

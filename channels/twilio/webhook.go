@@ -7,6 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/tendcare/tend/conversations/runner"
 )
@@ -16,19 +19,35 @@ const maxForm = 64 << 10
 
 // verify parses the form and checks X-Twilio-Signature against the public
 // URL (not r.Host: behind a proxy the host differs). It writes the error
-// response and returns false when the request must go no further.
-func verify(w http.ResponseWriter, r *http.Request, authToken, publicURL string) bool {
+// response and returns why the request must go no further, "" when it may.
+func verify(w http.ResponseWriter, r *http.Request, authToken, publicURL string) string {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "malformed form: "+err.Error(), http.StatusBadRequest)
-		return false
+		return "malformed_form"
 	}
 	full := strings.TrimSuffix(publicURL, "/") + r.URL.RequestURI()
-	if !ValidSignature(authToken, r.Header.Get("X-Twilio-Signature"), full, r.PostForm) {
+	sig := r.Header.Get("X-Twilio-Signature")
+	if !ValidSignature(authToken, sig, full, r.PostForm) {
 		http.Error(w, "invalid signature", http.StatusForbidden)
-		return false
+		if sig == "" {
+			return "no_signature"
+		}
+		return "bad_signature"
 	}
-	return true
+	return ""
+}
+
+// checkedURL is the URL a signature was checked against, for the log: the
+// public URL and the path, the query left out (a callback's query names
+// the message), so that a TEND_PUBLIC_URL that is not the one Twilio calls
+// shows at a glance.
+func checkedURL(publicURL string, r *http.Request) string {
+	u := strings.TrimSuffix(publicURL, "/") + r.URL.Path
+	if r.URL.RawQuery != "" {
+		u += "?..."
+	}
+	return u
 }
 
 // Keys are what checking a webhook's signature needs.
@@ -37,7 +56,15 @@ type Keys struct {
 	// PublicURL is the URL Twilio was given, scheme and host (Tend may sit
 	// behind a proxy that changes both).
 	PublicURL string
+	// Log, when set, hears of rejected requests: why and the URL checked,
+	// at most one line per rejectLogEvery.
+	Log *slog.Logger
 }
+
+// rejectLogEvery spaces the log lines of rejected webhooks: one is enough
+// to find a wrong TEND_PUBLIC_URL or auth token, and a flood of forged
+// requests must not become a flood of lines.
+const rejectLogEvery = 10 * time.Second
 
 // Signed is middleware: the handler it wraps runs only for a request whose
 // form parsed and whose signature is Twilio's; others get 400 or 403 and
@@ -45,11 +72,19 @@ type Keys struct {
 // so a handler may be built before the URL it is served at is known.
 func Signed(keys func() Keys, refused func()) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
+		logged := &rate.Sometimes{Interval: rejectLogEvery}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			k := keys()
-			if !verify(w, r, k.AuthToken, k.PublicURL) {
+			if why := verify(w, r, k.AuthToken, k.PublicURL); why != "" {
 				if refused != nil {
 					refused()
+				}
+				if k.Log != nil {
+					// The URL and reason only: no body, no number.
+					logged.Do(func() {
+						k.Log.Warn("webhook rejected: its Twilio signature does not match this URL and auth token (check TEND_PUBLIC_URL against the URL set at Twilio, and TWILIO_AUTH_TOKEN)",
+							"reason", why, "checked_url", checkedURL(k.PublicURL, r))
+					})
 				}
 				return
 			}

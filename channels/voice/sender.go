@@ -200,8 +200,8 @@ func (s *Sender) Send(ctx context.Context, e store.OutboxEntry) (string, string,
 
 // classify sorts a twilio-go error into the dispatcher's classes. Calls
 // share Twilio's REST errors and transport behaviour with messages, so the
-// SMS channel's rules apply: 429, 5xx, 401 and failed connections are
-// temporary, 21610 is an opt-out, other API errors (21211 invalid number,
+// SMS channel's rules apply: 429, 5xx and failed connections are
+// temporary, 401 pauses the channel (ErrAuth), 21610 is an opt-out, other API errors (21211 invalid number,
 // 21215 and 13227 geographic permissions, 21216 blocked, ...) are
 // permanent, and a transport error after the connection was made may have
 // placed the call (calling again could ring the patient twice): its

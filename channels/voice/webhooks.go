@@ -119,7 +119,7 @@ func (h *Webhooks) Handler() http.Handler {
 	mux.HandleFunc("POST "+PageAnswerPath, h.pageAnswer)
 	mux.HandleFunc("POST "+PageKeyPath, h.pageKey)
 	mux.HandleFunc("POST "+PageStatusPath, h.pageStatus)
-	keys := func() twilio.Keys { return twilio.Keys{AuthToken: h.AuthToken, PublicURL: h.PublicURL} }
+	keys := func() twilio.Keys { return twilio.Keys{AuthToken: h.AuthToken, PublicURL: h.PublicURL, Log: h.Log} }
 	return twilio.Signed(keys, func() { h.observe("rejected") })(mux)
 }
 

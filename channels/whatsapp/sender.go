@@ -165,8 +165,8 @@ const (
 // classify sorts a twilio-go error into the dispatcher's classes: 63016
 // (outside the window) means this message must go on another channel;
 // 63018 (the sender's rate limit) waits and retries; everything else is
-// Twilio's REST behaviour shared with SMS (twilio.Classify): 429, 5xx, 401 and
-// connections never made are retried, 21610 is an opt-out, a connection
+// Twilio's REST behaviour shared with SMS (twilio.Classify): 429, 5xx and
+// connections never made are retried, 401 pauses the channel, 21610 is an opt-out, a connection
 // lost mid-request is of unknown outcome, and other API errors, such as
 // 63003 and 63024 (not a valid WhatsApp recipient), are permanent.
 func classify(err error) error {

@@ -37,7 +37,9 @@ flags --store, --data-dir, --redis-url); with the embedded store, stop tend serv
 var commands = []command{
 	{name: "serve", args: "[flags]", summary: "run the service (the command when none is given)",
 		about: "Every flag has an environment variable, named at its end; the README's Configuration\n" +
-			"section says more. With no provider configured it runs the dev phone at /dev/phone.",
+			"section says more. Secrets are no flags: set TEND_API_TOKEN, TWILIO_AUTH_TOKEN, TELEGRAM_BOT_TOKEN\n" +
+			"and TEND_TELEGRAM_WEBHOOK_SECRET, or NAME_FILE to a file holding one. With no provider\n" +
+			"configured it runs the dev phone at /dev/phone.",
 		flags: func() *flag.FlagSet { return configFlagSet("serve") },
 		run:   func(_ stdio, args []string) error { return serve(args) }},
 	{name: "content lint", args: "[DIR]", summary: "check a content pack (the bundled one without DIR)",

@@ -17,7 +17,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,7 +43,8 @@ import (
 	"github.com/tendcare/tend/store/seal"
 )
 
-// config is every setting, each a flag with an environment variable.
+// config is every setting, each an environment variable read by an
+// envReader (config.go) and, unless it is a secret, a flag.
 type config struct {
 	Addr, DataDir, Store, PublicURL, APIToken  string
 	TwilioSID, TwilioToken, SMSFrom, TwilioAPI string
@@ -442,7 +442,7 @@ func serve(args []string) error {
 	m := newMetrics(st)
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
-		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter}
+		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter, PauseChanged: m.pausedChanged}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn, Capped: m.cappedStart,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine},
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
@@ -468,15 +468,7 @@ func serve(args []string) error {
 	}
 
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
-	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := st.Ready(ctx); err != nil {
-			http.Error(w, "store not ready", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ready\n"))
-	})
+	r.Get("/readyz", readyz(st, disp))
 	r.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	r.Mount("/api/v1", a.Routes())
 	hub := &live.Hub{}
@@ -544,6 +536,27 @@ func serve(args []string) error {
 	return err
 }
 
+// readyz answers the load balancer: 503 while the store does not answer.
+// A channel paused because the provider refused our credentials is named
+// in the body but keeps the answer 200: the instance still serves the
+// console and every other channel, and another instance has the same
+// credentials.
+func readyz(st store.Store, disp *channels.Dispatcher) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ready(ctx); err != nil {
+			http.Error(w, "store not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if p := disp.Paused(); len(p) > 0 {
+			fmt.Fprintf(w, "ready; paused, the provider refused our credentials: %s\n", strings.Join(p, ", "))
+			return
+		}
+		w.Write([]byte("ready\n"))
+	}
+}
+
 // metrics are the Prometheus series an on-call engineer watches.
 type metrics struct {
 	reg         *prometheus.Registry
@@ -555,6 +568,7 @@ type metrics struct {
 	escalations *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
 	capped      *prometheus.CounterVec
+	paused      *prometheus.GaugeVec
 }
 
 func newMetrics(st store.Store) *metrics {
@@ -580,6 +594,8 @@ func newMetrics(st store.Store) *metrics {
 			m.capped.WithLabelValues(o, r) // every series from the start, at 0
 		}
 	}
+	m.paused = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tend_channel_paused",
+		Help: "1 while a channel's sending is paused because the provider refused our credentials (its messages wait)."}, []string{"channel"})
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_outbox_depth",
 		Help: "Messages waiting in the outbox (pending or being sent)."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -590,7 +606,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.capped, depth,
+	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.capped, m.paused, depth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -605,10 +621,19 @@ func (m *metrics) turn(kind string, took time.Duration, out *conversations.Outpu
 }
 
 func (m *metrics) sent(channel, status string, code int) {
-	m.sentTotal.WithLabelValues(channel, status).Inc()
+	m.sentTotal.WithLabelValues(channel, statusLabel(status)).Inc()
 	if code != 0 {
-		m.errors.WithLabelValues(channel, strconv.Itoa(code)).Inc()
+		m.errors.WithLabelValues(channel, codeLabel(code)).Inc()
 	}
+}
+
+// pausedChanged sets tend_channel_paused of channel.
+func (m *metrics) pausedChanged(channel string, paused bool) {
+	v := 0.0
+	if paused {
+		v = 1
+	}
+	m.paused.WithLabelValues(channel).Set(v)
 }
 
 // deadLetter counts a dead letter; its reason is one of a fixed set.
@@ -633,9 +658,9 @@ func (m *metrics) cappedStart(outcome, rule string) {
 // status counts what providers report after a send: delivered, read,
 // failed, answered, no-answer, ...
 func (m *metrics) status(channel, status string, code int) {
-	m.statuses.WithLabelValues(channel, status).Inc()
+	m.statuses.WithLabelValues(channel, statusLabel(status)).Inc()
 	if code != 0 {
-		m.errors.WithLabelValues(channel, strconv.Itoa(code)).Inc()
+		m.errors.WithLabelValues(channel, codeLabel(code)).Inc()
 	}
 }
 

@@ -49,6 +49,9 @@ const (
 	// InvalidRecipient answers HTTP 400 with Twilio error 63024 (not a
 	// valid WhatsApp recipient).
 	InvalidRecipient
+	// Unauthenticated answers HTTP 401 with Twilio error 20003, as Twilio
+	// does for a wrong or rotated auth token or a suspended account.
+	Unauthenticated
 )
 
 func (f Fault) String() string {
@@ -69,6 +72,8 @@ func (f Fault) String() string {
 		return "outside-window"
 	case InvalidRecipient:
 		return "invalid-recipient"
+	case Unauthenticated:
+		return "unauthenticated"
 	}
 	return "fault(" + strconv.Itoa(int(f)) + ")"
 }
@@ -92,6 +97,8 @@ func (f Fault) twilioError() (status int, body map[string]any) {
 		return e(http.StatusBadRequest, 63016, "Failed to send freeform message because you are outside the allowed window.")
 	case InvalidRecipient:
 		return e(http.StatusBadRequest, 63024, "Invalid message recipient")
+	case Unauthenticated:
+		return e(http.StatusUnauthorized, 20003, "Authenticate")
 	}
 	return e(http.StatusInternalServerError, 20500, "unknown fault "+f.String())
 }
