@@ -24,6 +24,7 @@ func TestServeRefusesBadSettings(t *testing.T) {
 		{"TEND_TELEGRAM_CHAT_RATE", "1/s", `TEND_TELEGRAM_CHAT_RATE="1/s": not a number`},
 		{"TEND_TIMELINE_MAX", "1e3", `TEND_TIMELINE_MAX="1e3": not a whole number`},
 		{"TEND_TIMELINE_MAX", "-2", `TEND_TIMELINE_MAX="-2": less than -1`},
+		{"TEND_TIMELINE_MAX", "0", `TEND_TIMELINE_MAX="0": keeps no event`},
 		{"TEND_VOICE_MAX_CALLS", "0", `TEND_VOICE_MAX_CALLS="0": less than 1`},
 		{"TEND_MAX_CONNS", "0", `TEND_MAX_CONNS="0": less than 1`},
 		{"TEND_MAX_CONNS_PER_CLIENT", "-1", `TEND_MAX_CONNS_PER_CLIENT="-1": less than 0`},

@@ -156,6 +156,9 @@ func parseConfig(name string, args []string) (config, error) {
 		r.bad("TEND_RETRY_WINDOW", c.RetryWindow, "not a duration from 1s to 30d (such as 24h or 2d)")
 	}
 	c.retryWindow = window
+	if c.TimelineMax == 0 { // each store once read 0 its own way
+		r.bad("TEND_TIMELINE_MAX", "0", "keeps no event: -1 keeps all, else a number of events of 1 or more")
+	}
 	for _, n := range []struct{ name, value string }{{"TEND_EMERGENCY_NUMBER", c.EmergencyNumber}, {"TEND_CRISIS_LINE", c.CrisisLine}} {
 		if n.value != "" && !locales.ValidServiceNumber(n.value) {
 			r.bad(n.name, n.value, "not a number to call (2 to 15 digits, spaces between groups allowed)")
