@@ -76,7 +76,14 @@ func TestDevPhoneEndToEnd(t *testing.T) {
 	exe := browsertest.Chromium(t)
 	fake := smstest.New(t) // configured nowhere: it must hear nothing
 	srv := startTend(t, "", t.TempDir(), fake, noProvider...)
-	if !strings.Contains(srv.out.String(), "no text provider is configured: the dev phone at "+srv.URL+"/dev/phone") {
+	// The line may follow the first answer to /healthz by a moment.
+	said := func() bool {
+		return strings.Contains(srv.out.String(), "no text provider is configured: the dev phone at "+srv.URL+"/dev/phone")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !said() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !said() {
 		t.Fatalf("start-up does not say where the dev phone is:\n%s", srv.out.String())
 	}
 	const phone = "+15551239101"
