@@ -73,6 +73,7 @@ type config struct {
 	SMSRate, TelegramRate, TelegramChatRate    float64
 	RetryWindow                                string
 	retryWindow                                time.Duration
+	MaxMedications, MaxTimes                   int
 	serving                                    servingConfig
 }
 
@@ -159,6 +160,8 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.Float64Var(&c.TelegramRate, "telegram-rate", envFloat("TEND_TELEGRAM_RATE", 30), "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
 	fs.Float64Var(&c.TelegramChatRate, "telegram-chat-rate", envFloat("TEND_TELEGRAM_CHAT_RATE", 1), "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
 	fs.StringVar(&c.RetryWindow, "retry-window", env("TEND_RETRY_WINDOW", "24h"), "how long a message that fails for a passing reason (network, 5xx, 429) is retried before it becomes a dead letter (tend outbox), e.g. 24h or 2d (TEND_RETRY_WINDOW)")
+	fs.IntVar(&c.MaxMedications, "max-medications", envInt("TEND_MAX_MEDICATIONS", api.DefaultMaxMedications), "medications one enrollment may hold; more is a 400 (TEND_MAX_MEDICATIONS)")
+	fs.IntVar(&c.MaxTimes, "max-times", envInt("TEND_MAX_TIMES", api.DefaultMaxTimes), "times a day one medication may hold; more is a 400 (TEND_MAX_TIMES)")
 	servingFlags(fs, &c.serving)
 	if err := fs.Parse(args); err != nil {
 		return c, flagError(fs, err)
@@ -177,6 +180,14 @@ func parseConfig(name string, args []string) (config, error) {
 		return c, fmt.Errorf("TEND_RETRY_WINDOW: %q is not a duration from 1s to 30d (such as 24h or 2d)", c.RetryWindow)
 	}
 	c.retryWindow = window
+	for _, n := range []struct {
+		name  string
+		value int
+	}{{"TEND_MAX_MEDICATIONS", c.MaxMedications}, {"TEND_MAX_TIMES", c.MaxTimes}} {
+		if n.value < 1 {
+			return c, fmt.Errorf("%s: %d is not a limit of 1 or more", n.name, n.value)
+		}
+	}
 	for _, n := range []struct{ name, value string }{{"TEND_EMERGENCY_NUMBER", c.EmergencyNumber}, {"TEND_CRISIS_LINE", c.CrisisLine}} {
 		if n.value != "" && !locales.ValidServiceNumber(n.value) {
 			return c, fmt.Errorf("%s: %q is not a number to call (2 to 15 digits, spaces between groups allowed)", n.name, n.value)
@@ -454,7 +465,8 @@ func serve(args []string) error {
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
 	r := chi.NewRouter()
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Engine: engine, Token: token, Log: log}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Engine: engine, Token: token, Log: log,
+		Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
