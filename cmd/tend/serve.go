@@ -460,7 +460,7 @@ func serve(args []string) error {
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter}
-	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn,
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn, TooLong: m.tooLong,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine},
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
@@ -571,6 +571,7 @@ type metrics struct {
 	turns       *prometheus.HistogramVec
 	escalations *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	tooLongs    *prometheus.CounterVec
 }
 
 func newMetrics(st store.Store) *metrics {
@@ -589,6 +590,8 @@ func newMetrics(st store.Store) *metrics {
 		Help: "Escalations opened by priority."}, []string{"priority"})
 	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_dead_letters_total",
 		Help: "Messages given up when their retry window ended (resend or cancel them: tend outbox), by channel and reason."}, []string{"channel", "reason"})
+	m.tooLongs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_messages_too_long_total",
+		Help: "Messages not sent because they were over their channel's budget even without the medicine's name (timeline: cancelled, too_long), by channel."}, []string{"channel"})
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_outbox_depth",
 		Help: "Messages waiting in the outbox (pending or being sent)."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -599,7 +602,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, depth,
+	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.tooLongs, depth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -627,6 +630,9 @@ func (m *metrics) deadLetter(channel, reason string) {
 	}
 	m.deadLetters.WithLabelValues(channel, reason).Inc()
 }
+
+// tooLong counts a message the Runner did not send for its length.
+func (m *metrics) tooLong(channel string) { m.tooLongs.WithLabelValues(channel).Inc() }
 
 // status counts what providers report after a send: delivered, read,
 // failed, answered, no-answer, ...
