@@ -41,6 +41,16 @@ type API struct {
 	Tickets Tickets
 	// Outbox serves the dead letters (the Runner); nil leaves them out.
 	Outbox Outbox
+	// Jobs runs bulk requests in the background (the Runner): a flow
+	// start for more than 100 patients and POST /patients:batch. Nil
+	// leaves the batch out and serves every flow start within its request.
+	Jobs Jobs
+	// MaxBulk is the most patients one request may name (a flow start, a
+	// batch of enrollments); 0 means DefaultMaxBulk.
+	MaxBulk int
+	// Patients serves erasure and the listing of enrollments (the
+	// Runner); nil answers those with 501.
+	Patients Patients
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -87,6 +97,12 @@ func (a *API) Routes() http.Handler {
 	r.Get("/patients/{id}/timeline", a.timeline)
 	r.Post("/patients/{id}/telegram-link", a.telegramLink)
 	r.Post("/flow-starts", a.startFlows)
+	if a.Jobs != nil {
+		// A literal colon: chi matches "/patients:batch" as its own static
+		// route, apart from "/patients" and "/patients/{id}".
+		r.Post("/patients:batch", a.enrollBatch)
+		r.Get("/jobs/{id}", a.getJob)
+	}
 	r.Get("/escalations", a.escalations)
 	if a.Tickets != nil {
 		r.Get("/tickets", a.listTickets)
@@ -186,8 +202,20 @@ func (a *API) getPatient(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, patientOf(p))
 }
 
+// deletePatient answers DELETE /patients/{id}: it unenrolls, keeping
+// the timeline and tickets, or with ?erase=true erases everything of the
+// patient but the audit log (erasePatient).
 func (a *API) deletePatient(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
+	switch v := r.URL.Query().Get("erase"); v {
+	case "true":
+		a.erasePatient(w, r, id)
+		return
+	case "", "false":
+	default:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("erase: %q is not true or false", v))
+		return
+	}
 	err := a.Runner.Unenroll(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("patient %q not found", id))
@@ -231,11 +259,13 @@ type flowStart struct {
 	Params   map[string]string `json:"params"`
 }
 
-// startFlows validates every patient before starting any, so a bad request
-// starts nothing.
+// startFlows removes repeated ids and refuses more than MaxBulk. Up to
+// syncStarts patients it validates every one before starting any, so a bad
+// request starts nothing, and answers when they are started; a longer
+// list is a job (startFlowsJob), whose failures are counted per patient.
 func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 	var req flowStart
-	if !decode(w, r, &req) {
+	if !a.decodeFlowStart(w, r, &req) {
 		return
 	}
 	declared, ok := a.Engine.Flow(req.Flow)
@@ -251,6 +281,16 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(req.Patients) == 0 {
 		writeError(w, http.StatusBadRequest, "patients: at least one patient id is required")
+		return
+	}
+	ids, duplicates := unique(req.Patients)
+	if max := a.maxBulk(); len(ids) > max {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("patients: %d patients, more than the %d one request may name (TEND_MAX_BULK); split the list", len(ids), max))
+		return
+	}
+	req.Patients = ids
+	if len(ids) > syncStarts && a.Jobs != nil {
+		a.startFlowsJob(w, r, req, duplicates)
 		return
 	}
 	starts := make([][]conversations.Param, len(req.Patients))
@@ -278,7 +318,7 @@ func (a *API) startFlows(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"flow": req.Flow, "patients": req.Patients})
+	writeJSON(w, http.StatusAccepted, map[string]any{"flow": req.Flow, "patients": req.Patients, "duplicates": duplicates})
 }
 
 func (a *API) escalations(w http.ResponseWriter, r *http.Request) {

@@ -96,6 +96,9 @@ type env struct {
 	runner *runner.Runner
 	engine *conversations.Engine
 	clock  *clock
+	// api is the server's API, for settings a test changes before its
+	// first request (MaxBulk).
+	api *api.API
 }
 
 // t0 is Monday 2 March 2026, 09:00 in Chicago.
@@ -121,13 +124,13 @@ func newEnvWith(t *testing.T, set func(*api.API)) *env {
 	c := &clock{t: t0}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true}, Channels: channeltest.Channels,
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}, Clock: c.Now}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}, Clock: c.Now}
 	if set != nil {
 		set(a)
 	}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c}
+	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c, api: a}
 }
 
 // call sends a request with the right token and returns the status and body.
@@ -900,7 +903,7 @@ func TestTimeline(t *testing.T) {
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("event types %v, want %v", types, want)
 	}
-	welcome, _ := e.engine.Pack.Catalog.Text("en", "welcome.body", map[string]any{"Program": "Tend care reminders"}, nil)
+	welcome, _ := e.engine.Pack.Catalog.Text("en", "welcome.body", map[string]any{"Program": "Tend care reminders", "PerDay": 4}, nil)
 	if ev := res.Events[0]; ev.Text != welcome || ev.Channel != "sms" || ev.Status != "queued" || !ev.At.Equal(t0) {
 		t.Errorf("first event %+v, want the queued welcome %q at %v", ev, welcome, t0)
 	}

@@ -42,6 +42,13 @@ const (
 	ListOutbox    = "list_outbox"
 	ResendMessage = "resend_message"
 	CancelMessage = "cancel_message"
+	// ErasePatient: everything of a patient but the audit log was
+	// removed (a right-to-erasure request); ListPatients: enrollments
+	// were listed (Detail: the page's after); ExportPatients: patients'
+	// records were exported (Patient: the one, or empty for all).
+	ErasePatient   = "erase_patient"
+	ListPatients   = "list_patients"
+	ExportPatients = "export_patients"
 )
 
 // Record is one entry. Seq, Prev and Hash are set by the store when it

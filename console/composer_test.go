@@ -142,3 +142,23 @@ func TestAcknowledgedPageShown(t *testing.T) {
 		t.Fatalf("ticket after the acknowledgement:\n%s", page)
 	}
 }
+
+// A start over the patient's daily cap shows on the ticket's timeline:
+// the nurse sees the reminder was deferred, not lost.
+func TestCappedStartShown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, m := range []string{"a", "b", "c", "d", "e"} {
+		if err := e.Runner.StartFlow(t.Context(), "p-north", "refill-reminder", []conversations.Param{{Key: "medication", Value: m}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := e.browser()
+	b.login("north@clinic.org", password)
+	_, inbox := b.get("/console/")
+	id := ticketLink.FindStringSubmatch(inbox)[1]
+	_, page := b.get("/console/tickets/" + id)
+	if !strings.Contains(page, `<li class="capped">`) || !strings.Contains(page, "refill-reminder not started today (the program&#39;s daily cap): deferred to a later day") {
+		t.Fatalf("ticket timeline without the capped start:\n%s", page)
+	}
+}

@@ -286,6 +286,8 @@ func eventOf(ev store.Event, tz string) eventRow {
 		row.What = fmt.Sprintf("escalation: %s (%s)", ev.Reason, ev.Priority)
 	case "adherence":
 		row.What = fmt.Sprintf("dose %s: %s", ev.Medication, strings.ReplaceAll(ev.Status, "_", " "))
+	case "capped":
+		row.What = cappedText(ev)
 	case "quiz":
 		ok := "wrong"
 		if ev.Correct != nil && *ev.Correct {
@@ -296,6 +298,26 @@ func eventOf(ev store.Event, tz string) eventRow {
 		row.What = strings.TrimSpace(ev.Type + " " + ev.Channel + " " + ev.Status)
 	}
 	return row
+}
+
+// cappedText says what became of a start over the patient's caps: a
+// nurse sees why a reminder did not go, and that nothing was lost.
+func cappedText(ev store.Event) string {
+	rule := map[string]string{
+		"per_day":  "the program's daily cap",
+		"fcc_day":  "the FCC cap of 1 a day for its purpose",
+		"fcc_week": "the FCC cap of 3 a week for its purpose",
+	}[ev.Reason]
+	if rule == "" {
+		rule = "a cap"
+	}
+	switch ev.Status {
+	case "deferred":
+		return fmt.Sprintf("%s not started today (%s): deferred to a later day", ev.Flow, rule)
+	case "dropped":
+		return fmt.Sprintf("%s not started (%s): dropped, it would be stale by the next day", ev.Flow, rule)
+	}
+	return fmt.Sprintf("%s capped (%s)", ev.Flow, rule)
 }
 
 func randomID() string {

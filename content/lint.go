@@ -15,7 +15,7 @@ import (
 // Placeholders are the template fields a message may use ({{.Medication}}).
 // The engine fills every one of them on every message it renders.
 func Placeholders() []string {
-	return []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Emergency", "Crisis"}
+	return []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Emergency", "Crisis", "PerDay"}
 }
 
 // callPlaceholders are filled only where a call says a choice's key.
@@ -96,6 +96,7 @@ func lint(p *Pack) []Problem {
 	l.safety()
 	if p.Catalog != nil {
 		l.messages()
+		l.promise()
 		l.paramsUsed()
 		l.plurals()
 		l.sms()
@@ -147,6 +148,9 @@ func (l *linter) flow(f *Flow) {
 		l.errorf(f.File, fl, "flow %q has no priority (want %s, %s or %s)", f.ID, PrioritySafety, PriorityReminder, PriorityEducation)
 	default:
 		l.errorf(f.File, fl, "flow %q: unknown priority %q (want %s, %s or %s)", f.ID, f.Priority, PrioritySafety, PriorityReminder, PriorityEducation)
+	}
+	if f.Purpose != "" && !slices.Contains(Purposes(), f.Purpose) {
+		l.errorf(f.File, fl, "flow %q: unknown purpose %q (want one of %s)", f.ID, f.Purpose, strings.Join(Purposes(), ", "))
 	}
 	stateIDs := sortedKeys(f.States)
 	known := func() string {
@@ -332,6 +336,9 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 			if t.Name == "" {
 				l.errorf(f.File, al, "%s has no name", twhere)
 			}
+			if strings.HasPrefix(t.Name, StartTally) {
+				l.errorf(f.File, al, "%s: name %q: the prefix %q is the engine's (it counts the conversations Tend starts)", twhere, t.Name, StartTally)
+			}
 			if t.Reach <= 0 {
 				l.errorf(f.File, al, "%s: reach must be at least 1 (got %d)", twhere, t.Reach)
 			}
@@ -417,6 +424,24 @@ func (l *linter) program(pr *Program) {
 			l.errorf(pr.File, pl, "%s: %s.day is negative (%d)", where, field, e.Day)
 		}
 		clock(field, e.At)
+	}
+	l.caps(pr, pl, where)
+}
+
+// caps checks a program's caps: a daily cap of at least one, and under the
+// FCC caps a purpose on every flow the program starts, since those caps
+// count starts per purpose.
+func (l *linter) caps(pr *Program, line int, where string) {
+	if n := pr.Caps.Day(); n < 1 {
+		l.errorf(pr.File, line, "%s: caps.per_day is %d: it must be at least 1 (leave it out for %d)", where, n, DefaultPerDay)
+	}
+	if !pr.Caps.FCC {
+		return
+	}
+	for _, id := range pr.started() {
+		if f := l.p.Flows[id]; f != nil && f.Purpose == "" {
+			l.errorf(pr.File, line, "%s: caps.fcc counts starts per purpose, but flow %q has no purpose (add purpose: to %s; one of %s)", where, id, f.File, strings.Join(Purposes(), ", "))
+		}
 	}
 }
 
@@ -578,6 +603,17 @@ func (l *linter) messages() {
 	// happen (Languages comes from the catalog), so nothing more to check.
 }
 
+// promise warns when the HELP answer does not render the daily cap: CTIA
+// asks it to state the message frequency, and {{.PerDay}} keeps that
+// number the one the Runner enforces (caps.per_day).
+func (l *linter) promise() {
+	for _, lang := range l.p.Languages {
+		if m := l.message(lang, MsgHelp); m != nil && !slices.Contains(m.Placeholders(), "PerDay") {
+			l.warnf(m.File, m.Line, "%s: message %q does not say {{.PerDay}}: the frequency HELP promises must be the program's caps.per_day", lang, MsgHelp)
+		}
+	}
+}
+
 // placeholderParams are the placeholders a flow's parameters fill, and
 // the parameters that fill each: a message that uses one needs the flow
 // to declare one of them, or it would read an empty value (or, for
@@ -683,6 +719,7 @@ func (l *linter) sampleData(lang string) map[string]any {
 			base[k] = v
 		}
 		base["Program"] = l.programName(lang)
+		base["PerDay"] = l.maxPerDay()
 		l.samples[lang] = base
 	}
 	data := make(map[string]any, len(base))
@@ -690,6 +727,18 @@ func (l *linter) sampleData(lang string) map[string]any {
 		data[k] = v
 	}
 	return data
+}
+
+// maxPerDay is the largest daily cap of the pack's programs: the longest
+// number a promise renders.
+func (l *linter) maxPerDay() int {
+	n := DefaultPerDay
+	for _, pr := range l.p.Programs {
+		if pr != nil {
+			n = max(n, pr.Caps.Day())
+		}
+	}
+	return n
 }
 
 // programName is the longest program name in lang.

@@ -516,6 +516,37 @@ func TestLintFindsProblems(t *testing.T) {
 			want:  []want{{file: program, at: "id: care", msg: `program "care" name: message "program.care.name" is missing in es`}},
 		},
 
+		{
+			name:  "daily cap below one",
+			edits: []edit{replace(program, "  per_day: 3", "  per_day: 0")},
+			want:  []want{{file: program, at: "id: care", msg: `program "care": caps.per_day is 0: it must be at least 1`}},
+		},
+		{
+			name:  "fcc caps on flows without a purpose",
+			edits: []edit{appendTo(program, "  fcc: true\n"), replace(medFlow, "priority: reminder\n", "priority: reminder\npurpose: medication\n")},
+			want: []want{
+				{file: program, at: "id: care", msg: `caps.fcc counts starts per purpose, but flow "refill" has no purpose`},
+				{file: program, at: "id: care", msg: `flow "appointment" has no purpose`},
+				{file: program, at: "id: care", msg: `flow "salt" has no purpose`},
+			},
+		},
+		{
+			name:  "unknown purpose",
+			edits: []edit{replace(medFlow, "priority: reminder\n", "priority: reminder\npurpose: marketing\n")},
+			want:  []want{{file: medFlow, at: "id: medication", msg: `flow "medication": unknown purpose "marketing" (want one of medication, appointment, refill, education, check-in)`}},
+		},
+		{
+			name:  "tally named like the start counts",
+			edits: []edit{replace(medFlow, "name: missed_dose", "name: started:missed")},
+			want:  []want{{file: medFlow, at: "- tally:", msg: `name "started:missed": the prefix "started:" is the engine's`}},
+		},
+		{
+			name:    "HELP that does not say the cap",
+			edits:   []edit{replace(en, "up to {{.PerDay}} msgs/day", "up to 3 msgs/day"), replace(es, "hasta {{.PerDay}} msj/dia", "hasta 3 msj/dia")},
+			want:    []want{{file: en, at: "keyword.help:", msg: `en: message "keyword.help" does not say {{.PerDay}}`, warning: true}},
+			noError: true,
+		},
+
 		// ---- messages ----
 		{
 			name:  "missing translation of a prompt",

@@ -1,6 +1,7 @@
 package content
 
 import (
+	"slices"
 	"time"
 
 	"github.com/tendcare/tend/locales"
@@ -99,9 +100,74 @@ type Program struct {
 	Education []Lesson `yaml:"education"`
 	// Calls is the retry policy of reminder calls.
 	Calls *Calls `yaml:"calls"`
+	// Caps bound the conversations Tend starts for a patient; the welcome
+	// and HELP texts promise Caps.Day() as {{.PerDay}}.
+	Caps Caps `yaml:"caps"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
+}
+
+// DefaultPerDay is the daily cap of a program that sets none: the number
+// the bundled welcome and HELP texts have always promised.
+const DefaultPerDay = 4
+
+// Caps is how often Tend may start a conversation with a patient of a
+// program. Only starts count: replies, safety messages, keyword answers
+// and a person's messages never do, nor the messages of a conversation
+// after its first.
+type Caps struct {
+	// PerDay is the most conversations started in one local day (default
+	// DefaultPerDay); lint refuses less than 1.
+	PerDay *int `yaml:"per_day"`
+	// FCC adds the FCC healthcare exemption's caps (RULES.md): at most one
+	// start a day and three in seven days for each purpose.
+	FCC bool `yaml:"fcc"`
+}
+
+// Day is the daily cap: PerDay, or DefaultPerDay when unset.
+func (c Caps) Day() int {
+	if c.PerDay == nil {
+		return DefaultPerDay
+	}
+	return *c.PerDay
+}
+
+// FCC exemption caps per purpose (RULES.md).
+const (
+	FCCPerDay  = 1
+	FCCPerWeek = 3
+)
+
+// Purposes a flow may give (Flow.Purpose): the FCC caps count each apart.
+func Purposes() []string {
+	return []string{"medication", "appointment", "refill", "education", "check-in"}
+}
+
+// StartTally prefixes the session tallies that count the conversations
+// Tend started ("started:medication"); content tallies may not use it.
+const StartTally = "started:"
+
+// started lists the flows the program starts on a schedule (not the
+// welcome, which answers the enrollment and is not capped), each once.
+func (p *Program) started() []string {
+	var ids []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	add(p.Medications)
+	if p.Refills != nil {
+		add(p.Refills.Flow)
+	}
+	if p.Appointments != nil {
+		add(p.Appointments.Flow)
+	}
+	for _, e := range p.Education {
+		add(e.Flow)
+	}
+	return ids
 }
 
 // DateReminder starts Flow DaysBefore days before a date, at a local time.
@@ -120,11 +186,14 @@ type Lesson struct {
 
 // Flow is one conversation: a set of states, the first of which is Start.
 type Flow struct {
-	ID       string            `yaml:"id"`
-	Priority string            `yaml:"priority"`
-	Params   Params            `yaml:"params"` // parameters a start may give, each of a type (params.go)
-	Start    string            `yaml:"start"`
-	States   map[string]*State `yaml:"states"`
+	ID       string `yaml:"id"`
+	Priority string `yaml:"priority"`
+	// Purpose is what the flow is for (one of Purposes); the FCC caps
+	// count starts per purpose.
+	Purpose string            `yaml:"purpose"`
+	Params  Params            `yaml:"params"` // parameters a start may give, each of a type (params.go)
+	Start   string            `yaml:"start"`
+	States  map[string]*State `yaml:"states"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`

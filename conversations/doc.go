@@ -9,7 +9,8 @@
 // human, a language name) in every bundled language before any flow logic.
 // Rendering (Renderer), how a patient can be reached (Contact) and the
 // scheduling math (time zones, quiet hours, which timers an enrollment
-// wants) live here too, as pure functions of their arguments.
+// wants) and the cap decision (DecideCap: may Tend start one more
+// conversation today?) live here too, as pure functions of their arguments.
 //
 // The package imports neither the store nor net/http (TestPure enforces
 // it): package conversations/runner drives the engine against the store.

@@ -3,6 +3,7 @@ package conversations
 import (
 	"fmt"
 	"hash/fnv"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -99,6 +100,8 @@ const (
 	timerAppt     = "appt"
 	timerLesson   = "lesson"
 	timerFollowup = "followup"
+	// timerCapped is a start a cap deferred: capped|flow|key=value|...
+	timerCapped = "capped"
 )
 
 // Timer is a timer the schedule asks for: its name says what it starts
@@ -131,8 +134,30 @@ func ParseTimer(name string) (Scheduled, bool) {
 		return Scheduled{Flow: parts[1], Params: []Param{{"appointment", parts[2]}, {"date", date}, {"time", clock}}}, true
 	case (parts[0] == timerLesson || parts[0] == timerFollowup) && len(parts) == 2:
 		return Scheduled{Flow: parts[1]}, true
+	case parts[0] == timerCapped && len(parts) >= 2:
+		sc := Scheduled{Flow: parts[1]}
+		for _, kv := range parts[2:] {
+			k, v, _ := strings.Cut(kv, "=")
+			k, err1 := url.QueryUnescape(k)
+			v, err2 := url.QueryUnescape(v)
+			if err1 != nil || err2 != nil {
+				return Scheduled{}, false
+			}
+			sc.Params = append(sc.Params, Param{k, v})
+		}
+		return sc, true
 	}
 	return Scheduled{}, false
+}
+
+// DeferredTimer names the timer of a start a cap deferred to another day.
+// It is not part of the schedule, so a re-enrollment keeps it.
+func DeferredTimer(flow string, params []Param) string {
+	parts := []string{timerCapped, flow}
+	for _, p := range params {
+		parts = append(parts, url.QueryEscape(p.Key)+"="+url.QueryEscape(p.Value))
+	}
+	return join(parts...)
 }
 
 // IsSchedule reports whether a timer name belongs to the enrollment's

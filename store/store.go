@@ -248,6 +248,7 @@ type Store interface {
 	Staff
 	Audit
 	Logins
+	Jobs
 
 	// Ready reports whether the backend can serve.
 	Ready(ctx context.Context) error
@@ -368,6 +369,57 @@ type Logins interface {
 	DeleteLogin(ctx context.Context, id string) error
 }
 
+// Job is the progress of a bulk request (a flow start for many patients,
+// a batch of enrollments) that the Runner works through in the
+// background, so that the request can answer at once and the client can
+// follow it. It holds counts and a few errors that name a line, a patient
+// id and a field, never a value: no patient data.
+type Job struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"` // JobFlowStart or JobEnroll
+	Flow string `json:"flow,omitempty"`
+	// State is JobRunning, JobDone or JobInterrupted (a running job whose
+	// Updated stopped moving: the server that ran it stopped).
+	State string `json:"state"`
+	Total int    `json:"total"`
+	// Done counts patients started (or enrolled), Skipped those this job
+	// had already started before a resume, Failed the rest.
+	Done    int `json:"done"`
+	Skipped int `json:"skipped"`
+	Failed  int `json:"failed"`
+	// Errors are the first failures (at most MaxJobErrors).
+	Errors  []string  `json:"errors,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// Job kinds and states.
+const (
+	JobFlowStart   = "flow-start"
+	JobEnroll      = "enroll"
+	JobRunning     = "running"
+	JobDone        = "done"
+	JobInterrupted = "interrupted"
+)
+
+// MaxJobErrors bounds the errors a job keeps: enough to find what is wrong
+// with a file, not a copy of it.
+const MaxJobErrors = 20
+
+// JobRetention is how long a job stays readable after its last update.
+const JobRetention = 30 * 24 * time.Hour
+
+// Jobs keeps the progress of bulk requests. Only the Runner that works a
+// job writes it; readers may be on any replica.
+type Jobs interface {
+	// PutJob writes a job, replacing the one with its ID; it is kept for
+	// JobRetention after Updated.
+	PutJob(ctx context.Context, j Job) error
+	// Job returns a job as last written; ErrNotFound when unknown or
+	// older than JobRetention at now.
+	Job(ctx context.Context, id string, now time.Time) (Job, error)
+}
+
 // Audit keeps the append-only, hash-chained audit log (package audit).
 // It is never trimmed with timelines.
 type Audit interface {
@@ -414,4 +466,17 @@ type PatientLister interface {
 // nor moves (the replica died) comes due again when the lease ends.
 type TimerClaimer interface {
 	ClaimTimers(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Timer, error)
+}
+
+// Eraser is implemented by backends that can forget a patient entirely,
+// for a right-to-erasure request. ErasePatient removes everything the
+// store holds of the patient except the audit log: enrollment, indexes,
+// session, timers, timeline, every outbox entry (claimed and dead ones
+// too), the patient's tickets, the dedupe keys of the patient's turns and
+// single-use codes that stand for the patient. It works on an unenrolled
+// patient's leftovers too, and returns ErrNotFound when the store holds
+// nothing of the patient. Once keys name no enrolled patient (a hash of
+// an unknown number, a staff sign-in) and are left to expire.
+type Eraser interface {
+	ErasePatient(ctx context.Context, patientID string) error
 }

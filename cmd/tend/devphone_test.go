@@ -158,7 +158,7 @@ func TestDevPhoneRefused(t *testing.T) {
 			[]string{"TEND_PUBLIC_URL", "https://tend.example.org", "TWILIO_ACCOUNT_SID", "TEND_DEV_PHONE=off"}},
 		{"forced on, public URL", []string{"TEND_DEV_PHONE=on", "TEND_PUBLIC_URL=http://10.1.2.3:8080"},
 			[]string{"TEND_PUBLIC_URL", "TEND_DEV_PHONE=on"}},
-		{"not a mode", []string{"TEND_DEV_PHONE=maybe"}, []string{`TEND_DEV_PHONE: "maybe"`}},
+		{"not a mode", []string{"TEND_DEV_PHONE=maybe"}, []string{`TEND_DEV_PHONE="maybe"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -42,24 +42,16 @@ type servingConfig struct {
 	trusted                     []netip.Prefix
 }
 
-func servingFlags(fs *flag.FlagSet, s *servingConfig) {
-	fs.IntVar(&s.MaxConns, "max-conns", envInt("TEND_MAX_CONNS", 4096), "open connections in all; when full, the one waiting longest without a request is closed (TEND_MAX_CONNS)")
-	fs.IntVar(&s.MaxConnsPerClient, "max-conns-per-client", envInt("TEND_MAX_CONNS_PER_CLIENT", 256), "open connections from one address; 0: no cap; trusted proxies are not capped (TEND_MAX_CONNS_PER_CLIENT)")
-	fs.Float64Var(&s.RateLimit, "rate-limit", envFloat("TEND_RATE_LIMIT", 10), "requests per second one client may make to the sign-in pages, /metrics and the dev phone (5 times as many at once); 0: no limit (TEND_RATE_LIMIT)")
+func servingFlags(fs *flag.FlagSet, r *envReader, s *servingConfig) {
+	fs.Var(r.int(&s.MaxConns, "TEND_MAX_CONNS", 4096, 1), "max-conns", "open connections in all; when full, the one waiting longest without a request is closed (TEND_MAX_CONNS)")
+	fs.Var(r.int(&s.MaxConnsPerClient, "TEND_MAX_CONNS_PER_CLIENT", 256, 0), "max-conns-per-client", "open connections from one address; 0: no cap; trusted proxies are not capped (TEND_MAX_CONNS_PER_CLIENT)")
+	fs.Var(r.float(&s.RateLimit, "TEND_RATE_LIMIT", 10, 0), "rate-limit", "requests per second one client may make to the sign-in pages, /metrics and the dev phone (5 times as many at once); 0: no limit (TEND_RATE_LIMIT)")
 	fs.StringVar(&s.TrustedProxies, "trusted-proxies", env("TEND_TRUSTED_PROXIES", ""), "addresses or CIDR prefixes of the TLS proxies in front of tend, whose X-Forwarded-For names the client (TEND_TRUSTED_PROXIES)")
 }
 
-// check validates the settings, naming the variable at fault.
+// check validates what the reader did not (its numbers are checked as
+// read), naming the variable at fault.
 func (s *servingConfig) check() error {
-	if s.MaxConns < 1 {
-		return fmt.Errorf("TEND_MAX_CONNS: %d is not a number of connections of 1 or more", s.MaxConns)
-	}
-	if s.MaxConnsPerClient < 0 {
-		return fmt.Errorf("TEND_MAX_CONNS_PER_CLIENT: %d is negative (0 turns the cap off)", s.MaxConnsPerClient)
-	}
-	if s.RateLimit < 0 {
-		return fmt.Errorf("TEND_RATE_LIMIT: %g is negative (0 turns the limit off)", s.RateLimit)
-	}
 	p, err := guard.ParsePrefixes(s.TrustedProxies)
 	if err != nil {
 		return fmt.Errorf("TEND_TRUSTED_PROXIES: %w", err)

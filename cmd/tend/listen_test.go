@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,15 +124,26 @@ func drip(mu *sync.Mutex, conns *[]net.Conn, stop <-chan struct{}) {
 	}
 }
 
+// healthzWithin asks five times and wants every answer 200 and the
+// median within limit: one slow answer is the machine's scheduler (the
+// race detector, other packages' tests), a starved server is slow every
+// time.
 func healthzWithin(t *testing.T, addr string, limit time.Duration) {
 	t.Helper()
+	var took []time.Duration
 	for range 5 {
 		start := time.Now()
-		code, _ := ask(addr, "127.0.0.1")
-		if d := time.Since(start); code != 200 || d > limit {
-			t.Errorf("/healthz answered %d in %v, want 200 within %v", code, d, limit)
+		code, body := ask(addr, "127.0.0.1")
+		took = append(took, time.Since(start))
+		if code != 200 {
+			t.Errorf("/healthz answered %d %q, want 200", code, body)
 		}
 	}
+	slices.Sort(took)
+	if took[2] > limit {
+		t.Errorf("/healthz answered in %v (sorted), want a median within %v", took, limit)
+	}
+	t.Logf("/healthz answered in %v", took)
 }
 
 func ask(addr, from string) (int, string) {

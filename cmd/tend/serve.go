@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -68,6 +69,7 @@ type config struct {
 	WhatsAppFrom, VoiceFrom, NurseLine         string
 	CallbackNumber                             string
 	VoiceMaxCalls                              int
+	MaxBulk                                    int
 	TelegramToken, TelegramSecret, TelegramAPI string
 	TelegramBot                                string
 	SMSRate, TelegramRate, TelegramChatRate    float64
@@ -77,65 +79,32 @@ type config struct {
 	serving                                    servingConfig
 }
 
-func envFloat(name string, def float64) float64 {
-	if f, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
-		return f
-	}
-	return def
-}
-
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
-
-func envBool(name string) bool {
-	b, _ := strconv.ParseBool(os.Getenv(name))
-	return b
-}
-
-// envBoolOr is envBool for a setting that is on unless turned off.
-func envBoolOr(name string, def bool) bool {
-	if b, err := strconv.ParseBool(os.Getenv(name)); err == nil {
-		return b
-	}
-	return def
-}
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return n
-	}
-	return def
-}
-
 // parseConfig reads the flags and environment of command name: serve, and
 // keys rotate, which opens the same store with the same key file.
 func parseConfig(name string, args []string) (config, error) {
 	var c config
+	r := &envReader{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are returned; tend serve --help lists the flags (cli.go)
 	fs.StringVar(&c.Addr, "addr", env("TEND_ADDR", ""), "listen address; none: 127.0.0.1:8080 while the public URL is localhost, else :8080 (TEND_ADDR)")
 	fs.StringVar(&c.DataDir, "data-dir", env("TEND_DATA_DIR", "./data"), "data directory (TEND_DATA_DIR)")
 	fs.StringVar(&c.Store, "store", env("TEND_STORE", "embedded"), "store backend: embedded or redis (TEND_STORE)")
-	fs.StringVar(&c.RedisURL, "redis-url", env("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", r.secret("TEND_REDIS_URL", "redis://127.0.0.1:6379/0"), "redis:// or rediss:// URL with user, password, DB and pool/timeout options (TEND_REDIS_URL)")
 	fs.StringVar(&c.RedisAddrs, "redis-addrs", env("TEND_REDIS_ADDRS", ""), "comma-separated cluster seeds or Sentinel addresses; overrides the URL's host (TEND_REDIS_ADDRS)")
-	fs.IntVar(&c.TimelineMax, "timeline-max", envInt("TEND_TIMELINE_MAX", redisstore.DefaultTimelineMax), "events kept per patient timeline on Redis; -1 keeps all (TEND_TIMELINE_MAX)")
+	fs.Var(r.int(&c.TimelineMax, "TEND_TIMELINE_MAX", redisstore.DefaultTimelineMax, -1), "timeline-max", "events kept per patient timeline on Redis; -1 keeps all (TEND_TIMELINE_MAX)")
 	fs.StringVar(&c.TimelineRetention, "timeline-retention", env("TEND_TIMELINE_RETENTION", "365d"), "age after which timeline events are dropped on Redis, e.g. 365d; 0 keeps them (TEND_TIMELINE_RETENTION)")
-	fs.BoolVar(&c.RedisCluster, "redis-cluster", envBool("TEND_REDIS_CLUSTER"), "use Redis Cluster (TEND_REDIS_CLUSTER=true)")
+	fs.Var(r.bool(&c.RedisCluster, "TEND_REDIS_CLUSTER", false), "redis-cluster", "use Redis Cluster (TEND_REDIS_CLUSTER=true)")
 	fs.StringVar(&c.RedisSentinelMaster, "redis-sentinel-master", env("TEND_REDIS_SENTINEL_MASTER", ""), "Sentinel master name; TEND_REDIS_ADDRS are then the Sentinels (TEND_REDIS_SENTINEL_MASTER)")
 	fs.StringVar(&c.PublicURL, "public-url", env("TEND_PUBLIC_URL", "http://localhost:8080"), "base URL providers call (TEND_PUBLIC_URL)")
-	fs.StringVar(&c.APIToken, "api-token", env("TEND_API_TOKEN", ""), "API bearer token; generated into the data dir if empty (TEND_API_TOKEN)")
+	c.APIToken = r.secret("TEND_API_TOKEN", "") // no flag: secretSettings
 	fs.StringVar(&c.TwilioSID, "twilio-account-sid", env("TWILIO_ACCOUNT_SID", ""), "Twilio account SID (TWILIO_ACCOUNT_SID)")
-	fs.StringVar(&c.TwilioToken, "twilio-auth-token", env("TWILIO_AUTH_TOKEN", ""), "Twilio auth token (TWILIO_AUTH_TOKEN)")
+	c.TwilioToken = r.secret("TWILIO_AUTH_TOKEN", "") // no flag: secretSettings
 	fs.StringVar(&c.SMSFrom, "sms-from", env("TEND_SMS_FROM", ""), "SMS sender number or messaging service SID (TEND_SMS_FROM)")
 	fs.StringVar(&c.TwilioAPI, "twilio-api-url", env("TEND_TWILIO_API_URL", twilio.DefaultAPIURL), "Twilio REST base URL (TEND_TWILIO_API_URL)")
 	fs.StringVar(&c.ContentDir, "content-dir", env("TEND_CONTENT_DIR", ""), "content pack directory; bundled pack if empty (TEND_CONTENT_DIR)")
 	fs.StringVar(&c.QuietHours, "quiet-hours", env("TEND_QUIET_HOURS", "08:00-21:00"), "local sending window, or off (TEND_QUIET_HOURS)")
 	fs.StringVar(&c.KeyFile, "encryption-key-file", env("TEND_ENCRYPTION_KEY_FILE", ""), "key file sealing PHI at rest; none: on the embedded store, DATA_DIR/encryption-keys, made on first start (TEND_ENCRYPTION_KEY_FILE)")
-	fs.BoolVar(&c.AllowPlaintext, "allow-plaintext", envBool("TEND_ALLOW_PLAINTEXT"), "let the Redis store keep PHI in the clear when no key file is set (TEND_ALLOW_PLAINTEXT=true)")
+	fs.Var(r.bool(&c.AllowPlaintext, "TEND_ALLOW_PLAINTEXT", false), "allow-plaintext", "let the Redis store keep PHI in the clear when no key file is set (TEND_ALLOW_PLAINTEXT=true)")
 	fs.StringVar(&c.HelpContact, "help-contact", env("TEND_HELP_CONTACT", "your clinic"), "phone or URL the HELP reply gives (TEND_HELP_CONTACT)")
 	fs.StringVar(&c.EmergencyNumber, "emergency-number", env("TEND_EMERGENCY_NUMBER", ""), "number the safety reply tells patients to call; none: by the country of each patient's phone, else 112 (TEND_EMERGENCY_NUMBER)")
 	fs.StringVar(&c.CrisisLine, "crisis-line", env("TEND_CRISIS_LINE", ""), "suicide and crisis line the safety reply gives; none: by the country of each patient's phone (988 for +1) (TEND_CRISIS_LINE)")
@@ -143,7 +112,7 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.VoiceFrom, "voice-from", env("TEND_VOICE_FROM", ""), "number reminder calls come from (TEND_VOICE_FROM)")
 	fs.StringVar(&c.NurseLine, "nurse-line", env("TEND_NURSE_LINE", ""), "on-call number a caller pressing 0 is connected to; none: a callback escalation (TEND_NURSE_LINE)")
 	fs.StringVar(&c.CallbackNumber, "callback-number", env("TEND_CALLBACK_NUMBER", ""), "number voicemails ask patients to call back; default the help contact (TEND_CALLBACK_NUMBER)")
-	fs.BoolVar(&c.VoiceSpeech, "voice-speech", envBoolOr("TEND_VOICE_SPEECH", true), "callers may speak as well as press keys; speech goes through the emergency detector (TEND_VOICE_SPEECH)")
+	fs.Var(r.bool(&c.VoiceSpeech, "TEND_VOICE_SPEECH", true), "voice-speech", "callers may speak as well as press keys; speech goes through the emergency detector (TEND_VOICE_SPEECH)")
 	fs.StringVar(&c.OnCall, "oncall", env("TEND_ONCALL", ""), "on-call numbers (E.164, comma-separated, first first) paged while a ticket nobody claimed nears its deadline; none: no paging (TEND_ONCALL)")
 	fs.StringVar(&c.PageEvery, "page-every", env("TEND_PAGE_EVERY", "10m"), "time between two pages of one ticket (TEND_PAGE_EVERY)")
 	fs.StringVar(&c.RequireTOTP, "require-totp", env("TEND_REQUIRE_TOTP", console.RequireTOTPNone), "who must turn on two-step sign-in (TOTP) in the console before anything else: admin, all or none (TEND_REQUIRE_TOTP)")
@@ -151,62 +120,77 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.StringVar(&c.TeamsFile, "teams", env("TEND_TEAMS", ""), "YAML file of each team's deadlines, oncall ladder and page_every; what a team leaves out, and every team it does not name, follows TEND_DEADLINES, TEND_ONCALL and TEND_PAGE_EVERY (TEND_TEAMS)")
 	fs.StringVar(&c.ReopenWithin, "reopen-within", env("TEND_REOPEN_WITHIN", "24h"), "a patient's message this soon after their ticket was resolved reopens it instead of opening another; 0: never (TEND_REOPEN_WITHIN)")
 	fs.StringVar(&c.DevPhone, "dev-phone", env("TEND_DEV_PHONE", "auto"), "dev phone at /dev/phone for texts with no provider: auto (on when no provider is configured), on or off; localhost only (TEND_DEV_PHONE)")
-	fs.IntVar(&c.VoiceMaxCalls, "voice-max-calls", envInt("TEND_VOICE_MAX_CALLS", 4), "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
-	fs.StringVar(&c.TelegramToken, "telegram-bot-token", env("TELEGRAM_BOT_TOKEN", ""), "Telegram bot token; none: Telegram off (TELEGRAM_BOT_TOKEN)")
-	fs.StringVar(&c.TelegramSecret, "telegram-webhook-secret", env("TEND_TELEGRAM_WEBHOOK_SECRET", ""), "secret Telegram sends in X-Telegram-Bot-Api-Secret-Token (TEND_TELEGRAM_WEBHOOK_SECRET)")
+	fs.Var(r.int(&c.MaxBulk, "TEND_MAX_BULK", api.DefaultMaxBulk, 1), "max-bulk", "most patients one API request may name: a flow start, a batch of enrollments (TEND_MAX_BULK)")
+	fs.Var(r.int(&c.VoiceMaxCalls, "TEND_VOICE_MAX_CALLS", 4, 1), "voice-max-calls", "concurrent reminder calls per voice number (TEND_VOICE_MAX_CALLS)")
+	c.TelegramToken = r.secret("TELEGRAM_BOT_TOKEN", "")            // no flag: secretSettings
+	c.TelegramSecret = r.secret("TEND_TELEGRAM_WEBHOOK_SECRET", "") // no flag: secretSettings
 	fs.StringVar(&c.TelegramAPI, "telegram-api-url", env("TEND_TELEGRAM_API_URL", "https://api.telegram.org"), "Telegram Bot API base URL (TEND_TELEGRAM_API_URL)")
 	fs.StringVar(&c.TelegramBot, "telegram-bot-username", env("TEND_TELEGRAM_BOT_USERNAME", ""), "bot username for t.me links; asked from Telegram (getMe) if empty (TEND_TELEGRAM_BOT_USERNAME)")
-	fs.Float64Var(&c.SMSRate, "sms-rate", envFloat("TEND_SMS_RATE", 1), "SMS segments per second from the sender; 1 for a long code, more for toll-free, short codes and 10DLC (TEND_SMS_RATE)")
-	fs.Float64Var(&c.TelegramRate, "telegram-rate", envFloat("TEND_TELEGRAM_RATE", 30), "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
-	fs.Float64Var(&c.TelegramChatRate, "telegram-chat-rate", envFloat("TEND_TELEGRAM_CHAT_RATE", 1), "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
+	fs.Var(r.rate(&c.SMSRate, "TEND_SMS_RATE", 1), "sms-rate", "SMS segments per second from the sender; 1 for a long code, more for toll-free, short codes and 10DLC (TEND_SMS_RATE)")
+	fs.Var(r.rate(&c.TelegramRate, "TEND_TELEGRAM_RATE", 30), "telegram-rate", "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
+	fs.Var(r.rate(&c.TelegramChatRate, "TEND_TELEGRAM_CHAT_RATE", 1), "telegram-chat-rate", "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
 	fs.StringVar(&c.RetryWindow, "retry-window", env("TEND_RETRY_WINDOW", "24h"), "how long a message that fails for a passing reason (network, 5xx, 429) is retried before it becomes a dead letter (tend outbox), e.g. 24h or 2d (TEND_RETRY_WINDOW)")
-	fs.IntVar(&c.MaxMedications, "max-medications", envInt("TEND_MAX_MEDICATIONS", api.DefaultMaxMedications), "medications one enrollment may hold; more is a 400 (TEND_MAX_MEDICATIONS)")
-	fs.IntVar(&c.MaxTimes, "max-times", envInt("TEND_MAX_TIMES", api.DefaultMaxTimes), "times a day one medication may hold; more is a 400 (TEND_MAX_TIMES)")
-	servingFlags(fs, &c.serving)
+	fs.Var(r.int(&c.MaxMedications, "TEND_MAX_MEDICATIONS", api.DefaultMaxMedications, 1), "max-medications", "medications one enrollment may hold; more is a 400 (TEND_MAX_MEDICATIONS)")
+	fs.Var(r.int(&c.MaxTimes, "TEND_MAX_TIMES", api.DefaultMaxTimes, 1), "max-times", "times a day one medication may hold; more is a 400 (TEND_MAX_TIMES)")
+	servingFlags(fs, r, &c.serving)
+	if err := refuseSecretFlags(args); err != nil {
+		return c, flagError(fs, err)
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, flagError(fs, err)
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if u, err := url.Parse(c.RedisURL); f.Name == "redis-url" && err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				r.failf("--redis-url", "carries a password, which the command line shows to anyone (ps): set TEND_REDIS_URL or TEND_REDIS_URL_FILE instead")
+			}
+		}
+	})
+	checkCredentials(r, &c)
 	if c.Addr == "" {
 		c.Addr = defaultAddr(c.PublicURL)
 	}
-	if err := c.serving.check(); err != nil {
-		return c, err
-	}
+	r.check(c.serving.check())
 	if c.CallbackNumber == "" {
 		c.CallbackNumber = c.HelpContact
 	}
 	window, err := content.ParseDuration(c.RetryWindow)
 	if err != nil || window < time.Second || window > maxRetryWindow {
-		return c, fmt.Errorf("TEND_RETRY_WINDOW: %q is not a duration from 1s to 30d (such as 24h or 2d)", c.RetryWindow)
+		r.bad("TEND_RETRY_WINDOW", c.RetryWindow, "not a duration from 1s to 30d (such as 24h or 2d)")
 	}
 	c.retryWindow = window
-	for _, n := range []struct {
-		name  string
-		value int
-	}{{"TEND_MAX_MEDICATIONS", c.MaxMedications}, {"TEND_MAX_TIMES", c.MaxTimes}} {
-		if n.value < 1 {
-			return c, fmt.Errorf("%s: %d is not a limit of 1 or more", n.name, n.value)
-		}
-	}
 	for _, n := range []struct{ name, value string }{{"TEND_EMERGENCY_NUMBER", c.EmergencyNumber}, {"TEND_CRISIS_LINE", c.CrisisLine}} {
 		if n.value != "" && !locales.ValidServiceNumber(n.value) {
-			return c, fmt.Errorf("%s: %q is not a number to call (2 to 15 digits, spaces between groups allowed)", n.name, n.value)
+			r.bad(n.name, n.value, "not a number to call (2 to 15 digits, spaces between groups allowed)")
 		}
 	}
 	switch c.RequireTOTP {
 	case console.RequireTOTPNone, console.RequireTOTPAdmin, console.RequireTOTPAll:
 	default:
-		return c, fmt.Errorf("TEND_REQUIRE_TOTP: %q is not admin, all or none", c.RequireTOTP)
+		r.bad("TEND_REQUIRE_TOTP", c.RequireTOTP, "not admin, all or none")
 	}
 	reopen, err := time.ParseDuration(c.ReopenWithin)
 	if err != nil || reopen < 0 {
-		return c, fmt.Errorf("TEND_REOPEN_WITHIN: %q is not a duration of 0 or more (such as 24h; 0 never reopens)", c.ReopenWithin)
+		r.bad("TEND_REOPEN_WITHIN", c.ReopenWithin, "not a duration of 0 or more (such as 24h; 0 never reopens)")
 	}
 	c.reopenWithin = reopen
-	if c.teams, err = parseTeams(c); err != nil {
-		return c, err
+	if _, err := conversations.ParseQuietHours(c.QuietHours); err != nil {
+		r.check(fmt.Errorf("TEND_QUIET_HOURS: %w", err))
 	}
-	return c, nil
+	if d, err := content.ParseDuration(c.TimelineRetention); err != nil || d < 0 {
+		r.bad("TEND_TIMELINE_RETENTION", c.TimelineRetention, "not a duration of 0 or more (such as 365d; 0 keeps all)")
+	}
+	if c.Store != "embedded" && c.Store != "redis" && c.Store != "" {
+		r.bad("TEND_STORE", c.Store, "not embedded or redis")
+	}
+	switch strings.ToLower(strings.TrimSpace(c.DevPhone)) {
+	case "", "auto", "on", "off":
+	default:
+		r.bad("TEND_DEV_PHONE", c.DevPhone, "not auto, on or off")
+	}
+	c.teams, err = parseTeams(c)
+	r.check(err)
+	return c, r.err()
 }
 
 // parseTeams reads the teams' response times and re-page ladders: the
@@ -345,8 +329,10 @@ func ensureKeys(c *config, log *slog.Logger) error {
 }
 
 // apiToken returns the configured token, or the one kept in the data dir,
-// generating and printing it once on first start.
-func apiToken(c config, log *slog.Logger) (string, error) {
+// generating it on first start. Only the file's path is printed and
+// logged: a token on a terminal or in a log collector is a token anyone
+// with access to either can use.
+func apiToken(c config, w io.Writer, log *slog.Logger) (string, error) {
 	if c.APIToken != "" {
 		return c.APIToken, nil
 	}
@@ -362,7 +348,7 @@ func apiToken(c config, log *slog.Logger) (string, error) {
 	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(os.Stderr, "tend: generated API token (kept in %s): %s\n", path, tok)
+	fmt.Fprintf(w, "tend: generated an API token into %s (read it from there: Authorization: Bearer $(cat %s))\n", path, path)
 	log.Info("generated API token", "file", path)
 	return tok, nil
 }
@@ -443,7 +429,7 @@ func serve(args []string) error {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return err
 	}
-	token, err := apiToken(c, log)
+	token, err := apiToken(c, os.Stderr, log)
 	if err != nil {
 		return err
 	}
@@ -460,13 +446,13 @@ func serve(args []string) error {
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter}
-	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn, TooLong: m.tooLong,
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn, TooLong: m.tooLong, Capped: m.cappedStart,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine},
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
 	r := chi.NewRouter()
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Engine: engine, Token: token, Log: log,
-		Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, MaxBulk: c.MaxBulk,
+		Engine: engine, Token: token, Log: log, Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
@@ -572,6 +558,7 @@ type metrics struct {
 	escalations *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
 	tooLongs    *prometheus.CounterVec
+	capped      *prometheus.CounterVec
 }
 
 func newMetrics(st store.Store) *metrics {
@@ -592,6 +579,13 @@ func newMetrics(st store.Store) *metrics {
 		Help: "Messages given up when their retry window ended (resend or cancel them: tend outbox), by channel and reason."}, []string{"channel", "reason"})
 	m.tooLongs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_messages_too_long_total",
 		Help: "Messages not sent because they were over their channel's budget even without the medicine's name (timeline: cancelled, too_long), by channel."}, []string{"channel"})
+	m.capped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_capped_starts_total",
+		Help: "Conversation starts over a patient's caps, by outcome (deferred, dropped) and rule (per_day, fcc_day, fcc_week)."}, []string{"outcome", "rule"})
+	for _, o := range conversations.CapOutcomes() {
+		for _, r := range conversations.CapRules() {
+			m.capped.WithLabelValues(o, r) // every series from the start, at 0
+		}
+	}
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tend_outbox_depth",
 		Help: "Messages waiting in the outbox (pending or being sent)."}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -602,7 +596,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.tooLongs, depth,
+	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.tooLongs, m.capped, depth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -633,6 +627,17 @@ func (m *metrics) deadLetter(channel, reason string) {
 
 // tooLong counts a message the Runner did not send for its length.
 func (m *metrics) tooLong(channel string) { m.tooLongs.WithLabelValues(channel).Inc() }
+
+// cappedStart counts a start a cap refused; its labels come from fixed sets.
+func (m *metrics) cappedStart(outcome, rule string) {
+	if !slices.Contains(conversations.CapOutcomes(), outcome) {
+		outcome = "other"
+	}
+	if !slices.Contains(conversations.CapRules(), rule) {
+		rule = "other"
+	}
+	m.capped.WithLabelValues(outcome, rule).Inc()
+}
 
 // status counts what providers report after a send: delivered, read,
 // failed, answered, no-answer, ...

@@ -23,7 +23,7 @@ func simText(t *testing.T, lang, id string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := pack.Catalog.Text(lang, id, map[string]any{"Program": program, "Medication": generic}, nil)
+	text, err := pack.Catalog.Text(lang, id, map[string]any{"Program": program, "Medication": generic, "PerDay": pack.Programs["heart-failure"].Caps.Day()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,10 @@ func smsSend(args []string, stdout io.Writer) error {
 	case *text == "":
 		return usageErrorf("--text: the text is required")
 	}
-	token := os.Getenv("TWILIO_AUTH_TOKEN")
+	token, err := secretEnv("TWILIO_AUTH_TOKEN", "")
+	if err != nil {
+		return err
+	}
 	if token == "" {
 		return errors.New("TWILIO_AUTH_TOKEN is not set: the signature is keyed with the server's Twilio auth token")
 	}

@@ -6,5 +6,6 @@
 //
 // The Runner is the one owner of every state change: channels, the API and
 // the simulator reach a conversation only through its methods, so they all
-// get the same guarantees (exactly-once turns, consent, quiet hours).
+// get the same guarantees (exactly-once turns, consent, quiet hours, the
+// daily caps on the conversations Tend starts: caps.go).
 package runner

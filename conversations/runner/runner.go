@@ -60,6 +60,9 @@ type Runner struct {
 	// TooLong, when set, is told of each message a committed turn did not
 	// send because it was over its channel's budget (for metrics).
 	TooLong func(channel string)
+	// Capped, when set, hears of every committed start a cap refused:
+	// outcome is one of conversations.CapOutcomes, rule of CapRules.
+	Capped func(outcome, rule string)
 	// StaffParams are argon2id's for the passwords the Runner hashes (a
 	// new account's, a reset's); staff.DefaultParams when zero.
 	StaffParams staff.Params
@@ -118,6 +121,8 @@ type work struct {
 	// them, so that the dispatcher cancels rather than sends them late.
 	staleFlow  string
 	staleAfter time.Time
+	// capped are the starts a cap refused in this turn (capStart).
+	capped []capping
 }
 
 // reopening is an escalation that reopens a ticket, with the id of its
@@ -245,6 +250,11 @@ func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel str
 		}
 		if r.Observe != nil {
 			r.Observe(kind, r.Clock().Sub(start), &w.out)
+		}
+		if r.Capped != nil {
+			for _, c := range w.capped {
+				r.Capped(c.outcome, c.rule)
+			}
 		}
 		return w, nil
 	}
@@ -451,10 +461,12 @@ func (r *Runner) Inbound(ctx context.Context, patientID, channel, text, dedupe s
 	return err
 }
 
-// StartFlow starts (or queues) a flow for a patient now.
+// StartFlow starts (or queues) a flow for a patient now, within the
+// patient's caps: a start over one is deferred to the next day it fits
+// and recorded on the timeline (capStart).
 func (r *Runner) StartFlow(ctx context.Context, patientID, flow string, params []conversations.Param) error {
 	return r.run(ctx, "start", patientID, "", func(w *work) error {
-		return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: flow, Params: params}), w.now, &w.out)
+		return r.capStart(w, conversations.Input{Kind: conversations.Start, Flow: flow, Params: params}, time.Time{})
 	})
 }
 
@@ -525,7 +537,7 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 		if !sc.Daily {
 			w.deleteTimer(t.Name)
 		}
-		err := r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Start, Flow: sc.Flow, Params: sc.Params, Stale: stale}), w.now, &w.out)
+		err := r.capStart(w, conversations.Input{Kind: conversations.Start, Flow: sc.Flow, Params: sc.Params, Stale: stale}, staleAt(sc, stale, loc))
 		if errors.Is(err, conversations.ErrUnknownFlow) {
 			r.log().Warn("timer names a flow the pack lacks", "patient", t.PatientID, "timer", timerKind(t.Name))
 			return nil

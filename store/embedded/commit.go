@@ -135,7 +135,9 @@ func (p *prepared) apply(tx *bolt.Tx, dedupeCutoff time.Time) (refused, err erro
 	if c.DedupeKey != "" {
 		k := []byte(c.DedupeKey)
 		at := timeKey(p.now)
-		if err := dedupe.Put(k, at); err != nil {
+		// The committing patient follows the time, so that ErasePatient
+		// finds the keys of a patient's turns.
+		if err := dedupe.Put(k, concat(at, []byte(c.PatientID))); err != nil {
 			return nil, err
 		}
 		if err := tx.Bucket(bDedupeAt).Put(concat(at, k), nil); err != nil {

@@ -47,6 +47,8 @@
 //	codes_at        T expires ‖ code           → ""
 //	meta            "schema", "outbox_depth"   → schema version ("2"), 8-byte count
 //	                "codes_now"                → T latest now of TakeCode
+//	jobs            jobID                      → Job (JSON); Prune drops
+//	                                             those past JobRetention
 //
 // Schema version 1 (releases before addresses) kept a patient's Telegram
 // chat as "telegram" in its JSON, indexed in a bucket telegrams (chat →

@@ -37,12 +37,13 @@ var (
 	bStaff         = []byte("staff")
 	bAudit         = []byte("audit")
 	bLogins        = []byte("logins")
+	bJobs          = []byte("jobs")
 
 	allBuckets = [][]byte{
 		bPatients, bPhones, bAddresses, bSessions, bDedupe, bDedupeAt, bEvents,
 		bEventIDs, bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue,
 		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOutboxDead, bOnce, bOnceAt,
-		bCodes, bCodesAt, bMeta, bStaff, bAudit, bLogins,
+		bCodes, bCodesAt, bMeta, bStaff, bAudit, bLogins, bJobs,
 	}
 
 	kSchema      = []byte("schema")

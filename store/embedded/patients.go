@@ -78,58 +78,64 @@ func (s *Store) DeletePatient(ctx context.Context, patientID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	pid := []byte(patientID)
-	return s.db.Update(func(tx *bolt.Tx) error {
-		patients := tx.Bucket(bPatients)
-		old := patients.Get(pid)
-		if old == nil {
-			return store.ErrNotFound
-		}
-		was, err := indexedOf(old)
-		if err != nil {
-			return err
-		}
-		if err := unindex(tx.Bucket(bPhones), []byte(was.Phone), "", pid); err != nil {
-			return err
-		}
-		if err := unindexAddresses(tx.Bucket(bAddresses), was.Addresses, nil, pid); err != nil {
-			return err
-		}
-		if err := patients.Delete(pid); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bSessions).Delete(pid); err != nil {
-			return err
-		}
+	return s.db.Update(func(tx *bolt.Tx) error { return deletePatient(tx, []byte(patientID), false) })
+}
 
-		prefix := prefixed(pid, "")
-		timers, due := tx.Bucket(bTimers), tx.Bucket(bTimersDue)
-		for _, k := range keysWithPrefix(timers, prefix) {
-			if err := deleteTimer(timers, due, k); err != nil {
+// deletePatient unenrolls pid in tx (DeletePatient); withClaimed removes
+// claimed outbox entries too (ErasePatient). ErrNotFound when pid is not
+// enrolled, with the claimed entries removed all the same.
+func deletePatient(tx *bolt.Tx, pid []byte, withClaimed bool) error {
+	prefix := prefixed(pid, "")
+	o := outboxBuckets(tx)
+	removed := 0
+	for _, k := range keysWithPrefix(o.byPatient, prefix) {
+		id := k[len(prefix):]
+		if o.claimed.Get(id) != nil && !withClaimed {
+			continue
+		}
+		if data := o.entries.Get(id); data != nil {
+			if o.dead.Get(id) == nil {
+				removed++ // dead letters are not in the depth
+			}
+			if err := o.remove(id, data); err != nil {
 				return err
 			}
+		} else if err := o.byPatient.Delete(k); err != nil {
+			return err
 		}
+	}
+	if err := addDepth(tx, -removed); err != nil {
+		return err
+	}
 
-		o := outboxBuckets(tx)
-		removed := 0
-		for _, k := range keysWithPrefix(o.byPatient, prefix) {
-			id := k[len(prefix):]
-			if o.claimed.Get(id) != nil {
-				continue
-			}
-			if data := o.entries.Get(id); data != nil {
-				if o.dead.Get(id) == nil {
-					removed++ // dead letters are not in the depth
-				}
-				if err := o.remove(id, data); err != nil {
-					return err
-				}
-			} else if err := o.byPatient.Delete(k); err != nil {
-				return err
-			}
+	patients := tx.Bucket(bPatients)
+	old := patients.Get(pid)
+	if old == nil {
+		return store.ErrNotFound
+	}
+	was, err := indexedOf(old)
+	if err != nil {
+		return err
+	}
+	if err := unindex(tx.Bucket(bPhones), []byte(was.Phone), "", pid); err != nil {
+		return err
+	}
+	if err := unindexAddresses(tx.Bucket(bAddresses), was.Addresses, nil, pid); err != nil {
+		return err
+	}
+	if err := patients.Delete(pid); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bSessions).Delete(pid); err != nil {
+		return err
+	}
+	timers, due := tx.Bucket(bTimers), tx.Bucket(bTimersDue)
+	for _, k := range keysWithPrefix(timers, prefix) {
+		if err := deleteTimer(timers, due, k); err != nil {
+			return err
 		}
-		return addDepth(tx, -removed)
-	})
+	}
+	return nil
 }
 
 // listBatch is how many patient ids PatientIDs reads per transaction.

@@ -10,7 +10,8 @@ import (
 )
 
 // Prune forgets every dedupe key committed more than DedupeRetention
-// before now and every Once key and single-use code expired at now, and
+// before now, every Once key and single-use code expired at now and every
+// job past store.JobRetention, and
 // reports how many keys it forgot. Writes prune a few keys each on their own; Prune is for
 // catching up after a quiet period or before a backup.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
@@ -44,7 +45,16 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
 			}
 		}
 	}
-	return total, nil
+	var n int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		n, err = pruneJobs(tx, now)
+		return err
+	})
+	if err != nil {
+		return total, fmt.Errorf("embedded: prune jobs: %w", err)
+	}
+	return total + n, nil
 }
 
 // pruneDedupe forgets up to limit dedupe keys committed before cutoff

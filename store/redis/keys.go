@@ -90,6 +90,9 @@ func (k *keyspace) staff() string { return k.base[0] + "staff" }
 // login is a console session, in the shard of its id.
 func (k *keyspace) login(id string) string { return k.base[shardOf(id)] + "login:" + id }
 
+// job is a bulk request's progress, in the shard of its id.
+func (k *keyspace) job(id string) string { return k.base[shardOf(id)] + "job:" + id }
+
 // auditLog is the audit log, a list in shard 0 (one chain for the store).
 func (k *keyspace) auditLog() string { return k.base[0] + "audit" }
 

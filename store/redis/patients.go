@@ -110,6 +110,17 @@ func (s *Store) PatientIDs(ctx context.Context, fn func(id string) error) error 
 // PatientIDs says: SCAN on every master, fn between the calls. It returns
 // fn's first error as it is, and its own as "redis: <what>: ...".
 func (s *Store) scan(ctx context.Context, what, kind string, fn func(name string) error) error {
+	return s.scanKeys(ctx, what, kind, func(key string) error {
+		if name, ok := s.k.nameOf(kind, key); ok {
+			return fn(name)
+		}
+		return nil
+	})
+}
+
+// scanKeys is scan with the whole key name, whatever shard it is in (a
+// dedupe key's copy in its patient's shard).
+func (s *Store) scanKeys(ctx context.Context, what, kind string, fn func(key string) error) error {
 	nodes := []goredis.Cmdable{s.rdb}
 	if cc, ok := s.rdb.(*goredis.ClusterClient); ok {
 		// ForEachMaster runs its function on all masters at once; fn is
@@ -134,10 +145,8 @@ func (s *Store) scan(ctx context.Context, what, kind string, fn func(name string
 				return fmt.Errorf("redis: %s: %w", what, err)
 			}
 			for _, key := range keys {
-				if name, ok := s.k.nameOf(kind, key); ok {
-					if err := fn(name); err != nil {
-						return err
-					}
+				if err := fn(key); err != nil {
+					return err
 				}
 			}
 			if next == 0 {

@@ -1,8 +1,10 @@
 // Package seal encrypts PHI at rest for every store backend: Wrap puts a
-// store.Store behind a decorator that seals patient contact details, names
-// of medicines and message bodies with AES-256-GCM on the way in and opens
-// them on the way out, so the embedded and Redis stores need no change and
-// a dump of either holds no phone number or message text in the clear.
+// store.Store behind a decorator that seals patient contact details,
+// programs, medicines, appointments, refill dates, message bodies, ticket
+// reasons and answers with AES-256-GCM on the way in and opens them on the
+// way out, and hashes dedupe and Once keys with a key, so the embedded and
+// Redis stores need no change and a dump of either holds none of that in
+// the clear (what exactly: "What is sealed" below).
 //
 // # Key file
 //
@@ -39,8 +41,8 @@
 // the active one on every replica (readable, not used), then move it to the
 // top. A key can leave the file only once no stored value uses it any more:
 // Reseal (tend keys rotate) rewrites every enrolled patient's enrollment,
-// session, timers and timeline under the active key, and is safe while the
-// service runs. It leaves pending outbox entries, which are sent within a
+// session, timers, timeline and tickets under the active key, and is safe
+// while the service runs. It leaves pending outbox entries, which are sent within a
 // day, dead letters (resend or cancel them first), and the timelines of
 // unenrolled patients, which keep the old key.
 //
@@ -102,23 +104,63 @@
 //	                                    channel ch as field "patient.<ch>":
 //	                                    a Telegram chat as "patient.telegram",
 //	                                    as before addresses were generic)
+//	Patient.Programs[]                  random (a program names a diagnosis)
 //	Patient.Medications[].ID, .Display  random
-//	Patient.Refills[].Medication        random
+//	Patient.Refills[].Medication, .Date random
+//	Patient.Appointments[].ID, .At      random
 //	Session data                        random (it carries flow parameters
-//	                                    such as the medication id)
-//	Event.Text, Event.Medication        random
+//	                                    and the answers of a flow under way)
+//	Event.Text, .Medication, .Reason,   random (a reason says why a ticket
+//	.Flow, .Quiz, .Question             opened; flow and quiz ids can name
+//	                                    a condition)
+//	Event.Status of an adherence event  random (taken, missed, not_yet)
+//	Event.Correct of a quiz event       random, stored as a sealed Status
+//	                                    ("correct" or "incorrect") with
+//	                                    Correct left out
+//	Escalation.Reason                   random
 //	OutboxEntry.To, .Text, .Labels[],   random (labels and template
 //	.Vars[]                             variables can name a medicine)
 //	Timer.Name                          deterministic, per patient
 //	staff.Account.TOTPSecret            random, bound to the account's
 //	                                    email (not PHI, but a secret that
 //	                                    signs in as the staff member)
+//	Commit.DedupeKey, Once keys         keyed hash (below)
 //
-// Ids, dedupe keys, Once keys, single-use codes (hashes) and their values
-// (patient ids), statuses, times, channels, languages, programs, flow and
-// message ids, template ids (ContentSids), choice ids and steps,
-// appointments and escalations stay in the clear: backends index or
-// compare them, or they say nothing about a patient's health.
+// Ids, single-use codes (hashes) and their values (patient ids),
+// statuses other than the answers above (the backend advances a message's
+// delivery status), the reasons a delivery failed or was cancelled (a
+// fixed set the backend writes), times of events, tickets, timers and
+// outbox entries, channels, languages, teams, priorities, message ids,
+// template ids (ContentSids), choice ids and steps stay in the clear:
+// backends index or compare them, or they say nothing about a patient's
+// health. The number of events, tickets and appointments shows too.
+//
+// # Dedupe and Once keys
+//
+// A dedupe key or a Once key can embed patient data: the Once key of the
+// reply to an unknown number carries a hash of that number, which anyone
+// can find again by hashing every phone number. The inner store gets
+// "h:<key id>:" and the first 16 bytes of HMAC-SHA256 of the key, in
+// base64url, under a third key derived from the active key by HKDF
+// ("tend/seal/v1 lookup-hash"): equal keys still meet, and nothing else
+// shows. Key-rotation caveat: the hash depends on the active key, so once
+// a new key is on top, a dedupe or Once key recorded under the old one is
+// not recognized. A provider's retry of a message that arrived before the
+// switch is then taken as new (it is answered twice), and a Once window
+// (one reply a day to an unknown number) starts again. Rotate at a quiet
+// time; the old hashes expire with their retention (a week for dedupe
+// keys) and Reseal does not rewrite them.
+//
+// # Clear data and Reseal
+//
+// Reseal (tend keys rotate) also seals what was stored in the clear: an
+// older release's enrollments, sessions, timers, timelines and tickets
+// (programs, appointments, reasons and answers included) are rewritten
+// sealed, and a clear timer name or phone index is removed. The embedded
+// store's file (bbolt) does not zero the pages it frees, so bytes of the
+// clear values can stay in the file until bbolt reuses those pages; to be
+// rid of them at once, stop tend serve and copy the file with
+// `bbolt compact` (go.etcd.io/bbolt/cmd/bbolt) after the rotation.
 //
 // Finish hands the inner store the entry exactly as the inner store's
 // ClaimOutbox or Claimed gave it (sealed), and re-seals the caller's entry

@@ -31,6 +31,7 @@ const maxKeyID = 16
 const (
 	infoAEAD  = "tend/seal/v1 aes-256-gcm"
 	infoNonce = "tend/seal/v1 synthetic-nonce"
+	infoHash  = "tend/seal/v1 lookup-hash"
 )
 
 // Keyring holds the keys that seal and open values: the first is the active
@@ -47,6 +48,9 @@ type key struct {
 	// macs pools HMAC-SHA256 states keyed with the nonce key; a hash.Hash
 	// is not safe for concurrent use, and hmac.New costs allocations.
 	macs sync.Pool
+	// hashes pools HMAC-SHA256 states keyed with the hash key, which turns
+	// dedupe and Once keys into opaque ones (hashKey).
+	hashes sync.Pool
 }
 
 func newKey(id string, secret []byte) (*key, error) {
@@ -55,6 +59,10 @@ func newKey(id string, secret []byte) (*key, error) {
 		return nil, err
 	}
 	nonceKey, err := hkdf.Key(sha256.New, secret, nil, infoNonce, sha256.Size)
+	if err != nil {
+		return nil, err
+	}
+	hashKey, err := hkdf.Key(sha256.New, secret, nil, infoHash, sha256.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +76,7 @@ func newKey(id string, secret []byte) (*key, error) {
 	}
 	k := &key{id: id, aead: aead}
 	k.macs.New = func() any { return hmac.New(sha256.New, nonceKey) }
+	k.hashes.New = func() any { return hmac.New(sha256.New, hashKey) }
 	return k, nil
 }
 
@@ -229,4 +238,34 @@ func (k *key) nonceFor(nonce []byte, field string, plaintext []byte) {
 	var sum [sha256.Size]byte
 	copy(nonce, h.Sum(sum[:0]))
 	k.macs.Put(h)
+}
+
+// hashPrefix starts a hashed lookup key: "h:<key id>:<base64url>".
+const hashPrefix = "h:"
+
+// hashKey returns an opaque, deterministic stand-in for a dedupe or Once
+// key, which may embed patient data (an address, a patient id and time):
+// "h:<key id>:" and the first 16 bytes of HMAC-SHA256(hash key, kind ‖
+// 0x00 ‖ v) in base64url. Unlike a plain hash it cannot be reversed by
+// trying every phone number. It depends on the active key, so after a
+// rotation a key recorded before is not recognized (see the package
+// documentation). An empty v stays empty.
+func (k *Keyring) hashKey(kind, v string) string {
+	if v == "" {
+		return ""
+	}
+	key := k.keys[0]
+	h := key.hashes.Get().(hash.Hash)
+	h.Reset()
+	io.WriteString(h, kind)
+	h.Write([]byte{0})
+	io.WriteString(h, v)
+	var sum [sha256.Size]byte
+	mac := h.Sum(sum[:0])
+	key.hashes.Put(h)
+	out := make([]byte, 0, len(hashPrefix)+len(key.id)+1+b64.EncodedLen(16))
+	out = append(out, hashPrefix...)
+	out = append(out, key.id...)
+	out = append(out, ':')
+	return string(b64.AppendEncode(out, mac[:16]))
 }

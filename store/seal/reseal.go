@@ -60,9 +60,13 @@ func Reseal(ctx context.Context, st store.Store, progress func(done int)) (int, 
 	if !ok {
 		return 0, fmt.Errorf("seal: Reseal: %T cannot list patients: %w", s.inner, errors.ErrUnsupported)
 	}
+	tickets, err := s.staleTickets(ctx)
+	if err != nil {
+		return 0, err
+	}
 	done := 0
-	err := lister.PatientIDs(ctx, func(id string) error {
-		found, err := s.resealPatient(ctx, id)
+	err = lister.PatientIDs(ctx, func(id string) error {
+		found, err := s.resealPatient(ctx, id, tickets[id])
 		if err != nil || !found {
 			return err
 		}
@@ -106,7 +110,7 @@ func (s *sealed) resealStaff(ctx context.Context) error {
 // resealPatient commits a patient's enrollment, session and timers back,
 // sealed under the active key. It reports false for a patient that is not
 // enrolled (any more).
-func (s *sealed) resealPatient(ctx context.Context, id string) (bool, error) {
+func (s *sealed) resealPatient(ctx context.Context, id string, ticketIDs []string) (bool, error) {
 	for range resealAttempts {
 		p, sess, err := s.Load(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -119,7 +123,12 @@ func (s *sealed) resealPatient(ctx context.Context, id string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		err = s.Commit(ctx, store.Commit{PatientID: id, Version: sess.Version, Patient: &p, Session: sess.Data, SetTimers: timers})
+		tickets, err := s.openTickets(ctx, ticketIDs)
+		if err != nil {
+			return false, err
+		}
+		err = s.commit(ctx, store.Commit{PatientID: id, Version: sess.Version, Patient: &p, Session: sess.Data, SetTimers: timers,
+			Escalations: tickets}, true)
 		switch {
 		case err == nil:
 			return true, nil
@@ -133,6 +142,41 @@ func (s *sealed) resealPatient(ctx context.Context, id string) (bool, error) {
 	return false, fmt.Errorf("seal: re-sealing patient %s: the session changed %d times in a row", id, resealAttempts)
 }
 
+// staleTickets lists, by patient, the ids of tickets whose reason is not
+// sealed under the active key. It reads every ticket once: a backend has
+// no index of tickets by patient.
+func (s *sealed) staleTickets(ctx context.Context) (map[string][]string, error) {
+	all, err := s.inner.Escalations(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, e := range all {
+		if e.Reason != "" && keyIDOf(e.Reason) != s.keys.Active() {
+			out[e.PatientID] = append(out[e.PatientID], e.ID)
+		}
+	}
+	return out, nil
+}
+
+// openTickets reads tickets ids afresh, opened, for the commit that seals
+// them again after the session was loaded (the version check of that
+// commit then covers a change to them made by a turn in between).
+func (s *sealed) openTickets(ctx context.Context, ids []string) ([]store.Escalation, error) {
+	var out []store.Escalation
+	for _, id := range ids {
+		e, err := s.Escalation(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // resealTimeline rewrites the patient's events that hold a value not
 // sealed under the active key. It reads them as stored, to tell which.
 func (s *sealed) resealTimeline(ctx context.Context, id string) error {
@@ -140,10 +184,8 @@ func (s *sealed) resealTimeline(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	active := s.keys.Active()
-	stale := func(v string) bool { return v != "" && keyIDOf(v) != active }
 	for _, e := range evs {
-		if e.ID == "" || !stale(e.Text) && !stale(e.Medication) {
+		if e.ID == "" || !s.staleEvent(e) {
 			continue
 		}
 		// The wrapper's UpdateEvent seals what fn returns under the active

@@ -382,7 +382,12 @@ func TestConformanceAfterRotation(t *testing.T) {
 // totpSecret is a staff member's TOTP secret: not PHI, but sealed too.
 const totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
-var phi = []string{"+15551230001", "5551230001", "lisinopril", "dizzy", "Time for your", "987654321", "metformin", "Not yet", totpSecret}
+// The program names a diagnosis; the appointment, the refill date, the
+// ticket's reason, the answers and the keys that embed patient data
+// (dedupe and Once) say something about the patient too.
+var phi = []string{"+15551230001", "5551230001", "lisinopril", "dizzy", "Time for your", "987654321", "metformin", "Not yet", totpSecret,
+	"heart-failure", "cardio-visit-77", "2027-03-04T09:30", "2026-12-01", "chest pain at night", "hf-weight-check",
+	"hf-salt-quiz", "salt-q3", "not_yet", `"correct":false`, "dedupe-of-p1-+1555", "once-of-p1-+1555"}
 
 // writePHI enrolls a patient and runs the paths that write PHI.
 func writePHI(t *testing.T, s store.Store) {
@@ -391,10 +396,11 @@ func writePHI(t *testing.T, s store.Store) {
 	p := store.Patient{
 		ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/New_York", Channel: "sms",
 		Channels: []string{"sms", "voice"}, Addresses: map[string]string{"telegram": "987654321"}, SlowSpeech: true,
-		Programs: []string{"hypertension"}, PHIOK: true,
-		Medications: []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}},
-		Refills:     []store.Refill{{Medication: "lisinopril", Date: "2026-12-01"}},
-		EnrolledAt:  t0,
+		Programs: []string{"heart-failure"}, PHIOK: true,
+		Appointments: []store.Appointment{{ID: "cardio-visit-77", At: "2027-03-04T09:30"}},
+		Medications:  []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}},
+		Refills:      []store.Refill{{Medication: "lisinopril", Date: "2026-12-01"}},
+		EnrolledAt:   t0,
 	}
 	must := func(what string, err error) {
 		t.Helper()
@@ -410,14 +416,18 @@ func writePHI(t *testing.T, s store.Store) {
 			{PatientID: "p1", Name: "refill|refill-reminder|lisinopril|2026-12-01", Due: t0.Add(24 * time.Hour)},
 		},
 	}))
+	wrong := false
 	must("turn", s.Commit(ctx, store.Commit{
-		PatientID: "p1", Version: 1, DedupeKey: "sms:SM1",
+		PatientID: "p1", Version: 1, DedupeKey: "dedupe-of-p1-+15551230001",
 		Session: []byte("\x01en\x00med-reminder\x00done\x01medication\x00lisinopril"),
 		Events: []store.Event{
 			{ID: "in-1", Type: "message.in", At: t0, Channel: "sms", Text: "I feel dizzy today"},
-			{ID: "ad-1", Type: "adherence", At: t0, Medication: "lisinopril", Status: "taken"},
+			{ID: "ad-1", Type: "adherence", At: t0, Medication: "lisinopril", Status: "not_yet", Flow: "hf-weight-check"},
 			{ID: "out-1", Type: "message.out", At: t0, Channel: "sms", Text: "Time for your lisinopril", Status: "queued"},
+			{ID: "esc-1", Type: "escalation", At: t0, Priority: "high", Reason: "chest pain at night", Flow: "hf-weight-check"},
+			{ID: "quiz-1", Type: "quiz", At: t0, Quiz: "hf-salt-quiz", Question: "salt-q3", Correct: &wrong},
 		},
+		Escalations: []store.Escalation{{ID: "t1", PatientID: "p1", Priority: "high", Reason: "chest pain at night", OpenedAt: t0, Due: t0.Add(time.Hour), Status: store.TicketOpen}},
 		Outbox: []store.OutboxEntry{
 			{ID: "out-1", PatientID: "p1", Channel: "sms", To: "+15551230001", Text: "Time for your lisinopril", NotBefore: t0, CreatedAt: t0,
 				Choices: []string{"yes", "no"}, Labels: []string{"I took my lisinopril", "Not yet"}, Step: 3,
@@ -459,9 +469,35 @@ func writePHI(t *testing.T, s store.Store) {
 	}
 	evs, err := s.Timeline(ctx, "p1")
 	must("Timeline", err)
-	if len(evs) != 3 || evs[0].Text != "I feel dizzy today" || evs[1].Medication != "lisinopril" ||
-		evs[2].Text != "Time for your lisinopril (delivered)" || evs[2].Status != "delivered" || evs[2].ProviderID != "SM9" {
+	if len(evs) != 5 || evs[0].Text != "I feel dizzy today" || evs[1].Medication != "lisinopril" ||
+		evs[1].Status != "not_yet" || evs[1].Flow != "hf-weight-check" ||
+		evs[2].Text != "Time for your lisinopril (delivered)" || evs[2].Status != "delivered" || evs[2].ProviderID != "SM9" ||
+		evs[3].Reason != "chest pain at night" || evs[4].Quiz != "hf-salt-quiz" || evs[4].Question != "salt-q3" ||
+		evs[4].Correct == nil || *evs[4].Correct || evs[4].Status != "" {
 		t.Fatalf("Timeline: %+v", evs)
+	}
+	lp, _, err := s.Load(ctx, "p1")
+	must("Load", err)
+	if !slices.Equal(lp.Programs, []string{"heart-failure"}) || lp.Appointments[0] != (store.Appointment{ID: "cardio-visit-77", At: "2027-03-04T09:30"}) ||
+		lp.Refills[0].Date != "2026-12-01" {
+		t.Fatalf("Load: %+v", lp)
+	}
+	tk, err := s.Escalation(ctx, "t1")
+	must("Escalation", err)
+	tks, err := s.Escalations(ctx, store.TicketOpen)
+	must("Escalations", err)
+	if tk.Reason != "chest pain at night" || len(tks) != 1 || tks[0].Reason != tk.Reason {
+		t.Fatalf("tickets read back: %+v, %+v", tk, tks)
+	}
+	first, err := s.Once(ctx, "once-of-p1-+15551230001", time.Hour, t0)
+	must("Once", err)
+	again, err := s.Once(ctx, "once-of-p1-+15551230001", time.Hour, t0.Add(time.Minute))
+	must("Once", err)
+	if !first || again {
+		t.Fatalf("Once: %v then %v", first, again)
+	}
+	if err := s.Commit(ctx, store.Commit{PatientID: "p1", Version: 2, DedupeKey: "dedupe-of-p1-+15551230001"}); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("the same dedupe key again: %v", err)
 	}
 	nurse := staff.Account{Email: "nurse@clinic.org", Role: staff.Nurse, Teams: []string{"north"}, PasswordHash: "$argon2id$x", TOTPSecret: totpSecret, CreatedAt: t0}
 	must("PutStaff", s.PutStaff(ctx, nurse, true))

@@ -30,6 +30,21 @@ const (
 	fieldOutboxVar     = "outbox.var"
 	fieldTimer         = "timer.name"
 	fieldTOTP          = "staff.totp"
+	fieldProgram       = "patient.program"
+	fieldApptID        = "appointment.id"
+	fieldApptAt        = "appointment.at"
+	fieldRefillDate    = "refill.date"
+	fieldEventReason   = "event.reason"
+	fieldEventQuiz     = "event.quiz"
+	fieldEventQuestion = "event.question"
+	fieldEventFlow     = "event.flow"
+	fieldEventValue    = "event.value" // an adherence event's status
+	fieldEventAnswer   = "event.answer"
+	fieldTicketReason  = "ticket.reason"
+
+	// Kinds of hashed lookup keys (Keyring.hashKey).
+	hashDedupe = "dedupe"
+	hashOnce   = "once"
 )
 
 // addressField is the field of a patient's address on channel:
@@ -103,6 +118,7 @@ type sealed struct {
 var (
 	_ store.Store         = (*sealed)(nil)
 	_ store.PatientLister = (*sealed)(nil)
+	_ store.Eraser        = (*sealed)(nil)
 )
 
 // Unwrap returns the store Wrap was given, for methods beyond the contract
@@ -187,6 +203,12 @@ func (s *sealed) lookup(ctx context.Context, find func(context.Context, string) 
 
 // Commit implements store.Store.
 func (s *sealed) Commit(ctx context.Context, c store.Commit) error {
+	return s.commit(ctx, c, s.clearLookups)
+}
+
+// commit is Commit; with clearToo a timer's name is also deleted as
+// stored in the clear, whatever WithClearLookups says (Reseal).
+func (s *sealed) commit(ctx context.Context, c store.Commit, clearToo bool) error {
 	k := s.keys
 	if c.Patient != nil {
 		if err := s.free(ctx, s.inner.PatientByPhone, fieldPhone, c.PatientID, c.Patient.Phone, store.ErrPhoneTaken); err != nil {
@@ -202,6 +224,15 @@ func (s *sealed) Commit(ctx context.Context, c store.Commit) error {
 	}
 	if len(c.Session) > 0 {
 		c.Session = k.SealBytes(sessionField(c.PatientID), c.Session)
+	}
+	c.DedupeKey = k.hashKey(hashDedupe, c.DedupeKey)
+	if len(c.Escalations) > 0 {
+		escs := make([]store.Escalation, len(c.Escalations))
+		for i, e := range c.Escalations {
+			e.Reason = k.sealRandom(fieldTicketReason, e.Reason)
+			escs[i] = e
+		}
+		c.Escalations = escs
 	}
 	if len(c.Events) > 0 {
 		evs := make([]store.Event, len(c.Events))
@@ -230,12 +261,12 @@ func (s *sealed) Commit(ctx context.Context, c store.Commit) error {
 				continue
 			}
 			del = append(del, k.sealDeterministic(field, name))
-			del = append(del, k.others(field, name, s.clearLookups)...)
+			del = append(del, k.others(field, name, clearToo)...)
 		}
 		set := make([]store.Timer, len(c.SetTimers))
 		for i, tm := range c.SetTimers {
 			if tm.Name != "" {
-				del = append(del, k.others(field, tm.Name, s.clearLookups)...)
+				del = append(del, k.others(field, tm.Name, clearToo)...)
 			}
 			tm.Name = k.sealDeterministic(field, tm.Name)
 			set[i] = tm
@@ -275,6 +306,17 @@ func (s *sealed) DeletePatient(ctx context.Context, patientID string) error {
 	return s.inner.DeletePatient(ctx, patientID)
 }
 
+// ErasePatient implements store.Eraser when the inner store does, and
+// fails with errors.ErrUnsupported otherwise: patient ids are not sealed,
+// so the inner store finds everything of the patient.
+func (s *sealed) ErasePatient(ctx context.Context, patientID string) error {
+	e, ok := s.inner.(store.Eraser)
+	if !ok {
+		return fmt.Errorf("seal: %T cannot erase a patient: %w", s.inner, errors.ErrUnsupported)
+	}
+	return e.ErasePatient(ctx, patientID)
+}
+
 // Timeline implements store.Store.
 func (s *sealed) Timeline(ctx context.Context, patientID string) ([]store.Event, error) {
 	evs, err := s.inner.Timeline(ctx, patientID)
@@ -306,10 +348,7 @@ func (s *sealed) UpdateEvent(ctx context.Context, patientID, eventID string, fn 
 		if !fn(&opened) {
 			return false
 		}
-		sealedEv := opened
-		sealedEv.Text = s.reseal(fieldEventText, orig.Text, before.Text, opened.Text)
-		sealedEv.Medication = s.reseal(fieldEventMed, orig.Medication, before.Medication, opened.Medication)
-		*e = sealedEv
+		*e = s.resealEvent(orig, before, opened)
 		return true
 	})
 	if openErr != nil {
@@ -328,9 +367,27 @@ func (s *sealed) reseal(field, stored, before, now string) string {
 	return s.keys.sealRandom(field, now)
 }
 
-// Escalations implements store.Store; escalations hold no sealed field.
+// Escalations implements store.Store, opening each ticket's reason.
 func (s *sealed) Escalations(ctx context.Context, status string) ([]store.Escalation, error) {
-	return s.inner.Escalations(ctx, status)
+	escs, err := s.inner.Escalations(ctx, status)
+	if err != nil {
+		return nil, err
+	}
+	for i := range escs {
+		if escs[i], err = s.openTicket(escs[i]); err != nil {
+			return nil, err
+		}
+	}
+	return escs, nil
+}
+
+func (s *sealed) openTicket(e store.Escalation) (store.Escalation, error) {
+	r, err := s.keys.open(fieldTicketReason, e.Reason)
+	if err != nil {
+		return e, fmt.Errorf("%w (ticket %s)", err, e.ID)
+	}
+	e.Reason = r
+	return e, nil
 }
 
 // AppendAudit implements store.Store; records hold no message text.
@@ -356,6 +413,19 @@ func (s *sealed) Login(ctx context.Context, id string, now time.Time) (store.Log
 // DeleteLogin implements store.Store.
 func (s *sealed) DeleteLogin(ctx context.Context, id string) error {
 	return s.inner.DeleteLogin(ctx, id)
+}
+
+// PutJob implements store.Store. A job holds counts, a flow name and
+// errors naming a line, a patient id and a field, never a value: nothing
+// the store seals elsewhere (events keep flow names and the audit log
+// patient ids in the clear).
+func (s *sealed) PutJob(ctx context.Context, j store.Job) error {
+	return s.inner.PutJob(ctx, j)
+}
+
+// Job implements store.Store.
+func (s *sealed) Job(ctx context.Context, id string, now time.Time) (store.Job, error) {
+	return s.inner.Job(ctx, id, now)
 }
 
 // PutStaff implements store.Store. An account holds no patient data, but
@@ -403,9 +473,13 @@ func (s *sealed) openStaff(a staff.Account) (staff.Account, error) {
 	return a, nil
 }
 
-// Escalation implements store.Store; escalations hold no sealed field.
+// Escalation implements store.Store.
 func (s *sealed) Escalation(ctx context.Context, id string) (store.Escalation, error) {
-	return s.inner.Escalation(ctx, id)
+	e, err := s.inner.Escalation(ctx, id)
+	if err != nil {
+		return e, err
+	}
+	return s.openTicket(e)
 }
 
 // Timers implements store.Store, in name order.
@@ -575,9 +649,10 @@ func (s *sealed) Discard(ctx context.Context, id, reason string) (store.OutboxEn
 	return s.openEntry(e)
 }
 
-// Once implements store.Store; its keys are not PHI.
+// Once implements store.Store. A key can embed patient data (a hash of
+// an address, a patient id): the inner store gets its keyed hash.
 func (s *sealed) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {
-	return s.inner.Once(ctx, key, ttl, now)
+	return s.inner.Once(ctx, s.keys.hashKey(hashOnce, key), ttl, now)
 }
 
 // PutCode implements store.Store. Codes are hashes of secrets and values
@@ -625,9 +700,20 @@ func (s *sealed) sealPatient(p store.Patient) store.Patient {
 		rs := make([]store.Refill, len(p.Refills))
 		for i, r := range p.Refills {
 			r.Medication = k.sealRandom(fieldRefill, r.Medication)
+			r.Date = k.sealRandom(fieldRefillDate, r.Date)
 			rs[i] = r
 		}
 		p.Refills = rs
+	}
+	p.Programs = s.sealAll(fieldProgram, p.Programs)
+	if p.Appointments != nil {
+		as := make([]store.Appointment, len(p.Appointments))
+		for i, a := range p.Appointments {
+			a.ID = k.sealRandom(fieldApptID, a.ID)
+			a.At = k.sealRandom(fieldApptAt, a.At)
+			as[i] = a
+		}
+		p.Appointments = as
 	}
 	return p
 }
@@ -669,26 +755,134 @@ func (s *sealed) openPatient(p store.Patient) (store.Patient, error) {
 			if r.Medication, err = k.open(fieldRefill, r.Medication); err != nil {
 				return bad(err)
 			}
+			if r.Date, err = k.open(fieldRefillDate, r.Date); err != nil {
+				return bad(err)
+			}
 			rs[i] = r
 		}
 		p.Refills = rs
 	}
+	if p.Programs, err = s.openAll(fieldProgram, p.Programs); err != nil {
+		return bad(err)
+	}
+	if p.Appointments != nil {
+		as := make([]store.Appointment, len(p.Appointments))
+		for i, a := range p.Appointments {
+			if a.ID, err = k.open(fieldApptID, a.ID); err != nil {
+				return bad(err)
+			}
+			if a.At, err = k.open(fieldApptAt, a.At); err != nil {
+				return bad(err)
+			}
+			as[i] = a
+		}
+		p.Appointments = as
+	}
 	return p, nil
 }
 
+// eventField is a sealed string field of an event: its name (the
+// additional authenticated data) and where it is, nil when the event's
+// type keeps it in the clear.
+type eventField struct {
+	name string
+	of   func(*store.Event) *string
+}
+
+// eventFields are the sealed fields of an event. Status is sealed only
+// where it is the patient's answer (an adherence event's taken, missed or
+// not_yet; a quiz event's correctness, below): elsewhere it is a
+// delivery status the backend advances, or a fixed word.
+var eventFields = []eventField{
+	{fieldEventText, func(e *store.Event) *string { return &e.Text }},
+	{fieldEventMed, func(e *store.Event) *string { return &e.Medication }},
+	{fieldEventReason, func(e *store.Event) *string { return &e.Reason }},
+	{fieldEventQuiz, func(e *store.Event) *string { return &e.Quiz }},
+	{fieldEventQuestion, func(e *store.Event) *string { return &e.Question }},
+	{fieldEventFlow, func(e *store.Event) *string { return &e.Flow }},
+	{fieldEventValue, func(e *store.Event) *string {
+		if e.Type != "adherence" {
+			return nil
+		}
+		return &e.Status
+	}},
+}
+
+// Quiz answers: a quiz event's Correct, a bool, is stored as a sealed
+// Status ("correct" or "incorrect") with Correct nil, and opened back.
+const (
+	answerCorrect   = "correct"
+	answerIncorrect = "incorrect"
+)
+
 func (s *sealed) sealEvent(e store.Event) store.Event {
-	e.Text = s.keys.sealRandom(fieldEventText, e.Text)
-	e.Medication = s.keys.sealRandom(fieldEventMed, e.Medication)
+	for _, f := range eventFields {
+		if v := f.of(&e); v != nil {
+			*v = s.keys.sealRandom(f.name, *v)
+		}
+	}
+	s.sealAnswer(&e)
 	return e
 }
 
-func (s *sealed) openEvent(e store.Event) (store.Event, error) {
-	var err error
-	if e.Text, err = s.keys.open(fieldEventText, e.Text); err != nil {
-		return e, err
+// sealAnswer moves a quiz event's Correct into a sealed Status.
+func (s *sealed) sealAnswer(e *store.Event) {
+	if e.Type != "quiz" || e.Correct == nil || e.Status != "" {
+		return
 	}
-	e.Medication, err = s.keys.open(fieldEventMed, e.Medication)
-	return e, err
+	a := answerIncorrect
+	if *e.Correct {
+		a = answerCorrect
+	}
+	e.Status, e.Correct = s.keys.sealRandom(fieldEventAnswer, a), nil
+}
+
+func (s *sealed) openEvent(e store.Event) (store.Event, error) {
+	for _, f := range eventFields {
+		if v := f.of(&e); v != nil {
+			o, err := s.keys.open(f.name, *v)
+			if err != nil {
+				return e, err
+			}
+			*v = o
+		}
+	}
+	if e.Type == "quiz" && e.Correct == nil && keyIDOf(e.Status) != "" {
+		a, err := s.keys.open(fieldEventAnswer, e.Status)
+		if err != nil {
+			return e, err
+		}
+		correct := a == answerCorrect
+		e.Correct, e.Status = &correct, ""
+	}
+	return e, nil
+}
+
+// resealEvent seals what UpdateEvent's fn returned (now), given the event
+// as stored (orig) and as fn saw it (before): a field fn left unchanged
+// keeps its stored value when that is sealed under the active key.
+func (s *sealed) resealEvent(orig, before, now store.Event) store.Event {
+	out := now
+	for _, f := range eventFields {
+		if v := f.of(&out); v != nil {
+			*v = s.reseal(f.name, *f.of(&orig), *f.of(&before), *v)
+		}
+	}
+	s.sealAnswer(&out)
+	return out
+}
+
+// staleEvent reports whether a stored event holds a value that is not
+// sealed under the active key (in the clear, or under an older key).
+func (s *sealed) staleEvent(e store.Event) bool {
+	active := s.keys.Active()
+	stale := func(v string) bool { return v != "" && keyIDOf(v) != active }
+	for _, f := range eventFields {
+		if v := f.of(&e); v != nil && stale(*v) {
+			return true
+		}
+	}
+	return e.Type == "quiz" && (e.Correct != nil || stale(e.Status))
 }
 
 func (s *sealed) sealEntry(e store.OutboxEntry) store.OutboxEntry {

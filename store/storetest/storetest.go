@@ -96,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"DeadLetterPaging", testDeadLetterPaging},
 		{"DeadLetterIndexes", testDeadLetterIndexes},
 		{"DeletePatient", testDelete},
+		{"ErasePatient", testErase},
 		{"Once", testOnce},
 		{"Codes", testCodes},
 		{"CodesConcurrent", testCodesConcurrent},
@@ -103,6 +104,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"Staff", testStaff},
 		{"Audit", testAudit},
 		{"Logins", testLogins},
+		{"Jobs", testJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
