@@ -6,6 +6,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -105,6 +106,12 @@ var t0 = time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the API changed by set before it serves.
+func newEnvWith(t *testing.T, set func(*api.API)) *env {
+	t.Helper()
 	engine, err := loadEngine()
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +124,10 @@ func newEnv(t *testing.T) *env {
 	c := &clock{t: t0}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true}, Channels: channeltest.Channels,
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}, Clock: c.Now}
+	if set != nil {
+		set(a)
+	}
 	srv := httptest.NewServer(a.Routes())
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, st: st, runner: runner, engine: engine, clock: c, api: a}
@@ -419,6 +429,23 @@ func TestPutPatientInvalid(t *testing.T) {
 		{name: "appointment without id", mutate: func(p map[string]any) {
 			p["appointments"] = []any{map[string]any{"at": "2026-12-03T10:30"}}
 		}, want: []string{"appointments[0].id:"}},
+		{name: "unknown field", raw: `{"id":"p1","phone":"+15551230001","timezone":"America/Chicago","programs":["hypertension"],"phi":true}`, want: []string{"malformed JSON", `unknown field "phi"`}},
+		{name: "unknown field in a medication", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "dose": "10 mg", "times": []any{"08:00"}}}
+		}, want: []string{"malformed JSON", `unknown field "dose"`}},
+		{name: "data after the object", raw: `{"id":"p1","phone":"+15551230001","timezone":"America/Chicago","programs":["hypertension"]} {"id":"p2"}`, want: []string{"malformed JSON", "data after the object"}},
+		{name: "stray brace after the object", raw: `{"id":"p1","phone":"+15551230001","timezone":"America/Chicago","programs":["hypertension"]}}`, want: []string{"malformed JSON", "data after the object"}},
+		{name: "program twice", mutate: func(p map[string]any) { p["programs"] = []any{"hypertension", "heart-failure", "hypertension"} }, want: []string{"programs[2]:", `"hypertension"`, "twice"}},
+		{name: "time twice", mutate: func(p map[string]any) {
+			p["medications"] = []any{map[string]any{"id": "lisinopril", "times": []any{"08:00", "20:00", "08:00"}}}
+		}, want: []string{"medications[0].times[2]:", `"08:00"`, "twice"}},
+		{name: "appointment id twice", mutate: func(p map[string]any) {
+			p["appointments"] = []any{map[string]any{"id": "a1", "at": "2026-12-03T10:30"}, map[string]any{"id": "a1", "at": "2026-12-10T10:30"}}
+		}, want: []string{"appointments[1].id:", `"a1"`, "twice"}},
+		{name: "appointment in the past", mutate: func(p map[string]any) {
+			// t0 is 09:00 in Chicago: 08:59 that morning is gone.
+			p["appointments"] = []any{map[string]any{"id": "a1", "at": "2026-03-02T08:59"}}
+		}, want: []string{"appointments[0].at:", "in the past"}},
 		{name: "display too long", mutate: func(p map[string]any) {
 			p["medications"] = []any{map[string]any{"id": "lisinopril", "display": strings.Repeat("a", 41), "times": []any{"08:00"}}}
 		}, want: []string{"medications[0].display:", "at most 40"}},
@@ -455,6 +482,58 @@ func TestPutPatientInvalid(t *testing.T) {
 			t.Errorf("outbox depth %d after invalid enrollments, want 0", n)
 		}
 	})
+}
+
+// TestEnrollmentLimits enrolls up to the caps on medications and times
+// per medication, and one past each: the defaults (20, 6) and settings.
+func TestEnrollmentLimits(t *testing.T) {
+	t.Parallel()
+	meds := func(n, times int) []any {
+		var out []any
+		for i := range n {
+			var ts []any
+			for j := range times {
+				ts = append(ts, fmt.Sprintf("%02d:%02d", 8+j, i%60))
+			}
+			out = append(out, map[string]any{"id": fmt.Sprintf("m%d", i), "times": ts})
+		}
+		return out
+	}
+	cases := []struct {
+		name            string
+		maxMeds, maxTms int // API settings; 0: the defaults
+		meds, times     int
+		want            []string // nil: accepted
+	}{
+		{name: "default medications", meds: 20, times: 1},
+		{name: "default medications plus one", meds: 21, times: 1, want: []string{"medications:", "21 medications, at most 20", "TEND_MAX_MEDICATIONS"}},
+		{name: "default times", meds: 1, times: 6},
+		{name: "default times plus one", meds: 1, times: 7, want: []string{"medications[0].times:", "7 times, at most 6", "TEND_MAX_TIMES"}},
+		{name: "set medications", maxMeds: 2, meds: 2, times: 1},
+		{name: "set medications plus one", maxMeds: 2, meds: 3, times: 1, want: []string{"medications:", "at most 2"}},
+		{name: "set times", maxTms: 8, meds: 1, times: 8},
+		{name: "set times plus one", maxTms: 2, meds: 2, times: 3, want: []string{"medications[0].times:", "at most 2"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWith(t, func(a *api.API) { a.MaxMedications, a.MaxTimes = tc.maxMeds, tc.maxTms })
+			p := patient("p1", "+15551230001")
+			p["medications"] = meds(tc.meds, tc.times)
+			delete(p, "refills")
+			status, body := e.call("POST", "/patients", jsonOf(t, p))
+			if tc.want == nil {
+				if status != http.StatusCreated {
+					t.Fatalf("status %d, want 201; body %s", status, body)
+				}
+				return
+			}
+			wantError(t, status, body, http.StatusBadRequest, tc.want...)
+			if msg := errorOf(t, body); !strings.HasPrefix(msg, tc.want[0]) {
+				t.Errorf("error %q does not start with the field %q", msg, tc.want[0])
+			}
+		})
+	}
 }
 
 func TestPutPatientDefaults(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -205,10 +206,12 @@ func (a *API) enrollmentLine(line int, text []byte) runner.Enrollment {
 	e := runner.Enrollment{Line: line}
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(&e.Patient)
-	if err == nil && dec.More() {
+	var req Patient // the shape POST /patients takes (enroll.go)
+	err := dec.Decode(&req)
+	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
 		err = errors.New("data after the object")
 	}
+	e.Patient = req.enrollment()
 	if err != nil {
 		e.Invalid = "malformed JSON"
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok && idRE.MatchString(strings.Trim(f, `"`)) {

@@ -67,6 +67,10 @@ const (
 	ReasonStale = "stale"
 	// ReasonOperator: a person cancelled a dead letter.
 	ReasonOperator = "operator"
+	// ReasonTooLong: the message was longer than its channel's budget
+	// (Spec.MaxSegments, MaxChars) even without the medicine's name, and
+	// was never queued.
+	ReasonTooLong = "too_long"
 )
 
 // DeadLetterReasons are the reasons a message becomes a dead letter: its

@@ -2,8 +2,10 @@ package channels
 
 import (
 	"time"
+	"unicode/utf8"
 
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/locales"
 )
 
 // Addressing is how a channel finds a patient.
@@ -42,6 +44,31 @@ type Spec struct {
 	// allowed it in writing. A call never does: an answering machine, a
 	// relative or a speakerphone may hear it.
 	NamesMedicine bool
+	// MaxSegments and MaxChars are the budget of one message, its choices
+	// included as numbered lines: SMS segments as carriers count them
+	// (locales.Segments), and characters. The Runner checks every message
+	// against them when it renders it, since an enrollment's values
+	// (a medicine's name) are only known then. 0: no such limit.
+	MaxSegments, MaxChars int
+}
+
+// SMSMaxSegments is the SMS budget: what content lint lets a message reach
+// with its longest sample values (docs/content.md, SMS length), so that a
+// pack that passes lint is never refused here for its own words, only for
+// a value that is longer than lint assumed.
+const SMSMaxSegments = 3
+
+// Fits reports whether text is within the channel's budget.
+func (s Spec) Fits(text string) bool {
+	if s.MaxChars > 0 && utf8.RuneCountInString(text) > s.MaxChars {
+		return false
+	}
+	if s.MaxSegments > 0 {
+		if n, _ := locales.Segments(text); n > s.MaxSegments {
+			return false
+		}
+	}
+	return true
 }
 
 // Specs is the list of the channels Tend runs, in cmd/tend's order.

@@ -21,7 +21,7 @@ import (
 const Channel = conversations.SMS
 
 // Spec is what the rest of Tend knows about SMS: a send costs its segments.
-var Spec = channels.Spec{Name: Channel, Address: channels.ByPhone, Segments: true, NamesMedicine: true}
+var Spec = channels.Spec{Name: Channel, Address: channels.ByPhone, Segments: true, NamesMedicine: true, MaxSegments: channels.SMSMaxSegments}
 
 // Paths of the webhooks Twilio calls.
 const (

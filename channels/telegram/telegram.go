@@ -22,9 +22,13 @@ import (
 // Channel is this channel's name in sessions, outbox entries and metrics.
 const Channel = conversations.Telegram
 
+// MaxChars is the longest text the Bot API's sendMessage takes (4,096
+// characters); the Runner holds every message to it.
+const MaxChars = 4096
+
 // Spec is what the rest of Tend knows about Telegram: the patient links
 // their chat, choices go as buttons.
-var Spec = channels.Spec{Name: Channel, Address: channels.ByLink, Buttons: true, NamesMedicine: true}
+var Spec = channels.Spec{Name: Channel, Address: channels.ByLink, Buttons: true, NamesMedicine: true, MaxChars: MaxChars}
 
 // WebhookPath is where Telegram posts updates (setWebhook's url).
 const WebhookPath = "/webhooks/telegram"

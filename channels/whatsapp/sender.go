@@ -21,9 +21,13 @@ import (
 // Channel is this channel's name in sessions, outbox entries and metrics.
 const Channel = conversations.WhatsApp
 
+// MaxChars is the longest WhatsApp message body Twilio takes (1,600
+// characters); the Runner holds every message to it.
+const MaxChars = 1600
+
 // Spec is what the rest of Tend knows about WhatsApp: free text only inside
 // the 24-hour window, templates outside it, choices as buttons.
-var Spec = channels.Spec{Name: Channel, Address: channels.ByPhone, Window: conversations.WindowLength, Buttons: true, NamesMedicine: true}
+var Spec = channels.Spec{Name: Channel, Address: channels.ByPhone, Window: conversations.WindowLength, Buttons: true, NamesMedicine: true, MaxChars: MaxChars}
 
 // Paths of the webhooks Twilio calls for WhatsApp.
 const (

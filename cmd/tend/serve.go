@@ -75,6 +75,7 @@ type config struct {
 	SMSRate, TelegramRate, TelegramChatRate    float64
 	RetryWindow                                string
 	retryWindow                                time.Duration
+	MaxMedications, MaxTimes                   int
 	serving                                    servingConfig
 }
 
@@ -129,6 +130,8 @@ func parseConfig(name string, args []string) (config, error) {
 	fs.Var(r.rate(&c.TelegramRate, "TEND_TELEGRAM_RATE", 30), "telegram-rate", "Telegram messages per second overall (TEND_TELEGRAM_RATE)")
 	fs.Var(r.rate(&c.TelegramChatRate, "TEND_TELEGRAM_CHAT_RATE", 1), "telegram-chat-rate", "Telegram messages per second per chat (TEND_TELEGRAM_CHAT_RATE)")
 	fs.StringVar(&c.RetryWindow, "retry-window", env("TEND_RETRY_WINDOW", "24h"), "how long a message that fails for a passing reason (network, 5xx, 429) is retried before it becomes a dead letter (tend outbox), e.g. 24h or 2d (TEND_RETRY_WINDOW)")
+	fs.Var(r.int(&c.MaxMedications, "TEND_MAX_MEDICATIONS", api.DefaultMaxMedications, 1), "max-medications", "medications one enrollment may hold; more is a 400 (TEND_MAX_MEDICATIONS)")
+	fs.Var(r.int(&c.MaxTimes, "TEND_MAX_TIMES", api.DefaultMaxTimes, 1), "max-times", "times a day one medication may hold; more is a 400 (TEND_MAX_TIMES)")
 	servingFlags(fs, r, &c.serving)
 	if err := refuseSecretFlags(args); err != nil {
 		return c, flagError(fs, err)
@@ -446,13 +449,13 @@ func serve(args []string) error {
 	clock := time.Now
 	disp := &channels.Dispatcher{Outbox: st, Clock: clock, Quiet: quiet, Log: log, Observe: m.sent, Limits: c.limits(),
 		Senders: map[string]channels.Sender{}, RetryWindow: c.retryWindow, DeadLetter: m.deadLetter, PauseChanged: m.pausedChanged}
-	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn, Capped: m.cappedStart,
+	runner := &runner.Runner{Store: st, Engine: engine, Clock: clock, Quiet: quiet, Log: log, Notify: disp.Kick, Observe: m.turn, TooLong: m.tooLong, Capped: m.cappedStart,
 		Render: &conversations.Renderer{Pack: pack, HelpContact: c.HelpContact, Emergency: c.EmergencyNumber, Crisis: c.CrisisLine},
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
 	r := chi.NewRouter()
 	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, MaxBulk: c.MaxBulk,
-		Engine: engine, Token: token, Log: log}
+		Engine: engine, Token: token, Log: log, Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
@@ -570,6 +573,7 @@ type metrics struct {
 	turns       *prometheus.HistogramVec
 	escalations *prometheus.CounterVec
 	deadLetters *prometheus.CounterVec
+	tooLongs    *prometheus.CounterVec
 	capped      *prometheus.CounterVec
 	paused      *prometheus.GaugeVec
 }
@@ -590,6 +594,8 @@ func newMetrics(st store.Store) *metrics {
 		Help: "Escalations opened by priority."}, []string{"priority"})
 	m.deadLetters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_dead_letters_total",
 		Help: "Messages given up when their retry window ended (resend or cancel them: tend outbox), by channel and reason."}, []string{"channel", "reason"})
+	m.tooLongs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_messages_too_long_total",
+		Help: "Messages not sent because they were over their channel's budget even without the medicine's name (timeline: cancelled, too_long), by channel."}, []string{"channel"})
 	m.capped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tend_capped_starts_total",
 		Help: "Conversation starts over a patient's caps, by outcome (deferred, dropped) and rule (per_day, fcc_day, fcc_week)."}, []string{"outcome", "rule"})
 	for _, o := range conversations.CapOutcomes() {
@@ -609,7 +615,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.capped, m.paused, depth,
+	m.reg.MustRegister(m.received, m.sentTotal, m.statuses, m.errors, m.turns, m.escalations, m.deadLetters, m.tooLongs, m.capped, m.paused, depth,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -646,6 +652,9 @@ func (m *metrics) deadLetter(channel, reason string) {
 	}
 	m.deadLetters.WithLabelValues(channel, reason).Inc()
 }
+
+// tooLong counts a message the Runner did not send for its length.
+func (m *metrics) tooLong(channel string) { m.tooLongs.WithLabelValues(channel).Inc() }
 
 // cappedStart counts a start a cap refused; its labels come from fixed sets.
 func (m *metrics) cappedStart(outcome, rule string) {

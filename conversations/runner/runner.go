@@ -57,6 +57,9 @@ type Runner struct {
 	Changed func(ticket, team string)
 	// Observe, when set, sees every committed turn (for metrics).
 	Observe func(kind string, took time.Duration, out *conversations.Output)
+	// TooLong, when set, is told of each message a committed turn did not
+	// send because it was over its channel's budget (for metrics).
+	TooLong func(channel string)
 	// Capped, when set, hears of every committed start a cap refused:
 	// outcome is one of conversations.CapOutcomes, rule of CapRules.
 	Capped func(outcome, rule string)
@@ -98,6 +101,9 @@ type work struct {
 	sync bool
 	said []Outgoing
 	dup  bool
+	// tooLong are the channels of the messages queue refused as over
+	// budget, told to Runner.TooLong once the turn is committed.
+	tooLong []string
 	// linked are the channels addressed by link (Runner.Channels).
 	linked conversations.ChannelSet
 	// raise are open tickets a new escalation attaches to with a higher
@@ -264,6 +270,11 @@ func (r *Runner) commit(ctx context.Context, w *work) error {
 	if len(w.c.Outbox) > 0 && r.Notify != nil {
 		r.Notify()
 	}
+	if r.TooLong != nil {
+		for _, ch := range w.tooLong {
+			r.TooLong(ch)
+		}
+	}
 	r.changed(w)
 	return nil
 }
@@ -349,12 +360,32 @@ func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 	}
 	worded := *ef
 	worded.Message = r.Render.Variant(lang, ef.Message, ch)
-	text, labels, err := r.Render.Parts(lang, r.named(&w.p, ch), &worded)
+	named, forTemplate := r.named(&w.p, ch), &w.p
+	text, labels, err := r.Render.Parts(lang, named, &worded)
 	if err != nil {
 		r.log().Error("message not rendered cleanly", "patient", w.p.ID, "message", ef.Message, "lang", lang, "err", err)
 	}
 	id := r.NewID(w.now)
 	full := conversations.Numbered(text, labels)
+	if spec := r.Channels.Of(ch); !spec.Fits(full) && !overBudgetExempt(ef) {
+		// A medicine's name is the one value of any length a message
+		// takes from the enrollment: without it, the text is the one
+		// lint measured. Still too long, it is not sent at all.
+		if named.PHIOK {
+			generic := *named
+			generic.PHIOK = false
+			named, forTemplate = &generic, &generic
+			text, labels, _ = r.Render.Parts(lang, named, &worded)
+			full = conversations.Numbered(text, labels)
+		}
+		if !spec.Fits(full) {
+			r.log().Warn("message over its channel's budget: not sent", "patient", w.p.ID, "message", ef.Message, "lang", lang, "channel", ch, "reason", channels.ReasonTooLong)
+			w.tooLong = append(w.tooLong, ch)
+			w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: full, Status: "cancelled", Reason: channels.ReasonTooLong, Flow: ef.Origin, Message: ef.Message})
+			return
+		}
+		r.log().Info("message over its channel's budget: sent without the medicine's name", "patient", w.p.ID, "message", ef.Message, "lang", lang, "channel", ch)
+	}
 	if w.sync {
 		w.said = append(w.said, Outgoing{ID: id, Message: ef.Message, Text: text, Labels: labels, Step: ef.Step})
 		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.channel, Text: full, Status: "delivered", Flow: ef.Origin, Message: ef.Message})
@@ -386,10 +417,25 @@ func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 		e.StaleAfter = w.staleAfter
 	}
 	if slices.ContainsFunc(w.chain, func(c string) bool { return r.Channels.Of(c).Window > 0 }) {
-		e.Template, e.Vars = r.Render.Template(lang, &w.p, ef)
+		e.Template, e.Vars = r.Render.Template(lang, forTemplate, ef)
 	}
 	w.c.Outbox = append(w.c.Outbox, e)
 	w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: ch, Text: full, Status: "queued", Flow: ef.Origin, Message: ef.Message})
+}
+
+// overBudgetExempt: the messages that go whatever their length. A safety
+// reply, a STOP confirmation and the HELP answer are owed to the patient
+// (and the law); none of them names a medicine, and lint keeps their words
+// within the budget.
+func overBudgetExempt(ef *conversations.Effect) bool {
+	if ef.Urgent {
+		return true
+	}
+	switch ef.Message {
+	case content.MsgEmergency, content.MsgCrisis, content.MsgSafetyNo, content.MsgStopConfirm, content.MsgHelp:
+		return true
+	}
+	return strings.HasPrefix(ef.Message, content.SafetyQuestion(""))
 }
 
 // address is where ch reaches p: a linked address (empty until linked) or
