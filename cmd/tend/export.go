@@ -14,7 +14,6 @@ import (
 	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/store"
-	"github.com/tendcare/tend/store/embedded"
 )
 
 const exportAbout = `The data-subject export: one JSON line per patient with the enrollment, every timeline
@@ -64,10 +63,7 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("export: unexpected %q (one patient: --patient ID)", fs.Arg(0))
 	}
-	st, err := openStore(c)
-	if errors.Is(err, embedded.ErrLocked) {
-		return fmt.Errorf("export: the embedded store in %s is locked by a running tend serve: stop it first, or read the API (GET /api/v1/patients, /api/v1/patients/ID/timeline)", c.DataDir)
-	}
+	st, err := openOffline(c, "export", "stop it first, or read the API (GET /api/v1/patients, /api/v1/patients/ID/timeline)")
 	if err != nil {
 		return err
 	}

@@ -70,10 +70,7 @@ func outboxCmd(args []string, stdout io.Writer) error {
 	case *limit < 1:
 		return errors.New("outbox list: --limit must be at least 1")
 	}
-	st, err := openStore(c)
-	if errors.Is(err, embedded.ErrLocked) {
-		return fmt.Errorf("outbox: the embedded store in %s is locked by a running tend serve: stop it first, or use the API (GET /api/v1/outbox, POST /api/v1/outbox/ID/resend)", c.DataDir)
-	}
+	st, err := openOffline(c, "outbox", "stop it first, or use the API (GET /api/v1/outbox, POST /api/v1/outbox/ID/resend)")
 	if err != nil {
 		return err
 	}
@@ -140,4 +137,15 @@ func listDeadLetters(ctx context.Context, rn *runner.Runner, by runner.Actor, af
 		fmt.Fprintf(stdout, "more: tend outbox list --after %s\n", list[len(list)-1].ID)
 	}
 	return nil
+}
+
+// openOffline opens the store for a command that works beside the server
+// (cmd): Redis is shared, but the embedded store is locked by a running
+// tend serve, and then the error says so and what to do instead (hint).
+func openOffline(c config, cmd, hint string) (store.Store, error) {
+	st, err := openStore(c)
+	if errors.Is(err, embedded.ErrLocked) {
+		return nil, fmt.Errorf("%s: the embedded store in %s is locked by a running tend serve: %s", cmd, c.DataDir, hint)
+	}
+	return st, err
 }

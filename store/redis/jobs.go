@@ -31,19 +31,28 @@ func (s *Store) PutJob(ctx context.Context, j store.Job) error {
 
 // Job implements store.Store.
 func (s *Store) Job(ctx context.Context, id string, now time.Time) (store.Job, error) {
-	raw, err := s.rdb.Get(ctx, s.k.job(id)).Result()
-	if errors.Is(err, goredis.Nil) {
-		return store.Job{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Job{}, fmt.Errorf("redis: job: %w", err)
-	}
 	var j store.Job
-	if err := json.Unmarshal([]byte(raw), &j); err != nil {
-		return store.Job{}, fmt.Errorf("redis: job: %w", err)
+	if err := s.getJSON(ctx, s.k.job(id), "job", &j); err != nil {
+		return store.Job{}, err
 	}
 	if !now.Before(j.Updated.Add(store.JobRetention)) {
 		return store.Job{}, store.ErrNotFound
 	}
 	return j, nil
+}
+
+// getJSON reads the JSON value at key into v: store.ErrNotFound when there
+// is none, and what names the value in other errors.
+func (s *Store) getJSON(ctx context.Context, key, what string, v any) error {
+	raw, err := s.rdb.Get(ctx, key).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return store.ErrNotFound
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, v)
+	}
+	if err != nil {
+		return fmt.Errorf("redis: %s: %w", what, err)
+	}
+	return nil
 }

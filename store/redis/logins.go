@@ -3,11 +3,8 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tendcare/tend/store"
 )
@@ -28,16 +25,9 @@ func (s *Store) PutLogin(ctx context.Context, id string, l store.Login) error {
 
 // Login implements store.Store.
 func (s *Store) Login(ctx context.Context, id string, now time.Time) (store.Login, error) {
-	raw, err := s.rdb.Get(ctx, s.k.login(id)).Result()
-	if errors.Is(err, goredis.Nil) {
-		return store.Login{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Login{}, fmt.Errorf("redis: login: %w", err)
-	}
 	var l store.Login
-	if err := json.Unmarshal([]byte(raw), &l); err != nil {
-		return store.Login{}, fmt.Errorf("redis: login: %w", err)
+	if err := s.getJSON(ctx, s.k.login(id), "login", &l); err != nil {
+		return store.Login{}, err
 	}
 	if !now.Before(l.Expires) {
 		return store.Login{}, store.ErrNotFound
