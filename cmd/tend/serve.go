@@ -290,7 +290,7 @@ func defaultKeys(c *config) {
 
 // ensureKeys makes PHI sealed at rest by default. On the embedded store
 // without a key file it uses the data dir's, generating it (mode 0600,
-// printed once) on first start, so a clinic that follows the README seals
+// its path printed once, never the key) on first start, so a clinic that follows the README seals
 // from its first write; values an older release stored in the clear stay
 // readable and found until tend keys rotate seals them. On Redis it
 // refuses to start without a key file unless plaintext is allowed.
