@@ -56,6 +56,9 @@ type Turns interface {
 	Escalate(ctx context.Context, patientID, priority, reason, dedupe string) error
 	CallProgress(ctx context.Context, patientID, messageID, status string, attempt int) (changed bool, err error)
 	PatientByPhone(ctx context.Context, phone string) (store.Patient, error)
+	// OutboxPatient finds the patient of the outbox entry a call was
+	// placed for: the call's URLs name the entry, not the patient.
+	OutboxPatient(ctx context.Context, id string) (string, error)
 }
 
 // Slots frees a call's concurrency slot when Twilio reports its end
@@ -370,22 +373,32 @@ func (h *Webhooks) unknownCaller(w http.ResponseWriter) {
 		[]twiml.Element{gather(h.gatherURL("", 0, 1, 0, false), sp.sayID(content.MsgVoiceNurse, nil))}, goodbye(sp))
 }
 
-// answerCall handles POST /webhooks/twilio/voice/answer?p&o&a: a reminder call
+// answerCall handles POST /webhooks/twilio/voice/answer?o&a: a reminder call
 // was picked up. An answering machine (or fax) gets a short voicemail that
 // names neither program nor medicine; a person hears the message and
-// answers its question with a key.
+// answers its question with a key. The patient is the outbox entry's (a
+// call placed before the URLs lost the patient id names it in p).
 func (h *Webhooks) answerCall(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
 		return
 	}
 	q := r.URL.Query()
-	patientID, outboxID := q.Get("p"), q.Get("o")
-	if patientID == "" || outboxID == "" {
+	outboxID := q.Get("o")
+	if outboxID == "" {
 		h.observe("malformed")
-		http.Error(w, "the p and o query parameters are required", http.StatusBadRequest)
+		http.Error(w, "the o query parameter is required", http.StatusBadRequest)
 		return
 	}
 	ctx := r.Context()
+	patientID, err := twilio.StatusPatient(ctx, h.Turns, q)
+	if err != nil {
+		h.fail(w, "finding an answered call's patient", err)
+		return
+	}
+	if patientID == "" {
+		h.fail(w, "answered call", store.ErrNotFound) // hang up
+		return
+	}
 	if machine(r.PostForm.Get("AnsweredBy")) {
 		h.voicemail(w, r, patientID, outboxID)
 		return
@@ -739,8 +752,8 @@ func eventStatus(callStatus, answeredBy string) string {
 	return ""
 }
 
-// status handles POST /webhooks/twilio/voice/status?p&o&a: the call's
-// progress. It records the outcome on the message's event, frees the
+// status handles POST /webhooks/twilio/voice/status?o&a: the call's
+// progress; the patient is the outbox entry's, as for answerCall. It records the outcome on the message's event, frees the
 // call's slot when it ends, and asks for the call again when it was busy,
 // not answered or failed (the runner applies the program's retry limit and
 // spacing, then falls back along the patient's chain).
@@ -749,12 +762,12 @@ func (h *Webhooks) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	patientID, outboxID := q.Get("p"), q.Get("o")
+	outboxID := q.Get("o")
 	callStatus := r.PostForm.Get("CallStatus")
 	attempt, err := strconv.Atoi(q.Get("a"))
-	if callStatus == "" || outboxID == "" || patientID == "" || err != nil || attempt < 0 {
+	if callStatus == "" || outboxID == "" || err != nil || attempt < 0 {
 		h.observe("malformed")
-		http.Error(w, "CallStatus and the p, o and a query parameters are required", http.StatusBadRequest)
+		http.Error(w, "CallStatus and the o and a query parameters are required", http.StatusBadRequest)
 		return
 	}
 	ctx := r.Context()
@@ -770,6 +783,17 @@ func (h *Webhooks) status(w http.ResponseWriter, r *http.Request) {
 		h.ObserveStatus(status, code)
 	}
 	if status == "" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	patientID, err := twilio.StatusPatient(ctx, h.Turns, q)
+	if err != nil {
+		h.log().Error("finding a call's patient", "message", outboxID, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	if patientID == "" {
+		h.log().Debug("status of a call for an unknown message; ignored", "message", outboxID, "status", status)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
