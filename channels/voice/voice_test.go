@@ -73,8 +73,9 @@ func TestReminderCallAnsweredAndTaken(t *testing.T) {
 		}
 	}
 	action, err := url.Parse(g.Attr("action"))
-	if err != nil || action.Path != voice.GatherPath || action.Query().Get("p") != "p-1" || action.Query().Get("n") != "0" {
-		t.Errorf("Gather action %q", g.Attr("action"))
+	if err != nil || action.Path != voice.GatherPath || action.Query().Get("k") != "1" || action.Query().Get("n") != "0" ||
+		action.Query().Has("p") || strings.Contains(g.Attr("action"), "p-1") {
+		t.Errorf("Gather action %q: want a known patient's (k=1), not naming the patient", g.Attr("action"))
 	}
 	if ev := e.event("p-1", reminder); ev.Status != "delivered" {
 		t.Errorf("reminder event after the call was answered: %q, want delivered", ev.Status)

@@ -193,10 +193,14 @@ func joinURL(base, path string, q url.Values) string {
 // that each key press has its own dedupe key and a Twilio retry of the
 // same request has the same one; silences counts the prompts already
 // unanswered.
+//
+// The URL says whether the call is a known patient's (k=1), not who: the
+// patient is found again from the call's number (callPatient), so that no
+// patient id goes to Twilio.
 func (h *Webhooks) gatherURL(patientID string, step uint32, turn, silences int, silent bool) string {
 	q := url.Values{"s": {strconv.FormatUint(uint64(step), 10)}, "t": {strconv.Itoa(turn)}, "n": {strconv.Itoa(silences)}}
 	if patientID != "" {
-		q.Set("p", patientID)
+		q.Set("k", "1")
 	}
 	if silent {
 		q.Set("silent", "1")
@@ -207,9 +211,39 @@ func (h *Webhooks) gatherURL(patientID string, step uint32, turn, silences int, 
 func (h *Webhooks) dialURL(patientID string, turn int) string {
 	q := url.Values{"t": {strconv.Itoa(turn)}}
 	if patientID != "" {
-		q.Set("p", patientID)
+		q.Set("k", "1")
 	}
 	return h.url(DialPath, q)
+}
+
+// callPatient returns the patient a call's keypress or transfer webhook is
+// about, "" for an unknown caller. A URL with k=1 is a known patient's
+// call: the patient is the one enrolled with the call's other party (the
+// caller of an inbound call, the callee of ours), whose number Twilio
+// sends with every webhook. A URL built before issue 13 names the patient
+// in p, which is used as it is (a call lasts minutes: p can go once every
+// server runs this code). ErrNotFound when the patient was unenrolled
+// mid-call.
+func (h *Webhooks) callPatient(r *http.Request) (string, error) {
+	q := r.URL.Query()
+	if p := q.Get("p"); p != "" {
+		return p, nil
+	}
+	if q.Get("k") != "1" {
+		return "", nil
+	}
+	phone := r.PostForm.Get("To")
+	if r.PostForm.Get("Direction") == "inbound" {
+		phone = r.PostForm.Get("From")
+	}
+	if phone == "" {
+		return "", store.ErrNotFound
+	}
+	p, err := h.Turns.PatientByPhone(r.Context(), phone)
+	if err != nil {
+		return "", err
+	}
+	return p.ID, nil
 }
 
 func (h *Webhooks) speaker(rep runner.Reply) speaker {
@@ -320,7 +354,7 @@ func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Webhooks) resumeURL(patientID string) string {
-	return h.url(GatherPath, url.Values{"p": {patientID}, "s": {"0"}, "t": {"1"}, "n": {"0"}, "resume": {"1"}})
+	return h.url(GatherPath, url.Values{"k": {"1"}, "s": {"0"}, "t": {"1"}, "n": {"0"}, "resume": {"1"}})
 }
 
 // resume handles the key of a caller who had stopped calls: 1 starts them
@@ -482,7 +516,7 @@ type gatherQuery struct {
 }
 
 func parseGather(q url.Values) (gatherQuery, error) {
-	g := gatherQuery{patient: q.Get("p"), silent: q.Get("silent") == "1", resume: q.Get("resume") == "1"}
+	g := gatherQuery{silent: q.Get("silent") == "1", resume: q.Get("resume") == "1"}
 	s, err := strconv.ParseUint(q.Get("s"), 10, 32)
 	if err != nil {
 		return g, errors.New("s: " + err.Error())
@@ -497,7 +531,7 @@ func parseGather(q url.Values) (gatherQuery, error) {
 	return g, nil
 }
 
-// gather handles POST /webhooks/twilio/voice/gather?p&s&t&n[&silent=1]: a
+// gather handles POST /webhooks/twilio/voice/gather?k&s&t&n[&silent=1]: a
 // key pressed on a question, or, with silent, none. 9 repeats the
 // question, 0 asks for a nurse, 8 stops calls; any other key, or words the
 // caller said (Speech), answers the question through the engine, in a turn
@@ -511,6 +545,10 @@ func (h *Webhooks) gather(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.observe("malformed")
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if g.patient, err = h.callPatient(r); err != nil {
+		h.fail(w, "finding a caller's patient", err)
 		return
 	}
 	digits := strings.TrimSpace(r.PostForm.Get("Digits"))
@@ -677,18 +715,22 @@ func (h *Webhooks) unknownKey(w http.ResponseWriter, digits string, silent bool,
 	h.respond(w, goodbye(sp))
 }
 
-// dial handles POST /webhooks/twilio/voice/dial?p&t: the transfer to the
+// dial handles POST /webhooks/twilio/voice/dial?k&t: the transfer to the
 // nurse line ended. When nobody answered, the patient is promised a
 // callback and a ticket is opened.
 func (h *Webhooks) dial(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
 		return
 	}
-	patientID := r.URL.Query().Get("p")
 	status := r.PostForm.Get("DialCallStatus")
 	if status == "" {
 		h.observe("malformed")
 		http.Error(w, "DialCallStatus is required", http.StatusBadRequest)
+		return
+	}
+	patientID, err := h.callPatient(r)
+	if err != nil {
+		h.fail(w, "finding a caller's patient", err)
 		return
 	}
 	if patientID == "" {
