@@ -746,3 +746,42 @@ func TestSpeech(t *testing.T) {
 		}
 	})
 }
+
+// TestCallURLsAfterUpgrade: a keypress on a URL built before the URLs lost
+// the patient id (p) still answers the patient's question, and a status
+// report on an outbox entry the store does not know is a 204 that changes
+// nothing.
+func TestCallURLsAfterUpgrade(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(patient("p-1", patientPhone, "en"))
+	call := e.remind("p-1")
+	e.fake.Answer(t, call, voicetest.Human) // the question is asked
+	post := func(route string, form url.Values) int {
+		t.Helper()
+		req, _ := voicetest.SignedRequest(e.srv.URL+route, e.fake.AuthToken, form)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// No number in the form: only p can say whose call it is.
+	old := voice.GatherPath + "?" + url.Values{"p": {"p-1"}, "s": {"1"}, "t": {"1"}, "n": {"0"}}.Encode()
+	if code := post(old, url.Values{"CallSid": {call.SID}, "Digits": {"1"}}); code != http.StatusOK {
+		t.Fatalf("keypress on an old gather URL: %d", code)
+	}
+	if n := len(channeltest.Of(e.Timeline("p-1"), "adherence")); n != 1 {
+		t.Errorf("%d adherence events after a keypress on an old URL, want 1", n)
+	}
+	before := len(e.Timeline("p-1"))
+	unknown := voice.StatusPath + "?" + url.Values{"o": {"nosuchentry"}, "a": {"0"}}.Encode()
+	if code := post(unknown, url.Values{"CallSid": {call.SID}, "CallStatus": {"no-answer"}}); code != http.StatusNoContent {
+		t.Errorf("status of an unknown entry: %d, want 204", code)
+	}
+	if after := len(e.Timeline("p-1")); after != before {
+		t.Errorf("a status report on an unknown entry changed the timeline: %d events, then %d", before, after)
+	}
+}
