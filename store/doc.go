@@ -22,6 +22,16 @@
 // channel for addresses, kept by the backend in the same commit as the
 // enrollment.
 //
+// A provider's status report names an outgoing message by its outbox
+// entry id alone: the URLs Tend gives a provider carry no patient id.
+// Outbox.OutboxPatient finds the message's patient by that id: the commit
+// that queues an entry writes a small key (entry id → patient id) beside
+// it, which outlives the entry for the dedupe retention (7 days by
+// default: Redis TTL, the embedded store's prune) so that a "delivered" or
+// "read" hours after the send still reaches the timeline, and which
+// ErasePatient removes. Adding it needed no migration: an entry queued
+// before it existed is found through the old URL's patient id.
+//
 // # Schema versions and migrations
 //
 // Each backend records the version of its layout and migrates an older

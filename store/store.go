@@ -333,6 +333,15 @@ type Outbox interface {
 	// "cancelled" with reason (ErrorCode cleared). It returns the entry as
 	// it was; errors as Resend's.
 	Discard(ctx context.Context, id, reason string) (OutboxEntry, error)
+
+	// OutboxPatient returns the patient outbox entry id was queued for, by
+	// the ID alone: the URLs Tend gives a provider name the entry and never
+	// the patient, and a status report on them (delivered, read, failed)
+	// can come hours after the entry was sent and removed. The commit that
+	// queues an entry keeps its patient for the dedupe retention (7 days
+	// by default); ErasePatient removes it. ErrNotFound for an unknown or
+	// expired id and for a reply to an unknown number.
+	OutboxPatient(ctx context.Context, id string) (string, error)
 }
 
 // Staff keeps the accounts of the people who work the console. An account
@@ -472,7 +481,7 @@ type TimerClaimer interface {
 // for a right-to-erasure request. ErasePatient removes everything the
 // store holds of the patient except the audit log: enrollment, indexes,
 // session, timers, timeline, every outbox entry (claimed and dead ones
-// too), the patient's tickets, the dedupe keys of the patient's turns and
+// too) and what OutboxPatient knows of them, the patient's tickets, the dedupe keys of the patient's turns and
 // single-use codes that stand for the patient. It works on an unenrolled
 // patient's leftovers too, and returns ErrNotFound when the store holds
 // nothing of the patient. Once keys name no enrolled patient (a hash of

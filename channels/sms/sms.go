@@ -56,6 +56,7 @@ type Turns interface {
 	Inbound(ctx context.Context, patientID, channel, text, dedupe string) error
 	NotEnrolled(ctx context.Context, channel, from, dedupe string) error
 	Delivered(ctx context.Context, patientID, messageID string, rc runner.Receipt) (next string, err error)
+	OutboxPatient(ctx context.Context, id string) (string, error)
 	PatientByPhone(ctx context.Context, phone string) (store.Patient, error)
 }
 

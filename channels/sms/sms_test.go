@@ -299,6 +299,70 @@ func TestStatusCallback(t *testing.T) {
 	}
 }
 
+// TestStatusCallbackNoPatientID: the status callback URL Tend gives
+// Twilio names the outbox entry and no patient, and a "delivered" on it
+// still lands on its own patient's timeline, not another's; a report on
+// an entry the store does not know is answered 204 and records nothing.
+func TestStatusCallbackNoPatientID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patients := map[string]string{"p-1": patientPhone, "p-2": "+15551230002"}
+	for id, phone := range patients {
+		e.enroll(id, phone)
+	}
+	if n := e.step(); n != 2 {
+		t.Fatalf("dispatcher claimed %d, want the two welcome messages", n)
+	}
+	msgs := e.fake.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("fake got %d messages", len(msgs))
+	}
+	for _, m := range msgs {
+		u, err := url.Parse(m.StatusCallback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := u.Query(); len(q) != 1 || q.Get("o") == "" {
+			t.Errorf("StatusCallback %q: want the outbox entry alone", m.StatusCallback)
+		}
+		for id := range patients {
+			if strings.Contains(m.StatusCallback, id) {
+				t.Errorf("StatusCallback %q names patient %s", m.StatusCallback, id)
+			}
+		}
+	}
+	m := msgs[0]
+	var owner, other string
+	for id, phone := range patients {
+		if phone == m.To {
+			owner = id
+		} else {
+			other = id
+		}
+	}
+	if code, err := e.fake.Callback(m, "delivered", 0); err != nil || code != http.StatusNoContent {
+		t.Fatalf("callback: %d %v", code, err)
+	}
+	if ev, ok := channeltest.Event(e.Timeline(owner), m.CallbackParam("o")); !ok || ev.Status != "delivered" {
+		t.Errorf("%s's message after a delivered callback: %+v (found %v)", owner, ev, ok)
+	}
+	for _, ev := range e.Timeline(other) {
+		if ev.Type == "message.out" && ev.Status != "queued" {
+			t.Errorf("%s's message changed by the other's callback: %+v", other, ev)
+		}
+	}
+
+	unknown := m
+	unknown.StatusCallback = strings.Replace(m.StatusCallback, "o="+m.CallbackParam("o"), "o=nosuchentry", 1)
+	before := e.Timeline(owner)
+	if code, err := e.fake.Callback(unknown, "failed", 30003); err != nil || code != http.StatusNoContent {
+		t.Fatalf("callback on an unknown entry: %d %v, want 204", code, err)
+	}
+	if after := e.Timeline(owner); len(after) != len(before) {
+		t.Errorf("a callback on an unknown entry changed the timeline: %d events, then %d", len(before), len(after))
+	}
+}
+
 // TestStatusCallbackOptOut: a callback carrying error 21610 records an
 // opt-out.
 func TestStatusCallbackOptOut(t *testing.T) {
@@ -403,14 +467,14 @@ func TestSenderClassifies(t *testing.T) {
 		})
 	}
 	// What reached Twilio: the recipient, the text, the sender and a status
-	// callback naming the outbox entry and the patient.
+	// callback naming the outbox entry alone (no patient id).
 	msgs := e.fake.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("fake got %d messages, want 1", len(msgs))
 	}
 	m := msgs[0]
 	if m.To != patientPhone || m.Body != "hi" || m.From != smsFrom || m.MessagingServiceSID != "" ||
-		m.StatusCallback != e.srv.URL+sms.StatusPath+"?o=0001&p=p-1" {
+		m.StatusCallback != e.srv.URL+sms.StatusPath+"?o=0001" {
 		t.Fatalf("message %+v", m)
 	}
 }

@@ -54,16 +54,15 @@ func (r redirect) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // Create sends a message through Twilio's Messages API, with a status
 // callback to statusURL that names the outbox entry, so delivery reports
-// find their message even after a crash. The SDK takes no context: when
+// find their message even after a crash. The entry's id is all the URL
+// carries: Twilio keeps callback URLs in its logs, and a patient id there
+// would link a message to a patient outside Tend; StatusHandler finds the
+// patient from the id. The SDK takes no context: when
 // ctx ends first the request may still reach Twilio, so the outcome is
 // unknown and the message is not retried blindly. classify sorts the
 // channel's errors (Classify, or a channel's own codes first).
 func Create(ctx context.Context, c *twiliogo.RestClient, p *openapi.CreateMessageParams, statusURL string, e store.OutboxEntry, classify func(error) error) (string, string, error) {
-	q := url.Values{"o": {e.ID}}
-	if e.PatientID != "" {
-		q.Set("p", e.PatientID)
-	}
-	p.SetStatusCallback(statusURL + "?" + q.Encode())
+	p.SetStatusCallback(statusURL + "?" + url.Values{"o": {e.ID}}.Encode())
 	m, err := Do(ctx, func() (*openapi.ApiV2010Message, error) { return c.Api.CreateMessage(p) }, classify)
 	if err != nil {
 		return "", "", err

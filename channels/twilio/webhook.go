@@ -2,8 +2,10 @@ package twilio
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tendcare/tend/conversations/runner"
+	"github.com/tendcare/tend/store"
 )
 
 // maxForm bounds a webhook body; Twilio's are a few kilobytes.
@@ -98,6 +101,9 @@ func Signed(keys func() Keys, refused func()) func(http.Handler) http.Handler {
 // order, an opt-out, a fallback to the next channel).
 type Deliverer interface {
 	Delivered(ctx context.Context, patientID, messageID string, rc runner.Receipt) (next string, err error)
+	// OutboxPatient finds the patient of outbox entry id, which is all the
+	// callback URL names (store.Outbox.OutboxPatient).
+	OutboxPatient(ctx context.Context, id string) (string, error)
 }
 
 // Fallback is the table of reports after which a message goes on the
@@ -116,10 +122,14 @@ func (f Fallback) match(status string, code int) bool {
 }
 
 // StatusHandler serves the status callback of the Messages API, which
-// Create asks for with the outbox entry in the query (o, and p for the
-// patient). It is the same for every messaging channel but for Fallback.
-// A store error is a 503 so that Twilio calls again: nothing is lost, and
-// the Runner ignores a report that does not advance the message.
+// Create asks for with the outbox entry alone in the query (o): the
+// patient is found from it (Deliverer.OutboxPatient), so that no patient
+// id goes to Twilio. It is the same for every messaging channel but for
+// Fallback. A store error is a 503 so that Twilio calls again: nothing is
+// lost, and the Runner ignores a report that does not advance the message.
+// A report on an entry the store does not know (a reply to an unknown
+// number, or older than the store keeps entries' patients) is a 204 with
+// nothing recorded: an error would only make Twilio call again.
 type StatusHandler struct {
 	Channel  string
 	Fallback Fallback
@@ -132,7 +142,7 @@ type StatusHandler struct {
 
 func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status := r.PostForm.Get("MessageStatus")
-	outboxID, patientID := r.URL.Query().Get("o"), r.URL.Query().Get("p")
+	outboxID := r.URL.Query().Get("o")
 	if status == "" || outboxID == "" {
 		http.Error(w, "MessageStatus and the o query parameter are required", http.StatusBadRequest)
 		return
@@ -141,18 +151,24 @@ func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Observe != nil {
 		h.Observe(status, code)
 	}
+	log := h.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	patientID, err := StatusPatient(r.Context(), h.Turns, r.URL.Query())
+	if err != nil {
+		log.Error("finding a status report's patient", "channel", h.Channel, "message", outboxID, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
 	if patientID == "" {
-		// A reply to an unknown number: it has no timeline.
+		log.Debug("status report on an unknown message; ignored", "channel", h.Channel, "message", outboxID, "status", status)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	rc := runner.Receipt{Channel: h.Channel, Status: status, Code: code,
 		OptOut: code == CodeOptedOut, Undeliverable: h.Fallback.match(status, code)}
 	next, err := h.Turns.Delivered(r.Context(), patientID, outboxID, rc)
-	log := h.Log
-	if log == nil {
-		log = slog.Default()
-	}
 	if err != nil {
 		log.Error("recording delivery status", "channel", h.Channel, "message", outboxID, "code", code, "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
@@ -162,4 +178,26 @@ func (h *StatusHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Info("message undeliverable; falling back", "channel", h.Channel, "message", outboxID, "code", code, "next", next)
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// StatusPatient returns the patient of the outbox entry a callback URL
+// names in o ("" when the store knows none). URLs built before callback
+// URLs lost the patient id (Tend before issue 13) still carry it in p: it
+// is used when the store does not know the entry, so that reports on
+// messages sent just before an upgrade are not lost. The store's answer
+// comes first, since p is whatever the URL says. The p fallback can go a
+// week (the store's retention) after every server runs this code.
+func StatusPatient(ctx context.Context, owners interface {
+	OutboxPatient(ctx context.Context, id string) (string, error)
+}, q url.Values) (string, error) {
+	pid, err := owners.OutboxPatient(ctx, q.Get("o"))
+	switch {
+	case err == nil:
+		return pid, nil
+	case errors.Is(err, store.ErrNotFound):
+		return q.Get("p"), nil
+	case q.Get("p") != "":
+		return q.Get("p"), nil
+	}
+	return "", err
 }

@@ -10,20 +10,35 @@ import (
 	"testing"
 
 	"github.com/tendcare/tend/conversations/runner"
+	"github.com/tendcare/tend/store"
 )
 
+// deliveries stands in for the Runner: the store knows message m1 as
+// p1's; "old" is a message queued before URLs lost the patient id, whose
+// patient the store does not know.
 type deliveries struct {
-	got  []runner.Receipt
-	next string
-	err  error
+	got       []runner.Receipt
+	next      string
+	err       error
+	lookupErr error
 }
 
 func (d *deliveries) Delivered(_ context.Context, patientID, messageID string, rc runner.Receipt) (string, error) {
-	if patientID != "p1" || messageID != "m1" {
+	if patientID != "p1" || (messageID != "m1" && messageID != "old") {
 		return "", errors.New("wrong ids " + patientID + " " + messageID)
 	}
 	d.got = append(d.got, rc)
 	return d.next, d.err
+}
+
+func (d *deliveries) OutboxPatient(_ context.Context, id string) (string, error) {
+	if d.lookupErr != nil {
+		return "", d.lookupErr
+	}
+	if id == "m1" {
+		return "p1", nil
+	}
+	return "", store.ErrNotFound
 }
 
 // post signs form for target (with the handler's public URL) unless sig is
@@ -70,20 +85,24 @@ func TestStatusHandler(t *testing.T) {
 		code     int
 		want     *runner.Receipt
 	}{
-		{"delivered", sms, "/s?o=m1&p=p1", url.Values{"MessageStatus": {"delivered"}}, nil, 204,
+		{"delivered", sms, "/s?o=m1", url.Values{"MessageStatus": {"delivered"}}, nil, 204,
 			&runner.Receipt{Channel: "x", Status: "delivered"}},
-		{"landline falls back on sms", sms, "/s?o=m1&p=p1", url.Values{"MessageStatus": {"undelivered"}, "ErrorCode": {"30006"}}, nil, 204,
+		{"landline falls back on sms", sms, "/s?o=m1", url.Values{"MessageStatus": {"undelivered"}, "ErrorCode": {"30006"}}, nil, 204,
 			&runner.Receipt{Channel: "x", Status: "undelivered", Code: 30006, Undeliverable: true}},
-		{"other sms failure does not", sms, "/s?o=m1&p=p1", url.Values{"MessageStatus": {"failed"}, "ErrorCode": {"30003"}}, nil, 204,
+		{"other sms failure does not", sms, "/s?o=m1", url.Values{"MessageStatus": {"failed"}, "ErrorCode": {"30003"}}, nil, 204,
 			&runner.Receipt{Channel: "x", Status: "failed", Code: 30003}},
-		{"any whatsapp failure falls back", wa, "/s?o=m1&p=p1", url.Values{"MessageStatus": {"failed"}, "ErrorCode": {"63016"}}, nil, 204,
+		{"any whatsapp failure falls back", wa, "/s?o=m1", url.Values{"MessageStatus": {"failed"}, "ErrorCode": {"63016"}}, nil, 204,
 			&runner.Receipt{Channel: "x", Status: "failed", Code: 63016, Undeliverable: true}},
-		{"carrier opt-out", sms, "/s?o=m1&p=p1", url.Values{"MessageStatus": {"failed"}, "ErrorCode": {"21610"}}, nil, 204,
+		{"carrier opt-out", sms, "/s?o=m1", url.Values{"MessageStatus": {"failed"}, "ErrorCode": {"21610"}}, nil, 204,
 			&runner.Receipt{Channel: "x", Status: "failed", Code: 21610, OptOut: true}},
-		{"reply to an unknown number", sms, "/s?o=m1", url.Values{"MessageStatus": {"sent"}}, nil, 204, nil},
+		{"reply to an unknown number", sms, "/s?o=m9", url.Values{"MessageStatus": {"sent"}}, nil, 204, nil},
+		{"old URL with the patient", sms, "/s?o=old&p=p1", url.Values{"MessageStatus": {"delivered"}}, nil, 204,
+			&runner.Receipt{Channel: "x", Status: "delivered"}},
+		{"the store's patient before the URL's", sms, "/s?o=m1&p=p9", url.Values{"MessageStatus": {"delivered"}}, nil, 204,
+			&runner.Receipt{Channel: "x", Status: "delivered"}},
 		{"no status", sms, "/s?o=m1&p=p1", url.Values{}, nil, 400, nil},
 		{"no message", sms, "/s?p=p1", url.Values{"MessageStatus": {"sent"}}, nil, 400, nil},
-		{"store down: Twilio calls again", sms, "/s?o=m1&p=p1", url.Values{"MessageStatus": {"sent"}}, errors.New("down"), 503,
+		{"store down: Twilio calls again", sms, "/s?o=m1", url.Values{"MessageStatus": {"sent"}}, errors.New("down"), 503,
 			&runner.Receipt{Channel: "x", Status: "sent"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -100,5 +119,20 @@ func TestStatusHandler(t *testing.T) {
 				t.Fatalf("Delivered got %+v, want %+v", d.got, *c.want)
 			}
 		})
+	}
+}
+
+// TestStatusHandlerLookupDown: when the store cannot say whose message it
+// is, Twilio is asked to call again (503), unless an old URL names the
+// patient.
+func TestStatusHandlerLookupDown(t *testing.T) {
+	t.Parallel()
+	form := url.Values{"MessageStatus": {"sent"}}
+	for target, want := range map[string]int{"/s?o=m1": 503, "/s?o=old&p=p1": 204} {
+		d := &deliveries{lookupErr: errors.New("down")}
+		h := &StatusHandler{Channel: "x", Turns: d}
+		if code, _ := post(t, h, target, "", form); code != want || (want == 204) != (len(d.got) == 1) {
+			t.Errorf("%s with the lookup down: %d, recorded %+v; want %d", target, code, d.got, want)
+		}
 	}
 }

@@ -79,8 +79,8 @@ func TestGoldenCalls(t *testing.T) {
 
 // header describes the call Tend placed, without its outbox id.
 func header(c voicetest.Call) string {
-	return fmt.Sprintf("call to=%s from=%s machineDetection=%s timeout=%d events=%s answer=p=%s&a=%s\n",
-		c.To, c.From, c.MachineDetection, c.Timeout, strings.Join(c.StatusCallbackEvents, ","), c.Param("p"), c.Param("a"))
+	return fmt.Sprintf("call to=%s from=%s machineDetection=%s timeout=%d events=%s answer=a=%s\n",
+		c.To, c.From, c.MachineDetection, c.Timeout, strings.Join(c.StatusCallbackEvents, ","), c.Param("a"))
 }
 
 func compare(t *testing.T, golden, got string) {

@@ -132,10 +132,12 @@ func (s *Sender) Active() int {
 }
 
 // callURLs returns the answer and status callback URLs of a call placed for
-// an outbox entry. They carry the patient, the entry and the attempt, so
-// every webhook of the call knows what it is about without server state.
+// an outbox entry. They carry the entry and the attempt, so that every
+// webhook of the call knows what it is about without server state, and no
+// patient id: Twilio keeps these URLs, and the webhooks find the patient
+// from the entry (Turns.OutboxPatient).
 func callURLs(publicURL string, e store.OutboxEntry) (answer, status string) {
-	q := url.Values{"p": {e.PatientID}, "o": {e.ID}, "a": {strconv.Itoa(e.Attempts)}}.Encode()
+	q := url.Values{"o": {e.ID}, "a": {strconv.Itoa(e.Attempts)}}.Encode()
 	base := strings.TrimSuffix(publicURL, "/")
 	return base + AnswerPath + "?" + q, base + StatusPath + "?" + q
 }

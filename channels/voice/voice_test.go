@@ -38,8 +38,15 @@ func TestReminderCallAnsweredAndTaken(t *testing.T) {
 	if !strings.HasPrefix(call.URL, e.srv.URL+voice.AnswerPath+"?") || !strings.HasPrefix(call.StatusCallback, e.srv.URL+voice.StatusPath+"?") {
 		t.Errorf("Url %s, StatusCallback %s", call.URL, call.StatusCallback)
 	}
-	if call.Param("p") != "p-1" || call.Param("a") != "0" || call.Param("o") == "" {
-		t.Errorf("answer URL %s: want p=p-1, a=0 and the outbox id", call.URL)
+	if call.Param("p") != "" || call.Param("a") != "0" || call.Param("o") == "" {
+		t.Errorf("answer URL %s: want a=0 and the outbox id, no patient", call.URL)
+	}
+	// Neither URL Twilio keeps names the patient: the webhooks find the
+	// patient from the outbox id (the rest of this test answers the call).
+	for _, u := range []string{call.URL, call.StatusCallback} {
+		if strings.Contains(u, "p-1") || strings.Contains(u, "p=") {
+			t.Errorf("call URL %s names the patient", u)
+		}
 	}
 	reminder := call.Param("o")
 	if ev := e.event("p-1", reminder); ev.Status != "queued" || ev.ProviderID != call.SID {
@@ -66,8 +73,9 @@ func TestReminderCallAnsweredAndTaken(t *testing.T) {
 		}
 	}
 	action, err := url.Parse(g.Attr("action"))
-	if err != nil || action.Path != voice.GatherPath || action.Query().Get("p") != "p-1" || action.Query().Get("n") != "0" {
-		t.Errorf("Gather action %q", g.Attr("action"))
+	if err != nil || action.Path != voice.GatherPath || action.Query().Get("k") != "1" || action.Query().Get("n") != "0" ||
+		action.Query().Has("p") || strings.Contains(g.Attr("action"), "p-1") {
+		t.Errorf("Gather action %q: want a known patient's (k=1), not naming the patient", g.Attr("action"))
 	}
 	if ev := e.event("p-1", reminder); ev.Status != "delivered" {
 		t.Errorf("reminder event after the call was answered: %q, want delivered", ev.Status)
@@ -567,9 +575,10 @@ func TestConcurrentCallsPerNumber(t *testing.T) {
 	if len(calls) != 1 {
 		t.Fatalf("%d calls with MaxCalls 1", len(calls))
 	}
-	waiting := "p-2"
-	if calls[0].Param("p") == "p-2" {
-		waiting = "p-1"
+	// A call's URLs name no patient: its number says whose it is.
+	waiting, waitingPhone := "p-2", "+15551230002"
+	if calls[0].To == waitingPhone {
+		waiting, waitingPhone = "p-1", patientPhone
 	}
 	out := channeltest.Of(e.Timeline(waiting), "message.out")
 	// It waits without counting as an attempt: its call retries are for
@@ -581,8 +590,8 @@ func TestConcurrentCallsPerNumber(t *testing.T) {
 	e.fake.Answer(t, calls[0], voicetest.Human).Press("1")
 	e.Clock.Add(10 * time.Second)
 	second := e.dispatch(1)
-	if second.Param("p") != waiting {
-		t.Fatalf("second call to %s, want %s", second.Param("p"), waiting)
+	if second.To != waitingPhone {
+		t.Fatalf("second call to %s, want %s's", second.To, waiting)
 	}
 	// No callback for the second call ever reaches this replica: after
 	// MaxCallLength its slot frees anyway.
@@ -736,4 +745,43 @@ func TestSpeech(t *testing.T) {
 			t.Errorf("escalations %+v", e.escalations())
 		}
 	})
+}
+
+// TestCallURLsAfterUpgrade: a keypress on a URL built before the URLs lost
+// the patient id (p) still answers the patient's question, and a status
+// report on an outbox entry the store does not know is a 204 that changes
+// nothing.
+func TestCallURLsAfterUpgrade(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.enroll(patient("p-1", patientPhone, "en"))
+	call := e.remind("p-1")
+	e.fake.Answer(t, call, voicetest.Human) // the question is asked
+	post := func(route string, form url.Values) int {
+		t.Helper()
+		req, _ := voicetest.SignedRequest(e.srv.URL+route, e.fake.AuthToken, form)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	// No number in the form: only p can say whose call it is.
+	old := voice.GatherPath + "?" + url.Values{"p": {"p-1"}, "s": {"1"}, "t": {"1"}, "n": {"0"}}.Encode()
+	if code := post(old, url.Values{"CallSid": {call.SID}, "Digits": {"1"}}); code != http.StatusOK {
+		t.Fatalf("keypress on an old gather URL: %d", code)
+	}
+	if n := len(channeltest.Of(e.Timeline("p-1"), "adherence")); n != 1 {
+		t.Errorf("%d adherence events after a keypress on an old URL, want 1", n)
+	}
+	before := len(e.Timeline("p-1"))
+	unknown := voice.StatusPath + "?" + url.Values{"o": {"nosuchentry"}, "a": {"0"}}.Encode()
+	if code := post(unknown, url.Values{"CallSid": {call.SID}, "CallStatus": {"no-answer"}}); code != http.StatusNoContent {
+		t.Errorf("status of an unknown entry: %d, want 204", code)
+	}
+	if after := len(e.Timeline("p-1")); after != before {
+		t.Errorf("a status report on an unknown entry changed the timeline: %d events, then %d", before, after)
+	}
 }

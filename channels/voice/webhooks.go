@@ -56,6 +56,9 @@ type Turns interface {
 	Escalate(ctx context.Context, patientID, priority, reason, dedupe string) error
 	CallProgress(ctx context.Context, patientID, messageID, status string, attempt int) (changed bool, err error)
 	PatientByPhone(ctx context.Context, phone string) (store.Patient, error)
+	// OutboxPatient finds the patient of the outbox entry a call was
+	// placed for: the call's URLs name the entry, not the patient.
+	OutboxPatient(ctx context.Context, id string) (string, error)
 }
 
 // Slots frees a call's concurrency slot when Twilio reports its end
@@ -190,10 +193,14 @@ func joinURL(base, path string, q url.Values) string {
 // that each key press has its own dedupe key and a Twilio retry of the
 // same request has the same one; silences counts the prompts already
 // unanswered.
+//
+// The URL says whether the call is a known patient's (k=1), not who: the
+// patient is found again from the call's number (callPatient), so that no
+// patient id goes to Twilio.
 func (h *Webhooks) gatherURL(patientID string, step uint32, turn, silences int, silent bool) string {
 	q := url.Values{"s": {strconv.FormatUint(uint64(step), 10)}, "t": {strconv.Itoa(turn)}, "n": {strconv.Itoa(silences)}}
 	if patientID != "" {
-		q.Set("p", patientID)
+		q.Set("k", "1")
 	}
 	if silent {
 		q.Set("silent", "1")
@@ -204,9 +211,39 @@ func (h *Webhooks) gatherURL(patientID string, step uint32, turn, silences int, 
 func (h *Webhooks) dialURL(patientID string, turn int) string {
 	q := url.Values{"t": {strconv.Itoa(turn)}}
 	if patientID != "" {
-		q.Set("p", patientID)
+		q.Set("k", "1")
 	}
 	return h.url(DialPath, q)
+}
+
+// callPatient returns the patient a call's keypress or transfer webhook is
+// about, "" for an unknown caller. A URL with k=1 is a known patient's
+// call: the patient is the one enrolled with the call's other party (the
+// caller of an inbound call, the callee of ours), whose number Twilio
+// sends with every webhook. A URL built before issue 13 names the patient
+// in p, which is used as it is (a call lasts minutes: p can go once every
+// server runs this code). ErrNotFound when the patient was unenrolled
+// mid-call.
+func (h *Webhooks) callPatient(r *http.Request) (string, error) {
+	q := r.URL.Query()
+	if p := q.Get("p"); p != "" {
+		return p, nil
+	}
+	if q.Get("k") != "1" {
+		return "", nil
+	}
+	phone := r.PostForm.Get("To")
+	if r.PostForm.Get("Direction") == "inbound" {
+		phone = r.PostForm.Get("From")
+	}
+	if phone == "" {
+		return "", store.ErrNotFound
+	}
+	p, err := h.Turns.PatientByPhone(r.Context(), phone)
+	if err != nil {
+		return "", err
+	}
+	return p.ID, nil
 }
 
 func (h *Webhooks) speaker(rep runner.Reply) speaker {
@@ -317,7 +354,7 @@ func (h *Webhooks) inbound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Webhooks) resumeURL(patientID string) string {
-	return h.url(GatherPath, url.Values{"p": {patientID}, "s": {"0"}, "t": {"1"}, "n": {"0"}, "resume": {"1"}})
+	return h.url(GatherPath, url.Values{"k": {"1"}, "s": {"0"}, "t": {"1"}, "n": {"0"}, "resume": {"1"}})
 }
 
 // resume handles the key of a caller who had stopped calls: 1 starts them
@@ -370,22 +407,32 @@ func (h *Webhooks) unknownCaller(w http.ResponseWriter) {
 		[]twiml.Element{gather(h.gatherURL("", 0, 1, 0, false), sp.sayID(content.MsgVoiceNurse, nil))}, goodbye(sp))
 }
 
-// answerCall handles POST /webhooks/twilio/voice/answer?p&o&a: a reminder call
+// answerCall handles POST /webhooks/twilio/voice/answer?o&a: a reminder call
 // was picked up. An answering machine (or fax) gets a short voicemail that
 // names neither program nor medicine; a person hears the message and
-// answers its question with a key.
+// answers its question with a key. The patient is the outbox entry's (a
+// call placed before the URLs lost the patient id names it in p).
 func (h *Webhooks) answerCall(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
 		return
 	}
 	q := r.URL.Query()
-	patientID, outboxID := q.Get("p"), q.Get("o")
-	if patientID == "" || outboxID == "" {
+	outboxID := q.Get("o")
+	if outboxID == "" {
 		h.observe("malformed")
-		http.Error(w, "the p and o query parameters are required", http.StatusBadRequest)
+		http.Error(w, "the o query parameter is required", http.StatusBadRequest)
 		return
 	}
 	ctx := r.Context()
+	patientID, err := twilio.StatusPatient(ctx, h.Turns, q)
+	if err != nil {
+		h.fail(w, "finding an answered call's patient", err)
+		return
+	}
+	if patientID == "" {
+		h.fail(w, "answered call", store.ErrNotFound) // hang up
+		return
+	}
 	if machine(r.PostForm.Get("AnsweredBy")) {
 		h.voicemail(w, r, patientID, outboxID)
 		return
@@ -469,7 +516,7 @@ type gatherQuery struct {
 }
 
 func parseGather(q url.Values) (gatherQuery, error) {
-	g := gatherQuery{patient: q.Get("p"), silent: q.Get("silent") == "1", resume: q.Get("resume") == "1"}
+	g := gatherQuery{silent: q.Get("silent") == "1", resume: q.Get("resume") == "1"}
 	s, err := strconv.ParseUint(q.Get("s"), 10, 32)
 	if err != nil {
 		return g, errors.New("s: " + err.Error())
@@ -484,7 +531,7 @@ func parseGather(q url.Values) (gatherQuery, error) {
 	return g, nil
 }
 
-// gather handles POST /webhooks/twilio/voice/gather?p&s&t&n[&silent=1]: a
+// gather handles POST /webhooks/twilio/voice/gather?k&s&t&n[&silent=1]: a
 // key pressed on a question, or, with silent, none. 9 repeats the
 // question, 0 asks for a nurse, 8 stops calls; any other key, or words the
 // caller said (Speech), answers the question through the engine, in a turn
@@ -498,6 +545,10 @@ func (h *Webhooks) gather(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.observe("malformed")
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if g.patient, err = h.callPatient(r); err != nil {
+		h.fail(w, "finding a caller's patient", err)
 		return
 	}
 	digits := strings.TrimSpace(r.PostForm.Get("Digits"))
@@ -664,18 +715,22 @@ func (h *Webhooks) unknownKey(w http.ResponseWriter, digits string, silent bool,
 	h.respond(w, goodbye(sp))
 }
 
-// dial handles POST /webhooks/twilio/voice/dial?p&t: the transfer to the
+// dial handles POST /webhooks/twilio/voice/dial?k&t: the transfer to the
 // nurse line ended. When nobody answered, the patient is promised a
 // callback and a ticket is opened.
 func (h *Webhooks) dial(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.verify(w, r); !ok {
 		return
 	}
-	patientID := r.URL.Query().Get("p")
 	status := r.PostForm.Get("DialCallStatus")
 	if status == "" {
 		h.observe("malformed")
 		http.Error(w, "DialCallStatus is required", http.StatusBadRequest)
+		return
+	}
+	patientID, err := h.callPatient(r)
+	if err != nil {
+		h.fail(w, "finding a caller's patient", err)
 		return
 	}
 	if patientID == "" {
@@ -739,8 +794,8 @@ func eventStatus(callStatus, answeredBy string) string {
 	return ""
 }
 
-// status handles POST /webhooks/twilio/voice/status?p&o&a: the call's
-// progress. It records the outcome on the message's event, frees the
+// status handles POST /webhooks/twilio/voice/status?o&a: the call's
+// progress; the patient is the outbox entry's, as for answerCall. It records the outcome on the message's event, frees the
 // call's slot when it ends, and asks for the call again when it was busy,
 // not answered or failed (the runner applies the program's retry limit and
 // spacing, then falls back along the patient's chain).
@@ -749,12 +804,12 @@ func (h *Webhooks) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	patientID, outboxID := q.Get("p"), q.Get("o")
+	outboxID := q.Get("o")
 	callStatus := r.PostForm.Get("CallStatus")
 	attempt, err := strconv.Atoi(q.Get("a"))
-	if callStatus == "" || outboxID == "" || patientID == "" || err != nil || attempt < 0 {
+	if callStatus == "" || outboxID == "" || err != nil || attempt < 0 {
 		h.observe("malformed")
-		http.Error(w, "CallStatus and the p, o and a query parameters are required", http.StatusBadRequest)
+		http.Error(w, "CallStatus and the o and a query parameters are required", http.StatusBadRequest)
 		return
 	}
 	ctx := r.Context()
@@ -770,6 +825,17 @@ func (h *Webhooks) status(w http.ResponseWriter, r *http.Request) {
 		h.ObserveStatus(status, code)
 	}
 	if status == "" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	patientID, err := twilio.StatusPatient(ctx, h.Turns, q)
+	if err != nil {
+		h.log().Error("finding a call's patient", "message", outboxID, "err", err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
+	if patientID == "" {
+		h.log().Debug("status of a call for an unknown message; ignored", "message", outboxID, "status", status)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}

@@ -19,6 +19,7 @@ type Turns interface {
 	Receive(ctx context.Context, patientID string, m runner.Message) (runner.Reply, error)
 	NotEnrolled(ctx context.Context, channel, from, dedupe string) error
 	Delivered(ctx context.Context, patientID, messageID string, rc runner.Receipt) (next string, err error)
+	OutboxPatient(ctx context.Context, id string) (string, error)
 	PatientByPhone(ctx context.Context, phone string) (store.Patient, error)
 }
 

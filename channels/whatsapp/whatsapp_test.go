@@ -452,7 +452,7 @@ func TestSender(t *testing.T) {
 			if m.To != patientWA || m.From != "whatsapp:"+waFrom || m.Outcome != "" {
 				t.Fatalf("message %+v", m)
 			}
-			if want := e.srv.URL + whatsapp.StatusPath + "?o=" + entry.ID + "&p=p-1"; m.StatusCallback != want {
+			if want := e.srv.URL + whatsapp.StatusPath + "?o=" + entry.ID; m.StatusCallback != want { // no patient id
 				t.Fatalf("StatusCallback %q, want %q", m.StatusCallback, want)
 			}
 			if m.Body != tc.body || m.ContentSid != tc.content {

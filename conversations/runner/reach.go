@@ -363,6 +363,13 @@ type Receipt struct {
 	Undeliverable bool
 }
 
+// OutboxPatient finds the patient of a message by its outbox entry id, for
+// a provider's status report, whose URL names only the entry. It only
+// reads.
+func (r *Runner) OutboxPatient(ctx context.Context, id string) (string, error) {
+	return r.Store.OutboxPatient(ctx, id)
+}
+
 // Delivered records a provider's receipt for a message and acts on it: a
 // provider opt-out withdraws consent on the channel, an undeliverable
 // message falls back to the next channel (once, however often the provider

@@ -133,6 +133,9 @@ func (p *prepared) apply(tx *bolt.Tx, dedupeCutoff time.Time) (refused, err erro
 		if err := p.applyOutbox(tx); err != nil {
 			return nil, err
 		}
+		if _, err := pruneBefore(tx.Bucket(bOutboxOwnerAt), tx.Bucket(bOutboxOwner), timeKey(dedupeCutoff), false, pruneBatch); err != nil {
+			return nil, err
+		}
 	}
 	if c.DedupeKey != "" {
 		k := []byte(c.DedupeKey)

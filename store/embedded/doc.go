@@ -41,6 +41,9 @@
 //	outbox_claimed  entryID                    → ""
 //	outbox_patient  patientID\x00 entryID      → ""
 //	outbox_dead     entryID                    → ""            (dead letters)
+//	outbox_owner    entryID                    → T queued ‖ patientID (OutboxPatient;
+//	                                             kept for DedupeRetention, after the entry)
+//	outbox_owner_at T queued ‖ entryID         → ""            (retention order)
 //	once            key                        → T expires
 //	once_at         T expires ‖ key            → ""
 //	codes           code                       → T expires ‖ value

@@ -265,3 +265,43 @@ func BenchmarkCommit(b *testing.B) {
 		})
 	}
 }
+
+// TestOutboxPatientRetention: an entry's patient (OutboxPatient) is kept
+// for the dedupe retention after the commit that queued it; Prune forgets
+// it then, and keeps what is younger.
+func TestOutboxPatientRetention(t *testing.T) {
+	t.Parallel()
+	var now atomic.Int64
+	now.Store(t0.UnixNano())
+	s := open(t, t.TempDir(), embedded.Options{
+		NoSync:          true,
+		DedupeRetention: 24 * time.Hour,
+		Now:             func() time.Time { return time.Unix(0, now.Load()) },
+	})
+	t.Cleanup(func() { s.Close() })
+	ctx := t.Context()
+	p := store.Patient{ID: "p1", Phone: "+15550000001", Language: "en", Timezone: "UTC", Channel: "sms", EnrolledAt: t0}
+	queue := func(version uint64, id string) {
+		t.Helper()
+		c := store.Commit{PatientID: "p1", Version: version, Session: []byte("s"),
+			Outbox: []store.OutboxEntry{{ID: id, Channel: "sms", To: p.Phone, NotBefore: t0}}}
+		if version == 0 {
+			c.Patient = &p
+		}
+		if err := s.Commit(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queue(0, "old")
+	now.Store(t0.Add(23 * time.Hour).UnixNano())
+	queue(1, "young")
+	if _, err := s.Prune(ctx, t0.Add(25*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if pid, err := s.OutboxPatient(ctx, "old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("OutboxPatient(old) past retention: %q %v, want ErrNotFound", pid, err)
+	}
+	if pid, err := s.OutboxPatient(ctx, "young"); err != nil || pid != "p1" {
+		t.Errorf("OutboxPatient(young) within retention: %q %v, want p1", pid, err)
+	}
+}

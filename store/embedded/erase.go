@@ -14,12 +14,13 @@ import (
 
 // ErasePatient implements store.Eraser in one transaction: it unenrolls
 // the patient as DeletePatient does and removes what unenrolling keeps:
-// the timeline, claimed outbox entries, the patient's tickets, the dedupe
-// keys of the patient's turns and the single-use codes that stand for the
+// the timeline, claimed outbox entries and what OutboxPatient knows of the
+// patient's entries, the patient's tickets, the dedupe keys of the
+// patient's turns and the single-use codes that stand for the
 // patient. The audit log stays. ErrNotFound when the store holds nothing
 // of the patient.
 //
-// Tickets, dedupe keys and codes have no index by patient: the
+// Tickets, dedupe keys, outbox owners and codes have no index by patient: the
 // transaction reads those buckets whole, which is slow on a large store
 // but runs once per erasure request. bbolt does not zero the pages it
 // frees: the erased bytes (sealed, with a key file) stay in the file until
@@ -51,7 +52,7 @@ func (s *Store) ErasePatient(ctx context.Context, patientID string) error {
 			return err
 		}
 		found = found || n > 0
-		for _, bs := range [][2][]byte{{bDedupe, bDedupeAt}, {bCodes, bCodesAt}} {
+		for _, bs := range [][2][]byte{{bDedupe, bDedupeAt}, {bCodes, bCodesAt}, {bOutboxOwner, bOutboxOwnerAt}} {
 			n, err := eraseByValue(tx.Bucket(bs[0]), tx.Bucket(bs[1]), pid)
 			if err != nil {
 				return err
@@ -102,7 +103,7 @@ func eraseTickets(tx *bolt.Tx, patientID string) (int, error) {
 	return len(mine), nil
 }
 
-// eraseByValue deletes the keys of b (dedupe or codes) whose value is
+// eraseByValue deletes the keys of b (dedupe, codes or outbox owners) whose value is
 // T ‖ pid, and their entries T ‖ key in index, and returns how many.
 func eraseByValue(b, index *bolt.Bucket, pid []byte) (int, error) {
 	var keys, at [][]byte

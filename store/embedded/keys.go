@@ -29,6 +29,8 @@ var (
 	bOutboxClaimed = []byte("outbox_claimed")
 	bOutboxPatient = []byte("outbox_patient")
 	bOutboxDead    = []byte("outbox_dead")
+	bOutboxOwner   = []byte("outbox_owner")
+	bOutboxOwnerAt = []byte("outbox_owner_at")
 	bOnce          = []byte("once")
 	bOnceAt        = []byte("once_at")
 	bCodes         = []byte("codes")
@@ -42,7 +44,8 @@ var (
 	allBuckets = [][]byte{
 		bPatients, bPhones, bAddresses, bSessions, bDedupe, bDedupeAt, bEvents,
 		bEventIDs, bEscalations, bEscAt, bEscStatus, bTimers, bTimersDue,
-		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOutboxDead, bOnce, bOnceAt,
+		bOutbox, bOutboxDue, bOutboxClaimed, bOutboxPatient, bOutboxDead, bOutboxOwner, bOutboxOwnerAt,
+		bOnce, bOnceAt,
 		bCodes, bCodesAt, bMeta, bStaff, bAudit, bLogins, bJobs,
 	}
 

@@ -339,9 +339,39 @@ func (p *prepared) applyOutbox(tx *bolt.Tx) error {
 			if err := o.byPatient.Put(prefixed(e.patient, string(e.id)), nil); err != nil {
 				return err
 			}
+			if err := p.putOwner(tx, e); err != nil {
+				return err
+			}
 		}
 	}
 	return addDepth(tx, added)
+}
+
+// putOwner remembers the patient of entry e for OutboxPatient, after the
+// entry itself is gone; Prune forgets it with the dedupe keys.
+func (p *prepared) putOwner(tx *bolt.Tx, e preparedEntry) error {
+	at := timeKey(p.now)
+	if err := tx.Bucket(bOutboxOwner).Put(e.id, concat(at, e.patient)); err != nil {
+		return err
+	}
+	return tx.Bucket(bOutboxOwnerAt).Put(concat(at, e.id), nil)
+}
+
+// OutboxPatient implements store.Outbox.
+func (s *Store) OutboxPatient(ctx context.Context, id string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	var pid string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bOutboxOwner).Get([]byte(id))
+		if len(v) <= 8 {
+			return store.ErrNotFound
+		}
+		pid = string(v[8:])
+		return nil
+	})
+	return pid, err
 }
 
 // outbox groups the outbox buckets of one transaction.

@@ -9,8 +9,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Prune forgets every dedupe key committed more than DedupeRetention
-// before now, every Once key and single-use code expired at now and every
+// Prune forgets every dedupe key and outbox entry's patient
+// (OutboxPatient) committed more than DedupeRetention before now, every Once key and single-use code expired at now and every
 // job past store.JobRetention, and
 // reports how many keys it forgot. Writes prune a few keys each on their own; Prune is for
 // catching up after a quiet period or before a backup.
@@ -23,6 +23,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int, error) {
 		inclusive bool
 	}{
 		{bDedupeAt, bDedupe, timeKey(now.Add(-s.retention)), false},
+		{bOutboxOwnerAt, bOutboxOwner, timeKey(now.Add(-s.retention)), false},
 		{bOnceAt, bOnce, timeKey(now), true},
 		{bCodesAt, bCodes, timeKey(now), true},
 	} {

@@ -345,14 +345,15 @@ func (p *prepared) encodeEscalations(escs []store.Escalation, pid string) error 
 //
 // KEYS: 1 pat:<id>, 2 ses:<id>, 3 dedupe key (KEYS[2] when there is none),
 // 4 tl:<id>, 5 tli:<id>, 6 tm:<id>, 7 due, 8 ob, 9 obdue, 10 obclaim,
-// 11 obp:<id>, 12 esc.
+// 11 obp:<id>, 12 esc. Each outbox entry's obo:<entry id> (OutboxPatient)
+// is built from the shard base, in the patient's slot.
 //
 // ARGV: 1 shard base, 2 patient id ("" for a reply to an unknown number),
 // 3 expected version, 4 "1" when there is a session, 5 session, 6 patient
 // JSON ("" to keep the enrollment), 7 its phone, 8 phone mode ("0": ask
 // for a claim when the phone is new to the patient, "1": the caller
 // claimed it, "T": the caller found it taken), 9 "1" when there is a
-// dedupe key, 10 dedupe retention in ms, 11 timeline cap (0: none), then
+// dedupe key, 10 dedupe (and obo:) retention in ms, 11 timeline cap (0: none), then
 // counted lists: the patient's addresses (channel, address, mode as the
 // phone's), events (id, JSON), outbox entries (id, ms, record), timers to
 // delete (name), timers to set (name, sub6, ms), escalations (id, status,
@@ -502,7 +503,10 @@ for _, o in ipairs(obs) do
   end
   redis.call('HSET', KEYS[8], id, o[3])
   redis.call('ZADD', KEYS[9], o[2], string.sub(o[3], 1, 6) .. id)
-  if pid ~= '' then redis.call('SADD', KEYS[11], id) end
+  if pid ~= '' then
+    redis.call('SADD', KEYS[11], id)
+    redis.call('SET', base .. 'obo:' .. id, pid, 'PX', ARGV[10])
+  end
 end
 
 if ARGV[9] == '1' then redis.call('SET', KEYS[3], pid, 'PX', ARGV[10]) end

@@ -30,6 +30,8 @@
 //	T:obclaim      zset     claimed: entry id scored by its lease's expiry ms
 //	T:obdead       zset     dead letters: entry id, all scored 0 (ZRANGEBYLEX pages by id)
 //	T:obp:<id>     set      a patient's unfinished entry ids (DeletePatient)
+//	T:obo:<entry>  string   outbox entry id → its patient id, PX dedupe retention
+//	                        (OutboxPatient: outlives the entry; read from all shards)
 //	T:esc          hash     escalation id → JSON
 //	T:escst:<st>   set      escalation ids by status
 //	T:dd:<key>     string   dedupe key → committing patient id, PX retention

@@ -13,13 +13,13 @@ import (
 
 // ErasePatient implements store.Eraser: it unenrolls the patient
 // (DeletePatient), then removes what unenrolling keeps: the timeline,
-// claimed outbox entries, the patient's tickets, the dedupe keys the
-// patient's turns committed and the single-use codes that stand for the
+// claimed outbox entries, what OutboxPatient knows of the patient's
+// entries, the patient's tickets, the dedupe keys the patient's turns committed and the single-use codes that stand for the
 // patient. The audit log stays. ErrNotFound when the store holds nothing
 // of the patient.
 //
-// Tickets, dedupe keys and codes have no index by patient: they are found
-// by reading every ticket and by SCAN over the dedupe and code keys,
+// Tickets, dedupe keys, outbox owners and codes have no index by patient:
+// they are found by reading every ticket and by SCAN over those keys,
 // which is slow on a large keyspace but runs once per erasure request.
 // The steps are not one transaction; a failure leaves the rest for a
 // second run, which finishes the job.
@@ -45,6 +45,9 @@ func (s *Store) ErasePatient(ctx context.Context, patientID string) error {
 	}
 	found = found || tickets > 0
 	if err := s.eraseByValue(ctx, "dd:", func(v string) bool { return v == patientID }); err != nil {
+		return err
+	}
+	if err := s.eraseByValue(ctx, "obo:", func(v string) bool { return v == patientID }); err != nil {
 		return err
 	}
 	err = s.eraseByValue(ctx, "code:", func(v string) bool {

@@ -75,13 +75,17 @@ func (k *keyspace) nameOf(kind, key string) (string, bool) {
 }
 
 // Per shard.
-func (k *keyspace) due(n int) string                  { return k.base[n] + "due" }
-func (k *keyspace) outbox(n int) string               { return k.base[n] + "ob" }
-func (k *keyspace) outboxDue(n int) string            { return k.base[n] + "obdue" }
-func (k *keyspace) outboxClaimed(n int) string        { return k.base[n] + "obclaim" }
-func (k *keyspace) outboxDead(n int) string           { return k.base[n] + "obdead" }
-func (k *keyspace) escalations(n int) string          { return k.base[n] + "esc" }
-func (k *keyspace) escStatus(n int, st string) string { return k.base[n] + "escst:" + st }
+func (k *keyspace) due(n int) string           { return k.base[n] + "due" }
+func (k *keyspace) outbox(n int) string        { return k.base[n] + "ob" }
+func (k *keyspace) outboxDue(n int) string     { return k.base[n] + "obdue" }
+func (k *keyspace) outboxClaimed(n int) string { return k.base[n] + "obclaim" }
+func (k *keyspace) outboxDead(n int) string    { return k.base[n] + "obdead" }
+
+// outboxOwner is the patient of outbox entry id (OutboxPatient), in the
+// patient's shard n, where the commit that queued the entry wrote it.
+func (k *keyspace) outboxOwner(n int, id string) string { return k.base[n] + "obo:" + id }
+func (k *keyspace) escalations(n int) string            { return k.base[n] + "esc" }
+func (k *keyspace) escStatus(n int, st string) string   { return k.base[n] + "escst:" + st }
 
 // staff is the hash of staff accounts (email → JSON), in shard 0: a
 // handful of records, read at sign-in.

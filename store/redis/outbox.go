@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -525,3 +526,29 @@ if ev then
 end
 return {'OK', rec}
 `)
+
+// OutboxPatient implements store.Outbox. The commit wrote the entry's
+// patient in the patient's shard, which the id alone does not name: one
+// pipelined GET asks every shard.
+func (s *Store) OutboxPatient(ctx context.Context, id string) (string, error) {
+	cmds := make([]*goredis.StringCmd, Shards)
+	_, _ = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for n := range Shards {
+			cmds[n] = p.Get(ctx, s.k.outboxOwner(n, id))
+		}
+		return nil
+	})
+	// Each command's own error: the pipeline's is the first one, most
+	// often the Nil of a shard without the key.
+	for _, c := range cmds {
+		pid, err := c.Result()
+		switch {
+		case errors.Is(err, goredis.Nil):
+		case err != nil:
+			return "", fmt.Errorf("redis: outbox patient: %w", err)
+		case pid != "":
+			return pid, nil
+		}
+	}
+	return "", store.ErrNotFound
+}

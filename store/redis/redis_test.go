@@ -567,12 +567,19 @@ func TestIdlePatientKeys(t *testing.T) {
 	}
 	slices.Sort(kinds)
 	// schema is the store's schema version, the one key that is no
-	// patient's: a store with any number of patients has it once.
-	want := []string{"dd", "due", "pat", "ph", "schema", "ses", "tl", "tli", "tm"}
+	// patient's: a store with any number of patients has it once. dd and
+	// obo (the sent message's patient, for its status reports) expire
+	// with the dedupe retention.
+	want := []string{"dd", "due", "obo", "pat", "ph", "schema", "ses", "tl", "tli", "tm"}
 	if !slices.Equal(kinds, want) {
 		t.Errorf("keys of an idle patient: %v (%v), want one each of %v", kinds, keys, want)
 	}
-	for _, key := range []string{s.k.patient("p1"), s.k.session("p1"), s.k.timers("p1"), s.k.phone(p.Phone), s.k.dedupe(c.DedupeKey)} {
+	// The sent message's patient expires like the dedupe key.
+	if ttl, err := s.rdb.PTTL(ctx, s.k.outboxOwner(shardOf("p1"), c.Outbox[0].ID)).Result(); err != nil || ttl <= 0 || ttl > s.retention {
+		t.Errorf("obo key TTL %v %v, want within the dedupe retention %v", ttl, err, s.retention)
+	}
+	for _, key := range []string{s.k.patient("p1"), s.k.session("p1"), s.k.timers("p1"), s.k.phone(p.Phone), s.k.dedupe(c.DedupeKey),
+		s.k.outboxOwner(shardOf("p1"), c.Outbox[0].ID)} {
 		n, err := s.rdb.MemoryUsage(ctx, key).Result()
 		if err != nil {
 			t.Fatal(err)

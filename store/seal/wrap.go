@@ -669,6 +669,12 @@ func (s *sealed) Discard(ctx context.Context, id, reason string) (store.OutboxEn
 	return s.openEntry(e)
 }
 
+// OutboxPatient implements store.Store: entry and patient ids are not
+// sealed.
+func (s *sealed) OutboxPatient(ctx context.Context, id string) (string, error) {
+	return s.inner.OutboxPatient(ctx, id)
+}
+
 // Once implements store.Store. A key can embed patient data (a hash of
 // an address, a patient id): the inner store gets its keyed hash.
 func (s *sealed) Once(ctx context.Context, key string, ttl time.Duration, now time.Time) (bool, error) {

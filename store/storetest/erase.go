@@ -89,6 +89,14 @@ func testErase(t *testing.T, s store.Store) {
 	if n, err := s.OutboxDepth(ctx); err != nil || n != 3 {
 		t.Errorf("OutboxDepth after erasure: %d %v, want p2's 3", n, err)
 	}
+	// Status reports on p1's messages find no patient; p2's still do.
+	for _, id := range []string{"out-p1-1", "claimed-p1", "dead-p1", "later-p1"} {
+		_, err := s.OutboxPatient(ctx, id)
+		wantErr(t, "OutboxPatient("+id+") after erasure", err, store.ErrNotFound)
+	}
+	if pid, err := s.OutboxPatient(ctx, "later-p2"); err != nil || pid != "p2" {
+		t.Errorf("OutboxPatient(later-p2) after erasing p1: %q %v", pid, err)
+	}
 	// The dedupe key of p1's turn is forgotten: enrolled again, the same
 	// turn commits.
 	enroll(t, s, "p1", "+15550000001")

@@ -495,3 +495,43 @@ func mapValues(m map[string]store.OutboxEntry) []store.OutboxEntry {
 	slices.SortFunc(out, func(a, b store.OutboxEntry) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
+
+// testOutboxPatient: an entry's patient is found by the entry's ID alone,
+// queued, finished (the entry is gone) and after the patient is
+// unenrolled (the timeline stays); a reply to an unknown number and an
+// unknown ID have none.
+func testOutboxPatient(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	enroll(t, s, "p1", "+15551230001")
+	enroll(t, s, "p2", "+15551230002")
+	commit(t, s, turn("p1", 1, 1))
+	c := turn("p2", 1, 1)
+	c.Outbox = append(c.Outbox, outEntry("later-p2", "", at(time.Hour)))
+	commit(t, s, c)
+	commit(t, s, store.Commit{DedupeKey: "sms:stranger", Outbox: []store.OutboxEntry{outEntry("reply-stranger", "", at(0))}})
+
+	want := func(id, patient string) {
+		t.Helper()
+		got, err := s.OutboxPatient(ctx, id)
+		if patient == "" {
+			wantErr(t, "OutboxPatient("+id+")", err, store.ErrNotFound)
+			return
+		}
+		if err != nil || got != patient {
+			t.Errorf("OutboxPatient(%s) = %q, %v; want %q", id, got, err, patient)
+		}
+	}
+	want("out-p1-1", "p1")
+	want("out-p2-1", "p2")
+	want("later-p2", "p2") // the commit's patient, not given on the entry
+	want("reply-stranger", "")
+	want("nothing", "")
+
+	for _, e := range claimAll(t, s, at(time.Minute)) {
+		noErr(t, "Finish "+e.ID, s.Finish(ctx, e, store.Delivery{Done: true, Status: "sent"}))
+	}
+	want("out-p1-1", "p1") // a report hours after the send
+	noErr(t, "DeletePatient", s.DeletePatient(ctx, "p2"))
+	want("out-p2-1", "p2")
+	want("later-p2", "p2")
+}

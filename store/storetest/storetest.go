@@ -95,6 +95,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, reopen Opener) {
 		{"DeadLetters", testDeadLetters},
 		{"DeadLetterPaging", testDeadLetterPaging},
 		{"DeadLetterIndexes", testDeadLetterIndexes},
+		{"OutboxPatient", testOutboxPatient},
 		{"DeletePatient", testDelete},
 		{"ErasePatient", testErase},
 		{"ListPatients", testListPatients},

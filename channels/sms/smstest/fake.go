@@ -127,7 +127,8 @@ type Message struct {
 }
 
 // CallbackParam returns a query parameter of the message's StatusCallback
-// URL; Tend puts the outbox entry id in "o" and the patient id in "p".
+// URL; Tend puts the outbox entry id in "o" (and, before issue 13, the
+// patient id in "p").
 func (m Message) CallbackParam(key string) string {
 	u, err := url.Parse(m.StatusCallback)
 	if err != nil {

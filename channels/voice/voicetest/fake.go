@@ -64,7 +64,8 @@ type Call struct {
 }
 
 // Param returns a query parameter of the call's answer URL; Tend puts the
-// patient in "p", the outbox entry in "o" and the attempt in "a".
+// outbox entry in "o" and the attempt in "a" (and, before issue 13, the
+// patient in "p").
 func (c Call) Param(key string) string {
 	u, err := url.Parse(c.URL)
 	if err != nil {
