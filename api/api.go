@@ -159,16 +159,7 @@ func (a *API) internal(w http.ResponseWriter, what string, err error) {
 	writeError(w, http.StatusInternalServerError, what)
 }
 
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
-		return false
-	}
-	return true
-}
-
-// decodeStrict is decode for bodies that must hold exactly one object of
+// decodeStrict reads a request body that must hold exactly one object of
 // known fields: a misspelt field is an error, not a silent default.
 func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
