@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
+	"golang.org/x/time/rate"
 
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations/runner"
@@ -55,8 +56,8 @@ type Webhooks struct {
 	// updates in order, and they must run in that order.
 	chats chatLocks
 
-	rejectMu     sync.Mutex
-	rejectLogged time.Time // when a rejected update was last logged
+	rejectedOnce sync.Once
+	rejected     rate.Sometimes // spaces the log lines of rejected updates (logRejected)
 }
 
 // rejectLogEvery spaces the log lines of rejected updates: one is enough
@@ -67,21 +68,15 @@ const rejectLogEvery = 10 * time.Second
 // logRejected says, at most once per rejectLogEvery, that an update came
 // without the right secret: the path only, no body.
 func (h *Webhooks) logRejected(r *http.Request) {
-	h.rejectMu.Lock()
-	now := time.Now()
-	due := now.Sub(h.rejectLogged) >= rejectLogEvery
-	if due {
-		h.rejectLogged = now
-	}
-	h.rejectMu.Unlock()
-	if due {
+	h.rejectedOnce.Do(func() { h.rejected.Interval = rejectLogEvery })
+	h.rejected.Do(func() {
 		why := "bad_secret"
 		if r.Header.Get("X-Telegram-Bot-Api-Secret-Token") == "" {
 			why = "no_secret"
 		}
 		h.log().Warn("webhook rejected: X-Telegram-Bot-Api-Secret-Token is not TEND_TELEGRAM_WEBHOOK_SECRET (register the webhook again with setWebhook's secret_token)",
 			"reason", why, "path", r.URL.Path)
-	}
+	})
 }
 
 // maxBody bounds an update; Telegram's are a few kilobytes.
