@@ -14,7 +14,7 @@ func TestSessionRoundTrip(t *testing.T) {
 		Tallies: []Tally{{Name: "missed-doses", Times: []int64{1, 2}}}, LastIdle: 42,
 		Safety: "chest_pain", SafetyDue: 1772000600, Owner: "nurse@clinic.org", Held: []Held{{Flow: "med-reminder", Params: []Param{{"medication", "m"}}, Stale: 1772007200}, {Flow: "refill-reminder"}},
 		LastIn: 1772000300, Tickets: []TicketRef{{ID: "t1", Reason: "asked_human", Priority: "medium"}},
-		Resolved: "t0", ResolvedAt: 1771990000}
+		Resolved: "t0", ResolvedAt: 1771990000, Sections: []Section{{Name: "readings", Data: []byte{1, 2, 3}}, {Name: "risk", Data: []byte("x")}}}
 	data, _ := s.AppendBinary(nil)
 	var got Session
 	if err := got.Decode(data); err != nil {
@@ -33,6 +33,22 @@ func TestSessionRoundTrip(t *testing.T) {
 	var empty Session
 	if err := empty.Decode(nil); err != nil || !reflect.DeepEqual(empty, Session{}) {
 		t.Fatalf("empty data: %v %+v", err, empty)
+	}
+}
+
+func TestSetSection(t *testing.T) {
+	t.Parallel()
+	var s Session
+	s.SetSection("a", []byte("1"))
+	s.SetSection("b", []byte("2"))
+	s.SetSection("a", []byte("3"))
+	if got := string(s.Section("a")) + string(s.Section("b")); got != "32" || len(s.Sections) != 2 {
+		t.Fatalf("sections %+v", s.Sections)
+	}
+	s.SetSection("a", nil)
+	s.SetSection("b", nil)
+	if s.Sections != nil || s.Section("a") != nil {
+		t.Fatalf("removed sections left %+v", s.Sections)
 	}
 }
 

@@ -62,6 +62,49 @@ type Session struct {
 	// keeps them; the engine only carries them.
 	Resolved   string
 	ResolvedAt int64
+	// Sections are the clinical state each part keeps per patient
+	// (recent readings and open episodes, lesson progress, the risk tier),
+	// by name, each in its owner's own encoding. The session carries them
+	// so that a reading, its episode and its ticket change in one commit;
+	// a part that is not involved in a turn never decodes them.
+	Sections []Section
+}
+
+// Section is one named part of the clinical state (Session.Sections).
+type Section struct {
+	Name string
+	Data []byte
+}
+
+// Section returns the data of the named section, nil when there is none.
+// The slice is the session's: copy it before changing it.
+func (s *Session) Section(name string) []byte {
+	for _, x := range s.Sections {
+		if x.Name == name {
+			return x.Data
+		}
+	}
+	return nil
+}
+
+// SetSection replaces the named section's data; empty data removes it.
+func (s *Session) SetSection(name string, data []byte) {
+	for i, x := range s.Sections {
+		if x.Name == name {
+			if len(data) == 0 {
+				s.Sections = append(s.Sections[:i:i], s.Sections[i+1:]...)
+				if len(s.Sections) == 0 {
+					s.Sections = nil
+				}
+				return
+			}
+			s.Sections[i].Data = data
+			return
+		}
+	}
+	if len(data) > 0 {
+		s.Sections = append(s.Sections, Section{Name: name, Data: data})
+	}
 }
 
 // TicketRef is an open ticket as the session remembers it.
@@ -108,8 +151,8 @@ func lookup(ps []Param, key string) string {
 // sessionFormat 2 added per-channel consent, reachability, the WhatsApp
 // window and the question step; 3 the waiting safety question; 4 the
 // conversation's owner and the starts held for them; 5 the ticket resolved
-// last. Earlier formats are still read.
-const sessionFormat = 5
+// last; 6 the clinical sections. Earlier formats are still read.
+const sessionFormat = 6
 
 // AppendBinary appends the session's encoding to b. The format is a version
 // byte followed by varint-prefixed fields; see Decode.
@@ -156,6 +199,12 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	}
 	b = appendString(b, s.Resolved)
 	b = binary.AppendVarint(b, s.ResolvedAt)
+	b = binary.AppendUvarint(b, uint64(len(s.Sections)))
+	for _, x := range s.Sections {
+		b = appendString(b, x.Name)
+		b = binary.AppendUvarint(b, uint64(len(x.Data)))
+		b = append(b, x.Data...)
+	}
 	return b, nil
 }
 
@@ -253,6 +302,14 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 		s.Resolved = d.string()
 		s.ResolvedAt = d.varint()
 	}
+	if format >= 6 {
+		if n := d.count(); n > 0 {
+			s.Sections = make([]Section, n)
+			for i := range s.Sections {
+				s.Sections[i] = Section{Name: d.string(), Data: d.bytes()}
+			}
+		}
+	}
 	if d.err {
 		*s = Session{}
 		return ErrBadSession
@@ -320,6 +377,18 @@ func (d *decoder) string() string {
 		return s
 	}
 	return string(raw)
+}
+
+// bytes reads a length-prefixed byte string into a new slice.
+func (d *decoder) bytes() []byte {
+	n := d.count()
+	if d.err || n == 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	copy(b, d.b[:n])
+	d.b = d.b[n:]
+	return b
 }
 
 func (d *decoder) params() []Param {

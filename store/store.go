@@ -54,6 +54,15 @@ type Session struct {
 //	channel:                 Channel, Status (linked | unreachable)
 //	enrollment:              Status (unenrolled)
 //	quiz:                    Quiz, Question, Correct
+//	reading:                 Kind, Value ("150/95", "82.4"), Unit, Source (device | patient), Level
+//	                         (normal | watch | alert | acute), Rule, Status (recorded | unconfirmed)
+//	episode:                 Condition, Rule, Status (confirming | opened | attached | raised | closed |
+//	                         dismissed), Priority, Ticket
+//	risk:                    Status (low | medium | high | acute), Text (the explanation, one point a
+//	                         line), Reason (why it changed: event | nightly | pinned)
+//	lesson:                  Quiz (the lesson), Question (the item), Correct, Confidence (1-5),
+//	                         Status (mastered | reinforce | reteach | misconception | passed | failed)
+//	dispense:                Medication, Date, Days (days' supply)
 //	ticket:                  Ticket, Status (claimed | released | resolved | reopened), Staff
 //	note:                    Ticket, Staff, Text (never sent to the patient)
 //	page:                    Ticket, Channel (sms | voice), Status (sent | acknowledged), Staff (the on-call number)
@@ -83,6 +92,18 @@ type Event struct {
 	Staff string `json:"staff,omitempty"`
 	// Ticket is the ticket a ticket or note event is about.
 	Ticket string `json:"ticket,omitempty"`
+	// The clinical events' fields (see the table above). Kind, Value,
+	// Condition, Rule and Date are PHI: the seal seals them.
+	Kind       string `json:"kind,omitempty"`
+	Value      string `json:"value,omitempty"`
+	Unit       string `json:"unit,omitempty"`
+	Source     string `json:"source,omitempty"`
+	Level      string `json:"level,omitempty"`
+	Condition  string `json:"condition,omitempty"`
+	Rule       string `json:"rule,omitempty"`
+	Confidence int    `json:"confidence,omitempty"`
+	Date       string `json:"date,omitempty"`
+	Days       int    `json:"days,omitempty"`
 }
 
 // OutboxEntry is a message waiting to be sent. Its ID is also the ID of its

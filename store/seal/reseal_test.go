@@ -110,7 +110,7 @@ func TestReseal(t *testing.T) {
 		}
 	}
 	evs, err := sb.Timeline(ctx, "p1")
-	if err != nil || len(evs) != 5 || evs[3].Reason != "chest pain at night" || *evs[4].Correct || evs[0].Text != "I feel dizzy today" || evs[1].Medication != "lisinopril" ||
+	if err != nil || len(evs) != 9 || evs[5].Value != "187/121" || *evs[7].Correct || evs[7].Status != "misconception" || evs[3].Reason != "chest pain at night" || *evs[4].Correct || evs[0].Text != "I feel dizzy today" || evs[1].Medication != "lisinopril" ||
 		evs[2].Text != "Time for your lisinopril (delivered)" || evs[2].Status != "delivered" || evs[2].ProviderID != "SM9" {
 		t.Errorf("Timeline(p1) with b only: %+v %v", evs, err)
 	}
@@ -154,7 +154,7 @@ func TestResealSealsClearData(t *testing.T) {
 		t.Fatalf("Timers after Reseal: %+v %v", tms, err)
 	}
 	evs, err := s.Timeline(ctx, "p1")
-	if err != nil || len(evs) != 5 || evs[1].Status != "not_yet" || evs[3].Reason != "chest pain at night" || *evs[4].Correct {
+	if err != nil || len(evs) != 9 || evs[8].Date != "2026-11-02" || evs[1].Status != "not_yet" || evs[3].Reason != "chest pain at night" || *evs[4].Correct {
 		t.Fatalf("Timeline after Reseal: %+v %v", evs, err)
 	}
 	if err := s.Close(); err != nil {

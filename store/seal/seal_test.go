@@ -387,7 +387,8 @@ const totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 // (dedupe and Once) say something about the patient too.
 var phi = []string{"+15551230001", "5551230001", "lisinopril", "dizzy", "Time for your", "987654321", "metformin", "Not yet", totpSecret,
 	"heart-failure", "cardio-visit-77", "2027-03-04T09:30", "2026-12-01", "chest pain at night", "hf-weight-check",
-	"hf-salt-quiz", "salt-q3", "not_yet", `"correct":false`, "dedupe-of-p1-+1555", "once-of-p1-+1555"}
+	"hf-salt-quiz", "salt-q3", "not_yet", `"correct":false`, "dedupe-of-p1-+1555", "once-of-p1-+1555",
+	"187/121", "blood_pressure", "hypertension", "salt-and-fluids", "sodium-limit", "misconception", "furosemide", "2026-11-02"}
 
 // writePHI enrolls a patient and runs the paths that write PHI.
 func writePHI(t *testing.T, s store.Store) {
@@ -426,6 +427,10 @@ func writePHI(t *testing.T, s store.Store) {
 			{ID: "out-1", Type: "message.out", At: t0, Channel: "sms", Text: "Time for your lisinopril", Status: "queued"},
 			{ID: "esc-1", Type: "escalation", At: t0, Priority: "high", Reason: "chest pain at night", Flow: "hf-weight-check"},
 			{ID: "quiz-1", Type: "quiz", At: t0, Quiz: "hf-salt-quiz", Question: "salt-q3", Correct: &wrong},
+			{ID: "rd-1", Type: "reading", At: t0, Kind: "blood_pressure", Value: "187/121", Unit: "mmHg", Source: "patient", Level: "alert", Rule: "hypertension-crisis"},
+			{ID: "ep-1", Type: "episode", At: t0, Condition: "hypertension", Rule: "hypertension-crisis", Status: "opened", Priority: "high"},
+			{ID: "ls-1", Type: "lesson", At: t0, Quiz: "salt-and-fluids", Question: "sodium-limit", Correct: &wrong, Confidence: 5, Status: "misconception"},
+			{ID: "dp-1", Type: "dispense", At: t0, Medication: "furosemide", Date: "2026-11-02", Days: 30},
 		},
 		Escalations: []store.Escalation{{ID: "t1", PatientID: "p1", Priority: "high", Reason: "chest pain at night", OpenedAt: t0, Due: t0.Add(time.Hour), Status: store.TicketOpen}},
 		Outbox: []store.OutboxEntry{
@@ -469,7 +474,13 @@ func writePHI(t *testing.T, s store.Store) {
 	}
 	evs, err := s.Timeline(ctx, "p1")
 	must("Timeline", err)
-	if len(evs) != 5 || evs[0].Text != "I feel dizzy today" || evs[1].Medication != "lisinopril" ||
+	if len(evs) != 9 || evs[5].Value != "187/121" || evs[5].Kind != "blood_pressure" || evs[5].Rule != "hypertension-crisis" ||
+		evs[6].Condition != "hypertension" || evs[6].Status != "opened" ||
+		evs[7].Status != "misconception" || evs[7].Correct == nil || *evs[7].Correct || evs[7].Text != "" || evs[7].Confidence != 5 ||
+		evs[8].Medication != "furosemide" || evs[8].Date != "2026-11-02" || evs[8].Days != 30 {
+		t.Fatalf("Timeline clinical events: %+v", evs[5:])
+	}
+	if evs[0].Text != "I feel dizzy today" || evs[1].Medication != "lisinopril" ||
 		evs[1].Status != "not_yet" || evs[1].Flow != "hf-weight-check" ||
 		evs[2].Text != "Time for your lisinopril (delivered)" || evs[2].Status != "delivered" || evs[2].ProviderID != "SM9" ||
 		evs[3].Reason != "chest pain at night" || evs[4].Quiz != "hf-salt-quiz" || evs[4].Question != "salt-q3" ||

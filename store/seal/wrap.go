@@ -40,6 +40,11 @@ const (
 	fieldEventFlow     = "event.flow"
 	fieldEventValue    = "event.value" // an adherence event's status
 	fieldEventAnswer   = "event.answer"
+	fieldEventKind     = "event.kind"
+	fieldEventReading  = "event.reading"
+	fieldEventCond     = "event.condition"
+	fieldEventRule     = "event.rule"
+	fieldEventDate     = "event.date"
 	fieldTicketReason  = "ticket.reason"
 
 	// Kinds of hashed lookup keys (Keyring.hashKey).
@@ -820,14 +825,24 @@ type eventField struct {
 // not_yet; a quiz event's correctness, below): elsewhere it is a
 // delivery status the backend advances, or a fixed word.
 var eventFields = []eventField{
-	{fieldEventText, func(e *store.Event) *string { return &e.Text }},
+	{fieldEventText, func(e *store.Event) *string {
+		if e.Type == "lesson" {
+			return nil // it holds the sealed answer (sealAnswer)
+		}
+		return &e.Text
+	}},
 	{fieldEventMed, func(e *store.Event) *string { return &e.Medication }},
 	{fieldEventReason, func(e *store.Event) *string { return &e.Reason }},
 	{fieldEventQuiz, func(e *store.Event) *string { return &e.Quiz }},
 	{fieldEventQuestion, func(e *store.Event) *string { return &e.Question }},
 	{fieldEventFlow, func(e *store.Event) *string { return &e.Flow }},
+	{fieldEventKind, func(e *store.Event) *string { return &e.Kind }},
+	{fieldEventReading, func(e *store.Event) *string { return &e.Value }},
+	{fieldEventCond, func(e *store.Event) *string { return &e.Condition }},
+	{fieldEventRule, func(e *store.Event) *string { return &e.Rule }},
+	{fieldEventDate, func(e *store.Event) *string { return &e.Date }},
 	{fieldEventValue, func(e *store.Event) *string {
-		if e.Type != "adherence" {
+		if e.Type != "adherence" && e.Type != "lesson" && e.Type != "risk" {
 			return nil
 		}
 		return &e.Status
@@ -851,16 +866,33 @@ func (s *sealed) sealEvent(e store.Event) store.Event {
 	return e
 }
 
-// sealAnswer moves a quiz event's Correct into a sealed Status.
+// sealAnswer moves a quiz event's Correct into a sealed Status, and a
+// lesson event's (whose Status is the item's outcome) into a sealed Text.
 func (s *sealed) sealAnswer(e *store.Event) {
-	if e.Type != "quiz" || e.Correct == nil || e.Status != "" {
+	if e.Correct == nil {
+		return
+	}
+	into := answerField(e)
+	if into == nil || *into != "" {
 		return
 	}
 	a := answerIncorrect
 	if *e.Correct {
 		a = answerCorrect
 	}
-	e.Status, e.Correct = s.keys.sealRandom(fieldEventAnswer, a), nil
+	*into, e.Correct = s.keys.sealRandom(fieldEventAnswer, a), nil
+}
+
+// answerField is where an event's sealed answer is kept, nil for events
+// that have none.
+func answerField(e *store.Event) *string {
+	switch e.Type {
+	case "quiz":
+		return &e.Status
+	case "lesson":
+		return &e.Text
+	}
+	return nil
 }
 
 func (s *sealed) openEvent(e store.Event) (store.Event, error) {
@@ -873,13 +905,13 @@ func (s *sealed) openEvent(e store.Event) (store.Event, error) {
 			*v = o
 		}
 	}
-	if e.Type == "quiz" && e.Correct == nil && keyIDOf(e.Status) != "" {
-		a, err := s.keys.open(fieldEventAnswer, e.Status)
+	if into := answerField(&e); into != nil && e.Correct == nil && keyIDOf(*into) != "" {
+		a, err := s.keys.open(fieldEventAnswer, *into)
 		if err != nil {
 			return e, err
 		}
 		correct := a == answerCorrect
-		e.Correct, e.Status = &correct, ""
+		e.Correct, *into = &correct, ""
 	}
 	return e, nil
 }
@@ -908,7 +940,10 @@ func (s *sealed) staleEvent(e store.Event) bool {
 			return true
 		}
 	}
-	return e.Type == "quiz" && (e.Correct != nil || stale(e.Status))
+	if into := answerField(&e); into != nil {
+		return e.Correct != nil || stale(*into)
+	}
+	return false
 }
 
 func (s *sealed) sealEntry(e store.OutboxEntry) store.OutboxEntry {
