@@ -30,14 +30,20 @@ type Patient struct {
 	// EmergencyNumber and CrisisLine are what the safety reply tells this
 	// patient to call; empty: the clinic's setting, else the numbers of
 	// the country of their phone number.
-	EmergencyNumber string        `json:"emergency_number,omitempty"`
-	CrisisLine      string        `json:"crisis_line,omitempty"`
-	Programs        []string      `json:"programs"`
-	PHIOK           bool          `json:"phi_ok"`
-	Medications     []Medication  `json:"medications"`
-	Refills         []Refill      `json:"refills,omitempty"`
-	Appointments    []Appointment `json:"appointments,omitempty"`
-	EnrolledAt      time.Time     `json:"enrolled_at"`
+	EmergencyNumber string   `json:"emergency_number,omitempty"`
+	CrisisLine      string   `json:"crisis_line,omitempty"`
+	Programs        []string `json:"programs"`
+	// Conditions are the patient's conditions the clinic named beyond
+	// those their programs say (which readings rules apply); Country is
+	// their country of residence (ISO 3166-1 alpha-2), for the emergency
+	// number, empty: the country of their phone number.
+	Conditions   []string      `json:"conditions,omitempty"`
+	Country      string        `json:"country,omitempty"`
+	PHIOK        bool          `json:"phi_ok"`
+	Medications  []Medication  `json:"medications"`
+	Refills      []Refill      `json:"refills,omitempty"`
+	Appointments []Appointment `json:"appointments,omitempty"`
+	EnrolledAt   time.Time     `json:"enrolled_at"`
 }
 
 // Address is the patient's address on channel ("" for none).

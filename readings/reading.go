@@ -62,3 +62,13 @@ type Reading struct {
 	At        time.Time
 	Source    Source
 }
+
+// Outcome is what became of one reading handed to the Runner: its
+// classification, the rule that gave it, and whether it was a duplicate
+// of one recorded before (same ID), in which case nothing new happened.
+type Outcome struct {
+	ID        string `json:"id,omitempty"`
+	Level     Level  `json:"classification"`
+	Rule      string `json:"rule,omitempty"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}

@@ -31,6 +31,7 @@ const (
 	fieldTimer         = "timer.name"
 	fieldTOTP          = "staff.totp"
 	fieldProgram       = "patient.program"
+	fieldCondition     = "patient.condition"
 	fieldApptID        = "appointment.id"
 	fieldApptAt        = "appointment.at"
 	fieldRefillDate    = "refill.date"
@@ -737,6 +738,7 @@ func (s *sealed) sealPatient(p store.Patient) store.Patient {
 		p.Refills = rs
 	}
 	p.Programs = s.sealAll(fieldProgram, p.Programs)
+	p.Conditions = s.sealAll(fieldCondition, p.Conditions)
 	if p.Appointments != nil {
 		as := make([]store.Appointment, len(p.Appointments))
 		for i, a := range p.Appointments {
@@ -794,6 +796,9 @@ func (s *sealed) openPatient(p store.Patient) (store.Patient, error) {
 		p.Refills = rs
 	}
 	if p.Programs, err = s.openAll(fieldProgram, p.Programs); err != nil {
+		return bad(err)
+	}
+	if p.Conditions, err = s.openAll(fieldCondition, p.Conditions); err != nil {
 		return bad(err)
 	}
 	if p.Appointments != nil {
