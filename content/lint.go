@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/readings"
 )
 
 // Placeholders are the template fields a message may use ({{.Medication}}).
@@ -473,6 +474,9 @@ func (l *linter) words() {
 			if len(list.words) == 0 {
 				l.errorf(file, 1, "%s: the %s list is empty; every language needs %s words", lang, list.name, list.name)
 			}
+		}
+		for _, msg := range readings.CheckWords(w) {
+			l.errorf(file, 1, "%s: readings: %s", lang, msg)
 		}
 	}
 }
