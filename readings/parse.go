@@ -497,8 +497,9 @@ func ptrKey(w *locales.Words) string { return fmt.Sprintf("%p,", w) }
 
 // CheckWords lists what is wrong with a language's reading words (for
 // lint; the loader cannot check them, as locales does not know the
-// readings package): a kind or unit this package does not know, or a kind
-// with no words, which leaves patients of that language unable to type it.
+// readings package): a kind or unit this package does not know, or, in a
+// language that has reading words at all, a kind with none, which leaves
+// its patients unable to type it.
 func CheckWords(w *locales.Words) []string {
 	var out []string
 	for k := range w.Readings.Kinds {
@@ -507,7 +508,7 @@ func CheckWords(w *locales.Words) []string {
 		}
 	}
 	for _, k := range Kinds {
-		if len(w.Readings.Kinds[string(k)]) == 0 {
+		if len(w.Readings.Kinds) > 0 && len(w.Readings.Kinds[string(k)]) == 0 {
 			out = append(out, fmt.Sprintf("kinds: %s has no words", k))
 		}
 	}
