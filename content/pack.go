@@ -36,6 +36,9 @@ type Pack struct {
 	Voice map[string]Voice
 	// WhatsApp maps messages to pre-approved templates (channels.yaml).
 	WhatsApp WhatsApp
+	// Medications are the classes adherence is measured by
+	// (medications.yaml).
+	Medications Medications
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and
@@ -238,7 +241,7 @@ type Timeout struct {
 // Action is one effect; exactly one field is set.
 type Action struct {
 	Say       string    `yaml:"say,omitempty"`       // send a message id
-	Adherence string    `yaml:"adherence,omitempty"` // taken | missed | not_yet
+	Adherence string    `yaml:"adherence,omitempty"` // taken | not_taken | not_yet | no_answer
 	Quiz      *QuizMark `yaml:"quiz,omitempty"`
 	Escalate  *Escalate `yaml:"escalate,omitempty"`
 	Tally     *Tally    `yaml:"tally,omitempty"`
