@@ -49,6 +49,10 @@ const (
 	ErasePatient   = "erase_patient"
 	ListPatients   = "list_patients"
 	ExportPatients = "export_patients"
+	// Dispense: pharmacy fills were reported (Detail: how many were
+	// recorded); ViewAdherence: a patient's adherence report was read.
+	Dispense      = "dispense"
+	ViewAdherence = "view_adherence"
 )
 
 // Record is one entry. Seq, Prev and Hash are set by the store when it
