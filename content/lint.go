@@ -22,8 +22,14 @@ func Placeholders() []string {
 // callPlaceholders are filled only where a call says a choice's key.
 var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"}}
 
-// Adherence values an action may record.
-var adherenceValues = []string{"taken", "missed", "not_yet"}
+// Adherence values an action may record: a dose taken, reported not
+// taken, put off ("not yet"), or a reminder nobody answered. "missed", which
+// mixed the last three, is refused with a hint (adherenceMissed); the
+// Runner, not content, records "undelivered".
+var adherenceValues = []string{"taken", "not_taken", "not_yet", "no_answer"}
+
+// adherenceMissed is why an action may no longer record "missed".
+const adherenceMissed = `"missed" mixed "did not take it" with "did not answer": record not_taken for a dose the patient reports not taken, no_answer for no reply`
 
 // Escalation priorities, lowest first.
 var escalatePriorities = []string{"low", "medium", "high", "acute"}
@@ -330,7 +336,9 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		if a.Episode != "" && !slices.Contains(episodeActions(), a.Episode) {
 			l.errorf(f.File, al, "%s: episode %q is not one of %s", awhere, a.Episode, strings.Join(episodeActions(), ", "))
 		}
-		if a.Adherence != "" && !slices.Contains(adherenceValues, a.Adherence) {
+		if a.Adherence == "missed" {
+			l.errorf(f.File, al, "%s: adherence %s", awhere, adherenceMissed)
+		} else if a.Adherence != "" && !slices.Contains(adherenceValues, a.Adherence) {
 			l.errorf(f.File, al, "%s: adherence %q is not one of %s", awhere, a.Adherence, strings.Join(adherenceValues, ", "))
 		}
 		if a.Quiz != nil && a.Quiz.Question == "" {

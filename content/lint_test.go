@@ -433,7 +433,12 @@ func TestLintFindsProblems(t *testing.T) {
 		{
 			name:  "bad adherence",
 			edits: []edit{replace(medFlow, "adherence: taken", "adherence: took")},
-			want:  []want{{file: medFlow, at: "- adherence: took", msg: `adherence "took" is not one of taken, missed, not_yet`}},
+			want:  []want{{file: medFlow, at: "- adherence: took", msg: `adherence "took" is not one of taken, not_taken, not_yet, no_answer`}},
+		},
+		{
+			name:  "adherence missed",
+			edits: []edit{replace(medFlow, "adherence: not_taken", "adherence: missed")},
+			want:  []want{{file: medFlow, at: "- adherence: missed", msg: `adherence "missed" mixed "did not take it" with "did not answer": record not_taken`}},
 		},
 		{
 			name:  "bad escalate priority",

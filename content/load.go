@@ -215,6 +215,7 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 	}
 	problems = append(problems, parseChannels(fsys, p)...)
 	problems = append(problems, parseRules(fsys, p)...)
+	problems = append(problems, parseMedications(fsys, p)...)
 	return p, problems
 }
 

@@ -38,6 +38,9 @@ type Pack struct {
 	WhatsApp WhatsApp
 	// Rules classify home readings (rules/*.yaml, rules.go).
 	Rules []*RuleSet
+	// Medications are the classes adherence is measured by
+	// (medications.yaml).
+	Medications Medications
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and
@@ -240,7 +243,7 @@ type Timeout struct {
 // Action is one effect; exactly one field is set.
 type Action struct {
 	Say       string    `yaml:"say,omitempty"`       // send a message id
-	Adherence string    `yaml:"adherence,omitempty"` // taken | missed | not_yet
+	Adherence string    `yaml:"adherence,omitempty"` // taken | not_taken | not_yet | no_answer
 	Quiz      *QuizMark `yaml:"quiz,omitempty"`
 	Escalate  *Escalate `yaml:"escalate,omitempty"`
 	Tally     *Tally    `yaml:"tally,omitempty"`
