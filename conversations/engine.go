@@ -912,7 +912,8 @@ func (t *turn) current() (*flow, *state) {
 	return f, f.states[t.s.State]
 }
 
-// run applies a list of content actions.
+// run applies a list of content actions; f is the flow they belong to, nil
+// for actions outside any flow (a rule's outcome).
 func (t *turn) run(f *flow, as []content.Action) {
 	for i := range as {
 		a := &as[i]
@@ -921,7 +922,7 @@ func (t *turn) run(f *flow, as []content.Action) {
 			t.say(a.Say, func(ef *Effect) { ef.Params = t.s.Params })
 		case a.Adherence != "":
 			t.add(Effect{Kind: Adherence, Medication: t.s.Param("medication"), Status: a.Adherence})
-		case a.Quiz != nil:
+		case a.Quiz != nil && f != nil:
 			t.add(Effect{Kind: Quiz, Quiz: f.ID, Question: a.Quiz.Question, Correct: a.Quiz.Correct})
 		case a.Escalate != nil:
 			t.escalate(a.Escalate.Priority, a.Escalate.Reason)

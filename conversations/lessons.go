@@ -368,13 +368,17 @@ func (t *turn) finishRun(f *flow) {
 	}
 	// Unanswered items count as not right: a lesson left half-way is not
 	// passed.
-	passed := right*4 >= len(f.itemList)*3
+	passed := lessonPassed(right, len(f.itemList))
 	status := LessonFailed
 	if passed {
 		status = LessonPassed
 	}
 	t.add(Effect{Kind: Lesson, Quiz: f.ID, Correct: passed, Status: status})
 }
+
+// lessonPassed is the pass rule: at least 75 % of the lesson's items right
+// at the first ask.
+func lessonPassed(right, items int) bool { return items > 0 && right*4 >= items*3 }
 
 // reschedule sets an item's next review after it was answered: a mastered
 // item is done; one not mastered comes back 2 days after the lesson (7 when
