@@ -260,6 +260,18 @@ func (l *linter) flow(f *Flow) {
 		return
 	}
 	reached := map[string]bool{f.Start: true}
+	if f.IsLesson() {
+		// The engine asks the confidence question itself, after each
+		// quiz answer; a review starts at an item's question state.
+		reached[ConfidenceState] = true
+		l.ref(MsgReinforce, f.File, fl, "flow %q (a lesson: the engine's tip after a right but unsure answer)", f.ID)
+		l.ref(MsgReview, f.File, fl, "flow %q (a lesson: the engine opens a spaced review with it)", f.ID)
+		for _, item := range f.Items() {
+			if _, ok := f.States[item]; !ok {
+				l.errorf(f.File, fl, "flow %q: quiz question %q has no state of that id: a spaced review starts the lesson at the state whose id is the question's (name the question state %q)", f.ID, item, item)
+			}
+		}
+	}
 	queue := []string{f.Start}
 	for len(queue) > 0 {
 		s := f.States[queue[0]]
@@ -322,13 +334,19 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		if a.Episode != "" {
 			set = append(set, "episode")
 		}
+		if a.Lesson != nil {
+			set = append(set, "lesson")
+		}
 		switch len(set) {
 		case 0:
-			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally, followup or episode", awhere)
+			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally, followup, lesson or episode", awhere)
 			continue
 		case 1:
 		default:
-			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally, followup or episode; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
+			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally, followup, lesson or episode; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
+		}
+		if a.Lesson != nil {
+			l.lesson(f.File, al, awhere, a.Lesson)
 		}
 		if a.Say != "" {
 			l.ref(a.Say, f.File, al, "%s say", awhere)
@@ -366,6 +384,7 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 			} else {
 				l.escalate(f.File, al, twhere+" escalate", t.Escalate)
 			}
+			l.actions(f, t.Do, al, twhere)
 		}
 		if fu := a.Followup; fu != nil {
 			switch {
@@ -375,6 +394,19 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 				l.errorf(f.File, al, "%s: followup names unknown flow %q (flows: %s)", awhere, fu.Flow, strings.Join(sortedKeys(l.p.Flows), ", "))
 			}
 		}
+	}
+}
+
+// lesson checks a lesson action: it names a flow of the pack, and that
+// flow is a lesson (it asks a quiz question).
+func (l *linter) lesson(file string, line int, where string, ls *LessonStart) {
+	switch f := l.p.Flows[ls.Flow]; {
+	case ls.Flow == "":
+		l.errorf(file, line, "%s: lesson has no flow", where)
+	case f == nil:
+		l.errorf(file, line, "%s: lesson names unknown flow %q (flows: %s)", where, ls.Flow, strings.Join(sortedKeys(l.p.Flows), ", "))
+	case !f.IsLesson():
+		l.warnf(file, line, "%s: lesson %q asks no quiz question: nothing is scored or reviewed", where, ls.Flow)
 	}
 }
 

@@ -427,8 +427,40 @@ func TestLintFindsProblems(t *testing.T) {
 		},
 		{
 			name:  "quiz without question",
-			edits: []edit{replace(saltFlow, "              question: salt.check\n              correct: true\n", "              correct: true\n")},
+			edits: []edit{replace(saltFlow, "              question: check\n              correct: true\n", "              correct: true\n")},
 			want:  []want{{file: saltFlow, at: "- quiz:", msg: `choice "right" action 1: quiz has no question`}},
+		},
+		{
+			name:  "a flow's own confidence state",
+			edits: []edit{replace(saltFlow, "  praise:\n", "  confidence:\n    say: salt.praise\n  praise:\n")},
+			want:  []want{{file: saltFlow, at: "  confidence:", msg: `state "confidence": the id is reserved for the confidence question`}},
+		},
+		{
+			name:  "quiz question without its state",
+			edits: []edit{replace(saltFlow, "              question: check\n              correct: true\n", "              question: salt\n              correct: true\n")},
+			want:  []want{{file: saltFlow, at: "id: salt", msg: `quiz question "salt" has no state of that id`}},
+		},
+		{
+			name:  "lesson action naming no flow",
+			edits: []edit{replace(medFlow, "          - adherence: missed\n          - tally:", "          - lesson: salty\n          - tally:")},
+			want:  []want{{file: medFlow, at: "- lesson: salty", msg: `lesson names unknown flow "salty"`}},
+		},
+		{
+			name:  "lesson action with an unknown field",
+			edits: []edit{replace(medFlow, "          - adherence: missed\n          - tally:", "          - lesson: {flow: salt, urgently: true}\n          - tally:")},
+			want:  []want{{file: medFlow, at: "- lesson: {flow", msg: "field urgently not found"}},
+		},
+		{
+			name: "a tally's actions are checked",
+			edits: []edit{replace(medFlow, "                reason: missed three doses in a week\n",
+				"                reason: missed three doses in a week\n              do:\n                - lesson: {flow: salad, urgent: false}\n")},
+			want: []want{{file: medFlow, at: "- lesson: {flow: salad", msg: `tally action 1: lesson names unknown flow "salad"`}},
+		},
+		{
+			name:    "a lesson that asks nothing",
+			edits:   []edit{replace(medFlow, "          - adherence: missed\n          - tally:", "          - lesson: {flow: welcome, urgent: true}\n          - tally:")},
+			want:    []want{{file: medFlow, at: "- lesson: {flow: welcome", msg: `lesson "welcome" asks no quiz question`, warning: true}},
+			noError: true,
 		},
 		{
 			name:  "bad adherence",

@@ -1,8 +1,11 @@
 package content
 
 import (
+	"fmt"
 	"slices"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/tendcare/tend/locales"
 )
@@ -251,8 +254,49 @@ type Action struct {
 	// Episode records a confirm flow's outcome for the episode waiting
 	// on it (symptoms | no_symptoms | unanswered; rules.go).
 	Episode string `yaml:"episode,omitempty"`
+	// Lesson starts a lesson flow on cue (a rule's outcome, a tally):
+	// "lesson: why-take-pills", or {flow: rule-of-15, urgent: true}.
+	Lesson *LessonStart `yaml:"lesson,omitempty"`
 
 	Line int `yaml:"-"`
+}
+
+// LessonStart is the lesson action: it starts a lesson flow now, or, when
+// the patient already had a lesson in the last 24 hours, a day after it
+// (at most one lesson a day: patients forget most of what they are told,
+// and a second lesson buries the first). An urgent one (the rule of 15 on
+// a low sugar) is a safety message: it is exempt from that limit and from
+// quiet hours, and interrupts whatever waits for a reply.
+type LessonStart struct {
+	Flow   string `yaml:"flow"`
+	Urgent bool   `yaml:"urgent"`
+}
+
+// UnmarshalYAML reads the short form ("lesson: why-take-pills") and the
+// long one ({flow: ..., urgent: true}), refusing unknown keys in the
+// latter as the rest of the pack does.
+func (l *LessonStart) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		l.Flow = n.Value
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: lesson is a flow id or {flow, urgent}", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "flow":
+			l.Flow = v.Value
+		case "urgent":
+			if err := v.Decode(&l.Urgent); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("line %d: field %s not found in type content.LessonStart", k.Line, k.Value)
+		}
+	}
+	return nil
 }
 
 // QuizMark records a teach-back answer.
@@ -274,6 +318,9 @@ type Tally struct {
 	Within   Duration  `yaml:"within"`
 	Reach    int       `yaml:"reach"`
 	Escalate *Escalate `yaml:"escalate"`
+	// Do runs with the escalation when the tally is reached (two
+	// reported missed doses start the "why take it" lesson).
+	Do []Action `yaml:"do"`
 }
 
 // Followup starts another flow later.
