@@ -106,7 +106,7 @@ func turns(f *Flow) []turn {
 
 // spoken measures how long a call speaks in each turn of each flow, in
 // every language, as the voice channel says it: each message (its .voice
-// variant when there is one), then for a question "Press N for: label."
+// wording when there is one), then for a question "Press N for: label."
 // per choice and the repeat, nurse and stop keys. Above a minute is an
 // error in a lesson and a warning elsewhere.
 func (l *linter) spoken() {
@@ -147,8 +147,10 @@ func (l *linter) spoken() {
 // message is missing (reported elsewhere).
 func (l *linter) turnWords(lang string, t turn) (int, bool) {
 	data := l.sampleData(lang)
-	say := func(id string, d map[string]any) (string, bool) {
-		if l.message(lang, id+".voice") != nil {
+	// Messages take their .voice wording when they have one; labels do
+	// not (a call reads the label the SMS shows).
+	say := func(id string, d map[string]any, variant bool) (string, bool) {
+		if variant && l.message(lang, id+".voice") != nil {
 			id += ".voice"
 		}
 		m := l.message(lang, id)
@@ -169,7 +171,7 @@ func (l *linter) turnWords(lang string, t turn) (int, bool) {
 	}
 	n := 0
 	for _, id := range t.messages {
-		s, ok := say(id, data)
+		s, ok := say(id, data, true)
 		if !ok {
 			return 0, false
 		}
@@ -182,21 +184,21 @@ func (l *linter) turnWords(lang string, t turn) (int, bool) {
 		if c == nil {
 			continue
 		}
-		label, ok := say(c.Label, data)
+		label, ok := say(c.Label, data, false)
 		if !ok {
 			return 0, false
 		}
 		d := l.sampleData(lang)
 		d["Digit"] = i + 1
 		d["Label"] = label
-		press, ok := say(MsgVoicePress, d)
+		press, ok := say(MsgVoicePress, d, false)
 		if !ok {
 			press = label
 		}
 		n += len(strings.Fields(press))
 	}
 	for _, id := range []string{MsgVoiceRepeat, MsgVoiceNurse, MsgVoiceStop} {
-		if s, ok := say(id, data); ok {
+		if s, ok := say(id, data, false); ok {
 			n += len(strings.Fields(s))
 		}
 	}
