@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/readings"
 )
 
 // Placeholders are the template fields a message may use ({{.Medication}}).
@@ -94,6 +95,7 @@ func lint(p *Pack) []Problem {
 	for _, id := range sortedKeys(p.Programs) {
 		l.program(p.Programs[id])
 	}
+	l.rules()
 	l.words()
 	l.safety()
 	if p.Catalog != nil {
@@ -317,16 +319,22 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		if a.Followup != nil {
 			set = append(set, "followup")
 		}
+		if a.Episode != "" {
+			set = append(set, "episode")
+		}
 		switch len(set) {
 		case 0:
-			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally or followup", awhere)
+			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally, followup or episode", awhere)
 			continue
 		case 1:
 		default:
-			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally or followup; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
+			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally, followup or episode; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
 		}
 		if a.Say != "" {
 			l.ref(a.Say, f.File, al, "%s say", awhere)
+		}
+		if a.Episode != "" && !slices.Contains(episodeActions(), a.Episode) {
+			l.errorf(f.File, al, "%s: episode %q is not one of %s", awhere, a.Episode, strings.Join(episodeActions(), ", "))
 		}
 		if a.Adherence != "" && !slices.Contains(adherenceValues, a.Adherence) {
 			l.errorf(f.File, al, "%s: adherence %q is not one of %s", awhere, a.Adherence, strings.Join(adherenceValues, ", "))
@@ -484,6 +492,9 @@ func (l *linter) words() {
 			if len(list.words) == 0 {
 				l.errorf(file, 1, "%s: the %s list is empty; every language needs %s words", lang, list.name, list.name)
 			}
+		}
+		for _, msg := range readings.CheckWords(w) {
+			l.errorf(file, 1, "%s: readings: %s", lang, msg)
 		}
 	}
 }

@@ -214,6 +214,7 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 		p.Programs[pr.ID] = &pr
 	}
 	problems = append(problems, parseChannels(fsys, p)...)
+	problems = append(problems, parseRules(fsys, p)...)
 	return p, problems
 }
 

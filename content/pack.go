@@ -36,6 +36,8 @@ type Pack struct {
 	Voice map[string]Voice
 	// WhatsApp maps messages to pre-approved templates (channels.yaml).
 	WhatsApp WhatsApp
+	// Rules classify home readings (rules/*.yaml, rules.go).
+	Rules []*RuleSet
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and
@@ -276,6 +278,9 @@ type Action struct {
 	Escalate  *Escalate `yaml:"escalate,omitempty"`
 	Tally     *Tally    `yaml:"tally,omitempty"`
 	Followup  *Followup `yaml:"followup,omitempty"`
+	// Episode records a confirm flow's outcome for the episode waiting
+	// on it (symptoms | no_symptoms | unanswered; rules.go).
+	Episode string `yaml:"episode,omitempty"`
 
 	Line int `yaml:"-"`
 }
