@@ -467,7 +467,9 @@ const (
 	EpisodeUnanswered = "unanswered"
 )
 
-func episodeActions() []string { return []string{EpisodeSymptoms, EpisodeNoSymptoms, EpisodeUnanswered} }
+func episodeActions() []string {
+	return []string{EpisodeSymptoms, EpisodeNoSymptoms, EpisodeUnanswered}
+}
 
 func containsString(list []string, s string) bool {
 	for _, x := range list {

@@ -244,7 +244,7 @@ var ErrUnknownFlow = errors.New("unknown flow")
 // NewEngine compiles a linted pack.
 func NewEngine(p *content.Pack) (*Engine, error) {
 	e := &Engine{Pack: p, flows: map[string]*flow{}, intern: map[string]string{},
-		prio: map[string]int{content.PriorityEducation: 1, content.PriorityReminder: 2, content.PrioritySafety: 3},
+		prio:  map[string]int{content.PriorityEducation: 1, content.PriorityReminder: 2, content.PrioritySafety: 3},
 		rules: rules.New(p)}
 	for _, l := range p.Languages {
 		e.intern[l] = l

@@ -269,7 +269,7 @@ func levelByte(l readings.Level) byte {
 }
 
 // fixed stores a value in hundredths.
-func fixed(v float64) int64    { return int64(math.Round(v * 100)) }
+func fixed(v float64) int64   { return int64(math.Round(v * 100)) }
 func unfixed(v int64) float64 { return float64(v) / 100 }
 
 // AppendBinary appends the history's encoding: a format byte, the
