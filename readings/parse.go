@@ -194,6 +194,17 @@ func readSegment(seg []token, kind Kind) (r Reading, filler int, p Problem) {
 	return r, filler, OK
 }
 
+// Text writes a canonical reading as a patient could type it, in a form
+// ParseText reads back to the same reading with any words or none: a
+// channel that takes a reading some other way (a call's keypad) hands it
+// to the engine as this text, the same path a typed reading takes.
+func Text(r Reading) string {
+	if r.Kind == BloodPressure {
+		return r.ValueText() + " " + UnitMmHg
+	}
+	return r.ValueText() + " " + r.Unit
+}
+
 func whole(s string) bool { return !strings.Contains(s, ".") }
 
 func hasNumber(ts []token) bool {
@@ -347,6 +358,11 @@ func vocabularyOf(words []*locales.Words) *vocabulary {
 			v.single[p.words[0]] = true
 		}
 		v.phrases = append(v.phrases, p)
+	}
+	// The canonical units' own names are read in every language, so that
+	// Text's form of a reading reads back whatever words are loaded.
+	for _, u := range []string{UnitMmHg, UnitKg, UnitLb, UnitMgDL, UnitMmolL, UnitPerMin} {
+		add(u, phrase{unit: u})
 	}
 	for _, w := range words {
 		if w == nil {

@@ -2,6 +2,7 @@ package readings
 
 import (
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/tendcare/tend/locales"
@@ -240,4 +241,41 @@ func FuzzParseText(f *testing.F) {
 			t.Fatalf("ParseText(%q) = %+v OK, but not plausible and canonical", s, r)
 		}
 	})
+}
+
+// TestTextRoundTrip: Text's form of every kind reads back to the same
+// reading, with no words loaded at all.
+func TestTextRoundTrip(t *testing.T) {
+	for _, r := range []Reading{bp(150, 95), val(Weight, 82.4, UnitKg), val(Glucose, 99, UnitMgDL),
+		val(SpO2, 93, UnitPercent), val(HeartRate, 72, UnitPerMin)} {
+		for _, words := range [][]*locales.Words{nil, bundledWords(t)} {
+			got, p := ParseText(Text(r), words)
+			if p != OK || got != r {
+				t.Errorf("ParseText(Text(%+v) = %q) = %+v, %v", r, Text(r), got, p)
+			}
+		}
+	}
+}
+
+func TestCheckWords(t *testing.T) {
+	for _, w := range bundledWords(t) {
+		if errs := CheckWords(w); len(errs) > 0 {
+			t.Errorf("%s: %v", w.Language, errs)
+		}
+	}
+	bad := &locales.Words{Readings: locales.ReadingWords{
+		Kinds: map[string][]string{"weight": {"peso"}, "steps": {"pasos"}},
+		Units: map[string][]string{"stone": {"st"}},
+	}}
+	got := CheckWords(bad)
+	want := []string{"kinds: \"steps\"", "blood_pressure has no words", "\"stone\" is not a unit"}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || strings.Contains(g, w)
+		}
+		if !found {
+			t.Errorf("CheckWords: no problem saying %q in %q", w, got)
+		}
+	}
 }
