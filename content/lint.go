@@ -20,7 +20,8 @@ func Placeholders() []string {
 }
 
 // callPlaceholders are filled only where a call says a choice's key.
-var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"}}
+var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"},
+	MsgVoiceReadingEntered: {"Value"}, MsgVoiceReadingPair: {"Systolic", "Diastolic"}}
 
 // Adherence values an action may record.
 var adherenceValues = []string{"taken", "missed", "not_yet"}
