@@ -875,8 +875,11 @@ func (t *turn) enter(f *flow, st *state) error {
 	if t.s.Flow != f.ID {
 		return nil // an action ended the flow
 	}
-	waits := len(st.Choices) > 0 || st.Timeout != nil
-	if st.Say != "" && len(st.Choices) > 0 {
+	// A state asking for a reading (reading:) is a question too: a call
+	// takes its answer on the keypad.
+	asks := len(st.Choices) > 0 || st.Reading != ""
+	waits := asks || st.Timeout != nil
+	if st.Say != "" && asks {
 		// A new question: buttons of the earlier one go stale. A state
 		// that waits without asking keeps the question that is on screen.
 		t.s.Step++
@@ -884,7 +887,7 @@ func (t *turn) enter(f *flow, st *state) error {
 	if st.Say != "" {
 		t.say(st.Say, func(ef *Effect) {
 			ef.Params = t.s.Params
-			if len(st.Choices) > 0 {
+			if asks {
 				ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step
 			}
 		})
