@@ -51,6 +51,9 @@ type API struct {
 	// Patients serves erasure and the listing of enrollments (the
 	// Runner); nil answers those with 501.
 	Patients Patients
+	// Adherence records pharmacy fills and reads adherence (the Runner);
+	// nil leaves those routes out.
+	Adherence Adherence
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -97,6 +100,10 @@ func (a *API) Routes() http.Handler {
 	r.Delete("/patients/{id}", a.deletePatient)
 	r.Get("/patients/{id}/timeline", a.timeline)
 	r.Post("/patients/{id}/telegram-link", a.telegramLink)
+	if a.Adherence != nil {
+		r.Post("/patients/{id}/dispenses", a.postDispenses)
+		r.Get("/patients/{id}/adherence", a.getAdherence)
+	}
 	r.Post("/flow-starts", a.startFlows)
 	if a.Jobs != nil {
 		// A literal colon: chi matches "/patients:batch" as its own static
