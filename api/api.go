@@ -54,6 +54,9 @@ type API struct {
 	// Adherence records pharmacy fills and reads adherence (the Runner);
 	// nil leaves those routes out.
 	Adherence Adherence
+	// Readings records home readings (the Runner); nil leaves out
+	// POST /patients/{id}/readings and the FHIR endpoint.
+	Readings Readings
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -105,6 +108,9 @@ func (a *API) Routes() http.Handler {
 		r.Get("/patients/{id}/adherence", a.getAdherence)
 	}
 	r.Post("/flow-starts", a.startFlows)
+	if a.Readings != nil {
+		r.Post("/patients/{id}/readings", a.postReadings)
+	}
 	if a.Jobs != nil {
 		// A literal colon: chi matches "/patients:batch" as its own static
 		// route, apart from "/patients" and "/patients/{id}".
@@ -145,6 +151,11 @@ func (a *API) auth(next http.Handler) http.Handler {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	writeJSONBody(w, status, v)
+}
+
+// writeJSONBody writes v with the Content-Type already set.
+func writeJSONBody(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/conversations"
-	"github.com/tendcare/tend/enrollment"
 	"github.com/tendcare/tend/store"
 )
 
@@ -33,10 +32,8 @@ type Patient struct {
 	Medications     []store.Medication  `json:"medications"`
 	Refills         []store.Refill      `json:"refills,omitempty"`
 	Appointments    []store.Appointment `json:"appointments,omitempty"`
-	// Dispenses are taken with an enrollment and recorded on the
-	// timeline; an enrollment read back has none (enrollment.Patient).
-	Dispenses  []enrollment.Dispense `json:"dispenses,omitempty"`
-	EnrolledAt time.Time             `json:"enrolled_at"`
+	Dispenses       []store.Dispense    `json:"dispenses,omitempty"`
+	EnrolledAt      time.Time           `json:"enrolled_at"`
 }
 
 // patientOf is p as the API writes it.
@@ -45,7 +42,8 @@ func patientOf(p store.Patient) Patient {
 		ID: p.ID, Phone: p.Phone, Language: p.Language, Timezone: p.Timezone,
 		Channel: p.Channel, Team: p.Team, Channels: p.Channels, Telegram: p.Address(conversations.Telegram),
 		SlowSpeech: p.SlowSpeech, EmergencyNumber: p.EmergencyNumber, CrisisLine: p.CrisisLine,
-		Programs: p.Programs, Conditions: p.Conditions, Country: p.Country, PHIOK: p.PHIOK, Medications: p.Medications, Refills: p.Refills,
-		Appointments: p.Appointments, Dispenses: p.Dispenses, EnrolledAt: p.EnrolledAt,
+		Programs: p.Programs, Conditions: p.Conditions, Country: p.Country, PHIOK: p.PHIOK,
+		Medications: p.Medications, Refills: p.Refills, Appointments: p.Appointments, Dispenses: p.Dispenses,
+		EnrolledAt: p.EnrolledAt,
 	}
 }

@@ -313,6 +313,9 @@ func (r *Runner) apply(w *work) {
 		case conversations.Quiz:
 			correct := ef.Correct
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "quiz", At: w.now, Quiz: ef.Quiz, Question: ef.Question, Correct: &correct})
+		case conversations.Lesson:
+			correct := ef.Correct
+			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "lesson", At: w.now, Quiz: ef.Quiz, Question: ef.Question, Correct: &correct, Confidence: ef.Confidence, Status: ef.Status, Flow: ef.Origin})
 		case conversations.Escalate:
 			r.escalate(w, ef)
 		case conversations.Consent:
