@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/readings"
 )
 
 // Placeholders are the template fields a message may use ({{.Medication}}).
@@ -21,8 +22,14 @@ func Placeholders() []string {
 // callPlaceholders are filled only where a call says a choice's key.
 var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"}}
 
-// Adherence values an action may record.
-var adherenceValues = []string{"taken", "missed", "not_yet"}
+// Adherence values an action may record: a dose taken, reported not
+// taken, put off ("not yet"), or a reminder nobody answered. "missed", which
+// mixed the last three, is refused with a hint (adherenceMissed); the
+// Runner, not content, records "undelivered".
+var adherenceValues = []string{"taken", "not_taken", "not_yet", "no_answer"}
+
+// adherenceMissed is why an action may no longer record "missed".
+const adherenceMissed = `"missed" mixed "did not take it" with "did not answer": record not_taken for a dose the patient reports not taken, no_answer for no reply`
 
 // Escalation priorities, lowest first.
 var escalatePriorities = []string{"low", "medium", "high", "acute"}
@@ -92,6 +99,7 @@ func lint(p *Pack) []Problem {
 	for _, id := range sortedKeys(p.Programs) {
 		l.program(p.Programs[id])
 	}
+	l.rules()
 	l.words()
 	l.safety()
 	if p.Catalog != nil {
@@ -326,13 +334,16 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		if a.Lesson != nil {
 			set = append(set, "lesson")
 		}
+		if a.Episode != "" {
+			set = append(set, "episode")
+		}
 		switch len(set) {
 		case 0:
-			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally, followup or lesson", awhere)
+			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally, followup, lesson or episode", awhere)
 			continue
 		case 1:
 		default:
-			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally, followup or lesson; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
+			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally, followup, lesson or episode; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
 		}
 		if a.Lesson != nil {
 			l.lesson(f.File, al, awhere, a.Lesson)
@@ -340,7 +351,12 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		if a.Say != "" {
 			l.ref(a.Say, f.File, al, "%s say", awhere)
 		}
-		if a.Adherence != "" && !slices.Contains(adherenceValues, a.Adherence) {
+		if a.Episode != "" && !slices.Contains(episodeActions(), a.Episode) {
+			l.errorf(f.File, al, "%s: episode %q is not one of %s", awhere, a.Episode, strings.Join(episodeActions(), ", "))
+		}
+		if a.Adherence == "missed" {
+			l.errorf(f.File, al, "%s: adherence %s", awhere, adherenceMissed)
+		} else if a.Adherence != "" && !slices.Contains(adherenceValues, a.Adherence) {
 			l.errorf(f.File, al, "%s: adherence %q is not one of %s", awhere, a.Adherence, strings.Join(adherenceValues, ", "))
 		}
 		if a.Quiz != nil && a.Quiz.Question == "" {
@@ -505,6 +521,9 @@ func (l *linter) words() {
 			if len(list.words) == 0 {
 				l.errorf(file, 1, "%s: the %s list is empty; every language needs %s words", lang, list.name, list.name)
 			}
+		}
+		for _, msg := range readings.CheckWords(w) {
+			l.errorf(file, 1, "%s: readings: %s", lang, msg)
 		}
 	}
 }

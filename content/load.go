@@ -217,6 +217,8 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 		p.Programs[pr.ID] = &pr
 	}
 	problems = append(problems, parseChannels(fsys, p)...)
+	problems = append(problems, parseRules(fsys, p)...)
+	problems = append(problems, parseMedications(fsys, p)...)
 	return p, problems
 }
 

@@ -39,6 +39,11 @@ type Pack struct {
 	Voice map[string]Voice
 	// WhatsApp maps messages to pre-approved templates (channels.yaml).
 	WhatsApp WhatsApp
+	// Rules classify home readings (rules/*.yaml, rules.go).
+	Rules []*RuleSet
+	// Medications are the classes adherence is measured by
+	// (medications.yaml).
+	Medications Medications
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and
@@ -241,7 +246,7 @@ type Timeout struct {
 // Action is one effect; exactly one field is set.
 type Action struct {
 	Say       string    `yaml:"say,omitempty"`       // send a message id
-	Adherence string    `yaml:"adherence,omitempty"` // taken | missed | not_yet
+	Adherence string    `yaml:"adherence,omitempty"` // taken | not_taken | not_yet | no_answer
 	Quiz      *QuizMark `yaml:"quiz,omitempty"`
 	Escalate  *Escalate `yaml:"escalate,omitempty"`
 	Tally     *Tally    `yaml:"tally,omitempty"`
@@ -249,6 +254,9 @@ type Action struct {
 	// Lesson starts a lesson flow on cue (a rule's outcome, a tally):
 	// "lesson: why-take-pills", or {flow: rule-of-15, urgent: true}.
 	Lesson *LessonStart `yaml:"lesson,omitempty"`
+	// Episode records a confirm flow's outcome for the episode waiting
+	// on it (symptoms | no_symptoms | unanswered; rules.go).
+	Episode string `yaml:"episode,omitempty"`
 
 	Line int `yaml:"-"`
 }

@@ -28,7 +28,10 @@ var scripts = []script{
 	{"med-reminder-not-yet-then-taken", []string{"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 1"}},
 	{"med-reminder-not-yet-twice", []string{"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 2"}},
 	{"med-reminder-no-reply", []string{"start med-reminder medication=lisinopril", "wait 2h"}},
-	{"med-reminder-two-missed-in-7-days", []string{"start med-reminder medication=lisinopril", "wait 2h", "wait 22h",
+	{"med-reminder-two-not-taken-in-7-days", []string{"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 2", "wait 23h",
+		"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 2"}},
+	// No answer is not a missed dose: two days of silence open no ticket.
+	{"med-reminder-two-no-replies", []string{"start med-reminder medication=lisinopril", "wait 2h", "wait 22h",
 		"start med-reminder medication=lisinopril", "wait 2h"}},
 	{"med-reminder-problem", []string{"start med-reminder medication=lisinopril", "> 3"}},
 	{"med-reminder-unknown-answers", []string{"start med-reminder medication=lisinopril", "> maybe", "> what", "> hmm"}},
