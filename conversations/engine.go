@@ -880,8 +880,10 @@ func (t *turn) endFlow(next bool) {
 	if s.Flow == "" {
 		return
 	}
-	if f := t.e.flows[s.Flow]; next && f != nil && f.lesson {
-		t.finishRun(f)
+	if next {
+		if f := t.e.flows[s.Flow]; f != nil && f.lesson {
+			t.finishRun(f)
+		}
 	}
 	t.cancelTimer()
 	s.Flow, s.State, s.Params, s.Misses = "", "", nil, 0
