@@ -45,10 +45,12 @@ var pluralProbes = []any{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22, 100, 101, 10000
 // can take in any language, with no more than two digits.
 var smsCounts = []int{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22}
 
-// Segment limits of one SMS (docs/architecture.md#messaging-rules: warn above 1, fail above 3).
+// Segment limits of one SMS (docs/architecture.md#messaging-rules: warn above 1, fail above 3;
+// a lesson's messages fail above 2, docs/content.md#lessons).
 const (
 	smsWarnSegments  = 1
 	smsErrorSegments = 3
+	lessonSegments   = 2
 )
 
 // Worst-case sample values for placeholders when measuring SMS length.
@@ -108,6 +110,7 @@ func lint(p *Pack) []Problem {
 		l.paramsUsed()
 		l.plurals()
 		l.sms()
+		l.spoken()
 		l.channels()
 	}
 	return l.problems
@@ -159,6 +162,9 @@ func (l *linter) flow(f *Flow) {
 	}
 	if f.Purpose != "" && !slices.Contains(Purposes(), f.Purpose) {
 		l.errorf(f.File, fl, "flow %q: unknown purpose %q (want one of %s)", f.ID, f.Purpose, strings.Join(Purposes(), ", "))
+	}
+	if f.IsLesson() {
+		l.lessonSource(f, fl)
 	}
 	stateIDs := sortedKeys(f.States)
 	known := func() string {
@@ -331,11 +337,11 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		if a.Followup != nil {
 			set = append(set, "followup")
 		}
-		if a.Lesson != nil {
-			set = append(set, "lesson")
-		}
 		if a.Episode != "" {
 			set = append(set, "episode")
+		}
+		if a.Lesson != nil {
+			set = append(set, "lesson")
 		}
 		switch len(set) {
 		case 0:
@@ -361,6 +367,11 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		}
 		if a.Quiz != nil && a.Quiz.Question == "" {
 			l.errorf(f.File, al, "%s: quiz has no question", awhere)
+		}
+		if a.Quiz != nil && a.Quiz.Question != "" {
+			if _, ok := f.States[a.Quiz.Question]; !ok {
+				l.errorf(f.File, al, "%s: quiz question %q is not a state of flow %q: a question's id is the id of the state that asks it (a review of the item starts the lesson there)", awhere, a.Quiz.Question, f.ID)
+			}
 		}
 		if a.Escalate != nil {
 			l.escalate(f.File, al, awhere+" escalate", a.Escalate)
@@ -825,6 +836,13 @@ func (l *linter) sms() {
 			}
 		}
 	}
+	// A message a lesson sends may take two segments, no more.
+	limit := map[string]int{}
+	for _, r := range l.refs {
+		if f := l.p.Flows[r.flow]; f != nil && f.IsLesson() {
+			limit[r.id] = lessonSegments
+		}
+	}
 	for _, lang := range l.p.Languages {
 		data := l.sampleData(lang)
 		msgs := l.p.Catalog.Messages[lang]
@@ -837,8 +855,12 @@ func (l *linter) sms() {
 			if !ok {
 				continue
 			}
+			max := smsErrorSegments
+			if n, ok := limit[id]; ok {
+				max = n
+			}
 			if len(prompts[id]) == 0 {
-				l.checkSMS(m, lang, fmt.Sprintf("message %q", id), texts)
+				l.checkSMS(m, lang, fmt.Sprintf("message %q", id), texts, max)
 				continue
 			}
 			for _, pr := range prompts[id] {
@@ -863,7 +885,10 @@ func (l *linter) sms() {
 				if n > 0 {
 					what = fmt.Sprintf("message %q with its %d choices as flow %q state %q sends it", id, n, pr.flow.ID, pr.state.ID)
 				}
-				l.checkSMS(m, lang, what, full)
+				if pr.flow.IsLesson() {
+					max = lessonSegments
+				}
+				l.checkSMS(m, lang, what, full, max)
 			}
 		}
 	}
@@ -896,8 +921,9 @@ func (l *linter) render(m *locales.Message, lang, id string, data map[string]any
 	return texts, len(texts) > 0
 }
 
-// checkSMS reports the longest of texts when it needs more than one segment.
-func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string) {
+// checkSMS reports the longest of texts when it needs more than one
+// segment: a warning, or an error above max segments.
+func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string, max int) {
 	worst, worstN, worstUCS2 := "", 0, false
 	for _, t := range texts {
 		n, ucs2 := locales.Segments(t)
@@ -916,8 +942,12 @@ func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string)
 	if worstUCS2 {
 		head += fmt.Sprintf("; UCS-2 because of %s", nonGSM(worst))
 	}
-	if worstN > smsErrorSegments {
-		l.errorf(m.File, m.Line, "%s; an SMS may take at most %d segments: shorten it", head, smsErrorSegments)
+	if worstN > max {
+		if max == lessonSegments {
+			l.errorf(m.File, m.Line, "%s; a lesson's message may take at most %d segments: shorten it or split it in two states", head, max)
+			return
+		}
+		l.errorf(m.File, m.Line, "%s; an SMS may take at most %d segments: shorten it", head, max)
 		return
 	}
 	l.warnf(m.File, m.Line, "%s; keep it to %d segment: shorten it", head, smsWarnSegments)

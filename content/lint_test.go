@@ -756,6 +756,44 @@ func TestLintFindsProblems(t *testing.T) {
 			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: "en: 2 SMS segments (GSM-7, 166 chars)"}},
 			noError: true,
 		},
+
+		// ---- lessons (docs/content.md#lessons) ----
+		{
+			name:  "lesson without source",
+			edits: []edit{replace(saltFlow, "source: https://medlineplus.gov/sodium.html\n", "")},
+			want:  []want{{file: saltFlow, at: "id: salt", msg: `flow "salt" is a lesson but has no source`}},
+		},
+		{
+			name:  "lesson source not an address",
+			edits: []edit{replace(saltFlow, "source: https://medlineplus.gov/sodium.html", "source: medlineplus.gov/sodium.html")},
+			want:  []want{{file: saltFlow, at: "id: salt", msg: `flow "salt": source "medlineplus.gov/sodium.html" is not an http(s) address`}},
+		},
+		{
+			name:  "lesson without licence",
+			edits: []edit{replace(saltFlow, "licence: public domain (MedlinePlus health topic summary)\n", "")},
+			want:  []want{{file: saltFlow, at: "id: salt", msg: `flow "salt" is a lesson but has no licence`}},
+		},
+		{
+			name:  "quiz question that is no state",
+			edits: []edit{replace(saltFlow, "              question: check\n              correct: true\n", "              question: salt.check\n              correct: true\n")},
+			want:  []want{{file: saltFlow, at: "- quiz:", msg: `quiz question "salt.check" is not a state of flow "salt"`}},
+		},
+		{
+			name:  "a lesson's message takes at most two segments",
+			edits: []edit{replace(en, "salt.teach: Most salt we eat hides in bread, soup and ready meals, not the salt shaker.", "salt.teach: "+long(400))},
+			want:  []want{{file: en, at: "salt.teach:", msg: `en: 3 SMS segments (GSM-7, 400 chars) for message "salt.teach" as flow "salt" state "teach" sends it; a lesson's message may take at most 2 segments`}},
+		},
+		{
+			name:  "a lesson speaks at most a minute before a question",
+			edits: []edit{replace(en, "salt.teach: Most salt we eat hides in bread, soup and ready meals, not the salt shaker.", "salt.teach: "+strings.Repeat("a ", 140))},
+			want:  []want{{file: en, at: "salt.teach:", msg: `en: a call speaks 1`}, {file: en, at: "salt.teach:", msg: `in flow "salt" from its start (salt.teach, salt.check) before the patient can answer; keep it to 60 s: shorten`}},
+		},
+		{
+			name:    "other flows may speak longer, with a warning",
+			edits:   []edit{replace(en, "med.thanks: Thank you!", "med.thanks: "+strings.Repeat("a ", 155))},
+			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: `en: a call speaks 155 words (about 62 s at 2.5 words a second) in flow "medication" after answer "taken"`}},
+			noError: true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
