@@ -721,20 +721,20 @@ func (t *turn) startPrio(id string, params []Param, prio int) error {
 		t.enqueue(Queued{Flow: s.Flow, Params: s.Params}, true)
 		t.cancelTimer()
 	}
-	first := f.Start
+	first, review := f.Start, ""
 	if f.lesson {
 		// A spaced review starts at its item's question state.
-		item := lookup(params, ParamReview)
-		if !f.items[item] || f.states[item] == nil {
-			item = ""
+		review = lookup(params, ParamReview)
+		if !f.items[review] || f.states[review] == nil {
+			review = ""
 		}
-		t.beginRun(f, item)
-		if item != "" {
-			first = item
+		t.beginRun(f, review)
+		if review != "" {
+			first = review
 		}
 	}
 	s.Flow, s.State, s.Params, s.Misses = f.ID, first, params, 0
-	if first != f.Start {
+	if review != "" {
 		t.say(content.MsgReview, nil)
 	}
 	return t.enter(f, f.states[first])
@@ -918,8 +918,10 @@ func (t *turn) endFlow(next bool) {
 	if s.Flow == "" {
 		return
 	}
-	if f := t.e.flows[s.Flow]; next && f != nil && f.lesson {
-		t.finishRun(f)
+	if next {
+		if f := t.e.flows[s.Flow]; f != nil && f.lesson {
+			t.finishRun(f)
+		}
 	}
 	t.cancelTimer()
 	s.Flow, s.State, s.Params, s.Misses = "", "", nil, 0
