@@ -163,7 +163,7 @@ func (l *linter) flow(f *Flow) {
 	if f.Purpose != "" && !slices.Contains(Purposes(), f.Purpose) {
 		l.errorf(f.File, fl, "flow %q: unknown purpose %q (want one of %s)", f.ID, f.Purpose, strings.Join(Purposes(), ", "))
 	}
-	if teaches(f) {
+	if f.IsLesson() {
 		l.lessonSource(f, fl)
 	}
 	stateIDs := sortedKeys(f.States)
@@ -839,7 +839,7 @@ func (l *linter) sms() {
 	// A message a lesson sends may take two segments, no more.
 	limit := map[string]int{}
 	for _, r := range l.refs {
-		if f := l.p.Flows[r.flow]; f != nil && teaches(f) {
+		if f := l.p.Flows[r.flow]; f != nil && f.IsLesson() {
 			limit[r.id] = lessonSegments
 		}
 	}
@@ -885,7 +885,7 @@ func (l *linter) sms() {
 				if n > 0 {
 					what = fmt.Sprintf("message %q with its %d choices as flow %q state %q sends it", id, n, pr.flow.ID, pr.state.ID)
 				}
-				if teaches(pr.flow) {
+				if pr.flow.IsLesson() {
 					max = lessonSegments
 				}
 				l.checkSMS(m, lang, what, full, max)

@@ -17,12 +17,6 @@ const (
 	lessonSeconds  = 60
 )
 
-// teaches reports whether f is held to the rules of lessons: its purpose
-// is education, or it is a lesson (a quiz answer, IsLesson). A source and
-// a licence, at most two SMS segments a message, at most a minute spoken
-// before the patient can answer.
-func teaches(f *Flow) bool { return f.Purpose == "education" || f.IsLesson() }
-
 // lessonSource checks that a lesson says where its text comes from and
 // under which terms Tend may use it.
 func (l *linter) lessonSource(f *Flow, line int) {
@@ -139,7 +133,7 @@ func (l *linter) spoken() {
 				}
 				msg := fmt.Sprintf("%s: a call speaks %d words (about %.0f s at %.1f words a second) in %s (%s) before the patient can answer; keep it to %d s",
 					lang, words, secs, wordsPerSecond, t.what, strings.Join(t.messages, ", "), lessonSeconds)
-				if teaches(f) {
+				if f.IsLesson() {
 					l.errorf(file, line, "%s: shorten the lesson's messages or add a question between them", msg)
 				} else {
 					l.warnf(file, line, "%s", msg)

@@ -442,12 +442,12 @@ func TestLintFindsProblems(t *testing.T) {
 		},
 		{
 			name:  "lesson action naming no flow",
-			edits: []edit{replace(medFlow, "          - adherence: missed\n          - tally:", "          - lesson: salty\n          - tally:")},
+			edits: []edit{replace(medFlow, "          - adherence: not_taken\n          - tally:", "          - lesson: salty\n          - tally:")},
 			want:  []want{{file: medFlow, at: "- lesson: salty", msg: `lesson names unknown flow "salty"`}},
 		},
 		{
 			name:  "lesson action with an unknown field",
-			edits: []edit{replace(medFlow, "          - adherence: missed\n          - tally:", "          - lesson: {flow: salt, urgently: true}\n          - tally:")},
+			edits: []edit{replace(medFlow, "          - adherence: not_taken\n          - tally:", "          - lesson: {flow: salt, urgently: true}\n          - tally:")},
 			want:  []want{{file: medFlow, at: "- lesson: {flow", msg: "field urgently not found"}},
 		},
 		{
@@ -458,7 +458,7 @@ func TestLintFindsProblems(t *testing.T) {
 		},
 		{
 			name:    "a lesson that asks nothing",
-			edits:   []edit{replace(medFlow, "          - adherence: missed\n          - tally:", "          - lesson: {flow: welcome, urgent: true}\n          - tally:")},
+			edits:   []edit{replace(medFlow, "          - adherence: not_taken\n          - tally:", "          - lesson: {flow: welcome, urgent: true}\n          - tally:")},
 			want:    []want{{file: medFlow, at: "- lesson: {flow: welcome", msg: `lesson "welcome" asks no quiz question`, warning: true}},
 			noError: true,
 		},

@@ -204,17 +204,41 @@ type Flow struct {
 	States  map[string]*State `yaml:"states"`
 	// Source is the address (an http or https URL) of the text a lesson
 	// paraphrases, and Licence the terms that allow it ("public domain
-	// (U.S. government work)"). Lint requires both on every flow that
-	// teaches (purpose education, or a quiz answer: IsLesson): health
-	// teaching patients act on must say where it comes from, so that a
-	// clinician can check it and a clinic can show it may use it. Neither
-	// is ever sent to a patient.
+	// (U.S. government work)"). Lint requires both on every lesson flow
+	// (IsLesson): health teaching patients act on must say where it comes
+	// from, so that a clinician can check it and a clinic can show it may
+	// use it. Neither is ever sent to a patient.
 	Source  string `yaml:"source"`
 	Licence string `yaml:"licence"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
 }
+
+// IsLesson reports whether f teaches: its purpose is education, or one
+// of its answers is a teach-back mark (quiz). Lessons are held to more
+// than other flows (lint): a source and a licence, at most two SMS
+// segments a message, at most a minute spoken before the patient can
+// answer, and quiz questions that name states (a review starts there).
+func (f *Flow) IsLesson() bool {
+	if f.Purpose == PurposeEducation {
+		return true
+	}
+	for _, s := range f.States {
+		if s == nil {
+			continue
+		}
+		for _, c := range s.Choices {
+			if c != nil && slices.ContainsFunc(c.Do, func(a Action) bool { return a.Quiz != nil }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// PurposeEducation is the purpose of lessons (Purposes).
+const PurposeEducation = "education"
 
 // State is a point in a flow. On entry it runs Do, then sends Say with the
 // choices, and waits: for an answer matching a choice, or for Timeout. A

@@ -31,22 +31,6 @@ func ConfidenceLabel(n int) string { return MsgConfidence + "." + strconv.Itoa(n
 // question.
 const confidenceWait = 24 * time.Hour
 
-// IsLesson reports whether a flow is a lesson: one of its choices records
-// a quiz answer.
-func (f *Flow) IsLesson() bool {
-	for _, s := range f.States {
-		if s == nil {
-			continue
-		}
-		for _, c := range s.Choices {
-			if c != nil && QuizOf(c.Do) != nil {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // QuizOf returns the quiz mark of a list of actions, nil when none.
 func QuizOf(as []Action) *QuizMark {
 	for i := range as {

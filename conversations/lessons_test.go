@@ -285,7 +285,7 @@ func TestLessonAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two missed doses start the lesson (the tally's actions).
-	for _, a := range pack.Flows["med-reminder"].States["missed"].Do {
+	for _, a := range pack.Flows["med-reminder"].States["not_taken"].Do {
 		if a.Tally != nil {
 			a.Tally.Do = []content.Action{{Lesson: &content.LessonStart{Flow: "hf-daily-weight"}}}
 		}
