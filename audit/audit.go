@@ -49,6 +49,13 @@ const (
 	ErasePatient   = "erase_patient"
 	ListPatients   = "list_patients"
 	ExportPatients = "export_patients"
+	// A patient's risk tier: read (ViewRisk), pinned by a clinician
+	// (PinRisk; Detail: the tier and the expiry, never the reason) or
+	// unpinned; an encounter (hospital stay, emergency visit) reported.
+	ViewRisk  = "view_risk"
+	PinRisk   = "pin_risk"
+	UnpinRisk = "unpin_risk"
+	Encounter = "encounter"
 )
 
 // Record is one entry. Seq, Prev and Hash are set by the store when it
