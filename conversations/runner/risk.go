@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tendcare/tend/adherence"
 	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
@@ -93,7 +94,39 @@ func (r *Runner) assess(w *work, force bool) {
 
 // riskContext is what the assessment reads beside the state.
 func (r *Runner) riskContext(w *work, acute bool) risk.Context {
-	return risk.Context{Now: w.now, AcuteOpen: acute, SocialNeeds: w.p.SocialNeeds, OptedOut: w.s.OptedOut.HasAll(w.chain)}
+	return risk.Context{Now: w.now, AcuteOpen: acute, SocialNeeds: w.p.SocialNeeds, OptedOut: w.s.OptedOut.HasAll(w.chain), PDC: r.classPDC}
+}
+
+// classPDC is the proportion of days covered per medication class over
+// [from, to] by the adherence package's PQA method, with the pack's
+// classes (an unknown medication is a class of its own). Classes PQA
+// leaves out (one fill, an index fill less than 91 days before the end)
+// are not in the map: they score nothing.
+func (r *Runner) classPDC(fills []risk.Fill, from, to time.Time) map[string]float64 {
+	type class struct {
+		fills     []adherence.Fill
+		threshold float64
+	}
+	by := map[string]*class{}
+	for _, f := range fills {
+		id, threshold, ok := r.Engine.Pack.Medications.Class(f.Medication)
+		if !ok {
+			id, threshold = content.NormalizeMedication(f.Medication), 0.8
+		}
+		c := by[id]
+		if c == nil {
+			c = &class{threshold: threshold}
+			by[id] = c
+		}
+		c.fills = append(c.fills, adherence.Fill{Medication: content.NormalizeMedication(f.Medication), Date: adherence.DayOf(f.Date), Days: f.Days})
+	}
+	out := map[string]float64{}
+	for id, c := range by {
+		if res := adherence.PDC(id, c.fills, adherence.DayOf(from), adherence.DayOf(to), c.threshold); res.Eligible {
+			out[id] = res.PDC
+		}
+	}
+	return out
 }
 
 // acuteOpen reports whether the patient has an acute ticket open.
