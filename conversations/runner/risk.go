@@ -186,7 +186,9 @@ func (r *Runner) armCheckin(w *work, st *risk.State) {
 	if st.CheckinLast != 0 {
 		base = time.Unix(st.CheckinLast, 0)
 	}
-	due := conversations.NextLocal(base.Add(every-time.Hour), loc, h, m)
+	// The program's time on the local day the interval ends.
+	d := base.Add(every).In(loc)
+	due := conversations.NextLocal(time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc), loc, h, m)
 	if !due.After(w.now) {
 		due = conversations.NextLocal(w.now, loc, h, m)
 	}
