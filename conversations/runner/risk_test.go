@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -301,32 +302,46 @@ func BenchmarkNightlyRisk(b *testing.B) {
 	e := testEngine(b)
 	now := time.Date(2026, 3, 3, 8, 0, 0, 0, time.UTC)
 	{
-		st, err := embedded.Open(path, embedded.Options{NoSync: true})
+		st, err := embedded.Open(path, embedded.Options{NoSync: true, MaxBatchDelay: time.Microsecond})
 		if err != nil {
 			b.Fatal(err)
 		}
 		ctx := context.Background()
-		for i := range patients {
-			p := store.Patient{ID: fmt.Sprintf("n-%06d", i), Phone: fmt.Sprintf("+1555%07d", i), Language: "en", Timezone: "America/Chicago",
-				Channel: "sms", Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"08:00"}}}}
-			var rs risk.State
-			rs.Fold([]risk.Event{
-				{Type: "reading", Kind: "blood_pressure", Value: "150/92", At: now.Add(-48 * time.Hour)},
-				{Type: "adherence", Status: "not_taken", At: now.Add(-72 * time.Hour)},
-				{Type: "dispense", Medication: "lisinopril", Date: now.AddDate(0, 0, -40).Format(time.DateOnly), Days: 30},
-			})
-			if i%100 == 0 {
-				rs.Fold([]risk.Event{{Type: "encounter", Kind: "inpatient", Date: now.AddDate(0, 0, -30).Format(time.DateOnly)}})
-				rs.Tier = risk.Medium
-			} else {
-				rs.Tier = risk.Low
-			}
-			s := conversations.Session{Lang: "en"}
-			s.SetSection(risk.Section, rs.Encode())
-			data, _ := s.AppendBinary(nil)
-			if err := st.Commit(ctx, store.Commit{PatientID: p.ID, Patient: &p, Session: data}); err != nil {
-				b.Fatal(err)
-			}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < patients; i += 8 {
+					p := store.Patient{ID: fmt.Sprintf("n-%06d", i), Phone: fmt.Sprintf("+1555%07d", i), Language: "en", Timezone: "America/Chicago",
+						Channel: "sms", Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"08:00"}}}}
+					var rs risk.State
+					rs.Fold([]risk.Event{
+						{Type: "reading", Kind: "blood_pressure", Value: "150/92", At: now.Add(-48 * time.Hour)},
+						{Type: "adherence", Status: "not_taken", At: now.Add(-72 * time.Hour)},
+						{Type: "dispense", Medication: "lisinopril", Date: now.AddDate(0, 0, -40).Format(time.DateOnly), Days: 30},
+					})
+					if i%100 == 0 {
+						rs.Fold([]risk.Event{{Type: "encounter", Kind: "inpatient", Date: now.AddDate(0, 0, -30).Format(time.DateOnly)}})
+						rs.Tier = risk.Medium
+					} else {
+						rs.Tier = risk.Low
+					}
+					s := conversations.Session{Lang: "en"}
+					s.SetSection(risk.Section, rs.Encode())
+					data, _ := s.AppendBinary(nil)
+					if err := st.Commit(ctx, store.Commit{PatientID: p.ID, Patient: &p, Session: data}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
 		}
 		st.Close()
 	}
