@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tendcare/tend/audit"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/readings"
 	"github.com/tendcare/tend/risk"
 	"github.com/tendcare/tend/store"
 	"github.com/tendcare/tend/store/embedded"
@@ -362,4 +364,74 @@ func BenchmarkNightlyRisk(b *testing.B) {
 		b.ReportMetric(float64(stats.Changed), "changed")
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/patients, "ns/patient")
+}
+
+// TestRiskFromReadings: readings through the Runner's real rules reach the
+// tier: a level-2 low scores its points in the commit that records it, and
+// a confirmed episode scores per condition.
+func TestRiskFromReadings(t *testing.T) {
+	t.Parallel()
+	chicago, _ := time.LoadLocation("America/Chicago")
+	now := time.Date(2026, 3, 3, 12, 0, 0, 0, chicago)
+	r, clock, st := newTestRunner(t, now)
+	ctx := context.Background()
+	p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms", Programs: []string{"type2-diabetes"}}
+	if _, err := r.Enroll(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Readings(ctx, "p1", []readings.Reading{{ID: "g1", Kind: readings.Glucose, Value: 50, Unit: readings.UnitMgDL, At: now, Source: readings.Device}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := r.Risk(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, pt := range a.Points {
+		if pt.Input == risk.InputHypoOrHFWeight && pt.Points == 3 {
+			found = true
+		}
+	}
+	if !found {
+		events, _ := st.Timeline(ctx, "p1")
+		for _, e := range events {
+			t.Logf("%s %s %s %s %s %s", e.Type, e.Status, e.Kind, e.Value, e.Condition, e.Rule)
+		}
+		t.Fatalf("a level-2 low scored no points: %+v", a)
+	}
+	// Within 30 days it stays; after, it goes (nightly).
+	clock.Add(31 * 24 * time.Hour)
+	if a, _ := r.Risk(ctx, "p1"); slices.ContainsFunc(a.Points, func(pt risk.Point) bool { return pt.Input == risk.InputHypoOrHFWeight }) {
+		t.Errorf("a low 31 days ago still scores: %+v", a)
+	}
+}
+
+// TestRiskFromEpisode: a BP alert confirmed by a second reading opens an
+// episode, which scores per condition until it closes.
+func TestRiskFromEpisode(t *testing.T) {
+	t.Parallel()
+	chicago, _ := time.LoadLocation("America/Chicago")
+	now := time.Date(2026, 3, 3, 12, 0, 0, 0, chicago)
+	r, clock, st := newTestRunner(t, now)
+	ctx := context.Background()
+	enrollAt(t, r, "08:00")
+	bp := func(id string, sys, dia int) {
+		t.Helper()
+		if _, err := r.Readings(ctx, "p1", []readings.Reading{{ID: id, Kind: readings.BloodPressure, Systolic: sys, Diastolic: dia, Unit: readings.UnitMmHg, At: clock.Now(), Source: readings.Device}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bp("b1", 184, 112)
+	clock.Add(3 * time.Minute)
+	bp("b2", 186, 114)
+	a, _ := r.Risk(ctx, "p1")
+	if !slices.ContainsFunc(a.Points, func(pt risk.Point) bool { return pt.Input == risk.InputAlertEpisode }) {
+		events, _ := st.Timeline(ctx, "p1")
+		for _, e := range events {
+			if e.Type != "message.out" {
+				t.Logf("%s %s %s %s %s %s %s", e.Type, e.Status, e.Kind, e.Value, e.Condition, e.Rule, e.Priority)
+			}
+		}
+		t.Fatalf("a confirmed episode scored no points: %+v", a)
+	}
 }
