@@ -57,6 +57,9 @@ type API struct {
 	// Readings records home readings (the Runner); nil leaves out
 	// POST /patients/{id}/readings and the FHIR endpoint.
 	Readings Readings
+	// Risk serves the risk tier, its pin and encounters (the Runner); nil
+	// leaves out /patients/{id}/risk and /patients/{id}/encounters.
+	Risk Risk
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -110,6 +113,12 @@ func (a *API) Routes() http.Handler {
 	r.Post("/flow-starts", a.startFlows)
 	if a.Readings != nil {
 		r.Post("/patients/{id}/readings", a.postReadings)
+	}
+	if a.Risk != nil {
+		r.Get("/patients/{id}/risk", a.getRisk)
+		r.Put("/patients/{id}/risk", a.putRisk)
+		r.Delete("/patients/{id}/risk", a.deleteRisk)
+		r.Post("/patients/{id}/encounters", a.postEncounter)
 	}
 	if a.Jobs != nil {
 		// A literal colon: chi matches "/patients:batch" as its own static

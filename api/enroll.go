@@ -53,7 +53,7 @@ func (p Patient) enrollment() store.Patient {
 		Channel: p.Channel, Team: p.Team, Channels: p.Channels, SlowSpeech: p.SlowSpeech,
 		EmergencyNumber: p.EmergencyNumber, CrisisLine: p.CrisisLine,
 		Programs: p.Programs, Conditions: p.Conditions, Country: p.Country, PHIOK: p.PHIOK, Medications: p.Medications, Refills: p.Refills,
-		Appointments: p.Appointments, Dispenses: p.Dispenses,
+		Appointments: p.Appointments, Dispenses: p.Dispenses, SocialNeeds: p.SocialNeeds,
 	}
 }
 
@@ -147,6 +147,14 @@ func (a *API) validate(p *store.Patient) error {
 		}
 		if _, err := time.Parse("2006-01-02", rf.Date); err != nil {
 			return fmt.Errorf("refills[%d].date: %q is not YYYY-MM-DD", i, rf.Date)
+		}
+	}
+	for i, n := range p.SocialNeeds {
+		if !slices.Contains(enrollment.SocialNeedIDs(), n) {
+			return fmt.Errorf("social_needs[%d]: %q is not one of %s", i, n, strings.Join(enrollment.SocialNeedIDs(), ", "))
+		}
+		if slices.Contains(p.SocialNeeds[:i], n) {
+			return fmt.Errorf("social_needs[%d]: %q appears twice", i, n)
 		}
 	}
 	tz, _ := time.LoadLocation(p.Timezone) // checked above

@@ -34,6 +34,7 @@ type Patient struct {
 	Appointments    []store.Appointment `json:"appointments,omitempty"`
 	Dispenses       []store.Dispense    `json:"dispenses,omitempty"`
 	EnrolledAt      time.Time           `json:"enrolled_at"`
+	SocialNeeds     []string            `json:"social_needs,omitempty"`
 }
 
 // patientOf is p as the API writes it.
@@ -44,6 +45,6 @@ func patientOf(p store.Patient) Patient {
 		SlowSpeech: p.SlowSpeech, EmergencyNumber: p.EmergencyNumber, CrisisLine: p.CrisisLine,
 		Programs: p.Programs, Conditions: p.Conditions, Country: p.Country, PHIOK: p.PHIOK,
 		Medications: p.Medications, Refills: p.Refills, Appointments: p.Appointments, Dispenses: p.Dispenses,
-		EnrolledAt: p.EnrolledAt,
+		EnrolledAt: p.EnrolledAt, SocialNeeds: p.SocialNeeds,
 	}
 }

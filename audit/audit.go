@@ -49,6 +49,13 @@ const (
 	ErasePatient   = "erase_patient"
 	ListPatients   = "list_patients"
 	ExportPatients = "export_patients"
+	// A patient's risk tier: read (ViewRisk), pinned by a clinician
+	// (PinRisk; Detail: the tier and the expiry, never the reason) or
+	// unpinned; an encounter (hospital stay, emergency visit) reported.
+	ViewRisk  = "view_risk"
+	PinRisk   = "pin_risk"
+	UnpinRisk = "unpin_risk"
+	Encounter = "encounter"
 	// RecordReadings: home readings were posted for a patient through the
 	// API or FHIR (Detail: how many); the readings are on the timeline.
 	RecordReadings = "record_readings"

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tendcare/tend/locales"
@@ -492,6 +493,24 @@ func (l *linter) program(pr *Program) {
 			l.errorf(pr.File, pl, "%s: %s.day is negative (%d)", where, field, e.Day)
 		}
 		clock(field, e.At)
+	}
+	if c := pr.Checkins; c != nil {
+		flowRef("checkins.flow", c.Flow, true)
+		clock("checkins", c.At)
+		if f := l.p.Flows[c.Flow]; f != nil && f.Purpose != "check-in" {
+			l.errorf(pr.File, pl, "%s: checkins.flow %q has purpose %q: a check-in flow has purpose check-in (the caps count it apart)", where, c.Flow, f.Purpose)
+		}
+		if len(c.Every) == 0 {
+			l.errorf(pr.File, pl, "%s: checkins.every names no tier (low, medium, high)", where)
+		}
+		for _, tier := range sortedKeys(c.Every) {
+			if tier != "low" && tier != "medium" && tier != "high" {
+				l.errorf(pr.File, pl, "%s: checkins.every: %q is not low, medium or high (acute has no check-ins: a person has the patient)", where, tier)
+			}
+			if d := c.Every[tier]; time.Duration(d) < 24*time.Hour {
+				l.errorf(pr.File, pl, "%s: checkins.every.%s is %v: at least 1d", where, tier, time.Duration(d))
+			}
+		}
 	}
 	l.caps(pr, pl, where)
 }

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/risk"
 )
 
 //go:embed default
@@ -219,7 +220,24 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 	problems = append(problems, parseChannels(fsys, p)...)
 	problems = append(problems, parseRules(fsys, p)...)
 	problems = append(problems, parseMedications(fsys, p)...)
+	problems = append(problems, parseRisk(fsys, p)...)
 	return p, problems
+}
+
+// parseRisk loads the risk points table: the pack's risk.yaml, or the
+// bundled one for a pack without it.
+func parseRisk(fsys fs.FS, p *Pack) []Problem {
+	t, ps := risk.Load(fsys)
+	if t == nil && len(ps) == 0 {
+		sub, _ := fs.Sub(defaultFiles, "default")
+		t, ps = risk.Load(sub)
+	}
+	var problems []Problem
+	for _, pr := range ps {
+		problems = append(problems, Problem{File: risk.File, Line: firstLine(pr.Line), Msg: pr.Msg})
+	}
+	p.Risk = t
+	return problems
 }
 
 // parseSafety loads the emergency lexicons and compiles the detector.

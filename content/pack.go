@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/risk"
 )
 
 // Priorities of flows, highest first. A start of a higher-priority flow
@@ -39,6 +40,9 @@ type Pack struct {
 	Voice map[string]Voice
 	// WhatsApp maps messages to pre-approved templates (channels.yaml).
 	WhatsApp WhatsApp
+	// Risk is the risk points table (risk.yaml): the pack's own, or the
+	// bundled one when the pack has none.
+	Risk *risk.Table
 	// Rules classify home readings (rules/*.yaml, rules.go).
 	Rules []*RuleSet
 	// Medications are the classes adherence is measured by
@@ -111,6 +115,9 @@ type Program struct {
 	// Caps bound the conversations Tend starts for a patient; the welcome
 	// and HELP texts promise Caps.Day() as {{.PerDay}}.
 	Caps Caps `yaml:"caps"`
+	// Checkins start a check-in flow at a cadence set by the patient's
+	// risk tier, within Caps.
+	Checkins *Checkins `yaml:"checkins"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
@@ -175,7 +182,22 @@ func (p *Program) started() []string {
 	for _, e := range p.Education {
 		add(e.Flow)
 	}
+	if p.Checkins != nil {
+		add(p.Checkins.Flow)
+	}
 	return ids
+}
+
+// Checkins is a program's check-in cadence by risk tier: Flow starts at
+// local time At, Every[tier] after the last one (low weekly, medium every
+// few days, high daily by default). A tier it does not name gets no
+// check-ins; acute never does (a person has the patient then). Starts go
+// through the caps like any start Tend makes, so the FCC caps, when on,
+// hold a daily cadence to three a week.
+type Checkins struct {
+	Flow  string              `yaml:"flow"`
+	At    string              `yaml:"at"` // HH:MM local
+	Every map[string]Duration `yaml:"every"`
 }
 
 // DateReminder starts Flow DaysBefore days before a date, at a local time.

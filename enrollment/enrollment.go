@@ -50,7 +50,13 @@ type Patient struct {
 	// a stored enrollment has none.
 	Dispenses  []Dispense `json:"dispenses,omitempty"`
 	EnrolledAt time.Time  `json:"enrolled_at"`
+	// SocialNeeds are the social needs the clinic recorded (SocialNeedIDs:
+	// food, transport, cost of medicines, ...): each is a risk point.
+	SocialNeeds []string `json:"social_needs,omitempty"`
 }
+
+// SocialNeedIDs are the social needs an enrollment may name.
+func SocialNeedIDs() []string { return []string{"food", "housing", "transport", "utilities", "cost"} }
 
 // Address is the patient's address on channel ("" for none).
 func (p *Patient) Address(channel string) string { return p.Addresses[channel] }

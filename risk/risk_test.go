@@ -93,7 +93,7 @@ func TestTiers(t *testing.T) {
 		{name: "PDC low", events: []Event{
 			{Type: "dispense", Medication: "lisinopril", Date: date(80), Days: 30},
 			{Type: "dispense", Medication: "lisinopril", Date: date(20), Days: 30},
-		}, tier: Low, points: []string{"+2: days covered below 80% in the last 90 days: lisinopril 62%"}},
+		}, tier: Low, points: []string{"+2: days covered below 80% in the last 180 days: lisinopril 62%"}},
 		{name: "misconception until answered right", events: []Event{
 			{Type: "lesson", Status: "misconception", Quiz: "why-take-pills", Question: "q1", At: daysAgo(3)},
 		}, tier: Low, points: []string{"+1: confident wrong answer not corrected yet (why-take-pills/q1)"}},

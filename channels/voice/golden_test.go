@@ -30,6 +30,7 @@ var goldenFlows = []struct {
 	{"foot-checks", nil},
 	{"salt-and-fluids", nil},
 	{"stroke-signs", nil},
+	{"check-in", nil},
 }
 
 // TestGoldenCalls places each default flow's call in each bundled language,

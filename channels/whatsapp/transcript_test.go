@@ -35,6 +35,7 @@ var flowStarts = map[string][]conversations.Param{
 	"foot-checks":          nil,
 	"salt-and-fluids":      nil,
 	"stroke-signs":         nil,
+	"check-in":             nil,
 }
 
 // firstVars are the placeholders of each flow's first message, in the
@@ -51,6 +52,7 @@ var firstVars = map[string][]string{
 	"feet.lesson.look":    nil,
 	"salt.lesson.why":     nil,
 	"stroke.lesson.signs": nil,
+	"checkin.ask":         nil,
 }
 
 // transcriptPack is the default pack with the test's quick replies and, for

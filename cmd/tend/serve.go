@@ -457,6 +457,7 @@ func serve(args []string) error {
 	r := chi.NewRouter()
 	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Adherence: runner, MaxBulk: c.MaxBulk,
 		Engine: engine, Token: token, Log: log, Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
+	a.Risk = runner
 	// Home readings in (the API's readings route and /fhir/Observation):
 	// served once the runner records readings.
 	if rd, ok := any(runner).(api.Readings); ok {
@@ -522,6 +523,11 @@ func serve(args []string) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); runner.RunScheduler(work, time.Second) }()
 	go func() { defer wg.Done(); disp.Run(work, time.Second) }()
+
+	// Risk tiers that change with time alone (a window passing, a pin
+	// expiring, a silence growing) are recorded nightly, at 03:00 UTC.
+	wg.Add(1)
+	go func() { defer wg.Done(); runner.RunNightlyRisk(work, 3) }()
 
 	if sweeper, ok := unwrapStore(st).(timelineSweeper); ok && retention > 0 {
 		wg.Add(1)

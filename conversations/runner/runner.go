@@ -123,6 +123,10 @@ type work struct {
 	staleAfter time.Time
 	// capped are the starts a cap refused in this turn (capStart).
 	capped []capping
+	// riskReason, when set, is why the turn assesses the risk tier
+	// although no clinical event came (a pin, the nightly run); it is the
+	// risk event's reason.
+	riskReason string
 }
 
 // reopening is an escalation that reopens a ticket, with the id of its
@@ -230,6 +234,7 @@ func (r *Runner) runOn(ctx context.Context, kind, patientID, dedupe, channel str
 		}
 		w.out.Effects = append(lost, w.out.Effects...)
 		r.apply(w)
+		r.assess(w, false)
 		if err := r.reopenTicket(ctx, w); err != nil {
 			return nil, err
 		}
@@ -484,6 +489,9 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 	if strings.HasPrefix(t.Name, "page|") {
 		return r.page(ctx, t)
 	}
+	if strings.HasPrefix(t.Name, checkinTimer) {
+		return r.checkin(ctx, t)
+	}
 	return r.run(ctx, "timer", t.PatientID, "", func(w *work) error {
 		if t.Name == conversations.SafetyTimer {
 			// No quiet hours: a safety question that went unanswered
@@ -671,6 +679,7 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 				w.c.Events = append(w.c.Events, r.dispenseEvent(now, d))
 			}
 		}
+		r.assess(w, true)
 		w.flushTimers()
 		w.c.Patient = &p
 		err = r.commit(ctx, w)

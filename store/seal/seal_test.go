@@ -388,7 +388,7 @@ const totpSecret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 var phi = []string{"+15551230001", "5551230001", "lisinopril", "dizzy", "Time for your", "987654321", "metformin", "Not yet", totpSecret,
 	"heart-failure", "cardio-visit-77", "2027-03-04T09:30", "2026-12-01", "chest pain at night", "hf-weight-check",
 	"hf-salt-quiz", "salt-q3", "not_yet", `"correct":false`, "dedupe-of-p1-+1555", "once-of-p1-+1555",
-	"187/121", "blood_pressure", "chronic-kidney-disease", "hypertension", "salt-and-fluids", "sodium-limit", "misconception", "furosemide", "2026-11-02"}
+	"187/121", "blood_pressure", "chronic-kidney-disease", "hypertension", "salt-and-fluids", "sodium-limit", "misconception", "furosemide", "2026-11-02", "transportation-need"}
 
 // writePHI enrolls a patient and runs the paths that write PHI.
 func writePHI(t *testing.T, s store.Store) {
@@ -398,7 +398,8 @@ func writePHI(t *testing.T, s store.Store) {
 		ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/New_York", Channel: "sms",
 		Channels: []string{"sms", "voice"}, Addresses: map[string]string{"telegram": "987654321"}, SlowSpeech: true,
 		Programs: []string{"heart-failure"}, Conditions: []string{"chronic-kidney-disease"}, PHIOK: true,
-		Dispenses: []store.Dispense{{Medication: "furosemide", Date: "2026-11-02", DaysSupply: 30}},
+		SocialNeeds:  []string{"transportation-need"},
+		Dispenses:    []store.Dispense{{Medication: "furosemide", Date: "2026-11-02", DaysSupply: 30}},
 		Appointments: []store.Appointment{{ID: "cardio-visit-77", At: "2027-03-04T09:30"}},
 		Medications:  []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}},
 		Refills:      []store.Refill{{Medication: "lisinopril", Date: "2026-12-01"}},

@@ -32,6 +32,7 @@ const (
 	fieldTOTP          = "staff.totp"
 	fieldProgram       = "patient.program"
 	fieldCondition     = "patient.condition"
+	fieldSocialNeed    = "patient.social_need"
 	fieldApptID        = "appointment.id"
 	fieldApptAt        = "appointment.at"
 	fieldRefillDate    = "refill.date"
@@ -739,6 +740,7 @@ func (s *sealed) sealPatient(p store.Patient) store.Patient {
 	}
 	p.Programs = s.sealAll(fieldProgram, p.Programs)
 	p.Conditions = s.sealAll(fieldCondition, p.Conditions)
+	p.SocialNeeds = s.sealAll(fieldSocialNeed, p.SocialNeeds)
 	if p.Dispenses != nil {
 		ds := make([]store.Dispense, len(p.Dispenses))
 		for i, d := range p.Dispenses {
@@ -808,6 +810,9 @@ func (s *sealed) openPatient(p store.Patient) (store.Patient, error) {
 		return bad(err)
 	}
 	if p.Conditions, err = s.openAll(fieldCondition, p.Conditions); err != nil {
+		return bad(err)
+	}
+	if p.SocialNeeds, err = s.openAll(fieldSocialNeed, p.SocialNeeds); err != nil {
 		return bad(err)
 	}
 	if p.Dispenses != nil {
