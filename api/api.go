@@ -51,6 +51,9 @@ type API struct {
 	// Patients serves erasure and the listing of enrollments (the
 	// Runner); nil answers those with 501.
 	Patients Patients
+	// Readings records home readings (the Runner); nil leaves out
+	// POST /patients/{id}/readings and the FHIR endpoint.
+	Readings Readings
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -98,6 +101,9 @@ func (a *API) Routes() http.Handler {
 	r.Get("/patients/{id}/timeline", a.timeline)
 	r.Post("/patients/{id}/telegram-link", a.telegramLink)
 	r.Post("/flow-starts", a.startFlows)
+	if a.Readings != nil {
+		r.Post("/patients/{id}/readings", a.postReadings)
+	}
 	if a.Jobs != nil {
 		// A literal colon: chi matches "/patients:batch" as its own static
 		// route, apart from "/patients" and "/patients/{id}".
@@ -138,6 +144,11 @@ func (a *API) auth(next http.Handler) http.Handler {
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	writeJSONBody(w, status, v)
+}
+
+// writeJSONBody writes v with the Content-Type already set.
+func writeJSONBody(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }

@@ -49,6 +49,13 @@ const (
 	ErasePatient   = "erase_patient"
 	ListPatients   = "list_patients"
 	ExportPatients = "export_patients"
+	// RecordReadings: home readings were posted for a patient through the
+	// API or FHIR (Detail: how many); the readings are on the timeline.
+	RecordReadings = "record_readings"
+	// Dispense: pharmacy fills were reported (Detail: how many were
+	// recorded); ViewAdherence: a patient's adherence report was read.
+	Dispense      = "dispense"
+	ViewAdherence = "view_adherence"
 )
 
 // Record is one entry. Seq, Prev and Hash are set by the store when it

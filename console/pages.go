@@ -294,6 +294,8 @@ func eventOf(ev store.Event, tz string) eventRow {
 			ok = "right"
 		}
 		row.What = fmt.Sprintf("quiz %s %s: %s", ev.Quiz, ev.Question, ok)
+	case "lesson":
+		row.What = lessonText(ev)
 	default:
 		row.What = strings.TrimSpace(ev.Type + " " + ev.Channel + " " + ev.Status)
 	}
@@ -480,4 +482,22 @@ func (c *Console) reassign(r *http.Request, a *staff.Account, t store.Escalation
 		return "", err
 	}
 	return "Reassigned to " + b.Email + ".", nil
+}
+
+// lessonText describes a teach-back event: an item with the patient's
+// answer and confidence ("lesson hf-daily-weight q2: wrong, sure 5/5:
+// misconception"), or a lesson's result.
+func lessonText(ev store.Event) string {
+	if ev.Question == "" {
+		return fmt.Sprintf("lesson %s: %s", ev.Quiz, ev.Status)
+	}
+	ok := "wrong"
+	if ev.Correct != nil && *ev.Correct {
+		ok = "right"
+	}
+	sure := "no confidence given"
+	if ev.Confidence > 0 {
+		sure = fmt.Sprintf("confidence %d/5", ev.Confidence)
+	}
+	return fmt.Sprintf("lesson %s %s: %s, %s: %s", ev.Quiz, ev.Question, ok, sure, ev.Status)
 }

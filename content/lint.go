@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/readings"
 )
 
 // Placeholders are the template fields a message may use ({{.Medication}}).
@@ -21,8 +22,14 @@ func Placeholders() []string {
 // callPlaceholders are filled only where a call says a choice's key.
 var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"}}
 
-// Adherence values an action may record.
-var adherenceValues = []string{"taken", "missed", "not_yet"}
+// Adherence values an action may record: a dose taken, reported not
+// taken, put off ("not yet"), or a reminder nobody answered. "missed", which
+// mixed the last three, is refused with a hint (adherenceMissed); the
+// Runner, not content, records "undelivered".
+var adherenceValues = []string{"taken", "not_taken", "not_yet", "no_answer"}
+
+// adherenceMissed is why an action may no longer record "missed".
+const adherenceMissed = `"missed" mixed "did not take it" with "did not answer": record not_taken for a dose the patient reports not taken, no_answer for no reply`
 
 // Escalation priorities, lowest first.
 var escalatePriorities = []string{"low", "medium", "high", "acute"}
@@ -38,10 +45,12 @@ var pluralProbes = []any{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22, 100, 101, 10000
 // can take in any language, with no more than two digits.
 var smsCounts = []int{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22}
 
-// Segment limits of one SMS (docs/architecture.md#messaging-rules: warn above 1, fail above 3).
+// Segment limits of one SMS (docs/architecture.md#messaging-rules: warn above 1, fail above 3;
+// a lesson's messages fail above 2, docs/content.md#lessons).
 const (
 	smsWarnSegments  = 1
 	smsErrorSegments = 3
+	lessonSegments   = 2
 )
 
 // Worst-case sample values for placeholders when measuring SMS length.
@@ -101,6 +110,7 @@ func lint(p *Pack) []Problem {
 		l.paramsUsed()
 		l.plurals()
 		l.sms()
+		l.spoken()
 		l.channels()
 	}
 	return l.problems
@@ -152,6 +162,9 @@ func (l *linter) flow(f *Flow) {
 	}
 	if f.Purpose != "" && !slices.Contains(Purposes(), f.Purpose) {
 		l.errorf(f.File, fl, "flow %q: unknown purpose %q (want one of %s)", f.ID, f.Purpose, strings.Join(Purposes(), ", "))
+	}
+	if f.IsLesson() {
+		l.lessonSource(f, fl)
 	}
 	stateIDs := sortedKeys(f.States)
 	known := func() string {
@@ -253,6 +266,18 @@ func (l *linter) flow(f *Flow) {
 		return
 	}
 	reached := map[string]bool{f.Start: true}
+	if f.IsLesson() {
+		// The engine asks the confidence question itself, after each
+		// quiz answer; a review starts at an item's question state.
+		reached[ConfidenceState] = true
+		l.ref(MsgReinforce, f.File, fl, "flow %q (a lesson: the engine's tip after a right but unsure answer)", f.ID)
+		l.ref(MsgReview, f.File, fl, "flow %q (a lesson: the engine opens a spaced review with it)", f.ID)
+		for _, item := range f.Items() {
+			if _, ok := f.States[item]; !ok {
+				l.errorf(f.File, fl, "flow %q: quiz question %q has no state of that id: a spaced review starts the lesson at the state whose id is the question's (name the question state %q)", f.ID, item, item)
+			}
+		}
+	}
 	queue := []string{f.Start}
 	for len(queue) > 0 {
 		s := f.States[queue[0]]
@@ -315,13 +340,19 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		if a.Episode != "" {
 			set = append(set, "episode")
 		}
+		if a.Lesson != nil {
+			set = append(set, "lesson")
+		}
 		switch len(set) {
 		case 0:
-			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally, followup or episode", awhere)
+			l.errorf(f.File, al, "%s is empty: an action is exactly one of say, adherence, quiz, escalate, tally, followup, lesson or episode", awhere)
 			continue
 		case 1:
 		default:
-			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally, followup or episode; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
+			l.errorf(f.File, al, "%s sets %s: an action is exactly one of say, adherence, quiz, escalate, tally, followup, lesson or episode; split it into %d actions", awhere, strings.Join(set, " and "), len(set))
+		}
+		if a.Lesson != nil {
+			l.lesson(f.File, al, awhere, a.Lesson)
 		}
 		if a.Say != "" {
 			l.ref(a.Say, f.File, al, "%s say", awhere)
@@ -329,11 +360,18 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 		if a.Episode != "" && !slices.Contains(episodeActions(), a.Episode) {
 			l.errorf(f.File, al, "%s: episode %q is not one of %s", awhere, a.Episode, strings.Join(episodeActions(), ", "))
 		}
-		if a.Adherence != "" && !slices.Contains(adherenceValues, a.Adherence) {
+		if a.Adherence == "missed" {
+			l.errorf(f.File, al, "%s: adherence %s", awhere, adherenceMissed)
+		} else if a.Adherence != "" && !slices.Contains(adherenceValues, a.Adherence) {
 			l.errorf(f.File, al, "%s: adherence %q is not one of %s", awhere, a.Adherence, strings.Join(adherenceValues, ", "))
 		}
 		if a.Quiz != nil && a.Quiz.Question == "" {
 			l.errorf(f.File, al, "%s: quiz has no question", awhere)
+		}
+		if a.Quiz != nil && a.Quiz.Question != "" {
+			if _, ok := f.States[a.Quiz.Question]; !ok {
+				l.errorf(f.File, al, "%s: quiz question %q is not a state of flow %q: a question's id is the id of the state that asks it (a review of the item starts the lesson there)", awhere, a.Quiz.Question, f.ID)
+			}
 		}
 		if a.Escalate != nil {
 			l.escalate(f.File, al, awhere+" escalate", a.Escalate)
@@ -357,6 +395,7 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 			} else {
 				l.escalate(f.File, al, twhere+" escalate", t.Escalate)
 			}
+			l.actions(f, t.Do, al, twhere)
 		}
 		if fu := a.Followup; fu != nil {
 			switch {
@@ -366,6 +405,19 @@ func (l *linter) actions(f *Flow, as []Action, line int, where string) {
 				l.errorf(f.File, al, "%s: followup names unknown flow %q (flows: %s)", awhere, fu.Flow, strings.Join(sortedKeys(l.p.Flows), ", "))
 			}
 		}
+	}
+}
+
+// lesson checks a lesson action: it names a flow of the pack, and that
+// flow is a lesson (it asks a quiz question).
+func (l *linter) lesson(file string, line int, where string, ls *LessonStart) {
+	switch f := l.p.Flows[ls.Flow]; {
+	case ls.Flow == "":
+		l.errorf(file, line, "%s: lesson has no flow", where)
+	case f == nil:
+		l.errorf(file, line, "%s: lesson names unknown flow %q (flows: %s)", where, ls.Flow, strings.Join(sortedKeys(l.p.Flows), ", "))
+	case !f.IsLesson():
+		l.warnf(file, line, "%s: lesson %q asks no quiz question: nothing is scored or reviewed", where, ls.Flow)
 	}
 }
 
@@ -480,6 +532,9 @@ func (l *linter) words() {
 			if len(list.words) == 0 {
 				l.errorf(file, 1, "%s: the %s list is empty; every language needs %s words", lang, list.name, list.name)
 			}
+		}
+		for _, msg := range readings.CheckWords(w) {
+			l.errorf(file, 1, "%s: readings: %s", lang, msg)
 		}
 	}
 }
@@ -781,6 +836,13 @@ func (l *linter) sms() {
 			}
 		}
 	}
+	// A message a lesson sends may take two segments, no more.
+	limit := map[string]int{}
+	for _, r := range l.refs {
+		if f := l.p.Flows[r.flow]; f != nil && f.IsLesson() {
+			limit[r.id] = lessonSegments
+		}
+	}
 	for _, lang := range l.p.Languages {
 		data := l.sampleData(lang)
 		msgs := l.p.Catalog.Messages[lang]
@@ -793,8 +855,12 @@ func (l *linter) sms() {
 			if !ok {
 				continue
 			}
+			max := smsErrorSegments
+			if n, ok := limit[id]; ok {
+				max = n
+			}
 			if len(prompts[id]) == 0 {
-				l.checkSMS(m, lang, fmt.Sprintf("message %q", id), texts)
+				l.checkSMS(m, lang, fmt.Sprintf("message %q", id), texts, max)
 				continue
 			}
 			for _, pr := range prompts[id] {
@@ -819,7 +885,10 @@ func (l *linter) sms() {
 				if n > 0 {
 					what = fmt.Sprintf("message %q with its %d choices as flow %q state %q sends it", id, n, pr.flow.ID, pr.state.ID)
 				}
-				l.checkSMS(m, lang, what, full)
+				if pr.flow.IsLesson() {
+					max = lessonSegments
+				}
+				l.checkSMS(m, lang, what, full, max)
 			}
 		}
 	}
@@ -852,8 +921,9 @@ func (l *linter) render(m *locales.Message, lang, id string, data map[string]any
 	return texts, len(texts) > 0
 }
 
-// checkSMS reports the longest of texts when it needs more than one segment.
-func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string) {
+// checkSMS reports the longest of texts when it needs more than one
+// segment: a warning, or an error above max segments.
+func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string, max int) {
 	worst, worstN, worstUCS2 := "", 0, false
 	for _, t := range texts {
 		n, ucs2 := locales.Segments(t)
@@ -872,8 +942,12 @@ func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string)
 	if worstUCS2 {
 		head += fmt.Sprintf("; UCS-2 because of %s", nonGSM(worst))
 	}
-	if worstN > smsErrorSegments {
-		l.errorf(m.File, m.Line, "%s; an SMS may take at most %d segments: shorten it", head, smsErrorSegments)
+	if worstN > max {
+		if max == lessonSegments {
+			l.errorf(m.File, m.Line, "%s; a lesson's message may take at most %d segments: shorten it or split it in two states", head, max)
+			return
+		}
+		l.errorf(m.File, m.Line, "%s; an SMS may take at most %d segments: shorten it", head, max)
 		return
 	}
 	l.warnf(m.File, m.Line, "%s; keep it to %d segment: shorten it", head, smsWarnSegments)

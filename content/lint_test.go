@@ -427,13 +427,50 @@ func TestLintFindsProblems(t *testing.T) {
 		},
 		{
 			name:  "quiz without question",
-			edits: []edit{replace(saltFlow, "              question: salt.check\n              correct: true\n", "              correct: true\n")},
+			edits: []edit{replace(saltFlow, "              question: check\n              correct: true\n", "              correct: true\n")},
 			want:  []want{{file: saltFlow, at: "- quiz:", msg: `choice "right" action 1: quiz has no question`}},
+		},
+		{
+			name:  "a flow's own confidence state",
+			edits: []edit{replace(saltFlow, "  praise:\n", "  confidence:\n    say: salt.praise\n  praise:\n")},
+			want:  []want{{file: saltFlow, at: "  confidence:", msg: `state "confidence": the id is reserved for the confidence question`}},
+		},
+		{
+			name:  "quiz question without its state",
+			edits: []edit{replace(saltFlow, "              question: check\n              correct: true\n", "              question: salt\n              correct: true\n")},
+			want:  []want{{file: saltFlow, at: "id: salt", msg: `quiz question "salt" has no state of that id`}},
+		},
+		{
+			name:  "lesson action naming no flow",
+			edits: []edit{replace(medFlow, "          - adherence: not_taken\n          - tally:", "          - lesson: salty\n          - tally:")},
+			want:  []want{{file: medFlow, at: "- lesson: salty", msg: `lesson names unknown flow "salty"`}},
+		},
+		{
+			name:  "lesson action with an unknown field",
+			edits: []edit{replace(medFlow, "          - adherence: not_taken\n          - tally:", "          - lesson: {flow: salt, urgently: true}\n          - tally:")},
+			want:  []want{{file: medFlow, at: "- lesson: {flow", msg: "field urgently not found"}},
+		},
+		{
+			name: "a tally's actions are checked",
+			edits: []edit{replace(medFlow, "                reason: missed three doses in a week\n",
+				"                reason: missed three doses in a week\n              do:\n                - lesson: {flow: salad, urgent: false}\n")},
+			want: []want{{file: medFlow, at: "- lesson: {flow: salad", msg: `tally action 1: lesson names unknown flow "salad"`}},
+		},
+		{
+			name:    "a lesson that asks nothing",
+			edits:   []edit{replace(medFlow, "          - adherence: not_taken\n          - tally:", "          - lesson: {flow: welcome, urgent: true}\n          - tally:")},
+			want:    []want{{file: medFlow, at: "- lesson: {flow: welcome", msg: `lesson "welcome" asks no quiz question`, warning: true}},
+			noError: true,
 		},
 		{
 			name:  "bad adherence",
 			edits: []edit{replace(medFlow, "adherence: taken", "adherence: took")},
-			want:  []want{{file: medFlow, at: "- adherence: took", msg: `adherence "took" is not one of taken, missed, not_yet`}},
+			want:  []want{{file: medFlow, at: "- adherence: took", msg: `adherence "took" is not one of taken, not_taken, not_yet, no_answer`}},
+		},
+		{
+			name:  "adherence missed",
+			edits: []edit{replace(medFlow, "adherence: not_taken", "adherence: missed")},
+			want:  []want{{file: medFlow, at: "- adherence: missed", msg: `adherence "missed" mixed "did not take it" with "did not answer": record not_taken`}},
 		},
 		{
 			name:  "bad escalate priority",
@@ -717,6 +754,44 @@ func TestLintFindsProblems(t *testing.T) {
 				replace(es, "med.thanks: ¡Gracias!", "med.thanks: \"¡Gracias! {{.Program}}\""),
 			},
 			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: "en: 2 SMS segments (GSM-7, 166 chars)"}},
+			noError: true,
+		},
+
+		// ---- lessons (docs/content.md#lessons) ----
+		{
+			name:  "lesson without source",
+			edits: []edit{replace(saltFlow, "source: https://medlineplus.gov/sodium.html\n", "")},
+			want:  []want{{file: saltFlow, at: "id: salt", msg: `flow "salt" is a lesson but has no source`}},
+		},
+		{
+			name:  "lesson source not an address",
+			edits: []edit{replace(saltFlow, "source: https://medlineplus.gov/sodium.html", "source: medlineplus.gov/sodium.html")},
+			want:  []want{{file: saltFlow, at: "id: salt", msg: `flow "salt": source "medlineplus.gov/sodium.html" is not an http(s) address`}},
+		},
+		{
+			name:  "lesson without licence",
+			edits: []edit{replace(saltFlow, "licence: public domain (MedlinePlus health topic summary)\n", "")},
+			want:  []want{{file: saltFlow, at: "id: salt", msg: `flow "salt" is a lesson but has no licence`}},
+		},
+		{
+			name:  "quiz question that is no state",
+			edits: []edit{replace(saltFlow, "              question: check\n              correct: true\n", "              question: salt.check\n              correct: true\n")},
+			want:  []want{{file: saltFlow, at: "- quiz:", msg: `quiz question "salt.check" is not a state of flow "salt"`}},
+		},
+		{
+			name:  "a lesson's message takes at most two segments",
+			edits: []edit{replace(en, "salt.teach: Most salt we eat hides in bread, soup and ready meals, not the salt shaker.", "salt.teach: "+long(400))},
+			want:  []want{{file: en, at: "salt.teach:", msg: `en: 3 SMS segments (GSM-7, 400 chars) for message "salt.teach" as flow "salt" state "teach" sends it; a lesson's message may take at most 2 segments`}},
+		},
+		{
+			name:  "a lesson speaks at most a minute before a question",
+			edits: []edit{replace(en, "salt.teach: Most salt we eat hides in bread, soup and ready meals, not the salt shaker.", "salt.teach: "+strings.Repeat("a ", 140))},
+			want:  []want{{file: en, at: "salt.teach:", msg: `en: a call speaks 1`}, {file: en, at: "salt.teach:", msg: `in flow "salt" from its start (salt.teach, salt.check) before the patient can answer; keep it to 60 s: shorten`}},
+		},
+		{
+			name:    "other flows may speak longer, with a warning",
+			edits:   []edit{replace(en, "med.thanks: Thank you!", "med.thanks: "+strings.Repeat("a ", 155))},
+			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: `en: a call speaks 155 words (about 62 s at 2.5 words a second) in flow "medication" after answer "taken"`}},
 			noError: true,
 		},
 	}

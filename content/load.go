@@ -193,6 +193,9 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 			problems = append(problems, Problem{File: f, Line: root.Line, Msg: fmt.Sprintf("flow %q is also defined in %s", fl.ID, prev.File)})
 			continue
 		}
+		if pr := addConfidence(&fl); pr != nil {
+			problems = append(problems, *pr)
+		}
 		p.Flows[fl.ID] = &fl
 	}
 	progFiles, _ := fs.Glob(fsys, "programs/*.yaml")
@@ -215,6 +218,7 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 	}
 	problems = append(problems, parseChannels(fsys, p)...)
 	problems = append(problems, parseRules(fsys, p)...)
+	problems = append(problems, parseMedications(fsys, p)...)
 	return p, problems
 }
 
@@ -357,6 +361,9 @@ func placeActions(as []Action, n *yaml.Node) {
 	for i, an := range n.Content {
 		if i < len(as) {
 			as[i].Line = an.Line
+			if t := as[i].Tally; t != nil {
+				placeActions(t.Do, mapValue(mapValue(an, "tally"), "do"))
+			}
 		}
 	}
 }

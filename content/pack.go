@@ -1,8 +1,11 @@
 package content
 
 import (
+	"fmt"
 	"slices"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/tendcare/tend/locales"
 )
@@ -38,6 +41,9 @@ type Pack struct {
 	WhatsApp WhatsApp
 	// Rules classify home readings (rules/*.yaml, rules.go).
 	Rules []*RuleSet
+	// Medications are the classes adherence is measured by
+	// (medications.yaml).
+	Medications Medications
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and
@@ -196,10 +202,43 @@ type Flow struct {
 	Params  Params            `yaml:"params"` // parameters a start may give, each of a type (params.go)
 	Start   string            `yaml:"start"`
 	States  map[string]*State `yaml:"states"`
+	// Source is the address (an http or https URL) of the text a lesson
+	// paraphrases, and Licence the terms that allow it ("public domain
+	// (U.S. government work)"). Lint requires both on every lesson flow
+	// (IsLesson): health teaching patients act on must say where it comes
+	// from, so that a clinician can check it and a clinic can show it may
+	// use it. Neither is ever sent to a patient.
+	Source  string `yaml:"source"`
+	Licence string `yaml:"licence"`
 
 	File string `yaml:"-"`
 	Line int    `yaml:"-"`
 }
+
+// IsLesson reports whether f teaches: its purpose is education, or one
+// of its answers is a teach-back mark (quiz). Lessons are held to more
+// than other flows (lint): a source and a licence, at most two SMS
+// segments a message, at most a minute spoken before the patient can
+// answer, and quiz questions that name states (a review starts there).
+func (f *Flow) IsLesson() bool {
+	if f.Purpose == PurposeEducation {
+		return true
+	}
+	for _, s := range f.States {
+		if s == nil {
+			continue
+		}
+		for _, c := range s.Choices {
+			if c != nil && slices.ContainsFunc(c.Do, func(a Action) bool { return a.Quiz != nil }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// PurposeEducation is the purpose of lessons (Purposes).
+const PurposeEducation = "education"
 
 // State is a point in a flow. On entry it runs Do, then sends Say with the
 // choices, and waits: for an answer matching a choice, or for Timeout. A
@@ -240,7 +279,7 @@ type Timeout struct {
 // Action is one effect; exactly one field is set.
 type Action struct {
 	Say       string    `yaml:"say,omitempty"`       // send a message id
-	Adherence string    `yaml:"adherence,omitempty"` // taken | missed | not_yet
+	Adherence string    `yaml:"adherence,omitempty"` // taken | not_taken | not_yet | no_answer
 	Quiz      *QuizMark `yaml:"quiz,omitempty"`
 	Escalate  *Escalate `yaml:"escalate,omitempty"`
 	Tally     *Tally    `yaml:"tally,omitempty"`
@@ -248,8 +287,49 @@ type Action struct {
 	// Episode records a confirm flow's outcome for the episode waiting
 	// on it (symptoms | no_symptoms | unanswered; rules.go).
 	Episode string `yaml:"episode,omitempty"`
+	// Lesson starts a lesson flow on cue (a rule's outcome, a tally):
+	// "lesson: why-take-pills", or {flow: rule-of-15, urgent: true}.
+	Lesson *LessonStart `yaml:"lesson,omitempty"`
 
 	Line int `yaml:"-"`
+}
+
+// LessonStart is the lesson action: it starts a lesson flow now, or, when
+// the patient already had a lesson in the last 24 hours, a day after it
+// (at most one lesson a day: patients forget most of what they are told,
+// and a second lesson buries the first). An urgent one (the rule of 15 on
+// a low sugar) is a safety message: it is exempt from that limit and from
+// quiet hours, and interrupts whatever waits for a reply.
+type LessonStart struct {
+	Flow   string `yaml:"flow"`
+	Urgent bool   `yaml:"urgent"`
+}
+
+// UnmarshalYAML reads the short form ("lesson: why-take-pills") and the
+// long one ({flow: ..., urgent: true}), refusing unknown keys in the
+// latter as the rest of the pack does.
+func (l *LessonStart) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		l.Flow = n.Value
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: lesson is a flow id or {flow, urgent}", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "flow":
+			l.Flow = v.Value
+		case "urgent":
+			if err := v.Decode(&l.Urgent); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("line %d: field %s not found in type content.LessonStart", k.Line, k.Value)
+		}
+	}
+	return nil
 }
 
 // QuizMark records a teach-back answer.
@@ -271,6 +351,9 @@ type Tally struct {
 	Within   Duration  `yaml:"within"`
 	Reach    int       `yaml:"reach"`
 	Escalate *Escalate `yaml:"escalate"`
+	// Do runs with the escalation when the tally is reached (two
+	// reported missed doses start the "why take it" lesson).
+	Do []Action `yaml:"do"`
 }
 
 // Followup starts another flow later.

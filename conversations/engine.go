@@ -148,6 +148,11 @@ const (
 	CancelTimer
 	// Language records a language switch (Status holds the new language).
 	Language
+	// Lesson records a teach-back item scored with the patient's
+	// confidence (Quiz, Question, Correct, Confidence, Status: mastered,
+	// reinforce, reteach or misconception) or a lesson's result (Quiz,
+	// Correct, Status: passed or failed); see lessons.go.
+	Lesson
 	// Record records a reading (Reading) with its classification (Level,
 	// Rule); Duplicate when its id was recorded before (nothing else
 	// happens then).
@@ -182,6 +187,7 @@ type Effect struct {
 	Quiz       string
 	Question   string
 	Correct    bool
+	Confidence int // Lesson: 1 (not sure) to 5 (very sure), 0 when not given
 	Priority   string
 	Reason     string
 	Timer      string
@@ -225,10 +231,15 @@ type Engine struct {
 // pooled: building one costs far more than a turn.
 type flow struct {
 	*content.Flow
-	prio   int
-	states map[string]*state
-	events fsm.Events
-	pool   sync.Pool
+	prio int
+	// lesson: a choice records a quiz answer, so the engine asks for
+	// the confidence after it; items are its quiz question ids.
+	lesson   bool
+	items    map[string]bool
+	itemList []string
+	states   map[string]*state
+	events   fsm.Events
+	pool     sync.Pool
 }
 
 type state struct {
@@ -264,7 +275,14 @@ func NewEngine(p *content.Pack) (*Engine, error) {
 }
 
 func (e *Engine) compile(cf *content.Flow) (*flow, error) {
-	f := &flow{Flow: cf, prio: e.prio[cf.Priority], states: map[string]*state{}}
+	f := &flow{Flow: cf, prio: e.prio[cf.Priority], states: map[string]*state{}, lesson: cf.IsLesson()}
+	if f.lesson {
+		f.itemList = cf.Items()
+		f.items = map[string]bool{}
+		for _, q := range f.itemList {
+			f.items[q] = true
+		}
+	}
 	f.events = append(f.events, fsm.EventDesc{Name: "end", Src: []string{content.End}, Dst: content.End})
 	for id, cs := range cf.States {
 		e.intern[id] = id
@@ -349,7 +367,12 @@ type turn struct {
 	reply bool // messages answer the patient
 	steps int
 	in    Input
-	cl    *clinical // the clinical sections, once a turn reads them
+	// urgent: the messages are safety messages (an urgent lesson).
+	urgent bool
+	// ls is the lessons section, decoded when a turn first needs it.
+	ls      *lessons
+	lsDirty bool
+	cl      *clinical // the clinical sections, once a turn reads them
 }
 
 // Turn runs one turn: it changes s in place and appends the effects to out
@@ -358,14 +381,15 @@ func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 	out.Effects = out.Effects[:0]
 	out.Keyword = ""
 	t := &turn{e: e, s: s, out: out, now: now, in: in}
-	err := t.dispatch()
+	err := t.dispatch(in)
+	t.flushLessons()
 	t.saveClinical()
 	return err
 }
 
 // dispatch runs the turn for its input's kind.
-func (t *turn) dispatch() error {
-	in, s := t.in, t.s
+func (t *turn) dispatch(in Input) error {
+	s := t.s
 	switch in.Kind {
 	case Text:
 		t.reply = true
@@ -436,9 +460,7 @@ func (t *turn) choice(id string, step uint32, label string) error {
 	if st != nil {
 		for _, c := range st.Choices {
 			if c.ID == id {
-				t.s.Misses = 0
-				t.run(f, c.Do)
-				return t.transition(f, choiceEvent(c.ID))
+				return t.pick(f, st, c)
 			}
 		}
 	}
@@ -458,7 +480,7 @@ func (t *turn) stale() error {
 }
 
 func (t *turn) say(id string, mut func(*Effect)) {
-	ef := Effect{Kind: Send, Message: id, Reply: t.reply}
+	ef := Effect{Kind: Send, Message: id, Reply: t.reply, Urgent: t.urgent}
 	if mut != nil {
 		mut(&ef)
 	}
@@ -583,8 +605,22 @@ func (t *turn) answer(norm string) error {
 	if !ok {
 		return t.miss(f, st)
 	}
-	c := st.Choices[i]
+	return t.pick(f, st, st.Choices[i])
+}
+
+// pick goes on with the choice the patient made. In a lesson, a quiz
+// answer first asks how sure they are, and the confidence answer then
+// scores it and goes on with the answer's own actions (lessons.go).
+func (t *turn) pick(f *flow, st *state, c *content.Choice) error {
 	t.s.Misses = 0
+	if f.lesson {
+		if st.ID == content.ConfidenceState {
+			return t.confident(f, confidenceOf(c), true)
+		}
+		if q := content.QuizOf(c.Do); q != nil {
+			return t.askConfidence(f, st, c, q)
+		}
+	}
 	t.run(f, c.Do)
 	return t.transition(f, choiceEvent(c.ID))
 }
@@ -639,6 +675,11 @@ func (t *turn) timeout(due int64) error {
 	}
 	t.s.TimerDue = 0
 	f, st := t.current()
+	if f != nil && f.lesson && t.s.State == content.ConfidenceState {
+		// No confidence came: the answer is scored as unsure and the
+		// lesson ends there, as an unanswered question ends it.
+		return t.confident(f, 0, false)
+	}
 	if st == nil || st.Timeout == nil {
 		t.endFlow(true)
 		return nil
@@ -648,7 +689,11 @@ func (t *turn) timeout(due int64) error {
 }
 
 // start begins a flow now or queues it (see docs/content.md for the policy).
-func (t *turn) start(id string, params []Param) error {
+func (t *turn) start(id string, params []Param) error { return t.startPrio(id, params, 0) }
+
+// startPrio is start with the flow's priority raised to at least prio (an
+// urgent lesson starts as a safety flow would).
+func (t *turn) startPrio(id string, params []Param, prio int) error {
 	f := t.e.flows[id]
 	if f == nil {
 		return fmt.Errorf("%w %q", ErrUnknownFlow, id)
@@ -664,9 +709,10 @@ func (t *turn) start(id string, params []Param) error {
 	if s.Flow == id && sameParams(s.Params, params) {
 		return nil // already running: a retried start must not ask twice
 	}
+	prio = max(prio, f.prio)
 	if s.Flow != "" {
 		cur := t.e.flows[s.Flow]
-		if cur != nil && f.prio <= cur.prio {
+		if cur != nil && prio <= cur.prio {
 			t.enqueue(Queued{Flow: id, Params: params}, false)
 			return nil
 		}
@@ -675,8 +721,23 @@ func (t *turn) start(id string, params []Param) error {
 		t.enqueue(Queued{Flow: s.Flow, Params: s.Params}, true)
 		t.cancelTimer()
 	}
-	s.Flow, s.State, s.Params, s.Misses = f.ID, f.Start, params, 0
-	return t.enter(f, f.states[f.Start])
+	first := f.Start
+	if f.lesson {
+		// A spaced review starts at its item's question state.
+		item := lookup(params, ParamReview)
+		if !f.items[item] || f.states[item] == nil {
+			item = ""
+		}
+		t.beginRun(f, item)
+		if item != "" {
+			first = item
+		}
+	}
+	s.Flow, s.State, s.Params, s.Misses = f.ID, first, params, 0
+	if first != f.Start {
+		t.say(content.MsgReview, nil)
+	}
+	return t.enter(f, f.states[first])
 }
 
 // maxHeld bounds the starts held for a person; the oldest go first.
@@ -791,7 +852,7 @@ func (t *turn) transition(f *flow, event string) error {
 	if err != nil && !errors.As(err, &noTransition) {
 		return fmt.Errorf("flow %s state %s: %w", f.ID, t.s.State, err)
 	}
-	if dst == content.End {
+	if dst == content.End || f.lesson && t.reviewEnds(f, dst) {
 		t.endFlow(true)
 		return nil
 	}
@@ -854,6 +915,9 @@ func (t *turn) endFlow(next bool) {
 	if s.Flow == "" {
 		return
 	}
+	if f := t.e.flows[s.Flow]; next && f != nil && f.lesson {
+		t.finishRun(f)
+	}
 	t.cancelTimer()
 	s.Flow, s.State, s.Params, s.Misses = "", "", nil, 0
 	if !next || len(s.Queue) == 0 {
@@ -883,7 +947,8 @@ func (t *turn) current() (*flow, *state) {
 	return f, f.states[t.s.State]
 }
 
-// run applies a list of content actions.
+// run applies a list of content actions; f is the flow they belong to, nil
+// for actions outside any flow (a rule's outcome).
 func (t *turn) run(f *flow, as []content.Action) {
 	for i := range as {
 		a := &as[i]
@@ -892,12 +957,14 @@ func (t *turn) run(f *flow, as []content.Action) {
 			t.say(a.Say, func(ef *Effect) { ef.Params = t.s.Params })
 		case a.Adherence != "":
 			t.add(Effect{Kind: Adherence, Medication: t.s.Param("medication"), Status: a.Adherence})
-		case a.Quiz != nil:
+		case a.Quiz != nil && f != nil:
 			t.add(Effect{Kind: Quiz, Quiz: f.ID, Question: a.Quiz.Question, Correct: a.Quiz.Correct})
 		case a.Escalate != nil:
 			t.escalate(a.Escalate.Priority, a.Escalate.Reason)
 		case a.Tally != nil:
-			t.tally(a.Tally)
+			t.tally(f, a.Tally)
+		case a.Lesson != nil:
+			t.startLesson(a.Lesson)
 		case a.Followup != nil:
 			t.out.add(Effect{Kind: SetTimer, Timer: "followup|" + a.Followup.Flow, Due: t.now.Add(time.Duration(a.Followup.After))})
 		case a.Episode != "":
@@ -911,7 +978,7 @@ func (t *turn) escalate(priority, reason string) {
 }
 
 // tally counts an occurrence and escalates when enough fall in the window.
-func (t *turn) tally(a *content.Tally) {
+func (t *turn) tally(f *flow, a *content.Tally) {
 	s := t.s
 	now := t.now.Unix()
 	since := now - int64(time.Duration(a.Within)/time.Second)
@@ -929,11 +996,15 @@ func (t *turn) tally(a *content.Tally) {
 		}
 	}
 	times = append(times, now)
-	if len(times) >= a.Reach {
+	reached := len(times) >= a.Reach
+	if reached {
 		t.escalate(a.Escalate.Priority, a.Escalate.Reason)
 		times = times[:0]
 	}
 	s.Tallies[i].Times = times
+	if reached {
+		t.run(f, a.Do)
+	}
 }
 
 // matchExact reports whether norm is one of a list in any language.

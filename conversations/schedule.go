@@ -134,6 +134,9 @@ func ParseTimer(name string) (Scheduled, bool) {
 		return Scheduled{Flow: parts[1], Params: []Param{{"appointment", parts[2]}, {"date", date}, {"time", clock}}}, true
 	case (parts[0] == timerLesson || parts[0] == timerFollowup) && len(parts) == 2:
 		return Scheduled{Flow: parts[1]}, true
+	case parts[0] == timerReview && len(parts) == 3:
+		// A spaced review: the lesson, started at the item's question.
+		return Scheduled{Flow: parts[1], Params: []Param{{ParamReview, parts[2]}}}, true
 	case parts[0] == timerCapped && len(parts) >= 2:
 		sc := Scheduled{Flow: parts[1]}
 		for _, kv := range parts[2:] {

@@ -90,9 +90,13 @@ func TestScheduleFromEnrollment(t *testing.T) {
 		"refill|refill-reminder|m|2026-03-20":           "03-17 10:00",
 		"appt|appointment-reminder|a1|2026-03-10T09:15": "03-09 17:00",
 		"lesson|hf-daily-weight":                        "03-05 18:00",
+		"lesson|bp-measuring":                           "03-06 18:00",
+		"lesson|salt-and-fluids":                        "03-12 18:00",
+		"lesson|why-take-pills":                         "03-13 18:00",
+		"lesson|stroke-signs":                           "03-19 18:00",
 	}
 	if len(got) != len(want) {
-		t.Fatalf("timers %v, want %v (a refill in the past gets none; two programs share one schedule)", got, want)
+		t.Fatalf("timers %v, want %v (a refill in the past gets none; two programs share one schedule, and a lesson both schedule starts once)", got, want)
 	}
 	for k, v := range want {
 		if got[k] != v {

@@ -28,7 +28,10 @@ var scripts = []script{
 	{"med-reminder-not-yet-then-taken", []string{"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 1"}},
 	{"med-reminder-not-yet-twice", []string{"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 2"}},
 	{"med-reminder-no-reply", []string{"start med-reminder medication=lisinopril", "wait 2h"}},
-	{"med-reminder-two-missed-in-7-days", []string{"start med-reminder medication=lisinopril", "wait 2h", "wait 22h",
+	{"med-reminder-two-not-taken-in-7-days", []string{"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 2", "wait 23h",
+		"start med-reminder medication=lisinopril", "> 2", "wait 30m", "> 2"}},
+	// No answer is not a missed dose: two days of silence open no ticket.
+	{"med-reminder-two-no-replies", []string{"start med-reminder medication=lisinopril", "wait 2h", "wait 22h",
 		"start med-reminder medication=lisinopril", "wait 2h"}},
 	{"med-reminder-problem", []string{"start med-reminder medication=lisinopril", "> 3"}},
 	{"med-reminder-unknown-answers", []string{"start med-reminder medication=lisinopril", "> maybe", "> what", "> hmm"}},
@@ -36,9 +39,15 @@ var scripts = []script{
 	{"refill-help", []string{"start refill-reminder medication=lisinopril date=2026-03-10", "> 2"}},
 	{"appointment-confirm", []string{"start appointment-reminder appointment=a1 date=2026-03-04 time=10:30", "> 1"}},
 	{"appointment-change", []string{"start appointment-reminder appointment=a1 date=2026-03-04 time=10:30", "> 2"}},
-	{"hf-daily-weight-right", []string{"start hf-daily-weight", "> 2", "> 3"}},
-	{"hf-daily-weight-wrong-then-right", []string{"start hf-daily-weight", "> 1", "> 2", "> 1", "> 3"}},
-	{"hf-daily-weight-wrong-twice", []string{"start hf-daily-weight", "> 1", "> 1"}},
+	// Teach-back: each quiz answer is followed by the confidence question
+	// (1 not sure … 5 very sure), which scores it.
+	{"hf-daily-weight-right", []string{"start hf-daily-weight", "> 2", "> 5", "> 3", "> 4"}},
+	{"hf-daily-weight-right-unsure", []string{"start hf-daily-weight", "> 2", "> 2", "> 3", "> 1"}},
+	{"hf-daily-weight-wrong-then-right", []string{"start hf-daily-weight", "> 1", "> 2", "> 2", "> 5", "> 1", "> 1", "> 3", "> 4"}},
+	{"hf-daily-weight-wrong-twice", []string{"start hf-daily-weight", "> 1", "> 1", "> 1", "> 2"}},
+	{"hf-daily-weight-misconception", []string{"start hf-daily-weight", "> 2", "> 5", "> 2", "> very sure", "> 3", "> 5"}},
+	{"hf-daily-weight-no-confidence", []string{"start hf-daily-weight", "> 2", "wait 25h"}},
+	{"hf-daily-weight-confidence-unknown", []string{"start hf-daily-weight", "> 2", "> what?", "> 4", "> 3", "> 5"}},
 	{"keywords", []string{"> HELP", "> nurse", "> I have chest pain", "> STOP", "> hello", "start med-reminder medication=lisinopril",
 		"> START", "> español", "> AYUDA", "> english"}},
 	{"queue-and-priority", []string{"start hf-daily-weight", "start med-reminder medication=lisinopril", "> 2", "> 3", "> 1"}},
@@ -138,6 +147,20 @@ func (d *driver) turn(in Input) {
 			fmt.Fprintf(&d.b, "      [adherence %s %s]\n", ef.Medication, ef.Status)
 		case Quiz:
 			fmt.Fprintf(&d.b, "      [quiz %s %s correct=%v]\n", ef.Quiz, ef.Question, ef.Correct)
+		case Lesson:
+			if ef.Question == "" {
+				fmt.Fprintf(&d.b, "      [lesson %s %s]\n", ef.Quiz, ef.Status)
+			} else {
+				fmt.Fprintf(&d.b, "      [lesson %s %s correct=%v confidence=%d: %s]\n", ef.Quiz, ef.Question, ef.Correct, ef.Confidence, ef.Status)
+			}
+		case SetTimer:
+			if ef.Timer != FlowTimer && ef.Timer != SafetyTimer {
+				fmt.Fprintf(&d.b, "      [timer %s at %s]\n", ef.Timer, ef.Due.In(d.now.Location()).Format("Mon Jan 2 15:04"))
+			}
+		case CancelTimer:
+			if ef.Timer != FlowTimer && ef.Timer != SafetyTimer {
+				fmt.Fprintf(&d.b, "      [timer %s cancelled]\n", ef.Timer)
+			}
 		case Escalate:
 			fmt.Fprintf(&d.b, "      [escalation %s: %s]\n", ef.Priority, ef.Reason)
 		case Consent:

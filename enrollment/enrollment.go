@@ -43,7 +43,13 @@ type Patient struct {
 	Medications  []Medication  `json:"medications"`
 	Refills      []Refill      `json:"refills,omitempty"`
 	Appointments []Appointment `json:"appointments,omitempty"`
-	EnrolledAt   time.Time     `json:"enrolled_at"`
+	// Dispenses are pharmacy fills the clinic reports with the
+	// enrollment. They are not kept in it: the Runner records each as a
+	// dispense event on the timeline (once; a fill already there is not
+	// recorded again), where the adherence measures read every fill, and
+	// a stored enrollment has none.
+	Dispenses  []Dispense `json:"dispenses,omitempty"`
+	EnrolledAt time.Time  `json:"enrolled_at"`
 }
 
 // Address is the patient's address on channel ("" for none).
@@ -80,6 +86,15 @@ type Medication struct {
 type Refill struct {
 	Medication string `json:"medication"`
 	Date       string `json:"date"` // YYYY-MM-DD
+}
+
+// Dispense is a pharmacy fill: a medication (its generic name, as the
+// pharmacy names it: "lisinopril"), the date it was handed over
+// (YYYY-MM-DD) and the days it supplies.
+type Dispense struct {
+	Medication string `json:"medication"`
+	Date       string `json:"date"`
+	DaysSupply int    `json:"days_supply"`
 }
 
 // Appointment is a clinic visit at a local date and time.

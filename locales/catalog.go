@@ -257,10 +257,14 @@ func (w *Words) normalize() {
 			(*list)[i] = Normalize(s)
 		}
 	}
-	for k, list := range w.Answers {
-		for i, s := range list {
-			list[i] = Normalize(s)
+	for _, m := range []map[string][]string{w.Answers, w.Readings.Kinds, w.Readings.Units} {
+		for _, list := range m {
+			for i, s := range list {
+				list[i] = Normalize(s)
+			}
 		}
-		w.Answers[k] = list
+	}
+	for i, s := range w.Readings.Over {
+		w.Readings.Over[i] = Normalize(s)
 	}
 }

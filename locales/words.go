@@ -26,6 +26,28 @@ type Words struct {
 	Emergency yaml.Node `yaml:"emergency"`
 	// Answers are word classes a flow's choices refer to (yes, no, taken, ...).
 	Answers map[string][]string `yaml:"answers"`
+	// Readings are the words of a typed home reading ("BP 150/95",
+	// "peso 82,4"): the readings package's parser matches them, in every
+	// language at once, since a patient may name a reading in one language
+	// and answer flows in another.
+	Readings ReadingWords `yaml:"readings"`
 
 	File string `yaml:"-"`
+}
+
+// ReadingWords name home readings and their units in one language. Keys are
+// the readings package's names (kinds: blood_pressure, weight, glucose,
+// spo2, heart_rate; units: mmHg, kg, lb, mg/dL, mmol/L, %, /min); lint
+// checks them, as this package does not know the readings package. Every
+// entry is normalized like the other word lists, so "mg/dL" is "mg dl":
+// the parser skips the slash between a unit's words.
+type ReadingWords struct {
+	// Kinds are the words that name a reading ("bp", "presion arterial").
+	Kinds map[string][]string `yaml:"kinds"`
+	// Units are the words of each unit ("pounds", "libras"). "%" needs no
+	// word: the parser knows the sign.
+	Units map[string][]string `yaml:"units"`
+	// Over joins systolic and diastolic ("150 over 95", "150 sobre 95"),
+	// as "/" and "-" do in every language.
+	Over []string `yaml:"over"`
 }

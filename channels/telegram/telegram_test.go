@@ -517,17 +517,23 @@ func TestStaleButton(t *testing.T) {
 	if len(q1.Buttons) != 3 {
 		t.Fatalf("q1 %+v, want 3 buttons", q1)
 	}
-	e.press(q1, 0) // evening: wrong, the question comes again
+	e.press(q1, 0) // evening: wrong; how sure? then the question comes again
+	e.deliver()
+	sure := e.last(1001)
+	if len(sure.Buttons) != 5 {
+		t.Fatalf("confidence question %+v, want 5 buttons", sure)
+	}
+	e.press(sure, 0)
 	e.deliver()
 	retry := e.last(1001)
 	if len(retry.Buttons) != 3 || retry.ID == q1.ID || retry.Buttons[1].Data == q1.Buttons[1].Data {
 		t.Fatalf("retry %+v, want a new question with new steps", retry)
 	}
-	quizzes := len(channeltest.Of(e.Timeline("p-1"), "quiz"))
+	quizzes := len(channeltest.Of(e.Timeline("p-1"), "lesson"))
 	depth := e.Depth()
 
 	e.press(q1, 1) // the right answer, on the old question
-	if n := len(channeltest.Of(e.Timeline("p-1"), "quiz")); n != quizzes {
+	if n := len(channeltest.Of(e.Timeline("p-1"), "lesson")); n != quizzes {
 		t.Fatalf("a stale button recorded a quiz answer (%d → %d)", quizzes, n)
 	}
 	if d := e.Depth(); d != depth {
@@ -540,9 +546,11 @@ func TestStaleButton(t *testing.T) {
 
 	// The waiting question still takes its own buttons.
 	e.press(retry, 1)
-	qs := channeltest.Of(e.Timeline("p-1"), "quiz")
-	if len(qs) != quizzes+1 || qs[len(qs)-1].Correct == nil || !*qs[len(qs)-1].Correct {
-		t.Fatalf("quiz events %+v, want a correct answer last", qs)
+	e.deliver()
+	e.press(e.last(1001), 4) // very sure
+	qs := channeltest.Of(e.Timeline("p-1"), "lesson")
+	if len(qs) != quizzes+1 || qs[len(qs)-1].Correct == nil || !*qs[len(qs)-1].Correct || qs[len(qs)-1].Confidence != 5 || qs[len(qs)-1].Status != "mastered" {
+		t.Fatalf("lesson events %+v, want a right, sure answer last", qs)
 	}
 }
 

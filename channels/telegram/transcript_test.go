@@ -102,6 +102,12 @@ func (r *recorder) flush() {
 			r.line("      [adherence %s %s]", ev.Medication, ev.Status)
 		case "quiz":
 			r.line("      [quiz %s correct=%v]", ev.Question, ev.Correct != nil && *ev.Correct)
+		case "lesson":
+			if ev.Question == "" {
+				r.line("      [lesson %s]", ev.Status)
+			} else {
+				r.line("      [lesson %s correct=%v confidence=%d %s]", ev.Question, ev.Correct != nil && *ev.Correct, ev.Confidence, ev.Status)
+			}
 		case "escalation":
 			r.line("      [escalation %s: %s]", ev.Priority, ev.Reason)
 		case "consent", "channel":

@@ -24,6 +24,12 @@ var goldenFlows = []struct {
 	{"refill-reminder", []string{"medication=lisinopril", "date=2026-03-10"}},
 	{"appointment-reminder", []string{"appointment=a1", "date=2026-03-04", "time=10:30"}},
 	{"hf-daily-weight", nil},
+	{"bp-measuring", nil},
+	{"why-take-pills", nil},
+	{"rule-of-15", nil},
+	{"foot-checks", nil},
+	{"salt-and-fluids", nil},
+	{"stroke-signs", nil},
 }
 
 // TestGoldenCalls places each default flow's call in each bundled language,

@@ -136,8 +136,9 @@ func TestSilenceTwiceRunsTheTimeout(t *testing.T) {
 	if !c.Ended() {
 		t.Fatal("call goes on after two silences")
 	}
-	if ad := channeltest.Of(e.Timeline("p-1"), "adherence"); len(ad) != 1 || ad[0].Status != "missed" {
-		t.Errorf("adherence %+v, want one missed", ad)
+	// The call reached them: silence is no answer, not a missed dose.
+	if ad := channeltest.Of(e.Timeline("p-1"), "adherence"); len(ad) != 1 || ad[0].Status != "no_answer" {
+		t.Errorf("adherence %+v, want one no_answer", ad)
 	}
 	timers, err := e.Store.Timers(t.Context(), "p-1")
 	if err != nil {
@@ -444,8 +445,8 @@ func TestStaleKey(t *testing.T) {
 	c.Press("1")
 	heard(t, c, e.text("en", "voice.goodbye", nil))
 	ad := channeltest.Of(e.Timeline("p-1"), "adherence")
-	if len(ad) != 1 || ad[0].Status != "missed" {
-		t.Errorf("adherence %+v: want only the timeout's missed", ad)
+	if len(ad) != 1 || ad[0].Status != "no_answer" {
+		t.Errorf("adherence %+v: want only the timeout's no_answer", ad)
 	}
 }
 

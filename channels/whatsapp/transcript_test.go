@@ -29,16 +29,28 @@ var flowStarts = map[string][]conversations.Param{
 	"refill-reminder":      {{Key: "medication", Value: "lisinopril"}, {Key: "date", Value: "2026-03-10"}},
 	"appointment-reminder": {{Key: "appointment", Value: "a1"}, {Key: "date", Value: "2026-03-04"}, {Key: "time", Value: "10:30"}},
 	"hf-daily-weight":      nil,
+	"bp-measuring":         nil,
+	"why-take-pills":       nil,
+	"rule-of-15":           nil,
+	"foot-checks":          nil,
+	"salt-and-fluids":      nil,
+	"stroke-signs":         nil,
 }
 
 // firstVars are the placeholders of each flow's first message, in the
 // order the test's templates take them as variables.
 var firstVars = map[string][]string{
-	"welcome.body":      {"Program"},
-	"med.ask":           {"Medication"},
-	"refill.ask":        {"Medication", "Date"},
-	"appt.ask":          {"Date", "Time"},
-	"weight.lesson.how": nil,
+	"welcome.body":        {"Program"},
+	"med.ask":             {"Medication"},
+	"refill.ask":          {"Medication", "Date"},
+	"appt.ask":            {"Date", "Time"},
+	"weight.lesson.how":   nil,
+	"bpm.lesson.before":   nil,
+	"pills.lesson.why":    nil,
+	"r15.lesson.treat":    nil,
+	"feet.lesson.look":    nil,
+	"salt.lesson.why":     nil,
+	"stroke.lesson.signs": nil,
 }
 
 // transcriptPack is the default pack with the test's quick replies and, for

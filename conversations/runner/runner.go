@@ -313,6 +313,9 @@ func (r *Runner) apply(w *work) {
 		case conversations.Quiz:
 			correct := ef.Correct
 			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "quiz", At: w.now, Quiz: ef.Quiz, Question: ef.Question, Correct: &correct})
+		case conversations.Lesson:
+			correct := ef.Correct
+			w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "lesson", At: w.now, Quiz: ef.Quiz, Question: ef.Question, Correct: &correct, Confidence: ef.Confidence, Status: ef.Status, Flow: ef.Origin})
 		case conversations.Escalate:
 			r.escalate(w, ef)
 		case conversations.Consent:
@@ -506,7 +509,10 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 				return nil
 			}
 			w.deleteTimer(conversations.FlowTimer)
-			return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Timeout, Due: t.Due.Unix()}), w.now, &w.out)
+			if err := r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.Timeout, Due: t.Due.Unix()}), w.now, &w.out); err != nil {
+				return err
+			}
+			return r.undelivered(ctx, w)
 		}
 		sc, ok := conversations.ParseTimer(t.Name)
 		if !ok {
@@ -599,6 +605,10 @@ func timerKind(name string) string {
 func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err error) {
 	unlock := r.lock(p.ID)
 	defer unlock()
+	// The fills reported with the enrollment go on the timeline, not in
+	// the enrollment (enrollment.Patient.Dispenses).
+	dispenses := p.Dispenses
+	p.Dispenses = nil
 	for attempt := 0; ; attempt++ {
 		now := r.Clock()
 		old, ss, err := r.Store.Load(ctx, p.ID)
@@ -651,6 +661,16 @@ func (r *Runner) Enroll(ctx context.Context, p store.Patient) (created bool, err
 			}
 		}
 		r.apply(w)
+		if len(dispenses) > 0 {
+			// A patient enrolled again keeps the timeline of before.
+			events, err := r.Store.Timeline(ctx, p.ID)
+			if err != nil {
+				return false, err
+			}
+			for _, d := range newDispenses(events, dispenses) {
+				w.c.Events = append(w.c.Events, r.dispenseEvent(now, d))
+			}
+		}
 		w.flushTimers()
 		w.c.Patient = &p
 		err = r.commit(ctx, w)

@@ -1,0 +1,243 @@
+package readings
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/tendcare/tend/locales"
+)
+
+// bundledWords are every bundled language's words, as the engine passes them.
+func bundledWords(t testing.TB) []*locales.Words {
+	t.Helper()
+	m, errs := locales.LoadWords(locales.Files, "words")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	langs := make([]string, 0, len(m))
+	for l := range m {
+		langs = append(langs, l)
+	}
+	sort.Strings(langs)
+	out := make([]*locales.Words, len(langs))
+	for i, l := range langs {
+		out[i] = m[l]
+	}
+	return out
+}
+
+func bp(s, d int) Reading {
+	return Reading{Kind: BloodPressure, Systolic: s, Diastolic: d, Unit: UnitMmHg, Source: Patient}
+}
+func val(k Kind, v float64, unit string) Reading {
+	return Reading{Kind: k, Value: v, Unit: unit, Source: Patient}
+}
+
+func TestParseText(t *testing.T) {
+	words := bundledWords(t)
+	tests := []struct {
+		in   string
+		want Reading
+		p    Problem
+	}{
+		// English.
+		{"BP 150/95", bp(150, 95), OK},
+		{"bp 150 / 95", bp(150, 95), OK},
+		{"150/95", bp(150, 95), OK},
+		{"150 over 95", bp(150, 95), OK},
+		{"150-95", bp(150, 95), OK},
+		{"Blood pressure: 132/84 mmHg", bp(132, 84), OK},
+		{"my blood pressure is 150/95 today", bp(150, 95), OK},
+		{"bp150/95", bp(150, 95), OK},
+		{"150/95 bp", bp(150, 95), OK},
+		{"BP 150/95 pulse 72", bp(150, 95), OK},
+		{"weight 82.4 kg", val(Weight, 82.4, UnitKg), OK},
+		{"82.4kg", val(Weight, 82.4, UnitKg), OK},
+		{"weight 182 lb", val(Weight, 82.6, UnitKg), OK},
+		{"Weight 182 lbs", val(Weight, 82.6, UnitKg), OK},
+		{"182 pounds", val(Weight, 82.6, UnitKg), OK},
+		{"weight 350", val(Weight, 158.8, UnitKg), OK}, // only plausible in lb
+		{"weight 40", val(Weight, 40, UnitKg), OK},     // 40 lb is 18 kg: kg
+		{"weight 82", val(Weight, 82, ""), UnitUnclear},
+		{"sugar 210", val(Glucose, 210, UnitMgDL), OK},
+		{"blood sugar 95 mg/dL", val(Glucose, 95, UnitMgDL), OK},
+		{"sugar 5.5", val(Glucose, 99, UnitMgDL), OK}, // under 35: mmol/L
+		{"glucose 7.2 mmol/L", val(Glucose, 130, UnitMgDL), OK},
+		{"sugar 210 at 8 am", val(Glucose, 210, UnitMgDL), OK},
+		{"O2 93", val(SpO2, 93, UnitPercent), OK},
+		{"o2 sat 93%", val(SpO2, 93, UnitPercent), OK},
+		{"oxygen 96 percent", val(SpO2, 96, UnitPercent), OK},
+		{"pulse 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"heart rate 64 bpm", val(HeartRate, 64, UnitPerMin), OK},
+		{"72 bpm", val(HeartRate, 72, UnitPerMin), OK},
+		// Spanish: words, accents or none, decimal commas.
+		{"PA 150/95", bp(150, 95), OK},
+		{"presión 150 sobre 95", bp(150, 95), OK},
+		{"mi presion esta en 140/90", bp(140, 90), OK},
+		{"peso 82,4", val(Weight, 82.4, ""), UnitUnclear},
+		{"peso 82,4 kg", val(Weight, 82.4, UnitKg), OK},
+		{"peso 180 libras", val(Weight, 81.6, UnitKg), OK},
+		{"azúcar 210", val(Glucose, 210, UnitMgDL), OK},
+		{"glucosa 6,1", val(Glucose, 110, UnitMgDL), OK},
+		{"oxígeno 93", val(SpO2, 93, UnitPercent), OK},
+		{"pulso 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"saturación 95 por ciento", val(SpO2, 95, UnitPercent), OK},
+		// Digits of other scripts, full-width forms.
+		{"BP ١٥٠/٩٥", bp(150, 95), OK}, // Arabic-Indic
+		{"BP ۱۵۰/۹۵", bp(150, 95), OK}, // Extended Arabic-Indic (Urdu, Persian)
+		{"１５０／９５", bp(150, 95), OK},    // full-width, CJK keyboards
+		{"peso ８２，４ kg", val(Weight, 82.4, UnitKg), OK},
+		{"weight ८२.४ kg", val(Weight, 82.4, UnitKg), OK}, // Devanagari
+		{"peso ٨٢٫٤ kg", val(Weight, 82.4, UnitKg), OK},   // Arabic decimal separator
+		{"sugar ২১০", val(Glucose, 210, UnitMgDL), OK},    // Bengali
+		// Implausible: named, but asked again.
+		{"BP 95/150", bp(95, 150), Implausible},
+		{"BP 300/95", bp(300, 95), Implausible},
+		{"bp 150", Reading{Kind: BloodPressure}, Implausible},
+		{"BP 120/115", bp(120, 115), Implausible}, // pulse pressure too narrow
+		{"sugar 900", val(Glucose, 900, UnitMgDL), Implausible},
+		{"O2 150", val(SpO2, 150, UnitPercent), Implausible},
+		{"pulse 300", val(HeartRate, 300, UnitPerMin), Implausible},
+		{"weight 82 mg", Reading{Kind: Weight, Value: 82}, Implausible},
+		{"weight 10 kg", val(Weight, 10, UnitKg), Implausible},
+		// Not readings: the message goes on to the flow.
+		{"1", Reading{}, NotReading},
+		{"yes", Reading{}, NotReading},
+		{"", Reading{}, NotReading},
+		{"82", Reading{}, NotReading},
+		{"12/25", Reading{}, NotReading}, // a date, not a pressure of 12
+		{"my sugar is fine", Reading{}, NotReading},
+		{"I took my BP pill 2 times today", Reading{}, NotReading},
+		{"call me at 555 1234", Reading{}, NotReading},
+		{"voy pa la clinica a las 3", Reading{}, NotReading},
+		{"see you on 12/25 at the clinic", Reading{}, NotReading},
+	}
+	for _, tt := range tests {
+		got, p := ParseText(tt.in, words)
+		if p != tt.p {
+			t.Errorf("ParseText(%q) problem = %v, want %v (reading %+v)", tt.in, p, tt.p, got)
+			continue
+		}
+		if p == NotReading {
+			continue
+		}
+		if p == Implausible {
+			// What matters is the kind (to ask for it again).
+			if got.Kind != tt.want.Kind {
+				t.Errorf("ParseText(%q) kind = %q, want %q", tt.in, got.Kind, tt.want.Kind)
+			}
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("ParseText(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestParseTextOneLanguage: each language's words read its own readings
+// alone, so a language shipped without the others still works.
+func TestParseTextOneLanguage(t *testing.T) {
+	m, _ := locales.LoadWords(locales.Files, "words")
+	for lang, in := range map[string]string{"en": "weight 82.4 kg", "es": "peso 82,4 kg"} {
+		got, p := ParseText(in, []*locales.Words{m[lang]})
+		if p != OK || got.Kind != Weight || got.Value != 82.4 {
+			t.Errorf("%s: ParseText(%q) = %+v, %v", lang, in, got, p)
+		}
+	}
+	if _, p := ParseText("peso 82,4 kg", []*locales.Words{m["en"]}); p != OK {
+		// "kg" makes it a weight even where "peso" is filler.
+		t.Errorf("en words: a number with a unit: %v", p)
+	}
+}
+
+func TestParseKeys(t *testing.T) {
+	tests := []struct {
+		kind   Kind
+		digits string
+		want   Reading
+		p      Problem
+	}{
+		{BloodPressure, "150*95", bp(150, 95), OK},
+		{BloodPressure, "150*95#", bp(150, 95), OK},
+		{BloodPressure, "15095", Reading{}, Implausible},
+		{BloodPressure, "95*150", Reading{}, Implausible},
+		{BloodPressure, "150*", Reading{}, Implausible},
+		{BloodPressure, "150*95*72", Reading{}, Implausible},
+		{Weight, "82*4", val(Weight, 82.4, ""), UnitUnclear},
+		{Weight, "350", val(Weight, 158.8, UnitKg), OK},
+		{Weight, "30", val(Weight, 30, UnitKg), OK},
+		{Glucose, "210", val(Glucose, 210, UnitMgDL), OK},
+		{Glucose, "5*5", val(Glucose, 99, UnitMgDL), OK},
+		{Glucose, "5**5", Reading{}, Implausible},
+		{Glucose, "9999", Reading{}, Implausible},
+		{SpO2, "93", val(SpO2, 93, UnitPercent), OK},
+		{HeartRate, "72", val(HeartRate, 72, UnitPerMin), OK},
+		{HeartRate, "", Reading{}, NotReading},
+		{HeartRate, "#", Reading{}, NotReading},
+		{HeartRate, "7a", Reading{}, NotReading},
+		{Kind("steps"), "1000", Reading{}, NotReading},
+	}
+	for _, tt := range tests {
+		got, p := ParseKeys(tt.kind, tt.digits)
+		if p != tt.p {
+			t.Errorf("ParseKeys(%s, %q) problem = %v, want %v", tt.kind, tt.digits, p, tt.p)
+			continue
+		}
+		if p == OK || p == UnitUnclear {
+			if got != tt.want {
+				t.Errorf("ParseKeys(%s, %q) = %+v, want %+v", tt.kind, tt.digits, got, tt.want)
+			}
+		}
+	}
+}
+
+func TestWithUnitAndGuess(t *testing.T) {
+	r, p := ParseText("weight 180", bundledWords(t))
+	if p != UnitUnclear {
+		t.Fatalf("weight 180: %v", p)
+	}
+	if got, p := WithUnit(r, UnitLb); p != OK || got.Value != 81.6 || got.Unit != UnitKg {
+		t.Errorf("WithUnit(lb) = %+v, %v", got, p)
+	}
+	if got, p := WithUnit(r, UnitKg); p != OK || got.Value != 180 {
+		t.Errorf("WithUnit(kg) = %+v, %v", got, p)
+	}
+	if _, p := WithUnit(r, UnitMgDL); p != Implausible {
+		t.Errorf("WithUnit(mg/dL) = %v", p)
+	}
+	for _, tt := range []struct {
+		typed, baseline float64
+		want            string
+	}{
+		{180, 82, UnitLb}, {82, 82, UnitKg}, {82, 0, ""}, {120, 82, ""},
+	} {
+		if got := GuessWeightUnit(tt.typed, tt.baseline); got != tt.want {
+			t.Errorf("GuessWeightUnit(%v, %v) = %q, want %q", tt.typed, tt.baseline, got, tt.want)
+		}
+	}
+	if !LooksLikeWrongUnit(val(Weight, 180, UnitKg), 82) || LooksLikeWrongUnit(val(Weight, 84, UnitKg), 82) {
+		t.Error("LooksLikeWrongUnit: 180 kg against 82 kg is a unit slip, 84 kg is not")
+	}
+}
+
+func BenchmarkParseText(b *testing.B) {
+	words := bundledWords(b)
+	ParseText("x", words)
+	b.ReportAllocs()
+	for b.Loop() {
+		ParseText("presión 150 sobre 95", words)
+	}
+}
+
+func FuzzParseText(f *testing.F) {
+	words := bundledWords(f)
+	for _, s := range []string{"BP 150/95", "peso 82,4", "١٥٠/٩٥", "sugar 5.5 mmol/L", "o2 93%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, p := ParseText(s, words)
+		if p == OK && (!Plausible(r) || r.Unit != CanonicalUnit(r.Kind)) {
+			t.Fatalf("ParseText(%q) = %+v OK, but not plausible and canonical", s, r)
+		}
+	})
+}
