@@ -82,6 +82,9 @@ type EpisodePolicy struct {
 	// Rearm is the quiet period after an episode closes: an alert in it
 	// opens no new episode (hysteresis); an acute reading always does.
 	Rearm Duration `yaml:"rearm"`
+	// OnClose are actions run when an episode closes after normal
+	// readings (a refresher lesson).
+	OnClose []Action `yaml:"on_close"`
 }
 
 // Close-by units.
@@ -264,6 +267,12 @@ func (l *linter) rules() {
 		}
 		if len(rs.Rules) == 0 {
 			l.errorf(rs.File, line, "rules file has no rules")
+		}
+		l.actions(&Flow{ID: "rules", File: rs.File}, ep.OnClose, line, "rules: episode on_close")
+		for _, other := range l.p.Rules {
+			if other != rs && other.Condition == rs.Condition && !sameEpisode(other.Episode, ep) {
+				l.errorf(rs.File, line, "rules: condition %s's episode is also described, differently, in %s (one episode per condition: say it the same in both)", rs.Condition, other.File)
+			}
 		}
 		for _, r := range rs.Rules {
 			if r == nil {
@@ -478,4 +487,10 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// sameEpisode compares two files' episode policies (actions by count: the
+// second file usually repeats the first's or leaves them out).
+func sameEpisode(a, b EpisodePolicy) bool {
+	return a.Reason == b.Reason && a.CloseAfter == b.CloseAfter && a.CloseBy == b.CloseBy && a.Rearm == b.Rearm
 }

@@ -519,6 +519,8 @@ func (t *turn) text(raw string) error {
 		t.out.Keyword = "help"
 		t.help()
 		return nil
+	case t.typedReading(raw):
+		return nil
 	case s.Owner != "":
 		// A person has the conversation: everything else is theirs to
 		// read and answer.

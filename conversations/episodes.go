@@ -299,6 +299,7 @@ func (t *turn) inRange(st *rules.State, set *content.RuleSet, r *readings.Readin
 	if ep.Normals >= set.Episode.CloseAfter {
 		ep.Status, ep.Closed = rules.Closed, t.now.Unix()
 		t.episodeEvent(set, ep.Rule, EpisodeClosed, ep.Priority)
+		t.ruleActions(set.Episode.OnClose)
 	}
 }
 

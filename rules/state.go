@@ -498,3 +498,14 @@ func (d *dec) string() string {
 	d.b = d.b[n:]
 	return s
 }
+
+// LastValue returns the value of the patient's last reading of a kind
+// (the systolic for a blood pressure).
+func (h *History) LastValue(kind readings.Kind) (float64, bool) {
+	for i := len(h.Readings) - 1; i >= 0; i-- {
+		if h.Readings[i].Kind == kind {
+			return h.Readings[i].A, true
+		}
+	}
+	return 0, false
+}
