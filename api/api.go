@@ -54,6 +54,9 @@ type API struct {
 	// Readings records home readings (the Runner); nil leaves out
 	// POST /patients/{id}/readings and the FHIR endpoint.
 	Readings Readings
+	// Clinical sets a patient's own reading thresholds and snoozes (the
+	// Runner); nil leaves those routes out.
+	Clinical Clinical
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -103,6 +106,10 @@ func (a *API) Routes() http.Handler {
 	r.Post("/flow-starts", a.startFlows)
 	if a.Readings != nil {
 		r.Post("/patients/{id}/readings", a.postReadings)
+	}
+	if a.Clinical != nil {
+		r.Put("/patients/{id}/thresholds", a.putThresholds)
+		r.Post("/patients/{id}/snoozes", a.postSnooze)
 	}
 	if a.Jobs != nil {
 		// A literal colon: chi matches "/patients:batch" as its own static

@@ -456,6 +456,7 @@ func serve(args []string) error {
 	r := chi.NewRouter()
 	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, MaxBulk: c.MaxBulk,
 		Engine: engine, Token: token, Log: log, Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
+	a.Clinical = runner
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
