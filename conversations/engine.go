@@ -381,15 +381,15 @@ func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 	out.Effects = out.Effects[:0]
 	out.Keyword = ""
 	t := &turn{e: e, s: s, out: out, now: now, in: in}
-	err := t.dispatch(in)
+	err := t.dispatch()
 	t.flushLessons()
 	t.saveClinical()
 	return err
 }
 
 // dispatch runs the turn for its input's kind.
-func (t *turn) dispatch(in Input) error {
-	s := t.s
+func (t *turn) dispatch() error {
+	in, s := t.in, t.s
 	switch in.Kind {
 	case Text:
 		t.reply = true
@@ -723,20 +723,20 @@ func (t *turn) startPrio(id string, params []Param, prio int) error {
 		t.enqueue(Queued{Flow: s.Flow, Params: s.Params}, true)
 		t.cancelTimer()
 	}
-	first := f.Start
+	first, review := f.Start, ""
 	if f.lesson {
 		// A spaced review starts at its item's question state.
-		item := lookup(params, ParamReview)
-		if !f.items[item] || f.states[item] == nil {
-			item = ""
+		review = lookup(params, ParamReview)
+		if !f.items[review] || f.states[review] == nil {
+			review = ""
 		}
-		t.beginRun(f, item)
-		if item != "" {
-			first = item
+		t.beginRun(f, review)
+		if review != "" {
+			first = review
 		}
 	}
 	s.Flow, s.State, s.Params, s.Misses = f.ID, first, params, 0
-	if first != f.Start {
+	if review != "" {
 		t.say(content.MsgReview, nil)
 	}
 	return t.enter(f, f.states[first])
@@ -877,8 +877,11 @@ func (t *turn) enter(f *flow, st *state) error {
 	if t.s.Flow != f.ID {
 		return nil // an action ended the flow
 	}
-	waits := len(st.Choices) > 0 || st.Timeout != nil
-	if st.Say != "" && len(st.Choices) > 0 {
+	// A state asking for a reading (reading:) is a question too: a call
+	// takes its answer on the keypad.
+	asks := len(st.Choices) > 0 || st.Reading != ""
+	waits := asks || st.Timeout != nil
+	if st.Say != "" && asks {
 		// A new question: buttons of the earlier one go stale. A state
 		// that waits without asking keeps the question that is on screen.
 		t.s.Step++
@@ -886,7 +889,7 @@ func (t *turn) enter(f *flow, st *state) error {
 	if st.Say != "" {
 		t.say(st.Say, func(ef *Effect) {
 			ef.Params = t.s.Params
-			if len(st.Choices) > 0 {
+			if asks {
 				ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step
 			}
 		})
@@ -917,8 +920,10 @@ func (t *turn) endFlow(next bool) {
 	if s.Flow == "" {
 		return
 	}
-	if f := t.e.flows[s.Flow]; next && f != nil && f.lesson {
-		t.finishRun(f)
+	if next {
+		if f := t.e.flows[s.Flow]; f != nil && f.lesson {
+			t.finishRun(f)
+		}
 	}
 	t.cancelTimer()
 	s.Flow, s.State, s.Params, s.Misses = "", "", nil, 0
