@@ -164,9 +164,12 @@ func (t *turn) alert(st *rules.State, m *rules.Match) {
 		if escalation.Rank(rule.Priority) > escalation.Rank(prio) {
 			prio = rule.Priority
 		}
-		t.stopConfirm(ep.Flow)
+		// Told first: the flow the confirm question interrupted comes
+		// back after, in order.
+		flowID := ep.Flow
 		t.open(ep, set, rule.ID, prio)
 		t.tellTicket(prio, false)
+		t.stopConfirm(flowID)
 	case ep != nil && ep.Status == rules.Closed && t.now.Unix()-ep.Closed < int64(time.Duration(set.Episode.Rearm)/time.Second):
 		// The quiet period after an episode closed (hysteresis): the
 		// reading is recorded; an acute one would still act.
@@ -274,10 +277,10 @@ func (t *turn) inRange(st *rules.State, set *content.RuleSet, r *readings.Readin
 		flowID := ep.Flow
 		st.Episodes = slices.DeleteFunc(st.Episodes, func(e rules.Episode) bool { return e.Condition == set.Condition })
 		t.episodeEvent(set, rule, EpisodeDismissed, "")
-		t.stopConfirm(flowID)
 		if !t.muted() {
 			t.say(MsgReadingThanks, nil)
 		}
+		t.stopConfirm(flowID)
 		return
 	}
 	if watch {
