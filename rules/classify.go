@@ -35,6 +35,19 @@ func (rs *Rules) Rule(id string) (*content.Rule, *content.RuleSet) {
 	return rs.byID[id], rs.setOf[id]
 }
 
+// ConditionFor returns the condition whose episodes' tickets carry this
+// reason ("home readings: blood pressure"), "" when none does.
+func (rs *Rules) ConditionFor(reason string) string {
+	for _, sets := range rs.byKind {
+		for _, set := range sets {
+			if set.Episode.Reason == reason {
+				return set.Condition
+			}
+		}
+	}
+	return ""
+}
+
 // Sets returns the rule sets of a reading kind.
 func (rs *Rules) Sets(kind readings.Kind) []*content.RuleSet { return rs.byKind[kind] }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/readings"
+	"github.com/tendcare/tend/rules"
 	"github.com/tendcare/tend/store"
 )
 
@@ -103,4 +104,27 @@ func (r *Runner) episodeEvent(w *work, ef *conversations.Effect) store.Event {
 		}
 	}
 	return e
+}
+
+// closeEpisode closes the open episode whose ticket a nurse resolved
+// (research clinical.md 1.5 step 5): the condition's quiet period starts
+// now, and an "episode" event says so. A confirming episode is left alone:
+// its question is still out.
+func (r *Runner) closeEpisode(w *work, t *store.Escalation) {
+	cond := r.Engine.Rules().ConditionFor(t.Reason)
+	if cond == "" {
+		return
+	}
+	var st rules.State
+	if rules.DecodeState(w.s.Section(rules.SectionEpisodes), &st) != nil {
+		return
+	}
+	ep := st.Episode(cond)
+	if ep == nil || ep.Status != rules.Open {
+		return
+	}
+	ep.Status, ep.Closed = rules.Closed, w.now.Unix()
+	w.s.SetSection(rules.SectionEpisodes, st.AppendBinary(nil))
+	w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "episode", At: w.now, Condition: cond, Rule: ep.Rule,
+		Status: conversations.EpisodeClosed, Priority: ep.Priority, Ticket: t.ID})
 }

@@ -85,6 +85,32 @@ func TestReadingsConfirmThenTicket(t *testing.T) {
 	if sent := outbox(t, st, clock.Now()); len(sent) != 1 || sent[0].MessageID != "reading.ticket" {
 		t.Fatalf("outbox %+v", sent)
 	}
+
+	// The nurse resolves the ticket: the episode closes; an alert in the
+	// quiet period opens nothing, one after it asks again.
+	if err := r.Resolve(ctx, tickets[0].ID, "nurse@clinic.org", ""); err != nil {
+		t.Fatal(err)
+	}
+	es = eventsOf(t, st, "p1", "episode")
+	if last := es[len(es)-1]; last.Status != "closed" || last.Ticket != tickets[0].ID {
+		t.Fatalf("after resolve: episode events %+v", es)
+	}
+	clock.Add(time.Hour)
+	high := readings.Reading{Kind: readings.BloodPressure, Systolic: 186, Diastolic: 100, Unit: readings.UnitMmHg}
+	if _, err := r.Readings(ctx, "p1", []readings.Reading{high}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(eventsOf(t, st, "p1", "episode")); n != len(es) {
+		t.Fatalf("an alert in the quiet period changed the episode (%d events, had %d)", n, len(es))
+	}
+	clock.Add(72 * time.Hour)
+	if _, err := r.Readings(ctx, "p1", []readings.Reading{high}); err != nil {
+		t.Fatal(err)
+	}
+	es = eventsOf(t, st, "p1", "episode")
+	if last := es[len(es)-1]; last.Status != "confirming" {
+		t.Fatalf("after the quiet period: %+v", last)
+	}
 }
 
 // A batch is one commit: an acute reading in it opens the acute ticket
