@@ -363,3 +363,52 @@ func anyIn(want, have []string) bool {
 	}
 	return false
 }
+
+// GapTimer prefixes the monitoring-gap timers: "gap|weight-gap".
+const GapTimer = "gap|"
+
+// armGaps sets, after a reading, the timers of the gap rules of its kind
+// that apply to the patient: a reminder once After has passed without
+// another (Early in the first EarlyDays of enrollment).
+func (t *turn) armGaps(r *readings.Reading) {
+	for _, set := range t.e.rules.Sets(r.Kind) {
+		if len(set.Conditions) > 0 && !anyIn(set.Conditions, t.in.Conditions) {
+			continue
+		}
+		for _, rule := range set.Rules {
+			g := rule.Gap
+			if g == nil {
+				continue
+			}
+			after := time.Duration(g.After)
+			if g.Early > 0 && !t.in.Enrolled.IsZero() && t.now.Sub(t.in.Enrolled) < time.Duration(g.EarlyDays)*24*time.Hour {
+				after = time.Duration(g.Early)
+			}
+			t.out.add(Effect{Kind: SetTimer, Timer: GapTimer + rule.ID, Due: t.now.Add(after).Truncate(time.Second)})
+		}
+	}
+}
+
+// gap handles a monitoring-gap timer: before EscalateAfter since the last
+// reading of the kind, the patient is reminded and the timer set for
+// EscalateAfter; from then on a person is asked to call (a low ticket), and
+// nothing more until a reading comes. No answer is never risk points.
+func (t *turn) gap(ruleID string) {
+	rule, set := t.e.rules.Rule(ruleID)
+	if rule == nil || rule.Gap == nil {
+		return
+	}
+	g := rule.Gap
+	last := t.clinical().h.Last(readings.Kind(set.Kind))
+	if last.IsZero() {
+		return
+	}
+	if t.now.Sub(last) < time.Duration(g.EscalateAfter) {
+		if !t.muted() {
+			t.say(g.Say, nil)
+		}
+		t.out.add(Effect{Kind: SetTimer, Timer: GapTimer + rule.ID, Due: last.Add(time.Duration(g.EscalateAfter)).Truncate(time.Second)})
+		return
+	}
+	t.escalate(escalation.Low, g.Reason)
+}

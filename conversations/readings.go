@@ -65,6 +65,7 @@ func (t *turn) reading(r *readings.Reading) error {
 		rule = res.Rule.ID
 	}
 	cl.h.Add(*r, res.Level, rule, t.now)
+	t.armGaps(r)
 	t.add(Effect{Kind: Record, Reading: *r, Level: res.Level, Rule: rule, Status: "recorded"})
 	t.act(r, &res)
 	return nil

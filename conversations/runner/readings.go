@@ -33,7 +33,7 @@ func (r *Runner) Readings(ctx context.Context, patientID string, rs []readings.R
 				rd.Source = readings.Patient
 			}
 			in := w.input(conversations.Input{Kind: conversations.Reading, Reading: &rd})
-			in.Conditions, in.Location = Conditions(&w.p), r.location(&w.p)
+			in.Location = r.location(&w.p)
 			if err := r.Engine.Turn(&w.s, in, w.now, &out); err != nil {
 				return err
 			}

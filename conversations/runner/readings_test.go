@@ -153,3 +153,41 @@ func TestConditions(t *testing.T) {
 		t.Fatalf("conditions %q", got)
 	}
 }
+
+// Monitoring gaps: a heart failure patient who stops weighing is reminded
+// (after 2 days in the first two weeks) and, 7 days after the last
+// weight, a person is asked to call; a typed weight (SMS) counts too.
+func TestWeightGap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, clock, st := newTestRunner(t, at15)
+	if _, err := r.Enroll(ctx, store.Patient{ID: "p1", Phone: "+13125550101", Language: "en", Timezone: "America/Chicago",
+		Channel: conversations.SMS, Programs: []string{"heart-failure"}}); err != nil {
+		t.Fatal(err)
+	}
+	outbox(t, st, clock.Now())
+	text(t, r, "p1", "weight 80 kg", "m1")
+	if outs := eventsOf(t, st, "p1", "reading"); len(outs) != 1 || outs[0].Value != "80" {
+		t.Fatalf("typed weight: %+v", outs)
+	}
+	outbox(t, st, clock.Now())
+	for range 2 * 24 * 4 {
+		clock.Add(15 * time.Minute)
+		r.FireDue(ctx, 1)
+	}
+	sent := outbox(t, st, clock.Now())
+	if !slices.ContainsFunc(sent, func(e store.OutboxEntry) bool { return e.MessageID == "reading.weight.gap" }) {
+		t.Fatalf("after 2 days: %+v, want the reminder", sent)
+	}
+	if n := len(openTickets(t, st)); n != 0 {
+		t.Fatalf("%d tickets after 2 days", n)
+	}
+	for range 5 * 24 * 4 {
+		clock.Add(15 * time.Minute)
+		r.FireDue(ctx, 1)
+	}
+	tickets := openTickets(t, st)
+	if len(tickets) != 1 || tickets[0].Priority != "low" || tickets[0].Reason != "no weight reading for 7 days: coach call" {
+		t.Fatalf("after 7 days: %+v", tickets)
+	}
+}
