@@ -81,7 +81,7 @@ func (r *Runner) readingEvent(w *work, ef *conversations.Effect) store.Event {
 		at = w.now
 	}
 	return store.Event{ID: r.NewID(w.now), Type: "reading", At: at, Kind: string(rd.Kind), Value: FormatValue(rd), Unit: rd.Unit,
-		Source: string(rd.Source), Level: string(ef.Level), Rule: ef.Rule, Status: ef.Status, Flow: ef.Origin}
+		Source: string(rd.Source), Level: string(ef.Level), Rule: ef.Rule, Status: ef.Status}
 }
 
 // FormatValue is a reading's value as events carry it: "150/95" for a
