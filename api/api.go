@@ -60,6 +60,9 @@ type API struct {
 	// Risk serves the risk tier, its pin and encounters (the Runner); nil
 	// leaves out /patients/{id}/risk and /patients/{id}/encounters.
 	Risk Risk
+	// Clinical sets a patient's own reading thresholds and snoozes (the
+	// Runner); nil leaves those routes out.
+	Clinical Clinical
 	// Audit records every read of a patient's data and every action (the
 	// Runner); nil records nothing (tests that do not look at it).
 	Audit  Auditor
@@ -119,6 +122,10 @@ func (a *API) Routes() http.Handler {
 		r.Put("/patients/{id}/risk", a.putRisk)
 		r.Delete("/patients/{id}/risk", a.deleteRisk)
 		r.Post("/patients/{id}/encounters", a.postEncounter)
+	}
+	if a.Clinical != nil {
+		r.Put("/patients/{id}/thresholds", a.putThresholds)
+		r.Post("/patients/{id}/snoozes", a.postSnooze)
 	}
 	if a.Jobs != nil {
 		// A literal colon: chi matches "/patients:batch" as its own static

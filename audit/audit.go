@@ -63,6 +63,11 @@ const (
 	// recorded); ViewAdherence: a patient's adherence report was read.
 	Dispense      = "dispense"
 	ViewAdherence = "view_adherence"
+	// SetThresholds: a patient's own reading thresholds were replaced;
+	// SnoozeRule: a reading rule was snoozed for a patient (Detail: the
+	// rule, the numbers or the end and reason).
+	SetThresholds = "set_thresholds"
+	SnoozeRule    = "snooze_rule"
 )
 
 // Record is one entry. Seq, Prev and Hash are set by the store when it

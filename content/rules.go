@@ -82,6 +82,9 @@ type EpisodePolicy struct {
 	// Rearm is the quiet period after an episode closes: an alert in it
 	// opens no new episode (hysteresis); an acute reading always does.
 	Rearm Duration `yaml:"rearm"`
+	// OnClose are actions run when an episode closes after normal
+	// readings (a refresher lesson).
+	OnClose []Action `yaml:"on_close"`
 }
 
 // Close-by units.
@@ -265,6 +268,13 @@ func (l *linter) rules() {
 		if len(rs.Rules) == 0 {
 			l.errorf(rs.File, line, "rules file has no rules")
 		}
+		l.knownConditions(rs.File, line, "rules", rs.Conditions)
+		l.actions(&Flow{ID: "rules", File: rs.File}, ep.OnClose, line, "rules: episode on_close")
+		for _, other := range l.p.Rules {
+			if other != rs && other.Condition == rs.Condition && !sameEpisode(other.Episode, ep) {
+				l.errorf(rs.File, line, "rules: condition %s's episode is also described, differently, in %s (one episode per condition: say it the same in both)", rs.Condition, other.File)
+			}
+		}
 		for _, r := range rs.Rules {
 			if r == nil {
 				continue
@@ -274,9 +284,28 @@ func (l *linter) rules() {
 	}
 }
 
+// otherConditions are the patient conditions no bundled program is for
+// (api.OtherConditions, which enrollment accepts); a program's id is a
+// condition too.
+var otherConditions = []string{"copd", "chronic-kidney-disease"}
+
+// knownConditions warns of a condition no patient can have: a typo would
+// silently turn a test off (or on) for everyone.
+func (l *linter) knownConditions(file string, line int, where string, cs []string) {
+	for _, c := range cs {
+		if l.p.Programs[c] == nil && !containsString(otherConditions, c) {
+			l.warnf(file, line, "%s: condition %q is neither a program nor one of %s: no patient has it", where, c, strings.Join(otherConditions, ", "))
+		}
+	}
+}
+
 func (l *linter) rule(rs *RuleSet, r *Rule, ids map[string]string) {
 	line := firstLine(r.Line, rs.Line)
 	where := fmt.Sprintf("rule %q", r.ID)
+	for _, t := range r.When {
+		l.knownConditions(rs.File, line, where, t.OnlyFor)
+		l.knownConditions(rs.File, line, where, t.NotFor)
+	}
 	if r.ID == "" {
 		l.errorf(rs.File, line, "a rule has no id")
 	} else if prev, dup := ids[r.ID]; dup {
@@ -346,9 +375,6 @@ func (l *linter) rule(rs *RuleSet, r *Rule, ids map[string]string) {
 		}
 		if r.Priority != "" && strings.TrimSpace(r.Reason) == "" {
 			l.errorf(rs.File, line, "%s: a watch rule's ticket needs a reason", where)
-		}
-		if r.Priority == "" && len(r.Do) == 0 && r.Gap == nil {
-			l.warnf(rs.File, line, "%s: a watch rule without priority or do only records the level", where)
 		}
 	case LevelAcute:
 		if r.Confirm != "" {
@@ -478,4 +504,10 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// sameEpisode compares two files' episode policies (actions by count: the
+// second file usually repeats the first's or leaves them out).
+func sameEpisode(a, b EpisodePolicy) bool {
+	return a.Reason == b.Reason && a.CloseAfter == b.CloseAfter && a.CloseBy == b.CloseBy && a.Rearm == b.Rearm
 }

@@ -87,6 +87,9 @@ const (
 	// it is classified, recorded, and may open, attach to or close an
 	// episode (readings.go, episodes.go).
 	Reading
+	// ReadingGap is a monitoring-gap timer firing (GapTimer; Input.Flow
+	// holds the rule id): no reading of the rule's kind came in time.
+	ReadingGap
 )
 
 // Input is what a turn reacts to.
@@ -127,6 +130,9 @@ type Input struct {
 	// fasting hours); nil is UTC.
 	Conditions []string
 	Location   *time.Location
+	// Enrolled is when the patient enrolled (monitoring gaps are shorter
+	// in the first weeks); zero when unknown.
+	Enrolled time.Time
 }
 
 // EffectKind names what a turn asks the world to do.
@@ -429,6 +435,9 @@ func (t *turn) dispatch() error {
 		return t.handBack(in.Flow, in.Params)
 	case Reading:
 		return t.reading(in.Reading)
+	case ReadingGap:
+		t.gap(in.Flow)
+		return nil
 	}
 	return fmt.Errorf("conversations: unknown input kind %d", in.Kind)
 }
@@ -518,6 +527,8 @@ func (t *turn) text(raw string) error {
 	case t.matchExact(norm, func(w *locales.Words) []string { return w.Help }):
 		t.out.Keyword = "help"
 		t.help()
+		return nil
+	case t.typedReading(raw):
 		return nil
 	case s.Owner != "":
 		// A person has the conversation: everything else is theirs to

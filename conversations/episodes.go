@@ -164,9 +164,12 @@ func (t *turn) alert(st *rules.State, m *rules.Match) {
 		if escalation.Rank(rule.Priority) > escalation.Rank(prio) {
 			prio = rule.Priority
 		}
-		t.stopConfirm(ep.Flow)
+		// Told first: the flow the confirm question interrupted comes
+		// back after, in order.
+		flowID := ep.Flow
 		t.open(ep, set, rule.ID, prio)
 		t.tellTicket(prio, false)
+		t.stopConfirm(flowID)
 	case ep != nil && ep.Status == rules.Closed && t.now.Unix()-ep.Closed < int64(time.Duration(set.Episode.Rearm)/time.Second):
 		// The quiet period after an episode closed (hysteresis): the
 		// reading is recorded; an acute one would still act.
@@ -274,10 +277,10 @@ func (t *turn) inRange(st *rules.State, set *content.RuleSet, r *readings.Readin
 		flowID := ep.Flow
 		st.Episodes = slices.DeleteFunc(st.Episodes, func(e rules.Episode) bool { return e.Condition == set.Condition })
 		t.episodeEvent(set, rule, EpisodeDismissed, "")
-		t.stopConfirm(flowID)
 		if !t.muted() {
 			t.say(MsgReadingThanks, nil)
 		}
+		t.stopConfirm(flowID)
 		return
 	}
 	if watch {
@@ -299,6 +302,7 @@ func (t *turn) inRange(st *rules.State, set *content.RuleSet, r *readings.Readin
 	if ep.Normals >= set.Episode.CloseAfter {
 		ep.Status, ep.Closed = rules.Closed, t.now.Unix()
 		t.episodeEvent(set, ep.Rule, EpisodeClosed, ep.Priority)
+		t.ruleActions(set.Episode.OnClose)
 	}
 }
 
@@ -358,4 +362,53 @@ func anyIn(want, have []string) bool {
 		}
 	}
 	return false
+}
+
+// GapTimer prefixes the monitoring-gap timers: "gap|weight-gap".
+const GapTimer = "gap|"
+
+// armGaps sets, after a reading, the timers of the gap rules of its kind
+// that apply to the patient: a reminder once After has passed without
+// another (Early in the first EarlyDays of enrollment).
+func (t *turn) armGaps(r *readings.Reading) {
+	for _, set := range t.e.rules.Sets(r.Kind) {
+		if len(set.Conditions) > 0 && !anyIn(set.Conditions, t.in.Conditions) {
+			continue
+		}
+		for _, rule := range set.Rules {
+			g := rule.Gap
+			if g == nil {
+				continue
+			}
+			after := time.Duration(g.After)
+			if g.Early > 0 && !t.in.Enrolled.IsZero() && t.now.Sub(t.in.Enrolled) < time.Duration(g.EarlyDays)*24*time.Hour {
+				after = time.Duration(g.Early)
+			}
+			t.out.add(Effect{Kind: SetTimer, Timer: GapTimer + rule.ID, Due: t.now.Add(after).Truncate(time.Second)})
+		}
+	}
+}
+
+// gap handles a monitoring-gap timer: before EscalateAfter since the last
+// reading of the kind, the patient is reminded and the timer set for
+// EscalateAfter; from then on a person is asked to call (a low ticket), and
+// nothing more until a reading comes. No answer is never risk points.
+func (t *turn) gap(ruleID string) {
+	rule, set := t.e.rules.Rule(ruleID)
+	if rule == nil || rule.Gap == nil {
+		return
+	}
+	g := rule.Gap
+	last := t.clinical().h.Last(readings.Kind(set.Kind))
+	if last.IsZero() {
+		return
+	}
+	if t.now.Sub(last) < time.Duration(g.EscalateAfter) {
+		if !t.muted() {
+			t.say(g.Say, nil)
+		}
+		t.out.add(Effect{Kind: SetTimer, Timer: GapTimer + rule.ID, Due: last.Add(time.Duration(g.EscalateAfter)).Truncate(time.Second)})
+		return
+	}
+	t.escalate(escalation.Low, g.Reason)
 }

@@ -65,7 +65,80 @@ func (t *turn) reading(r *readings.Reading) error {
 		rule = res.Rule.ID
 	}
 	cl.h.Add(*r, res.Level, rule, t.now)
+	t.armGaps(r)
 	t.add(Effect{Kind: Record, Reading: *r, Level: res.Level, Rule: rule, Status: "recorded"})
 	t.act(r, &res)
 	return nil
+}
+
+// Messages about a typed reading.
+const (
+	MsgReadingAgain = "reading.again" // the value cannot be right: measure and send it again
+	MsgReadingUnit  = "reading.unit"  // kg or lb? send it again with the unit
+)
+
+// typedReading reads a message as a home reading ("BP 150/95", "peso
+// 82,4"). A reading is recorded and acted on like a device's; one that
+// cannot be right is asked again, never alerted on; a weight whose unit
+// is unclear takes the unit that fits the patient's recent weight, or is
+// asked again with its unit. A flow that waited for a choice asks its
+// question again. It reports whether the message was a reading.
+func (t *turn) typedReading(raw string) bool {
+	r, problem := readings.ParseText(raw, t.e.words)
+	switch problem {
+	case readings.NotReading:
+		return false
+	case readings.Implausible:
+		t.out.Keyword = "reading_again"
+		t.say(MsgReadingAgain, nil)
+		t.reask(t.s.Flow, t.s.State)
+		return true
+	case readings.UnitUnclear:
+		base, ok := t.clinical().h.LastValue(readings.Weight)
+		unit := ""
+		if ok {
+			unit = readings.GuessWeightUnit(r.Value, base)
+		}
+		if unit == "" {
+			t.out.Keyword = "reading_unit"
+			t.say(MsgReadingUnit, nil)
+			t.reask(t.s.Flow, t.s.State)
+			return true
+		}
+		if r, problem = readings.WithUnit(r, unit); problem != readings.OK {
+			t.say(MsgReadingAgain, nil)
+			return true
+		}
+	}
+	t.out.Keyword = "reading"
+	r.At, r.Source = t.now, readings.Patient
+	flow, state := t.s.Flow, t.s.State
+	n := len(t.out.Effects)
+	_ = t.reading(&r)
+	said := false
+	for _, ef := range t.out.Effects[n:] {
+		if ef.Kind == Send {
+			said = true
+		}
+	}
+	if !said && t.s.Owner == "" {
+		t.say(MsgReadingThanks, nil)
+	}
+	if t.s.Owner == "" {
+		t.reask(flow, state)
+	}
+	return true
+}
+
+// reask asks the waiting question again after a message that was not its
+// answer, when the flow still waits where it did before the message.
+func (t *turn) reask(flow, state string) {
+	if flow == "" || t.s.Flow != flow || t.s.State != state {
+		return
+	}
+	f, st := t.current()
+	if st == nil || len(st.Choices) == 0 || st.Say == "" {
+		return
+	}
+	t.say(st.Say, func(ef *Effect) { ef.Params, ef.Flow, ef.State, ef.Step = t.s.Params, f.ID, st.ID, t.s.Step })
 }

@@ -303,9 +303,14 @@ func TestGlucoseLow(t *testing.T) {
 	want(t, "no answer in 15 min", p.timeout(), "escalate high home readings: blood sugar", "episode opened type2-diabetes glucose-level2 high")
 
 	q := newSim(t, "type2-diabetes")
-	want(t, "65", q.value(readings.Glucose, 65), "record watch glucose-level1", "say reading.glucose.rule15")
+	got := q.value(readings.Glucose, 65)
+	if !has(got, "say r15.lesson.treat") || q.s.Flow != "rule-of-15" || !slices.ContainsFunc(q.out.Effects, func(ef Effect) bool { return ef.Kind == Send && ef.Urgent }) {
+		t.Fatalf("65: %q, flow %q: want the rule of 15 lesson at once, urgent", got, q.s.Flow)
+	}
 	q.clock.Add(3 * 24 * time.Hour)
-	want(t, "65 again", q.value(readings.Glucose, 65), "record watch glucose-level1", "say reading.glucose.rule15", "escalate low low blood sugar twice in 7 days: medication review")
+	if got := q.value(readings.Glucose, 65); !has(got, "escalate low low blood sugar twice in 7 days: medication review") {
+		t.Fatalf("65 again: %q", got)
+	}
 }
 
 func TestGlucoseHigh(t *testing.T) {
@@ -357,7 +362,9 @@ func TestOneEpisodePerCondition(t *testing.T) {
 // Watch rules: patterns and firsts.
 func TestBPReviewAndFirstHigh(t *testing.T) {
 	p := newSim(t, "hypertension")
-	want(t, "first high", p.bp(142, 88), "record watch bp-first-high", "say reading.bp.first_high")
+	if got := p.bp(142, 88); got[0] != "record watch bp-first-high" || !has(got, "say bpm.lesson.before") || p.s.Flow != "bp-measuring" {
+		t.Fatalf("first high: %q, flow %q: want the measuring lesson", got, p.s.Flow)
+	}
 	for day := 2; day <= 4; day++ {
 		p.clock.Add(24 * time.Hour)
 		got := p.bp(142, 88)
@@ -454,5 +461,51 @@ func TestConfirmInterruptsAFlow(t *testing.T) {
 	got := p.bp(130, 80)
 	if p.s.Flow != "hf-daily-weight" || !has(got, "episode dismissed hypertension bp-crisis") {
 		t.Fatalf("after the dismissal: flow %q, %q", p.s.Flow, got)
+	}
+}
+
+// Typed readings: recorded like a device's, after the safety checks; an
+// implausible one is asked again; an unclear weight takes the unit of the
+// patient's recent weight; a question that waited is asked again.
+func TestTypedReadings(t *testing.T) {
+	p := newSim(t, "hypertension", "heart-failure")
+	want(t, "BP 185/100", p.text("BP 185/100"), "record alert bp-crisis", "episode confirming hypertension bp-crisis high", "say confirm.bp.ask")
+	if !p.out.Effects[2].Reply {
+		t.Fatal("the confirm question answers the patient")
+	}
+	want(t, "chest pain first", p.text("chest pain 185/100 crushing, can't breathe"), "say keyword.emergency", "escalate acute emergency: chest pain")
+
+	q := newSim(t, "heart-failure")
+	q.turn(Input{Kind: Start, Flow: "med-reminder", Params: []Param{{"medication", "lisinopril"}}})
+	want(t, "a reading while a question waits", q.text("peso 82,4 kg"), "record normal", "say reading.thanks", "say med.ask")
+	want(t, "implausible", q.text("weight 900 kg"), "say reading.again", "say med.ask")
+	q.clock.Add(24 * time.Hour)
+	got := q.text("weight 182")
+	if got[0] != "record normal" {
+		t.Fatalf("182 with a baseline of 82.4 kg: %q", got)
+	}
+	var h rules.History
+	rules.DecodeHistory(q.s.Section(rules.SectionReadings), &h)
+	if v, _ := h.LastValue(readings.Weight); v < 82 || v > 83 {
+		t.Fatalf("182 read as %v kg, want lb", v)
+	}
+	r := newSim(t, "heart-failure")
+	want(t, "unclear without a baseline", r.text("weight 120"), "say reading.unit")
+	want(t, "not a reading", newSim(t).text("see you on the 12th at 3"), "escalate low patient message", "say idle.reply")
+}
+
+// A closed heart failure episode starts the salt and fluids refresher.
+func TestHFEpisodeCloseStartsRefresher(t *testing.T) {
+	p := newSim(t, "heart-failure")
+	p.value(readings.Weight, 80)
+	p.clock.Add(24 * time.Hour)
+	p.value(readings.Weight, 81.6)
+	p.timeout()
+	for day := 1; day <= 3; day++ {
+		p.clock.Add(24 * time.Hour)
+		got := p.value(readings.Weight, 81.5)
+		if day == 3 && (!has(got, "episode closed heart-failure weight-gain low") || p.s.Flow != "salt-and-fluids") {
+			t.Fatalf("third normal day: %q, flow %q", got, p.s.Flow)
+		}
 	}
 }

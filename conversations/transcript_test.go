@@ -5,13 +5,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/enrollment"
+	"github.com/tendcare/tend/readings"
 )
+
+// readingValue is a reading's value as the transcript shows it.
+func readingValue(r *readings.Reading) string {
+	if r.Kind == readings.BloodPressure {
+		return fmt.Sprintf("%d/%d", r.Systolic, r.Diastolic)
+	}
+	return strconv.FormatFloat(r.Value, 'f', -1, 64)
+}
 
 var update = flag.Bool("update", false, "rewrite golden transcripts in testdata/")
 
@@ -58,6 +68,16 @@ var scripts = []script{
 	{"safety-ask-timeout-not-serious", []string{"> my gums are bleeding", "wait 15m"}},
 	{"safety-crisis", []string{"start med-reminder medication=lisinopril", "> i just want to end my life"}},
 	{"safety-low-sugar", []string{"> SUGAR 48 and shaking", "> sugar 2.8 mmol", "> yes"}},
+	{"reading-bp-crisis-confirmed", []string{"> BP 185/100", "> no", "wait 5m", "> 183/101"}},
+	{"reading-bp-crisis-symptoms", []string{"device blood_pressure 185/100", "> yes"}},
+	{"reading-bp-crisis-dismissed", []string{"start med-reminder medication=lisinopril", "device blood_pressure 190/100", "> 2", "> 132/84", "> 1"}},
+	{"reading-bp-crisis-no-answer", []string{"device blood_pressure 150/125", "wait 15m"}},
+	{"reading-weight-gain", []string{"> weight 80 kg", "wait 1d", "device weight 81.6", "> no", "wait 26h"}},
+	{"reading-glucose-low", []string{"device glucose 50", "> no", "wait 10m", "> sugar 95"}},
+	{"reading-glucose-high", []string{"device glucose 320", "> yes"}},
+	{"reading-spo2", []string{"device spo2 90", "> yes", "device spo2 83"}},
+	{"reading-heart-rate", []string{"device heart_rate 130", "> no", "device heart_rate 80"}},
+	{"reading-typed-problems", []string{"> BP 400/20", "> weight 120", "> weight 120 kg", "> peso 82,4 kg"}},
 	{"safety-words", []string{"> NO PUEDO RESPIRAR", "> my face is drooping and i cant lift my left arm", "> siezure"}},
 }
 
@@ -92,6 +112,18 @@ func (d *driver) step(line string) {
 	case strings.HasPrefix(line, "> "):
 		fmt.Fprintf(&d.b, "%s you: %s\n", d.now.Format("Mon 15:04"), line[2:])
 		in = Input{Kind: Text, Text: line[2:], Channel: "sms"}
+	case strings.HasPrefix(line, "device "):
+		// device KIND VALUE: a reading from a device (the API).
+		f := strings.Fields(line)
+		r := readings.Reading{Kind: readings.Kind(f[1]), Source: readings.Device, At: d.now, Unit: readings.CanonicalUnit(readings.Kind(f[1]))}
+		if sys, dia, ok := strings.Cut(f[2], "/"); ok {
+			r.Systolic, _ = strconv.Atoi(sys)
+			r.Diastolic, _ = strconv.Atoi(dia)
+		} else {
+			r.Value, _ = strconv.ParseFloat(f[2], 64)
+		}
+		in = Input{Kind: Reading, Reading: &r}
+		fmt.Fprintf(&d.b, "%s -- %s\n", d.now.Format("Mon 15:04"), line)
 	case strings.HasPrefix(line, "start "):
 		f := strings.Fields(line)
 		in = Input{Kind: Start, Flow: f[1]}
@@ -145,6 +177,9 @@ func (d *driver) step(line string) {
 
 func (d *driver) turn(in Input) {
 	d.t.Helper()
+	if in.Conditions == nil {
+		in.Conditions, in.Location = d.p.Programs, d.now.Location()
+	}
 	if err := d.e.Turn(&d.s, in, d.now, &d.out); err != nil {
 		d.t.Fatalf("turn %+v: %v", in, err)
 	}
@@ -193,6 +228,10 @@ func (d *driver) turn(in Input) {
 			fmt.Fprintf(&d.b, "      [escalation %s: %s]\n", ef.Priority, ef.Reason)
 		case Consent:
 			fmt.Fprintf(&d.b, "      [consent %s]\n", ef.Status)
+		case Record:
+			fmt.Fprintf(&d.b, "      [reading %s %s %s %s %s]\n", ef.Reading.Kind, readingValue(&ef.Reading), ef.Reading.Source, ef.Level, ef.Rule)
+		case EpisodeChange:
+			fmt.Fprintf(&d.b, "      [episode %s %s %s %s]\n", ef.Condition, ef.Status, ef.Rule, ef.Priority)
 		case Language:
 			fmt.Fprintf(&d.b, "      [language %s]\n", ef.Status)
 		}

@@ -35,6 +35,19 @@ func (rs *Rules) Rule(id string) (*content.Rule, *content.RuleSet) {
 	return rs.byID[id], rs.setOf[id]
 }
 
+// ConditionFor returns the condition whose episodes' tickets carry this
+// reason ("home readings: blood pressure"), "" when none does.
+func (rs *Rules) ConditionFor(reason string) string {
+	for _, sets := range rs.byKind {
+		for _, set := range sets {
+			if set.Episode.Reason == reason {
+				return set.Condition
+			}
+		}
+	}
+	return ""
+}
+
 // Sets returns the rule sets of a reading kind.
 func (rs *Rules) Sets(kind readings.Kind) []*content.RuleSet { return rs.byKind[kind] }
 
@@ -119,6 +132,7 @@ func (rs *Rules) Classify(r readings.Reading, p Patient, h *History, st *State, 
 
 // ctx is one classification's inputs.
 type ctx struct {
+	buf []float64 // reused by window
 	r   readings.Reading
 	p   Patient
 	h   *History
@@ -243,7 +257,8 @@ func normMeasure(m string) string {
 // in [at-over, at).
 func (c *ctx) window(m string, at time.Time, over time.Duration) []float64 {
 	from, to := at.Add(-over).Unix(), at.Unix()
-	var vs []float64
+	vs := c.buf[:0]
+	defer func() { c.buf = vs[:0] }()
 	for _, p := range c.h.Readings {
 		if p.Kind == c.r.Kind && p.At >= from && p.At < to {
 			vs = append(vs, c.pastMeasure(m, p))
@@ -301,7 +316,8 @@ const minChanges = 5
 // changes (the last reading of each local day) over SpreadOver.
 func (c *ctx) spread(t *content.Test, at time.Time) (float64, bool) {
 	from, to := at.Add(-time.Duration(t.SpreadOver)).Unix(), at.Unix()
-	var days []float64
+	var buf [64]float64
+	days := buf[:0]
 	lastDay := int64(math.MinInt64)
 	for _, p := range c.h.Readings {
 		if p.Kind != c.r.Kind || p.At < from || p.At >= to {
@@ -319,9 +335,10 @@ func (c *ctx) spread(t *content.Test, at time.Time) (float64, bool) {
 	if len(days) < minChanges+1 {
 		return 0, false
 	}
-	changes := make([]float64, len(days)-1)
+	var cbuf [64]float64
+	changes := cbuf[:0]
 	for i := 1; i < len(days); i++ {
-		changes[i-1] = days[i] - days[i-1]
+		changes = append(changes, days[i]-days[i-1])
 	}
 	m := mean(changes)
 	var ss float64
@@ -354,10 +371,13 @@ func (c *ctx) repeated(rule *content.Rule, rp *content.Repeat, tests []content.T
 		return false
 	}
 	if rp.Days > 0 {
-		days := map[int64]bool{localDay(c.r.At, c.loc): true}
+		var buf [16]int64
+		days := append(buf[:0], localDay(c.r.At, c.loc))
 		for _, p := range c.h.Readings {
 			if p.Kind == c.r.Kind && p.At >= from && p.At <= c.r.At.Unix() && holds(p) {
-				days[localDay(time.Unix(p.At, 0), c.loc)] = true
+				if d := localDay(time.Unix(p.At, 0), c.loc); !slices.Contains(days, d) {
+					days = append(days, d)
+				}
 			}
 		}
 		return len(days) >= rp.Days

@@ -99,14 +99,14 @@ func (h *History) Add(r readings.Reading, level readings.Level, rule string, now
 
 func (h *History) prune(now time.Time) {
 	cut := now.Add(-keepFor).Unix()
-	count := map[readings.Kind]int{}
+	var count [8]int // by kindByte
 	for _, p := range h.Readings {
-		count[p.Kind]++
+		count[kindByte(p.Kind)]++
 	}
 	out := h.Readings[:0]
 	for _, p := range h.Readings {
-		if p.At < cut || count[p.Kind] > maxPerKind {
-			count[p.Kind]--
+		if k := kindByte(p.Kind); p.At < cut || count[k] > maxPerKind {
+			count[k]--
 			continue
 		}
 		out = append(out, p)
@@ -497,4 +497,34 @@ func (d *dec) string() string {
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
+}
+
+// LastValue returns the value of the patient's last reading of a kind
+// (the systolic for a blood pressure).
+func (h *History) LastValue(kind readings.Kind) (float64, bool) {
+	for i := len(h.Readings) - 1; i >= 0; i-- {
+		if h.Readings[i].Kind == kind {
+			return h.Readings[i].A, true
+		}
+	}
+	return 0, false
+}
+
+// OpenEpisodes decodes an "episodes" section (Session.Section) and returns
+// the episodes that are open, ticket and all (confirmed, or unanswered):
+// what other parts (the risk tiers) count as "a confirmed alert episode
+// open". Confirming episodes are not in it: the patient has not been
+// heard yet. An unreadable section has none.
+func OpenEpisodes(data []byte) []Episode {
+	var st State
+	if DecodeState(data, &st) != nil {
+		return nil
+	}
+	var open []Episode
+	for _, e := range st.Episodes {
+		if e.Status == Open {
+			open = append(open, e)
+		}
+	}
+	return open
 }

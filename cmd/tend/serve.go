@@ -458,6 +458,7 @@ func serve(args []string) error {
 	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Adherence: runner, MaxBulk: c.MaxBulk,
 		Engine: engine, Token: token, Log: log, Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
 	a.Risk = runner
+	a.Clinical = runner
 	// Home readings in (the API's readings route and /fhir/Observation):
 	// served once the runner records readings.
 	if rd, ok := any(runner).(api.Readings); ok {

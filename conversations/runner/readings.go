@@ -7,6 +7,7 @@ import (
 
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/readings"
+	"github.com/tendcare/tend/rules"
 	"github.com/tendcare/tend/store"
 )
 
@@ -32,7 +33,7 @@ func (r *Runner) Readings(ctx context.Context, patientID string, rs []readings.R
 				rd.Source = readings.Patient
 			}
 			in := w.input(conversations.Input{Kind: conversations.Reading, Reading: &rd})
-			in.Conditions, in.Location = Conditions(&w.p), r.location(&w.p)
+			in.Location = r.location(&w.p)
 			if err := r.Engine.Turn(&w.s, in, w.now, &out); err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ func (r *Runner) readingEvent(w *work, ef *conversations.Effect) store.Event {
 		at = w.now
 	}
 	return store.Event{ID: r.NewID(w.now), Type: "reading", At: at, Kind: string(rd.Kind), Value: FormatValue(rd), Unit: rd.Unit,
-		Source: string(rd.Source), Level: string(ef.Level), Rule: ef.Rule, Status: ef.Status, Flow: ef.Origin}
+		Source: string(rd.Source), Level: string(ef.Level), Rule: ef.Rule, Status: ef.Status}
 }
 
 // FormatValue is a reading's value as events carry it: "150/95" for a
@@ -103,4 +104,27 @@ func (r *Runner) episodeEvent(w *work, ef *conversations.Effect) store.Event {
 		}
 	}
 	return e
+}
+
+// closeEpisode closes the open episode whose ticket a nurse resolved
+// (research clinical.md 1.5 step 5): the condition's quiet period starts
+// now, and an "episode" event says so. A confirming episode is left alone:
+// its question is still out.
+func (r *Runner) closeEpisode(w *work, t *store.Escalation) {
+	cond := r.Engine.Rules().ConditionFor(t.Reason)
+	if cond == "" {
+		return
+	}
+	var st rules.State
+	if rules.DecodeState(w.s.Section(rules.SectionEpisodes), &st) != nil {
+		return
+	}
+	ep := st.Episode(cond)
+	if ep == nil || ep.Status != rules.Open {
+		return
+	}
+	ep.Status, ep.Closed = rules.Closed, w.now.Unix()
+	w.s.SetSection(rules.SectionEpisodes, st.AppendBinary(nil))
+	w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "episode", At: w.now, Condition: cond, Rule: ep.Rule,
+		Status: conversations.EpisodeClosed, Priority: ep.Priority, Ticket: t.ID})
 }

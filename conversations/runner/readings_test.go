@@ -85,6 +85,32 @@ func TestReadingsConfirmThenTicket(t *testing.T) {
 	if sent := outbox(t, st, clock.Now()); len(sent) != 1 || sent[0].MessageID != "reading.ticket" {
 		t.Fatalf("outbox %+v", sent)
 	}
+
+	// The nurse resolves the ticket: the episode closes; an alert in the
+	// quiet period opens nothing, one after it asks again.
+	if err := r.Resolve(ctx, tickets[0].ID, "nurse@clinic.org", ""); err != nil {
+		t.Fatal(err)
+	}
+	es = eventsOf(t, st, "p1", "episode")
+	if last := es[len(es)-1]; last.Status != "closed" || last.Ticket != tickets[0].ID {
+		t.Fatalf("after resolve: episode events %+v", es)
+	}
+	clock.Add(time.Hour)
+	high := readings.Reading{Kind: readings.BloodPressure, Systolic: 186, Diastolic: 100, Unit: readings.UnitMmHg}
+	if _, err := r.Readings(ctx, "p1", []readings.Reading{high}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(eventsOf(t, st, "p1", "episode")); n != len(es) {
+		t.Fatalf("an alert in the quiet period changed the episode (%d events, had %d)", n, len(es))
+	}
+	clock.Add(72 * time.Hour)
+	if _, err := r.Readings(ctx, "p1", []readings.Reading{high}); err != nil {
+		t.Fatal(err)
+	}
+	es = eventsOf(t, st, "p1", "episode")
+	if last := es[len(es)-1]; last.Status != "confirming" {
+		t.Fatalf("after the quiet period: %+v", last)
+	}
 }
 
 // A batch is one commit: an acute reading in it opens the acute ticket
@@ -125,5 +151,43 @@ func TestConditions(t *testing.T) {
 	got := Conditions(&store.Patient{Programs: []string{"hypertension"}, Conditions: []string{"copd", "hypertension"}})
 	if !slices.Equal(got, []string{"hypertension", "copd"}) {
 		t.Fatalf("conditions %q", got)
+	}
+}
+
+// Monitoring gaps: a heart failure patient who stops weighing is reminded
+// (after 2 days in the first two weeks) and, 7 days after the last
+// weight, a person is asked to call; a typed weight (SMS) counts too.
+func TestWeightGap(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r, clock, st := newTestRunner(t, at15)
+	if _, err := r.Enroll(ctx, store.Patient{ID: "p1", Phone: "+13125550101", Language: "en", Timezone: "America/Chicago",
+		Channel: conversations.SMS, Programs: []string{"heart-failure"}}); err != nil {
+		t.Fatal(err)
+	}
+	outbox(t, st, clock.Now())
+	text(t, r, "p1", "weight 80 kg", "m1")
+	if outs := eventsOf(t, st, "p1", "reading"); len(outs) != 1 || outs[0].Value != "80" {
+		t.Fatalf("typed weight: %+v", outs)
+	}
+	outbox(t, st, clock.Now())
+	for range 2 * 24 * 4 {
+		clock.Add(15 * time.Minute)
+		r.FireDue(ctx, 1)
+	}
+	sent := outbox(t, st, clock.Now())
+	if !slices.ContainsFunc(sent, func(e store.OutboxEntry) bool { return e.MessageID == "reading.weight.gap" }) {
+		t.Fatalf("after 2 days: %+v, want the reminder", sent)
+	}
+	if n := len(openTickets(t, st)); n != 0 {
+		t.Fatalf("%d tickets after 2 days", n)
+	}
+	for range 5 * 24 * 4 {
+		clock.Add(15 * time.Minute)
+		r.FireDue(ctx, 1)
+	}
+	tickets := openTickets(t, st)
+	if len(tickets) != 1 || tickets[0].Priority != "low" || tickets[0].Reason != "no weight reading for 7 days: coach call" {
+		t.Fatalf("after 7 days: %+v", tickets)
 	}
 }

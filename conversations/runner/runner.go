@@ -152,6 +152,16 @@ func (w *work) input(in conversations.Input) conversations.Input {
 		in.Channel = w.channel
 	}
 	in.Deadlines = w.team.Deadlines
+	// What the reading rules need, for a typed reading as for the API's.
+	if in.Conditions == nil {
+		in.Conditions = Conditions(&w.p)
+	}
+	if in.Location == nil {
+		if loc, err := conversations.LoadLocation(w.p.Timezone); err == nil {
+			in.Location = loc
+		}
+	}
+	in.Enrolled = w.p.EnrolledAt
 	return in
 }
 
@@ -521,6 +531,17 @@ func (r *Runner) Fire(ctx context.Context, t store.Timer) error {
 				return err
 			}
 			return r.undelivered(ctx, w)
+		}
+		if rule, ok := strings.CutPrefix(t.Name, conversations.GapTimer); ok {
+			if !r.stillDue(ctx, t) {
+				return nil
+			}
+			w.deleteTimer(t.Name) // the turn sets it again when it should
+			if loc := r.location(&w.p); !r.Quiet.Allowed(w.now, loc) {
+				w.setTimer(t.Name, r.Quiet.NextOpen(w.now, loc).Add(conversations.Spread(t.PatientID, 30*time.Minute)))
+				return nil
+			}
+			return r.Engine.Turn(&w.s, w.input(conversations.Input{Kind: conversations.ReadingGap, Flow: rule}), w.now, &w.out)
 		}
 		sc, ok := conversations.ParseTimer(t.Name)
 		if !ok {

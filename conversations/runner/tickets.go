@@ -267,6 +267,7 @@ func (r *Runner) Resolve(ctx context.Context, ticketID, who, followUp string) er
 		w.c.Events = append(w.c.Events, store.Event{ID: r.NewID(w.now), Type: "ticket", At: w.now, Ticket: t.ID, Status: "resolved", Staff: who, Flow: followUp})
 		w.s.Tickets = slices.DeleteFunc(w.s.Tickets, func(ref conversations.TicketRef) bool { return ref.ID == t.ID })
 		w.s.Resolved, w.s.ResolvedAt = t.ID, w.now.Unix()
+		r.closeEpisode(w, t)
 		return nil
 	})
 	return err
