@@ -84,6 +84,9 @@ func TestReadObservation(t *testing.T) {
 			r.Source = readings.Patient
 			return r
 		}()},
+		{"a contained resource is not read", obs("8867-4", 72, "/min", func(m map[string]any) {
+			m["contained"] = []any{map[string]any{"resourceType": "Device", "id": "cuff"}}
+		}), dev(readings.Reading{Kind: readings.HeartRate, Value: 72, Unit: "/min"})},
 		{"no time: now", obs("8867-4", 72, "/min", func(m map[string]any) { delete(m, "effectiveDateTime") }),
 			func() readings.Reading {
 				r := dev(readings.Reading{Kind: readings.HeartRate, Value: 72, Unit: "/min"})
@@ -144,6 +147,7 @@ func TestReadObservationRefused(t *testing.T) {
 		{"bad status", obs("8867-4", 72, "/min", func(m map[string]any) { m["status"] = "done" }), "value", "Observation.status", "final"},
 		{"value a string", obs("8867-4", "72", "/min", nil), "structure", "Observation.valueQuantity.value", "string"},
 		{"bad date", obs("8867-4", 72, "/min", func(m map[string]any) { m["effectiveDateTime"] = "03/12/2026" }), "value", "Observation.effectiveDateTime", `"03/12/2026" is not a valid FHIR dateTime`},
+		{"contained not a resource", obs("8867-4", 72, "/min", func(m map[string]any) { m["contained"] = []any{map[string]any{"id": "x"}} }), "required", "Observation.contained[0].resourceType", "missing"},
 		{"no status", obs("8867-4", 72, "/min", func(m map[string]any) { delete(m, "status") }), "required", "Observation.status", "missing"},
 		{"entered in error", obs("8867-4", 72, "/min", func(m map[string]any) { m["status"] = "entered-in-error" }), "not-supported", "Observation.status", "entered-in-error"},
 		{"no subject", obs("8867-4", 72, "/min", func(m map[string]any) { delete(m, "subject") }), "required", "Observation.subject", "Patient"},
