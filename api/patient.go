@@ -26,10 +26,13 @@ type Patient struct {
 	EmergencyNumber string              `json:"emergency_number,omitempty"`
 	CrisisLine      string              `json:"crisis_line,omitempty"`
 	Programs        []string            `json:"programs"`
+	Conditions      []string            `json:"conditions,omitempty"`
+	Country         string              `json:"country,omitempty"`
 	PHIOK           bool                `json:"phi_ok"`
 	Medications     []store.Medication  `json:"medications"`
 	Refills         []store.Refill      `json:"refills,omitempty"`
 	Appointments    []store.Appointment `json:"appointments,omitempty"`
+	Dispenses       []store.Dispense    `json:"dispenses,omitempty"`
 	EnrolledAt      time.Time           `json:"enrolled_at"`
 }
 
@@ -39,7 +42,8 @@ func patientOf(p store.Patient) Patient {
 		ID: p.ID, Phone: p.Phone, Language: p.Language, Timezone: p.Timezone,
 		Channel: p.Channel, Team: p.Team, Channels: p.Channels, Telegram: p.Address(conversations.Telegram),
 		SlowSpeech: p.SlowSpeech, EmergencyNumber: p.EmergencyNumber, CrisisLine: p.CrisisLine,
-		Programs: p.Programs, PHIOK: p.PHIOK, Medications: p.Medications, Refills: p.Refills,
-		Appointments: p.Appointments, EnrolledAt: p.EnrolledAt,
+		Programs: p.Programs, Conditions: p.Conditions, Country: p.Country, PHIOK: p.PHIOK,
+		Medications: p.Medications, Refills: p.Refills, Appointments: p.Appointments, Dispenses: p.Dispenses,
+		EnrolledAt: p.EnrolledAt,
 	}
 }

@@ -36,6 +36,7 @@ type (
 	Medication  = enrollment.Medication
 	Refill      = enrollment.Refill
 	Appointment = enrollment.Appointment
+	Dispense    = enrollment.Dispense
 )
 
 // Session is a patient's encoded conversation state and its version, which a

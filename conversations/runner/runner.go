@@ -328,6 +328,12 @@ func (r *Runner) apply(w *work) {
 			p := w.p
 			p.Language = ef.Status
 			w.c.Patient = &p
+		case conversations.Record:
+			if !ef.Duplicate {
+				w.c.Events = append(w.c.Events, r.readingEvent(w, ef))
+			}
+		case conversations.EpisodeChange:
+			w.c.Events = append(w.c.Events, r.episodeEvent(w, ef))
 		case conversations.SetTimer:
 			w.setTimer(ef.Timer, ef.Due)
 		case conversations.CancelTimer:

@@ -398,6 +398,7 @@ func writePHI(t *testing.T, s store.Store) {
 		ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/New_York", Channel: "sms",
 		Channels: []string{"sms", "voice"}, Addresses: map[string]string{"telegram": "987654321"}, SlowSpeech: true,
 		Programs: []string{"heart-failure"}, Conditions: []string{"chronic-kidney-disease"}, PHIOK: true,
+		Dispenses: []store.Dispense{{Medication: "furosemide", Date: "2026-11-02", DaysSupply: 30}},
 		Appointments: []store.Appointment{{ID: "cardio-visit-77", At: "2027-03-04T09:30"}},
 		Medications:  []store.Medication{{ID: "lisinopril", Display: "lisinopril 10 mg", Times: []string{"08:00"}}},
 		Refills:      []store.Refill{{Medication: "lisinopril", Date: "2026-12-01"}},

@@ -739,6 +739,15 @@ func (s *sealed) sealPatient(p store.Patient) store.Patient {
 	}
 	p.Programs = s.sealAll(fieldProgram, p.Programs)
 	p.Conditions = s.sealAll(fieldCondition, p.Conditions)
+	if p.Dispenses != nil {
+		ds := make([]store.Dispense, len(p.Dispenses))
+		for i, d := range p.Dispenses {
+			d.Medication = k.sealRandom(fieldRefill, d.Medication)
+			d.Date = k.sealRandom(fieldRefillDate, d.Date)
+			ds[i] = d
+		}
+		p.Dispenses = ds
+	}
 	if p.Appointments != nil {
 		as := make([]store.Appointment, len(p.Appointments))
 		for i, a := range p.Appointments {
@@ -800,6 +809,19 @@ func (s *sealed) openPatient(p store.Patient) (store.Patient, error) {
 	}
 	if p.Conditions, err = s.openAll(fieldCondition, p.Conditions); err != nil {
 		return bad(err)
+	}
+	if p.Dispenses != nil {
+		ds := make([]store.Dispense, len(p.Dispenses))
+		for i, d := range p.Dispenses {
+			if d.Medication, err = k.open(fieldRefill, d.Medication); err != nil {
+				return bad(err)
+			}
+			if d.Date, err = k.open(fieldRefillDate, d.Date); err != nil {
+				return bad(err)
+			}
+			ds[i] = d
+		}
+		p.Dispenses = ds
 	}
 	if p.Appointments != nil {
 		as := make([]store.Appointment, len(p.Appointments))
