@@ -218,3 +218,19 @@ func BenchmarkReadObservation(b *testing.B) {
 		}
 	}
 }
+
+// FuzzReadObservation: whatever arrives, the answer is a reading or an
+// OperationOutcome, never a panic or another error.
+func FuzzReadObservation(f *testing.F) {
+	f.Add(bpObs(150, 95, nil))
+	f.Add(obs("29463-7", 82.4, "kg", nil))
+	f.Add([]byte(`{"resourceType":"Observation"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, err := ReadObservation(body, now)
+		var fe *Error
+		if err != nil && !errors.As(err, &fe) {
+			t.Fatalf("%s: %v is not an OperationOutcome", body, err)
+		}
+	})
+}
