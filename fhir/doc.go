@@ -12,6 +12,9 @@
 //
 // The schema is compiled once, on first use or at start-up (Prepare),
 // for #/definitions/Observation only: validating against the root's oneOf
-// of every resource type gives useless errors ("value must be 'Account'"),
-// and compiling one type's closure takes about a second instead of several.
+// of every resource type gives useless errors ("value must be 'Account'").
+// ResourceList (a contained resource: any resource at all) is cut down to
+// "an object with a resourceType", since through it an Observation reaches
+// every definition and compiling them all takes seconds (tens of seconds
+// under the race detector); Tend reads no contained resource.
 package fhir

@@ -84,6 +84,9 @@ func TestReadObservation(t *testing.T) {
 			r.Source = readings.Patient
 			return r
 		}()},
+		{"a contained resource is not read", obs("8867-4", 72, "/min", func(m map[string]any) {
+			m["contained"] = []any{map[string]any{"resourceType": "Device", "id": "cuff"}}
+		}), dev(readings.Reading{Kind: readings.HeartRate, Value: 72, Unit: "/min"})},
 		{"no time: now", obs("8867-4", 72, "/min", func(m map[string]any) { delete(m, "effectiveDateTime") }),
 			func() readings.Reading {
 				r := dev(readings.Reading{Kind: readings.HeartRate, Value: 72, Unit: "/min"})
@@ -144,6 +147,7 @@ func TestReadObservationRefused(t *testing.T) {
 		{"bad status", obs("8867-4", 72, "/min", func(m map[string]any) { m["status"] = "done" }), "value", "Observation.status", "final"},
 		{"value a string", obs("8867-4", "72", "/min", nil), "structure", "Observation.valueQuantity.value", "string"},
 		{"bad date", obs("8867-4", 72, "/min", func(m map[string]any) { m["effectiveDateTime"] = "03/12/2026" }), "value", "Observation.effectiveDateTime", `"03/12/2026" is not a valid FHIR dateTime`},
+		{"contained not a resource", obs("8867-4", 72, "/min", func(m map[string]any) { m["contained"] = []any{map[string]any{"id": "x"}} }), "required", "Observation.contained[0].resourceType", "missing"},
 		{"no status", obs("8867-4", 72, "/min", func(m map[string]any) { delete(m, "status") }), "required", "Observation.status", "missing"},
 		{"entered in error", obs("8867-4", 72, "/min", func(m map[string]any) { m["status"] = "entered-in-error" }), "not-supported", "Observation.status", "entered-in-error"},
 		{"no subject", obs("8867-4", 72, "/min", func(m map[string]any) { delete(m, "subject") }), "required", "Observation.subject", "Patient"},
@@ -213,4 +217,20 @@ func BenchmarkReadObservation(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzReadObservation: whatever arrives, the answer is a reading or an
+// OperationOutcome, never a panic or another error.
+func FuzzReadObservation(f *testing.F) {
+	f.Add(bpObs(150, 95, nil))
+	f.Add(obs("29463-7", 82.4, "kg", nil))
+	f.Add([]byte(`{"resourceType":"Observation"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		_, err := ReadObservation(body, now)
+		var fe *Error
+		if err != nil && !errors.As(err, &fe) {
+			t.Fatalf("%s: %v is not an OperationOutcome", body, err)
+		}
+	})
 }

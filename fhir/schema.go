@@ -47,6 +47,7 @@ func Prepare() error {
 			schemaErr = fmt.Errorf("fhir schema: %w", err)
 			return
 		}
+		doc = prune(doc, resourceTypes)
 		patternTypes = map[string]string{}
 		if defs, ok := doc.(map[string]any)["definitions"].(map[string]any); ok {
 			for name, d := range defs {
@@ -178,4 +179,71 @@ func issuesOf(resourceType string, e *jsonschema.ValidationError, p *message.Pri
 		}
 	}
 	return []Issue{one(at, e.ErrorKind.LocalizedString(p))}
+}
+
+// prune keeps of the schema document only the definitions the given
+// types reach through "$ref", and cuts ResourceList (any resource, which
+// reaches every definition: compiling it takes seconds, tens of seconds
+// under the race detector) down to "an object with a resourceType": a
+// contained resource is not validated, and Tend reads none. Every other
+// definition kept is HL7's, unchanged.
+func prune(doc any, types []string) any {
+	root, ok := doc.(map[string]any)
+	if !ok {
+		return doc
+	}
+	defs, ok := root["definitions"].(map[string]any)
+	if !ok {
+		return doc
+	}
+	keep := map[string]any{}
+	queue := append([]string(nil), types...)
+	var refs func(v any)
+	refs = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if s, ok := x.(string); ok && k == "$ref" {
+					if name, ok := strings.CutPrefix(s, "#/definitions/"); ok {
+						queue = append(queue, name)
+					}
+					continue
+				}
+				refs(x)
+			}
+		case []any:
+			for _, x := range v {
+				refs(x)
+			}
+		}
+	}
+	for len(queue) > 0 {
+		name := queue[0]
+		queue = queue[1:]
+		if _, done := keep[name]; done {
+			continue
+		}
+		d, ok := defs[name]
+		if !ok {
+			continue
+		}
+		if name == "ResourceList" {
+			// Any resource at all (Observation.contained,
+			// Bundle entries): its closure is the whole schema.
+			// Tend reads no contained resource, so it is kept an
+			// object whose resourceType is a string, not
+			// validated further.
+			d = map[string]any{"type": "object", "required": []any{"resourceType"},
+				"properties": map[string]any{"resourceType": map[string]any{"type": "string"}}}
+		}
+		keep[name] = d
+		refs(d)
+	}
+	out := map[string]any{"definitions": keep}
+	for _, k := range []string{"$schema", "id", "description"} {
+		if v, ok := root[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }

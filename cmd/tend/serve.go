@@ -459,18 +459,14 @@ func serve(args []string) error {
 		Engine: engine, Token: token, Log: log, Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
 	a.Risk = runner
 	a.Clinical = runner
-	// Home readings in (the API's readings route and /fhir/Observation):
-	// served once the runner records readings.
-	if rd, ok := any(runner).(api.Readings); ok {
-		a.Readings = rd
-		// Compile the FHIR schema now rather than on the first
-		// Observation (about a second).
-		go func() {
-			if err := fhir.Prepare(); err != nil {
-				log.Error("FHIR schema", "err", err)
-			}
-		}()
-	}
+	// Home readings in: the API's readings route and /fhir/Observation.
+	a.Readings = runner
+	// Compile the FHIR schema now rather than on the first Observation.
+	go func() {
+		if err := fhir.Prepare(); err != nil {
+			log.Error("FHIR schema", "err", err)
+		}
+	}()
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
