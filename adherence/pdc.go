@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -169,4 +170,32 @@ func PDC(class string, fills []Fill, from, to Day, threshold float64) Result {
 		res.Adherent = float64(res.Covered) >= threshold*float64(res.Days)-1e-9
 	}
 	return res
+}
+
+// ClassPDCs computes the PDC of every class the fills fall in over
+// [from, to]: each fill in its class (classes; a medication no class
+// names is a class of its own), each class by PDC. It is what a caller
+// holding fills outside a timeline (the risk score) asks.
+func ClassPDCs(fills []Fill, classes Classes, from, to Day) map[string]Result {
+	type class struct {
+		threshold float64
+		fills     []Fill
+	}
+	by := map[string]*class{}
+	for _, f := range fills {
+		f.Medication = strings.Join(strings.Fields(strings.ToLower(f.Medication)), " ")
+		id, threshold, ok := classes.Class(f.Medication)
+		if !ok {
+			id = f.Medication
+		}
+		if by[id] == nil {
+			by[id] = &class{threshold: threshold}
+		}
+		by[id].fills = append(by[id].fills, f)
+	}
+	out := make(map[string]Result, len(by))
+	for id, c := range by {
+		out[id] = PDC(id, c.fills, from, to, c.threshold)
+	}
+	return out
 }

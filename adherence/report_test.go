@@ -73,3 +73,22 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("m2 %+v: want doses only, class by its display", m2)
 	}
 }
+
+// TestClassPDCs: two statins make one class, an unknown medicine its own.
+func TestClassPDCs(t *testing.T) {
+	t.Parallel()
+	fills := []Fill{
+		{"lisinopril", day(t, "2026-01-01"), 90}, {"lisinopril", day(t, "2026-04-01"), 90},
+		{"Furosemide", day(t, "2026-01-01"), 30}, {"furosemide", day(t, "2026-03-01"), 30},
+	}
+	got := ClassPDCs(fills, classes{"lisinopril": "ras"}, day(t, "2026-01-01"), day(t, "2026-06-30"))
+	if r := got["ras"]; !r.Eligible || r.Covered != 180 || r.Days != 181 {
+		t.Errorf("ras %+v", r)
+	}
+	if r := got["furosemide"]; !r.Eligible || r.Covered != 60 || r.Adherent {
+		t.Errorf("furosemide %+v", r)
+	}
+	if len(got) != 2 {
+		t.Errorf("classes %v", got)
+	}
+}

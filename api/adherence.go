@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -36,7 +37,7 @@ var OtherConditions = []string{"copd", "chronic-kidney-disease"}
 func (a *API) validateConditions(p *store.Patient) error {
 	for i, c := range p.Conditions {
 		if a.Engine.Pack.Programs[c] == nil && !slices.Contains(OtherConditions, c) {
-			known := append(slices.Sorted(mapKeys(a.Engine.Pack.Programs)), OtherConditions...)
+			known := append(slices.Sorted(maps.Keys(a.Engine.Pack.Programs)), OtherConditions...)
 			return fmt.Errorf("conditions[%d]: unknown condition %q (known: %s)", i, c, strings.Join(known, ", "))
 		}
 		if slices.Contains(p.Conditions[:i], c) {
@@ -44,16 +45,6 @@ func (a *API) validateConditions(p *store.Patient) error {
 		}
 	}
 	return nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // validCountry checks an ISO 3166-1 alpha-2 code, in either case, against

@@ -31,6 +31,12 @@ func TestEnrollConditionsCountry(t *testing.T) {
 		{"country UK", func(p map[string]any) { p["country"] = "UK" }, []string{"country:", "GB"}, false},
 		{"country not a code", func(p map[string]any) { p["country"] = "USA" }, []string{"country:", "ISO 3166-1"}, false},
 		{"country ZZ", func(p map[string]any) { p["country"] = "ZZ" }, []string{"country:"}, false},
+		{"dispense in the future", func(p map[string]any) {
+			p["dispenses"] = []any{map[string]any{"medication": "lisinopril", "date": "2027-01-01", "days_supply": 30}}
+		}, []string{"dispenses[0].date:", "future"}, false},
+		{"dispense without supply", func(p map[string]any) {
+			p["dispenses"] = []any{map[string]any{"medication": "lisinopril", "date": "2026-01-01"}}
+		}, []string{"dispenses[0].days_supply:"}, false},
 	} {
 		p := patient("p-"+c.name[:4], fmt.Sprintf("+1555123%04d", i))
 		c.set(p)

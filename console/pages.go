@@ -286,6 +286,8 @@ func eventOf(ev store.Event, tz string) eventRow {
 		row.What = fmt.Sprintf("escalation: %s (%s)", ev.Reason, ev.Priority)
 	case "adherence":
 		row.What = fmt.Sprintf("dose %s: %s", ev.Medication, strings.ReplaceAll(ev.Status, "_", " "))
+	case "dispense":
+		row.What = fmt.Sprintf("dispensed %s on %s, %d days' supply", ev.Medication, ev.Date, ev.Days)
 	case "capped":
 		row.What = cappedText(ev)
 	case "quiz":

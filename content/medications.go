@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/tendcare/tend/locales"
 )
 
@@ -88,8 +90,12 @@ func parseMedications(fsys fs.FS, p *Pack) []Problem {
 			m.Classes[id] = c
 		}
 		c.ID, c.Line = id, root.Line
-		if n := mapValue(classes, id); n != nil {
-			c.Line = n.Line
+		if classes != nil && classes.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(classes.Content); i += 2 {
+				if classes.Content[i].Value == id {
+					c.Line = classes.Content[i].Line // the class's name
+				}
+			}
 		}
 		if c.Threshold < 0 || c.Threshold > 1 {
 			problems = append(problems, Problem{File: MedicationsFile, Line: c.Line, Msg: fmt.Sprintf("class %q: threshold %v is not between 0 and 1 (0.80 is 80 %%)", id, c.Threshold)})

@@ -49,7 +49,8 @@ type Session struct {
 // Event is one entry of a patient's timeline. Type decides which fields are set:
 //
 //	message.in, message.out: Channel, Text, Status (Staff: a person wrote it)
-//	adherence:               Medication, Status (taken | missed | not_yet)
+//	adherence:               Medication, Status (taken | not_taken | not_yet | no_answer | undelivered;
+//	                         missed in timelines from before these, read as not_taken)
 //	escalation:              Priority (low | medium | high | acute), Reason
 //	consent:                 Channel, Status (opted_out | opted_in)
 //	channel:                 Channel, Status (linked | unreachable)

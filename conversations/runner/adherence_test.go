@@ -213,3 +213,47 @@ func join(s []string) string {
 	}
 	return out
 }
+
+// TestUndeliveredFallback: a reminder the first channel could not carry
+// reached the patient on the next one: no answer, not undelivered; when
+// the next failed too, undelivered.
+func TestUndeliveredFallback(t *testing.T) {
+	t.Parallel()
+	chicago, _ := time.LoadLocation("America/Chicago")
+	for _, tc := range []struct {
+		copyStatus string
+		want       string
+	}{{"delivered", adherence.NoAnswer}, {"no-answer", adherence.Undelivered}} {
+		t.Run(tc.copyStatus, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			r, clock, st := newTestRunner(t, time.Date(2026, 3, 3, 12, 0, 0, 0, chicago))
+			p := store.Patient{ID: "p1", Phone: "+15551230001", Language: "en", Timezone: "America/Chicago", Channel: "sms", Channels: []string{"sms", "voice"},
+				Programs: []string{"hypertension"}, Medications: []store.Medication{{ID: "m", Times: []string{"09:00"}}}}
+			if _, err := r.Enroll(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			clock.Set(time.Date(2026, 3, 4, 9, 0, 0, 0, chicago))
+			r.FireDue(ctx, 1)
+			e := reminderEntry(t, st, clock.Now())
+			st.Finish(ctx, e, store.Delivery{Done: true, Status: "sent", ProviderID: "SM1"})
+			next, err := r.Delivered(ctx, "p1", e.ID, Receipt{Channel: "sms", Status: "undelivered", Code: 30006, Undeliverable: true})
+			if err != nil || next != "voice" {
+				t.Fatalf("fallback to %q, %v; want voice", next, err)
+			}
+			claimed, err := st.ClaimOutbox(ctx, clock.Now(), 0)
+			if err != nil || len(claimed) != 1 {
+				t.Fatalf("claimed %+v, %v", claimed, err)
+			}
+			st.Finish(ctx, claimed[0], store.Delivery{Done: true, Status: "queued"})
+			if _, err := r.CallProgress(ctx, "p1", claimed[0].ID, tc.copyStatus, 99); err != nil {
+				t.Fatal(err)
+			}
+			clock.Add(2*time.Hour + time.Minute)
+			r.FireDue(ctx, 1)
+			if got := doseStatuses(t, st); len(got) != 1 || got[0] != tc.want {
+				t.Errorf("dose outcomes %v, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -113,7 +113,8 @@
 //	Event.Text, .Medication, .Reason,   random (a reason says why a ticket
 //	.Flow, .Quiz, .Question             opened; flow and quiz ids can name
 //	                                    a condition)
-//	Event.Status of an adherence event  random (taken, missed, not_yet)
+//	Event.Status of an adherence event  random (taken, not_taken, not_yet,
+//	                                    no_answer, undelivered; missed)
 //	Event.Correct of a quiz event       random, stored as a sealed Status
 //	                                    ("correct" or "incorrect") with
 //	                                    Correct left out

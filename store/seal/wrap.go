@@ -853,9 +853,9 @@ type eventField struct {
 }
 
 // eventFields are the sealed fields of an event. Status is sealed only
-// where it is the patient's answer (an adherence event's taken, missed or
-// not_yet; a quiz event's correctness, below): elsewhere it is a
-// delivery status the backend advances, or a fixed word.
+// where it is the patient's answer (an adherence event's taken, not_taken,
+// not_yet or no_answer; a quiz event's correctness, below): elsewhere it
+// is a delivery status the backend advances, or a fixed word.
 var eventFields = []eventField{
 	{fieldEventText, func(e *store.Event) *string {
 		if e.Type == "lesson" {
