@@ -9,6 +9,7 @@ import (
 
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/readings"
 )
 
 // lessonRig drives the pure engine through lessons with a manual clock, as
@@ -396,5 +397,58 @@ func BenchmarkLessonTurn(b *testing.B) {
 	}
 	if s := (Session{}); e.DecodeSession(buf, &s) != nil || s.State != "q2" {
 		b.Fatal("the confidence answer did not go on to q2")
+	}
+}
+
+// TestRuleStartsLesson: a rule's outcome runs the lesson action as a flow's
+// would. The first high blood pressure starts the measuring lesson (once
+// a day at most); a low sugar starts the rule of 15 at once, as a safety
+// message.
+func TestRuleStartsLesson(t *testing.T) {
+	t.Parallel()
+	pack, _, err := content.Load(content.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range pack.Rules {
+		for _, r := range rs.Rules {
+			switch r.ID {
+			case "bp-first-high":
+				r.Do = append(r.Do, content.Action{Lesson: &content.LessonStart{Flow: "bp-measuring"}})
+			case "glucose-level1":
+				r.Do = append(r.Do, content.Action{Lesson: &content.LessonStart{Flow: "rule-of-15", Urgent: true}})
+			}
+		}
+	}
+	e, err := NewEngine(pack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	var out Output
+
+	s := Session{Lang: "en"}
+	in := Input{Kind: Reading, Conditions: []string{"hypertension"}, Reading: &readings.Reading{Kind: readings.BloodPressure, Systolic: 150, Diastolic: 95, Unit: readings.UnitMmHg, At: now}}
+	if err := e.Turn(&s, in, now, &out); err != nil {
+		t.Fatal(err)
+	}
+	if s.Flow != "bp-measuring" {
+		t.Fatalf("first high reading: flow %q, effects %v", s.Flow, summarize(out.Effects))
+	}
+
+	s = Session{Lang: "en"}
+	s.SetSection(SectionLessons, (&lessons{Booked: now.Add(-time.Hour).Unix()}).appendBinary(nil)) // a lesson an hour ago
+	in = Input{Kind: Reading, Conditions: []string{"type2-diabetes"}, Reading: &readings.Reading{Kind: readings.Glucose, Value: 62, Unit: readings.UnitMgDL, At: now}}
+	if err := e.Turn(&s, in, now, &out); err != nil {
+		t.Fatal(err)
+	}
+	urgent := false
+	for _, ef := range out.Effects {
+		if ef.Kind == Send && ef.Origin == "rule-of-15" {
+			urgent = ef.Urgent
+		}
+	}
+	if s.Flow != "rule-of-15" || !urgent {
+		t.Fatalf("low sugar: flow %q, urgent %v, effects %v", s.Flow, urgent, summarize(out.Effects))
 	}
 }
