@@ -213,3 +213,32 @@ func medicationKeys(enrolled []enrollment.Medication) func(string) string {
 		return name
 	}
 }
+
+// Add counts o's outcomes in d too.
+func (d *Doses) Add(o Doses) {
+	d.Taken += o.Taken
+	d.NotTaken += o.NotTaken
+	d.NoAnswer += o.NoAnswer
+	d.Undelivered += o.Undelivered
+}
+
+// Rates are the two dose-reply rates, which never impute an answer to
+// silence: taken of the reminders that reached the patient, and taken of
+// the reminders they answered. A rate is nil when nothing counts toward
+// it.
+type Rates struct {
+	TakenOfPrompted *float64 `json:"taken_of_prompted"`
+	TakenOfAnswered *float64 `json:"taken_of_answered"`
+}
+
+// Rates computes d's rates.
+func (d Doses) Rates() Rates {
+	ratio := func(n, of int) *float64 {
+		if of == 0 {
+			return nil
+		}
+		v := float64(n) / float64(of)
+		return &v
+	}
+	return Rates{TakenOfPrompted: ratio(d.Taken, d.Prompted()), TakenOfAnswered: ratio(d.Taken, d.Answered())}
+}

@@ -51,6 +51,9 @@ type API struct {
 	// Patients serves erasure and the listing of enrollments (the
 	// Runner); nil answers those with 501.
 	Patients Patients
+	// Adherence records pharmacy fills and reads adherence (the Runner);
+	// nil leaves those routes out.
+	Adherence Adherence
 	// Readings records home readings (the Runner); nil leaves out
 	// POST /patients/{id}/readings and the FHIR endpoint.
 	Readings Readings
@@ -100,6 +103,10 @@ func (a *API) Routes() http.Handler {
 	r.Delete("/patients/{id}", a.deletePatient)
 	r.Get("/patients/{id}/timeline", a.timeline)
 	r.Post("/patients/{id}/telegram-link", a.telegramLink)
+	if a.Adherence != nil {
+		r.Post("/patients/{id}/dispenses", a.postDispenses)
+		r.Get("/patients/{id}/adherence", a.getAdherence)
+	}
 	r.Post("/flow-starts", a.startFlows)
 	if a.Readings != nil {
 		r.Post("/patients/{id}/readings", a.postReadings)

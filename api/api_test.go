@@ -124,7 +124,7 @@ func newEnvWith(t *testing.T, set func(*api.API)) *env {
 	c := &clock{t: t0}
 	runner := &runner.Runner{Store: st, Engine: engine, Clock: c.Now, Quiet: conversations.QuietHours{Off: true}, Channels: channeltest.Channels,
 		Render: &conversations.Renderer{Pack: engine.Pack, HelpContact: "+1 555 010 0100"}}
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}, Clock: c.Now}
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Adherence: runner, Engine: engine, Token: token, Channels: []string{"sms", "whatsapp", "voice"}, Clock: c.Now}
 	if set != nil {
 		set(a)
 	}

@@ -52,8 +52,8 @@ func (p Patient) enrollment() store.Patient {
 		ID: p.ID, Phone: p.Phone, Language: p.Language, Timezone: p.Timezone,
 		Channel: p.Channel, Team: p.Team, Channels: p.Channels, SlowSpeech: p.SlowSpeech,
 		EmergencyNumber: p.EmergencyNumber, CrisisLine: p.CrisisLine,
-		Programs: p.Programs, PHIOK: p.PHIOK, Medications: p.Medications, Refills: p.Refills,
-		Appointments: p.Appointments,
+		Programs: p.Programs, Conditions: p.Conditions, Country: p.Country, PHIOK: p.PHIOK, Medications: p.Medications, Refills: p.Refills,
+		Appointments: p.Appointments, Dispenses: p.Dispenses,
 	}
 }
 
@@ -104,6 +104,16 @@ func (a *API) validate(p *store.Patient) error {
 			return fmt.Errorf("programs[%d]: %q appears twice", i, id)
 		}
 	}
+	if err := a.validateConditions(p); err != nil {
+		return err
+	}
+	if p.Country != "" {
+		country, err := validCountry(p.Country)
+		if err != nil {
+			return fmt.Errorf("country: %v", err)
+		}
+		p.Country = country
+	}
 	if len(p.Medications) > maxMeds {
 		return fmt.Errorf("medications: %d medications, at most %d (TEND_MAX_MEDICATIONS)", len(p.Medications), maxMeds)
 	}
@@ -141,6 +151,9 @@ func (a *API) validate(p *store.Patient) error {
 	}
 	tz, _ := time.LoadLocation(p.Timezone) // checked above
 	now := a.now()
+	if err := validDispenses("dispenses", p.Dispenses, now.In(tz)); err != nil {
+		return err
+	}
 	for i, ap := range p.Appointments {
 		if !idRE.MatchString(ap.ID) {
 			return fmt.Errorf("appointments[%d].id: required, 1-64 letters, digits, '.', '_' or '-'", i)

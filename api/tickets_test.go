@@ -242,7 +242,7 @@ func TestOpenAPI(t *testing.T) {
 		}
 	}
 	routed := map[string]bool{}
-	a := &api.API{Runner: e.runner, Tickets: e.runner, Audit: e.runner, Outbox: e.runner, Jobs: e.runner, Engine: e.engine, Token: token}
+	a := &api.API{Runner: e.runner, Tickets: e.runner, Audit: e.runner, Outbox: e.runner, Jobs: e.runner, Adherence: e.runner, Engine: e.engine, Token: token}
 	chi.Walk(a.Routes().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		routed[method+" "+strings.TrimSuffix(route, "/")] = true
 		return nil

@@ -20,7 +20,8 @@ func Placeholders() []string {
 }
 
 // callPlaceholders are filled only where a call says a choice's key.
-var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"}}
+var callPlaceholders = map[string][]string{"voice.press": {"Digit", "Label"},
+	MsgVoiceReadingEntered: {"Value"}, MsgVoiceReadingPair: {"Systolic", "Diastolic"}}
 
 // Adherence values an action may record: a dose taken, reported not
 // taken, put off ("not yet"), or a reminder nobody answered. "missed", which
@@ -208,6 +209,14 @@ func (l *linter) flow(f *Flow) {
 		checkNext(s.Next, sl, where)
 		if s.Say != "" {
 			l.ref(s.Say, f.File, sl, "%s say", where)
+		}
+		if s.Reading != "" {
+			if !readings.Known(readings.Kind(s.Reading)) {
+				l.errorf(f.File, sl, "%s: reading %q is not a reading kind (one of %s)", where, s.Reading, strings.Join(readingKinds(), ", "))
+			}
+			if s.Say == "" || s.Next != "" {
+				l.errorf(f.File, sl, "%s asks for a reading: it needs say (the question) and no next (it waits for the answer)", where)
+			}
 		}
 		l.actions(f, s.Do, sl, where)
 
@@ -1190,4 +1199,12 @@ func (l *linter) answersNotAlarms(lang, file string, lex *locales.Lexicon) {
 			l.errorf(file, max(lex.Line["concepts"], 1), "%s: the answer %q is read as %s (%s): an ordinary answer must not be; narrow the concept's patterns", lang, a, f.Concept, f.Level)
 		}
 	}
+}
+
+func readingKinds() []string {
+	out := make([]string, len(readings.Kinds))
+	for i, k := range readings.Kinds {
+		out[i] = string(k)
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package content
 
-import "github.com/tendcare/tend/locales"
+import (
+	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/readings"
+)
 
 // Message ids Tend sends on its own, outside any flow: the engine's
 // (keywords, the safety net, replies that answer nothing) and the
@@ -41,10 +44,20 @@ const (
 	MsgVoiceNothing    = "voice.nothing"
 	MsgVoiceStopped    = "voice.stopped"
 	MsgVoiceResume     = "voice.resume"
-	MsgTelegramRefused = "telegram.start.refused"
-	MsgTelegramTaken   = "telegram.start.taken"
-	MsgTelegramStale   = "telegram.stale"
+	// Keypad entry of a reading (channels/voice/reading.go).
+	MsgVoiceReadingEntered = "voice.reading.entered" // You entered {{.Value}}.
+	MsgVoiceReadingPair    = "voice.reading.pair"    // You entered {{.Systolic}} over {{.Diastolic}}.
+	MsgVoiceReadingConfirm = "voice.reading.confirm" // press 1 if right, 2 to try again
+	MsgVoiceReadingUnit    = "voice.reading.unit"    // 1 kilograms, 2 pounds, 3 try again
+	MsgVoiceReadingAgain   = "voice.reading.again"   // that does not look right
+	MsgTelegramRefused     = "telegram.start.refused"
+	MsgTelegramTaken       = "telegram.start.taken"
+	MsgTelegramStale       = "telegram.stale"
 )
+
+// MsgVoiceReadingKeys is how to key a reading of kind on the phone
+// ("voice.reading.keys.blood_pressure").
+func MsgVoiceReadingKeys(kind string) string { return "voice.reading.keys." + kind }
 
 // SafetyQuestion is the id of the question the engine asks about one
 // concept of the emergency lexicon ("safety.ask.chest_pain").
@@ -64,5 +77,10 @@ func EngineMessages() []string {
 // ChannelMessages are the messages channels send themselves: what a call
 // says around a flow's prompt, and Telegram's link and button replies.
 func ChannelMessages() []string {
-	return []string{MsgVoicePress, MsgVoiceRepeat, MsgVoiceNurse, MsgVoiceStop, MsgVoiceNoInput, MsgVoiceGoodbye, MsgVoiceVoicemail, MsgVoiceUnknown, MsgVoiceConnecting, MsgVoiceCallback, MsgVoiceNothing, MsgVoiceStopped, MsgVoiceResume, MsgTelegramRefused, MsgTelegramTaken, MsgTelegramStale}
+	ids := []string{MsgVoicePress, MsgVoiceRepeat, MsgVoiceNurse, MsgVoiceStop, MsgVoiceNoInput, MsgVoiceGoodbye, MsgVoiceVoicemail, MsgVoiceUnknown, MsgVoiceConnecting, MsgVoiceCallback, MsgVoiceNothing, MsgVoiceStopped, MsgVoiceResume, MsgTelegramRefused, MsgTelegramTaken, MsgTelegramStale,
+		MsgVoiceReadingEntered, MsgVoiceReadingPair, MsgVoiceReadingConfirm, MsgVoiceReadingUnit, MsgVoiceReadingAgain}
+	for _, k := range readings.Kinds {
+		ids = append(ids, MsgVoiceReadingKeys(string(k)))
+	}
+	return ids
 }

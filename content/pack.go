@@ -249,6 +249,12 @@ type State struct {
 	Choices []*Choice `yaml:"choices"`
 	Timeout *Timeout  `yaml:"timeout"`
 	Next    string    `yaml:"next"` // for a state without choices: go on at once
+	// Reading says the state asks for a home reading of this kind
+	// (readings.Kind: blood_pressure, weight, glucose, spo2, heart_rate):
+	// by SMS the patient types it ("150/95") and the engine reads it as
+	// any typed reading; on a call the keypad takes it ("150*95#") and
+	// reads it back for confirmation before it goes to the engine.
+	Reading string `yaml:"reading"`
 
 	ID   string `yaml:"-"`
 	File string `yaml:"-"`

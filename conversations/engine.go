@@ -14,6 +14,8 @@ import (
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/escalation"
 	"github.com/tendcare/tend/locales"
+	"github.com/tendcare/tend/readings"
+	"github.com/tendcare/tend/rules"
 )
 
 // FlowTimer is the name of the timer of the active flow's waiting state.
@@ -81,6 +83,10 @@ const (
 	// starts that are not stale run, then the follow-up flow (Input.Flow,
 	// Input.Params) when one is given.
 	HandBack
+	// Reading is a home reading from a device or the API (Input.Reading):
+	// it is classified, recorded, and may open, attach to or close an
+	// episode (readings.go, episodes.go).
+	Reading
 )
 
 // Input is what a turn reacts to.
@@ -114,6 +120,13 @@ type Input struct {
 	// the patient is quoted ("a person will read it within 24 hours");
 	// the zero value is escalation's defaults.
 	Deadlines escalation.Deadlines
+	// Reading is the reading of a Reading input (and of a typed one).
+	Reading *readings.Reading
+	// Conditions are the patient's program ids and enrollment conditions:
+	// which reading rules apply. Location is their time zone (local days,
+	// fasting hours); nil is UTC.
+	Conditions []string
+	Location   *time.Location
 }
 
 // EffectKind names what a turn asks the world to do.
@@ -140,6 +153,14 @@ const (
 	// reinforce, reteach or misconception) or a lesson's result (Quiz,
 	// Correct, Status: passed or failed); see lessons.go.
 	Lesson
+	// Record records a reading (Reading) with its classification (Level,
+	// Rule); Duplicate when its id was recorded before (nothing else
+	// happens then).
+	Record
+	// EpisodeChange records a change of a condition's episode (Condition,
+	// Rule, Status, Priority; Reason is its ticket's reason, which the
+	// Runner uses to name the ticket).
+	EpisodeChange
 )
 
 // Effect is one thing a turn asks for. Fields not used by Kind are empty.
@@ -171,6 +192,13 @@ type Effect struct {
 	Reason     string
 	Timer      string
 	Due        time.Time
+
+	// Record and EpisodeChange.
+	Reading   readings.Reading
+	Level     readings.Level
+	Rule      string
+	Condition string
+	Duplicate bool
 }
 
 // Output is a turn's effects. Reuse one across turns to save allocations.
@@ -196,6 +224,7 @@ type Engine struct {
 	intern map[string]string
 	words  []*locales.Words
 	prio   map[string]int
+	rules  *rules.Rules
 }
 
 // flow is a content flow compiled to a looplab/fsm event table. Machines are
@@ -226,7 +255,8 @@ var ErrUnknownFlow = errors.New("unknown flow")
 // NewEngine compiles a linted pack.
 func NewEngine(p *content.Pack) (*Engine, error) {
 	e := &Engine{Pack: p, flows: map[string]*flow{}, intern: map[string]string{},
-		prio: map[string]int{content.PriorityEducation: 1, content.PriorityReminder: 2, content.PrioritySafety: 3}}
+		prio:  map[string]int{content.PriorityEducation: 1, content.PriorityReminder: 2, content.PrioritySafety: 3},
+		rules: rules.New(p)}
 	for _, l := range p.Languages {
 		e.intern[l] = l
 		if w := p.Words[l]; w != nil {
@@ -342,6 +372,7 @@ type turn struct {
 	// ls is the lessons section, decoded when a turn first needs it.
 	ls      *lessons
 	lsDirty bool
+	cl      *clinical // the clinical sections, once a turn reads them
 }
 
 // Turn runs one turn: it changes s in place and appends the effects to out
@@ -350,13 +381,15 @@ func (e *Engine) Turn(s *Session, in Input, now time.Time, out *Output) error {
 	out.Effects = out.Effects[:0]
 	out.Keyword = ""
 	t := &turn{e: e, s: s, out: out, now: now, in: in}
-	err := t.dispatch(in)
+	err := t.dispatch()
 	t.flushLessons()
+	t.saveClinical()
 	return err
 }
 
-func (t *turn) dispatch(in Input) error {
-	s := t.s
+// dispatch runs the turn for its input's kind.
+func (t *turn) dispatch() error {
+	in, s := t.in, t.s
 	switch in.Kind {
 	case Text:
 		t.reply = true
@@ -394,6 +427,8 @@ func (t *turn) dispatch(in Input) error {
 		return t.claim(in.Staff, in.Stale)
 	case HandBack:
 		return t.handBack(in.Flow, in.Params)
+	case Reading:
+		return t.reading(in.Reading)
 	}
 	return fmt.Errorf("conversations: unknown input kind %d", in.Kind)
 }
@@ -686,20 +721,20 @@ func (t *turn) startPrio(id string, params []Param, prio int) error {
 		t.enqueue(Queued{Flow: s.Flow, Params: s.Params}, true)
 		t.cancelTimer()
 	}
-	first := f.Start
+	first, review := f.Start, ""
 	if f.lesson {
 		// A spaced review starts at its item's question state.
-		item := lookup(params, ParamReview)
-		if !f.items[item] || f.states[item] == nil {
-			item = ""
+		review = lookup(params, ParamReview)
+		if !f.items[review] || f.states[review] == nil {
+			review = ""
 		}
-		t.beginRun(f, item)
-		if item != "" {
-			first = item
+		t.beginRun(f, review)
+		if review != "" {
+			first = review
 		}
 	}
 	s.Flow, s.State, s.Params, s.Misses = f.ID, first, params, 0
-	if first != f.Start {
+	if review != "" {
 		t.say(content.MsgReview, nil)
 	}
 	return t.enter(f, f.states[first])
@@ -840,8 +875,11 @@ func (t *turn) enter(f *flow, st *state) error {
 	if t.s.Flow != f.ID {
 		return nil // an action ended the flow
 	}
-	waits := len(st.Choices) > 0 || st.Timeout != nil
-	if st.Say != "" && len(st.Choices) > 0 {
+	// A state asking for a reading (reading:) is a question too: a call
+	// takes its answer on the keypad.
+	asks := len(st.Choices) > 0 || st.Reading != ""
+	waits := asks || st.Timeout != nil
+	if st.Say != "" && asks {
 		// A new question: buttons of the earlier one go stale. A state
 		// that waits without asking keeps the question that is on screen.
 		t.s.Step++
@@ -849,7 +887,7 @@ func (t *turn) enter(f *flow, st *state) error {
 	if st.Say != "" {
 		t.say(st.Say, func(ef *Effect) {
 			ef.Params = t.s.Params
-			if len(st.Choices) > 0 {
+			if asks {
 				ef.Flow, ef.State, ef.Step = f.ID, st.ID, t.s.Step
 			}
 		})
@@ -880,8 +918,10 @@ func (t *turn) endFlow(next bool) {
 	if s.Flow == "" {
 		return
 	}
-	if f := t.e.flows[s.Flow]; next && f != nil && f.lesson {
-		t.finishRun(f)
+	if next {
+		if f := t.e.flows[s.Flow]; f != nil && f.lesson {
+			t.finishRun(f)
+		}
 	}
 	t.cancelTimer()
 	s.Flow, s.State, s.Params, s.Misses = "", "", nil, 0
@@ -932,6 +972,8 @@ func (t *turn) run(f *flow, as []content.Action) {
 			t.startLesson(a.Lesson)
 		case a.Followup != nil:
 			t.out.add(Effect{Kind: SetTimer, Timer: "followup|" + a.Followup.Flow, Due: t.now.Add(time.Duration(a.Followup.After))})
+		case a.Episode != "":
+			t.confirmed(f, a.Episode)
 		}
 	}
 }

@@ -366,3 +366,35 @@ func TestLessonsSectionRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLessonTurn is the dearest lesson turn: a confidence answer that
+// decodes the lessons section, scores the item, runs the feedback, asks the
+// next question and writes the section back.
+func BenchmarkLessonTurn(b *testing.B) {
+	e := testEngine(b)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	s := Session{Lang: "en"}
+	var out Output
+	for _, in := range []Input{{Kind: Start, Flow: "hf-daily-weight"}, {Kind: Text, Text: "2", Channel: "sms"}} {
+		if err := e.Turn(&s, in, now, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waiting, _ := s.AppendBinary(nil)
+	buf := make([]byte, 0, 256)
+	in := Input{Kind: Text, Text: "5", Channel: "sms"}
+	b.ReportAllocs()
+	for b.Loop() {
+		var s Session
+		if err := e.DecodeSession(waiting, &s); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Turn(&s, in, now, &out); err != nil {
+			b.Fatal(err)
+		}
+		buf, _ = s.AppendBinary(buf[:0])
+	}
+	if s := (Session{}); e.DecodeSession(buf, &s) != nil || s.State != "q2" {
+		b.Fatal("the confidence answer did not go on to q2")
+	}
+}

@@ -24,9 +24,20 @@ type Renderer struct {
 }
 
 // Numbers returns the emergency number and crisis line a patient is told
-// to call: the patient's own, else the clinic's, else their phone's
-// country's, else 112. The crisis line is empty when none is known.
+// to call: the patient's own, else their country of residence's
+// (Patient.Country), else the clinic's, else their phone's country's,
+// else 112. The country of residence comes before the clinic's setting:
+// a patient who lives abroad must call where they are. The crisis line is
+// empty when none is known; a known country of residence without one
+// borrows neither the clinic's nor the phone's country's line, which
+// would be another country's.
 func (r *Renderer) Numbers(p *enrollment.Patient) locales.ServiceNumbers {
+	if home, ok := locales.NumbersForCountry(p.Country); ok {
+		return locales.ServiceNumbers{
+			Emergency: first(p.EmergencyNumber, home.Emergency),
+			Crisis:    first(p.CrisisLine, home.Crisis),
+		}
+	}
 	country, _ := locales.NumbersFor(p.Phone)
 	n := locales.ServiceNumbers{
 		Emergency: first(p.EmergencyNumber, r.Emergency, country.Emergency, locales.FallbackEmergency),

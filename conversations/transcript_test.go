@@ -47,6 +47,7 @@ var scripts = []script{
 	{"hf-daily-weight-wrong-twice", []string{"start hf-daily-weight", "> 1", "> 1", "> 1", "> 2"}},
 	{"hf-daily-weight-misconception", []string{"start hf-daily-weight", "> 2", "> 5", "> 2", "> very sure", "> 3", "> 5"}},
 	{"hf-daily-weight-no-confidence", []string{"start hf-daily-weight", "> 2", "wait 25h"}},
+	{"hf-daily-weight-review", []string{"start hf-daily-weight", "> 1", "> 2", "> 2", "> 5", "> 3", "> 5", "wait 2d", "> 2", "> 3", "wait 5d", "> 2", "> 4"}},
 	{"hf-daily-weight-confidence-unknown", []string{"start hf-daily-weight", "> 2", "> what?", "> 4", "> 3", "> 5"}},
 	{"keywords", []string{"> HELP", "> nurse", "> I have chest pain", "> STOP", "> hello", "start med-reminder medication=lisinopril",
 		"> START", "> español", "> AYUDA", "> english"}},
@@ -71,6 +72,9 @@ type driver struct {
 	now time.Time
 	out Output
 	b   strings.Builder
+	// timers are the timers other than the flow's and the safety
+	// question's (spaced reviews, deferred lessons), fired by "wait".
+	timers map[string]time.Time
 }
 
 func newDriver(t *testing.T, e *Engine, lang string) *driver {
@@ -111,6 +115,25 @@ func (d *driver) step(line string) {
 			d.now = time.Unix(d.s.TimerDue, 0).In(d.now.Location())
 			fmt.Fprintf(&d.b, "%s -- no reply (timer)\n", d.now.Format("Mon 15:04"))
 			d.turn(Input{Kind: Timeout, Due: d.s.TimerDue})
+		}
+		for {
+			name, due := "", end
+			for n, at := range d.timers {
+				if !at.After(due) && (name == "" || at.Before(due) || at.Equal(due) && n < name) {
+					name, due = n, at
+				}
+			}
+			if name == "" {
+				break
+			}
+			delete(d.timers, name)
+			sc, ok := ParseTimer(name)
+			if !ok {
+				d.t.Fatalf("timer %q does not parse", name)
+			}
+			d.now = due.In(d.now.Location())
+			fmt.Fprintf(&d.b, "%s -- timer %s\n", d.now.Format("Mon 15:04"), name)
+			d.turn(Input{Kind: Start, Flow: sc.Flow, Params: sc.Params})
 		}
 		d.now = end
 		return
@@ -155,10 +178,15 @@ func (d *driver) turn(in Input) {
 			}
 		case SetTimer:
 			if ef.Timer != FlowTimer && ef.Timer != SafetyTimer {
+				if d.timers == nil {
+					d.timers = map[string]time.Time{}
+				}
+				d.timers[ef.Timer] = ef.Due
 				fmt.Fprintf(&d.b, "      [timer %s at %s]\n", ef.Timer, ef.Due.In(d.now.Location()).Format("Mon Jan 2 15:04"))
 			}
 		case CancelTimer:
 			if ef.Timer != FlowTimer && ef.Timer != SafetyTimer {
+				delete(d.timers, ef.Timer)
 				fmt.Fprintf(&d.b, "      [timer %s cancelled]\n", ef.Timer)
 			}
 		case Escalate:

@@ -43,6 +43,32 @@ var countryNumbers = map[string]ServiceNumbers{
 	"64":  {"111", "1737"},     // New Zealand
 }
 
+// regionNumbers maps an ISO 3166-1 alpha-2 country code (a patient's
+// country of residence) to its numbers: the countries of countryNumbers,
+// and the European Union's member states, where 112 is the emergency
+// number by law (European Electronic Communications Code, Directive (EU)
+// 2018/1972, article 109), with the crisis lines above where we know one.
+var regionNumbers = map[string]ServiceNumbers{
+	"US": {"911", "988"}, "CA": {"911", "988"}, "MX": {"911", ""}, "PH": {"911", ""},
+	"GB": {"999", "116 123"}, "ES": {"112", "024"}, "FR": {"112", "3114"}, "PT": {"112", ""},
+	"DE": {"112", ""}, "IT": {"112", ""}, "RU": {"112", ""}, "KZ": {"112", ""}, "IN": {"112", ""},
+	"CN": {"120", ""}, "VN": {"115", ""}, "KR": {"119", ""}, "TW": {"119", ""}, "BR": {"192", "188"},
+	"AU": {"000", "13 11 14"}, "NZ": {"111", "1737"},
+	"AT": {"112", ""}, "BE": {"112", ""}, "BG": {"112", ""}, "HR": {"112", ""}, "CY": {"112", ""},
+	"CZ": {"112", ""}, "DK": {"112", ""}, "EE": {"112", ""}, "FI": {"112", ""}, "GR": {"112", ""},
+	"HU": {"112", ""}, "IE": {"112", ""}, "LV": {"112", ""}, "LT": {"112", ""}, "LU": {"112", ""},
+	"MT": {"112", ""}, "NL": {"112", ""}, "PL": {"112", ""}, "RO": {"112", ""}, "SK": {"112", ""},
+	"SI": {"112", ""}, "SE": {"112", ""},
+}
+
+// NumbersForCountry returns the service numbers of a country of residence
+// (ISO 3166-1 alpha-2, upper case), and false when the country is not in
+// the table.
+func NumbersForCountry(country string) (ServiceNumbers, bool) {
+	s, ok := regionNumbers[country]
+	return s, ok
+}
+
 // NumbersFor returns the service numbers of the country of an E.164 phone
 // number, and false when the country is not in the table.
 func NumbersFor(phone string) (ServiceNumbers, bool) {

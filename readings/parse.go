@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -65,6 +66,10 @@ const (
 // reading. The reading is patient-sourced, canonical, with no time: the
 // caller stamps it.
 func ParseText(raw string, words []*locales.Words) (Reading, Problem) {
+	if !hasDigit(raw) {
+		// Most messages ("yes", "I took it") have no number at all.
+		return Reading{}, NotReading
+	}
 	v := vocabularyOf(words)
 	toks := v.lex(raw)
 	if len(toks) == 0 {
@@ -82,6 +87,13 @@ func ParseText(raw string, words []*locales.Words) (Reading, Problem) {
 		} else if t.kind != kind {
 			end = i
 			break
+		}
+	}
+	if start > 0 && hasNumber(toks[:start]) && hasNumber(toks[start+1:end]) {
+		// "120/80 hr 60": a reading before the first keyword comes first.
+		if r, filler, p := readSegment(toks[:start], ""); p == OK && filler <= maxFiller {
+			r.Source = Patient
+			return r, OK
 		}
 	}
 	var seg, rest []token // rest: the words around the keyword, outside seg
@@ -192,6 +204,45 @@ func readSegment(seg []token, kind Kind) (r Reading, filler int, p Problem) {
 		return r, filler, Implausible
 	}
 	return r, filler, OK
+}
+
+// Text writes a canonical reading as a patient could type it, in a form
+// ParseText reads back to the same reading with any words or none: a
+// channel that takes a reading some other way (a call's keypad) hands it
+// to the engine as this text, the same path a typed reading takes.
+func Text(r Reading) string {
+	if r.Kind == BloodPressure {
+		return r.ValueText() + " " + UnitMmHg
+	}
+	return r.ValueText() + " " + r.Unit
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// hasDigit reports whether s holds a decimal digit of any script.
+func hasDigit(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			return true
+		}
+		if c >= utf8.RuneSelf {
+			for _, r := range s[i:] {
+				if unicode.Is(unicode.Nd, r) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
 }
 
 func whole(s string) bool { return !strings.Contains(s, ".") }
@@ -313,11 +364,11 @@ type token struct {
 }
 
 // vocabulary is the reading words of a set of languages, as phrases of
-// normalized words; built once per set of Words (they do not change after
-// loading) and shared.
+// normalized words indexed by their first word (longest first); built once
+// per set of Words (they do not change after loading) and shared.
 type vocabulary struct {
-	phrases []phrase // longest first
-	single  map[string]bool
+	first  map[string][]phrase
+	single map[string]bool
 }
 
 type phrase struct {
@@ -327,17 +378,24 @@ type phrase struct {
 	join  bool
 }
 
-var vocabularies sync.Map // string (the Words' addresses) -> *vocabulary
+// vocabKey identifies a set of Words without allocating: the engine
+// passes the same slice on every turn.
+type vocabKey struct {
+	first, last *locales.Words
+	n           int
+}
+
+var vocabularies sync.Map // vocabKey -> *vocabulary
 
 func vocabularyOf(words []*locales.Words) *vocabulary {
-	var key strings.Builder
-	for _, w := range words {
-		key.WriteString(ptrKey(w))
+	var key vocabKey
+	if n := len(words); n > 0 {
+		key = vocabKey{words[0], words[n-1], n}
 	}
-	if v, ok := vocabularies.Load(key.String()); ok {
+	if v, ok := vocabularies.Load(key); ok {
 		return v.(*vocabulary)
 	}
-	v := &vocabulary{single: map[string]bool{}}
+	v := &vocabulary{first: map[string][]phrase{}, single: map[string]bool{}}
 	add := func(s string, p phrase) {
 		p.words = strings.Fields(locales.Normalize(s))
 		if len(p.words) == 0 {
@@ -346,7 +404,12 @@ func vocabularyOf(words []*locales.Words) *vocabulary {
 		if len(p.words) == 1 {
 			v.single[p.words[0]] = true
 		}
-		v.phrases = append(v.phrases, p)
+		v.first[p.words[0]] = append(v.first[p.words[0]], p)
+	}
+	// The canonical units' own names are read in every language, so that
+	// Text's form of a reading reads back whatever words are loaded.
+	for _, u := range []string{UnitMmHg, UnitKg, UnitLb, UnitMgDL, UnitMmolL, UnitPerMin} {
+		add(u, phrase{unit: u})
 	}
 	for _, w := range words {
 		if w == nil {
@@ -366,8 +429,11 @@ func vocabularyOf(words []*locales.Words) *vocabulary {
 			add(s, phrase{join: true})
 		}
 	}
-	sort.SliceStable(v.phrases, func(i, j int) bool { return len(v.phrases[i].words) > len(v.phrases[j].words) })
-	actual, _ := vocabularies.LoadOrStore(key.String(), v)
+	for w, ps := range v.first {
+		sort.SliceStable(ps, func(i, j int) bool { return len(ps[i].words) > len(ps[j].words) })
+		v.first[w] = ps
+	}
+	actual, _ := vocabularies.LoadOrStore(key, v)
 	return actual.(*vocabulary)
 }
 
@@ -378,7 +444,10 @@ func vocabularyOf(words []*locales.Words) *vocabulary {
 // against the vocabulary, longest phrase first, a "/" allowed between a
 // phrase's words ("mg/dL").
 func (v *vocabulary) lex(raw string) []token {
-	s := []rune(norm.NFKC.String(raw))
+	if !isASCII(raw) {
+		raw = norm.NFKC.String(raw)
+	}
+	s := []rune(raw)
 	var raws []token
 	for i := 0; i < len(s); {
 		r := s[i]
@@ -458,7 +527,7 @@ func (v *vocabulary) lex(raw string) []token {
 // many tokens it took (0 when none matches).
 func (v *vocabulary) match(ts []token) (phrase, int) {
 next:
-	for _, p := range v.phrases {
+	for _, p := range v.first[ts[0].word] {
 		j := 0
 		for wi, w := range p.words {
 			if wi > 0 && j < len(ts) && ts[j].join && ts[j].word == "" {
@@ -492,8 +561,6 @@ func numberToken(s string) token {
 	}
 	return token{num: true, value: round(v, 1e6), text: s}
 }
-
-func ptrKey(w *locales.Words) string { return fmt.Sprintf("%p,", w) }
 
 // CheckWords lists what is wrong with a language's reading words (for
 // lint; the loader cannot check them, as locales does not know the

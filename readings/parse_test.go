@@ -2,6 +2,7 @@ package readings
 
 import (
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/tendcare/tend/locales"
@@ -51,6 +52,11 @@ func TestParseText(t *testing.T) {
 		{"bp150/95", bp(150, 95), OK},
 		{"150/95 bp", bp(150, 95), OK},
 		{"BP 150/95 pulse 72", bp(150, 95), OK},
+		{"120/80 hr 60", bp(120, 80), OK},
+		{"my bp this morning was 135 over 85", bp(135, 85), OK},
+		{"BP: 150/95, pulse 72", bp(150, 95), OK},
+		{"I weigh 180 lbs", val(Weight, 81.6, UnitKg), OK},
+		{"sat 88", val(SpO2, 88, UnitPercent), OK},
 		{"weight 82.4 kg", val(Weight, 82.4, UnitKg), OK},
 		{"82.4kg", val(Weight, 82.4, UnitKg), OK},
 		{"weight 182 lb", val(Weight, 82.6, UnitKg), OK},
@@ -81,6 +87,14 @@ func TestParseText(t *testing.T) {
 		{"glucosa 6,1", val(Glucose, 110, UnitMgDL), OK},
 		{"oxígeno 93", val(SpO2, 93, UnitPercent), OK},
 		{"pulso 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"presión arterial 150/95 mmHg", bp(150, 95), OK},
+		{"Peso: 82.4kg", val(Weight, 82.4, UnitKg), OK},
+		{"azucar en ayunas 110", val(Glucose, 110, UnitMgDL), OK},
+		{"mi azúcar está alta 250", val(Glucose, 250, UnitMgDL), OK},
+		{"oxigeno 88%", val(SpO2, 88, UnitPercent), OK},
+		{"Tomé mi pastilla a las 8", Reading{}, NotReading},
+		{"temp 37.5", Reading{}, NotReading},
+		{"1 taken", Reading{}, NotReading},
 		{"saturación 95 por ciento", val(SpO2, 95, UnitPercent), OK},
 		// Digits of other scripts, full-width forms.
 		{"BP ١٥٠/٩٥", bp(150, 95), OK}, // Arabic-Indic
@@ -240,4 +254,41 @@ func FuzzParseText(f *testing.F) {
 			t.Fatalf("ParseText(%q) = %+v OK, but not plausible and canonical", s, r)
 		}
 	})
+}
+
+// TestTextRoundTrip: Text's form of every kind reads back to the same
+// reading, with no words loaded at all.
+func TestTextRoundTrip(t *testing.T) {
+	for _, r := range []Reading{bp(150, 95), val(Weight, 82.4, UnitKg), val(Glucose, 99, UnitMgDL),
+		val(SpO2, 93, UnitPercent), val(HeartRate, 72, UnitPerMin)} {
+		for _, words := range [][]*locales.Words{nil, bundledWords(t)} {
+			got, p := ParseText(Text(r), words)
+			if p != OK || got != r {
+				t.Errorf("ParseText(Text(%+v) = %q) = %+v, %v", r, Text(r), got, p)
+			}
+		}
+	}
+}
+
+func TestCheckWords(t *testing.T) {
+	for _, w := range bundledWords(t) {
+		if errs := CheckWords(w); len(errs) > 0 {
+			t.Errorf("%s: %v", w.Language, errs)
+		}
+	}
+	bad := &locales.Words{Readings: locales.ReadingWords{
+		Kinds: map[string][]string{"weight": {"peso"}, "steps": {"pasos"}},
+		Units: map[string][]string{"stone": {"st"}},
+	}}
+	got := CheckWords(bad)
+	want := []string{"kinds: \"steps\"", "blood_pressure has no words", "\"stone\" is not a unit"}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || strings.Contains(g, w)
+		}
+		if !found {
+			t.Errorf("CheckWords: no problem saying %q in %q", w, got)
+		}
+	}
 }

@@ -42,7 +42,16 @@ func withNurse(e *env) { e.hooks.NurseLine = nurseLine }
 
 func newEnv(t *testing.T, opts ...option) *env {
 	t.Helper()
-	e := &env{Core: channeltest.New(t, channeltest.Options{}), t: t, fake: voicetest.New(t)}
+	e := setUp(&env{Core: channeltest.New(t, channeltest.Options{}), t: t, fake: voicetest.New(t)})
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// setUp serves e's webhooks and builds its sender and dispatcher on e.Core.
+func setUp(e *env) *env {
+	t := e.t
 	e.hooks = &voice.Webhooks{Turns: e.Runner, Pack: e.Pack, AuthToken: e.fake.AuthToken, Callback: callback, Log: e.Log}
 	e.srv = httptest.NewServer(e.hooks.Handler())
 	t.Cleanup(e.srv.Close)
@@ -52,9 +61,6 @@ func newEnv(t *testing.T, opts ...option) *env {
 	e.hooks.Slots = e.sender
 	e.disp = &channels.Dispatcher{Outbox: e.Store, Consent: e.Runner, Clock: e.Clock.Now, Quiet: e.Quiet, Log: e.Log,
 		Senders: map[string]channels.Sender{voice.Channel: e.sender}, Specs: channels.Specs{voice.Spec}}
-	for _, o := range opts {
-		o(e)
-	}
 	return e
 }
 

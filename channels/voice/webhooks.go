@@ -254,9 +254,10 @@ func (h *Webhooks) speaker(rep runner.Reply) speaker {
 	return newSpeaker(h.Pack, lang, rep.Slow)
 }
 
-// waiting is the question a reply ends on, if it ends on one.
+// waiting is the question a reply ends on, if it ends on one: choices
+// to key, or a reading to key.
 func waiting(rep runner.Reply) (runner.Outgoing, bool) {
-	if n := len(rep.Messages); n > 0 && len(rep.Messages[n-1].Labels) > 0 {
+	if n := len(rep.Messages); n > 0 && (len(rep.Messages[n-1].Labels) > 0 || rep.Messages[n-1].Reading != "") {
 		return rep.Messages[n-1], true
 	}
 	return runner.Outgoing{}, false
@@ -265,6 +266,9 @@ func waiting(rep runner.Reply) (runner.Outgoing, bool) {
 // question asks q with its keys, then, when no key came, comes back with
 // the silent marker.
 func (h *Webhooks) question(sp speaker, patientID string, q runner.Outgoing, turn, silences int) []twiml.Element {
+	if q.Reading != "" {
+		return h.readingEntry(sp, patientID, questionRef{text: q.Text, step: q.Step, reading: q.Reading}, turn, silences)
+	}
 	return []twiml.Element{
 		h.listen(sp, gather(h.gatherURL(patientID, q.Step, turn, silences, false), sp.menu(q.Text, q.Labels))),
 		redirect(h.gatherURL(patientID, q.Step, turn, silences, true)),
@@ -512,11 +516,13 @@ type gatherQuery struct {
 	turn     int
 	silences int
 	silent   bool
-	resume   bool // the caller had stopped calls and is asked to start them
+	resume   bool   // the caller had stopped calls and is asked to start them
+	reading  string // r: the question asks for a reading of this kind (reading.go)
+	keyed    string // v: the reading keyed, being read back for confirmation
 }
 
 func parseGather(q url.Values) (gatherQuery, error) {
-	g := gatherQuery{silent: q.Get("silent") == "1", resume: q.Get("resume") == "1"}
+	g := gatherQuery{silent: q.Get("silent") == "1", resume: q.Get("resume") == "1", reading: q.Get("r"), keyed: q.Get("v")}
 	s, err := strconv.ParseUint(q.Get("s"), 10, 32)
 	if err != nil {
 		return g, errors.New("s: " + err.Error())
@@ -597,6 +603,8 @@ func (h *Webhooks) gather(w http.ResponseWriter, r *http.Request) {
 		}
 		sp := h.speaker(rep)
 		h.respond(w, sp.sayID(content.MsgVoiceStopped, nil), []twiml.Element{hangup()})
+	case g.reading != "":
+		h.reading(w, r, g, digits, dedupe)
 	default:
 		h.answer(w, r, g, digits, dedupe)
 	}

@@ -117,8 +117,9 @@ func listen(addr string, s servingConfig, reg prometheus.Registerer) (*serving, 
 }
 
 // guardRoutes puts the request budgets in front of h: sign-in, /metrics
-// and the dev phone charge every request; the API charges a bad token
-// only (its 404s are answers about patients); every other route but the
+// and the dev phone charge every request; the API and the FHIR endpoint
+// charge a bad token only (their 404s are answers about patients, their
+// 400s about a device's data); every other route but the
 // health checks charges refused requests (a bad signature, a path that is
 // not there), so a provider's webhooks are never slowed, whatever their
 // rate, and a patient's message is never turned away.
@@ -133,7 +134,7 @@ func (sv *serving) guardRoutes(s servingConfig, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 		case strings.HasPrefix(p, "/console/login") || p == "/metrics" || strings.HasPrefix(p, "/dev/phone"):
 			every.ServeHTTP(w, r)
-		case strings.HasPrefix(p, "/api/"):
+		case strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/fhir/"):
 			badToken.ServeHTTP(w, r)
 		default:
 			refused.ServeHTTP(w, r)

@@ -35,6 +35,7 @@ import (
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/conversations/runner"
 	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/fhir"
 	"github.com/tendcare/tend/live"
 	"github.com/tendcare/tend/locales"
 	"github.com/tendcare/tend/store"
@@ -454,8 +455,20 @@ func serve(args []string) error {
 		Teams:  c.teams, ReopenWithin: c.reopenWithin, ConsoleURL: strings.TrimSuffix(c.PublicURL, "/") + "/console/"}
 	disp.Consent = runner
 	r := chi.NewRouter()
-	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, MaxBulk: c.MaxBulk,
+	a := &api.API{Runner: runner, Tickets: runner, Audit: runner, Outbox: runner, Jobs: runner, Patients: runner, Adherence: runner, MaxBulk: c.MaxBulk,
 		Engine: engine, Token: token, Log: log, Clock: clock, MaxMedications: c.MaxMedications, MaxTimes: c.MaxTimes}
+	// Home readings in (the API's readings route and /fhir/Observation):
+	// served once the runner records readings.
+	if rd, ok := any(runner).(api.Readings); ok {
+		a.Readings = rd
+		// Compile the FHIR schema now rather than on the first
+		// Observation (about a second).
+		go func() {
+			if err := fhir.Prepare(); err != nil {
+				log.Error("FHIR schema", "err", err)
+			}
+		}()
+	}
 	if err := mountChannels(c, r, a, disp, runner, st, pack, m, log); err != nil {
 		return err
 	}
@@ -477,6 +490,7 @@ func serve(args []string) error {
 	r.Get("/readyz", readyz(st, disp))
 	r.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
 	r.Mount("/api/v1", a.Routes())
+	r.Mount("/fhir", a.FHIR())
 	hub := &live.Hub{}
 	con := &console.Console{Backend: runner, Clock: clock, Log: log, Secure: strings.HasPrefix(c.PublicURL, "https://"),
 		Flows: slices.Sorted(maps.Keys(pack.Flows)), Live: hub, RequireTOTP: c.RequireTOTP}

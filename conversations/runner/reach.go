@@ -43,6 +43,9 @@ type Outgoing struct {
 	Text    string
 	Labels  []string
 	Step    uint32
+	// Reading is the kind of home reading the message asks for (its
+	// state's reading:), "" for any other: a call takes it on the keypad.
+	Reading string
 }
 
 // Reply is what a turn gives back to the channel that ran it.
@@ -132,12 +135,12 @@ func (r *Runner) question(s *conversations.Session, p *store.Patient, lang strin
 		return Outgoing{}, false
 	}
 	st := f.States[s.State]
-	if st.Say == "" || len(st.Choices) == 0 {
+	if st.Say == "" || (len(st.Choices) == 0 && st.Reading == "") {
 		return Outgoing{}, false
 	}
 	ef := conversations.Effect{Kind: conversations.Send, Message: r.Render.Variant(lang, st.Say, conversations.Voice), Flow: s.Flow, State: s.State, Params: s.Params, Step: s.Step}
 	text, labels, _ := r.Render.Parts(lang, r.named(p, conversations.Voice), &ef)
-	return Outgoing{Message: st.Say, Text: text, Labels: labels, Step: s.Step}, true
+	return Outgoing{Message: st.Say, Text: text, Labels: labels, Step: s.Step, Reading: st.Reading}, true
 }
 
 // named is the patient as a message on ch may describe them: a call never
@@ -178,6 +181,11 @@ func (r *Runner) Script(ctx context.Context, patientID, messageID string) (Reply
 		if tail := conversations.Numbered("", q.Labels); strings.HasSuffix(text, tail) {
 			o.Text = strings.TrimSuffix(text, tail)
 			o.Labels, o.Step = q.Labels, q.Step
+		}
+		if q.Reading != "" {
+			// A question for a reading has no choices to find in the
+			// text: the call waits on it, so the keypad answers it.
+			o.Step, o.Reading = q.Step, q.Reading
 		}
 	}
 	rep.Messages = []Outgoing{o}
@@ -470,4 +478,21 @@ func (r *Runner) changedPatient(ctx context.Context, patientID string) {
 	for _, t := range s.Tickets {
 		r.Changed(t.ID, cmp.Or(p.Team, staff.DefaultTeam))
 	}
+}
+
+// readingAsked is the reading kind the state that sent ef asks for, ""
+// when it asks for none (a Send names its Flow and State only when it is
+// the state's prompt).
+func (r *Runner) readingAsked(ef *conversations.Effect) string {
+	if ef.Flow == "" {
+		return ""
+	}
+	f := r.Engine.Pack.Flows[ef.Flow]
+	if f == nil {
+		return ""
+	}
+	if st := f.States[ef.State]; st != nil {
+		return st.Reading
+	}
+	return ""
 }

@@ -328,6 +328,12 @@ func (r *Runner) apply(w *work) {
 			p := w.p
 			p.Language = ef.Status
 			w.c.Patient = &p
+		case conversations.Record:
+			if !ef.Duplicate {
+				w.c.Events = append(w.c.Events, r.readingEvent(w, ef))
+			}
+		case conversations.EpisodeChange:
+			w.c.Events = append(w.c.Events, r.episodeEvent(w, ef))
 		case conversations.SetTimer:
 			w.setTimer(ef.Timer, ef.Due)
 		case conversations.CancelTimer:
@@ -390,7 +396,7 @@ func (r *Runner) queue(w *work, lang string, ef *conversations.Effect) {
 		r.log().Info("message over its channel's budget: sent without the medicine's name", "patient", w.p.ID, "message", ef.Message, "lang", lang, "channel", ch)
 	}
 	if w.sync {
-		w.said = append(w.said, Outgoing{ID: id, Message: ef.Message, Text: text, Labels: labels, Step: ef.Step})
+		w.said = append(w.said, Outgoing{ID: id, Message: ef.Message, Text: text, Labels: labels, Step: ef.Step, Reading: r.readingAsked(ef)})
 		w.c.Events = append(w.c.Events, store.Event{ID: id, Type: "message.out", At: w.now, Channel: w.channel, Text: full, Status: "delivered", Flow: ef.Origin, Message: ef.Message})
 		return
 	}
