@@ -84,6 +84,18 @@ func TestBundledLessons(t *testing.T) {
 					}
 				}
 			}
+			// WhatsApp shows choices as buttons only when every title
+			// fits in 20 characters (hf-daily-weight predates the rule).
+			if id != "hf-daily-weight" {
+				for _, lang := range p.Languages {
+					for _, c := range f.States["q1"].Choices {
+						checkButton(t, p, lang, c.Label)
+					}
+					for _, c := range f.States["q2"].Choices {
+						checkButton(t, p, lang, c.Label)
+					}
+				}
+			}
 			gap := f.States["gap"]
 			if gap == nil || !slices.ContainsFunc(gap.Do, func(a content.Action) bool { return a.Escalate != nil && a.Escalate.Priority == "low" }) {
 				t.Errorf("gap state does not open a low ticket: %+v", gap)
@@ -141,4 +153,17 @@ func lessonTexts(t *testing.T, p *content.Pack, f *content.Flow, lang string) []
 		}
 	}
 	return out
+}
+
+// checkButton fails when a label, rendered, is longer than a WhatsApp
+// quick-reply button's title (20 characters).
+func checkButton(t *testing.T, p *content.Pack, lang, label string) {
+	t.Helper()
+	text, err := p.Catalog.Text(lang, label, map[string]any{"Emergency": "112"}, nil)
+	if err != nil {
+		t.Errorf("%s %s: %v", lang, label, err)
+	}
+	if n := len([]rune(text)); n > 20 {
+		t.Errorf("%s %s: %q has %d characters; a WhatsApp button title has at most 20", lang, label, text, n)
+	}
 }
