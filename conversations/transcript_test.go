@@ -60,7 +60,7 @@ var scripts = []script{
 	{"hf-daily-weight-review", []string{"start hf-daily-weight", "> 1", "> 2", "> 2", "> 5", "> 3", "> 5", "wait 2d", "> 2", "> 3", "wait 5d", "> 2", "> 4"}},
 	{"hf-daily-weight-confidence-unknown", []string{"start hf-daily-weight", "> 2", "> what?", "> 4", "> 3", "> 5"}},
 	{"keywords", []string{"> HELP", "> nurse", "> I have chest pain", "> STOP", "> hello", "start med-reminder medication=lisinopril",
-		"> START", "> español", "> AYUDA", "> english"}},
+		"> START", "> español", "> AYUDA", "> english", "> LANGUAGES", "> idiomas"}},
 	{"queue-and-priority", []string{"start hf-daily-weight", "start med-reminder medication=lisinopril", "> 2", "> 3", "> 1"}},
 	{"safety-ask-no", []string{"start med-reminder medication=lisinopril", "> no chest pain today", "> no", "> 1"}},
 	{"safety-ask-yes", []string{"> I had chest pain yesterday", "> yes"}},
