@@ -75,6 +75,7 @@ var scripts = []script{
 	{"reading-weight-gain", []string{"> weight 80 kg", "wait 1d", "device weight 81.6", "> no", "wait 26h"}},
 	{"reading-glucose-low", []string{"device glucose 50", "> no", "wait 10m", "> sugar 95"}},
 	{"reading-glucose-high", []string{"device glucose 320", "> yes"}},
+	{"reading-remeasure-bare-number", []string{"device glucose 50", "> no", "> 95"}},
 	{"reading-spo2", []string{"device spo2 90", "> yes", "device spo2 83"}},
 	{"reading-heart-rate", []string{"device heart_rate 130", "> no", "device heart_rate 80"}},
 	{"reading-typed-problems", []string{"> BP 400/20", "> weight 120", "> weight 120 kg", "> peso 82,4 kg"}},
