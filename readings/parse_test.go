@@ -96,6 +96,18 @@ func TestParseText(t *testing.T) {
 		{"temp 37.5", Reading{}, NotReading},
 		{"1 taken", Reading{}, NotReading},
 		{"saturación 95 por ciento", val(SpO2, 95, UnitPercent), OK},
+		// Arabic (words from locales/words/ar.yaml, Arabic-Indic digits).
+		{"ضغط ١٥٠/٩٥", bp(150, 95), OK},
+		{"الضغط 140 على 90", bp(140, 90), OK},
+		{"ضغطي اليوم ١٣٥/٨٥", bp(135, 85), OK},
+		{"وزن ٨٢٫٤ كغ", val(Weight, 82.4, UnitKg), OK},
+		{"وزني 82.4 كيلو", val(Weight, 82.4, UnitKg), OK},
+		{"وزني 180 رطل", val(Weight, 81.6, UnitKg), OK},
+		{"سكر ٢١٠", val(Glucose, 210, UnitMgDL), OK},
+		{"السكر 6.1 مليمول", val(Glucose, 110, UnitMgDL), OK},
+		{"الاكسجين ٩٣", val(SpO2, 93, UnitPercent), OK},
+		{"النبض ٧٢", val(HeartRate, 72, UnitPerMin), OK},
+		{"اخذت الدواء الساعة ٨", Reading{}, NotReading},
 		// Digits of other scripts, full-width forms.
 		{"BP ١٥٠/٩٥", bp(150, 95), OK}, // Arabic-Indic
 		{"BP ۱۵۰/۹۵", bp(150, 95), OK}, // Extended Arabic-Indic (Urdu, Persian)
