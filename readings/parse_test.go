@@ -96,6 +96,23 @@ func TestParseText(t *testing.T) {
 		{"temp 37.5", Reading{}, NotReading},
 		{"1 taken", Reading{}, NotReading},
 		{"saturación 95 por ciento", val(SpO2, 95, UnitPercent), OK},
+		// Simplified Chinese: Han characters are words of their own, so
+		// numbers may stand right after them.
+		{"血压 150/95", bp(150, 95), OK},
+		{"血压150/95", bp(150, 95), OK},
+		{"今天血压150/95", bp(150, 95), OK},
+		{"血压 150比95", bp(150, 95), OK},
+		{"血压 １５０／９５", bp(150, 95), OK},
+		{"体重 82.4公斤", val(Weight, 82.4, UnitKg), OK},
+		{"体重82.4千克", val(Weight, 82.4, UnitKg), OK},
+		{"体重 180磅", val(Weight, 81.6, UnitKg), OK},
+		{"血糖 6.1", val(Glucose, 110, UnitMgDL), OK},
+		{"空腹血糖7.2", val(Glucose, 130, UnitMgDL), OK},
+		{"血氧 93", val(SpO2, 93, UnitPercent), OK},
+		{"血氧93%", val(SpO2, 93, UnitPercent), OK},
+		{"心率 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"脉搏 72次每分钟", val(HeartRate, 72, UnitPerMin), OK},
+		{"今天吃了2次药", Reading{}, NotReading},
 		// Digits of other scripts, full-width forms.
 		{"BP ١٥٠/٩٥", bp(150, 95), OK}, // Arabic-Indic
 		{"BP ۱۵۰/۹۵", bp(150, 95), OK}, // Extended Arabic-Indic (Urdu, Persian)

@@ -1,0 +1,53 @@
+package conversations
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// localScripts are transcripts in which the patient types in their own
+// language: keywords, answer words, the safety lexicon and typed readings
+// as a patient of that language writes them. Each language adds its own
+// entry; the goldens go to testdata/transcripts/<lang>/local-<name>.txt.
+var localScripts = map[string][]script{
+	"zh-Hans": {
+		{"words", []string{"start med-reminder medication=lisinopril", "> 吃了", "start med-reminder medication=lisinopril", "> 还没", "wait 30m", "> 吃过了"}},
+		{"keywords", []string{"> 帮助", "> 护士", "> 退订", "> 你好", "> 开始", "> 中文"}},
+		{"safety", []string{"> 我胸口很痛，出冷汗", "> 昨天胸口痛", "> 是", "> 今天没有胸痛", "> 没有"}},
+		{"crisis", []string{"start med-reminder medication=lisinopril", "> 我不想活了"}},
+		{"readings", []string{"> 体重 82.4公斤", "> 血糖 6.1", "> 血糖 2.8 手抖", "> 血压150/95"}},
+	},
+}
+
+// TestTranscriptsLocal checks localScripts against their goldens (go test
+// -update writes them).
+func TestTranscriptsLocal(t *testing.T) {
+	e := testEngine(t)
+	for lang, scs := range localScripts {
+		for _, sc := range scs {
+			t.Run(lang+"/"+sc.name, func(t *testing.T) {
+				d := newDriver(t, e, lang)
+				for _, line := range sc.steps {
+					d.step(line)
+				}
+				golden := filepath.Join("testdata", "transcripts", lang, "local-"+sc.name+".txt")
+				got := d.b.String()
+				if *update {
+					os.MkdirAll(filepath.Dir(golden), 0o755)
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./conversations -update)", err)
+				}
+				if got != string(want) {
+					t.Errorf("transcript differs from %s (go test ./conversations -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
+				}
+			})
+		}
+	}
+}
