@@ -18,6 +18,13 @@ var localScripts = map[string][]script{
 		{"crisis", []string{"start med-reminder medication=lisinopril", "> 我不想活了"}},
 		{"readings", []string{"> 体重 82.4公斤", "> 血糖 6.1", "> 血糖 2.8 手抖", "> 血压150/95"}},
 	},
+	"ko": {
+		{"words", []string{"start med-reminder medication=lisinopril", "> 먹었어요", "start med-reminder medication=lisinopril", "> 아직", "wait 30m", "> 네"}},
+		{"keywords", []string{"> 도움말", "> 간호사", "> 중지", "> 안녕하세요", "> 시작", "> 한국어"}},
+		{"safety", []string{"> 가슴이 너무 아파요 식은땀이 나요", "> 어제 가슴이 아팠어요", "> 네", "> 오늘은 가슴 통증 없어요", "> 엄마가 쓰러졌어요"}},
+		{"crisis", []string{"start med-reminder medication=lisinopril", "> 죽고 싶어요"}},
+		{"readings", []string{"> 몸무게 82.4kg", "> 혈당 110", "> 혈당 2.8 떨려요", "> 혈압 150/95"}},
+	},
 }
 
 // TestTranscriptsLocal checks localScripts against their goldens (go test

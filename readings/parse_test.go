@@ -113,6 +113,19 @@ func TestParseText(t *testing.T) {
 		{"心率 72", val(HeartRate, 72, UnitPerMin), OK},
 		{"脉搏 72次每分钟", val(HeartRate, 72, UnitPerMin), OK},
 		{"今天吃了2次药", Reading{}, NotReading},
+		// Korean.
+		{"혈압 150/95", bp(150, 95), OK},
+		{"혈압 150에 95", bp(150, 95), OK},
+		{"혈압은 130/85", bp(130, 85), OK},
+		{"몸무게 82.4kg", val(Weight, 82.4, UnitKg), OK},
+		{"체중 70킬로", val(Weight, 70, UnitKg), OK},
+		{"몸무게 180파운드", val(Weight, 81.6, UnitKg), OK},
+		{"혈당 110", val(Glucose, 110, UnitMgDL), OK},
+		{"공복혈당 98", val(Glucose, 98, UnitMgDL), OK},
+		{"산소 93", val(SpO2, 93, UnitPercent), OK},
+		{"산소포화도 95퍼센트", val(SpO2, 95, UnitPercent), OK},
+		{"맥박 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"오늘 약 2번 먹었어요", Reading{}, NotReading},
 		// Digits of other scripts, full-width forms.
 		{"BP ١٥٠/٩٥", bp(150, 95), OK}, // Arabic-Indic
 		{"BP ۱۵۰/۹۵", bp(150, 95), OK}, // Extended Arabic-Indic (Urdu, Persian)
