@@ -113,6 +113,12 @@ func TestParseText(t *testing.T) {
 		{"心率 72", val(HeartRate, 72, UnitPerMin), OK},
 		{"脉搏 72次每分钟", val(HeartRate, 72, UnitPerMin), OK},
 		{"今天吃了2次药", Reading{}, NotReading},
+		// Traditional Chinese (Taiwan).
+		{"血壓 150/95", bp(150, 95), OK},
+		{"體重 82.4公斤", val(Weight, 82.4, UnitKg), OK},
+		{"血糖 110", val(Glucose, 110, UnitMgDL), OK},
+		{"血氧 95", val(SpO2, 95, UnitPercent), OK},
+		{"心跳 72", val(HeartRate, 72, UnitPerMin), OK},
 		// Korean.
 		{"혈압 150/95", bp(150, 95), OK},
 		{"혈압 150에 95", bp(150, 95), OK},
