@@ -3,8 +3,10 @@ package content
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
+	"golang.org/x/text/language"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tendcare/tend/locales"
@@ -48,6 +50,12 @@ type Pack struct {
 	// Medications are the classes adherence is measured by
 	// (medications.yaml).
 	Medications Medications
+	// LanguageList is every bundled language's own name, one a line, in
+	// the order of Languages: the {{.Languages}} of the LANGUAGES reply.
+	LanguageList string
+
+	matchOnce sync.Once
+	matcher   language.Matcher // of Languages, built on first MatchLanguage
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and
