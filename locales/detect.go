@@ -636,7 +636,7 @@ func oneEdit(a, b string) bool {
 // (older partial matches are dropped), never with less safety: a dropped
 // negation or hedge leaves a match an emergency.
 const (
-	maxPartials = 64
+	maxPartials = 256 // Chinese: every character is a word and opens patterns
 	maxMarks    = 32
 	maxFound    = 32
 	maxWordTerm = 48

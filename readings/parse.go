@@ -490,9 +490,13 @@ func (v *vocabulary) lex(raw string) []token {
 			}
 			raws = append(raws, numberToken(b.String()))
 		case unicode.IsLetter(r) || unicode.IsMark(r):
-			j := i
-			for j < len(s) && (unicode.IsLetter(s[j]) || unicode.IsMark(s[j]) || unicode.Is(unicode.Nd, s[j])) {
-				j++
+			j := i + 1
+			if !unicode.Is(unicode.Han, r) {
+				// A run of letters is a word; a Chinese character is a word
+				// of its own, as Normalize has it (体重 is 体 重).
+				for j < len(s) && (unicode.IsLetter(s[j]) || unicode.IsMark(s[j]) || unicode.Is(unicode.Nd, s[j])) && !unicode.Is(unicode.Han, s[j]) {
+					j++
+				}
 			}
 			w := locales.Normalize(string(s[i:j]))
 			if !v.single[w] {

@@ -358,13 +358,9 @@ func TestParseTextAs(t *testing.T) {
 	}
 }
 
-// TestParseTextHanKinds holds the Chinese rows that name a kind or a unit in
-// Han characters. Normalize makes each Han character a word, but the parser
-// normalizes a whole run of letters into one token ("体 重", with a space),
-// which never equals a kind's words ["体" "重"]: these readings are not
-// found. Remove the skip when the parser splits such a token.
+// TestParseTextHanKinds: kinds and units written in Chinese characters are
+// found, as the parser makes each character a word, as Normalize does.
 func TestParseTextHanKinds(t *testing.T) {
-	t.Skip("readings: a run of Han characters becomes one token of several words; kinds and units written in Han are not found")
 	words := bundledWords(t)
 	tests := []struct {
 		in   string
