@@ -1015,7 +1015,11 @@ func (d *Detector) lowGlucose(raw string) bool {
 	prev := ' '
 	for i := 0; i < len(raw); {
 		r, size := utf8.DecodeRuneInString(raw[i:])
-		if !unicode.IsDigit(r) || unicode.IsLetter(prev) || unicode.IsDigit(prev) || prev == '/' || prev == ':' || prev == '.' || prev == ',' {
+		// A number glued to a word ("o2", "a1c") is not a reading, but
+		// Chinese and Korean glue numbers to words that name them
+		// (血糖2.8, 혈당50): after a Han or Hangul letter it is one.
+		glued := unicode.IsLetter(prev) && !unicode.In(prev, unicode.Han, unicode.Hangul)
+		if !unicode.IsDigit(r) || glued || unicode.IsDigit(prev) || prev == '/' || prev == ':' || prev == '.' || prev == ',' {
 			prev = r
 			i += size
 			continue
