@@ -1,6 +1,7 @@
 package content
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tendcare/tend/locales"
@@ -17,7 +19,7 @@ import (
 // Placeholders are the template fields a message may use ({{.Medication}}).
 // The engine fills every one of them on every message it renders.
 func Placeholders() []string {
-	return []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Emergency", "Crisis", "PerDay"}
+	return []string{"Medication", "Program", "HelpContact", "Hours", "Date", "Time", "Emergency", "Crisis", "PerDay", "Languages"}
 }
 
 // callPlaceholders are filled only where a call says a choice's key.
@@ -47,11 +49,12 @@ var pluralProbes = []any{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22, 100, 101, 10000
 // can take in any language, with no more than two digits.
 var smsCounts = []int{0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 21, 22}
 
-// Segment limits of one SMS (docs/architecture.md#messaging-rules: warn above 1, fail above 3;
-// a lesson's messages fail above 2, docs/content.md#lessons).
+// Segment limits of one SMS: warn above 1 (not for languages whose script
+// is UCS-2 anyway), fail above 2 (the brief: patient text within two
+// segments; docs/content.md#sms-length).
 const (
 	smsWarnSegments  = 1
-	smsErrorSegments = 3
+	smsErrorSegments = 2
 	lessonSegments   = 2
 )
 
@@ -78,6 +81,7 @@ type linter struct {
 	problems []Problem
 	refs     []msgRef
 	samples  map[string]map[string]any // by language, see sampleData
+	segments map[string]int            // by language: the most SMS segments a message takes
 }
 
 func (l *linter) errorf(file string, line int, format string, args ...any) {
@@ -96,7 +100,39 @@ func lint(p *Pack) []Problem {
 	if p == nil {
 		return nil
 	}
-	l := &linter{p: p}
+	return runLint(p).problems
+}
+
+// LanguageStatus is one bundled language as lint sees it: what a clinic
+// needs before it enrolls patients in it.
+type LanguageStatus struct {
+	Lang, Autonym string
+	Review        locales.Review
+	Messages      int
+	// MaxSegments is the most SMS segments a message takes with lint's
+	// long sample values.
+	MaxSegments int
+}
+
+// Languages reports every language of p, in p's order.
+func Languages(p *Pack) []LanguageStatus {
+	l := runLint(p)
+	out := make([]LanguageStatus, 0, len(p.Languages))
+	for _, lang := range p.Languages {
+		st := LanguageStatus{Lang: lang, Autonym: lang, MaxSegments: l.segments[lang]}
+		if w := p.Words[lang]; w != nil {
+			st.Autonym, st.Review = cmp.Or(w.Autonym, lang), w.Review
+		}
+		if p.Catalog != nil {
+			st.Messages = len(p.Catalog.Messages[lang])
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func runLint(p *Pack) *linter {
+	l := &linter{p: p, segments: map[string]int{}}
 	for _, id := range sortedKeys(p.Flows) {
 		l.flow(p.Flows[id])
 	}
@@ -112,10 +148,11 @@ func lint(p *Pack) []Problem {
 		l.paramsUsed()
 		l.plurals()
 		l.sms()
+		l.rtl()
 		l.spoken()
 		l.channels()
 	}
-	return l.problems
+	return l
 }
 
 // firstLine returns the first of lines that is set.
@@ -564,6 +601,45 @@ func (l *linter) words() {
 		for _, msg := range readings.CheckWords(w) {
 			l.errorf(file, 1, "%s: readings: %s", lang, msg)
 		}
+		l.language(w, file)
+	}
+	l.uniqueNames()
+}
+
+// language checks what lets a patient find and a clinic judge a language:
+// its own name, the LANGUAGES words and its review record.
+func (l *linter) language(w *locales.Words, file string) {
+	lang := w.Language
+	if w.Autonym == "" {
+		l.errorf(file, 1, "%s: no autonym (the language's name in its own script, listed by LANGUAGES)", lang)
+	}
+	if len(w.Languages) == 0 {
+		l.errorf(file, 1, "%s: the languages list is empty; every language needs a word that lists the languages (LANGUAGES)", lang)
+	}
+	r := w.Review
+	switch {
+	case !slices.Contains(locales.ReviewStatuses(), r.Status):
+		l.errorf(file, 1, "%s: review.status %q: want one of %s", lang, r.Status, strings.Join(locales.ReviewStatuses(), ", "))
+	case r.By == "":
+		l.errorf(file, 1, "%s: review.by is empty: say who wrote or reviewed the language", lang)
+	}
+	if _, err := time.Parse(time.DateOnly, r.Date); err != nil {
+		l.errorf(file, 1, "%s: review.date %q: want YYYY-MM-DD", lang, r.Date)
+	}
+}
+
+// uniqueNames refuses a language name two languages claim: the switch
+// would depend on map order.
+func (l *linter) uniqueNames() {
+	owner := map[string]string{}
+	for _, lang := range sortedKeys(l.p.Words) {
+		w := l.p.Words[lang]
+		for _, n := range w.Names {
+			if prev, ok := owner[n]; ok && prev != lang {
+				l.errorf(w.File, 1, "%s: name %q also switches to %s; a name may belong to one language", lang, n, prev)
+			}
+			owner[n] = lang
+		}
 	}
 }
 
@@ -810,6 +886,7 @@ func (l *linter) sampleData(lang string) map[string]any {
 		}
 		base["Program"] = l.programName(lang)
 		base["PerDay"] = l.maxPerDay()
+		base["Languages"] = l.p.LanguageList
 		l.samples[lang] = base
 	}
 	data := make(map[string]any, len(base))
@@ -951,7 +1028,7 @@ func (l *linter) render(m *locales.Message, lang, id string, data map[string]any
 
 // checkSMS reports the longest of texts when it needs more than one
 // segment: a warning, or an error above max segments.
-func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string, max int) {
+func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string, limit int) {
 	worst, worstN, worstUCS2 := "", 0, false
 	for _, t := range texts {
 		n, ucs2 := locales.Segments(t)
@@ -959,7 +1036,8 @@ func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string,
 			worst, worstN, worstUCS2 = t, n, ucs2
 		}
 	}
-	if worstN <= smsWarnSegments {
+	l.segments[lang] = max(l.segments[lang], worstN)
+	if worstN <= smsWarnSegments || (worstN <= limit && l.ucs2Script(lang)) {
 		return
 	}
 	enc := "GSM-7"
@@ -970,15 +1048,77 @@ func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string,
 	if worstUCS2 {
 		head += fmt.Sprintf("; UCS-2 because of %s", nonGSM(worst))
 	}
-	if worstN > max {
-		if max == lessonSegments {
-			l.errorf(m.File, m.Line, "%s; a lesson's message may take at most %d segments: shorten it or split it in two states", head, max)
+	if worstN > limit {
+		if limit == lessonSegments {
+			l.errorf(m.File, m.Line, "%s; a lesson's message may take at most %d segments: shorten it or split it in two states", head, limit)
 			return
 		}
-		l.errorf(m.File, m.Line, "%s; an SMS may take at most %d segments: shorten it", head, max)
+		l.errorf(m.File, m.Line, "%s; an SMS may take at most %d segments: shorten it", head, limit)
 		return
 	}
 	l.warnf(m.File, m.Line, "%s; keep it to %d segment: shorten it", head, smsWarnSegments)
+}
+
+// rtl checks the messages of right-to-left languages (Arabic, Hebrew,
+// Persian, Urdu): a phone lays out a message by its first strong
+// character, so one that starts with a number, a placeholder or "STOP"
+// shows right-to-left text in left-to-right order. Each must start with a
+// letter of its script or a right-to-left mark (U+200F).
+func (l *linter) rtl() {
+	for _, lang := range l.p.Languages {
+		w := l.p.Words[lang]
+		if w == nil || !rightToLeft(w.Autonym) {
+			continue
+		}
+		msgs := l.p.Catalog.Messages[lang]
+		for _, id := range sortedKeys(msgs) {
+			m := msgs[id]
+			for _, form := range sortedKeys(m.Forms) {
+				if text := m.Forms[form]; !rightToLeft(text) {
+					l.errorf(m.File, m.Line, "%s: message %q (%s) starts left to right (%q); start it with a word of the language or U+200F (right-to-left mark)", lang, id, form, firstRunes(text, 12))
+				}
+			}
+		}
+	}
+}
+
+// rightToLeft reports whether text opens with a right-to-left mark or a
+// letter of a right-to-left script, skipping spaces and punctuation.
+func rightToLeft(text string) bool {
+	for _, r := range text {
+		switch {
+		case r == '\u200F' || r == '\u061C':
+			return true
+		case unicode.In(r, unicode.Arabic, unicode.Hebrew, unicode.Syriac, unicode.Thaana, unicode.Nko):
+			return unicode.IsLetter(r)
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '{':
+			return false
+		}
+	}
+	return false
+}
+
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
+// ucs2Script reports whether lang's own name needs UCS-2 (中文, Русский,
+// Tiếng Việt): its messages take two segments from 70 characters, so a
+// warning above one segment would flag nearly every message; the error
+// above two still holds.
+func (l *linter) ucs2Script(lang string) bool {
+	w := l.p.Words[lang]
+	if w == nil || w.Autonym == "" {
+		return false
+	}
+	_, ucs2 := locales.Segments(w.Autonym)
+	return ucs2
 }
 
 // nonGSM names the first characters of text that force UCS-2.

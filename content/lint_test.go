@@ -251,6 +251,37 @@ func TestLintFindsProblems(t *testing.T) {
 			want:  []want{{file: es, at: "  manny:", msg: `"manny" is not a CLDR plural form`}},
 		},
 
+		// ---- languages ----
+		{
+			name:  "review status unknown",
+			edits: []edit{replace(esWords, "status: draft", "status: checked")},
+			want:  []want{{file: esWords, msg: `review.status "checked": want one of draft, community-reviewed, clinician-reviewed`}},
+		},
+		{
+			name:  "review date missing",
+			edits: []edit{replace(esWords, ", date: 2026-12-03", "")},
+			want:  []want{{file: esWords, msg: `review.date "": want YYYY-MM-DD`}},
+		},
+		{
+			name:  "no autonym",
+			edits: []edit{replace(esWords, "autonym: Español\n", "")},
+			want:  []want{{file: esWords, msg: "es: no autonym"}},
+		},
+		{
+			name:  "a language name claimed twice",
+			edits: []edit{replace(esWords, "names: [español, espanol]", "names: [español, espanol, english]")},
+			want:  []want{{file: esWords, msg: `es: name "english" also switches to en`}},
+		},
+		{
+			name: "right-to-left message starts left to right",
+			edits: []edit{
+				copyFile(es, "locales/catalog/ar.yaml", "", ""),
+				copyFile(esWords, "locales/words/ar.yaml", "language: es\nautonym: Español", "language: ar\nautonym: العربية"),
+				replace("locales/words/ar.yaml", "names: [español, espanol]", "names: [arabic]"),
+			},
+			want: []want{{file: "locales/catalog/ar.yaml", at: "keyword.language.confirm:", msg: `ar: message "keyword.language.confirm" (other) starts left to right`}},
+		},
+
 		// ---- channels.yaml ----
 		{
 			name:  "channels yaml unknown key",
@@ -659,8 +690,8 @@ func TestLintFindsProblems(t *testing.T) {
 		},
 		{
 			name: "plural in one language, plain in another",
-			edits: []edit{replace(es, "med.later:\n  one: Bien, le pregunto de nuevo en una hora.\n  many: \"Bien, le pregunto de nuevo en {{.Hours}} horas.\"\n",
-				"med.later:\n")},
+			edits: []edit{replace(es, "med.later:\n  one: Bien, le pregunto de nuevo en una hora.\n  many: \"Bien, le pregunto de nuevo en {{.Hours}} horas.\"\n  other:",
+				"med.later:")},
 			want: []want{{file: es, at: "med.later:", msg: `es: message "med.later" is a plain string but in en it has plural forms`}},
 		},
 
@@ -790,8 +821,8 @@ func TestLintFindsProblems(t *testing.T) {
 		},
 		{
 			name:    "other flows may speak longer, with a warning",
-			edits:   []edit{replace(en, "med.thanks: Thank you!", "med.thanks: "+strings.Repeat("a ", 155))},
-			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: `en: a call speaks 155 words (about 62 s at 2.5 words a second) in flow "medication" after answer "taken"`}},
+			edits:   []edit{replace(en, "med.thanks: Thank you!", "med.thanks: "+strings.Repeat("a ", 152))},
+			want:    []want{{file: en, at: "med.thanks:", warning: true, msg: `en: a call speaks 152 words (about 61 s at 2.5 words a second) in flow "medication" after answer "taken"`}},
 			noError: true,
 		},
 	}

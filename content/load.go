@@ -172,6 +172,7 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 	problems = append(problems, parseSafety(fsys, p)...)
 	p.Languages = cat.Languages()
 	sort.SliceStable(p.Languages, func(i, j int) bool { return p.Languages[i] == DefaultLanguage })
+	p.LanguageList = languageList(p)
 
 	flowFiles, _ := fs.Glob(fsys, "flows/*.yaml")
 	if len(flowFiles) == 0 {
@@ -458,4 +459,19 @@ func (p *Pack) HasLanguage(lang string) bool {
 		}
 	}
 	return false
+}
+
+// languageList names every language in its own script, one a line; a
+// language whose words file gives no autonym is listed by its tag (lint
+// reports it).
+func languageList(p *Pack) string {
+	names := make([]string, 0, len(p.Languages))
+	for _, lang := range p.Languages {
+		name := lang
+		if w := p.Words[lang]; w != nil && w.Autonym != "" {
+			name = w.Autonym
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, "\n")
 }

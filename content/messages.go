@@ -19,6 +19,7 @@ const (
 	MsgCrisis            = "keyword.crisis"           // the safety reply to suicidal thoughts
 	MsgSafetyNo          = "safety.no"                // a no to the safety question
 	MsgLanguageConfirm   = "keyword.language.confirm" // a language switch
+	MsgLanguages         = "keyword.languages"        // LANGUAGES: the bundled languages, {{.Languages}}
 	MsgAnswerUnknown     = "answer.unknown"           // a reply that answers nothing
 	MsgOfferHuman        = "answer.offer_human"       // a second reply that answers nothing
 	MsgHandoff           = "answer.handoff"           // the third: a person will follow up
@@ -67,7 +68,7 @@ func SafetyQuestion(concept string) string { return "safety.ask." + concept }
 // own, outside any flow. Every bundled language must have them. (Functions,
 // not variables, so that no caller can change the list for everyone.)
 func EngineMessages() []string {
-	ids := []string{MsgStopConfirm, MsgStartConfirm, MsgHelp, MsgHumanAck, MsgEmergency, MsgCrisis, MsgSafetyNo, MsgLanguageConfirm, MsgAnswerUnknown, MsgOfferHuman, MsgHandoff, MsgIdleReply, MsgAnswerClosed, MsgUnknownNumber, MsgGenericMedication}
+	ids := []string{MsgStopConfirm, MsgStartConfirm, MsgHelp, MsgHumanAck, MsgEmergency, MsgCrisis, MsgSafetyNo, MsgLanguageConfirm, MsgLanguages, MsgAnswerUnknown, MsgOfferHuman, MsgHandoff, MsgIdleReply, MsgAnswerClosed, MsgUnknownNumber, MsgGenericMedication}
 	for _, c := range locales.Concepts() {
 		ids = append(ids, SafetyQuestion(c))
 	}

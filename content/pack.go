@@ -48,6 +48,9 @@ type Pack struct {
 	// Medications are the classes adherence is measured by
 	// (medications.yaml).
 	Medications Medications
+	// LanguageList is every bundled language's own name, one a line, in
+	// the order of Languages: the {{.Languages}} of the LANGUAGES reply.
+	LanguageList string
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and

@@ -549,6 +549,11 @@ func (t *turn) text(raw string) error {
 		t.say(content.MsgLanguageConfirm, nil)
 		return nil
 	}
+	if t.matchExact(norm, func(w *locales.Words) []string { return w.Languages }) {
+		t.out.Keyword = "languages"
+		t.say(content.MsgLanguages, nil)
+		return nil
+	}
 	if t.in.Step != 0 && t.in.Step != s.Step {
 		// An answer to a question that closed meanwhile (a key pressed
 		// as its timeout ran) must not answer the next one.

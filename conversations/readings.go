@@ -84,7 +84,11 @@ const (
 // asked again with its unit. A flow that waited for a choice asks its
 // question again. It reports whether the message was a reading.
 func (t *turn) typedReading(raw string) bool {
-	r, problem := readings.ParseText(raw, t.e.words)
+	var asked readings.Kind
+	if _, st := t.current(); st != nil {
+		asked = readings.Kind(st.Reading)
+	}
+	r, problem := readings.ParseTextAs(raw, t.e.words, asked)
 	switch problem {
 	case readings.NotReading:
 		return false

@@ -171,6 +171,7 @@ func (r *Renderer) data(lang string, p *enrollment.Patient, ef *Effect) map[stri
 	}
 	data["Program"] = r.programName(lang, p)
 	data["PerDay"] = CapsOf(r.Pack, p).Day()
+	data["Languages"] = r.Pack.LanguageList
 	if d := lookup(ef.Params, "date"); d != "" {
 		data["Date"] = d
 	}

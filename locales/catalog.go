@@ -32,12 +32,16 @@ type Message struct {
 	File  string
 	Line  int
 	Forms map[string]string // plural form (or "other" for a plain string) → text
+	// Map says the message was written as a map of forms: in a language
+	// whose only CLDR form is "other" (Chinese, Korean, Vietnamese) a
+	// plural message is {other: ...}, and is still plural.
+	Map bool
 }
 
 // Plural reports whether the message spells out plural forms.
 func (m *Message) Plural() bool {
 	_, other := m.Forms["other"]
-	return len(m.Forms) > 1 || (len(m.Forms) == 1 && !other)
+	return m.Map || len(m.Forms) > 1 || (len(m.Forms) == 1 && !other)
 }
 
 var placeholderRE = regexp.MustCompile(`{{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*}}`)
@@ -100,6 +104,7 @@ func LoadCatalog(fsys fs.FS, dir, defaultLang string) (*Catalog, []error) {
 		msgs, perrs := parseCatalogFile(fsys, f)
 		errs = append(errs, perrs...)
 		c.Messages[lang] = msgs
+		tag = i18nTag(tag)
 		for _, m := range msgs {
 			im := &i18n.Message{ID: m.ID, Zero: m.Forms["zero"], One: m.Forms["one"], Two: m.Forms["two"],
 				Few: m.Forms["few"], Many: m.Forms["many"], Other: m.Forms["other"]}
@@ -107,9 +112,30 @@ func LoadCatalog(fsys fs.FS, dir, defaultLang string) (*Catalog, []error) {
 				errs = append(errs, &ParseError{File: f, Line: m.Line, Err: err})
 			}
 		}
-		c.localizers[lang] = i18n.NewLocalizer(c.bundle, lang)
+		c.localizers[lang] = i18n.NewLocalizer(c.bundle, tag.String())
 	}
 	return c, errs
+}
+
+// noPluralRule are bundled languages for which CLDR, and so go-i18n, has no
+// plural rule, with the reason each may use English's one/other: go-i18n
+// refuses messages in a language it has no rule for.
+var noPluralRule = map[string]string{
+	// Haitian Creole nouns do not change with number ("yo" marks a plural);
+	// a message may still word "1 hour" and "2 hours" differently.
+	"ht": "one/other",
+}
+
+// i18nTag is the tag a language's messages are filed under in go-i18n. A
+// language of noPluralRule is filed under a private-use tag of the
+// constructed-language code (art-x-ht), to which go-i18n gives English's
+// plural rule; every other language under its own tag.
+func i18nTag(tag language.Tag) language.Tag {
+	base, _ := tag.Base()
+	if _, ok := noPluralRule[base.String()]; ok && tag.String() == base.String() {
+		return language.MustParse("art-x-" + base.String())
+	}
+	return tag
 }
 
 func parseCatalogFile(fsys fs.FS, file string) (map[string]*Message, []error) {
@@ -148,6 +174,7 @@ func parseCatalogFile(fsys fs.FS, file string) (map[string]*Message, []error) {
 				}
 				if form.Value != "description" {
 					m.Forms[form.Value] = text.Value
+					m.Map = true
 				}
 			}
 		default:
@@ -252,7 +279,7 @@ func LoadWords(fsys fs.FS, dir string) (map[string]*Words, []error) {
 // normalize puts every word through Normalize, so a content author may
 // write "Sí" or "CAN'T BREATHE" and still match.
 func (w *Words) normalize() {
-	for _, list := range []*[]string{&w.Names, &w.Stop, &w.Revoke, &w.Start, &w.Yes, &w.Help, &w.Human} {
+	for _, list := range []*[]string{&w.Names, &w.Languages, &w.Stop, &w.Revoke, &w.Start, &w.Yes, &w.Help, &w.Human} {
 		for i, s := range *list {
 			(*list)[i] = Normalize(s)
 		}

@@ -21,7 +21,9 @@ import (
 // every script to ASCII, apostrophes inside a word removed ("can't" is
 // "cant"), every other punctuation mark and symbol that is not an emoji to a
 // space, whitespace collapsed and trimmed, and recomposition (NFC) of what
-// remains. Emoji survive as the patient sent them, less variation selectors
+// remains. Chinese characters become words of their own (Chinese has no
+// spaces), and Vietnamese đ becomes d, as patients without the key type it.
+// Emoji survive as the patient sent them, less variation selectors
 // and skin-tone modifiers, so that 👍🏽 matches the 👍 an author wrote.
 //
 // Normalize runs on every inbound message: a string that is already in
@@ -127,9 +129,18 @@ func (n *normalizer) rune(r rune) {
 	case isEmojiPart(r):
 		n.write(r, false)
 		n.emoji = true
+	case unicode.Is(unicode.Han, r):
+		// Chinese is written without spaces: each character is a word of
+		// its own, so that a lexicon or answer term is one or two
+		// characters and patterns allow the words between them.
+		n.separate()
+		n.write(r, true)
+		n.separate()
 	case unicode.IsLetter(r):
 		switch r {
 		case '\u0640': // Arabic tatweel only stretches a word.
+		case 'đ', 'Đ': // Vietnamese đ is typed d on phones without the key.
+			n.write('d', true)
 		case 'ς': // Greek final sigma is a position, not a letter.
 			n.write('σ', true)
 		default:

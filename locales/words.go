@@ -7,6 +7,15 @@ import "gopkg.in/yaml.v3"
 // (see Normalize): lower case, accents folded, digits in ASCII.
 type Words struct {
 	Language string `yaml:"language"`
+	// Autonym is the language's own name in its own script ("Tiếng
+	// Việt", "العربية"): the LANGUAGES reply lists every autonym, since a
+	// patient who cannot read the current language can still find theirs.
+	Autonym string `yaml:"autonym"`
+	// Review says who checked the translation and how, so that lint and the
+	// API can tell a clinic which languages are drafts.
+	Review Review `yaml:"review"`
+	// Languages ask for the list of bundled languages (LANGUAGES).
+	Languages []string `yaml:"languages"`
 	// Names switch the patient to this language when a message is exactly one of them.
 	Names []string `yaml:"names"`
 	// Stop opts out when a message is exactly one of them.
@@ -33,6 +42,25 @@ type Words struct {
 	Readings ReadingWords `yaml:"readings"`
 
 	File string `yaml:"-"`
+}
+
+// Review statuses, weakest first. A draft works; a clinic is told before it
+// enrolls patients in one.
+const (
+	ReviewDraft     = "draft"
+	ReviewCommunity = "community-reviewed"
+	ReviewClinician = "clinician-reviewed"
+)
+
+// ReviewStatuses lists the statuses a words file may state.
+func ReviewStatuses() []string { return []string{ReviewDraft, ReviewCommunity, ReviewClinician} }
+
+// Review is a language's review record: its status, who reviewed it and
+// when (YYYY-MM-DD).
+type Review struct {
+	Status string `yaml:"status"`
+	By     string `yaml:"by"`
+	Date   string `yaml:"date"`
 }
 
 // ReadingWords name home readings and their units in one language. Keys are

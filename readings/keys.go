@@ -48,6 +48,6 @@ func ParseKeys(kind Kind, digits string) (Reading, Problem) {
 		return r, Implausible
 	}
 	r.Value = v
-	r, _, p := fillUnit(r)
+	r, p := fillUnit(r)
 	return r, p
 }

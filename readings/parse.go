@@ -130,6 +130,23 @@ func ParseText(raw string, words []*locales.Words) (Reading, Problem) {
 	return r, p
 }
 
+// ParseTextAs reads raw as ParseText does and, when raw names no reading,
+// as a reading of kind: a question that asks for one ("Please measure
+// again and reply with the number") is answered with a bare "95" or
+// "82,4", which alone would be no reading.
+func ParseTextAs(raw string, words []*locales.Words, kind Kind) (Reading, Problem) {
+	r, p := ParseText(raw, words)
+	if p != NotReading || kind == "" || !Known(kind) || !hasDigit(raw) {
+		return r, p
+	}
+	r, filler, p := readSegment(vocabularyOf(words).lex(raw), kind)
+	if p == NotReading || filler > maxFiller || (p == Implausible && filler > maxFillerImplausible) {
+		return Reading{}, NotReading
+	}
+	r.Source = Patient
+	return r, p
+}
+
 // readSegment reads the numbers, units and joiners of one reading; kind is
 // the keyword's ("" when there is none, and then the unit or a pair of
 // numbers says it). filler counts the words that are none of these.
@@ -194,7 +211,8 @@ func readSegment(seg []token, kind Kind) (r Reading, filler int, p Problem) {
 	}
 	switch {
 	case unit == "":
-		return fillUnit(r)
+		r, p = fillUnit(r)
+		return r, filler, p
 	case !unitOf(kind, unit):
 		return r, filler, Implausible
 	}
@@ -276,7 +294,7 @@ func kindOfUnit(u string) Kind {
 // kind's canonical one, but a glucose under 35 is mmol/L (no meter shows
 // mg/dL that low; research 1.4) and a weight plausible both in kg and in
 // lb is UnitUnclear.
-func fillUnit(r Reading) (Reading, int, Problem) {
+func fillUnit(r Reading) (Reading, Problem) {
 	switch r.Kind {
 	case Glucose:
 		r.Unit = UnitMgDL
@@ -288,7 +306,7 @@ func fillUnit(r Reading) (Reading, int, Problem) {
 		lb := limits[Weight].has(round(r.Value*KgPerLb, 10))
 		switch {
 		case kg && lb:
-			return r, 0, UnitUnclear
+			return r, UnitUnclear
 		case lb:
 			r.Unit = UnitLb
 		default:
@@ -299,9 +317,9 @@ func fillUnit(r Reading) (Reading, int, Problem) {
 	}
 	r = Canonical(r)
 	if !Plausible(r) {
-		return r, 0, Implausible
+		return r, Implausible
 	}
-	return r, 0, OK
+	return r, OK
 }
 
 // WithUnit settles a reading whose unit was unclear (UnitUnclear) once the

@@ -292,3 +292,31 @@ func TestCheckWords(t *testing.T) {
 		}
 	}
 }
+
+// A question that asks for a reading of a kind is answered with the bare
+// number; anything else still goes through ParseText's rules.
+func TestParseTextAs(t *testing.T) {
+	t.Parallel()
+	words := bundledWords(t)
+	for _, tc := range []struct {
+		raw  string
+		kind Kind
+		want Reading
+		p    Problem
+	}{
+		{"95", Glucose, Reading{Kind: Glucose, Value: 95, Unit: UnitMgDL}, OK},
+		{"82,4", Weight, Reading{Kind: Weight, Value: 82.4}, UnitUnclear},
+		{"es 93", SpO2, Reading{Kind: SpO2, Value: 93, Unit: UnitPercent}, OK},
+		{"150/95", Glucose, Reading{Kind: BloodPressure, Systolic: 150, Diastolic: 95, Unit: UnitMmHg}, OK},
+		{"5000", HeartRate, Reading{}, Implausible},
+		{"95", "", Reading{}, NotReading},
+		{"I will do it at 9 tomorrow after my walk with the dog", Glucose, Reading{}, NotReading},
+		{"yes", Glucose, Reading{}, NotReading},
+	} {
+		got, p := ParseTextAs(tc.raw, words, tc.kind)
+		if p != tc.p || (p == OK && (got.Kind != tc.want.Kind || got.Value != tc.want.Value || got.Unit != tc.want.Unit ||
+			got.Systolic != tc.want.Systolic || got.Diastolic != tc.want.Diastolic)) {
+			t.Errorf("ParseTextAs(%q, %s) = %+v, %v; want %+v, %v", tc.raw, tc.kind, got, p, tc.want, tc.p)
+		}
+	}
+}

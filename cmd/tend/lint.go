@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"text/tabwriter"
 
 	"github.com/tendcare/tend/content"
 )
@@ -20,9 +22,12 @@ func lintCmd(args []string, stdout io.Writer) error {
 		}
 		fsys, name = content.Dir(args[0]), args[0]
 	}
-	_, problems, err := content.Load(fsys)
+	pack, problems, err := content.Load(fsys)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p.String())
+	}
+	if pack != nil {
+		printLanguages(stdout, pack)
 	}
 	errs, warns := 0, 0
 	for _, p := range problems {
@@ -52,4 +57,16 @@ func packFolder(dir string) error {
 		return fmt.Errorf("%s is a file: give the pack's folder (it holds programs/, flows/ and locales/)", dir)
 	}
 	return nil
+}
+
+// printLanguages tells a clinic, before it enrolls patients, how far each
+// language has been checked, how many messages it has and its longest SMS.
+func printLanguages(w io.Writer, p *content.Pack) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "language\tname\tmessages\tlongest SMS\treview\tby\tdate")
+	for _, st := range content.Languages(p) {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d segments\t%s\t%s\t%s\n", st.Lang, st.Autonym, st.Messages, st.MaxSegments,
+			cmp.Or(st.Review.Status, "none"), st.Review.By, st.Review.Date)
+	}
+	tw.Flush()
 }

@@ -1,9 +1,3 @@
-//go:build typedreadings
-
-// This test needs the engine's typed readings (conversations/readings.go,
-// branch i11-rules), not yet on main when it was written: it passed on a
-// trial merge of i11-rules. Drop the build tag once that is merged.
-
 package main
 
 import (
