@@ -96,6 +96,19 @@ func TestParseText(t *testing.T) {
 		{"temp 37.5", Reading{}, NotReading},
 		{"1 taken", Reading{}, NotReading},
 		{"saturación 95 por ciento", val(SpO2, 95, UnitPercent), OK},
+		// French: words, accents or none, decimal commas.
+		{"TA 150/95", bp(150, 95), OK},
+		{"tension 150 sur 95", bp(150, 95), OK},
+		{"ma tension est à 140/90", bp(140, 90), OK},
+		{"tension artérielle 132/84 mmHg", bp(132, 84), OK},
+		{"poids 82,4 kg", val(Weight, 82.4, UnitKg), OK},
+		{"je pèse 82,4 kilos", val(Weight, 82.4, UnitKg), OK},
+		{"glycémie 6,1", val(Glucose, 110, UnitMgDL), OK},
+		{"sucre 210", val(Glucose, 210, UnitMgDL), OK},
+		{"oxygène 93", val(SpO2, 93, UnitPercent), OK},
+		{"saturation 95 pour cent", val(SpO2, 95, UnitPercent), OK},
+		{"pouls 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"J'ai pris mon comprimé à 8h", Reading{}, NotReading},
 		// Digits of other scripts, full-width forms.
 		{"BP ١٥٠/٩٥", bp(150, 95), OK}, // Arabic-Indic
 		{"BP ۱۵۰/۹۵", bp(150, 95), OK}, // Extended Arabic-Indic (Urdu, Persian)
