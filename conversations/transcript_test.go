@@ -90,6 +90,11 @@ var localScripts = map[string][]script{
 		{"local-safety", []string{"> pas de douleur dans la poitrine aujourd'hui", "> non", "> je n'arrive plus à respirer",
 			"> ma glycémie est à 45 et je tremble", "> j'ai mal au coeur depuis ce matin", "> oui", "> ARRET"}},
 	},
+	"pt": {
+		{"local-words", []string{"start med-reminder medication=lisinopril", "> sim, já tomei", "> AJUDA", "> ENFERMEIRA", "> LÍNGUAS"}},
+		{"local-safety", []string{"> sem dor no peito hoje", "> não", "> não consigo respirar",
+			"> glicemia 45 e to tremendo", "> caiu no chão desmaiada", "> sim", "> SAIR"}},
+	},
 }
 
 // driver runs scripts against the pure engine, as the runner would, and

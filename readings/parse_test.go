@@ -109,6 +109,20 @@ func TestParseText(t *testing.T) {
 		{"saturation 95 pour cent", val(SpO2, 95, UnitPercent), OK},
 		{"pouls 72", val(HeartRate, 72, UnitPerMin), OK},
 		{"J'ai pris mon comprimé à 8h", Reading{}, NotReading},
+		// Portuguese (Brazil): words, accents or none, decimal commas.
+		{"PA 150/95", bp(150, 95), OK},
+		{"pressão 150 por 95", bp(150, 95), OK},
+		{"pressão 150 x 95", bp(150, 95), OK},
+		{"PA 150x95", bp(150, 95), OK},
+		{"minha pressão deu 140/90", bp(140, 90), OK},
+		{"peso 82,4 kg", val(Weight, 82.4, UnitKg), OK},
+		{"me pesei 82,4 quilos", val(Weight, 82.4, UnitKg), OK},
+		{"glicemia 6,1", val(Glucose, 110, UnitMgDL), OK},
+		{"açúcar 210", val(Glucose, 210, UnitMgDL), OK},
+		{"saturação 93", val(SpO2, 93, UnitPercent), OK},
+		{"oxigênio 95 por cento", val(SpO2, 95, UnitPercent), OK},
+		{"pulso 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"Tomei o remédio às 8h", Reading{}, NotReading},
 		// Digits of other scripts, full-width forms.
 		{"BP ١٥٠/٩٥", bp(150, 95), OK}, // Arabic-Indic
 		{"BP ۱۵۰/۹۵", bp(150, 95), OK}, // Extended Arabic-Indic (Urdu, Persian)
