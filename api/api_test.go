@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -1012,4 +1013,36 @@ func TestChannelChain(t *testing.T) {
 	// Without Telegram configured, links cannot be made.
 	status, body = e.call("POST", "/patients/p1/telegram-link", "")
 	wantError(t, status, body, http.StatusServiceUnavailable, "telegram")
+}
+
+// A BCP 47 tag enrolls the patient in the nearest bundled language and says
+// so; a language nothing is near is refused naming the field; a draft
+// translation is flagged to the clinic.
+func TestEnrollLanguageMatch(t *testing.T) {
+	e := newEnv(t)
+	p := patient("p-lang", "+15551230077")
+	p["language"] = "es-MX"
+	status, body := e.call("POST", "/patients", jsonOf(t, p))
+	if status != http.StatusCreated {
+		t.Fatalf("POST es-MX: status %d; body %s", status, body)
+	}
+	var got struct {
+		Language string   `json:"language"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Language != "es" || len(got.Warnings) == 0 || !strings.Contains(got.Warnings[0], `"es-MX" is not bundled; the patient gets "es"`) {
+		t.Errorf("es-MX enrolled as %q with warnings %q", got.Language, got.Warnings)
+	}
+	if !slices.ContainsFunc(got.Warnings, func(w string) bool { return strings.Contains(w, "es is a draft translation") }) {
+		t.Errorf("no draft warning for es: %q", got.Warnings)
+	}
+	p["language"] = "de"
+	p["id"], p["phone"] = "p-lang2", "+15551230078"
+	status, body = e.call("POST", "/patients", jsonOf(t, p))
+	if status != http.StatusBadRequest || !strings.Contains(string(body), `language: \"de\" is not bundled`) {
+		t.Errorf("POST de: status %d body %s, want 400 naming language", status, body)
+	}
 }

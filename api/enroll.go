@@ -73,8 +73,12 @@ func (a *API) validate(p *store.Patient) error {
 	p.Phone = phone
 	// No language: the runner keeps the patient's, or takes the pack's
 	// first for a new enrollment.
-	if p.Language != "" && !pack.HasLanguage(p.Language) {
-		return fmt.Errorf("language: %q is not bundled (have %s)", p.Language, strings.Join(pack.Languages, ", "))
+	if p.Language != "" {
+		lang, ok := pack.MatchLanguage(p.Language)
+		if !ok {
+			return fmt.Errorf("language: %q is not bundled and no bundled language is near it (have %s)", p.Language, strings.Join(pack.Languages, ", "))
+		}
+		p.Language = lang
 	}
 	if p.Timezone == "" {
 		return errors.New("timezone: required (an IANA name such as America/Chicago)")
@@ -251,5 +255,25 @@ func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
 	if !a.audit(w, r, audit.Record{Action: audit.Enroll, Patient: p.ID}) {
 		return
 	}
-	writeJSON(w, status, patientOf(stored))
+	writeJSON(w, status, enrolled{Patient: patientOf(stored), Warnings: languageWarnings(a.Engine.Pack, req.Language, stored.Language)})
+}
+
+// enrolled is the answer to an enrollment: the patient as stored, and what
+// the clinic should know before messages go (languageWarnings).
+type enrolled struct {
+	Patient
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// languageWarnings says when the language asked for became another
+// bundled one, and when the patient's language is an unreviewed draft.
+func languageWarnings(p *content.Pack, asked, lang string) []string {
+	var out []string
+	if asked != "" && asked != lang {
+		out = append(out, fmt.Sprintf("language: %q is not bundled; the patient gets %q, the nearest bundled language", asked, lang))
+	}
+	if w := p.Words[lang]; w != nil && w.Review.Status == locales.ReviewDraft {
+		out = append(out, fmt.Sprintf("language: %s is a draft translation (%s, %s): have a speaker of the language check its messages before patients get them (tend content lint lists every language's review)", lang, w.Review.By, w.Review.Date))
+	}
+	return out
 }

@@ -862,3 +862,25 @@ func TestLintFindsProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestBundledLanguages prints, per bundled language, its messages, the
+// most SMS segments any of them takes (lint's long sample values) and its
+// review status, and fails above two segments (go test ./content -run
+// BundledLanguages -v).
+func TestBundledLanguages(t *testing.T) {
+	t.Parallel()
+	p, _, err := content.Load(content.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	en := len(p.Catalog.Messages["en"])
+	for _, st := range content.Languages(p) {
+		t.Logf("%-8s %-16s %4d messages  longest SMS %d segments  review %s (%s, %s)", st.Lang, st.Autonym, st.Messages, st.MaxSegments, st.Review.Status, st.Review.By, st.Review.Date)
+		if st.MaxSegments > 2 {
+			t.Errorf("%s: a message takes %d SMS segments; the bundled pack allows 2", st.Lang, st.MaxSegments)
+		}
+		if st.Messages != en {
+			t.Errorf("%s has %d messages, en %d", st.Lang, st.Messages, en)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/language"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tendcare/tend/locales"
@@ -450,6 +451,31 @@ func Lint(p *Pack) []Problem {
 
 // Flow returns the flow with id, or nil.
 func (p *Pack) Flow(id string) *Flow { return p.Flows[id] }
+
+// MatchLanguage returns the bundled language nearest to a BCP 47 tag
+// (zh-TW → zh-Hant, pt-PT → pt, fil → tl, es-MX → es), and false when none
+// is near: a clinic's "de" must be refused, not enrolled in English.
+func (p *Pack) MatchLanguage(tag string) (string, bool) {
+	if p.HasLanguage(tag) {
+		return tag, true
+	}
+	t, err := language.Parse(tag)
+	if err != nil || len(p.Languages) == 0 {
+		return "", false
+	}
+	p.matchOnce.Do(func() {
+		tags := make([]language.Tag, 0, len(p.Languages))
+		for _, l := range p.Languages {
+			tags = append(tags, language.Make(l))
+		}
+		p.matcher = language.NewMatcher(tags)
+	})
+	_, i, c := p.matcher.Match(t)
+	if c == language.No {
+		return "", false
+	}
+	return p.Languages[i], true
+}
 
 // HasLanguage reports whether lang is bundled.
 func (p *Pack) HasLanguage(lang string) bool {

@@ -3,8 +3,10 @@ package content
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
+	"golang.org/x/text/language"
 	"gopkg.in/yaml.v3"
 
 	"github.com/tendcare/tend/locales"
@@ -51,6 +53,9 @@ type Pack struct {
 	// LanguageList is every bundled language's own name, one a line, in
 	// the order of Languages: the {{.Languages}} of the LANGUAGES reply.
 	LanguageList string
+
+	matchOnce sync.Once
+	matcher   language.Matcher // of Languages, built on first MatchLanguage
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and

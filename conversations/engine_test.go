@@ -359,3 +359,43 @@ func BenchmarkEngineTurn(b *testing.B) {
 		b.Fatal("the reply did not end the flow")
 	}
 }
+
+// TestKeywordsEveryLanguage: every word of every bundled language's
+// keyword lists reaches its keyword from a patient of any other language
+// (a patient may answer in the language they know), and a language's name
+// switches to that language. The table it logs is the keyword table of
+// issue 12 (go test ./conversations -run KeywordsEvery -v).
+func TestKeywordsEveryLanguage(t *testing.T) {
+	t.Parallel()
+	e := testEngine(t)
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	for _, lang := range e.Pack.Languages {
+		w := e.Pack.Words[lang]
+		other := e.Pack.Languages[0]
+		if other == lang && len(e.Pack.Languages) > 1 {
+			other = e.Pack.Languages[1]
+		}
+		lists := []struct {
+			keyword string
+			words   []string
+		}{{"stop", w.Stop}, {"start", w.Start}, {"help", w.Help}, {"human", w.Human}, {"language", w.Names}, {"languages", w.Languages}}
+		for _, l := range lists {
+			for _, word := range l.words {
+				s := Session{Lang: other}
+				var out Output
+				if err := e.Turn(&s, Input{Kind: Text, Text: word}, now, &out); err != nil {
+					t.Fatal(err)
+				}
+				if out.Keyword != l.keyword {
+					t.Errorf("%s %s word %q: keyword %q, want %q", lang, l.keyword, word, out.Keyword, l.keyword)
+				}
+				if l.keyword == "language" && s.Lang != lang {
+					t.Errorf("%s name %q switched to %q", lang, word, s.Lang)
+				}
+			}
+		}
+		t.Logf("%s: stop %q; start %q; help %q; human %q; names %q", lang, firstWords(w.Stop, 3), firstWords(w.Start, 2), firstWords(w.Help, 2), firstWords(w.Human, 3), firstWords(w.Names, 3))
+	}
+}
+
+func firstWords(s []string, n int) []string { return s[:min(n, len(s))] }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/escalation"
+	"github.com/tendcare/tend/wire"
 )
 
 // Teach-back that measures (docs/clinical.md, "Teach-back"). After each
@@ -152,21 +153,21 @@ func (l *lessons) appendBinary(b []byte) []byte {
 	b = append(b, lessonsForm)
 	b = binary.AppendVarint(b, l.Booked)
 	r := &l.Run
-	b = appendString(b, r.Flow)
-	b = appendString(b, r.Review)
-	b = appendString(b, r.State)
-	b = appendString(b, r.Choice)
-	b = appendString(b, r.Question)
+	b = wire.AppendText(b, r.Flow)
+	b = wire.AppendText(b, r.Review)
+	b = wire.AppendText(b, r.State)
+	b = wire.AppendText(b, r.Choice)
+	b = wire.AppendText(b, r.Question)
 	b = append(b, boolByte(r.Correct))
 	b = binary.AppendUvarint(b, uint64(len(r.Items)))
 	for _, it := range r.Items {
-		b = appendString(b, it.Question)
+		b = wire.AppendText(b, it.Question)
 		b = append(b, boolByte(it.FirstCorrect), it.Worst, it.Wrong)
 	}
 	b = binary.AppendUvarint(b, uint64(len(l.Reviews)))
 	for _, rv := range l.Reviews {
-		b = appendString(b, rv.Flow)
-		b = appendString(b, rv.Item)
+		b = wire.AppendText(b, rv.Flow)
+		b = wire.AppendText(b, rv.Item)
 		b = append(b, rv.Stage)
 		b = binary.AppendVarint(b, rv.Base)
 	}
@@ -188,27 +189,27 @@ func decodeLessons(data []byte, intern map[string]string) lessons {
 	if len(data) == 0 {
 		return l
 	}
-	d := decoder{b: data, intern: intern}
-	if d.byte() != lessonsForm {
+	d := decoder{Reader: wire.NewReader(data), intern: intern}
+	if d.Byte() != lessonsForm {
 		return lessons{}
 	}
-	l.Booked = d.varint()
+	l.Booked = d.Varint()
 	r := &l.Run
 	r.Flow, r.Review, r.State, r.Choice, r.Question = d.string(), d.string(), d.string(), d.string(), d.string()
-	r.Correct = d.byte() == 1
-	if n := d.count(); n > 0 {
+	r.Correct = d.Byte() == 1
+	if n := d.Count(1); n > 0 {
 		r.Items = make([]runItem, n)
 		for i := range r.Items {
-			r.Items[i] = runItem{Question: d.string(), FirstCorrect: d.byte() == 1, Worst: d.byte(), Wrong: d.byte()}
+			r.Items[i] = runItem{Question: d.string(), FirstCorrect: d.Byte() == 1, Worst: d.Byte(), Wrong: d.Byte()}
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(1); n > 0 {
 		l.Reviews = make([]review, n)
 		for i := range l.Reviews {
-			l.Reviews[i] = review{Flow: d.string(), Item: d.string(), Stage: d.byte(), Base: d.varint()}
+			l.Reviews[i] = review{Flow: d.string(), Item: d.string(), Stage: d.Byte(), Base: d.Varint()}
 		}
 	}
-	if d.err {
+	if d.Failed() {
 		return lessons{}
 	}
 	return l

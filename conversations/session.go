@@ -3,6 +3,8 @@ package conversations
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/tendcare/tend/wire"
 )
 
 // Session is one patient's conversation state between turns: the active
@@ -158,21 +160,21 @@ const sessionFormat = 6
 // byte followed by varint-prefixed fields; see Decode.
 func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, sessionFormat)
-	b = appendString(b, s.Lang)
+	b = wire.AppendText(b, s.Lang)
 	b = append(b, byte(s.OptedOut), byte(s.Unreachable))
-	b = appendString(b, s.Flow)
-	b = appendString(b, s.State)
+	b = wire.AppendText(b, s.Flow)
+	b = wire.AppendText(b, s.State)
 	b = appendParams(b, s.Params)
 	b = binary.AppendUvarint(b, uint64(s.Misses))
 	b = binary.AppendVarint(b, s.TimerDue)
 	b = binary.AppendUvarint(b, uint64(len(s.Queue)))
 	for _, q := range s.Queue {
-		b = appendString(b, q.Flow)
+		b = wire.AppendText(b, q.Flow)
 		b = appendParams(b, q.Params)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Tallies)))
 	for _, t := range s.Tallies {
-		b = appendString(b, t.Name)
+		b = wire.AppendText(b, t.Name)
 		b = binary.AppendUvarint(b, uint64(len(t.Times)))
 		for _, x := range t.Times {
 			b = binary.AppendVarint(b, x)
@@ -181,43 +183,38 @@ func (s *Session) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendVarint(b, s.LastIdle)
 	b = binary.AppendVarint(b, s.WindowAt)
 	b = binary.AppendUvarint(b, uint64(s.Step))
-	b = appendString(b, s.Safety)
+	b = wire.AppendText(b, s.Safety)
 	b = binary.AppendVarint(b, s.SafetyDue)
-	b = appendString(b, s.Owner)
+	b = wire.AppendText(b, s.Owner)
 	b = binary.AppendUvarint(b, uint64(len(s.Held)))
 	for _, h := range s.Held {
-		b = appendString(b, h.Flow)
+		b = wire.AppendText(b, h.Flow)
 		b = appendParams(b, h.Params)
 		b = binary.AppendVarint(b, h.Stale)
 	}
 	b = binary.AppendVarint(b, s.LastIn)
 	b = binary.AppendUvarint(b, uint64(len(s.Tickets)))
 	for _, t := range s.Tickets {
-		b = appendString(b, t.ID)
-		b = appendString(b, t.Reason)
-		b = appendString(b, t.Priority)
+		b = wire.AppendText(b, t.ID)
+		b = wire.AppendText(b, t.Reason)
+		b = wire.AppendText(b, t.Priority)
 	}
-	b = appendString(b, s.Resolved)
+	b = wire.AppendText(b, s.Resolved)
 	b = binary.AppendVarint(b, s.ResolvedAt)
 	b = binary.AppendUvarint(b, uint64(len(s.Sections)))
 	for _, x := range s.Sections {
-		b = appendString(b, x.Name)
+		b = wire.AppendText(b, x.Name)
 		b = binary.AppendUvarint(b, uint64(len(x.Data)))
 		b = append(b, x.Data...)
 	}
 	return b, nil
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
 func appendParams(b []byte, ps []Param) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ps)))
 	for _, p := range ps {
-		b = appendString(b, p.Key)
-		b = appendString(b, p.Value)
+		b = wire.AppendText(b, p.Key)
+		b = wire.AppendText(b, p.Value)
 	}
 	return b
 }
@@ -236,62 +233,62 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 	if len(data) == 0 {
 		return nil
 	}
-	d := decoder{b: data, intern: intern}
-	format := d.byte()
+	d := decoder{Reader: wire.NewReader(data), intern: intern}
+	format := d.Byte()
 	if format < 1 || format > sessionFormat {
 		return ErrBadSession
 	}
 	s.Lang = d.string()
 	if format == 1 {
 		// Format 1 had one opt-out for all channels: keep it for all.
-		if d.byte()&1 != 0 {
+		if d.Byte()&1 != 0 {
 			s.OptedOut = AllChannels
 		}
 	} else {
-		s.OptedOut, s.Unreachable = ChannelSet(d.byte()), ChannelSet(d.byte())
+		s.OptedOut, s.Unreachable = ChannelSet(d.Byte()), ChannelSet(d.Byte())
 	}
 	s.Flow = d.string()
 	s.State = d.string()
 	s.Params = d.params()
-	s.Misses = int(d.uvarint())
-	s.TimerDue = d.varint()
-	if n := d.count(); n > 0 {
+	s.Misses = int(d.Uvarint())
+	s.TimerDue = d.Varint()
+	if n := d.Count(1); n > 0 {
 		s.Queue = make([]Queued, n)
 		for i := range s.Queue {
 			s.Queue[i].Flow = d.string()
 			s.Queue[i].Params = d.params()
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(1); n > 0 {
 		s.Tallies = make([]Tally, n)
 		for i := range s.Tallies {
 			s.Tallies[i].Name = d.string()
-			m := d.count()
+			m := d.Count(1)
 			s.Tallies[i].Times = make([]int64, m)
 			for j := range s.Tallies[i].Times {
-				s.Tallies[i].Times[j] = d.varint()
+				s.Tallies[i].Times[j] = d.Varint()
 			}
 		}
 	}
-	s.LastIdle = d.varint()
+	s.LastIdle = d.Varint()
 	if format >= 2 {
-		s.WindowAt = d.varint()
-		s.Step = uint32(d.uvarint())
+		s.WindowAt = d.Varint()
+		s.Step = uint32(d.Uvarint())
 	}
 	if format >= 3 {
 		s.Safety = d.string()
-		s.SafetyDue = d.varint()
+		s.SafetyDue = d.Varint()
 	}
 	if format >= 4 {
 		s.Owner = d.string()
-		if n := d.count(); n > 0 {
+		if n := d.Count(1); n > 0 {
 			s.Held = make([]Held, n)
 			for i := range s.Held {
-				s.Held[i] = Held{Flow: d.string(), Params: d.params(), Stale: d.varint()}
+				s.Held[i] = Held{Flow: d.string(), Params: d.params(), Stale: d.Varint()}
 			}
 		}
-		s.LastIn = d.varint()
-		if n := d.count(); n > 0 {
+		s.LastIn = d.Varint()
+		if n := d.Count(1); n > 0 {
 			s.Tickets = make([]TicketRef, n)
 			for i := range s.Tickets {
 				s.Tickets[i] = TicketRef{ID: d.string(), Reason: d.string(), Priority: d.string()}
@@ -300,99 +297,41 @@ func (s *Session) decode(data []byte, intern map[string]string) error {
 	}
 	if format >= 5 {
 		s.Resolved = d.string()
-		s.ResolvedAt = d.varint()
+		s.ResolvedAt = d.Varint()
 	}
 	if format >= 6 {
-		if n := d.count(); n > 0 {
+		if n := d.Count(1); n > 0 {
 			s.Sections = make([]Section, n)
 			for i := range s.Sections {
-				s.Sections[i] = Section{Name: d.string(), Data: d.bytes()}
+				s.Sections[i] = Section{Name: d.string(), Data: d.Bytes()}
 			}
 		}
 	}
-	if d.err {
+	if d.Failed() {
 		*s = Session{}
 		return ErrBadSession
 	}
 	return nil
 }
 
-// decoder reads the session format and remembers the first error, so that
-// Decode reads as a straight list of fields.
+// decoder reads the session format (wire.Reader), interning the strings
+// a session repeats (flow, state and parameter names) so that a decoded
+// session shares them instead of allocating each.
 type decoder struct {
-	b      []byte
-	err    bool
+	wire.Reader
 	intern map[string]string
 }
 
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.err = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads a length and bounds it by what is left, so that a corrupt
-// length cannot make Decode allocate without limit.
-func (d *decoder) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.err = true
-		return 0
-	}
-	return int(n)
-}
-
 func (d *decoder) string() string {
-	n := d.count()
-	if d.err || n == 0 {
-		return ""
-	}
-	raw := d.b[:n]
-	d.b = d.b[n:]
+	raw := d.Raw()
 	if s, ok := d.intern[string(raw)]; ok {
 		return s
 	}
 	return string(raw)
 }
 
-// bytes reads a length-prefixed byte string into a new slice.
-func (d *decoder) bytes() []byte {
-	n := d.count()
-	if d.err || n == 0 {
-		return nil
-	}
-	b := make([]byte, n)
-	copy(b, d.b[:n])
-	d.b = d.b[n:]
-	return b
-}
-
 func (d *decoder) params() []Param {
-	n := d.count()
+	n := d.Count(1)
 	if n == 0 {
 		return nil
 	}

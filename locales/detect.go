@@ -64,7 +64,7 @@ type Detector struct {
 	pats     []pattern
 	// seenBit gives terms that something must see anywhere in the message
 	// (a pattern's "& @group", the glucose context and symptoms) a bit.
-	seenBit  []uint64
+	seenBit  []bitset
 	glucose  glucoseTerms
 	yes, no  map[string]bool
 	concepts []string
@@ -128,14 +128,14 @@ type pattern struct {
 	concept  uint8
 	n        uint8
 	gaps     [maxTerms]uint8 // gaps[j]: words allowed between terms j-1 and j
-	with     uint64          // seen bits every one of which the message must hold
+	with     bitset          // seen bits every one of which the message must hold
 	negative bool            // the pattern itself is negative ("cant breathe")
 	firm     bool            // "!": no hedge makes it a question ("better off if i was gone")
 	src      string
 }
 
 type glucoseTerms struct {
-	context, symptoms uint64 // seen bits
+	context, symptoms bitset // seen bits
 	units             map[string]unit
 }
 
@@ -274,12 +274,12 @@ func (c *compiler) language(lex *Lexicon) {
 	g := lex.Glucose
 	if g.Context.Text != "" {
 		if t, ok := c.term(g.Context); ok {
-			d.glucose.context |= c.bit(t)
+			d.glucose.context.or(c.bit(t))
 		}
 	}
 	if g.Symptoms.Text != "" {
 		if t, ok := c.term(g.Symptoms); ok {
-			d.glucose.symptoms |= c.bit(t)
+			d.glucose.symptoms.or(c.bit(t))
 		}
 	}
 	for _, list := range []struct {
@@ -292,21 +292,53 @@ func (c *compiler) language(lex *Lexicon) {
 	}
 }
 
-// bit gives a term a seen bit (one of 64) and returns it.
-func (c *compiler) bit(t uint16) uint64 {
+// bit gives a term a seen bit (one of 512: every language's & terms and glucose words share them) and returns it.
+func (c *compiler) bit(t uint16) bitset {
 	d := c.d
 	for len(d.seenBit) <= int(t) {
-		d.seenBit = append(d.seenBit, 0)
+		d.seenBit = append(d.seenBit, bitset{})
 	}
-	if d.seenBit[t] == 0 {
-		if c.bits == 64 {
-			c.errorf(0, "more than 64 terms are required anywhere in a message (& terms and glucose)")
-			return 0
+	if d.seenBit[t].zero() {
+		if c.bits == 64*len(bitset{}) {
+			c.errorf(0, "more than 512 terms are required anywhere in a message (& terms and glucose)")
+			return bitset{}
 		}
-		d.seenBit[t] = 1 << c.bits
+		d.seenBit[t][c.bits/64] = 1 << (c.bits % 64)
 		c.bits++
 	}
 	return d.seenBit[t]
+}
+
+// bitset holds the seen bits of a message scan: one per term that some
+// pattern needs anywhere in the message. Fixed size, so a scan allocates
+// nothing; 512 bits hold thirteen languages' terms with room to spare.
+type bitset [8]uint64
+
+func (b bitset) zero() bool { return b == bitset{} }
+func (b *bitset) or(o bitset) {
+	for i := range b {
+		b[i] |= o[i]
+	}
+}
+
+// intersects reports whether b and o share a bit.
+func (b bitset) intersects(o bitset) bool {
+	for i := range b {
+		if b[i]&o[i] != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// outside reports whether b has a bit o lacks.
+func (b bitset) outside(o bitset) bool {
+	for i := range b {
+		if b[i]&^o[i] != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // pattern compiles "a b .. c ~ d & @e" (see docs/content.md).
@@ -329,7 +361,7 @@ func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
 		if !ok {
 			return
 		}
-		p.with |= c.bit(t)
+		p.with.or(c.bit(t))
 	}
 	sides := strings.Split(main, "~")
 	if len(sides) > 2 {
@@ -643,7 +675,7 @@ type scan struct {
 	ni        int
 	found     [maxFound]candidate
 	nf        int
-	seen      uint64
+	seen      bitset
 	// symptoms are where glucose symptom words stand.
 	symptoms [maxMarks]int32
 	nsym     int
@@ -758,8 +790,8 @@ func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 			sc.nn++
 		}
 		if int(t) < len(d.seenBit) {
-			sc.seen |= d.seenBit[t]
-			if d.seenBit[t]&d.glucose.symptoms != 0 && sc.nsym < maxMarks && (sc.nsym == 0 || sc.symptoms[sc.nsym-1] != pos) {
+			sc.seen.or(d.seenBit[t])
+			if d.seenBit[t].intersects(d.glucose.symptoms) && sc.nsym < maxMarks && (sc.nsym == 0 || sc.symptoms[sc.nsym-1] != pos) {
 				sc.symptoms[sc.nsym] = pos
 				sc.nsym++
 			}
@@ -858,7 +890,7 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 	}
 	for _, c := range sc.found[:sc.nf] {
 		p := &d.pats[c.pat]
-		if p.with&^sc.seen != 0 || sc.ignoredFor(c.s, c.e, p.concept+1) {
+		if p.with.outside(sc.seen) || sc.ignoredFor(c.s, c.e, p.concept+1) {
 			continue
 		}
 		switch {
@@ -872,7 +904,7 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 			consider(LevelEmergency, int(p.concept), "")
 		}
 	}
-	if best.Level < LevelEmergency && d.glucose.context != 0 && sc.seen&d.glucose.context != 0 && d.lowGlucose(raw) {
+	if best.Level < LevelEmergency && !d.glucose.context.zero() && sc.seen.intersects(d.glucose.context) && d.lowGlucose(raw) {
 		i := slices.Index(d.concepts, "low_sugar")
 		if sc.feelsLow() {
 			consider(LevelEmergency, i, "")

@@ -21,7 +21,9 @@ const FallbackEmergency = "112"
 // own (TEND_EMERGENCY_NUMBER, TEND_CRISIS_LINE) or a patient's
 // (emergency_number, crisis_line) where this table is silent or wrong.
 // Sources: FCC 911 and 988 (US), CRTC 988 (Canada), the national health
-// services and emergency authorities of each country.
+// services and emergency authorities of each country; docs/clinical.md
+// and research section 7.3. Haiti, Pakistan and the Gulf states are left
+// out until their numbers are checked: a clinic there sets its own.
 var countryNumbers = map[string]ServiceNumbers{
 	"1":   {"911", "988"},      // United States, Canada (NANP)
 	"52":  {"911", ""},         // Mexico
@@ -41,6 +43,11 @@ var countryNumbers = map[string]ServiceNumbers{
 	"55":  {"192", "188"},      // Brazil: SAMU; CVV
 	"61":  {"000", "13 11 14"}, // Australia: Lifeline
 	"64":  {"111", "1737"},     // New Zealand
+	"20":  {"123", ""},         // Egypt: ambulance
+	"27":  {"112", ""},         // South Africa: from mobiles (10177 from landlines)
+	"234": {"112", ""},         // Nigeria
+	"254": {"999", ""},         // Kenya
+	"880": {"999", ""},         // Bangladesh
 }
 
 // regionNumbers maps an ISO 3166-1 alpha-2 country code (a patient's
@@ -54,6 +61,7 @@ var regionNumbers = map[string]ServiceNumbers{
 	"DE": {"112", ""}, "IT": {"112", ""}, "RU": {"112", ""}, "KZ": {"112", ""}, "IN": {"112", ""},
 	"CN": {"120", ""}, "VN": {"115", ""}, "KR": {"119", ""}, "TW": {"119", ""}, "BR": {"192", "188"},
 	"AU": {"000", "13 11 14"}, "NZ": {"111", "1737"},
+	"EG": {"123", ""}, "ZA": {"112", ""}, "NG": {"112", ""}, "KE": {"999", ""}, "BD": {"999", ""},
 	"AT": {"112", ""}, "BE": {"112", ""}, "BG": {"112", ""}, "HR": {"112", ""}, "CY": {"112", ""},
 	"CZ": {"112", ""}, "DK": {"112", ""}, "EE": {"112", ""}, "FI": {"112", ""}, "GR": {"112", ""},
 	"HU": {"112", ""}, "IE": {"112", ""}, "LV": {"112", ""}, "LT": {"112", ""}, "LU": {"112", ""},

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tendcare/tend/wire"
 )
 
 // Section is the name of the session section the Runner keeps State in.
@@ -269,8 +271,8 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, byte(Rank(s.Pin.Tier)))
 		b = binary.AppendVarint(b, s.Pin.At.Unix())
 		b = binary.AppendVarint(b, s.Pin.Until.Unix())
-		b = appendString(b, s.Pin.By)
-		b = appendString(b, s.Pin.Reason)
+		b = wire.AppendText(b, s.Pin.By)
+		b = wire.AppendText(b, s.Pin.Reason)
 	}
 	b = binary.AppendVarint(b, s.Since)
 	b = binary.AppendUvarint(b, uint64(s.Prompts))
@@ -283,7 +285,7 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendVarint(b, s.CheckinLast)
 	b = binary.AppendUvarint(b, uint64(len(s.Open)))
 	for _, c := range s.Open {
-		b = appendString(b, c)
+		b = wire.AppendText(b, c)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Facts)))
 	for _, f := range s.Facts {
@@ -291,7 +293,7 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		b = binary.AppendVarint(b, f.At)
 		b = binary.AppendVarint(b, int64(f.A))
 		b = binary.AppendVarint(b, int64(f.B))
-		b = appendString(b, f.S)
+		b = wire.AppendText(b, f.S)
 	}
 	return b, nil
 }
@@ -315,36 +317,36 @@ func (s *State) Decode(data []byte) error {
 	if len(data) == 0 {
 		return nil
 	}
-	d := decoder{b: data}
-	if d.byte() != stateFormat {
+	d := wire.NewReader(data)
+	if d.Byte() != stateFormat {
 		return ErrBadState
 	}
-	s.Tier = tierOf(int(d.byte()))
-	if pt := d.byte(); pt != 0 {
+	s.Tier = tierOf(int(d.Byte()))
+	if pt := d.Byte(); pt != 0 {
 		s.Pin = &Pin{Tier: tierOf(int(pt))}
-		s.Pin.At = time.Unix(d.varint(), 0).UTC()
-		s.Pin.Until = time.Unix(d.varint(), 0).UTC()
-		s.Pin.By = d.string()
-		s.Pin.Reason = d.string()
+		s.Pin.At = time.Unix(d.Varint(), 0).UTC()
+		s.Pin.Until = time.Unix(d.Varint(), 0).UTC()
+		s.Pin.By = d.Text()
+		s.Pin.Reason = d.Text()
 	}
-	s.Since = d.varint()
-	s.Prompts = int(d.uvarint())
-	s.Ticketed = d.byte() == 1
-	s.CheckinNext = d.varint()
-	s.CheckinLast = d.varint()
-	if n := d.count(); n > 0 {
+	s.Since = d.Varint()
+	s.Prompts = int(d.Uvarint())
+	s.Ticketed = d.Byte() == 1
+	s.CheckinNext = d.Varint()
+	s.CheckinLast = d.Varint()
+	if n := d.Count(1); n > 0 {
 		s.Open = make([]string, n)
 		for i := range s.Open {
-			s.Open[i] = d.string()
+			s.Open[i] = d.Text()
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(1); n > 0 {
 		s.Facts = make([]Fact, n)
 		for i := range s.Facts {
-			s.Facts[i] = Fact{Kind: FactKind(d.byte()), At: d.varint(), A: int(d.varint()), B: int(d.varint()), S: d.string()}
+			s.Facts[i] = Fact{Kind: FactKind(d.Byte()), At: d.Varint(), A: int(d.Varint()), B: int(d.Varint()), S: d.Text()}
 		}
 	}
-	if d.err {
+	if d.Failed() {
 		*s = State{}
 		return ErrBadState
 	}
@@ -358,65 +360,4 @@ func PeekTier(data []byte) Tier {
 		return ""
 	}
 	return tierOf(int(data[1]))
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// decoder reads the encoding and remembers the first error.
-type decoder struct {
-	b   []byte
-	err bool
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.err = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// count reads a length bounded by what is left.
-func (d *decoder) count() int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.err = true
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) string() string {
-	n := d.count()
-	if d.err || n == 0 {
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }

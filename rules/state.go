@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tendcare/tend/readings"
+	"github.com/tendcare/tend/wire"
 )
 
 // Section names in conversations.Session.Sections.
@@ -293,7 +294,7 @@ func (h *History) AppendBinary(b []byte) []byte {
 	for _, s := range h.Seen {
 		b = binary.LittleEndian.AppendUint64(b, s.Hash)
 		b = append(b, levelByte(s.Level))
-		b = appendString(b, s.Rule)
+		b = wire.AppendText(b, s.Rule)
 	}
 	return b
 }
@@ -304,31 +305,31 @@ func DecodeHistory(data []byte, h *History) error {
 	if len(data) == 0 {
 		return nil
 	}
-	d := dec{b: data}
-	if d.byte() != historyFmt {
+	d := wire.NewReader(data)
+	if d.Byte() != historyFmt {
 		return ErrBadSection
 	}
-	if n := d.count(4); n > 0 {
+	if n := d.Count(4); n > 0 {
 		h.Readings = make([]Past, n)
 		var prev int64
 		for i := range h.Readings {
-			k := kindOf(d.byte())
-			prev += d.varint()
-			h.Readings[i] = Past{Kind: k, At: prev, A: unfixed(d.varint()), B: unfixed(d.varint())}
+			k := kindOf(d.Byte())
+			prev += d.Varint()
+			h.Readings[i] = Past{Kind: k, At: prev, A: unfixed(d.Varint()), B: unfixed(d.Varint())}
 		}
 	}
-	if n := d.count(10); n > 0 {
+	if n := d.Count(10); n > 0 {
 		h.Seen = make([]Seen, n)
 		for i := range h.Seen {
-			h.Seen[i].Hash = d.uint64()
-			lb := d.byte()
+			h.Seen[i].Hash = d.Uint64()
+			lb := d.Byte()
 			if int(lb) < len(levels) {
 				h.Seen[i].Level = levels[lb]
 			}
-			h.Seen[i].Rule = d.string()
+			h.Seen[i].Rule = d.Text()
 		}
 	}
-	if d.err {
+	if d.Failed() {
 		*h = History{}
 		return ErrBadSection
 	}
@@ -343,11 +344,11 @@ func (s *State) AppendBinary(b []byte) []byte {
 	b = append(b, episodesFmt)
 	b = binary.AppendUvarint(b, uint64(len(s.Episodes)))
 	for _, e := range s.Episodes {
-		b = appendString(b, e.Condition)
-		b = appendString(b, e.Rule)
-		b = appendString(b, e.Status)
-		b = appendString(b, e.Priority)
-		b = appendString(b, e.Flow)
+		b = wire.AppendText(b, e.Condition)
+		b = wire.AppendText(b, e.Rule)
+		b = wire.AppendText(b, e.Status)
+		b = wire.AppendText(b, e.Priority)
+		b = wire.AppendText(b, e.Flow)
 		sym := byte(0)
 		if e.Symptoms {
 			sym = 1
@@ -360,21 +361,21 @@ func (s *State) AppendBinary(b []byte) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Thresholds)))
 	for _, t := range s.Thresholds {
-		b = appendString(b, t.Rule)
-		b = appendString(b, t.Measure)
-		b = appendString(b, t.From)
-		b = appendString(b, t.Op)
+		b = wire.AppendText(b, t.Rule)
+		b = wire.AppendText(b, t.Measure)
+		b = wire.AppendText(b, t.From)
+		b = wire.AppendText(b, t.Op)
 		b = binary.AppendVarint(b, fixed(t.Value))
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Snoozes)))
 	for _, z := range s.Snoozes {
-		b = appendString(b, z.Rule)
+		b = wire.AppendText(b, z.Rule)
 		b = binary.AppendVarint(b, z.Until)
-		b = appendString(b, z.Reason)
+		b = wire.AppendText(b, z.Reason)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Fired)))
 	for _, f := range s.Fired {
-		b = appendString(b, f.Rule)
+		b = wire.AppendText(b, f.Rule)
 		b = binary.AppendVarint(b, f.At)
 	}
 	return b
@@ -386,117 +387,45 @@ func DecodeState(data []byte, s *State) error {
 	if len(data) == 0 {
 		return nil
 	}
-	d := dec{b: data}
-	if d.byte() != episodesFmt {
+	d := wire.NewReader(data)
+	if d.Byte() != episodesFmt {
 		return ErrBadSection
 	}
-	if n := d.count(10); n > 0 {
+	if n := d.Count(10); n > 0 {
 		s.Episodes = make([]Episode, n)
 		for i := range s.Episodes {
 			e := &s.Episodes[i]
-			e.Condition, e.Rule, e.Status, e.Priority, e.Flow = d.string(), d.string(), d.string(), d.string(), d.string()
-			e.Symptoms = d.byte() == 1
-			e.Opened = d.varint()
-			e.Normals = int(d.uvarint())
-			e.LastNormal = d.varint()
-			e.Closed = d.varint()
+			e.Condition, e.Rule, e.Status, e.Priority, e.Flow = d.Text(), d.Text(), d.Text(), d.Text(), d.Text()
+			e.Symptoms = d.Byte() == 1
+			e.Opened = d.Varint()
+			e.Normals = int(d.Uvarint())
+			e.LastNormal = d.Varint()
+			e.Closed = d.Varint()
 		}
 	}
-	if n := d.count(5); n > 0 {
+	if n := d.Count(5); n > 0 {
 		s.Thresholds = make([]Threshold, n)
 		for i := range s.Thresholds {
-			s.Thresholds[i] = Threshold{Rule: d.string(), Measure: d.string(), From: d.string(), Op: d.string(), Value: unfixed(d.varint())}
+			s.Thresholds[i] = Threshold{Rule: d.Text(), Measure: d.Text(), From: d.Text(), Op: d.Text(), Value: unfixed(d.Varint())}
 		}
 	}
-	if n := d.count(3); n > 0 {
+	if n := d.Count(3); n > 0 {
 		s.Snoozes = make([]Snooze, n)
 		for i := range s.Snoozes {
-			s.Snoozes[i] = Snooze{Rule: d.string(), Until: d.varint(), Reason: d.string()}
+			s.Snoozes[i] = Snooze{Rule: d.Text(), Until: d.Varint(), Reason: d.Text()}
 		}
 	}
-	if n := d.count(2); n > 0 {
+	if n := d.Count(2); n > 0 {
 		s.Fired = make([]Fired, n)
 		for i := range s.Fired {
-			s.Fired[i] = Fired{Rule: d.string(), At: d.varint()}
+			s.Fired[i] = Fired{Rule: d.Text(), At: d.Varint()}
 		}
 	}
-	if d.err {
+	if d.Failed() {
 		*s = State{}
 		return ErrBadSection
 	}
 	return nil
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// dec reads the encodings and remembers the first error.
-type dec struct {
-	b   []byte
-	err bool
-}
-
-func (d *dec) byte() byte {
-	if len(d.b) == 0 {
-		d.err = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *dec) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) uint64() uint64 {
-	if len(d.b) < 8 {
-		d.err = true
-		return 0
-	}
-	v := binary.LittleEndian.Uint64(d.b)
-	d.b = d.b[8:]
-	return v
-}
-
-// count reads a length, bounded by what is left at min bytes an item.
-func (d *dec) count(min int) int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)/min+1) {
-		d.err = true
-		return 0
-	}
-	return int(n)
-}
-
-func (d *dec) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.err = true
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
 }
 
 // LastValue returns the value of the patient's last reading of a kind

@@ -329,9 +329,8 @@ func (h *Webhooks) reply(ctx context.Context, chat, messageID, dedupe, lang stri
 // language of the person's Telegram app when the pack has it, else the
 // pack's default.
 func (h *Webhooks) lang(code string) string {
-	base, _, _ := strings.Cut(strings.ToLower(code), "-")
-	if base != "" && h.Pack.HasLanguage(base) {
-		return base
+	if lang, ok := h.Pack.MatchLanguage(code); ok {
+		return lang
 	}
 	return h.Pack.Languages[0]
 }
