@@ -390,7 +390,7 @@ func TestPutPatientInvalid(t *testing.T) {
 		{name: "missing phone", mutate: func(p map[string]any) { delete(p, "phone") }, want: []string{"phone:"}},
 		{name: "bad phone", mutate: func(p map[string]any) { p["phone"] = "call me maybe" }, want: []string{"phone:"}},
 		{name: "short phone", mutate: func(p map[string]any) { p["phone"] = "12" }, want: []string{"phone:"}},
-		{name: "unknown language", mutate: func(p map[string]any) { p["language"] = "fr" }, want: []string{"language:", `"fr"`}},
+		{name: "unknown language", mutate: func(p map[string]any) { p["language"] = "de" }, want: []string{"language:", `"de"`}},
 		{name: "missing timezone", mutate: func(p map[string]any) { delete(p, "timezone") }, want: []string{"timezone:"}},
 		{name: "bad timezone", mutate: func(p map[string]any) { p["timezone"] = "Mars/Base" }, want: []string{"timezone:", "Mars/Base"}},
 		{name: "Local timezone", mutate: func(p map[string]any) { p["timezone"] = "Local" }, want: []string{"timezone:"}},

@@ -405,14 +405,14 @@ func TestRefusal(t *testing.T) {
 
 	e.fake.SetLanguage(6006, "es-MX")
 	e.text(6006, "/start")
-	e.fake.SetLanguage(7007, "fr")
+	e.fake.SetLanguage(7007, "de")
 	e.text(7007, "/start")
 	e.deliver()
 	if msgs := e.fake.MessagesTo(6006); len(msgs) != 1 || msgs[0].Text != e.catalog("es", "telegram.start.refused") {
 		t.Fatalf("Spanish app: %+v, want the Spanish refusal", msgs)
 	}
 	if msgs := e.fake.MessagesTo(7007); len(msgs) != 1 || msgs[0].Text != refused {
-		t.Fatalf("French app: %+v, want the default language's refusal", msgs)
+		t.Fatalf("German app (no German bundled): %+v, want the default language's refusal", msgs)
 	}
 }
 
