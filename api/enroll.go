@@ -255,7 +255,7 @@ func (a *API) putPatient(w http.ResponseWriter, r *http.Request) {
 	if !a.audit(w, r, audit.Record{Action: audit.Enroll, Patient: p.ID}) {
 		return
 	}
-	writeJSON(w, status, enrolled{Patient: patientOf(stored), Warnings: languageWarnings(a.Engine.Pack, req.Language, stored.Language)})
+	writeJSON(w, status, enrolled{Patient: patientOf(stored), Warnings: languageWarnings(a.Engine.Pack, stored, req.Language)})
 }
 
 // enrolled is the answer to an enrollment: the patient as stored, and what
@@ -267,13 +267,17 @@ type enrolled struct {
 
 // languageWarnings says when the language asked for became another
 // bundled one, and when the patient's language is an unreviewed draft.
-func languageWarnings(p *content.Pack, asked, lang string) []string {
+func languageWarnings(p *content.Pack, stored store.Patient, asked string) []string {
+	lang := stored.Language
 	var out []string
 	if asked != "" && asked != lang {
 		out = append(out, fmt.Sprintf("language: %q is not bundled; the patient gets %q, the nearest bundled language", asked, lang))
 	}
 	if w := p.Words[lang]; w != nil && w.Review.Status == locales.ReviewDraft {
 		out = append(out, fmt.Sprintf("language: %s is a draft translation (%s, %s): have a speaker of the language check its messages before patients get them (tend content lint lists every language's review)", lang, w.Review.By, w.Review.Date))
+	}
+	if _, ok := p.Voice[lang]; !ok && (stored.Channel == "voice" || slices.Contains(stored.Channels, "voice")) {
+		out = append(out, fmt.Sprintf("channels: calls in %s have no voice (content channels.yaml): Twilio's default voice may not speak it; prefer SMS, WhatsApp or Telegram", lang))
 	}
 	return out
 }

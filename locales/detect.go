@@ -527,8 +527,8 @@ func (c *compiler) form(e Entry, t uint16) bool {
 	case strings.Contains(w, " "):
 		c.errorf(e.Line, "%q is more than one word: write words apart in a pattern", e.Text)
 		return false
-	case stem && utf8.RuneCountInString(w) < 3:
-		c.errorf(e.Line, "stem %q is shorter than three letters: it would match too much", e.Text)
+	case stem && utf8.RuneCountInString(w) < minStem(w):
+		c.errorf(e.Line, "stem %q is shorter than %d letters: it would match too much", e.Text, minStem(w))
 		return false
 	}
 	c.forms[t]++
@@ -552,6 +552,16 @@ func (c *compiler) form(e Entry, t uint16) bool {
 		d.forms[i].terms = addTerm(d.forms[i].terms, t)
 	}
 	return true
+}
+
+// minStem is the fewest letters a stem may have: three, or two Korean
+// syllables, each of which is a consonant and a vowel or more (가슴* is
+// 가슴이, 가슴에, 가슴을).
+func minStem(w string) int {
+	if r, _ := utf8.DecodeRuneInString(w); unicode.Is(unicode.Hangul, r) {
+		return 2
+	}
+	return 3
 }
 
 // parseRange reads "10+" or "1950-2099".

@@ -50,6 +50,8 @@ func Normalize(s string) string {
 		next := s[i+size:]
 		if isApostrophe(r) {
 			n.apostrophe(firstRune(next))
+		} else if isKoreanFace(r) {
+			n.rune(r) // before NFKD, which would make it part of a syllable
 		} else if d := norm.NFKD.PropertiesString(s[i:]).Decomposition(); d != nil {
 			// The decomposition is complete (not one level deep), so each
 			// of its runes is final.
@@ -131,10 +133,12 @@ func (n *normalizer) rune(r rune) {
 	case isEmojiPart(r):
 		n.write(r, false)
 		n.emoji = true
-	case unicode.Is(unicode.Han, r):
+	case unicode.Is(unicode.Han, r), isKoreanFace(r):
 		// Chinese is written without spaces: each character is a word of
 		// its own, so that a lexicon or answer term is one or two
-		// characters and patterns allow the words between them.
+		// characters and patterns allow the words between them. Korean
+		// letters standing alone (ㅠㅠ, ㅋㅋ) are faces, not part of the
+		// word they are typed against (아파요ㅠㅠ).
 		n.separate()
 		n.write(r, true)
 		n.separate()
@@ -347,3 +351,7 @@ var emojiRanges = [...][2]rune{
 	{0x1F90C, 0x1F93A}, {0x1F93C, 0x1F945}, {0x1F947, 0x1FAFF},
 	{0x1FC00, 0x1FFFD},
 }
+
+// isKoreanFace reports whether r is a Hangul compatibility letter, which
+// standing alone is a face (ㅠㅠ crying, ㅋㅋ laughing), not a syllable.
+func isKoreanFace(r rune) bool { return 0x3131 <= r && r <= 0x318E }
