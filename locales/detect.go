@@ -57,10 +57,14 @@ type Detector struct {
 	endings  []ending
 	// negWords are the negation and negative words: a match that starts
 	// with one says no itself ("no puedo respirar", "cant breathe").
-	negWords map[string]bool
+	negWords map[string]langSet
 	numbers  []numberTerm   // "#10+", "#1950-2099"
 	occ      [][]occurrence // term → where patterns use it, last position first
 	flags    []termFlag     // term → what else the word means
+	termLang []uint8        // term → the language (lexicon) it belongs to
+	// hears[l] are the languages whose negations, hedges and ignored
+	// phrases act on matches of language l: l and its Mixes.
+	hears []langSet
 	pats     []pattern
 	// seenBit gives terms that something must see anywhere in the message
 	// (a pattern's "& @group", the glucose context and symptoms) a bit.
@@ -97,6 +101,17 @@ const (
 	flagBreak
 )
 
+// langSet is a set of languages by their lexicon's index. A negation, a
+// hedge or an ignored phrase acts on matches of its own language only:
+// English "no" is Vietnamese "nó" (he), Tagalog "di" (not) is Vietnamese
+// "đi" (go), and one language's word must not silence another's alarm.
+type langSet uint32
+
+// maxLanguages bounds the lexicons one detector compiles (langSet's bits).
+const maxLanguages = 32
+
+func (l langSet) has(lang uint8) bool { return l&(1<<lang) != 0 }
+
 type patKind uint8
 
 const (
@@ -126,6 +141,7 @@ const (
 type pattern struct {
 	kind     patKind
 	concept  uint8
+	lang     uint8 // index of the lexicon it comes from
 	n        uint8
 	gaps     [maxTerms]uint8 // gaps[j]: words allowed between terms j-1 and j
 	with     bitset          // seen bits every one of which the message must hold
@@ -162,11 +178,28 @@ func (e *LexiconError) Unwrap() error { return e.Err }
 // Every problem is returned, each naming its file and line.
 func NewDetector(lexicons []*Lexicon) (*Detector, []error) {
 	d := &Detector{exact: map[string][]uint16{}, stems: map[string][]uint16{}, fuzzy: map[uint64][]int32{},
-		notTypo: map[string]bool{}, negWords: map[string]bool{}, yes: map[string]bool{}, no: map[string]bool{},
+		notTypo: map[string]bool{}, negWords: map[string]langSet{}, yes: map[string]bool{}, no: map[string]bool{},
 		glucose: glucoseTerms{units: map[string]unit{}}, concepts: concepts}
 	c := &compiler{d: d, terms: map[string]uint16{}, forms: map[uint16]int{}, negs: map[uint16]int{}, alarm: map[uint16]bool{}}
-	for _, lex := range lexicons {
+	if len(lexicons) > maxLanguages {
+		return nil, []error{fmt.Errorf("%d emergency lexicons: at most %d", len(lexicons), maxLanguages)}
+	}
+	index := map[string]uint8{}
+	for i, lex := range lexicons {
+		index[lex.Language] = uint8(i)
+	}
+	d.hears = make([]langSet, len(lexicons))
+	for i, lex := range lexicons {
+		c.lang = uint8(i)
 		c.language(lex)
+		d.hears[i] = 1 << i
+		for _, m := range lex.Mixes {
+			if j, ok := index[m]; ok {
+				d.hears[i] |= 1 << j
+			} else {
+				c.errorf(lex.Line["mixes"], "mixes: %q is not a language with a lexicon", m)
+			}
+		}
 	}
 	for i := range d.forms {
 		d.forms[i].terms = slices.DeleteFunc(d.forms[i].terms, func(t uint16) bool { return !c.alarm[t] })
@@ -194,6 +227,7 @@ type compiler struct {
 	bits  int
 	errs  []error
 	lex   *Lexicon
+	lang  uint8 // index of lex
 	// negForms are the language's negation and negative words: a term
 	// with one of them makes its patterns negative.
 	negForms map[string]bool
@@ -240,7 +274,7 @@ func (c *compiler) language(lex *Lexicon) {
 	for _, e := range append(slices.Clone(lex.Negation), lex.Negative...) {
 		w := Normalize(strings.TrimSpace(e.Text))
 		c.negForms[w] = true
-		d.negWords[w] = true
+		d.negWords[w] |= 1 << c.lang
 	}
 	for _, e := range lex.Breaks {
 		if t, ok := c.term(e); ok {
@@ -344,7 +378,7 @@ func (b bitset) outside(o bitset) bool {
 // pattern compiles "a b .. c ~ d & @e" (see docs/content.md).
 func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
 	src := strings.TrimSpace(e.Text)
-	p := pattern{kind: kind, concept: concept, src: src}
+	p := pattern{kind: kind, concept: concept, lang: c.lang, src: src}
 	if rest, ok := strings.CutPrefix(src, "!"); ok {
 		p.firm, src = true, rest
 	}
@@ -441,6 +475,7 @@ func (c *compiler) term(e Entry) (uint16, bool) {
 	t := uint16(len(d.occ))
 	d.occ = append(d.occ, nil)
 	d.flags = append(d.flags, 0)
+	d.termLang = append(d.termLang, c.lang)
 	c.terms[key] = t
 	ok := true
 	for alt := range strings.SplitSeq(text, "|") {
@@ -636,7 +671,7 @@ func oneEdit(a, b string) bool {
 // (older partial matches are dropped), never with less safety: a dropped
 // negation or hedge leaves a match an emergency.
 const (
-	maxPartials = 64
+	maxPartials = 256 // Chinese: every character is a word and opens patterns
 	maxMarks    = 32
 	maxFound    = 32
 	maxWordTerm = 48
@@ -652,6 +687,14 @@ type span struct {
 	s, e     int32
 	resolved bool
 	concept  uint8 // ignores: 0 for all concepts, else 1 + the concept
+	lang     uint8 // the language of the hedge or ignored phrase
+}
+
+// mark is a word that is a negation (or a negative word) in some
+// languages.
+type mark struct {
+	pos   int32
+	langs langSet
 }
 
 type candidate struct {
@@ -663,9 +706,9 @@ type candidate struct {
 type scan struct {
 	partials  [maxPartials]partial
 	np        int
-	negations [maxMarks]int32
+	negations [maxMarks]mark
 	nn        int
-	negStarts [maxMarks]int32 // words that are negation or negative words
+	negStarts [maxMarks]mark // words that are negation or negative words
 	ns        int
 	breaks    [maxMarks]int32
 	nb        int
@@ -697,8 +740,8 @@ func (d *Detector) Detect(raw, norm string) Finding {
 		} else {
 			rest = ""
 		}
-		if d.negWords[word] {
-			sc.negStarts[sc.ns%maxMarks] = pos
+		if langs := d.negWords[word]; langs != 0 {
+			sc.negStarts[sc.ns%maxMarks] = mark{pos, langs}
 			sc.ns++
 		}
 		terms := d.lookup(word, buf[:0])
@@ -779,6 +822,7 @@ func (d *Detector) respelled(word string, add func([]uint16)) {
 // step feeds the terms of the word at pos to the partial matches.
 func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 	brk := false
+	var neg langSet
 	for _, t := range terms {
 		if d.flags[t]&flagBreak != 0 && !brk {
 			brk = true
@@ -786,8 +830,7 @@ func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 			sc.nb++
 		}
 		if d.flags[t]&flagNegation != 0 {
-			sc.negations[sc.nn%maxMarks] = pos
-			sc.nn++
+			neg |= 1 << d.termLang[t]
 		}
 		if int(t) < len(d.seenBit) {
 			sc.seen.or(d.seenBit[t])
@@ -796,6 +839,10 @@ func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 				sc.nsym++
 			}
 		}
+	}
+	if neg != 0 {
+		sc.negations[sc.nn%maxMarks] = mark{pos, neg}
+		sc.nn++
 	}
 	// Forget partial matches this word is too far from to continue.
 	n := 0
@@ -862,12 +909,12 @@ func (d *Detector) advance(sc *scan, pat uint16, pos uint8, start, end int32) {
 	switch p.kind {
 	case kindHedge, kindResolved:
 		if sc.nh < maxMarks {
-			sc.hedges[sc.nh] = span{s: start, e: end, resolved: p.kind == kindResolved}
+			sc.hedges[sc.nh] = span{s: start, e: end, resolved: p.kind == kindResolved, lang: p.lang}
 			sc.nh++
 		}
 	case kindIgnore:
 		if sc.ni < maxMarks {
-			sc.ignores[sc.ni] = span{s: start, e: end, concept: p.concept}
+			sc.ignores[sc.ni] = span{s: start, e: end, concept: p.concept, lang: p.lang}
 			sc.ni++
 		}
 	default:
@@ -890,15 +937,15 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 	}
 	for _, c := range sc.found[:sc.nf] {
 		p := &d.pats[c.pat]
-		if p.with.outside(sc.seen) || sc.ignoredFor(c.s, c.e, p.concept+1) {
+		if p.with.outside(sc.seen) || sc.ignoredFor(c.s, c.e, p.concept+1, d.hears[p.lang]) {
 			continue
 		}
 		switch {
 		case p.kind == kindAsk:
 			consider(LevelAsk, int(p.concept), "ask")
-		case !p.negative && !sc.saysNo(c.s) && sc.negated(c.s):
+		case !p.negative && !sc.saysNo(c.s, d.hears[p.lang]) && sc.negated(c.s, d.hears[p.lang]):
 			consider(LevelAsk, int(p.concept), "negated")
-		case !p.firm && sc.hedged(c.s, c.e):
+		case !p.firm && sc.hedged(c.s, c.e, d.hears[p.lang]):
 			consider(LevelAsk, int(p.concept), "hedged")
 		default:
 			consider(LevelEmergency, int(p.concept), "")
@@ -921,22 +968,23 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 // number a wrong yes costs a call, a wrong no a life.
 func (sc *scan) feelsLow() bool {
 	for _, p := range sc.symptoms[:sc.nsym] {
-		if !sc.hedged(p, p) {
+		if !sc.hedgedAny(p, p) {
 			return true
 		}
 	}
 	return false
 }
 
-// ignored reports whether words s..e overlap a phrase ignored for every
-// concept.
-func (sc *scan) ignored(s, e int32) bool { return sc.ignoredFor(s, e, 0) }
+// ignored reports whether words s..e overlap a phrase of lang ignored for
+// every concept.
+func (sc *scan) ignored(s, e int32, langs langSet) bool { return sc.ignoredFor(s, e, 0, langs) }
 
-// ignoredFor reports whether words s..e overlap a phrase ignored for every
-// concept or for concept (1 + its index; 0 for none in particular).
-func (sc *scan) ignoredFor(s, e int32, concept uint8) bool {
+// ignoredFor reports whether words s..e overlap a phrase of lang ignored
+// for every concept or for concept (1 + its index; 0 for none in
+// particular).
+func (sc *scan) ignoredFor(s, e int32, concept uint8, langs langSet) bool {
 	for _, ig := range sc.ignores[:sc.ni] {
-		if ig.s <= e && ig.e >= s && (ig.concept == 0 || ig.concept == concept) {
+		if ig.s <= e && ig.e >= s && langs.has(ig.lang) && (ig.concept == 0 || ig.concept == concept) {
 			return true
 		}
 	}
@@ -945,9 +993,9 @@ func (sc *scan) ignoredFor(s, e int32, concept uint8) bool {
 
 // saysNo reports whether word s is a negation or negative word: a match
 // that starts with one is negative itself ("no, I can't breathe").
-func (sc *scan) saysNo(s int32) bool {
+func (sc *scan) saysNo(s int32, langs langSet) bool {
 	for _, n := range sc.negStarts[:min(sc.ns, maxMarks)] {
-		if n == s {
+		if n.pos == s && n.langs&langs != 0 {
 			return true
 		}
 	}
@@ -956,9 +1004,9 @@ func (sc *scan) saysNo(s int32) bool {
 
 // negated reports whether a negation stands within negationReach words
 // before word s, in the same clause.
-func (sc *scan) negated(s int32) bool {
-	for _, n := range sc.negations[:min(sc.nn, maxMarks)] {
-		if n < s && s-n <= negationReach && !sc.breakBetween(n, s) && !sc.ignored(n, n) {
+func (sc *scan) negated(s int32, langs langSet) bool {
+	for _, m := range sc.negations[:min(sc.nn, maxMarks)] {
+		if n := m.pos; m.langs&langs != 0 && n < s && s-n <= negationReach && !sc.breakBetween(n, s) && !sc.ignored(n, n, langs) {
 			return true
 		}
 	}
@@ -969,10 +1017,11 @@ func (sc *scan) negated(s int32) bool {
 // hedgeReach words of them in the same clause; one that says it is over
 // ("went away") also from the next clause.
 // A hedge inside an ignored phrase does not count.
-func (sc *scan) hedged(s, e int32) bool {
+func (sc *scan) hedged(s, e int32, langs langSet) bool {
 	for _, h := range sc.hedges[:sc.nh] {
 		switch {
-		case sc.ignored(h.s, h.e):
+		case !langs.has(h.lang):
+		case sc.ignored(h.s, h.e, langs):
 			// "since yesterday" is not the past.
 		case h.s <= e && h.e >= s:
 			return true
@@ -987,6 +1036,10 @@ func (sc *scan) hedged(s, e int32) bool {
 	}
 	return false
 }
+
+// hedgedAny is hedged for a hedge of any language: a glucose symptom
+// belongs to no one pattern.
+func (sc *scan) hedgedAny(s, e int32) bool { return sc.hedged(s, e, ^langSet(0)) }
 
 func (sc *scan) breakBetween(a, b int32) bool {
 	for _, x := range sc.breaks[:min(sc.nb, maxMarks)] {
@@ -1015,7 +1068,11 @@ func (d *Detector) lowGlucose(raw string) bool {
 	prev := ' '
 	for i := 0; i < len(raw); {
 		r, size := utf8.DecodeRuneInString(raw[i:])
-		if !unicode.IsDigit(r) || unicode.IsLetter(prev) || unicode.IsDigit(prev) || prev == '/' || prev == ':' || prev == '.' || prev == ',' {
+		// A number glued to a word ("o2", "a1c") is not a reading, but
+		// Chinese and Korean glue numbers to words that name them
+		// (血糖2.8, 혈당50): after a Han or Hangul letter it is one.
+		glued := unicode.IsLetter(prev) && !unicode.In(prev, unicode.Han, unicode.Hangul)
+		if !unicode.IsDigit(r) || glued || unicode.IsDigit(prev) || prev == '/' || prev == ':' || prev == '.' || prev == ',' {
 			prev = r
 			i += size
 			continue

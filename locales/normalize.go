@@ -22,7 +22,9 @@ import (
 // "cant"), every other punctuation mark and symbol that is not an emoji to a
 // space, whitespace collapsed and trimmed, and recomposition (NFC) of what
 // remains. Chinese characters become words of their own (Chinese has no
-// spaces), and Vietnamese đ becomes d, as patients without the key type it.
+// spaces), Vietnamese đ becomes d, as patients without the key type it,
+// and the Arabic letters patients type for one another are one (ى ی → ي,
+// ة → ه, ک → ك).
 // Emoji survive as the patient sent them, less variation selectors
 // and skin-tone modifiers, so that 👍🏽 matches the 👍 an author wrote.
 //
@@ -141,6 +143,12 @@ func (n *normalizer) rune(r rune) {
 		case '\u0640': // Arabic tatweel only stretches a word.
 		case 'đ', 'Đ': // Vietnamese đ is typed d on phones without the key.
 			n.write('d', true)
+		case 'ى', 'ی': // Arabic alef maksura and Persian yeh are typed for ي.
+			n.write('ي', true)
+		case 'ة': // Arabic taa marbuta is typed as ه as often as not.
+			n.write('ه', true)
+		case 'ک': // Persian keheh for Arabic kaf.
+			n.write('ك', true)
 		case 'ς': // Greek final sigma is a position, not a letter.
 			n.write('σ', true)
 		default:

@@ -55,6 +55,12 @@ type Lexicon struct {
 	// Hedges are patterns that put a match in the past, the future or a
 	// question ("yesterday", "what if"): the patient is asked instead.
 	Hedges Entries `yaml:"hedges"`
+	// Mixes are the languages patients mix into this one in a message
+	// ("tengo chest pain", Taglish): their negations, hedges and ignored
+	// phrases act on this language's matches too. Any other language's do
+	// not, so that a word of one language (English "no") cannot silence
+	// an alarm in another (Vietnamese "nó", he).
+	Mixes []string `yaml:"mixes"`
 	// Resolved are hedges that say it is over ("went away", "ya pasó"):
 	// they reach back over a break ("chest pain but it went away").
 	Resolved Entries `yaml:"resolved"`
@@ -198,7 +204,7 @@ func strictKeys(root *yaml.Node, lex *Lexicon) *keyError {
 	if root.Kind != yaml.MappingNode {
 		return &keyError{root.Line, "a lexicon is a map"}
 	}
-	known := []string{"language", "groups", "negation", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "endings", "yes", "no", "glucose", "concepts"}
+	known := []string{"language", "mixes", "groups", "negation", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "endings", "yes", "no", "glucose", "concepts"}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if !slices.Contains(known, k.Value) {

@@ -66,8 +66,10 @@ const (
 // reading. The reading is patient-sourced, canonical, with no time: the
 // caller stamps it.
 func ParseText(raw string, words []*locales.Words) (Reading, Problem) {
-	if !hasDigit(raw) {
-		// Most messages ("yes", "I took it") have no number at all.
+	if !hasDigit(raw) || onlyDigits(raw) {
+		// Most messages ("yes", "I took it") have no number at all, and
+		// most others are a choice's number ("1"): bare numbers are no
+		// reading without a word or a unit, and need no lexing.
 		return Reading{}, NotReading
 	}
 	v := vocabularyOf(words)
@@ -245,6 +247,16 @@ func isASCII(s string) bool {
 }
 
 // hasDigit reports whether s holds a decimal digit of any script.
+// onlyDigits reports whether s is ASCII digits and spaces only.
+func onlyDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && c != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
 func hasDigit(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -490,9 +502,13 @@ func (v *vocabulary) lex(raw string) []token {
 			}
 			raws = append(raws, numberToken(b.String()))
 		case unicode.IsLetter(r) || unicode.IsMark(r):
-			j := i
-			for j < len(s) && (unicode.IsLetter(s[j]) || unicode.IsMark(s[j]) || unicode.Is(unicode.Nd, s[j])) {
-				j++
+			j := i + 1
+			if !unicode.Is(unicode.Han, r) {
+				// A run of letters is a word; a Chinese character is a word
+				// of its own, as Normalize has it (体重 is 体 重).
+				for j < len(s) && (unicode.IsLetter(s[j]) || unicode.IsMark(s[j]) || unicode.Is(unicode.Nd, s[j])) && !unicode.Is(unicode.Han, s[j]) {
+					j++
+				}
 			}
 			w := locales.Normalize(string(s[i:j]))
 			if !v.single[w] {

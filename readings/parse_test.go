@@ -170,6 +170,33 @@ func TestParseText(t *testing.T) {
 		{"산소포화도 95퍼센트", val(SpO2, 95, UnitPercent), OK},
 		{"맥박 72", val(HeartRate, 72, UnitPerMin), OK},
 		{"오늘 약 2번 먹었어요", Reading{}, NotReading},
+		// Vietnamese: with or without accents, đ as d, decimal commas.
+		{"HA 150/95", bp(150, 95), OK},
+		{"huyết áp 135/85", bp(135, 85), OK},
+		{"huyet ap 140 tren 90", bp(140, 90), OK},
+		{"Huyết áp sáng nay 132/84 mmHg", bp(132, 84), OK},
+		{"cân 82,4 kg", val(Weight, 82.4, UnitKg), OK},
+		{"can nang 65,5", val(Weight, 65.5, ""), UnitUnclear},
+		{"đường 110", val(Glucose, 110, UnitMgDL), OK},
+		{"Đường huyết 5,5", val(Glucose, 99, UnitMgDL), OK},
+		{"duong huyet 180 mg/dL", val(Glucose, 180, UnitMgDL), OK},
+		{"oxy 93", val(SpO2, 93, UnitPercent), OK},
+		{"SpO2 95 phần trăm", val(SpO2, 95, UnitPercent), OK},
+		{"mạch 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"nhịp tim 80 lần/phút", val(HeartRate, 80, UnitPerMin), OK},
+		{"tôi đã uống thuốc lúc 8 giờ", Reading{}, NotReading},
+		{"hẹn tái khám ngày 12/5", Reading{}, NotReading},
+		{"can you call me at 5", Reading{}, NotReading},
+		// Tagalog and Taglish.
+		{"BP ko 150/95", bp(150, 95), OK},
+		{"presyon 140 over 90", bp(140, 90), OK},
+		{"timbang 82.4 kg", val(Weight, 82.4, UnitKg), OK},
+		{"timbang ko 68 kilo", val(Weight, 68, UnitKg), OK},
+		{"sugar ko 110", val(Glucose, 110, UnitMgDL), OK},
+		{"asukal 180", val(Glucose, 180, UnitMgDL), OK},
+		{"oxygen ko 95 porsyento", val(SpO2, 95, UnitPercent), OK},
+		{"pulso 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"uminom ako ng 2 tableta kaninang 8", Reading{}, NotReading},
 		// Digits of other scripts, full-width forms.
 		{"BP ١٥٠/٩٥", bp(150, 95), OK}, // Arabic-Indic
 		{"BP ۱۵۰/۹۵", bp(150, 95), OK}, // Extended Arabic-Indic (Urdu, Persian)
@@ -226,7 +253,7 @@ func TestParseText(t *testing.T) {
 // alone, so a language shipped without the others still works.
 func TestParseTextOneLanguage(t *testing.T) {
 	m, _ := locales.LoadWords(locales.Files, "words")
-	for lang, in := range map[string]string{"en": "weight 82.4 kg", "es": "peso 82,4 kg"} {
+	for lang, in := range map[string]string{"en": "weight 82.4 kg", "es": "peso 82,4 kg", "vi": "cân 82,4 kg", "tl": "timbang 82.4 kg"} {
 		got, p := ParseText(in, []*locales.Words{m[lang]})
 		if p != OK || got.Kind != Weight || got.Value != 82.4 {
 			t.Errorf("%s: ParseText(%q) = %+v, %v", lang, in, got, p)
@@ -395,13 +422,9 @@ func TestParseTextAs(t *testing.T) {
 	}
 }
 
-// TestParseTextHanKinds holds the Chinese rows that name a kind or a unit in
-// Han characters. Normalize makes each Han character a word, but the parser
-// normalizes a whole run of letters into one token ("体 重", with a space),
-// which never equals a kind's words ["体" "重"]: these readings are not
-// found. Remove the skip when the parser splits such a token.
+// TestParseTextHanKinds: kinds and units written in Chinese characters are
+// found, as the parser makes each character a word, as Normalize does.
 func TestParseTextHanKinds(t *testing.T) {
-	t.Skip("readings: a run of Han characters becomes one token of several words; kinds and units written in Han are not found")
 	words := bundledWords(t)
 	tests := []struct {
 		in   string
