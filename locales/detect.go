@@ -63,7 +63,8 @@ type Detector struct {
 	flags    []termFlag     // term → what else the word means
 	termLang []uint8        // term → the language (lexicon) it belongs to
 	// hears[l] are the languages whose negations, hedges and ignored
-	// phrases act on matches of language l: l and its Mixes.
+	// phrases act on matches of language l: every language, or, when its
+	// lexicon says mixes, l and those.
 	hears []langSet
 	pats     []pattern
 	// seenBit gives terms that something must see anywhere in the message
@@ -193,6 +194,9 @@ func NewDetector(lexicons []*Lexicon) (*Detector, []error) {
 		c.lang = uint8(i)
 		c.language(lex)
 		d.hears[i] = 1 << i
+		if lex.Line["mixes"] == 0 {
+			d.hears[i] = ^langSet(0) // no mixes: every language's words act
+		}
 		for _, m := range lex.Mixes {
 			if j, ok := index[m]; ok {
 				d.hears[i] |= 1 << j

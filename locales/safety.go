@@ -55,11 +55,13 @@ type Lexicon struct {
 	// Hedges are patterns that put a match in the past, the future or a
 	// question ("yesterday", "what if"): the patient is asked instead.
 	Hedges Entries `yaml:"hedges"`
-	// Mixes are the languages patients mix into this one in a message
-	// ("tengo chest pain", Taglish): their negations, hedges and ignored
-	// phrases act on this language's matches too. Any other language's do
-	// not, so that a word of one language (English "no") cannot silence
-	// an alarm in another (Vietnamese "nó", he).
+	// Mixes, when the key is there, are the only languages whose
+	// negations, hedges and ignored phrases act on this language's
+	// matches besides its own: the ones patients mix in (Taglish). Without
+	// the key every language's do, as patients mix close languages
+	// freely ("tengo chest pain"); a language one of whose words is
+	// another's negation or hedge (Vietnamese "nó", he, is English "no")
+	// says mixes to be safe from them.
 	Mixes []string `yaml:"mixes"`
 	// Resolved are hedges that say it is over ("went away", "ya pasó"):
 	// they reach back over a break ("chest pain but it went away").
