@@ -25,6 +25,21 @@ var localScripts = map[string][]script{
 		{"crisis", []string{"start med-reminder medication=lisinopril", "> 我不想活了"}},
 		{"readings", []string{"> 體重 82.4公斤", "> 血糖 110", "> 血糖 50 手抖", "> 血壓150/95"}},
 	},
+	"fr": {
+		{"words", []string{"start med-reminder medication=lisinopril", "> oui je l'ai pris", "> AIDE", "> INFIRMIÈRE", "> LANGUES"}},
+		{"safety", []string{"> pas de douleur dans la poitrine aujourd'hui", "> non", "> je n'arrive plus à respirer",
+			"> ma glycémie est à 45 et je tremble", "> j'ai mal au coeur depuis ce matin", "> oui", "> ARRET"}},
+	},
+	"pt": {
+		{"words", []string{"start med-reminder medication=lisinopril", "> sim, já tomei", "> AJUDA", "> ENFERMEIRA", "> LÍNGUAS"}},
+		{"safety", []string{"> sem dor no peito hoje", "> não", "> não consigo respirar",
+			"> glicemia 45 e to tremendo", "> caiu no chão desmaiada", "> sim", "> SAIR"}},
+	},
+	"ht": {
+		{"words", []string{"start med-reminder medication=lisinopril", "> wi, mwen pran l", "> EDE", "> MIS", "> LANG"}},
+		{"safety", []string{"> pa gen doulè nan pwatrin jodi a", "> non", "> m pa ka respire",
+			"> sik mwen 45 m ap tranble", "> j'ai mal à la poitrine", "> wi", "> SISPANN"}},
+	},
 	"ko": {
 		{"words", []string{"start med-reminder medication=lisinopril", "> 먹었어요", "start med-reminder medication=lisinopril", "> 아직", "wait 30m", "> 네"}},
 		{"keywords", []string{"> 도움말", "> 간호사", "> 중지", "> 안녕하세요", "> 시작", "> 한국어", "> 언어"}},

@@ -82,21 +82,6 @@ var scripts = []script{
 	{"safety-words", []string{"> NO PUEDO RESPIRAR", "> my face is drooping and i cant lift my left arm", "> siezure"}},
 }
 
-// localScripts are scripts typed in one bundled language (its keywords,
-// answers and emergency wordings), run for that language only.
-var localScripts = map[string][]script{
-	"fr": {
-		{"local-words", []string{"start med-reminder medication=lisinopril", "> oui je l'ai pris", "> AIDE", "> INFIRMIÈRE", "> LANGUES"}},
-		{"local-safety", []string{"> pas de douleur dans la poitrine aujourd'hui", "> non", "> je n'arrive plus à respirer",
-			"> ma glycémie est à 45 et je tremble", "> j'ai mal au coeur depuis ce matin", "> oui", "> ARRET"}},
-	},
-	"pt": {
-		{"local-words", []string{"start med-reminder medication=lisinopril", "> sim, já tomei", "> AJUDA", "> ENFERMEIRA", "> LÍNGUAS"}},
-		{"local-safety", []string{"> sem dor no peito hoje", "> não", "> não consigo respirar",
-			"> glicemia 45 e to tremendo", "> caiu no chão desmaiada", "> sim", "> SAIR"}},
-	},
-}
-
 // driver runs scripts against the pure engine, as the runner would, and
 // writes what the patient reads and what the care team sees.
 type driver struct {
@@ -272,7 +257,7 @@ func testEngine(t testing.TB) *Engine {
 func TestTranscripts(t *testing.T) {
 	e := testEngine(t)
 	for _, lang := range e.Pack.Languages {
-		for _, sc := range append(scripts[:len(scripts):len(scripts)], localScripts[lang]...) {
+		for _, sc := range scripts {
 			t.Run(lang+"/"+sc.name, func(t *testing.T) {
 				t.Parallel()
 				d := newDriver(t, e, lang)

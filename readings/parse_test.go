@@ -123,6 +123,16 @@ func TestParseText(t *testing.T) {
 		{"oxigênio 95 por cento", val(SpO2, 95, UnitPercent), OK},
 		{"pulso 72", val(HeartRate, 72, UnitPerMin), OK},
 		{"Tomei o remédio às 8h", Reading{}, NotReading},
+		// Haitian Creole: words with or without accents, decimal commas.
+		{"tansyon 150/95", bp(150, 95), OK},
+		{"tansyon mwen 150 sou 95", bp(150, 95), OK},
+		{"pwa 82,4 kg", val(Weight, 82.4, UnitKg), OK},
+		{"pwa m 180 liv", val(Weight, 81.6, UnitKg), OK},
+		{"sik 110", val(Glucose, 110, UnitMgDL), OK},
+		{"sik mwen 6,1", val(Glucose, 110, UnitMgDL), OK},
+		{"oksijèn 93", val(SpO2, 93, UnitPercent), OK},
+		{"batman kè 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"m pran grenn mwen a 8è", Reading{}, NotReading},
 		// Arabic (words from locales/words/ar.yaml, Arabic-Indic digits).
 		{"ضغط ١٥٠/٩٥", bp(150, 95), OK},
 		{"الضغط 140 على 90", bp(140, 90), OK},
