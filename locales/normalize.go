@@ -147,6 +147,12 @@ func (n *normalizer) rune(r rune) {
 		case '\u0640': // Arabic tatweel only stretches a word.
 		case 'đ', 'Đ': // Vietnamese đ is typed d on phones without the key.
 			n.write('d', true)
+		case 'œ', 'Œ': // French cœur: phones write the ligature, people oe.
+			n.write('o', true)
+			n.write('e', true)
+		case 'æ', 'Æ':
+			n.write('a', true)
+			n.write('e', true)
 		case 'ى', 'ی': // Arabic alef maksura and Persian yeh are typed for ي.
 			n.write('ي', true)
 		case 'ة': // Arabic taa marbuta is typed as ه as often as not.

@@ -58,6 +58,7 @@ var normalizeCases = []struct {
 	{"traditional chinese", "中文", "中 文"},
 	{"vietnamese d", "Tiếng Việt, đau ngực", "tieng viet dau nguc"},
 	{"korean keeps words", "가슴이 아파요", "가슴이 아파요"},
+	{"french ligature", "J'ai mal au cœur", "jai mal au coeur"},
 	{"korean faces apart", "너무 아파요ㅠㅠ", "너무 아파요 ㅠ ㅠ"},
 	{"arabic letters typed for one another", "مستشفى الطوارئ جلطة", "مستشفي الطواري جلطه"},
 	{"korean", "네", "네"},
