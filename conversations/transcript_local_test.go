@@ -1,7 +1,6 @@
 package conversations
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -61,21 +60,7 @@ func TestTranscriptsLocal(t *testing.T) {
 					d.step(line)
 				}
 				golden := filepath.Join("testdata", "transcripts", lang, "local-"+sc.name+".txt")
-				got := d.b.String()
-				if *update {
-					os.MkdirAll(filepath.Dir(golden), 0o755)
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./conversations -update)", err)
-				}
-				if got != string(want) {
-					t.Errorf("transcript differs from %s (go test ./conversations -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
-				}
+				compareGolden(t, golden, d.b.String())
 			})
 		}
 	}

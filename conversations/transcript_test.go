@@ -265,22 +265,28 @@ func TestTranscripts(t *testing.T) {
 					d.step(line)
 				}
 				golden := filepath.Join("testdata", "transcripts", lang, sc.name+".txt")
-				got := d.b.String()
-				if *update {
-					os.MkdirAll(filepath.Dir(golden), 0o755)
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./conversations -update)", err)
-				}
-				if got != string(want) {
-					t.Errorf("transcript differs from %s (go test ./conversations -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
-				}
+				compareGolden(t, golden, d.b.String())
 			})
 		}
+	}
+}
+
+// compareGolden compares a transcript with its golden file, or writes the
+// file with -update.
+func compareGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		os.MkdirAll(filepath.Dir(golden), 0o755)
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./conversations -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("transcript differs from %s (go test ./conversations -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
 	}
 }
