@@ -82,6 +82,7 @@ type linter struct {
 	refs     []msgRef
 	samples  map[string]map[string]any // by language, see sampleData
 	segments map[string]int            // by language: the most SMS segments a message takes
+	ucs2     map[string]bool           // by language: see ucs2Script
 }
 
 func (l *linter) errorf(file string, line int, format string, args ...any) {
@@ -132,7 +133,7 @@ func Languages(p *Pack) []LanguageStatus {
 }
 
 func runLint(p *Pack) *linter {
-	l := &linter{p: p, segments: map[string]int{}}
+	l := &linter{p: p, segments: map[string]int{}, ucs2: map[string]bool{}}
 	for _, id := range sortedKeys(p.Flows) {
 		l.flow(p.Flows[id])
 	}
@@ -1108,17 +1109,27 @@ func firstRunes(s string, n int) string {
 	return s
 }
 
-// ucs2Script reports whether lang's own name needs UCS-2 (中文, Русский,
-// Tiếng Việt): its messages take two segments from 70 characters, so a
+// ucs2Script reports whether most of lang's messages need UCS-2 anyway (中文,
+// Русский, Tiếng Việt): they take two segments from 70 characters, so a
 // warning above one segment would flag nearly every message; the error
-// above two still holds.
+// above two still holds. French or Portuguese, whose accents make only some
+// messages UCS-2, keep the warning.
 func (l *linter) ucs2Script(lang string) bool {
-	w := l.p.Words[lang]
-	if w == nil || w.Autonym == "" {
-		return false
+	if v, ok := l.ucs2[lang]; ok {
+		return v
 	}
-	_, ucs2 := locales.Segments(w.Autonym)
-	return ucs2
+	n, ucs2 := 0, 0
+	for _, m := range l.p.Catalog.Messages[lang] {
+		for _, text := range m.Forms {
+			n++
+			if _, u := locales.Segments(text); u {
+				ucs2++
+			}
+		}
+	}
+	v := n > 0 && ucs2*10 >= n*8
+	l.ucs2[lang] = v
+	return v
 }
 
 // nonGSM names the first characters of text that force UCS-2.
