@@ -174,6 +174,7 @@ func parse(fsys fs.FS) (*Pack, []Problem) {
 	p.Languages = cat.Languages()
 	sort.SliceStable(p.Languages, func(i, j int) bool { return p.Languages[i] == DefaultLanguage })
 	p.LanguageList = languageList(p)
+	p.matcher = languageMatcher(p.Languages)
 
 	flowFiles, _ := fs.Glob(fsys, "flows/*.yaml")
 	if len(flowFiles) == 0 {
@@ -463,14 +464,11 @@ func (p *Pack) MatchLanguage(tag string) (string, bool) {
 	if err != nil || len(p.Languages) == 0 {
 		return "", false
 	}
-	p.matchOnce.Do(func() {
-		tags := make([]language.Tag, 0, len(p.Languages))
-		for _, l := range p.Languages {
-			tags = append(tags, language.Make(l))
-		}
-		p.matcher = language.NewMatcher(tags)
-	})
-	_, i, c := p.matcher.Match(t)
+	m := p.matcher
+	if m == nil { // a Pack not made by Load
+		m = languageMatcher(p.Languages)
+	}
+	_, i, c := m.Match(t)
 	if c == language.No {
 		return "", false
 	}
@@ -500,4 +498,12 @@ func languageList(p *Pack) string {
 		names = append(names, name)
 	}
 	return strings.Join(names, "\n")
+}
+
+func languageMatcher(langs []string) language.Matcher {
+	tags := make([]language.Tag, 0, len(langs))
+	for _, l := range langs {
+		tags = append(tags, language.Make(l))
+	}
+	return language.NewMatcher(tags)
 }

@@ -3,7 +3,6 @@ package content
 import (
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"golang.org/x/text/language"
@@ -54,8 +53,7 @@ type Pack struct {
 	// the order of Languages: the {{.Languages}} of the LANGUAGES reply.
 	LanguageList string
 
-	matchOnce sync.Once
-	matcher   language.Matcher // of Languages, built on first MatchLanguage
+	matcher language.Matcher // of Languages, built by Load
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and
