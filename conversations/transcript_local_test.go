@@ -25,6 +25,13 @@ var localScripts = map[string][]script{
 		{"crisis", []string{"start med-reminder medication=lisinopril", "> 我不想活了"}},
 		{"readings", []string{"> 體重 82.4公斤", "> 血糖 110", "> 血糖 50 手抖", "> 血壓150/95"}},
 	},
+	"ru": {
+		{"words", []string{"start med-reminder medication=lisinopril", "> Да, выпила", "start med-reminder medication=lisinopril", "> еще нет", "wait 30m", "> приняла"}},
+		{"keywords", []string{"> ПОМОЩЬ", "> медсестра", "> СТОП", "> привет", "> старт", "> Русский", "> языки"}},
+		{"safety", []string{"> сильно болит в груди, холодный пот", "> вчера болело сердце", "> да", "> сегодня боли в груди нет", "> нет", "> мама упала и не приходит в себя"}},
+		{"crisis", []string{"start med-reminder medication=lisinopril", "> не хочу жить"}},
+		{"readings", []string{"> вес 82,4 кг", "> сахар 6,1", "> сахар 2,8 трясет", "> давление 150/95"}},
+	},
 	"ko": {
 		{"words", []string{"start med-reminder medication=lisinopril", "> 먹었어요", "start med-reminder medication=lisinopril", "> 아직", "wait 30m", "> 네"}},
 		{"keywords", []string{"> 도움말", "> 간호사", "> 중지", "> 안녕하세요", "> 시작", "> 한국어", "> 언어"}},
