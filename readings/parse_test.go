@@ -119,6 +119,16 @@ func TestParseText(t *testing.T) {
 		{"сатурация 93", val(SpO2, 93, UnitPercent), OK},
 		{"пульс 72", val(HeartRate, 72, UnitPerMin), OK},
 		{"выпила таблетку в 8", Reading{}, NotReading},
+		// Hindi (words from locales/words/hi.yaml, Devanagari digits).
+		{"बीपी १५०/९५", bp(150, 95), OK},
+		{"BP 140 बटा 90", bp(140, 90), OK},
+		{"वज़न ८२.४ किलो", val(Weight, 82.4, UnitKg), OK},
+		{"वजन 180 पाउंड", val(Weight, 81.6, UnitKg), OK},
+		{"शुगर ११०", val(Glucose, 110, UnitMgDL), OK},
+		{"sugar 110", val(Glucose, 110, UnitMgDL), OK},
+		{"ऑक्सीजन 93", val(SpO2, 93, UnitPercent), OK},
+		{"नब्ज़ 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"सुबह 8 बजे दवा ली", Reading{}, NotReading},
 		// Simplified Chinese: Han characters are words of their own, so
 		// numbers may stand right after them.
 		{"血压 150/95", bp(150, 95), OK},
