@@ -1050,7 +1050,7 @@ func (l *linter) checkSMS(m *locales.Message, lang, what string, texts []string,
 		head += fmt.Sprintf("; UCS-2 because of %s", nonGSM(worst))
 	}
 	if worstN > limit {
-		if limit == lessonSegments {
+		if l.lessonMessage(m.ID) {
 			l.errorf(m.File, m.Line, "%s; a lesson's message may take at most %d segments: shorten it or split it in two states", head, limit)
 			return
 		}
@@ -1107,6 +1107,16 @@ func firstRunes(s string, n int) string {
 		n--
 	}
 	return s
+}
+
+// lessonMessage reports whether a lesson sends message id.
+func (l *linter) lessonMessage(id string) bool {
+	for _, r := range l.refs {
+		if f := l.p.Flows[r.flow]; r.id == id && f != nil && f.IsLesson() {
+			return true
+		}
+	}
+	return false
 }
 
 // ucs2Script reports whether most of lang's messages need UCS-2 anyway (中文,

@@ -39,6 +39,20 @@ var localScripts = map[string][]script{
 		{"safety", []string{"> pa gen doulè nan pwatrin jodi a", "> non", "> m pa ka respire",
 			"> sik mwen 45 m ap tranble", "> j'ai mal à la poitrine", "> wi", "> SISPANN"}},
 	},
+	"ru": {
+		{"words", []string{"start med-reminder medication=lisinopril", "> Да, выпила", "start med-reminder medication=lisinopril", "> еще нет", "wait 30m", "> приняла"}},
+		{"keywords", []string{"> ПОМОЩЬ", "> медсестра", "> СТОП", "> привет", "> старт", "> Русский", "> языки"}},
+		{"safety", []string{"> сильно болит в груди, холодный пот", "> вчера болело сердце", "> да", "> сегодня боли в груди нет", "> нет", "> мама упала и не приходит в себя"}},
+		{"crisis", []string{"start med-reminder medication=lisinopril", "> не хочу жить"}},
+		{"readings", []string{"> вес 82,4 кг", "> сахар 6,1", "> сахар 2,8 трясет", "> давление 150/95"}},
+	},
+	"hi": {
+		{"words", []string{"start med-reminder medication=lisinopril", "> haan le li", "start med-reminder medication=lisinopril", "> अभी नहीं", "wait 30m", "> दवा ले ली"}},
+		{"keywords", []string{"> मदद", "> नर्स", "> रोकें", "> नमस्ते", "> शुरू", "> हिंदी", "> भाषा"}},
+		{"safety", []string{"> सीने में बहुत दर्द है, पसीना आ रहा है", "> कल सीने में दर्द था", "> हाँ", "> seene me dard nahi hai", "> नहीं", "> saans nahi aa rahi"}},
+		{"crisis", []string{"start med-reminder medication=lisinopril", "> मैं मरना चाहता हूँ"}},
+		{"readings", []string{"> वज़न ८२.४ किलो", "> शुगर 110", "> शुगर 45 काँप रहा हूँ", "> BP 150/95"}},
+	},
 	"ko": {
 		{"words", []string{"start med-reminder medication=lisinopril", "> 먹었어요", "start med-reminder medication=lisinopril", "> 아직", "wait 30m", "> 네"}},
 		{"keywords", []string{"> 도움말", "> 간호사", "> 중지", "> 안녕하세요", "> 시작", "> 한국어", "> 언어"}},

@@ -145,6 +145,27 @@ func TestParseText(t *testing.T) {
 		{"الاكسجين ٩٣", val(SpO2, 93, UnitPercent), OK},
 		{"النبض ٧٢", val(HeartRate, 72, UnitPerMin), OK},
 		{"اخذت الدواء الساعة ٨", Reading{}, NotReading},
+		// Russian (words from locales/words/ru.yaml, decimal comma, mmol/L).
+		{"давление 150/95", bp(150, 95), OK},
+		{"Давление 140 на 90", bp(140, 90), OK},
+		{"АД 135/85", bp(135, 85), OK},
+		{"вес 82,4 кг", val(Weight, 82.4, UnitKg), OK},
+		{"мой вес 180 фунтов", val(Weight, 81.6, UnitKg), OK},
+		{"сахар 110", val(Glucose, 110, UnitMgDL), OK},
+		{"сахар 6,1 ммоль", val(Glucose, 110, UnitMgDL), OK},
+		{"сатурация 93", val(SpO2, 93, UnitPercent), OK},
+		{"пульс 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"выпила таблетку в 8", Reading{}, NotReading},
+		// Hindi (words from locales/words/hi.yaml, Devanagari digits).
+		{"बीपी १५०/९५", bp(150, 95), OK},
+		{"BP 140 बटा 90", bp(140, 90), OK},
+		{"वज़न ८२.४ किलो", val(Weight, 82.4, UnitKg), OK},
+		{"वजन 180 पाउंड", val(Weight, 81.6, UnitKg), OK},
+		{"शुगर ११०", val(Glucose, 110, UnitMgDL), OK},
+		{"sugar 110", val(Glucose, 110, UnitMgDL), OK},
+		{"ऑक्सीजन 93", val(SpO2, 93, UnitPercent), OK},
+		{"नब्ज़ 72", val(HeartRate, 72, UnitPerMin), OK},
+		{"सुबह 8 बजे दवा ली", Reading{}, NotReading},
 		// Simplified Chinese: Han characters are words of their own, so
 		// numbers may stand right after them.
 		{"血压 150/95", bp(150, 95), OK},
