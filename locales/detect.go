@@ -269,16 +269,19 @@ func (c *compiler) language(lex *Lexicon) {
 	for _, e := range lex.No {
 		d.no[Normalize(e.Text)] = true
 	}
-	for _, e := range lex.Negation {
-		if t, ok := c.term(e); ok {
-			d.flags[t] |= flagNegation
-		}
-	}
+	// The negative forms first: a negation word compiled before them
+	// would not count as negative, and a pattern holding it (讲不清楚)
+	// would not be negative itself.
 	c.negForms = map[string]bool{}
 	for _, e := range append(slices.Clone(lex.Negation), lex.Negative...) {
 		w := Normalize(strings.TrimSpace(e.Text))
 		c.negForms[w] = true
 		d.negWords[w] |= 1 << c.lang
+	}
+	for _, e := range lex.Negation {
+		if t, ok := c.term(e); ok {
+			d.flags[t] |= flagNegation
+		}
 	}
 	for _, e := range lex.Breaks {
 		if t, ok := c.term(e); ok {
