@@ -22,7 +22,6 @@ type patientSim struct {
 	loc   *time.Location
 	chain []string
 	out   Output
-	n     int
 }
 
 func newSim(t *testing.T, conds ...string) *patientSim {

@@ -66,7 +66,7 @@ type Detector struct {
 	// phrases act on matches of language l: every language, or, when its
 	// lexicon says mixes, l and those.
 	hears []langSet
-	pats     []pattern
+	pats  []pattern
 	// seenBit gives terms that something must see anywhere in the message
 	// (a pattern's "& @group", the glucose context and symptoms) a bit.
 	seenBit  []bitset
