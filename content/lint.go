@@ -101,7 +101,9 @@ func lint(p *Pack) []Problem {
 	if p == nil {
 		return nil
 	}
-	return runLint(p).problems
+	l := runLint(p)
+	p.segments = l.segments
+	return l.problems
 }
 
 // LanguageStatus is one bundled language as lint sees it: what a clinic
@@ -115,12 +117,15 @@ type LanguageStatus struct {
 	MaxSegments int
 }
 
-// Languages reports every language of p, in p's order.
+// Languages reports every language of p, in p's order, from what Lint
+// measured (Load lints every pack it returns).
 func Languages(p *Pack) []LanguageStatus {
-	l := runLint(p)
+	if p.segments == nil { // a Pack Lint has not seen
+		Lint(p)
+	}
 	out := make([]LanguageStatus, 0, len(p.Languages))
 	for _, lang := range p.Languages {
-		st := LanguageStatus{Lang: lang, Autonym: lang, MaxSegments: l.segments[lang]}
+		st := LanguageStatus{Lang: lang, Autonym: lang, MaxSegments: p.segments[lang]}
 		if w := p.Words[lang]; w != nil {
 			st.Autonym, st.Review = cmp.Or(w.Autonym, lang), w.Review
 		}

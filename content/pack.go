@@ -53,7 +53,8 @@ type Pack struct {
 	// the order of Languages: the {{.Languages}} of the LANGUAGES reply.
 	LanguageList string
 
-	matcher language.Matcher // of Languages, built by Load
+	matcher  language.Matcher // of Languages, built by Load
+	segments map[string]int   // by language, the most SMS segments a message takes (Lint)
 }
 
 // Voice is the text-to-speech voice of one language: Twilio <Say> voice and

@@ -382,19 +382,7 @@ func BenchmarkLessonTurn(b *testing.B) {
 		}
 	}
 	waiting, _ := s.AppendBinary(nil)
-	buf := make([]byte, 0, 256)
-	in := Input{Kind: Text, Text: "5", Channel: "sms"}
-	b.ReportAllocs()
-	for b.Loop() {
-		var s Session
-		if err := e.DecodeSession(waiting, &s); err != nil {
-			b.Fatal(err)
-		}
-		if err := e.Turn(&s, in, now, &out); err != nil {
-			b.Fatal(err)
-		}
-		buf, _ = s.AppendBinary(buf[:0])
-	}
+	buf := benchStoredTurn(b, e, waiting, Input{Kind: Text, Text: "5", Channel: "sms"}, now)
 	if s := (Session{}); e.DecodeSession(buf, &s) != nil || s.State != "q2" {
 		b.Fatal("the confidence answer did not go on to q2")
 	}

@@ -18,23 +18,12 @@ import (
 // another patient's ticket and sends one reply, as a coach working the
 // inbox does.
 func BenchmarkClaimReply(b *testing.B) {
-	st, err := embedded.Open(filepath.Join(b.TempDir(), "claims.db"), embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	e := testEngine(b)
-	r := &Runner{Store: st, Engine: e, Clock: time.Now, Channels: testChannels, Quiet: conversations.QuietHours{Off: true},
-		Render: &conversations.Renderer{Pack: e.Pack}}
-	ctx := context.Background()
 	const patients = 2000
+	ctx := context.Background()
+	r, st := durableBenchRunner(b, patients, "c-", "hypertension")
 	for i := range patients {
-		p := store.Patient{ID: fmt.Sprintf("c-%d", i), Phone: fmt.Sprintf("+1555%07d", i), Language: "en", Timezone: "America/Chicago",
-			Channel: "sms", Programs: []string{"hypertension"}}
-		if _, err := r.Enroll(ctx, p); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := r.Receive(ctx, p.ID, Message{Channel: "sms", Text: "HUMAN", Dedupe: p.ID}); err != nil {
+		id := fmt.Sprintf("c-%d", i)
+		if _, err := r.Receive(ctx, id, Message{Channel: "sms", Text: "HUMAN", Dedupe: id}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -65,4 +54,27 @@ func BenchmarkClaimReply(b *testing.B) {
 		b.ReportMetric(float64(m.lat[len(m.lat)/2].Microseconds())/1000, m.name+"-p50-ms")
 		b.ReportMetric(float64(m.lat[len(m.lat)*99/100].Microseconds())/1000, m.name+"-p99-ms")
 	}
+}
+
+// durableBenchRunner is a Runner on a durable (fsync'd) embedded store in
+// b's temporary folder, with n patients enrolled on program, ids prefix0
+// to prefix<n-1>: the set-up of the benchmarks that measure commits.
+func durableBenchRunner(b *testing.B, n int, prefix, program string) (*Runner, *embedded.Store) {
+	b.Helper()
+	st, err := embedded.Open(filepath.Join(b.TempDir(), "bench.db"), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	e := testEngine(b)
+	r := &Runner{Store: st, Engine: e, Clock: time.Now, Channels: testChannels, Quiet: conversations.QuietHours{Off: true},
+		Render: &conversations.Renderer{Pack: e.Pack}}
+	for i := range n {
+		p := store.Patient{ID: fmt.Sprintf("%s%d", prefix, i), Phone: fmt.Sprintf("+1555%07d", i), Language: "en", Timezone: "America/Chicago",
+			Channel: "sms", Programs: []string{program}}
+		if _, err := r.Enroll(context.Background(), p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return r, st
 }
