@@ -1171,6 +1171,27 @@ func nonGSM(text string) string {
 
 // ---- channels ----
 
+// audio checks a language's recordings: a folder must stay inside the pack
+// and hold every file, or calls say the messages it lacks with <Say>
+// (which, for a language without a voice, Twilio may not speak).
+func (l *linter) audio(lang string, v Voice) {
+	if v.Audio == "" {
+		return
+	}
+	a := l.p.Audio[lang]
+	if a == nil {
+		return
+	}
+	if a.Folder && (strings.HasPrefix(a.Base, "../") || a.Base == ".." || strings.HasPrefix(a.Base, "/")) {
+		l.errorf(ChannelsFile, 1, "voice: %s: audio %q must be a folder inside the pack or an https URL", lang, v.Audio)
+		return
+	}
+	if missing := a.Missing(l.p); len(missing) > 0 {
+		l.warnf(ChannelsFile, 1, "voice: %s: %d of %d recordings missing from %s (first: %s): calls say those messages with <Say>; tend content audio %s lists them",
+			lang, len(missing), len(a.Recordings(l.p)), a.Base, missing[0], lang)
+	}
+}
+
 // channels checks channels.yaml: voices name bundled languages, templates
 // map known messages with known placeholders, and every message a flow
 // sends on its own initiative (not as an answer) has a WhatsApp template,
@@ -1182,13 +1203,14 @@ func (l *linter) channels() {
 		if !p.HasLanguage(lang) {
 			l.errorf(ChannelsFile, 1, "voice: language %q is not bundled (languages: %s)", lang, strings.Join(p.Languages, ", "))
 		}
-		if v.Language == "" {
-			l.errorf(ChannelsFile, 1, "voice: %s has no language (a Twilio <Say> language such as en-US)", lang)
+		if v.Language == "" && v.Audio == "" {
+			l.errorf(ChannelsFile, 1, "voice: %s has no language (a Twilio <Say> language such as en-US) and no audio (recordings)", lang)
 		}
+		l.audio(lang, v)
 	}
 	for _, lang := range p.Languages {
 		if _, ok := p.Voice[lang]; !ok && len(p.Voice) > 0 {
-			l.warnf(ChannelsFile, 1, "voice: no voice for %s; calls in %s use Twilio's default voice", lang, lang)
+			l.warnf(ChannelsFile, 1, "voice: no voice or recordings for %s: calls say %s with Twilio's default voice, which may not speak it; set a voice, or record it (tend content audio %s) and set voice.%s.audio", lang, lang, lang, lang)
 		}
 	}
 	for n, sid := range p.WhatsApp.QuickReply {

@@ -43,6 +43,10 @@ func Dir(dir string) fs.FS {
 	return overlay{own, prefixed{"locales/", locales.Files}}
 }
 
+// Overlay is a pack made of top's files over base's: a clinic's changes
+// over the bundled pack, or a test's.
+func Overlay(top, base fs.FS) fs.FS { return overlay{top, base} }
+
 // overlay serves names from the first FS that has them.
 type overlay [2]fs.FS
 
@@ -301,6 +305,7 @@ func parseChannels(fsys fs.FS, p *Pack) []Problem {
 		return []Problem{{File: ChannelsFile, Line: locales.YAMLErrLine(err), Msg: err.Error()}}
 	}
 	p.Voice, p.WhatsApp = c.Voice, c.WhatsApp
+	audioFor(p, fsys)
 	// Place each template at its language's line, for lint.
 	msgs := mapValue(mapValue(root, "whatsapp"), "templates")
 	for id, langs := range p.WhatsApp.Templates {

@@ -39,6 +39,9 @@ type Pack struct {
 	Detector *locales.Detector
 	// Voice is how calls speak each language (channels.yaml).
 	Voice map[string]Voice
+	// Audio is the recorded audio of each language whose voice names
+	// one (Voice.Audio).
+	Audio map[string]*Audio
 	// WhatsApp maps messages to pre-approved templates (channels.yaml).
 	WhatsApp WhatsApp
 	// Risk is the risk points table (risk.yaml): the pack's own, or the
@@ -57,11 +60,15 @@ type Pack struct {
 	segments map[string]int   // by language, the most SMS segments a message takes (Lint)
 }
 
-// Voice is the text-to-speech voice of one language: Twilio <Say> voice and
-// language attributes.
+// Voice is how calls speak one language: Twilio <Say> voice and language
+// attributes, or recordings where no voice speaks it.
 type Voice struct {
 	Voice    string `yaml:"voice"`    // e.g. Polly.Joanna-Neural
 	Language string `yaml:"language"` // e.g. en-US
+	// Audio is where the language's recordings are: a folder of the pack
+	// (audio/ht), which Tend serves, or an https URL prefix. Calls then
+	// <Play> them instead of <Say>; see Audio.
+	Audio string `yaml:"audio"`
 }
 
 // WhatsApp holds the templates WhatsApp requires outside the 24-hour
