@@ -34,6 +34,7 @@ type Audio struct {
 	fsys   fs.FS // the pack, for a folder
 	have   map[string]bool
 	msgs   map[string][]audioForm // message id → its forms as played
+	ids    []string               // of msgs, sorted
 	byText map[string]string      // a fixed message's text → its file
 }
 
@@ -86,6 +87,7 @@ func newAudio(p *Pack, lang, base string, fsys fs.FS) *Audio {
 		a.Base += "/"
 	}
 	for id, m := range p.Catalog.Messages[lang] {
+		a.ids = append(a.ids, id)
 		a.msgs[id] = audioForms(m)
 		if forms := a.msgs[id]; len(forms) == 1 && len(forms[0].fields) == 0 && len(forms[0].pieces) == 1 {
 			t := strings.TrimSpace(forms[0].pieces[0].Text)
@@ -94,6 +96,7 @@ func newAudio(p *Pack, lang, base string, fsys fs.FS) *Audio {
 			}
 		}
 	}
+	sort.Strings(a.ids)
 	return a
 }
 
@@ -226,17 +229,64 @@ func (a *Audio) Open(name string) (fs.File, error) {
 
 // Play returns the files that say text, the rendered message id (or its
 // .voice wording, or the emergency reply standing in for a crisis reply
-// without a crisis line). ok is false when text is not that message or a
+// without a crisis line). A call speaks a turn's messages as one text, a
+// line apart, under the first one's id: lines that are not id are matched
+// against every message. ok is false when some text is no message, or a
 // file it needs is missing: the call then says the text another way.
-// skipped counts the characters of placeholder values no recording says
-// (letters of a date written in words).
+// skipped counts the letters of placeholder values no recording says (a
+// date written in words).
 func (a *Audio) Play(id, text string) (files []string, skipped int, ok bool) {
 	cands := []string{id + ".voice", id}
 	if rest, cut := strings.CutPrefix(id, MsgCrisis); cut {
 		cands = append(cands, MsgEmergency+rest+".voice", MsgEmergency+rest)
 	}
-	for _, c := range cands {
+	if files, skipped, ok := a.playAs(cands, text); ok {
+		return files, skipped, true
+	}
+	lines := strings.Split(text, "\n")
+	for i := 0; i < len(lines); {
+		found := false
+		for j := len(lines); j > i && !found; j-- {
+			seg := strings.Join(lines[i:j], "\n")
+			f, n, ok := a.playAs(cands, seg)
+			if !ok {
+				f, n, ok = a.playAny(seg)
+			}
+			if ok {
+				files, skipped, i, found = append(files, f...), skipped+n, j, true
+			}
+		}
+		if !found {
+			return nil, 0, false
+		}
+	}
+	return files, skipped, len(files) > 0
+}
+
+func (a *Audio) playAs(ids []string, text string) ([]string, int, bool) {
+	for _, c := range ids {
 		for _, f := range a.msgs[c] {
+			if files, skipped, ok := a.playForm(f, text); ok {
+				return files, skipped, true
+			}
+		}
+	}
+	return nil, 0, false
+}
+
+// playAny finds the message text is among all of the language's: only
+// those with recorded words of their own, the first of which starts text
+// when the message starts with words.
+func (a *Audio) playAny(text string) ([]string, int, bool) {
+	text = strings.TrimSpace(text)
+	for _, id := range a.ids {
+		for _, f := range a.msgs[id] {
+			if len(f.pieces) == 0 || (f.pieces[0].File == "" && len(f.pieces) == 1) {
+				continue
+			}
+			if first := f.pieces[0]; first.File != "" && !strings.HasPrefix(text, first.Text) {
+				continue
+			}
 			if files, skipped, ok := a.playForm(f, text); ok {
 				return files, skipped, true
 			}
@@ -273,13 +323,18 @@ func (a *Audio) playForm(f audioForm, text string) ([]string, int, bool) {
 	return files, skipped, true
 }
 
-// Value plays a placeholder's value: the recording of the message whose
+// Value plays a placeholder's value: the recordings of the message whose
 // text it is, else its digits one by one; skipped counts the letters no
-// recording says.
+// recording says. (A message's value is shorter than the message, so a
+// value's own values end.)
 func (a *Audio) Value(v string) (files []string, skipped int) {
 	v = strings.TrimSpace(v)
 	if f, ok := a.byText[v]; ok {
 		return []string{f}, 0
+	}
+	if files, skipped, ok := a.playAny(v); ok {
+		// A label with a placeholder of its own ("Call {{.Emergency}}").
+		return files, skipped
 	}
 	rs := []rune(v)
 	for i, r := range rs {
@@ -295,11 +350,15 @@ func (a *Audio) Value(v string) (files []string, skipped int) {
 	return files, skipped
 }
 
+// AudioPath is where Tend serves a pack folder's recordings to Twilio:
+// AudioPath + LANG/FILE.
+const AudioPath = "/voice/audio/"
+
 // URL is where Twilio fetches a recording: under the base URL, or, for a
-// folder, under public (Tend's own address) at /voice/audio/LANG/.
+// folder, under public (Tend's own address) at AudioPath.
 func (a *Audio) URL(public, name string) string {
 	if a.Folder {
-		return strings.TrimSuffix(public, "/") + "/voice/audio/" + a.Lang + "/" + name
+		return strings.TrimSuffix(public, "/") + AudioPath + a.Lang + "/" + name
 	}
 	return a.Base + name
 }

@@ -312,7 +312,7 @@ func TestLintFindsProblems(t *testing.T) {
 			edits: []edit{replace("channels.yaml", "  es: {voice: Polly.Lupe-Neural", "  fr: {voice: Polly.Lea-Neural")},
 			want: []want{
 				{file: "channels.yaml", msg: `voice: language "fr" is not bundled`},
-				{file: "channels.yaml", msg: "voice: no voice for es", warning: true},
+				{file: "channels.yaml", msg: "voice: no voice or recordings for es", warning: true},
 			},
 		},
 		{

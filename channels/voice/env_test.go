@@ -1,6 +1,7 @@
 package voice_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/tendcare/tend/channels/twilio"
 	"github.com/tendcare/tend/channels/voice"
 	"github.com/tendcare/tend/channels/voice/voicetest"
+	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
 	"github.com/tendcare/tend/store"
 )
@@ -53,7 +55,11 @@ func newEnv(t *testing.T, opts ...option) *env {
 func setUp(e *env) *env {
 	t := e.t
 	e.hooks = &voice.Webhooks{Turns: e.Runner, Pack: e.Pack, AuthToken: e.fake.AuthToken, Callback: callback, Log: e.Log}
-	e.srv = httptest.NewServer(e.hooks.Handler())
+	// Tend serves recordings beside the webhooks, as cmd/tend mounts them.
+	mux := http.NewServeMux()
+	mux.Handle("/", e.hooks.Handler())
+	mux.HandleFunc("GET "+content.AudioPath, e.hooks.ServeAudio)
+	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	e.hooks.PublicURL = e.srv.URL
 	e.sender = &voice.Sender{Client: twilio.NewClient(e.fake.AccountSID, e.fake.AuthToken, e.fake.URL),

@@ -41,7 +41,7 @@ const (
 // readingEntry asks q (its text, then how to key the reading) and waits
 // for the digits and "#".
 func (h *Webhooks) readingEntry(sp speaker, patientID string, q questionRef, turn, silences int) []twiml.Element {
-	say := sp.say(q.text)
+	say := sp.sayMsg(q.id, q.text)
 	say = append(say, sp.sayID(content.MsgVoiceReadingKeys(q.reading), nil)...)
 	say = append(say, sp.sayID(content.MsgVoiceNurse, nil)...)
 	g := twiml.VoiceGather{Input: "dtmf", FinishOnKey: "#", Timeout: readingTimeout,
@@ -51,6 +51,7 @@ func (h *Webhooks) readingEntry(sp speaker, patientID string, q questionRef, tur
 
 // questionRef is the question a keypad entry answers.
 type questionRef struct {
+	id      string // its catalog message, for recordings
 	text    string
 	step    uint32
 	reading string
@@ -83,7 +84,7 @@ func (h *Webhooks) reading(w http.ResponseWriter, r *http.Request, g gatherQuery
 		h.again(w, g.patient, cur, g.turn+1)
 		return
 	}
-	ref := questionRef{text: q.Text, step: q.Step, reading: q.Reading}
+	ref := questionRef{id: q.Message, text: q.Text, step: q.Step, reading: q.Reading}
 	kind := readings.Kind(q.Reading)
 	next := g.turn + 1
 	if g.keyed == "" {

@@ -251,7 +251,7 @@ func (h *Webhooks) speaker(rep runner.Reply) speaker {
 	if lang == "" || !h.Pack.HasLanguage(lang) {
 		lang = h.Pack.Languages[0]
 	}
-	return newSpeaker(h.Pack, lang, rep.Slow)
+	return h.newSpeaker(lang, rep.Slow)
 }
 
 // waiting is the question a reply ends on, if it ends on one: choices
@@ -267,10 +267,10 @@ func waiting(rep runner.Reply) (runner.Outgoing, bool) {
 // the silent marker.
 func (h *Webhooks) question(sp speaker, patientID string, q runner.Outgoing, turn, silences int) []twiml.Element {
 	if q.Reading != "" {
-		return h.readingEntry(sp, patientID, questionRef{text: q.Text, step: q.Step, reading: q.Reading}, turn, silences)
+		return h.readingEntry(sp, patientID, questionRef{id: q.Message, text: q.Text, step: q.Step, reading: q.Reading}, turn, silences)
 	}
 	return []twiml.Element{
-		h.listen(sp, gather(h.gatherURL(patientID, q.Step, turn, silences, false), sp.menu(q.Text, q.Labels))),
+		h.listen(sp, gather(h.gatherURL(patientID, q.Step, turn, silences, false), sp.menu(q.Message, q.Text, q.Labels))),
 		redirect(h.gatherURL(patientID, q.Step, turn, silences, true)),
 	}
 }
@@ -302,7 +302,7 @@ func (h *Webhooks) speak(w http.ResponseWriter, patientID string, rep runner.Rep
 		msgs = msgs[:len(msgs)-1]
 	}
 	for _, m := range msgs {
-		verbs = append(verbs, sp.say(m.Text)...)
+		verbs = append(verbs, sp.sayMsg(m.Message, m.Text)...)
 	}
 	if ask {
 		h.respond(w, verbs, h.question(sp, patientID, q, turn, 0))
@@ -385,7 +385,7 @@ func (h *Webhooks) resume(w http.ResponseWriter, r *http.Request, g gatherQuery,
 		h.observe("nurse")
 		h.nurse(w, r, g.patient, g.turn+1)
 	default:
-		h.respond(w, goodbye(newSpeaker(h.Pack, h.Pack.Languages[0], false)))
+		h.respond(w, goodbye(h.newSpeaker(h.Pack.Languages[0], false)))
 	}
 }
 
@@ -402,7 +402,7 @@ func (h *Webhooks) prompt(w http.ResponseWriter, patientID string, rep runner.Re
 }
 
 func (h *Webhooks) unknownCaller(w http.ResponseWriter) {
-	sp := newSpeaker(h.Pack, h.Pack.Languages[0], false)
+	sp := h.newSpeaker(h.Pack.Languages[0], false)
 	if h.NurseLine == "" {
 		h.respond(w, sp.sayID(content.MsgVoiceUnknown, nil), goodbye(sp))
 		return
@@ -574,7 +574,7 @@ func (h *Webhooks) gather(w http.ResponseWriter, r *http.Request) {
 	case g.resume && !silent:
 		h.resume(w, r, g, digits, dedupe)
 	case g.resume:
-		h.respond(w, goodbye(newSpeaker(h.Pack, h.Pack.Languages[0], false)))
+		h.respond(w, goodbye(h.newSpeaker(h.Pack.Languages[0], false)))
 	case silent:
 		h.observe("no_input")
 		h.silence(w, r, g, dedupe)
@@ -683,7 +683,7 @@ func (h *Webhooks) silence(w http.ResponseWriter, r *http.Request, g gatherQuery
 	if !rep.Duplicate {
 		sp = h.speaker(rep)
 		for _, m := range rep.Messages {
-			verbs = append(verbs, sp.say(m.Text)...)
+			verbs = append(verbs, sp.sayMsg(m.Message, m.Text)...)
 		}
 	}
 	h.respond(w, verbs, goodbye(sp))
@@ -714,7 +714,7 @@ func (h *Webhooks) nurse(w http.ResponseWriter, r *http.Request, patientID strin
 // unknownKey handles a key from a caller Tend does not know: 0 reaches the
 // nurse line, anything else ends the call.
 func (h *Webhooks) unknownKey(w http.ResponseWriter, digits string, silent bool, turn int) {
-	sp := newSpeaker(h.Pack, h.Pack.Languages[0], false)
+	sp := h.newSpeaker(h.Pack.Languages[0], false)
 	if !silent && digits == keyNurse && h.NurseLine != "" {
 		h.observe("nurse")
 		h.respond(w, sp.sayID(content.MsgVoiceConnecting, nil), []twiml.Element{dial(h.NurseLine, h.dialURL("", turn))})
@@ -742,7 +742,7 @@ func (h *Webhooks) dial(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if patientID == "" {
-		h.respond(w, goodbye(newSpeaker(h.Pack, h.Pack.Languages[0], false)))
+		h.respond(w, goodbye(h.newSpeaker(h.Pack.Languages[0], false)))
 		return
 	}
 	ctx := r.Context()

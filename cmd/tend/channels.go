@@ -66,6 +66,8 @@ func mountChannels(c config, r chi.Router, a *api.API, disp *channels.Dispatcher
 			NurseLine: c.NurseLine, Callback: c.CallbackNumber, Speech: c.VoiceSpeech, Slots: sender, Pages: runner, Log: log,
 			Observe: inbound(voice.Channel), ObserveStatus: status(voice.Channel)}
 		mount(r, vh.Handler(), voice.Paths())
+		r.Get(content.AudioPath+"*", vh.ServeAudio)
+		r.Head(content.AudioPath+"*", vh.ServeAudio)
 	}
 
 	if c.TelegramToken != "" {

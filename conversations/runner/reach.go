@@ -161,9 +161,9 @@ func (r *Runner) named(p *store.Patient, ch string) *store.Patient {
 // the message.out event's, so a call placed as a fallback or a retry says
 // what the first attempt carried.
 func (r *Runner) Script(ctx context.Context, patientID, messageID string) (Reply, error) {
-	var text string
+	var text, msg string
 	err := r.Store.UpdateEvent(ctx, patientID, messageID, func(e *store.Event) bool {
-		text = e.Text
+		text, msg = e.Text, e.Message
 		return false
 	})
 	if err != nil {
@@ -173,7 +173,7 @@ func (r *Runner) Script(ctx context.Context, patientID, messageID string) (Reply
 	if err != nil {
 		return Reply{}, err
 	}
-	o := Outgoing{ID: messageID, Text: text}
+	o := Outgoing{ID: messageID, Message: msg, Text: text}
 	if len(rep.Messages) == 1 {
 		q := rep.Messages[0]
 		// The question's numbered lines end the text when the message

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"sort"
 	"strings"
 	"testing"
@@ -93,7 +94,7 @@ type Step struct {
 }
 
 // Caller is one call in progress, followed the way Twilio follows TwiML:
-// <Say> is heard, <Gather> waits for Press or Silence, <Redirect> fetches
+// <Say> is heard, <Play> fetched (GET) and heard, <Gather> waits for Press or Silence, <Redirect> fetches
 // the next document, <Dial> waits for DialResult, <Hangup> and the end of
 // a document end the call.
 type Caller struct {
@@ -199,6 +200,24 @@ func (c *Caller) hear(n *Node) {
 	c.Heard = append(c.Heard, s)
 }
 
+// play fetches a <Play>'s recording as Twilio does, unsigned, and hears
+// it as "play NAME" (the URL's last element). A recording that cannot be
+// fetched fails the test: Twilio would play an error in its place.
+func (c *Caller) play(n *Node) {
+	c.t.Helper()
+	u := strings.TrimSpace(n.Text)
+	res, err := c.client.Get(u)
+	if err != nil {
+		c.t.Fatalf("voicetest: <Play> %s: %v", u, err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || len(body) == 0 {
+		c.t.Fatalf("voicetest: <Play> %s: HTTP %d, %d bytes", u, res.StatusCode, len(body))
+	}
+	c.Heard = append(c.Heard, Speech{Text: "play " + path.Base(u)})
+}
+
 // run follows the current document until it waits for the test or ends.
 func (c *Caller) run() {
 	c.t.Helper()
@@ -212,11 +231,16 @@ func (c *Caller) run() {
 		switch v.Name() {
 		case "Say":
 			c.hear(&v)
+		case "Play":
+			c.play(&v)
 		case "Pause":
 		case "Gather":
 			for i := range v.Children {
-				if v.Children[i].Name() == "Say" {
+				switch v.Children[i].Name() {
+				case "Say":
 					c.hear(&v.Children[i])
+				case "Play":
+					c.play(&v.Children[i])
 				}
 			}
 			c.wait = &v
