@@ -1039,6 +1039,14 @@ func TestEnrollLanguageMatch(t *testing.T) {
 	if !slices.ContainsFunc(got.Warnings, func(w string) bool { return strings.Contains(w, "es is a draft translation") }) {
 		t.Errorf("no draft warning for es: %q", got.Warnings)
 	}
+	// Haitian Creole has no voice and the bundled pack no recordings of it.
+	p["language"], p["channels"] = "ht", []any{"sms", "voice"}
+	p["id"], p["phone"] = "p-lang-ht", "+15551230079"
+	status, body = e.call("POST", "/patients", jsonOf(t, p))
+	if status != http.StatusCreated || !strings.Contains(string(body), "calls in ht have no voice or recordings") {
+		t.Errorf("POST ht by voice: status %d body %s, want a warning that calls cannot speak it", status, body)
+	}
+	delete(p, "channels")
 	p["language"] = "de"
 	p["id"], p["phone"] = "p-lang2", "+15551230078"
 	status, body = e.call("POST", "/patients", jsonOf(t, p))

@@ -276,8 +276,14 @@ func languageWarnings(p *content.Pack, stored store.Patient, asked string) []str
 	if w := p.Words[lang]; w != nil && w.Review.Status == locales.ReviewDraft {
 		out = append(out, fmt.Sprintf("language: %s is a draft translation (%s, %s): have a speaker of the language check its messages before patients get them (tend content lint lists every language's review)", lang, w.Review.By, w.Review.Date))
 	}
-	if _, ok := p.Voice[lang]; !ok && (stored.Channel == "voice" || slices.Contains(stored.Channels, "voice")) {
-		out = append(out, fmt.Sprintf("channels: calls in %s have no voice (content channels.yaml): Twilio's default voice may not speak it; prefer SMS, WhatsApp or Telegram", lang))
+	calls := stored.Channel == "voice" || slices.Contains(stored.Channels, "voice")
+	if _, ok := p.Voice[lang]; !ok && calls {
+		out = append(out, fmt.Sprintf("channels: calls in %s have no voice or recordings (content channels.yaml): Twilio's default voice may not speak it; prefer SMS, WhatsApp or Telegram", lang))
+	}
+	if a := p.Audio[lang]; a != nil && calls {
+		if missing := a.Missing(p); len(missing) > 0 {
+			out = append(out, fmt.Sprintf("channels: calls in %s play recordings, and %d are missing (tend content audio %s): those messages are said by a voice that may not speak %s", lang, len(missing), lang, lang))
+		}
 	}
 	return out
 }

@@ -70,9 +70,10 @@ func digitFiles() []Recording {
 	return append(out, Recording{Name: "digit.point" + AudioExt, Text: "(decimal point)"})
 }
 
-// newAudio cuts lang's messages into recordings. base is an http(s) URL,
-// or a folder of fsys whose files it indexes.
-func newAudio(p *Pack, lang, base string, fsys fs.FS) *Audio {
+// NewAudio cuts lang's messages into recordings. base is an http(s) URL,
+// or a folder of fsys whose files it indexes. Load builds one for every
+// language channels.yaml gives audio.
+func NewAudio(p *Pack, lang, base string, fsys fs.FS) *Audio {
 	a := &Audio{Lang: lang, Base: base, msgs: map[string][]audioForm{}, byText: map[string]string{}}
 	if !strings.HasPrefix(base, "https://") && !strings.HasPrefix(base, "http://") {
 		a.Folder, a.fsys, a.have = true, fsys, map[string]bool{}
@@ -371,7 +372,7 @@ func audioFor(p *Pack, fsys fs.FS) {
 			if p.Audio == nil {
 				p.Audio = map[string]*Audio{}
 			}
-			p.Audio[lang] = newAudio(p, lang, v.Audio, fsys)
+			p.Audio[lang] = NewAudio(p, lang, v.Audio, fsys)
 		}
 	}
 }

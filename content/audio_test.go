@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/content"
 )
 
@@ -19,27 +20,6 @@ func audioChannels(where string) *fstest.MapFile {
 		panic(err)
 	}
 	return &fstest.MapFile{Data: append(b, "  ht: {audio: \""+where+"\"}\n"...)}
-}
-
-// recordedPack is the bundled pack with Haitian Creole recorded in
-// audio/ht, every file but those left out.
-func recordedPack(t *testing.T, leaveOut ...string) (*content.Pack, []content.Problem) {
-	t.Helper()
-	top := fstest.MapFS{"channels.yaml": audioChannels("audio/ht")}
-	bare, _, err := content.Load(content.Overlay(top, content.Default()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range bare.Audio["ht"].Recordings(bare) {
-		if !slices.Contains(leaveOut, r.Name) {
-			top["audio/ht/"+r.Name] = &fstest.MapFile{Data: []byte("ID3 " + r.Name)}
-		}
-	}
-	p, problems, err := content.Load(content.Overlay(top, content.Default()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p, problems
 }
 
 func audioWarnings(problems []content.Problem) []string {
@@ -95,7 +75,10 @@ func TestAudioRecordingsListed(t *testing.T) {
 }
 
 func TestAudioPlay(t *testing.T) {
-	p, problems := recordedPack(t, "voice.nurse.mp3")
+	p, problems, err := content.Load(content.Overlay(channeltest.Recorded(t, "ht", "voice.nurse.mp3"), content.Default()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	a := p.Audio["ht"]
 	if w := audioWarnings(problems); len(w) != 1 || !strings.Contains(w[0], "1 of") {
 		t.Errorf("one file left out: want one warning for it, got %q", w)

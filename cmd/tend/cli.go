@@ -51,6 +51,16 @@ var commands = []command{
 			}
 			return lintCmd(args, s.out)
 		}},
+	{name: "content audio", args: "LANG [DIR]", summary: "list the recordings a language without a voice needs, and which are missing",
+		about: "One line a file: its name, recorded or missing in the pack's audio folder, and the words to\n" +
+			"record. Put the files in DIR/audio/LANG and set voice.LANG.audio in channels.yaml (docs/content.md,\n" +
+			"\"Recorded audio\").",
+		run: func(s stdio, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return usageErrorf("a language, and a pack folder at most")
+			}
+			return audioCmd(args, s.out)
+		}},
 	{name: "simulate", args: "[flags]", summary: "chat with the engine in the terminal (no network)",
 		about: simHelp,
 		flags: func() *flag.FlagSet { return helpFlags(simulate([]string{"-h"}, nil, io.Discard)) },

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/tendcare/tend/content"
@@ -69,4 +70,50 @@ func printLanguages(w io.Writer, p *content.Pack) {
 			cmp.Or(st.Review.Status, "none"), st.Review.By, st.Review.Date)
 	}
 	tw.Flush()
+}
+
+// audioCmd lists the recordings a language needs, one a line: file name,
+// whether the pack's audio folder has it, and the words to record. A
+// translator records from it; a clinic checks what is left.
+func audioCmd(args []string, stdout io.Writer) error {
+	lang := args[0]
+	fsys := content.Default()
+	if len(args) > 1 {
+		if err := packFolder(args[1]); err != nil {
+			return fmt.Errorf("content audio: %w", err)
+		}
+		fsys = content.Dir(args[1])
+	}
+	pack, _, err := content.Load(fsys)
+	if err != nil {
+		return fmt.Errorf("content audio: the pack does not load: run tend content lint: %w", err)
+	}
+	if !pack.HasLanguage(lang) {
+		return fmt.Errorf("content audio: no language %q in the pack (languages: %s)", lang, strings.Join(pack.Languages, ", "))
+	}
+	a := pack.Audio[lang]
+	if a == nil {
+		// Not set up yet: list what to record all the same, for the
+		// folder channels.yaml will name.
+		a = content.NewAudio(pack, lang, "audio/"+lang, fsys)
+	}
+	missing := map[string]bool{}
+	for _, m := range a.Missing(pack) {
+		missing[m] = true
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "file\tstatus\twords")
+	for _, r := range a.Recordings(pack) {
+		status := "recorded"
+		switch {
+		case !a.Folder:
+			status = "at " + a.Base
+		case missing[r.Name]:
+			status = "missing"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, status, strings.ReplaceAll(r.Text, "\n", " / "))
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "%s: %d recordings, %d missing\n", lang, len(a.Recordings(pack)), len(missing))
+	return nil
 }

@@ -4,6 +4,7 @@
 //
 //	tend [serve] [flags]               run the service
 //	tend content lint [DIR]            check a content pack (the bundled one without DIR)
+//	tend content audio LANG [DIR]      the recordings a language without a voice needs
 //	tend simulate [--lang es]          chat with the engine in the terminal
 //	tend keys generate ID              print a new line for the encryption key file
 //	tend keys rotate [flags]           re-seal stored PHI under the active key (serve's flags)
