@@ -24,6 +24,11 @@
 // event and ask the runner to place a busy or unanswered call again, which
 // after the program's last retry falls back along the patient's chain.
 //
+// A language with recordings (content.Audio: no text-to-speech voice
+// speaks it) is played, not said: each message becomes the <Play>s of its
+// recorded pieces and values, and ServeAudio serves a pack folder's files,
+// unsigned, since they hold the catalog's words and nothing of a patient.
+//
 // Page calls (pages.go) are the voice steps of the re-page ladder: an
 // outbox entry with a ticket and no patient calls an on-call number, which
 // hears the ticket's priority (never a patient) and presses 1 to
