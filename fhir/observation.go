@@ -50,6 +50,7 @@ var ucumUnits = map[string]string{
 	"lbs":         readings.UnitLb,
 	"mg/dL":       readings.UnitMgDL,
 	"mmol/L":      readings.UnitMmolL,
+	"g/L":         readings.UnitGL,
 	"%":           readings.UnitPercent,
 	"/min":        readings.UnitPerMin,
 	"{beats}/min": readings.UnitPerMin,

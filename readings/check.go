@@ -32,6 +32,7 @@ const FutureSkew = 5 * time.Minute
 const (
 	KgPerLb        = 0.45359237
 	MgDLPerMmolL   = 18.016
+	MgDLPerGL      = 100
 	mmolGuessBelow = 35 // a typed glucose under this with no unit is mmol/L (research 1.4)
 )
 
@@ -95,7 +96,7 @@ func Units(k Kind) []string {
 	case Weight:
 		return []string{UnitKg, UnitLb}
 	case Glucose:
-		return []string{UnitMgDL, UnitMmolL}
+		return []string{UnitMgDL, UnitMmolL, UnitGL}
 	}
 	if u := CanonicalUnit(k); u != "" {
 		return []string{u}
@@ -113,8 +114,8 @@ func unitOf(k Kind, u string) bool {
 }
 
 // Canonical returns r in its kind's canonical unit: pounds to kilograms
-// (to 0.1 kg, a scale's precision) and mmol/L to mg/dL (to 1 mg/dL, a
-// meter's). A reading already canonical, or of a unit the kind does not
+// (to 0.1 kg, a scale's precision), mmol/L and g/L to mg/dL (to 1 mg/dL,
+// a meter's). A reading already canonical, or of a unit the kind does not
 // take, is returned as it is; Validate says which.
 func Canonical(r Reading) Reading {
 	switch {
@@ -122,6 +123,8 @@ func Canonical(r Reading) Reading {
 		r.Value, r.Unit = round(r.Value*KgPerLb, 10), UnitKg
 	case r.Kind == Glucose && r.Unit == UnitMmolL:
 		r.Value, r.Unit = round(r.Value*MgDLPerMmolL, 1), UnitMgDL
+	case r.Kind == Glucose && r.Unit == UnitGL:
+		r.Value, r.Unit = round(r.Value*MgDLPerGL, 1), UnitMgDL
 	}
 	return r
 }

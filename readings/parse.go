@@ -2,6 +2,7 @@ package readings
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -153,6 +154,7 @@ func ParseTextAs(raw string, words []*locales.Words, kind Kind) (Reading, Proble
 // the keyword's ("" when there is none, and then the unit or a pair of
 // numbers says it). filler counts the words that are none of these.
 func readSegment(seg []token, kind Kind) (r Reading, filler int, p Problem) {
+	named := kind != "" // a keyword said what the reading is
 	var nums []float64
 	var numText []string
 	unit, joined := "", false
@@ -195,11 +197,18 @@ func readSegment(seg []token, kind Kind) (r Reading, filler int, p Problem) {
 			i = pairAt
 		}
 		filler += max(len(nums)-2, 0)
-		if len(nums) < i+2 || (unit != "" && unit != UnitMmHg) ||
-			!whole(numText[i]) || !whole(numText[i+1]) {
+		if len(nums) < i+2 || (unit != "" && unit != UnitMmHg) {
 			return r, filler, Implausible
 		}
-		r.Systolic, r.Diastolic, r.Unit = int(nums[i]), int(nums[i+1]), UnitMmHg
+		sys, dia := nums[i], nums[i+1]
+		if named && unit == "" && cmHg(sys, dia) {
+			// "tension 12/8", "pressão 13 por 8,5": centimetres of
+			// mercury, as France and Brazil say a pressure aloud.
+			sys, dia = math.Round(sys*10), math.Round(dia*10)
+		} else if !whole(numText[i]) || !whole(numText[i+1]) {
+			return r, filler, Implausible
+		}
+		r.Systolic, r.Diastolic, r.Unit = int(sys), int(dia), UnitMmHg
 		if !Plausible(r) {
 			return r, filler, Implausible
 		}
@@ -277,6 +286,14 @@ func hasDigit(s string) bool {
 
 func whole(s string) bool { return !strings.Contains(s, ".") }
 
+// cmHg reports whether a pressure is in centimetres of mercury: a systolic
+// of 5 to 30 over a smaller diastolic of 3 to 20, which no pressure in
+// mmHg can be. Only a reading that names itself ("tension 12/8") is read
+// so: "12/8" alone is a date.
+func cmHg(sys, dia float64) bool {
+	return sys >= 5 && sys <= 30 && dia >= 3 && dia <= 20 && dia < sys
+}
+
 func hasNumber(ts []token) bool {
 	for _, t := range ts {
 		if t.num {
@@ -292,7 +309,7 @@ func kindOfUnit(u string) Kind {
 		return BloodPressure
 	case UnitKg, UnitLb:
 		return Weight
-	case UnitMgDL, UnitMmolL:
+	case UnitMgDL, UnitMmolL, UnitGL:
 		return Glucose
 	case UnitPercent:
 		return SpO2

@@ -69,6 +69,17 @@ func TestParseText(t *testing.T) {
 		{"blood sugar 95 mg/dL", val(Glucose, 95, UnitMgDL), OK},
 		{"sugar 5.5", val(Glucose, 99, UnitMgDL), OK}, // under 35: mmol/L
 		{"glucose 7.2 mmol/L", val(Glucose, 130, UnitMgDL), OK},
+		// France and North Africa: glucose in g/L; France and Brazil:
+		// pressure in cmHg when a keyword names it.
+		{"glycémie 1,20 g/L", val(Glucose, 120, UnitMgDL), OK},
+		{"glycemie 0,65 g/l ce matin", val(Glucose, 65, UnitMgDL), OK},
+		{"sucre 2,1 grammes par litre", val(Glucose, 210, UnitMgDL), OK},
+		{"tension 12/8", bp(120, 80), OK},
+		{"ma tension 13 sur 8", bp(130, 80), OK},
+		{"pressão 12,5 por 8", bp(125, 80), OK},
+		{"tension 18/11", bp(180, 110), OK},
+		{"12/8", Reading{}, NotReading}, // a date
+		{"BP 8/12", bp(8, 12), Implausible},
 		{"sugar 210 at 8 am", val(Glucose, 210, UnitMgDL), OK},
 		{"O2 93", val(SpO2, 93, UnitPercent), OK},
 		{"o2 sat 93%", val(SpO2, 93, UnitPercent), OK},

@@ -19,11 +19,14 @@ var Kinds = []Kind{BloodPressure, Weight, Glucose, SpO2, HeartRate}
 // Canonical units: a reading is stored and classified in these; other
 // units are converted when the reading is made (lb to kg, mmol/L to mg/dL).
 const (
-	UnitMmHg    = "mmHg"
-	UnitKg      = "kg"
-	UnitLb      = "lb"
-	UnitMgDL    = "mg/dL"
-	UnitMmolL   = "mmol/L"
+	UnitMmHg  = "mmHg"
+	UnitKg    = "kg"
+	UnitLb    = "lb"
+	UnitMgDL  = "mg/dL"
+	UnitMmolL = "mmol/L"
+	// UnitGL is grams per litre: how France, Belgium and North Africa
+	// write glucose ("glycémie 1,20 g/L" is 120 mg/dL).
+	UnitGL      = "g/L"
 	UnitPercent = "%"
 	UnitPerMin  = "/min"
 )
