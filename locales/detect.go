@@ -727,7 +727,7 @@ type scan struct {
 	nn        int
 	negStarts [maxMarks]mark // words that are negation or negative words
 	ns        int
-	breaks    [maxMarks]int32
+	breaks    [maxMarks]int32 // in half words: see breakBetween
 	nb        int
 	hedges    [maxMarks]span
 	nh        int
@@ -749,6 +749,8 @@ func (d *Detector) Detect(raw, norm string) Finding {
 	}
 	var sc scan
 	var buf [maxWordTerm]uint16
+	var cb [maxMarks]int32
+	commas := ClauseBreaks(raw, cb[:0])
 	pos := int32(0)
 	for rest := norm; rest != ""; pos++ {
 		word := rest
@@ -756,6 +758,15 @@ func (d *Detector) Detect(raw, norm string) Finding {
 			word, rest = rest[:i], rest[i+1:]
 		} else {
 			rest = ""
+		}
+		if len(commas) > 0 && commas[0] == pos {
+			// A comma that ends a clause stands before this word:
+			// negation and hedges do not reach over it, as over a break
+			// word. Patterns do: Chinese strings one event's parts with
+			// commas ("他咬到舌头了，在地上抽").
+			commas = commas[1:]
+			sc.breaks[sc.nb%maxMarks] = 2*pos - 1
+			sc.nb++
 		}
 		if langs := d.negWords[word]; langs != 0 {
 			sc.negStarts[sc.ns%maxMarks] = mark{pos, langs}
@@ -843,7 +854,7 @@ func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 	for _, t := range terms {
 		if d.flags[t]&flagBreak != 0 && !brk {
 			brk = true
-			sc.breaks[sc.nb%maxMarks] = pos
+			sc.breaks[sc.nb%maxMarks] = 2 * pos
 			sc.nb++
 		}
 		if d.flags[t]&flagNegation != 0 {
@@ -1058,9 +1069,12 @@ func (sc *scan) hedged(s, e int32, langs langSet) bool {
 // belongs to no one pattern.
 func (sc *scan) hedgedAny(s, e int32) bool { return sc.hedged(s, e, ^langSet(0)) }
 
+// breakBetween reports whether a clause ends between words a and b. Breaks
+// are kept in half words: 2w for the break word w, 2w-1 for a comma before
+// word w (ClauseBreaks).
 func (sc *scan) breakBetween(a, b int32) bool {
 	for _, x := range sc.breaks[:min(sc.nb, maxMarks)] {
-		if a < x && x < b {
+		if 2*a < x && x < 2*b {
 			return true
 		}
 	}

@@ -50,6 +50,20 @@ func TestDetect(t *testing.T) {
 		{"chest pain but it went away", LevelAsk, "chest_pain"},
 		{"no fever but my chest hurts", LevelEmergency, "chest_pain"},
 		{"since yesterday my chest hurts bad", LevelEmergency, "chest_pain"},
+		// A Chinese or Korean comma ends a clause as "but" does: the
+		// negation before it does not reach the match after it.
+		{"我没有胸痛，但是呼吸困难", LevelEmergency, "breathing"},
+		{"没有胸痛，呼吸困难", LevelEmergency, "breathing"},
+		{"没有胸痛,呼吸困难", LevelEmergency, "breathing"},
+		{"没发烧，胸痛", LevelEmergency, "chest_pain"},
+		{"没发烧胸痛", LevelAsk, "chest_pain"},
+		{"没有胸痛，也没有呼吸困难", LevelAsk, "chest_pain"},
+		{"안 어지러워요, 가슴이 아파요", LevelEmergency, "chest_pain"},
+		{"안 어지러워요 가슴이 아파요", LevelAsk, "chest_pain"},
+		// The enumeration comma lists: the negation reaches over it.
+		{"不咳嗽、胸痛", LevelAsk, "chest_pain"},
+		// Patterns reach over the comma ("咬 .. 舌 .. 抽").
+		{"他咬到舌头了，在地上抽", LevelEmergency, "seizure"},
 		// Other meanings.
 		{"my chest of drawers broke", LevelNone, ""},
 		{"this heat is killing me", LevelNone, ""},
@@ -160,6 +174,7 @@ func BenchmarkDetect(b *testing.B) {
 		{"emergency", "my chest really hurts and i cant breathe"},
 		{"spanish", "ya me tome la pastilla pero me aprieta el pecho"},
 		{"glucose", "sugar 48 and shaky"},
+		{"chinese", "我没有胸痛，但是呼吸困难"},
 		{"sms-max", strings.Repeat("took my pills today ", 80)},
 	} {
 		norm := Normalize(bc.msg)

@@ -50,7 +50,8 @@ type Lexicon struct {
 	// question ("no, I can't breathe").
 	Negative Entries `yaml:"negative"`
 	// Breaks end a clause: negation, hedges and patterns do not reach
-	// across them ("no fever but my chest hurts").
+	// across them ("no fever but my chest hurts"). Chinese and Korean
+	// commas end negation and hedges too, in every language (ClauseBreaks).
 	Breaks Entries `yaml:"breaks"`
 	// Hedges are patterns that put a match in the past, the future or a
 	// question ("yesterday", "what if"): the patient is asked instead.
