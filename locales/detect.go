@@ -100,6 +100,7 @@ type termFlag uint8
 const (
 	flagNegation termFlag = 1 << iota
 	flagBreak
+	flagNegAfter // a negation_after word
 )
 
 // langSet is a set of languages by their lexicon's index. A negation, a
@@ -132,6 +133,13 @@ const (
 	gapWide = 4 // "..": "pain in my chest", "chest is really really tight"
 	// negationReach is how many words before a match a negation reaches.
 	negationReach = 3
+	// negationAfterReach is how many words after a match a negation_after
+	// word reaches: "दर्द नहीं", "दर्द बिल्कुल नहीं". One less than a
+	// negation before it: the next clause often follows with no word to
+	// end the first one, and its own negated verb must not silence the
+	// match ("सीने में दर्द है पसीना नहीं रुक रहा", chest pain, the sweat
+	// won't stop).
+	negationAfterReach = 2
 	// hedgeReach is how many words from a match a hedge reaches.
 	hedgeReach = 6
 	// resolvedReach is how far back a hedge that says it is over reaches:
@@ -281,6 +289,11 @@ func (c *compiler) language(lex *Lexicon) {
 	for _, e := range lex.Negation {
 		if t, ok := c.term(e); ok {
 			d.flags[t] |= flagNegation
+		}
+	}
+	for _, e := range lex.NegationAfter {
+		if t, ok := c.term(e); ok {
+			d.flags[t] |= flagNegAfter
 		}
 	}
 	for _, e := range lex.Breaks {
@@ -725,6 +738,8 @@ type scan struct {
 	np        int
 	negations [maxMarks]mark
 	nn        int
+	negAfter  [maxMarks]mark // negation_after words
+	na        int
 	negStarts [maxMarks]mark // words that are negation or negative words
 	ns        int
 	breaks    [maxMarks]int32 // in half words: see breakBetween
@@ -850,8 +865,11 @@ func (d *Detector) respelled(word string, add func([]uint16)) {
 // step feeds the terms of the word at pos to the partial matches.
 func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 	brk := false
-	var neg langSet
+	var neg, after langSet
 	for _, t := range terms {
+		if d.flags[t]&flagNegAfter != 0 {
+			after |= 1 << d.termLang[t]
+		}
 		if d.flags[t]&flagBreak != 0 && !brk {
 			brk = true
 			sc.breaks[sc.nb%maxMarks] = 2 * pos
@@ -871,6 +889,10 @@ func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 	if neg != 0 {
 		sc.negations[sc.nn%maxMarks] = mark{pos, neg}
 		sc.nn++
+	}
+	if after != 0 && sc.na < maxMarks {
+		sc.negAfter[sc.na] = mark{pos, after}
+		sc.na++
 	}
 	// Forget partial matches this word is too far from to continue.
 	n := 0
@@ -971,7 +993,8 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 		switch {
 		case p.kind == kindAsk:
 			consider(LevelAsk, int(p.concept), "ask")
-		case !p.negative && !sc.saysNo(c.s, d.hears[p.lang]) && sc.negated(c.s, d.hears[p.lang]):
+		case !p.negative && !sc.saysNo(c.s, d.hears[p.lang]) && sc.negated(c.s, d.hears[p.lang]),
+			!p.negative && sc.negatedAfter(c.e, d.hears[p.lang]):
 			consider(LevelAsk, int(p.concept), "negated")
 		case !p.firm && sc.hedged(c.s, c.e, d.hears[p.lang]):
 			consider(LevelAsk, int(p.concept), "hedged")
@@ -1035,6 +1058,17 @@ func (sc *scan) saysNo(s int32, langs langSet) bool {
 func (sc *scan) negated(s int32, langs langSet) bool {
 	for _, m := range sc.negations[:min(sc.nn, maxMarks)] {
 		if n := m.pos; m.langs&langs != 0 && n < s && s-n <= negationReach && !sc.breakBetween(n, s) && !sc.ignored(n, n, langs) {
+			return true
+		}
+	}
+	return false
+}
+
+// negatedAfter reports whether a negation_after word stands within
+// negationAfterReach words after word e, in the same clause.
+func (sc *scan) negatedAfter(e int32, langs langSet) bool {
+	for _, m := range sc.negAfter[:sc.na] {
+		if n := m.pos; m.langs&langs != 0 && n > e && n-e <= negationAfterReach && !sc.breakBetween(e, n) && !sc.ignored(n, n, langs) {
 			return true
 		}
 	}

@@ -64,6 +64,17 @@ func TestDetect(t *testing.T) {
 		{"不咳嗽、胸痛", LevelAsk, "chest_pain"},
 		// Patterns reach over the comma ("咬 .. 舌 .. 抽").
 		{"他咬到舌头了，在地上抽", LevelEmergency, "seizure"},
+		// Hindi says no after the words (negation_after), within two
+		// words; a pattern holding the "नहीं" stays an emergency.
+		{"सीने में दर्द नहीं है", LevelAsk, "chest_pain"},
+		{"seene me dard nahi hai", LevelAsk, "chest_pain"},
+		{"सीने में जकड़न बिल्कुल नहीं है", LevelAsk, "chest_pain"},
+		{"सीने में दर्द है", LevelEmergency, "chest_pain"},
+		{"सीने में दर्द है पसीना नहीं रुक रहा", LevelEmergency, "chest_pain"},
+		{"सीने में दर्द है, नींद नहीं आ रही", LevelEmergency, "chest_pain"},
+		{"पापा से बोला नहीं जा रहा, साँस टूट टूट कर आ रही है", LevelEmergency, "breathing"},
+		{"खून थम नहीं रहा", LevelEmergency, "bleeding"},
+		{"साँस नहीं आ रही", LevelEmergency, "breathing"},
 		// Other meanings.
 		{"my chest of drawers broke", LevelNone, ""},
 		{"this heat is killing me", LevelNone, ""},

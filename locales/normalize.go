@@ -403,9 +403,10 @@ func isKoreanFace(r rune) bool { return 0x3131 <= r && r <= 0x318E }
 // say "and" or "but": "没有胸痛，呼吸困难" is no chest pain, (but) trouble
 // breathing. The emergency detector ends negation, hedges and patterns there
 // as it does at a break word. The commas are the full-width ， and the
-// small ﹐, and an ASCII "," typed after a Chinese character or a Hangul
-// syllable; a comma in other text is left alone, as the lexicons were
-// measured without it. The enumeration comma 、 is not one: it joins the
+// small ﹐, and an ASCII "," typed after a Chinese character, a Hangul
+// syllable or a Devanagari letter (Hindi: "बोला नहीं जा रहा, साँस टूट
+// टूट कर आ रही है" is a negated clause, then trouble breathing); a comma in
+// other text is left alone, as the lexicons were measured without it. The enumeration comma 、 is not one: it joins the
 // items of a list, over which a negation reaches ("没有发烧、胸痛", no fever
 // or chest pain). It does not allocate when breaks has room.
 func ClauseBreaks(raw string, breaks []int32) []int32 {
@@ -458,7 +459,7 @@ func isClauseComma(r, prev rune) bool {
 	case '，', '﹐':
 		return true
 	case ',':
-		return unicode.In(prev, unicode.Han, unicode.Hangul)
+		return unicode.In(prev, unicode.Han, unicode.Hangul, unicode.Devanagari)
 	}
 	return false
 }

@@ -311,17 +311,18 @@ func TestClauseBreaks(t *testing.T) {
 		in   string
 		want []int32
 	}{
-		{"没有胸痛，呼吸困难", []int32{4}},         // full-width comma
-		{"没有胸痛,呼吸困难", []int32{4}},         // ASCII after a Chinese character
-		{"我没有胸痛 , 但是呼吸困难", []int32{5}},    // spaces around it
-		{"他翻白眼，身体僵硬，一直抖", []int32{4, 8}},  // two
-		{"열은 없어요, 숨을 못 쉬겠어요", []int32{2}}, // Korean with an ASCII comma
-		{"没有发烧、胸痛", nil},                  // 、 lists: negation reaches over it
-		{"no fever, chest pain", nil},     // English: the words end clauses
-		{"sugar 2,8", nil},                // a decimal comma
-		{"胸痛，，呼吸困难", []int32{2}},          // one break however many commas
-		{"ＣＨＥＳＴ，痛", []int32{1}},           // full-width letters are one word
-		{"痛，", []int32{1}},                // at the end: before no word
+		{"没有胸痛，呼吸困难", []int32{4}},                      // full-width comma
+		{"没有胸痛,呼吸困难", []int32{4}},                      // ASCII after a Chinese character
+		{"我没有胸痛 , 但是呼吸困难", []int32{5}},                 // spaces around it
+		{"他翻白眼，身体僵硬，一直抖", []int32{4, 8}},               // two
+		{"열은 없어요, 숨을 못 쉬겠어요", []int32{2}},              // Korean with an ASCII comma
+		{"बोला नहीं जा रहा, साँस टूट रही", []int32{4}}, // Hindi
+		{"没有发烧、胸痛", nil},                               // 、 lists: negation reaches over it
+		{"no fever, chest pain", nil},                  // English: the words end clauses
+		{"sugar 2,8", nil},                             // a decimal comma
+		{"胸痛，，呼吸困难", []int32{2}},                       // one break however many commas
+		{"ＣＨＥＳＴ，痛", []int32{1}},                        // full-width letters are one word
+		{"痛，", []int32{1}},                             // at the end: before no word
 	} {
 		got := ClauseBreaks(tc.in, make([]int32, 0, 8))
 		if !slices.Equal(got, tc.want) {
