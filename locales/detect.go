@@ -55,6 +55,7 @@ type Detector struct {
 	forms    []fuzzyForm         // forms of five letters or more
 	notTypo  map[string]bool
 	endings  []ending
+	prefixes []prefix // longest first
 	// negWords are the negation and negative words: a match that starts
 	// with one says no itself ("no puedo respirar", "cant breathe").
 	negWords map[string]langSet
@@ -74,6 +75,20 @@ type Detector struct {
 	yes, no  map[string]bool
 	concepts []string
 }
+
+// prefix is a clitic some languages write onto the front of a word
+// (Lexicon.Prefixes): a word is also looked up without it.
+type prefix struct {
+	text  string
+	langs langSet // the languages that declare it: only their terms match
+}
+
+// Stripping prefixes: how many, and how many letters must remain (Arabic
+// roots have three; "لما", when, less its ل is "ما", not).
+const (
+	maxPrefixes   = 3
+	minUnprefixed = 3
+)
 
 // ending is a spoken spelling of a word ending: a word ending in from is
 // also looked up ending in to.
@@ -261,6 +276,19 @@ func (c *compiler) language(lex *Lexicon) {
 	d := c.d
 	for _, e := range lex.NotTypos {
 		d.notTypo[Normalize(e.Text)] = true
+	}
+	for _, e := range lex.Prefixes {
+		p := Normalize(e.Text)
+		if p == "" || strings.Contains(p, " ") || p != strings.TrimSpace(e.Text) {
+			c.errorf(e.Line, "prefix %q: want letters as they are written, normalized (و, ال)", e.Text)
+			continue
+		}
+		if i := slices.IndexFunc(d.prefixes, func(x prefix) bool { return x.text == p }); i >= 0 {
+			d.prefixes[i].langs |= 1 << c.lang
+			continue
+		}
+		d.prefixes = append(d.prefixes, prefix{p, 1 << c.lang})
+		slices.SortStableFunc(d.prefixes, func(a, b prefix) int { return len(b.text) - len(a.text) })
 	}
 	for _, e := range lex.Endings {
 		from, to, ok := strings.Cut(e.Text, "=")
@@ -818,6 +846,9 @@ func (d *Detector) lookup(word string, buf []uint16) []uint16 {
 	}
 	d.stemmed(word, add)
 	d.respelled(word, add)
+	if len(buf) == 0 && len(d.prefixes) > 0 {
+		buf = d.unprefixed(word, buf)
+	}
 	if len(buf) > 0 || len(word) > maxFuzzyBytes || d.notTypo[word] || utf8.RuneCountInString(word) < 4 {
 		return buf
 	}
@@ -827,6 +858,55 @@ func (d *Detector) lookup(word string, buf []uint16) []uint16 {
 				add(f.terms)
 			}
 		}
+	}
+	return buf
+}
+
+// unprefixed appends to buf the terms word is a form of without the
+// prefixes its language writes onto words (وبالصدر: بالصدر, الصدر, صدر),
+// trying fewer stripped first and stopping at the first remainder that is
+// a form or stem of a term of the languages that declare every prefix
+// stripped. It works on substrings and a fixed stack, so allocates nothing.
+func (d *Detector) unprefixed(word string, buf []uint16) []uint16 {
+	type cand struct {
+		rest  string
+		langs langSet
+	}
+	var level, next [8]cand
+	level[0] = cand{word, ^langSet(0)}
+	nl := 1
+	for range maxPrefixes {
+		nn := 0
+		for _, c := range level[:nl] {
+			for _, p := range d.prefixes {
+				rest, ok := strings.CutPrefix(c.rest, p.text)
+				langs := c.langs & p.langs
+				if !ok || langs == 0 || utf8.RuneCountInString(rest) < minUnprefixed || nn == len(next) {
+					continue
+				}
+				next[nn] = cand{rest, langs}
+				nn++
+				for _, t := range d.exact[rest] {
+					if langs.has(d.termLang[t]) && len(buf) < cap(buf) && !slices.Contains(buf, t) {
+						buf = append(buf, t)
+					}
+				}
+				for _, l := range d.stemLens {
+					if l > len(rest) {
+						break
+					}
+					for _, t := range d.stems[rest[:l]] {
+						if langs.has(d.termLang[t]) && len(buf) < cap(buf) && !slices.Contains(buf, t) {
+							buf = append(buf, t)
+						}
+					}
+				}
+			}
+		}
+		if len(buf) > 0 || nn == 0 {
+			return buf
+		}
+		level, nl = next, nn
 	}
 	return buf
 }

@@ -75,6 +75,10 @@ func TestDetect(t *testing.T) {
 		{"पापा से बोला नहीं जा रहा, साँस टूट टूट कर आ रही है", LevelEmergency, "breathing"},
 		{"खून थम नहीं रहा", LevelEmergency, "bleeding"},
 		{"साँस नहीं आ रही", LevelEmergency, "breathing"},
+		// Arabic clitics (prefixes) come off a word no term has as
+		// written: فوجع is ف + وجع, والتشنجات و + ال + تشنجات.
+		{"عندي فوجع بالصدر", LevelEmergency, "chest_pain"},
+		{"والتشنجات بدأت", LevelEmergency, "seizure"},
 		// Other meanings.
 		{"my chest of drawers broke", LevelNone, ""},
 		{"this heat is killing me", LevelNone, ""},
@@ -102,6 +106,44 @@ func TestDetect(t *testing.T) {
 		if f.Level != tt.level || f.Concept != tt.concept {
 			t.Errorf("%q: %s %s (%s), want %s %s", tt.msg, f.Level, f.Concept, f.Why, tt.level, tt.concept)
 		}
+	}
+}
+
+// TestPrefixes pins the stripping of the prefixes a lexicon declares: up to
+// three, with three letters or more left, and only for the declaring
+// language's terms, so that no other language's matching changes.
+func TestPrefixes(t *testing.T) {
+	t.Parallel()
+	xx := &Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{},
+		Prefixes: Entries{{Text: "wa"}, {Text: "al"}},
+		Concepts: map[string]*Concept{"chest_pain": {Match: Entries{{Text: "chest ~ pain"}}}}}
+	yy := &Lexicon{Language: "yy", File: "yy.yaml", Line: map[string]int{},
+		Concepts: map[string]*Concept{"breathing": {Match: Entries{{Text: "gasping"}}, Ask: Entries{{Text: "gas"}}}}}
+	d, errs := NewDetector([]*Lexicon{xx, yy})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, tt := range []struct {
+		msg   string
+		level Level
+	}{
+		{"chest pain", LevelEmergency},
+		{"wachest pain", LevelEmergency},       // one
+		{"chest waalpain", LevelEmergency},     // two
+		{"wawaalchest pain", LevelEmergency},   // three
+		{"wawawaalchest pain", LevelNone},      // four
+		{"wagasping", LevelNone},               // yy declares none
+		{"wagas", LevelNone},                   // nor here
+		{"alwachest waalpain", LevelEmergency}, // in any order
+		{"chest wapa", LevelNone},              // two letters left: not a word
+	} {
+		if f := detect(d, tt.msg); f.Level != tt.level {
+			t.Errorf("%q: %s %s, want %s", tt.msg, f.Level, f.Concept, tt.level)
+		}
+	}
+	bad := &Lexicon{Language: "zz", File: "zz.yaml", Line: map[string]int{}, Prefixes: Entries{{Text: "w a", Line: 3}}}
+	if _, errs := NewDetector([]*Lexicon{bad}); len(errs) != 1 || !strings.Contains(errs[0].Error(), "zz.yaml:3:") {
+		t.Errorf("a prefix of two words: %v, want one error at zz.yaml:3", errs)
 	}
 }
 

@@ -79,6 +79,15 @@ type Lexicon struct {
 	// NotTypos are real words one letter away from a lexicon word, which
 	// must not be read as its misspelling ("paint" is not "faint").
 	NotTypos Entries `yaml:"not_typos"`
+	// Prefixes are letters a language writes onto the front of a word
+	// (Arabic و and, ف so, ب with, ل for, ال the: وبالصدر is "and in the
+	// chest"): a word that matches no term as written is looked up again
+	// without them, one, two or three deep, while three letters or more
+	// remain, before it is read as a typo. Listing every clitic form of
+	// every word (صدري, بصدري, وصدري, فصدري, لصدري ...) missed the ones
+	// nobody listed. Only the declaring language's terms are found this
+	// way, so no other language's matching changes.
+	Prefixes Entries `yaml:"prefixes"`
 	// Endings are spoken spellings of word endings, "written=lexicon"
 	// ("in=ing": "breathin" is read as "breathing"), tried when a word is
 	// not in any lexicon as written.
@@ -214,7 +223,7 @@ func strictKeys(root *yaml.Node, lex *Lexicon) *keyError {
 	if root.Kind != yaml.MappingNode {
 		return &keyError{root.Line, "a lexicon is a map"}
 	}
-	known := []string{"language", "mixes", "groups", "negation", "negation_after", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "endings", "yes", "no", "glucose", "concepts"}
+	known := []string{"language", "mixes", "groups", "negation", "negation_after", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "prefixes", "endings", "yes", "no", "glucose", "concepts"}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if !slices.Contains(known, k.Value) {
