@@ -275,7 +275,9 @@ func (c *compiler) language(lex *Lexicon) {
 	c.lex = lex
 	d := c.d
 	for _, e := range lex.NotTypos {
-		d.notTypo[Normalize(e.Text)] = true
+		if w, ok := c.word("not_typos", e); ok {
+			d.notTypo[w] = true
+		}
 	}
 	for _, e := range lex.Prefixes {
 		p := Normalize(e.Text)
@@ -300,19 +302,20 @@ func (c *compiler) language(lex *Lexicon) {
 		d.endings = append(d.endings, ending{from, to})
 	}
 	for _, e := range lex.Yes {
-		d.yes[Normalize(e.Text)] = true
+		d.yes[c.answer("yes", e)] = true
 	}
 	for _, e := range lex.No {
-		d.no[Normalize(e.Text)] = true
+		d.no[c.answer("no", e)] = true
 	}
 	// The negative forms first: a negation word compiled before them
 	// would not count as negative, and a pattern holding it (讲不清楚)
 	// would not be negative itself.
 	c.negForms = map[string]bool{}
-	for _, e := range append(slices.Clone(lex.Negation), lex.Negative...) {
-		w := Normalize(strings.TrimSpace(e.Text))
-		c.negForms[w] = true
-		d.negWords[w] |= 1 << c.lang
+	for _, e := range slices.Concat(lex.Negation, lex.Negative) {
+		if w, ok := c.word("negation and negative", e); ok {
+			c.negForms[w] = true
+			d.negWords[w] |= 1 << c.lang
+		}
 	}
 	for _, e := range lex.Negation {
 		if t, ok := c.term(e); ok {
@@ -369,9 +372,35 @@ func (c *compiler) language(lex *Lexicon) {
 		u  unit
 	}{{g.MgDL, unitMg}, {g.MmolL, unitMmol}, {g.NotUnits, unitOther}} {
 		for _, e := range list.es {
-			d.glucose.units[Normalize(e.Text)] = list.u
+			if w, ok := c.word("glucose units", e); ok {
+				d.glucose.units[w] = list.u
+			}
 		}
 	}
+}
+
+// word reads an entry of a list of single words that are not terms
+// (negation and negative words are looked up whole, to say that a match
+// starts with one; not_typos; glucose units): one word, no "|" or "*",
+// which Normalize would otherwise turn into a phrase no message word
+// equals, silently.
+func (c *compiler) word(list string, e Entry) (string, bool) {
+	w := Normalize(strings.TrimSpace(e.Text))
+	if w == "" || strings.Contains(w, " ") || strings.ContainsAny(e.Text, "|*()") {
+		c.errorf(e.Line, "%s: %q: one word each, no | or *: write alternatives as entries of their own", list, e.Text)
+		return "", false
+	}
+	return w, true
+}
+
+// answer reads a yes or no answer: a phrase, matched as the first words of
+// a reply, in which "|" would silently be a space ("im fine|ok" is the
+// phrase "im fine ok").
+func (c *compiler) answer(list string, e Entry) string {
+	if strings.ContainsAny(e.Text, "|*()") {
+		c.errorf(e.Line, "%q: %q: an answer is a phrase, no | or *: write alternatives as entries of their own", list, e.Text)
+	}
+	return Normalize(e.Text)
 }
 
 // bit gives a term a seen bit (one of 512: every language's & terms and glucose words share them) and returns it.
@@ -425,6 +454,17 @@ func (b bitset) outside(o bitset) bool {
 
 // pattern compiles "a b .. c ~ d & @e" (see docs/content.md).
 func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
+	if strings.ContainsAny(e.Text, "()") {
+		phrases, err := expandPhrases(strings.TrimSpace(e.Text))
+		if err != nil {
+			c.errorf(e.Line, "pattern %q: %v", e.Text, err)
+			return
+		}
+		for _, ph := range phrases {
+			c.pattern(Entry{Text: ph, Line: e.Line}, kind, concept)
+		}
+		return
+	}
 	src := strings.TrimSpace(e.Text)
 	p := pattern{kind: kind, concept: concept, lang: c.lang, src: src}
 	if rest, ok := strings.CutPrefix(src, "!"); ok {
@@ -488,6 +528,55 @@ func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
 	c.add(p, parts[0], gaps[0], parts[1], gaps[1])
 	if len(sides) == 2 {
 		c.add(p, parts[1], gaps[1], parts[0], gaps[0])
+	}
+}
+
+// maxPhrases bounds the patterns one entry's parentheses expand to.
+const maxPhrases = 32
+
+// expandPhrases writes out the phrase alternatives of a pattern, "(a b|c)
+// d" as "a b d" and "c d". A space binds looser than "|": "a b|c d" is
+// the three terms a, b|c and d, which is what most patterns mean ("last
+// night|week"), so alternatives of several words, which an author may
+// write there by mistake (the Arabic "سانتحر|ساقتل نفسي|سانهي حياتي" was
+// three terms that matched none of its three phrases), need the
+// parentheses. Parentheses stand apart from the words around them, hold
+// no parentheses, "~" or "&", and no empty alternative.
+func expandPhrases(src string) ([]string, error) {
+	out := []string{src}
+	for {
+		s := out[0]
+		open := strings.IndexByte(s, '(')
+		closing := strings.IndexByte(s, ')')
+		switch {
+		case open < 0 && closing < 0:
+			return out, nil
+		case closing < 0:
+			return nil, fmt.Errorf("a %q without its %q", "(", ")")
+		case open < 0 || closing < open:
+			return nil, fmt.Errorf("a %q without its %q", ")", "(")
+		}
+		inner := s[open+1 : closing]
+		switch {
+		case strings.ContainsAny(inner, "(~&"):
+			return nil, fmt.Errorf("(%s): parentheses hold words, .. and |, not (, ~ or &", inner)
+		case open > 0 && s[open-1] != ' ' && s[:open] != "!", closing+1 < len(s) && s[closing+1] != ' ':
+			return nil, fmt.Errorf("(%s): parentheses stand apart from the words around them", inner)
+		case len(out)*(strings.Count(inner, "|")+1) > maxPhrases:
+			return nil, fmt.Errorf("more than %d phrases: write it as several patterns", maxPhrases)
+		}
+		var next []string
+		for _, p := range out {
+			o := strings.IndexByte(p, '(')
+			cl := o + strings.IndexByte(p[o:], ')')
+			for alt := range strings.SplitSeq(p[o+1:cl], "|") {
+				if strings.TrimSpace(alt) == "" {
+					return nil, fmt.Errorf("(%s) has an empty alternative", inner)
+				}
+				next = append(next, p[:o]+strings.TrimSpace(alt)+p[cl+1:])
+			}
+		}
+		out = next
 	}
 }
 
@@ -565,6 +654,9 @@ func (c *compiler) form(e Entry, t uint16) bool {
 	stem := strings.HasSuffix(raw, "*")
 	w := Normalize(strings.TrimSuffix(raw, "*"))
 	switch {
+	case strings.ContainsAny(raw, "()"):
+		c.errorf(e.Line, "%q: parentheses group the phrases of a pattern, not words", e.Text)
+		return false
 	case w == "":
 		c.errorf(e.Line, "empty word in %q", e.Text)
 		return false

@@ -147,6 +147,61 @@ func TestPrefixes(t *testing.T) {
 	}
 }
 
+// TestPhrases pins the grammar of alternatives: "|" joins single words and
+// binds tighter than a space ("a|b c" is the term a|b, then c); phrases of
+// different lengths go in parentheses. What would silently match something
+// else is refused, naming the file and line.
+func TestPhrases(t *testing.T) {
+	t.Parallel()
+	lex := func(match ...string) *Lexicon {
+		l := &Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, Concepts: map[string]*Concept{"allergy": {}}}
+		for _, m := range match {
+			l.Concepts["allergy"].Match = append(l.Concepts["allergy"].Match, Entry{Text: m, Line: 7})
+		}
+		return l
+	}
+	d, errs := NewDetector([]*Lexicon{lex("(epipen|epi pen) used|expired", "!(my|her) throat|tongue .. (swelled|closing up)")})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, tt := range []struct {
+		msg   string
+		level Level
+	}{
+		{"epipen used", LevelEmergency},
+		{"epi pen expired", LevelEmergency},
+		{"epi used", LevelNone},
+		{"pen used", LevelNone},
+		{"epipen pen used", LevelEmergency}, // "epipen used" with a word between
+		{"her tongue is closing up", LevelEmergency},
+		{"her tongue closing", LevelNone},
+	} {
+		if f := detect(d, tt.msg); f.Level != tt.level {
+			t.Errorf("%q: %s, want %s", tt.msg, f.Level, tt.level)
+		}
+	}
+	for _, tt := range []struct {
+		lex  *Lexicon
+		want string
+	}{
+		{lex("(epipen|epi pen used"), `without its ")"`},
+		{lex("epipen|epi pen) used"), `without its "("`},
+		{lex("x(epipen|epi pen) used"), "stand apart"},
+		{lex("((a|b)|c) d"), "not (, ~ or &"},
+		{lex("(a||b) d"), "empty alternative"},
+		{lex("(a|b) (c|d) (e|f) (g|h) (i|j) (k|l)"), "more than 32 phrases"},
+		{&Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, Negative: Entries{{Text: "cant|cannot", Line: 7}}}, "one word each"},
+		{&Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, NotTypos: Entries{{Text: "paint chess", Line: 7}}}, "one word each"},
+		{&Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, No: Entries{{Text: "im fine|ok", Line: 7}}}, "an answer is a phrase"},
+		{&Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, Groups: map[string]Entries{"g": {{Text: "(a)", Line: 7}}}, Concepts: map[string]*Concept{"allergy": {Match: Entries{{Text: "@g", Line: 9}}}}}, "parentheses group"},
+	} {
+		_, errs := NewDetector([]*Lexicon{tt.lex})
+		if len(errs) == 0 || !strings.Contains(errs[0].Error(), "xx.yaml:7:") || !strings.Contains(errs[0].Error(), tt.want) {
+			t.Errorf("%+v: errors %v, want xx.yaml:7: ... %s", tt.lex.Concepts["allergy"], errs, tt.want)
+		}
+	}
+}
+
 func TestAnswer(t *testing.T) {
 	d, _ := bundledDetector(t)
 	for _, tt := range []struct {
