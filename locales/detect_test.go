@@ -256,7 +256,8 @@ func TestDetectBadInput(t *testing.T) {
 // and that detection does not depend on case.
 func FuzzDetect(f *testing.F) {
 	d, _ := bundledDetector(f)
-	for _, s := range []string{"chest pain", "no puedo respirar", "sugar 2.8 mmol shaky", "😀", "\u200F", "1,2.3/4:5", "#10+ took 20"} {
+	for _, s := range []string{"chest pain", "no puedo respirar", "sugar 2.8 mmol shaky", "😀", "\u200F", "1,2.3/4:5", "#10+ took 20",
+		"没有胸痛，呼吸困难", "सीने में दर्द नहीं है", "وبالصدر ألم", "(epi pen|x) ،,"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, msg string) {
