@@ -729,6 +729,16 @@ func TestLintFindsProblems(t *testing.T) {
 			want:  []want{{file: enSafety, at: "concepts:", msg: `en: the answer "taken" is read as chest_pain (emergency)`}},
 		},
 		{
+			name:  "lexicon phrase alternatives without their closing parenthesis",
+			edits: []edit{addFile(enSafety, lexicon(locales.Concepts()...)), replace(enSafety, "match: [\"@chest ~ @pain\"]", "match: [\"(chest pain|heart attack now\"]")},
+			want:  []want{{file: enSafety, at: "(chest pain", msg: `without its ")"`}},
+		},
+		{
+			name:  "lexicon negative word with alternatives",
+			edits: []edit{addFile(enSafety, lexicon(locales.Concepts()...)), replace(enSafety, "negation: [no, not]", "negation: [no, not]\nnegative: [cant|cannot]")},
+			want:  []want{{file: enSafety, at: "negative:", msg: `"cant|cannot": one word each`}},
+		},
+		{
 			name:  "lexicon with an unknown key",
 			edits: []edit{addFile(enSafety, lexicon(locales.Concepts()...)), replace(enSafety, "negation:", "negations:")},
 			want:  []want{{file: enSafety, at: "negations:", msg: `unknown key "negations"`}},

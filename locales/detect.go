@@ -55,6 +55,7 @@ type Detector struct {
 	forms    []fuzzyForm         // forms of five letters or more
 	notTypo  map[string]bool
 	endings  []ending
+	prefixes []prefix // longest first
 	// negWords are the negation and negative words: a match that starts
 	// with one says no itself ("no puedo respirar", "cant breathe").
 	negWords map[string]langSet
@@ -74,6 +75,20 @@ type Detector struct {
 	yes, no  map[string]bool
 	concepts []string
 }
+
+// prefix is a clitic some languages write onto the front of a word
+// (Lexicon.Prefixes): a word is also looked up without it.
+type prefix struct {
+	text  string
+	langs langSet // the languages that declare it: only their terms match
+}
+
+// Stripping prefixes: how many, and how many letters must remain (Arabic
+// roots have three; "لما", when, less its ل is "ما", not).
+const (
+	maxPrefixes   = 3
+	minUnprefixed = 3
+)
 
 // ending is a spoken spelling of a word ending: a word ending in from is
 // also looked up ending in to.
@@ -100,6 +115,7 @@ type termFlag uint8
 const (
 	flagNegation termFlag = 1 << iota
 	flagBreak
+	flagNegAfter // a negation_after word
 )
 
 // langSet is a set of languages by their lexicon's index. A negation, a
@@ -132,6 +148,13 @@ const (
 	gapWide = 4 // "..": "pain in my chest", "chest is really really tight"
 	// negationReach is how many words before a match a negation reaches.
 	negationReach = 3
+	// negationAfterReach is how many words after a match a negation_after
+	// word reaches: "दर्द नहीं", "दर्द बिल्कुल नहीं". One less than a
+	// negation before it: the next clause often follows with no word to
+	// end the first one, and its own negated verb must not silence the
+	// match ("सीने में दर्द है पसीना नहीं रुक रहा", chest pain, the sweat
+	// won't stop).
+	negationAfterReach = 2
 	// hedgeReach is how many words from a match a hedge reaches.
 	hedgeReach = 6
 	// resolvedReach is how far back a hedge that says it is over reaches:
@@ -252,7 +275,22 @@ func (c *compiler) language(lex *Lexicon) {
 	c.lex = lex
 	d := c.d
 	for _, e := range lex.NotTypos {
-		d.notTypo[Normalize(e.Text)] = true
+		if w, ok := c.word("not_typos", e); ok {
+			d.notTypo[w] = true
+		}
+	}
+	for _, e := range lex.Prefixes {
+		p := Normalize(e.Text)
+		if p == "" || strings.Contains(p, " ") || p != strings.TrimSpace(e.Text) {
+			c.errorf(e.Line, "prefix %q: want letters as they are written, normalized (و, ال)", e.Text)
+			continue
+		}
+		if i := slices.IndexFunc(d.prefixes, func(x prefix) bool { return x.text == p }); i >= 0 {
+			d.prefixes[i].langs |= 1 << c.lang
+			continue
+		}
+		d.prefixes = append(d.prefixes, prefix{p, 1 << c.lang})
+		slices.SortStableFunc(d.prefixes, func(a, b prefix) int { return len(b.text) - len(a.text) })
 	}
 	for _, e := range lex.Endings {
 		from, to, ok := strings.Cut(e.Text, "=")
@@ -264,23 +302,29 @@ func (c *compiler) language(lex *Lexicon) {
 		d.endings = append(d.endings, ending{from, to})
 	}
 	for _, e := range lex.Yes {
-		d.yes[Normalize(e.Text)] = true
+		d.yes[c.answer("yes", e)] = true
 	}
 	for _, e := range lex.No {
-		d.no[Normalize(e.Text)] = true
+		d.no[c.answer("no", e)] = true
 	}
 	// The negative forms first: a negation word compiled before them
 	// would not count as negative, and a pattern holding it (讲不清楚)
 	// would not be negative itself.
 	c.negForms = map[string]bool{}
-	for _, e := range append(slices.Clone(lex.Negation), lex.Negative...) {
-		w := Normalize(strings.TrimSpace(e.Text))
-		c.negForms[w] = true
-		d.negWords[w] |= 1 << c.lang
+	for _, e := range slices.Concat(lex.Negation, lex.Negative) {
+		if w, ok := c.word("negation and negative", e); ok {
+			c.negForms[w] = true
+			d.negWords[w] |= 1 << c.lang
+		}
 	}
 	for _, e := range lex.Negation {
 		if t, ok := c.term(e); ok {
 			d.flags[t] |= flagNegation
+		}
+	}
+	for _, e := range lex.NegationAfter {
+		if t, ok := c.term(e); ok {
+			d.flags[t] |= flagNegAfter
 		}
 	}
 	for _, e := range lex.Breaks {
@@ -328,9 +372,35 @@ func (c *compiler) language(lex *Lexicon) {
 		u  unit
 	}{{g.MgDL, unitMg}, {g.MmolL, unitMmol}, {g.NotUnits, unitOther}} {
 		for _, e := range list.es {
-			d.glucose.units[Normalize(e.Text)] = list.u
+			if w, ok := c.word("glucose units", e); ok {
+				d.glucose.units[w] = list.u
+			}
 		}
 	}
+}
+
+// word reads an entry of a list of single words that are not terms
+// (negation and negative words are looked up whole, to say that a match
+// starts with one; not_typos; glucose units): one word, no "|" or "*",
+// which Normalize would otherwise turn into a phrase no message word
+// equals, silently.
+func (c *compiler) word(list string, e Entry) (string, bool) {
+	w := Normalize(strings.TrimSpace(e.Text))
+	if w == "" || strings.Contains(w, " ") || strings.ContainsAny(e.Text, "|*()") {
+		c.errorf(e.Line, "%s: %q: one word each, no | or *: write alternatives as entries of their own", list, e.Text)
+		return "", false
+	}
+	return w, true
+}
+
+// answer reads a yes or no answer: a phrase, matched as the first words of
+// a reply, in which "|" would silently be a space ("im fine|ok" is the
+// phrase "im fine ok").
+func (c *compiler) answer(list string, e Entry) string {
+	if strings.ContainsAny(e.Text, "|*()") {
+		c.errorf(e.Line, "%q: %q: an answer is a phrase, no | or *: write alternatives as entries of their own", list, e.Text)
+	}
+	return Normalize(e.Text)
 }
 
 // bit gives a term a seen bit (one of 512: every language's & terms and glucose words share them) and returns it.
@@ -384,6 +454,17 @@ func (b bitset) outside(o bitset) bool {
 
 // pattern compiles "a b .. c ~ d & @e" (see docs/content.md).
 func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
+	if strings.ContainsAny(e.Text, "()") {
+		phrases, err := expandPhrases(strings.TrimSpace(e.Text))
+		if err != nil {
+			c.errorf(e.Line, "pattern %q: %v", e.Text, err)
+			return
+		}
+		for _, ph := range phrases {
+			c.pattern(Entry{Text: ph, Line: e.Line}, kind, concept)
+		}
+		return
+	}
 	src := strings.TrimSpace(e.Text)
 	p := pattern{kind: kind, concept: concept, lang: c.lang, src: src}
 	if rest, ok := strings.CutPrefix(src, "!"); ok {
@@ -447,6 +528,55 @@ func (c *compiler) pattern(e Entry, kind patKind, concept uint8) {
 	c.add(p, parts[0], gaps[0], parts[1], gaps[1])
 	if len(sides) == 2 {
 		c.add(p, parts[1], gaps[1], parts[0], gaps[0])
+	}
+}
+
+// maxPhrases bounds the patterns one entry's parentheses expand to.
+const maxPhrases = 32
+
+// expandPhrases writes out the phrase alternatives of a pattern, "(a b|c)
+// d" as "a b d" and "c d". A space binds looser than "|": "a b|c d" is
+// the three terms a, b|c and d, which is what most patterns mean ("last
+// night|week"), so alternatives of several words, which an author may
+// write there by mistake (the Arabic "سانتحر|ساقتل نفسي|سانهي حياتي" was
+// three terms that matched none of its three phrases), need the
+// parentheses. Parentheses stand apart from the words around them, hold
+// no parentheses, "~" or "&", and no empty alternative.
+func expandPhrases(src string) ([]string, error) {
+	out := []string{src}
+	for {
+		s := out[0]
+		open := strings.IndexByte(s, '(')
+		closing := strings.IndexByte(s, ')')
+		switch {
+		case open < 0 && closing < 0:
+			return out, nil
+		case closing < 0:
+			return nil, fmt.Errorf("a %q without its %q", "(", ")")
+		case open < 0 || closing < open:
+			return nil, fmt.Errorf("a %q without its %q", ")", "(")
+		}
+		inner := s[open+1 : closing]
+		switch {
+		case strings.ContainsAny(inner, "(~&"):
+			return nil, fmt.Errorf("(%s): parentheses hold words, .. and |, not (, ~ or &", inner)
+		case open > 0 && s[open-1] != ' ' && s[:open] != "!", closing+1 < len(s) && s[closing+1] != ' ':
+			return nil, fmt.Errorf("(%s): parentheses stand apart from the words around them", inner)
+		case len(out)*(strings.Count(inner, "|")+1) > maxPhrases:
+			return nil, fmt.Errorf("more than %d phrases: write it as several patterns", maxPhrases)
+		}
+		var next []string
+		for _, p := range out {
+			o := strings.IndexByte(p, '(')
+			cl := o + strings.IndexByte(p[o:], ')')
+			for alt := range strings.SplitSeq(p[o+1:cl], "|") {
+				if strings.TrimSpace(alt) == "" {
+					return nil, fmt.Errorf("(%s) has an empty alternative", inner)
+				}
+				next = append(next, p[:o]+strings.TrimSpace(alt)+p[cl+1:])
+			}
+		}
+		out = next
 	}
 }
 
@@ -524,6 +654,9 @@ func (c *compiler) form(e Entry, t uint16) bool {
 	stem := strings.HasSuffix(raw, "*")
 	w := Normalize(strings.TrimSuffix(raw, "*"))
 	switch {
+	case strings.ContainsAny(raw, "()"):
+		c.errorf(e.Line, "%q: parentheses group the phrases of a pattern, not words", e.Text)
+		return false
 	case w == "":
 		c.errorf(e.Line, "empty word in %q", e.Text)
 		return false
@@ -725,9 +858,11 @@ type scan struct {
 	np        int
 	negations [maxMarks]mark
 	nn        int
+	negAfter  [maxMarks]mark // negation_after words
+	na        int
 	negStarts [maxMarks]mark // words that are negation or negative words
 	ns        int
-	breaks    [maxMarks]int32
+	breaks    [maxMarks]int32 // in half words: see breakBetween
 	nb        int
 	hedges    [maxMarks]span
 	nh        int
@@ -749,6 +884,8 @@ func (d *Detector) Detect(raw, norm string) Finding {
 	}
 	var sc scan
 	var buf [maxWordTerm]uint16
+	var cb [maxMarks]int32
+	commas := ClauseBreaks(raw, cb[:0])
 	pos := int32(0)
 	for rest := norm; rest != ""; pos++ {
 		word := rest
@@ -756,6 +893,15 @@ func (d *Detector) Detect(raw, norm string) Finding {
 			word, rest = rest[:i], rest[i+1:]
 		} else {
 			rest = ""
+		}
+		if len(commas) > 0 && commas[0] == pos {
+			// A comma that ends a clause stands before this word:
+			// negation and hedges do not reach over it, as over a break
+			// word. Patterns do: Chinese strings one event's parts with
+			// commas ("他咬到舌头了，在地上抽").
+			commas = commas[1:]
+			sc.breaks[sc.nb%maxMarks] = 2*pos - 1
+			sc.nb++
 		}
 		if langs := d.negWords[word]; langs != 0 {
 			sc.negStarts[sc.ns%maxMarks] = mark{pos, langs}
@@ -792,6 +938,9 @@ func (d *Detector) lookup(word string, buf []uint16) []uint16 {
 	}
 	d.stemmed(word, add)
 	d.respelled(word, add)
+	if len(buf) == 0 && len(d.prefixes) > 0 {
+		buf = d.unprefixed(word, buf)
+	}
 	if len(buf) > 0 || len(word) > maxFuzzyBytes || d.notTypo[word] || utf8.RuneCountInString(word) < 4 {
 		return buf
 	}
@@ -801,6 +950,55 @@ func (d *Detector) lookup(word string, buf []uint16) []uint16 {
 				add(f.terms)
 			}
 		}
+	}
+	return buf
+}
+
+// unprefixed appends to buf the terms word is a form of without the
+// prefixes its language writes onto words (وبالصدر: بالصدر, الصدر, صدر),
+// trying fewer stripped first and stopping at the first remainder that is
+// a form or stem of a term of the languages that declare every prefix
+// stripped. It works on substrings and a fixed stack, so allocates nothing.
+func (d *Detector) unprefixed(word string, buf []uint16) []uint16 {
+	type cand struct {
+		rest  string
+		langs langSet
+	}
+	var level, next [8]cand
+	level[0] = cand{word, ^langSet(0)}
+	nl := 1
+	for range maxPrefixes {
+		nn := 0
+		for _, c := range level[:nl] {
+			for _, p := range d.prefixes {
+				rest, ok := strings.CutPrefix(c.rest, p.text)
+				langs := c.langs & p.langs
+				if !ok || langs == 0 || utf8.RuneCountInString(rest) < minUnprefixed || nn == len(next) {
+					continue
+				}
+				next[nn] = cand{rest, langs}
+				nn++
+				for _, t := range d.exact[rest] {
+					if langs.has(d.termLang[t]) && len(buf) < cap(buf) && !slices.Contains(buf, t) {
+						buf = append(buf, t)
+					}
+				}
+				for _, l := range d.stemLens {
+					if l > len(rest) {
+						break
+					}
+					for _, t := range d.stems[rest[:l]] {
+						if langs.has(d.termLang[t]) && len(buf) < cap(buf) && !slices.Contains(buf, t) {
+							buf = append(buf, t)
+						}
+					}
+				}
+			}
+		}
+		if len(buf) > 0 || nn == 0 {
+			return buf
+		}
+		level, nl = next, nn
 	}
 	return buf
 }
@@ -839,11 +1037,14 @@ func (d *Detector) respelled(word string, add func([]uint16)) {
 // step feeds the terms of the word at pos to the partial matches.
 func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 	brk := false
-	var neg langSet
+	var neg, after langSet
 	for _, t := range terms {
+		if d.flags[t]&flagNegAfter != 0 {
+			after |= 1 << d.termLang[t]
+		}
 		if d.flags[t]&flagBreak != 0 && !brk {
 			brk = true
-			sc.breaks[sc.nb%maxMarks] = pos
+			sc.breaks[sc.nb%maxMarks] = 2 * pos
 			sc.nb++
 		}
 		if d.flags[t]&flagNegation != 0 {
@@ -860,6 +1061,10 @@ func (d *Detector) step(sc *scan, pos int32, terms []uint16) {
 	if neg != 0 {
 		sc.negations[sc.nn%maxMarks] = mark{pos, neg}
 		sc.nn++
+	}
+	if after != 0 && sc.na < maxMarks {
+		sc.negAfter[sc.na] = mark{pos, after}
+		sc.na++
 	}
 	// Forget partial matches this word is too far from to continue.
 	n := 0
@@ -960,7 +1165,8 @@ func (d *Detector) decide(sc *scan, raw string) Finding {
 		switch {
 		case p.kind == kindAsk:
 			consider(LevelAsk, int(p.concept), "ask")
-		case !p.negative && !sc.saysNo(c.s, d.hears[p.lang]) && sc.negated(c.s, d.hears[p.lang]):
+		case !p.negative && !sc.saysNo(c.s, d.hears[p.lang]) && sc.negated(c.s, d.hears[p.lang]),
+			!p.negative && sc.negatedAfter(c.e, d.hears[p.lang]):
 			consider(LevelAsk, int(p.concept), "negated")
 		case !p.firm && sc.hedged(c.s, c.e, d.hears[p.lang]):
 			consider(LevelAsk, int(p.concept), "hedged")
@@ -1030,6 +1236,17 @@ func (sc *scan) negated(s int32, langs langSet) bool {
 	return false
 }
 
+// negatedAfter reports whether a negation_after word stands within
+// negationAfterReach words after word e, in the same clause.
+func (sc *scan) negatedAfter(e int32, langs langSet) bool {
+	for _, m := range sc.negAfter[:sc.na] {
+		if n := m.pos; m.langs&langs != 0 && n > e && n-e <= negationAfterReach && !sc.breakBetween(e, n) && !sc.ignored(n, n, langs) {
+			return true
+		}
+	}
+	return false
+}
+
 // hedged reports whether a hedge touches words s..e or stands within
 // hedgeReach words of them in the same clause; one that says it is over
 // ("went away") also from the next clause.
@@ -1058,9 +1275,12 @@ func (sc *scan) hedged(s, e int32, langs langSet) bool {
 // belongs to no one pattern.
 func (sc *scan) hedgedAny(s, e int32) bool { return sc.hedged(s, e, ^langSet(0)) }
 
+// breakBetween reports whether a clause ends between words a and b. Breaks
+// are kept in half words: 2w for the break word w, 2w-1 for a comma before
+// word w (ClauseBreaks).
 func (sc *scan) breakBetween(a, b int32) bool {
 	for _, x := range sc.breaks[:min(sc.nb, maxMarks)] {
-		if a < x && x < b {
+		if 2*a < x && x < 2*b {
 			return true
 		}
 	}

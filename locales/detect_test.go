@@ -50,6 +50,35 @@ func TestDetect(t *testing.T) {
 		{"chest pain but it went away", LevelAsk, "chest_pain"},
 		{"no fever but my chest hurts", LevelEmergency, "chest_pain"},
 		{"since yesterday my chest hurts bad", LevelEmergency, "chest_pain"},
+		// A Chinese or Korean comma ends a clause as "but" does: the
+		// negation before it does not reach the match after it.
+		{"我没有胸痛，但是呼吸困难", LevelEmergency, "breathing"},
+		{"没有胸痛，呼吸困难", LevelEmergency, "breathing"},
+		{"没有胸痛,呼吸困难", LevelEmergency, "breathing"},
+		{"没发烧，胸痛", LevelEmergency, "chest_pain"},
+		{"没发烧胸痛", LevelAsk, "chest_pain"},
+		{"没有胸痛，也没有呼吸困难", LevelAsk, "chest_pain"},
+		{"안 어지러워요, 가슴이 아파요", LevelEmergency, "chest_pain"},
+		{"안 어지러워요 가슴이 아파요", LevelAsk, "chest_pain"},
+		// The enumeration comma lists: the negation reaches over it.
+		{"不咳嗽、胸痛", LevelAsk, "chest_pain"},
+		// Patterns reach over the comma ("咬 .. 舌 .. 抽").
+		{"他咬到舌头了，在地上抽", LevelEmergency, "seizure"},
+		// Hindi says no after the words (negation_after), within two
+		// words; a pattern holding the "नहीं" stays an emergency.
+		{"सीने में दर्द नहीं है", LevelAsk, "chest_pain"},
+		{"seene me dard nahi hai", LevelAsk, "chest_pain"},
+		{"सीने में जकड़न बिल्कुल नहीं है", LevelAsk, "chest_pain"},
+		{"सीने में दर्द है", LevelEmergency, "chest_pain"},
+		{"सीने में दर्द है पसीना नहीं रुक रहा", LevelEmergency, "chest_pain"},
+		{"सीने में दर्द है, नींद नहीं आ रही", LevelEmergency, "chest_pain"},
+		{"पापा से बोला नहीं जा रहा, साँस टूट टूट कर आ रही है", LevelEmergency, "breathing"},
+		{"खून थम नहीं रहा", LevelEmergency, "bleeding"},
+		{"साँस नहीं आ रही", LevelEmergency, "breathing"},
+		// Arabic clitics (prefixes) come off a word no term has as
+		// written: فوجع is ف + وجع, والتشنجات و + ال + تشنجات.
+		{"عندي فوجع بالصدر", LevelEmergency, "chest_pain"},
+		{"والتشنجات بدأت", LevelEmergency, "seizure"},
 		// Other meanings.
 		{"my chest of drawers broke", LevelNone, ""},
 		{"this heat is killing me", LevelNone, ""},
@@ -76,6 +105,99 @@ func TestDetect(t *testing.T) {
 		f := detect(d, tt.msg)
 		if f.Level != tt.level || f.Concept != tt.concept {
 			t.Errorf("%q: %s %s (%s), want %s %s", tt.msg, f.Level, f.Concept, f.Why, tt.level, tt.concept)
+		}
+	}
+}
+
+// TestPrefixes pins the stripping of the prefixes a lexicon declares: up to
+// three, with three letters or more left, and only for the declaring
+// language's terms, so that no other language's matching changes.
+func TestPrefixes(t *testing.T) {
+	t.Parallel()
+	xx := &Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{},
+		Prefixes: Entries{{Text: "wa"}, {Text: "al"}},
+		Concepts: map[string]*Concept{"chest_pain": {Match: Entries{{Text: "chest ~ pain"}}}}}
+	yy := &Lexicon{Language: "yy", File: "yy.yaml", Line: map[string]int{},
+		Concepts: map[string]*Concept{"breathing": {Match: Entries{{Text: "gasping"}}, Ask: Entries{{Text: "gas"}}}}}
+	d, errs := NewDetector([]*Lexicon{xx, yy})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, tt := range []struct {
+		msg   string
+		level Level
+	}{
+		{"chest pain", LevelEmergency},
+		{"wachest pain", LevelEmergency},       // one
+		{"chest waalpain", LevelEmergency},     // two
+		{"wawaalchest pain", LevelEmergency},   // three
+		{"wawawaalchest pain", LevelNone},      // four
+		{"wagasping", LevelNone},               // yy declares none
+		{"wagas", LevelNone},                   // nor here
+		{"alwachest waalpain", LevelEmergency}, // in any order
+		{"chest wapa", LevelNone},              // two letters left: not a word
+	} {
+		if f := detect(d, tt.msg); f.Level != tt.level {
+			t.Errorf("%q: %s %s, want %s", tt.msg, f.Level, f.Concept, tt.level)
+		}
+	}
+	bad := &Lexicon{Language: "zz", File: "zz.yaml", Line: map[string]int{}, Prefixes: Entries{{Text: "w a", Line: 3}}}
+	if _, errs := NewDetector([]*Lexicon{bad}); len(errs) != 1 || !strings.Contains(errs[0].Error(), "zz.yaml:3:") {
+		t.Errorf("a prefix of two words: %v, want one error at zz.yaml:3", errs)
+	}
+}
+
+// TestPhrases pins the grammar of alternatives: "|" joins single words and
+// binds tighter than a space ("a|b c" is the term a|b, then c); phrases of
+// different lengths go in parentheses. What would silently match something
+// else is refused, naming the file and line.
+func TestPhrases(t *testing.T) {
+	t.Parallel()
+	lex := func(match ...string) *Lexicon {
+		l := &Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, Concepts: map[string]*Concept{"allergy": {}}}
+		for _, m := range match {
+			l.Concepts["allergy"].Match = append(l.Concepts["allergy"].Match, Entry{Text: m, Line: 7})
+		}
+		return l
+	}
+	d, errs := NewDetector([]*Lexicon{lex("(epipen|epi pen) used|expired", "!(my|her) throat|tongue .. (swelled|closing up)")})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, tt := range []struct {
+		msg   string
+		level Level
+	}{
+		{"epipen used", LevelEmergency},
+		{"epi pen expired", LevelEmergency},
+		{"epi used", LevelNone},
+		{"pen used", LevelNone},
+		{"epipen pen used", LevelEmergency}, // "epipen used" with a word between
+		{"her tongue is closing up", LevelEmergency},
+		{"her tongue closing", LevelNone},
+	} {
+		if f := detect(d, tt.msg); f.Level != tt.level {
+			t.Errorf("%q: %s, want %s", tt.msg, f.Level, tt.level)
+		}
+	}
+	for _, tt := range []struct {
+		lex  *Lexicon
+		want string
+	}{
+		{lex("(epipen|epi pen used"), `without its ")"`},
+		{lex("epipen|epi pen) used"), `without its "("`},
+		{lex("x(epipen|epi pen) used"), "stand apart"},
+		{lex("((a|b)|c) d"), "not (, ~ or &"},
+		{lex("(a||b) d"), "empty alternative"},
+		{lex("(a|b) (c|d) (e|f) (g|h) (i|j) (k|l)"), "more than 32 phrases"},
+		{&Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, Negative: Entries{{Text: "cant|cannot", Line: 7}}}, "one word each"},
+		{&Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, NotTypos: Entries{{Text: "paint chess", Line: 7}}}, "one word each"},
+		{&Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, No: Entries{{Text: "im fine|ok", Line: 7}}}, "an answer is a phrase"},
+		{&Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{}, Groups: map[string]Entries{"g": {{Text: "(a)", Line: 7}}}, Concepts: map[string]*Concept{"allergy": {Match: Entries{{Text: "@g", Line: 9}}}}}, "parentheses group"},
+	} {
+		_, errs := NewDetector([]*Lexicon{tt.lex})
+		if len(errs) == 0 || !strings.Contains(errs[0].Error(), "xx.yaml:7:") || !strings.Contains(errs[0].Error(), tt.want) {
+			t.Errorf("%+v: errors %v, want xx.yaml:7: ... %s", tt.lex.Concepts["allergy"], errs, tt.want)
 		}
 	}
 }
@@ -134,7 +256,8 @@ func TestDetectBadInput(t *testing.T) {
 // and that detection does not depend on case.
 func FuzzDetect(f *testing.F) {
 	d, _ := bundledDetector(f)
-	for _, s := range []string{"chest pain", "no puedo respirar", "sugar 2.8 mmol shaky", "😀", "\u200F", "1,2.3/4:5", "#10+ took 20"} {
+	for _, s := range []string{"chest pain", "no puedo respirar", "sugar 2.8 mmol shaky", "😀", "\u200F", "1,2.3/4:5", "#10+ took 20",
+		"没有胸痛，呼吸困难", "सीने में दर्द नहीं है", "وبالصدر ألم", "(epi pen|x) ،,"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, msg string) {
@@ -160,6 +283,7 @@ func BenchmarkDetect(b *testing.B) {
 		{"emergency", "my chest really hurts and i cant breathe"},
 		{"spanish", "ya me tome la pastilla pero me aprieta el pecho"},
 		{"glucose", "sugar 48 and shaky"},
+		{"chinese", "我没有胸痛，但是呼吸困难"},
 		{"sms-max", strings.Repeat("took my pills today ", 80)},
 	} {
 		norm := Normalize(bc.msg)

@@ -35,8 +35,25 @@ func Normalize(s string) string {
 		return s
 	}
 	n := normalizer{src: s}
+	n.feed(s)
+	return n.result()
+}
+
+// feed folds s rune by rune (Normalize's work; ClauseBreaks counts the
+// words it would write).
+func (n *normalizer) feed(s string) {
+	prev := rune(' ') // while counting: the last rune of s that is not a space
 	for i := 0; i < len(s); {
 		c := s[i]
+		if n.count {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			if isClauseComma(r, prev) {
+				n.clause()
+			}
+			if !unicode.IsSpace(r) {
+				prev = r
+			}
+		}
 		if c < utf8.RuneSelf {
 			if c == '\'' || c == '`' {
 				n.apostrophe(firstRune(s[i+1:]))
@@ -73,7 +90,6 @@ func Normalize(s string) string {
 		}
 		i += size
 	}
-	return n.result()
 }
 
 // isNormalASCII reports whether s is already lower-case ASCII letters and
@@ -106,6 +122,14 @@ type normalizer struct {
 	word     bool // the last rune written is part of a word (letter, digit, mark)
 	emoji    bool // the last rune written is an emoji
 	nonASCII bool // the output holds a non-ASCII rune, so may need NFC
+	// count makes the normalizer write nothing and count the words it
+	// would write, noting where a clause comma stands (ClauseBreaks).
+	// The breaks are an array, not the caller's slice: the builder's
+	// methods leak the normalizer's contents to the heap.
+	count   bool
+	words   int32
+	breaks  [maxMarks]int32
+	nbreaks int
 }
 
 // rune folds one rune of the (decomposed) input and writes what is left of it.
@@ -215,6 +239,14 @@ func (n *normalizer) separate() {
 
 // write appends r, preceded by the pending separator or joiner.
 func (n *normalizer) write(r rune, word bool) {
+	if n.count {
+		if !n.any || n.space {
+			n.words++
+		}
+		n.space, n.zwj = false, false
+		n.any, n.word, n.emoji = true, word, false
+		return
+	}
 	if n.any {
 		if n.space {
 			n.put(' ')
@@ -361,3 +393,73 @@ var emojiRanges = [...][2]rune{
 // isKoreanFace reports whether r is a Hangul compatibility letter, which
 // standing alone is a face (ㅠㅠ crying, ㅋㅋ laughing), not a syllable.
 func isKoreanFace(r rune) bool { return 0x3131 <= r && r <= 0x318E }
+
+// ClauseBreaks appends to breaks the positions of the words of
+// Normalize(raw) that a comma which ends a clause stands before (word 0 is
+// the first), at most cap(breaks) of them, and returns it. Normalize turns
+// every punctuation mark into a space, which is right for matching words but
+// loses where a clause ends; in English the words do that ("but", "now"),
+// while Chinese and Korean end a clause with a comma where English would
+// say "and" or "but": "没有胸痛，呼吸困难" is no chest pain, (but) trouble
+// breathing. The emergency detector ends negation, hedges and patterns there
+// as it does at a break word. The commas are the full-width ， and the
+// small ﹐, and an ASCII "," typed after a Chinese character, a Hangul
+// syllable or a Devanagari letter (Hindi: "बोला नहीं जा रहा, साँस टूट
+// टूट कर आ रही है" is a negated clause, then trouble breathing); a comma in
+// other text is left alone, as the lexicons were measured without it. The enumeration comma 、 is not one: it joins the
+// items of a list, over which a negation reaches ("没有发烧、胸痛", no fever
+// or chest pain). It does not allocate when breaks has room.
+func ClauseBreaks(raw string, breaks []int32) []int32 {
+	if !hasClauseComma(raw) {
+		return breaks
+	}
+	n := normalizer{src: raw, count: true}
+	n.feed(raw)
+	for _, b := range n.breaks[:n.nbreaks] {
+		if len(breaks) == cap(breaks) {
+			break
+		}
+		breaks = append(breaks, b)
+	}
+	return breaks
+}
+
+// clause notes a clause comma before the next word.
+func (n *normalizer) clause() {
+	if k := n.nbreaks; k < len(n.breaks) && (k == 0 || n.breaks[k-1] != n.words) {
+		n.breaks[k] = n.words
+		n.nbreaks++
+	}
+}
+
+// hasClauseComma is a quick look for what isClauseComma finds, so that a
+// message without one (an English message with commas too) costs a byte
+// scan, not a second pass of the normalizer.
+func hasClauseComma(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',':
+			prev, _ := utf8.DecodeLastRuneInString(strings.TrimRight(s[:i], " "))
+			if isClauseComma(',', prev) {
+				return true
+			}
+		case 0xEF: // the first byte of ， and ﹐
+			if r, _ := utf8.DecodeRuneInString(s[i:]); isClauseComma(r, 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isClauseComma reports whether r, after the rune prev (the last one that
+// is not a space), is a comma that ends a clause (ClauseBreaks).
+func isClauseComma(r, prev rune) bool {
+	switch r {
+	case '，', '﹐':
+		return true
+	case ',':
+		return unicode.In(prev, unicode.Han, unicode.Hangul, unicode.Devanagari)
+	}
+	return false
+}

@@ -1,6 +1,7 @@
 package locales
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -288,7 +289,54 @@ func FuzzNormalize(f *testing.F) {
 		if again := Normalize(out); again != out {
 			t.Fatalf("Normalize(%q) = %q, but Normalize(%q) = %q", in, out, out, again)
 		}
+		if got, want := countWords(in), len(strings.Fields(out)); got != want {
+			t.Fatalf("ClauseBreaks counts %d words in %q, Normalize writes %d: %q", got, in, want, out)
+		}
 	})
+}
+
+// countWords is the number of words ClauseBreaks's normalizer counts in s.
+func countWords(s string) int {
+	n := normalizer{src: s, count: true}
+	n.feed(s)
+	return int(n.words)
+}
+
+// TestClauseBreaks pins the commas that end a clause and the word each
+// stands before, which must be the word of Normalize's output the detector
+// sees there: its word count must be Normalize's.
+func TestClauseBreaks(t *testing.T) {
+	// Not parallel: AllocsPerRun counts allocations of the whole program.
+	for _, tc := range []struct {
+		in   string
+		want []int32
+	}{
+		{"没有胸痛，呼吸困难", []int32{4}},                      // full-width comma
+		{"没有胸痛,呼吸困难", []int32{4}},                      // ASCII after a Chinese character
+		{"我没有胸痛 , 但是呼吸困难", []int32{5}},                 // spaces around it
+		{"他翻白眼，身体僵硬，一直抖", []int32{4, 8}},               // two
+		{"열은 없어요, 숨을 못 쉬겠어요", []int32{2}},              // Korean with an ASCII comma
+		{"बोला नहीं जा रहा, साँस टूट रही", []int32{4}}, // Hindi
+		{"没有发烧、胸痛", nil},                               // 、 lists: negation reaches over it
+		{"no fever, chest pain", nil},                  // English: the words end clauses
+		{"sugar 2,8", nil},                             // a decimal comma
+		{"胸痛，，呼吸困难", []int32{2}},                       // one break however many commas
+		{"ＣＨＥＳＴ，痛", []int32{1}},                        // full-width letters are one word
+		{"痛，", []int32{1}},                             // at the end: before no word
+	} {
+		got := ClauseBreaks(tc.in, make([]int32, 0, 8))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("ClauseBreaks(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+		if got, want := countWords(tc.in), len(strings.Fields(Normalize(tc.in))); got != want {
+			t.Errorf("%q: counted %d words, Normalize wrote %d", tc.in, got, want)
+		}
+	}
+	var buf [4]int32
+	msg := "没有胸痛，但是呼吸困难"
+	if n := testing.AllocsPerRun(100, func() { _ = ClauseBreaks(msg, buf[:0]) }); n != 0 {
+		t.Errorf("ClauseBreaks allocates %v times, want 0", n)
+	}
 }
 
 var sink string

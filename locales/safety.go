@@ -45,12 +45,20 @@ type Lexicon struct {
 	// Negation words turn a match that follows within three words into a
 	// question ("no chest pain").
 	Negation Entries `yaml:"negation"`
+	// NegationAfter are negation words that follow what they negate, as
+	// Hindi "नहीं" does ("सीने में दर्द नहीं है", no chest pain): a match
+	// that one of them follows within two words, in the same clause, is
+	// a question. Negation alone only looks back; a language that says no
+	// after the noun or the verb declares these rather than listing every
+	// "... नहीं है" phrase under ignore.
+	NegationAfter Entries `yaml:"negation_after"`
 	// Negative words make a pattern that holds them negative itself
 	// ("cant breathe"): a negation before it does not turn it into a
 	// question ("no, I can't breathe").
 	Negative Entries `yaml:"negative"`
 	// Breaks end a clause: negation, hedges and patterns do not reach
-	// across them ("no fever but my chest hurts").
+	// across them ("no fever but my chest hurts"). Chinese, Korean and
+	// Hindi commas end negation and hedges too (ClauseBreaks).
 	Breaks Entries `yaml:"breaks"`
 	// Hedges are patterns that put a match in the past, the future or a
 	// question ("yesterday", "what if"): the patient is asked instead.
@@ -71,6 +79,15 @@ type Lexicon struct {
 	// NotTypos are real words one letter away from a lexicon word, which
 	// must not be read as its misspelling ("paint" is not "faint").
 	NotTypos Entries `yaml:"not_typos"`
+	// Prefixes are letters a language writes onto the front of a word
+	// (Arabic و and, ف so, ب with, ل for, ال the: وبالصدر is "and in the
+	// chest"): a word that matches no term as written is looked up again
+	// without them, one, two or three deep, while three letters or more
+	// remain, before it is read as a typo. Listing every clitic form of
+	// every word (صدري, بصدري, وصدري, فصدري, لصدري ...) missed the ones
+	// nobody listed. Only the declaring language's terms are found this
+	// way, so no other language's matching changes.
+	Prefixes Entries `yaml:"prefixes"`
 	// Endings are spoken spellings of word endings, "written=lexicon"
 	// ("in=ing": "breathin" is read as "breathing"), tried when a word is
 	// not in any lexicon as written.
@@ -206,7 +223,7 @@ func strictKeys(root *yaml.Node, lex *Lexicon) *keyError {
 	if root.Kind != yaml.MappingNode {
 		return &keyError{root.Line, "a lexicon is a map"}
 	}
-	known := []string{"language", "mixes", "groups", "negation", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "endings", "yes", "no", "glucose", "concepts"}
+	known := []string{"language", "mixes", "groups", "negation", "negation_after", "negative", "breaks", "hedges", "resolved", "ignore", "not_typos", "prefixes", "endings", "yes", "no", "glucose", "concepts"}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if !slices.Contains(known, k.Value) {
