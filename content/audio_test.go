@@ -178,3 +178,29 @@ func TestBundledHaitianCreoleWarns(t *testing.T) {
 	}
 	t.Error("no warning that Haitian Creole has neither voice nor recordings")
 }
+
+// BenchmarkAudioPlay: the longest thing a recorded call plays in one
+// answer, a lesson's pages and question merged into one text, matched line
+// by line against the catalog.
+func BenchmarkAudioPlay(b *testing.B) {
+	p, _, err := content.Load(content.Overlay(channeltest.Recorded(b, "ht"), content.Default()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := p.Audio["ht"]
+	var lines []string
+	for _, id := range []string{"stroke.lesson.signs", "stroke.lesson.time", "stroke.q1.ask"} {
+		text, err := p.Catalog.Text("ht", id, map[string]any{"Emergency": "911"}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, text)
+	}
+	text := strings.Join(lines, "\n")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := a.Play("stroke.lesson.signs", text); !ok {
+			b.Fatal("not played")
+		}
+	}
+}

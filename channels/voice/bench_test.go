@@ -40,7 +40,8 @@ const (
 // embedded store's durable (fsync'd, group) commit of session, events and
 // timer, to the next TwiML written back. Each call is an inbound call to a
 // patient with the heart-failure lesson waiting: think, press 2 (right),
-// think, press 3 (right: the lesson ends, goodbye), hang up, call again.
+// think, press 4 (how sure: sure), think, press 3 (right), think, press 4
+// (sure: the lesson ends, goodbye), hang up, call again.
 // Starting the lesson (a runner turn, as the scheduler would) and the
 // call's first TwiML are not counted as key presses.
 //
@@ -138,7 +139,7 @@ func BenchmarkVoiceTurn(b *testing.B) {
 				}
 				answers = append(answers, took)
 				form.Set("CallStatus", "in-progress")
-				for _, key := range []string{"2", "3"} {
+				for _, key := range []string{"2", "4", "3", "4"} {
 					if action == "" {
 						fail(errors.New("the call ended before the lesson did"))
 						return
