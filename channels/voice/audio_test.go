@@ -26,21 +26,7 @@ func TestRecordedCalls(t *testing.T) {
 			core := channeltest.New(t, channeltest.Options{Pack: pack, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 			e := setUp(&env{Core: core, t: t, fake: voicetest.New(t)})
 			withNurse(e)
-			if _, err := e.Runner.Enroll(t.Context(), patient("p-1", patientPhone, "ht")); err != nil {
-				t.Fatal(err)
-			}
-			if g.flow != "welcome" {
-				e.drain()
-				e.start("p-1", g.flow, g.params...)
-			}
-			call := e.dispatch(0)
-			c := e.fake.Answer(t, call, voicetest.Human)
-			for i := 0; c.Gather() != nil; i++ {
-				if i == 20 {
-					t.Fatal("the call does not end when pressing 1")
-				}
-				c.Press("1")
-			}
+			call, c := e.startGolden("ht", g.flow, g.params)
 			heardOnlyRecordings(t, c)
 			if strings.Contains(logs.String(), "recording") {
 				t.Errorf("a word went unrecorded: %s", logs.String())

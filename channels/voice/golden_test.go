@@ -47,21 +47,7 @@ func TestGoldenCalls(t *testing.T) {
 			t.Run(lang+"/"+g.flow, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, withNurse)
-				if _, err := e.Runner.Enroll(t.Context(), patient("p-1", patientPhone, lang)); err != nil {
-					t.Fatal(err)
-				}
-				if g.flow != "welcome" {
-					e.drain()
-					e.start("p-1", g.flow, g.params...)
-				}
-				call := e.dispatch(0)
-				c := e.fake.Answer(t, call, voicetest.Human)
-				for i := 0; c.Gather() != nil; i++ {
-					if i == 20 {
-						t.Fatal("the call does not end when pressing 1")
-					}
-					c.Press("1")
-				}
+				call, c := e.startGolden(lang, g.flow, g.params)
 				compare(t, filepath.Join("testdata", lang, g.flow+".txt"), header(call)+c.Transcript(e.srv.URL))
 			})
 		}
@@ -82,6 +68,30 @@ func TestGoldenCalls(t *testing.T) {
 		c.DialResult("no-answer")
 		compare(t, filepath.Join("testdata", "unknown-caller.txt"), c.Transcript(e.srv.URL))
 	})
+}
+
+// startGolden enrolls a patient in lang, starts flow (the enrollment
+// starts "welcome"), answers its call as a person and presses 1 until the
+// call ends.
+func (e *env) startGolden(lang, flow string, params []string) (voicetest.Call, *voicetest.Caller) {
+	t := e.t
+	t.Helper()
+	if _, err := e.Runner.Enroll(t.Context(), patient("p-1", patientPhone, lang)); err != nil {
+		t.Fatal(err)
+	}
+	if flow != "welcome" {
+		e.drain()
+		e.start("p-1", flow, params...)
+	}
+	call := e.dispatch(0)
+	c := e.fake.Answer(t, call, voicetest.Human)
+	for i := 0; c.Gather() != nil; i++ {
+		if i == 20 {
+			t.Fatal("the call does not end when pressing 1")
+		}
+		c.Press("1")
+	}
+	return call, c
 }
 
 // header describes the call Tend placed, without its outbox id.
