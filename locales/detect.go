@@ -937,6 +937,7 @@ func (d *Detector) lookup(word string, buf []uint16) []uint16 {
 		}
 	}
 	d.stemmed(word, add)
+	d.hangulStems(word, add)
 	d.respelled(word, add)
 	if len(buf) == 0 && len(d.prefixes) > 0 {
 		buf = d.unprefixed(word, buf)
@@ -1010,6 +1011,41 @@ func (d *Detector) stemmed(word string, add func([]uint16)) {
 			break
 		}
 		add(d.stems[word[:l]])
+	}
+}
+
+// hangulStems finds the Korean stems that end inside one of word's
+// syllables. An ending's consonant joins the stem's last syllable
+// (쓰러지* in 쓰러짐 and 쓰러진, 뛰어내리* in 뛰어내릴), and 어 after a stem's
+// ㅣ contracts into ㅕ (쓰러졌어요, 뛰어내려): each syllable after the first
+// that ends in ㄴ ㄹ ㅁ ㅂ ㅆ, or has ㅕ, is looked up in its open ㅣ-less or
+// final-less form as the end of a stem, in a stack buffer. A noun whose
+// own last consonant is one of them (사람) could meet a stem of its open
+// form (사라*): lexicons write stems of verbs, which this is for.
+func (d *Detector) hangulStems(word string, add func([]uint16)) {
+	if len(word) < 6 || word[0] < 0xEA || word[0] > 0xED {
+		return // not two Hangul syllables at least
+	}
+	var b [maxFuzzyBytes + 8]byte
+	for i, r := range word {
+		if i < 3 || r < 0xAC00 || r > 0xD7A3 {
+			continue
+		}
+		idx := r - 0xAC00
+		open := r - idx%28 // without its final consonant
+		switch {
+		case (idx/28)%21 == 6: // ㅕ: ㅣ + 어
+			open = open + (20-6)*28
+		case idx%28 == 4 || idx%28 == 8 || idx%28 == 16 || idx%28 == 17 || idx%28 == 20: // ㄴ ㄹ ㅁ ㅂ ㅆ
+		default:
+			continue
+		}
+		if i+3 > len(b) {
+			return
+		}
+		n := copy(b[:], word[:i])
+		n += utf8.EncodeRune(b[n:], open)
+		add(d.stems[string(b[:n])])
 	}
 }
 

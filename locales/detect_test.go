@@ -295,3 +295,35 @@ func BenchmarkDetect(b *testing.B) {
 		})
 	}
 }
+
+// TestHangulStems: a Korean stem is found when an ending's consonant has
+// joined its last syllable (쓰러지* in 쓰러짐, 쓰러진) or 어 contracted with
+// its ㅣ (쓰러졌어요), and only then.
+func TestHangulStems(t *testing.T) {
+	t.Parallel()
+	ko := &Lexicon{Language: "xk", File: "xk.yaml", Line: map[string]int{},
+		Concepts: map[string]*Concept{"fainting": {Match: Entries{{Text: "쓰러지*"}}}, "suicide": {Match: Entries{{Text: "뛰어내리*"}}}}}
+	d, errs := NewDetector([]*Lexicon{ko})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, tt := range []struct {
+		msg   string
+		level Level
+	}{
+		{"엄마가 쓰러졌어요", LevelEmergency}, // 졌: 지 + 었
+		{"뛰어내려 버릴 거야", LevelEmergency},
+		{"쓰러저요", LevelNone}, // ㅓ is not ㅕ
+		{"엄마가 쓰러지셨어요", LevelEmergency},
+		{"아빠 쓰러짐", LevelEmergency},
+		{"쓰러진 채로 있어요", LevelEmergency},
+		{"옥상에서 뛰어내릴 거야", LevelEmergency},
+		{"쓰러질", LevelEmergency},
+		{"쓰러짓", LevelNone}, // ㅅ is no ending's consonant
+		{"쓰러", LevelNone},
+	} {
+		if f := detect(d, tt.msg); f.Level != tt.level {
+			t.Errorf("%q: %s %s, want %s", tt.msg, f.Level, f.Concept, tt.level)
+		}
+	}
+}
