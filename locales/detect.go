@@ -1176,9 +1176,26 @@ func (d *Detector) advance(sc *scan, pat uint16, pos uint8, start, end int32) {
 			sc.ni++
 		}
 	default:
-		if sc.nf < maxFound {
-			sc.found[sc.nf] = candidate{pat: pat, s: start, e: end}
-			sc.nf++
+		sc.addFound(d, candidate{pat: pat, s: start, e: end})
+	}
+}
+
+// addFound keeps a match for decide. A long message can match more than
+// the slots hold ("took my pills" at every line); an emergency at its end
+// must not be lost to them, so when the slots are full a question gives
+// way to a match, and an earlier place of the same pattern to a later one;
+// a further question is dropped.
+func (sc *scan) addFound(d *Detector, c candidate) {
+	if sc.nf < maxFound {
+		sc.found[sc.nf] = c
+		sc.nf++
+		return
+	}
+	ask := d.pats[c.pat].kind == kindAsk
+	for i := range sc.found {
+		if old := sc.found[i]; (!ask && d.pats[old.pat].kind == kindAsk) || old.pat == c.pat {
+			sc.found[i] = c
+			return
 		}
 	}
 }

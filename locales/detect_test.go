@@ -327,3 +327,22 @@ func TestHangulStems(t *testing.T) {
 		}
 	}
 }
+
+// TestFoundSlotsFull: a message whose questions fill every found slot
+// still reaches the emergency at its end.
+func TestFoundSlotsFull(t *testing.T) {
+	t.Parallel()
+	xx := &Lexicon{Language: "xx", File: "xx.yaml", Line: map[string]int{},
+		Concepts: map[string]*Concept{
+			"overdose":   {Ask: Entries{{Text: "pill"}, {Text: "pills"}}},
+			"chest_pain": {Match: Entries{{Text: "chest ~ pain"}}},
+		}}
+	d, errs := NewDetector([]*Lexicon{xx})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	msg := strings.Repeat("pill and pills then ", 3*maxFound) + "now chest pain"
+	if f := detect(d, msg); f.Level != LevelEmergency || f.Concept != "chest_pain" {
+		t.Errorf("after %d questions: %s %s, want the emergency", 6*maxFound, f.Level, f.Concept)
+	}
+}
