@@ -3,6 +3,8 @@ package conversations
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/tendcare/tend/internal/golden"
 )
 
 // localScripts are transcripts in which the patient types in their own
@@ -73,8 +75,8 @@ func TestTranscriptsLocal(t *testing.T) {
 				for _, line := range sc.steps {
 					d.step(line)
 				}
-				golden := filepath.Join("testdata", "transcripts", lang, "local-"+sc.name+".txt")
-				compareGolden(t, golden, d.b.String())
+				goldenFile := filepath.Join("testdata", "transcripts", lang, "local-"+sc.name+".txt")
+				golden.Compare(t, goldenFile, d.b.String())
 			})
 		}
 	}

@@ -1,14 +1,14 @@
 package conversations
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tendcare/tend/internal/golden"
 
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/enrollment"
@@ -22,8 +22,6 @@ func readingValue(r *readings.Reading) string {
 	}
 	return strconv.FormatFloat(r.Value, 'f', -1, 64)
 }
-
-var update = flag.Bool("update", false, "rewrite golden transcripts in testdata/")
 
 // script is a conversation: "start FLOW [k=v...]", "> reply", "wait 30m".
 type script struct {
@@ -264,29 +262,9 @@ func TestTranscripts(t *testing.T) {
 				for _, line := range sc.steps {
 					d.step(line)
 				}
-				golden := filepath.Join("testdata", "transcripts", lang, sc.name+".txt")
-				compareGolden(t, golden, d.b.String())
+				goldenFile := filepath.Join("testdata", "transcripts", lang, sc.name+".txt")
+				golden.Compare(t, goldenFile, d.b.String())
 			})
 		}
-	}
-}
-
-// compareGolden compares a transcript with its golden file, or writes the
-// file with -update.
-func compareGolden(t *testing.T, golden, got string) {
-	t.Helper()
-	if *update {
-		os.MkdirAll(filepath.Dir(golden), 0o755)
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./conversations -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("transcript differs from %s (go test ./conversations -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
 	}
 }

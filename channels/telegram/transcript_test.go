@@ -1,9 +1,7 @@
 package telegram_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,9 +10,8 @@ import (
 	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/telegram/telegramtest"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden transcripts in testdata/")
 
 // flowParams are the parameters each default flow is started with, as
 // the scheduler would start it; a flow missing here fails the test when it
@@ -47,20 +44,8 @@ func TestTranscripts(t *testing.T) {
 					t.Fatalf("flow %s needs parameters %v: add them to flowParams", flow, pack.Flows[flow].Params)
 				}
 				got := transcript(t, lang, flow, params)
-				golden := filepath.Join("testdata", flow+"."+lang+".golden")
-				if *update {
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./channels/telegram -update)", err)
-				}
-				if got != string(want) {
-					t.Errorf("transcript differs from %s (go test ./channels/telegram -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
-				}
+				goldenFile := filepath.Join("testdata", flow+"."+lang+".golden")
+				golden.Compare(t, goldenFile, got)
 			})
 		}
 	}

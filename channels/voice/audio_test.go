@@ -9,6 +9,7 @@ import (
 
 	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/voice/voicetest"
+	"github.com/tendcare/tend/internal/golden"
 )
 
 // TestRecordedCalls runs every default flow, and a voicemail, in Haitian
@@ -31,7 +32,7 @@ func TestRecordedCalls(t *testing.T) {
 			if strings.Contains(logs.String(), "recording") {
 				t.Errorf("a word went unrecorded: %s", logs.String())
 			}
-			compare(t, filepath.Join("testdata", "ht-recorded", g.flow+".txt"), header(call)+c.Transcript(e.srv.URL))
+			golden.Compare(t, filepath.Join("testdata", "ht-recorded", g.flow+".txt"), header(call)+c.Transcript(e.srv.URL))
 		})
 	}
 	t.Run("voicemail", func(t *testing.T) {

@@ -1,18 +1,15 @@
 package voice_test
 
 import (
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/voice/voicetest"
+	"github.com/tendcare/tend/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden transcripts in testdata/")
 
 // goldenFlows start every default flow; "welcome" is the enrollment's.
 var goldenFlows = []struct {
@@ -48,7 +45,7 @@ func TestGoldenCalls(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, withNurse)
 				call, c := e.startGolden(lang, g.flow, g.params)
-				compare(t, filepath.Join("testdata", lang, g.flow+".txt"), header(call)+c.Transcript(e.srv.URL))
+				golden.Compare(t, filepath.Join("testdata", lang, g.flow+".txt"), header(call)+c.Transcript(e.srv.URL))
 			})
 		}
 		t.Run(lang+"/voicemail", func(t *testing.T) {
@@ -57,7 +54,7 @@ func TestGoldenCalls(t *testing.T) {
 			e.enroll(patient("p-1", patientPhone, lang))
 			call := e.remind("p-1")
 			c := e.fake.Answer(t, call, voicetest.Machine)
-			compare(t, filepath.Join("testdata", lang, "voicemail.txt"), header(call)+c.Transcript(e.srv.URL))
+			golden.Compare(t, filepath.Join("testdata", lang, "voicemail.txt"), header(call)+c.Transcript(e.srv.URL))
 		})
 	}
 	t.Run("unknown-caller", func(t *testing.T) {
@@ -66,7 +63,7 @@ func TestGoldenCalls(t *testing.T) {
 		c := e.fake.Dial(t, e.srv.URL+"/webhooks/twilio/voice", strangePhone, voiceFrom)
 		c.Press("0")
 		c.DialResult("no-answer")
-		compare(t, filepath.Join("testdata", "unknown-caller.txt"), c.Transcript(e.srv.URL))
+		golden.Compare(t, filepath.Join("testdata", "unknown-caller.txt"), c.Transcript(e.srv.URL))
 	})
 }
 
@@ -98,24 +95,4 @@ func (e *env) startGolden(lang, flow string, params []string) (voicetest.Call, *
 func header(c voicetest.Call) string {
 	return fmt.Sprintf("call to=%s from=%s machineDetection=%s timeout=%d events=%s answer=a=%s\n",
 		c.To, c.From, c.MachineDetection, c.Timeout, strings.Join(c.StatusCallbackEvents, ","), c.Param("a"))
-}
-
-func compare(t *testing.T, golden, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./channels/voice -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("transcript differs from %s (go test ./channels/voice -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
-	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tendcare/tend/channels/channeltest"
 	"github.com/tendcare/tend/channels/voice/voicetest"
+	"github.com/tendcare/tend/internal/golden"
 	"github.com/tendcare/tend/readings"
 )
 
@@ -42,7 +43,7 @@ func TestGoldenConfirmCalls(t *testing.T) {
 					t.Fatal("the confirm call asks nothing")
 				}
 				caller.Press(c.press)
-				compare(t, filepath.Join("testdata", lang, c.name+".txt"), header(call)+caller.Transcript(e.srv.URL))
+				golden.Compare(t, filepath.Join("testdata", lang, c.name+".txt"), header(call)+caller.Transcript(e.srv.URL))
 			})
 		}
 	}

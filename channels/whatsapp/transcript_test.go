@@ -2,11 +2,9 @@ package whatsapp_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,9 +15,8 @@ import (
 	"github.com/tendcare/tend/channels/sms/smstest"
 	"github.com/tendcare/tend/content"
 	"github.com/tendcare/tend/conversations"
+	"github.com/tendcare/tend/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden transcripts in testdata/")
 
 // flowStarts are the parameters each default flow is started with; a flow
 // missing here fails the test, so a new flow gets its transcripts.
@@ -307,21 +304,8 @@ func TestTranscripts(t *testing.T) {
 				t.Run(lang+"/"+window+"/"+flow, func(t *testing.T) {
 					t.Parallel()
 					got := runTranscript(t, pack, messages, lang, window == "in-window", flow)
-					golden := filepath.Join("testdata", lang, window, flow+".txt")
-					if *update {
-						os.MkdirAll(filepath.Dir(golden), 0o755)
-						if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-							t.Fatal(err)
-						}
-						return
-					}
-					want, err := os.ReadFile(golden)
-					if err != nil {
-						t.Fatalf("%v (run go test ./channels/whatsapp -update)", err)
-					}
-					if got != string(want) {
-						t.Errorf("transcript differs from %s (go test ./channels/whatsapp -update to accept):\n--- got\n%s--- want\n%s", golden, got, want)
-					}
+					file := filepath.Join("testdata", lang, window, flow+".txt")
+					golden.Compare(t, file, got)
 				})
 			}
 		}
