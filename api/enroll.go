@@ -281,7 +281,7 @@ func languageWarnings(p *content.Pack, stored store.Patient, asked string) []str
 		out = append(out, fmt.Sprintf("channels: calls in %s have no voice or recordings (content channels.yaml): Twilio's default voice may not speak it; prefer SMS, WhatsApp or Telegram", lang))
 	}
 	if a := p.Audio[lang]; a != nil && calls {
-		if missing := a.Missing(p); len(missing) > 0 {
+		if missing := a.Missing(); len(missing) > 0 {
 			out = append(out, fmt.Sprintf("channels: calls in %s play recordings, and %d are missing (tend content audio %s): those messages are said by a voice that may not speak %s", lang, len(missing), lang, lang))
 		}
 	}

@@ -33,9 +33,13 @@ type Audio struct {
 	Folder bool
 	fsys   fs.FS // the pack, for a folder
 	have   map[string]bool
-	msgs   map[string][]audioForm // message id → its forms as played
-	ids    []string               // of msgs, sorted
-	byText map[string]string      // a fixed message's text → its file
+	// recordings and missing are listed once: a pack does not change
+	// after Load, and enrollment asks for them.
+	recordings []Recording
+	missing    []string
+	msgs       map[string][]audioForm // message id → its forms as played
+	ids        []string               // of msgs, sorted
+	byText     map[string]string      // a fixed message's text → its file
 }
 
 // Recording is one file a language's recorded audio needs, with the words
@@ -98,6 +102,12 @@ func NewAudio(p *Pack, lang, base string, fsys fs.FS) *Audio {
 		}
 	}
 	sort.Strings(a.ids)
+	a.recordings = a.list(p)
+	for _, r := range a.recordings {
+		if a.Folder && !a.have[r.Name] {
+			a.missing = append(a.missing, r.Name)
+		}
+	}
 	return a
 }
 
@@ -135,7 +145,7 @@ func audioForms(m *locales.Message) []audioForm {
 // or digit (the full stop after a number) is not recorded: silence says
 // it.
 func cutForm(name, text string) audioForm {
-	locs := placeholderRE.FindAllStringSubmatchIndex(text, -1)
+	locs := locales.PlaceholderSpans(text)
 	var af audioForm
 	var re strings.Builder
 	re.WriteString(`^\s*`)
@@ -166,8 +176,6 @@ func cutForm(name, text string) audioForm {
 	return af
 }
 
-var placeholderRE = regexp.MustCompile(`{{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*}}`)
-
 func speakable(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) >= 0
 }
@@ -189,7 +197,13 @@ func spokenOnCalls(p *Pack, lang string) []string {
 
 // Recordings lists every file the language needs, with its words: what a
 // translator records (tend content audio LANG).
-func (a *Audio) Recordings(p *Pack) []Recording {
+func (a *Audio) Recordings() []Recording { return a.recordings }
+
+// Missing lists the recordings a folder lacks; nil for a URL, which Tend
+// cannot check.
+func (a *Audio) Missing() []string { return a.missing }
+
+func (a *Audio) list(p *Pack) []Recording {
 	var out []Recording
 	seen := map[string]bool{}
 	for _, id := range spokenOnCalls(p, a.Lang) {
@@ -203,21 +217,6 @@ func (a *Audio) Recordings(p *Pack) []Recording {
 		}
 	}
 	return append(out, digitFiles()...)
-}
-
-// Missing lists the recordings a folder lacks; nil for a URL, which Tend
-// cannot check.
-func (a *Audio) Missing(p *Pack) []string {
-	if !a.Folder {
-		return nil
-	}
-	var out []string
-	for _, r := range a.Recordings(p) {
-		if !a.have[r.Name] {
-			out = append(out, r.Name)
-		}
-	}
-	return out
 }
 
 // Open opens a recording of the folder, for Tend to serve to Twilio.

@@ -38,7 +38,7 @@ func TestAudioRecordingsListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := p.Audio["ht"].Recordings(p)
+	recs := p.Audio["ht"].Recordings()
 	byName := map[string]content.Recording{}
 	for _, r := range recs {
 		byName[r.Name] = r

@@ -1186,9 +1186,9 @@ func (l *linter) audio(lang string, v Voice) {
 		l.errorf(ChannelsFile, 1, "voice: %s: audio %q must be a folder inside the pack or an https URL", lang, v.Audio)
 		return
 	}
-	if missing := a.Missing(l.p); len(missing) > 0 {
+	if missing := a.Missing(); len(missing) > 0 {
 		l.warnf(ChannelsFile, 1, "voice: %s: %d of %d recordings missing from %s (first: %s): calls say those messages with <Say>; tend content audio %s lists them",
-			lang, len(missing), len(a.Recordings(l.p)), a.Base, missing[0], lang)
+			lang, len(missing), len(a.Recordings()), a.Base, missing[0], lang)
 	}
 }
 

@@ -46,6 +46,13 @@ func (m *Message) Plural() bool {
 
 var placeholderRE = regexp.MustCompile(`{{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*}}`)
 
+// PlaceholderSpans finds each {{.Name}} of a message's text: per
+// placeholder, its start and end and its name's start and end, in bytes.
+// Recorded audio cuts messages there.
+func PlaceholderSpans(text string) [][]int {
+	return placeholderRE.FindAllStringSubmatchIndex(text, -1)
+}
+
 // Placeholders lists the template fields a message uses, sorted.
 func (m *Message) Placeholders() []string {
 	set := map[string]bool{}

@@ -25,7 +25,7 @@ func Recorded(tb testing.TB, lang string, leaveOut ...string) fstest.MapFS {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for _, r := range bare.Audio[lang].Recordings(bare) {
+	for _, r := range bare.Audio[lang].Recordings() {
 		if !slices.Contains(leaveOut, r.Name) {
 			top["audio/"+lang+"/"+r.Name] = &fstest.MapFile{Data: []byte("ID3 " + r.Name)}
 		}

@@ -98,12 +98,12 @@ func audioCmd(args []string, stdout io.Writer) error {
 		a = content.NewAudio(pack, lang, "audio/"+lang, fsys)
 	}
 	missing := map[string]bool{}
-	for _, m := range a.Missing(pack) {
+	for _, m := range a.Missing() {
 		missing[m] = true
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "file\tstatus\twords")
-	for _, r := range a.Recordings(pack) {
+	for _, r := range a.Recordings() {
 		status := "recorded"
 		switch {
 		case !a.Folder:
@@ -114,6 +114,6 @@ func audioCmd(args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, status, strings.ReplaceAll(r.Text, "\n", " / "))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%s: %d recordings, %d missing\n", lang, len(a.Recordings(pack)), len(missing))
+	fmt.Fprintf(stdout, "%s: %d recordings, %d missing\n", lang, len(a.Recordings()), len(missing))
 	return nil
 }
