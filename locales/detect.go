@@ -968,32 +968,27 @@ func (d *Detector) unprefixed(word string, buf []uint16) []uint16 {
 	var level, next [8]cand
 	level[0] = cand{word, ^langSet(0)}
 	nl := 1
+	var langs langSet // of the remainder being looked up
+	add := func(ts []uint16) {
+		for _, t := range ts {
+			if langs.has(d.termLang[t]) && len(buf) < cap(buf) && !slices.Contains(buf, t) {
+				buf = append(buf, t)
+			}
+		}
+	}
 	for range maxPrefixes {
 		nn := 0
 		for _, c := range level[:nl] {
 			for _, p := range d.prefixes {
 				rest, ok := strings.CutPrefix(c.rest, p.text)
-				langs := c.langs & p.langs
+				langs = c.langs & p.langs
 				if !ok || langs == 0 || utf8.RuneCountInString(rest) < minUnprefixed || nn == len(next) {
 					continue
 				}
 				next[nn] = cand{rest, langs}
 				nn++
-				for _, t := range d.exact[rest] {
-					if langs.has(d.termLang[t]) && len(buf) < cap(buf) && !slices.Contains(buf, t) {
-						buf = append(buf, t)
-					}
-				}
-				for _, l := range d.stemLens {
-					if l > len(rest) {
-						break
-					}
-					for _, t := range d.stems[rest[:l]] {
-						if langs.has(d.termLang[t]) && len(buf) < cap(buf) && !slices.Contains(buf, t) {
-							buf = append(buf, t)
-						}
-					}
-				}
+				add(d.exact[rest])
+				d.stemmed(rest, add)
 			}
 		}
 		if len(buf) > 0 || nn == 0 {
@@ -1018,8 +1013,8 @@ func (d *Detector) stemmed(word string, add func([]uint16)) {
 // syllables. An ending's consonant joins the stem's last syllable
 // (쓰러지* in 쓰러짐 and 쓰러진, 뛰어내리* in 뛰어내릴), and 어 after a stem's
 // ㅣ contracts into ㅕ (쓰러졌어요, 뛰어내려): each syllable after the first
-// that ends in ㄴ ㄹ ㅁ ㅂ ㅆ, or has ㅕ, is looked up in its open ㅣ-less or
-// final-less form as the end of a stem, in a stack buffer. A noun whose
+// that ends in ㄴ ㄹ ㅁ ㅂ ㅆ, or has ㅕ, is looked up as the end of a stem with
+// ㅣ for its ㅕ, or without its final consonant, in a stack buffer. A noun whose
 // own last consonant is one of them (사람) could meet a stem of its open
 // form (사라*): lexicons write stems of verbs, which this is for.
 func (d *Detector) hangulStems(word string, add func([]uint16)) {

@@ -284,6 +284,7 @@ func BenchmarkDetect(b *testing.B) {
 		{"spanish", "ya me tome la pastilla pero me aprieta el pecho"},
 		{"glucose", "sugar 48 and shaky"},
 		{"chinese", "我没有胸痛，但是呼吸困难"},
+		{"arabic", "عندي فوجع بالصدر ووالدي قال لازم نروح المستشفى"}, // clitics: looked up without و ف ب ل ال
 		{"sms-max", strings.Repeat("took my pills today ", 80)},
 	} {
 		norm := Normalize(bc.msg)
