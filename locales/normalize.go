@@ -401,14 +401,17 @@ func isKoreanFace(r rune) bool { return 0x3131 <= r && r <= 0x318E }
 // loses where a clause ends; in English the words do that ("but", "now"),
 // while Chinese and Korean end a clause with a comma where English would
 // say "and" or "but": "没有胸痛，呼吸困难" is no chest pain, (but) trouble
-// breathing. The emergency detector ends negation, hedges and patterns there
-// as it does at a break word. The commas are the full-width ， and the
+// breathing. The emergency detector ends negation and hedges there as it
+// does at a break word; patterns reach over it (Chinese strings one
+// event's parts with commas). The commas are the full-width ， and the
 // small ﹐, and an ASCII "," typed after a Chinese character, a Hangul
 // syllable or a Devanagari letter (Hindi: "बोला नहीं जा रहा, साँस टूट
 // टूट कर आ रही है" is a negated clause, then trouble breathing); a comma in
-// other text is left alone, as the lexicons were measured without it. The enumeration comma 、 is not one: it joins the
-// items of a list, over which a negation reaches ("没有发烧、胸痛", no fever
-// or chest pain). It does not allocate when breaks has room.
+// other text is left alone, as the lexicons were measured without it. The
+// enumeration comma 、 is not one: it joins the items of a list, over which
+// a negation reaches ("没有发烧、胸痛", no fever or chest pain). Counting
+// runs the normalizer a second time, only over a message that has such a
+// comma. It does not allocate when breaks has room.
 func ClauseBreaks(raw string, breaks []int32) []int32 {
 	if !hasClauseComma(raw) {
 		return breaks

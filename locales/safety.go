@@ -58,7 +58,8 @@ type Lexicon struct {
 	Negative Entries `yaml:"negative"`
 	// Breaks end a clause: negation, hedges and patterns do not reach
 	// across them ("no fever but my chest hurts"). Chinese, Korean and
-	// Hindi commas end negation and hedges too (ClauseBreaks).
+	// Hindi commas end negation and hedges too, not patterns
+	// (ClauseBreaks).
 	Breaks Entries `yaml:"breaks"`
 	// Hedges are patterns that put a match in the past, the future or a
 	// question ("yesterday", "what if"): the patient is asked instead.
